@@ -1,0 +1,173 @@
+"""``python -m al_core``: the project's operations, headless. Thin: parse arguments,
+call the library, print. Every subcommand has ``--help``."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict
+
+from al_core.demo import DemoConfig, create_demo_project, label_from_oracle_at_random
+from al_core.export import export_coco, export_yolo
+from al_core.images import DEFAULT_MAX_PIXELS
+from al_core.io_coco import ImportFailed, import_folder
+from al_core.split import DEFAULT_DISTRIBUTION, parse_distribution, split_project
+from al_core.store import ProjectError, Store
+from al_core.types import SPLITS
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (only when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if not self.tty:
+            return
+        filled = int(30 * done / max(total, 1))
+        elapsed = time.monotonic() - self.start
+        sys.stderr.write(f"\r{what:<18} [{'#' * filled}{'.' * (30 - filled)}] "
+                         f"{done}/{total} {elapsed:5.1f}s")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _cmd_demo(args) -> int:
+    config = DemoConfig(n_images=args.images, test_size=args.test, seed=args.seed)
+    try:
+        store = Store(args.project)
+        if not store.has_oracle():
+            raise ProjectError(f"{store.root} is a project without an oracle, not a demo")
+        print(f"demo project {store.root} exists; not regenerating it")
+    except ProjectError as exc:
+        if (args.project / "project.db").exists():
+            raise exc
+        store = create_demo_project(args.project, config, progress=ProgressBar())
+        print(f"created demo project {store.root}: {config.n_images} images, "
+              f"{config.test_size} labeled from the oracle and frozen as test")
+    if args.labeled:
+        label_from_oracle_at_random(store, args.labeled, seed=args.seed)
+        report = split_project(store, seed=args.seed)
+        print(f"labeled {args.labeled} more items from the oracle; split them: "
+              + ", ".join(f"{s} +{n}" for s, n in report.assigned.items() if n))
+    return 0
+
+
+def _cmd_import(args) -> int:
+    store = Store(args.project, create=True)
+    report = import_folder(store, args.images, coco=args.coco, predictions=args.predictions,
+                           model_name=args.model_name, reference=args.reference,
+                           max_pixels=args.max_pixels, progress=ProgressBar())
+    for problem in report.problems[:None if args.verbose else MAX_PROBLEMS_SHOWN]:
+        print(f"  - {problem}")
+    hidden = len(report.problems) - MAX_PROBLEMS_SHOWN
+    if hidden > 0 and not args.verbose:
+        print(f"  ... and {hidden} more (--verbose shows all)")
+    print(report.summary())
+    return 0
+
+
+def _cmd_export(args) -> int:
+    filters = {"split": args.split, "tag": args.tag}
+    fn = export_coco if args.format == "coco" else export_yolo
+    counts = fn(Store(args.project), args.out, **filters)
+    print(f"wrote {args.out}: {counts['images']} images, {counts['annotations']} boxes, "
+          f"{counts['categories']} categories")
+    return 0
+
+
+def _cmd_split(args) -> int:
+    store = Store(args.project)
+    report = split_project(store, distribution=parse_distribution(args.distribution),
+                           seed=args.seed, resplit=args.resplit)
+    print("assigned: " + ", ".join(f"{s} +{report.assigned[s]}" for s in SPLITS))
+    print("totals:   " + ", ".join(f"{s} {report.totals[s]}" for s in SPLITS)
+          + (" (test frozen)" if not args.resplit and report.totals["test"] else ""))
+    return 0
+
+
+def _cmd_status(args) -> int:
+    status = Store(args.project).status()
+    if args.json:
+        print(json.dumps(asdict(status), indent=2))
+        return 0
+    pct = 100 * status.labeled / status.items if status.items else 0.0
+    print(f"items: {status.items}   labeled: {status.labeled} ({pct:.1f}%)")
+    print(f"{'split':<8}{'unlabeled':>10}{'labeled':>9}")
+    for split in ("pool", *SPLITS):
+        row = status.by_split_status.get(split, {})
+        print(f"{split:<8}{row.get('unlabeled', 0):>10}{row.get('labeled', 0):>9}"
+              + ("   (frozen)" if split == "test" and status.test_frozen else ""))
+    print("boxes by class: " + (", ".join(f"{k} {v}" for k, v in status.boxes_by_class.items())
+                                or "no classes yet"))
+    print(f"active model: {status.active_model or 'none'}   models: {status.models}")
+    print(f"rounds: {status.rounds}   selections: {', '.join(status.selections) or 'none'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m al_core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, fn, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--project", type=Path, required=True, help="project directory")
+        p.set_defaults(fn=fn)
+        return p
+
+    p = command("demo", _cmd_demo, "create the built-in handwritten-digits demo project")
+    p.add_argument("--images", type=int, default=DemoConfig.n_images, help="scenes (default %(default)s)")
+    p.add_argument("--test", type=int, default=DemoConfig.test_size,
+                   help="scenes labeled from the oracle and frozen as test (default %(default)s)")
+    p.add_argument("--labeled", type=int, default=0,
+                   help="also label N random pool items from the oracle and split them")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = command("import", _cmd_import, "import a folder of images, optionally with COCO labels")
+    p.add_argument("--images", type=Path, required=True, help="folder of jpg/png/webp (recursive)")
+    p.add_argument("--coco", type=Path, help="COCO instances JSON with the labels")
+    p.add_argument("--predictions", type=Path, help="COCO results JSON to keep as pre-labels")
+    p.add_argument("--model-name", help="name of the model that made --predictions")
+    p.add_argument("--reference", action="store_true",
+                   help="leave the images where they are instead of copying them in")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help="reject larger images (default %(default)s)")
+    p.add_argument("--verbose", action="store_true", help="list every problem")
+
+    p = command("export", _cmd_export, "export the current labels")
+    p.add_argument("--format", choices=("coco", "yolo"), required=True)
+    p.add_argument("--out", type=Path, required=True, help="JSON file (coco) or folder (yolo)")
+    p.add_argument("--split", choices=SPLITS, help="only this split")
+    p.add_argument("--tag", help="only items with this tag (or selection)")
+
+    p = command("split", _cmd_split, "assign labeled items to train/val/test")
+    default = "/".join(str(round(100 * DEFAULT_DISTRIBUTION[s])) for s in SPLITS)
+    p.add_argument("--distribution", default=default,
+                   help="train/val/test as 80/10/10, 'equal', or train=0.7,val=0.2,test=0.1 "
+                        "(default %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resplit", action="store_true",
+                   help="redraw every labeled item's split, the frozen test split included")
+
+    p = command("status", _cmd_status, "counts by split and status, model, rounds")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ProjectError, ImportFailed, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,341 @@
+"""Import a folder of images with optional COCO instances labels and COCO results
+pre-labels (export lives in :mod:`al_core.export`).
+
+Import validates everything before writing anything: bad files and bad records are
+reported (:class:`ImportReport`) and skipped, the good ones are written in one
+transaction, and copied image files are removed again if that transaction fails.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from al_core.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, probe_image
+from al_core.store import Store
+from al_core.types import Box, LabeledBox
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]
+
+
+class ImportFailed(ValueError):
+    """The import as a whole cannot go ahead (nothing was written)."""
+
+
+@dataclass
+class ImportReport:
+    images_found: int = 0
+    images_imported: int = 0
+    items_labeled: int = 0
+    boxes_imported: int = 0
+    boxes_clipped: int = 0
+    boxes_rejected: int = 0
+    predictions_imported: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, message: str) -> None:
+        log.warning(message)
+        self.problems.append(message)
+
+    def summary(self) -> str:
+        return (f"{self.images_imported} of {self.images_found} images imported, "
+                f"{self.items_labeled} labeled with {self.boxes_imported} boxes "
+                f"({self.boxes_clipped} clipped to the image, {self.boxes_rejected} rejected), "
+                f"{self.predictions_imported} pre-label boxes, {len(self.problems)} problems")
+
+
+@dataclass(frozen=True)
+class _Found:
+    path: Path
+    rel: str
+    width: int
+    height: int
+    sha256: str
+
+
+def read_json(path: str | Path, what: str):
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ImportFailed(f"{what} {path}: cannot be read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ImportFailed(f"{what} {path}: not UTF-8 text ({exc.reason})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(f"{what} {path}: invalid JSON at line {exc.lineno} column "
+                           f"{exc.colno}: {exc.msg}") from exc
+
+
+def _check_coco_instances(data, path) -> None:
+    if not isinstance(data, dict):
+        raise ImportFailed(f"COCO file {path}: expected a JSON object with 'images', "
+                           f"'annotations' and 'categories', got {type(data).__name__}")
+    for key in ("images", "categories"):
+        if not isinstance(data.get(key), list):
+            raise ImportFailed(f"COCO file {path}: '{key}' is missing or not a list")
+    if not isinstance(data.get("annotations", []), list):
+        raise ImportFailed(f"COCO file {path}: 'annotations' is not a list")
+
+
+def safe_relative(name: str) -> str | None:
+    """``name`` as a normalised relative POSIX path, or None if it would leave the folder."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        return None
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or (p.parts and p.parts[0].endswith(":")):
+        return None
+    parts = [x for x in p.parts if x not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
+
+
+def scan_folder(folder: Path, report: ImportReport, *, max_pixels: int,
+                progress: Progress | None = None) -> list[_Found]:
+    """Every readable image under ``folder`` (recursive, symlinks must stay inside)."""
+    root = folder.resolve()
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    report.images_found = len(paths)
+    found: list[_Found] = []
+    for n, path in enumerate(paths):
+        rel = path.relative_to(folder).as_posix()
+        if not path.resolve().is_relative_to(root):
+            report.problem(f"{rel}: skipped, it links outside the images folder")
+        elif path.is_file():
+            try:
+                info = probe_image(path, max_pixels=max_pixels)
+                found.append(_Found(path, rel, info.width, info.height, info.sha256))
+            except ImageError as exc:
+                report.problem(f"{rel}: skipped, {str(exc).split(': ', 1)[-1]}")
+        if progress and (n % 100 == 0 or n == len(paths) - 1):
+            progress(n + 1, len(paths), "reading images")
+    return found
+
+
+def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport) -> list[_Found]:
+    by_file, by_hash = store.item_ids_by_file(root), store.item_ids_by_sha256()
+    seen: dict[str, str] = {}
+    keep = []
+    for f in found:
+        if f.rel in by_file:
+            report.problem(f"{f.rel}: skipped, already in the project (its labels are unchanged)")
+        elif f.sha256 in by_hash:
+            report.problem(f"{f.rel}: skipped, same content as project item #{by_hash[f.sha256]}")
+        elif f.sha256 in seen:
+            report.problem(f"{f.rel}: skipped, same content as {seen[f.sha256]}")
+        else:
+            seen[f.sha256] = f.rel
+            keep.append(f)
+    return keep
+
+
+def _match_images(coco_images: list, found: list[_Found], report: ImportReport
+                  ) -> dict[int, _Found]:
+    """COCO image id -> found file, by relative path, else by a unique base name."""
+    by_rel = {f.rel: f for f in found}
+    by_base: dict[str, list[_Found]] = {}
+    for f in found:
+        by_base.setdefault(PurePosixPath(f.rel).name, []).append(f)
+    matched: dict[int, _Found] = {}
+    used: dict[str, int] = {}
+    for entry in coco_images:
+        image_id = entry.get("id") if isinstance(entry, dict) else None
+        name = entry.get("file_name") if isinstance(entry, dict) else None
+        if not isinstance(image_id, int) or isinstance(image_id, bool) or not isinstance(name, str):
+            report.problem(f"COCO image {str(entry)[:80]}: skipped, needs an integer 'id' and "
+                           "a 'file_name'")
+            continue
+        rel = safe_relative(name)
+        if rel is None:
+            report.problem(f"COCO image {image_id} '{name}': rejected, the path escapes the "
+                           "images folder")
+            continue
+        if image_id in matched:
+            report.problem(f"COCO image id {image_id} is used twice; '{name}' skipped")
+            continue
+        f = by_rel.get(rel)
+        if f is None:
+            candidates = by_base.get(PurePosixPath(rel).name, [])
+            if len(candidates) > 1:
+                report.problem(f"COCO image {image_id} '{name}': ambiguous, matches "
+                               f"{', '.join(c.rel for c in candidates)}")
+                continue
+            f = candidates[0] if candidates else None
+        if f is None:
+            report.problem(f"COCO image {image_id} '{name}': no such readable image in the "
+                           "folder (or it was skipped above)")
+            continue
+        if f.rel in used:
+            report.problem(f"COCO image {image_id} '{name}': duplicate file name, already "
+                           f"listed as image {used[f.rel]}; skipped")
+            continue
+        w, h = entry.get("width"), entry.get("height")
+        if (w, h) != (f.width, f.height) and w is not None:
+            report.problem(f"COCO image {image_id} '{name}': COCO says {w}x{h}, the file is "
+                           f"{f.width}x{f.height}; boxes are clipped to the file")
+        used[f.rel] = image_id
+        matched[image_id] = f
+    return matched
+
+
+def _categories(coco_categories: list, report: ImportReport) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for c in coco_categories:
+        cid = c.get("id") if isinstance(c, dict) else None
+        name = c.get("name") if isinstance(c, dict) else None
+        if not isinstance(cid, int) or isinstance(cid, bool) or not isinstance(name, str) \
+                or not name.strip():
+            report.problem(f"COCO category {str(c)[:80]}: skipped, needs an integer 'id' and "
+                           "a non-empty 'name'")
+        elif cid in out:
+            report.problem(f"COCO category id {cid} is used twice ('{out[cid]}', '{name}'); "
+                           f"the first is kept")
+        else:
+            out[cid] = name.strip()
+    return out
+
+
+def parse_bbox(bbox, width: int, height: int, where: str, report: ImportReport) -> Box | None:
+    """COCO ``[x, y, w, h]`` -> a clipped xyxy Box; None (reported) when unusable."""
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
+        report.problem(f"{where}: rejected, bbox {str(bbox)[:60]} is not four numbers")
+        return None
+    x, y, w, h = (float(v) for v in bbox)
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        report.problem(f"{where}: rejected, bbox {bbox} has a NaN or infinite value")
+        return None
+    if w <= 0 or h <= 0:
+        report.problem(f"{where}: rejected, bbox {bbox} has zero or negative width/height")
+        return None
+    x1, y1 = min(max(x, 0.0), width), min(max(y, 0.0), height)
+    x2, y2 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
+    if x2 <= x1 or y2 <= y1:
+        report.problem(f"{where}: rejected, bbox {bbox} lies outside the {width}x{height} image")
+        return None
+    if (x1, y1, x2, y2) != (x, y, x + w, y + h):
+        report.boxes_clipped += 1
+        report.problem(f"{where}: bbox {bbox} clipped to the {width}x{height} image")
+    return Box(x1, y1, x2, y2)
+
+
+def _annotation_boxes(annotations: list, images: dict[int, _Found], categories: dict[int, str],
+                      report: ImportReport, *, what: str, need_score: bool
+                      ) -> dict[int, list[tuple[str, Box, float]]]:
+    """COCO image id -> [(category name, box, score)] for the valid records."""
+    out: dict[int, list[tuple[str, Box, float]]] = {i: [] for i in images}
+    for n, a in enumerate(annotations):
+        where = f"{what} #{n}" + (f" (id {a.get('id')})" if isinstance(a, dict) and "id" in a else "")
+        if not isinstance(a, dict):
+            report.problem(f"{where}: rejected, not a JSON object")
+            report.boxes_rejected += 1
+            continue
+        image_id, cat = a.get("image_id"), a.get("category_id")
+        score = a.get("score", 1.0)
+        if image_id not in images:
+            report.problem(f"{where}: rejected, image_id {image_id!r} is not an imported image")
+        elif cat not in categories:
+            report.problem(f"{where}: rejected, category_id {cat!r} is not a known category")
+        elif a.get("iscrowd") in (1, True):
+            report.problem(f"{where}: skipped, crowd regions are not supported")
+        elif need_score and (not isinstance(score, (int, float)) or not math.isfinite(score)):
+            report.problem(f"{where}: rejected, score {score!r} is not a finite number")
+        else:
+            f = images[image_id]
+            box = parse_bbox(a.get("bbox"), f.width, f.height, where, report)
+            if box is not None:
+                out[image_id].append((categories[cat], box, float(score)))
+                continue
+        report.boxes_rejected += 1
+    return out
+
+
+def import_folder(store: Store, images: str | Path, *, coco: str | Path | None = None,
+                  predictions: str | Path | None = None, model_name: str | None = None,
+                  reference: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  author: str | None = None, progress: Progress | None = None) -> ImportReport:
+    """Import every image under ``images``; label the ones ``coco`` lists (an image listed
+    with no annotations is labeled as empty); store ``predictions`` (a COCO results list)
+    as pre-labels of an external model called ``model_name``. ``reference`` leaves the
+    files in place instead of copying them into the project."""
+    folder = Path(images)
+    if not folder.is_dir():
+        raise ImportFailed(f"images folder {folder} does not exist or is not a folder")
+    if predictions is not None and coco is None:
+        raise ImportFailed("--predictions needs --coco: result image and category ids refer "
+                           "to the COCO instances file")
+    coco_data = read_json(coco, "COCO file") if coco else None
+    if coco_data is not None:
+        _check_coco_instances(coco_data, coco)
+    results = read_json(predictions, "predictions file") if predictions else None
+    if results is not None and not isinstance(results, list):
+        raise ImportFailed(f"predictions file {predictions}: expected a COCO results list of "
+                           "{image_id, category_id, bbox, score}")
+    report = ImportReport()
+    root = str(folder.resolve()) if reference else ""
+    found = _dedupe(scan_folder(folder, report, max_pixels=max_pixels, progress=progress),
+                    store, root, report)
+    matched, labels, prelabels, categories = {}, {}, {}, {}
+    if coco_data is not None:
+        categories = _categories(coco_data["categories"], report)
+        matched = _match_images(coco_data["images"], found, report)
+        labels = _annotation_boxes(coco_data.get("annotations", []), matched, categories,
+                                   report, what="annotation", need_score=False)
+        if results is not None:
+            prelabels = _annotation_boxes(results, matched, categories, report,
+                                          what="prediction", need_score=True)
+    author = author or (f"import:{Path(coco).name}" if coco else None)
+    copied = [] if reference else _copy_files(found, store.images_dir)
+    try:
+        with store.db.atomic():
+            _write(store, found, root, matched, labels, prelabels, categories, report,
+                   author=author, model_name=model_name or Path(predictions or "").stem)
+    except BaseException:
+        for path in copied:
+            path.unlink(missing_ok=True)
+        raise
+    return report
+
+
+def _copy_files(found: list[_Found], dest_root: Path) -> list[Path]:
+    copied: list[Path] = []
+    try:
+        for f in found:
+            dest = dest_root / f.rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.exists():
+                shutil.copyfile(f.path, dest)
+                copied.append(dest)
+    except OSError as exc:
+        for path in copied:
+            path.unlink(missing_ok=True)
+        raise ImportFailed(f"copying images into the project failed: {exc}") from exc
+    return copied
+
+
+def _write(store: Store, found, root, matched, labels, prelabels, categories, report, *,
+           author, model_name) -> None:
+    class_ids = store.ensure_classes(categories.values())
+    item_ids = {f.rel: store.add_item(file=f.rel, width=f.width, height=f.height,
+                                      sha256=f.sha256, source="import", root=root)
+                for f in found}
+    report.images_imported = len(item_ids)
+    for image_id, f in matched.items():
+        boxes = [LabeledBox(class_ids[name], box) for name, box, _ in labels.get(image_id, [])]
+        store.set_labels(item_ids[f.rel], boxes, source="import", author=author,
+                         reason="imported from COCO")
+        report.items_labeled += 1
+        report.boxes_imported += len(boxes)
+    if prelabels:
+        model_id = store.add_model(name=model_name, arch="external", status="external")
+        rows = [(item_ids[matched[i].rel], class_ids[name], box, score)
+                for i, dets in prelabels.items() for name, box, score in dets]
+        store.add_predictions(model_id, rows)
+        report.predictions_imported = len(rows)

@@ -1,0 +1,191 @@
+"""The project database schema, as ordered sqlite-utils migrations.
+
+This module is the only place that creates or alters tables. ``migrate(db)`` brings a
+database of any earlier version (or an empty one) up to date; each migration runs in
+its own transaction together with the record of it having been applied.
+"""
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET = "active_learning_studio"
+migrations = Migrations(MIGRATION_SET)
+
+
+def _run(db: Database, statements: str) -> None:
+    # db.executescript() would commit the enclosing transaction; execute one by one.
+    for statement in statements.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations()
+def m001_items_and_labels(db: Database) -> None:
+    _run(db, """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE classes (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        color TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        root TEXT NOT NULL DEFAULT '',
+        file TEXT NOT NULL,
+        width INTEGER NOT NULL CHECK (width > 0),
+        height INTEGER NOT NULL CHECK (height > 0),
+        sha256 TEXT NOT NULL,
+        split TEXT CHECK (split IN ('train', 'val', 'test')),
+        status TEXT NOT NULL DEFAULT 'unlabeled' CHECK (status IN ('unlabeled', 'labeled')),
+        labeled_round INTEGER,
+        labeled_by TEXT,
+        label_version INTEGER NOT NULL DEFAULT 0,
+        holder TEXT,
+        held_at TEXT,
+        source TEXT NOT NULL,
+        added TEXT NOT NULL,
+        UNIQUE (root, file)
+    );
+    CREATE INDEX items_split_status ON items (split, status);
+    CREATE INDEX items_sha256 ON items (sha256);
+    CREATE TABLE annotations (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        class_id INTEGER NOT NULL REFERENCES classes (id),
+        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('human', 'model', 'import', 'oracle')),
+        author TEXT,
+        round INTEGER,
+        created TEXT NOT NULL,
+        CHECK (x2 > x1 AND y2 > y1)
+    );
+    CREATE INDEX annotations_item ON annotations (item_id);
+    CREATE TABLE annotation_history (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        label_version INTEGER NOT NULL,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL,
+        author TEXT,
+        reason TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX annotation_history_item ON annotation_history (item_id);
+    CREATE TABLE oracle_boxes (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        class_id INTEGER NOT NULL REFERENCES classes (id),
+        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL
+    );
+    CREATE INDEX oracle_boxes_item ON oracle_boxes (item_id);
+    CREATE TABLE tags (
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        tag TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (item_id, tag)
+    );
+    CREATE INDEX tags_tag ON tags (tag)
+    """)
+
+
+@migrations()
+def m002_models_rounds_jobs(db: Database) -> None:
+    _run(db, """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('annotator', 'reviewer', 'lead')),
+        created TEXT NOT NULL
+    );
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        parent_id INTEGER REFERENCES models (id),
+        arch TEXT NOT NULL,
+        config TEXT NOT NULL,
+        checkpoint_path TEXT,
+        checkpoint_sha256 TEXT,
+        status TEXT NOT NULL CHECK (status IN
+            ('candidate', 'training', 'trained', 'failed', 'active', 'discarded', 'external')),
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX models_one_active ON models (status) WHERE status = 'active';
+    CREATE TABLE predictions (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models (id),
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        class_id INTEGER NOT NULL REFERENCES classes (id),
+        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+        score REAL NOT NULL,
+        probs TEXT
+    );
+    CREATE INDEX predictions_model_item ON predictions (model_id, item_id);
+    CREATE TABLE selections (
+        id INTEGER PRIMARY KEY,
+        tag TEXT NOT NULL UNIQUE,
+        round INTEGER NOT NULL,
+        strategy TEXT NOT NULL,
+        config TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        model_id INTEGER REFERENCES models (id),
+        created TEXT NOT NULL
+    );
+    CREATE TABLE selection_items (
+        selection_id INTEGER NOT NULL REFERENCES selections (id),
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        rank INTEGER NOT NULL,
+        score REAL,
+        is_control INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (selection_id, item_id)
+    );
+    CREATE TABLE evaluations (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models (id),
+        test_set_hash TEXT NOT NULL,
+        iou_threshold REAL NOT NULL,
+        map REAL NOT NULL,
+        per_class TEXT NOT NULL,
+        pr_curves TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE comparisons (
+        id INTEGER PRIMARY KEY,
+        new_model_id INTEGER NOT NULL REFERENCES models (id),
+        old_model_id INTEGER REFERENCES models (id),
+        config TEXT NOT NULL,
+        test_set_hash TEXT NOT NULL,
+        per_class TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('update_model', 'discard')),
+        reason TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN
+            ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        params TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        message TEXT,
+        pid INTEGER,
+        heartbeat TEXT,
+        log TEXT NOT NULL DEFAULT '',
+        error TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL,
+        started TEXT,
+        finished TEXT
+    )
+    """)
+
+
+def migrate(db: Database) -> None:
+    """Apply every pending migration, oldest first."""
+    migrations.apply(db)
+
+
+def applied_migrations(db: Database) -> list[str]:
+    return [m.name for m in migrations.applied(db)]

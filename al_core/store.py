@@ -1,0 +1,307 @@
+"""The project store: a directory with ``project.db`` (SQLite, WAL), ``images/`` and
+``models/``. All SQL of the application lives here, behind typed methods that return
+the dataclasses of :mod:`al_core.types`. Every multi-row write runs in ``db.atomic()``.
+
+Open a new :class:`Store` per Streamlit rerun or per process: a sqlite3 connection
+must not cross threads.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from al_core.schema import migrate
+from al_core.types import SPLITS, Annotation, Box, ClassInfo, Item, LabeledBox, ProjectStatus
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "project.db"
+PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+           "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#800000", "#aaffc3",
+           "#808000", "#ffd8b1", "#000075", "#a9a9a9", "#ffe119", "#000000")
+
+
+class ProjectError(Exception):
+    """A project cannot be opened or is not in the state an operation needs."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _item(row: dict) -> Item:
+    return Item(id=row["id"], file=row["file"], width=row["width"], height=row["height"],
+                sha256=row["sha256"], split=row["split"], status=row["status"],
+                labeled_round=row["labeled_round"], labeled_by=row["labeled_by"],
+                root=row["root"], label_version=row["label_version"])
+
+
+def _box(row: dict) -> Box:
+    return Box(row["x1"], row["y1"], row["x2"], row["y2"])
+
+
+class Store:
+    """Typed access to one project directory."""
+
+    def __init__(self, project_dir: str | Path, *, create: bool = False) -> None:
+        self.root = Path(project_dir).resolve()
+        self.db_path = self.root / DB_NAME
+        if not self.db_path.exists():
+            if not create:
+                raise ProjectError(
+                    f"no project at {self.root}: {DB_NAME} is missing "
+                    "(create one with `python -m al_core demo` or `python -m al_core import`)")
+            self.root.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.db_path)
+        self.db.execute("PRAGMA busy_timeout = 10000")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.enable_wal()
+        migrate(self.db)
+        self.images_dir.mkdir(exist_ok=True)
+        self.models_dir.mkdir(exist_ok=True)
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- meta ---------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+    # -- classes ------------------------------------------------------------
+    def classes(self) -> list[ClassInfo]:
+        return [ClassInfo(r["id"], r["name"], r["color"])
+                for r in self.db.query("SELECT * FROM classes ORDER BY id")]
+
+    def ensure_classes(self, names: Iterable[str]) -> dict[str, int]:
+        """Create the classes that do not exist yet; return name -> id for all given."""
+        with self.db.atomic():
+            existing = {c.name: c.id for c in self.classes()}
+            for name in names:
+                if not isinstance(name, str) or not name.strip():
+                    raise ValueError(f"class name {name!r} is empty or not a string")
+                if name not in existing:
+                    color = PALETTE[len(existing) % len(PALETTE)]
+                    existing[name] = self.db["classes"].insert(
+                        {"name": name, "color": color, "created": now()}).last_pk
+        return existing
+
+    # -- items --------------------------------------------------------------
+    def add_item(self, *, file: str, width: int, height: int, sha256: str, source: str,
+                 root: str = "") -> int:
+        """``file`` is a relative POSIX path under ``root`` ('' = the project's images/)."""
+        return self.db["items"].insert({
+            "file": file, "root": root, "width": width, "height": height,
+            "sha256": sha256, "source": source, "added": now()}).last_pk
+
+    def item(self, item_id: int) -> Item:
+        rows = list(self.db.query("SELECT * FROM items WHERE id = ?", [item_id]))
+        if not rows:
+            raise KeyError(f"no item with id {item_id}")
+        return _item(rows[0])
+
+    def items(self, *, split: str | None = None, status: str | None = None,
+              tag: str | None = None, ids: Sequence[int] | None = None,
+              unsplit: bool = False, limit: int | None = None, offset: int = 0) -> list[Item]:
+        """Items matching every given filter, in id order. ``unsplit`` selects items with
+        no split yet; ``tag`` an item tag (a split name also works as a tag)."""
+        where, params = self._item_filter(split, status, tag, ids, unsplit)
+        sql = f"SELECT * FROM items {where} ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [_item(r) for r in self.db.query(sql, params)]
+
+    def count_items(self, **filters) -> int:
+        where, params = self._item_filter(filters.get("split"), filters.get("status"),
+                                          filters.get("tag"), filters.get("ids"),
+                                          filters.get("unsplit", False))
+        return self.db.execute(f"SELECT count(*) FROM items {where}", params).fetchone()[0]
+
+    @staticmethod
+    def _item_filter(split, status, tag, ids, unsplit) -> tuple[str, list]:
+        clauses, params = [], []
+        if split is not None:
+            clauses.append("split = ?")
+            params.append(split)
+        if unsplit:
+            clauses.append("split IS NULL")
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if tag is not None:
+            if tag in SPLITS:
+                clauses.append("split = ?")
+            else:
+                clauses.append("id IN (SELECT item_id FROM tags WHERE tag = ?)")
+            params.append(tag)
+        if ids is not None:
+            clauses.append(f"id IN ({','.join('?' * len(ids))})" if ids else "0")
+            params.extend(ids)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def item_ids_by_file(self, root: str = "") -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT file, id FROM items WHERE root = ?", [root])}
+
+    def item_ids_by_sha256(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT sha256, id FROM items")}
+
+    def image_path(self, item: Item) -> Path:
+        return (Path(item.root) if item.root else self.images_dir) / item.file
+
+    # -- labels -------------------------------------------------------------
+    def annotations(self, item_ids: Sequence[int] | None = None) -> dict[int, list[Annotation]]:
+        """Current boxes per item id (items without boxes map to an empty list)."""
+        if item_ids is None:
+            rows = self.db.query("SELECT * FROM annotations ORDER BY item_id, id")
+            out: dict[int, list[Annotation]] = {}
+        else:
+            marks = ",".join("?" * len(item_ids))
+            rows = self.db.query(
+                f"SELECT * FROM annotations WHERE item_id IN ({marks}) ORDER BY item_id, id",
+                list(item_ids)) if item_ids else []
+            out = {i: [] for i in item_ids}
+        for r in rows:
+            out.setdefault(r["item_id"], []).append(Annotation(
+                item_id=r["item_id"], class_id=r["class_id"], box=_box(r), source=r["source"],
+                author=r["author"], round=r["round"], id=r["id"]))
+        return out
+
+    def set_labels(self, item_id: int, boxes: Sequence[LabeledBox], *, source: str,
+                   author: str | None = None, round: int | None = None,
+                   reason: str | None = None) -> int:
+        """Replace the item's boxes, mark it labeled, append the change to the history.
+        Returns the item's new label version."""
+        with self.db.atomic():
+            item = self.item(item_id)
+            before = [[a.class_id, *a.box.as_list()] for a in self.annotations([item_id])[item_id]]
+            after = [[b.class_id, *b.box.as_list()] for b in boxes]
+            self.db.execute("DELETE FROM annotations WHERE item_id = ?", [item_id])
+            stamp = now()
+            self.db["annotations"].insert_all(
+                {"item_id": item_id, "class_id": b.class_id, "x1": b.box.x1, "y1": b.box.y1,
+                 "x2": b.box.x2, "y2": b.box.y2, "source": source, "author": author,
+                 "round": round, "created": stamp} for b in boxes)
+            version = item.label_version + 1
+            self.db.execute(
+                "UPDATE items SET status = 'labeled', label_version = ?, labeled_by = ?, "
+                "labeled_round = coalesce(labeled_round, ?) WHERE id = ?",
+                [version, author, round, item_id])
+            self.db["annotation_history"].insert({
+                "item_id": item_id, "label_version": version, "before": json.dumps(before),
+                "after": json.dumps(after), "author": author, "reason": reason, "at": stamp})
+        return version
+
+    def label_history(self, item_id: int) -> list[dict]:
+        return [dict(r, before=json.loads(r["before"]), after=json.loads(r["after"]))
+                for r in self.db.query("SELECT * FROM annotation_history WHERE item_id = ? "
+                                       "ORDER BY id", [item_id])]
+
+    # -- the demo's hidden ground truth -------------------------------------
+    def add_oracle_boxes(self, item_id: int, boxes: Sequence[LabeledBox]) -> None:
+        self.db["oracle_boxes"].insert_all(
+            {"item_id": item_id, "class_id": b.class_id, "x1": b.box.x1, "y1": b.box.y1,
+             "x2": b.box.x2, "y2": b.box.y2} for b in boxes)
+
+    def oracle_boxes(self, item_ids: Sequence[int]) -> dict[int, list[LabeledBox]]:
+        out: dict[int, list[LabeledBox]] = {i: [] for i in item_ids}
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start:start + 500])
+            for r in self.db.query(
+                    f"SELECT * FROM oracle_boxes WHERE item_id IN ({','.join('?' * len(chunk))})"
+                    " ORDER BY id", chunk):
+                out[r["item_id"]].append(LabeledBox(r["class_id"], _box(r)))
+        return out
+
+    def has_oracle(self) -> bool:
+        return self.db.execute("SELECT 1 FROM oracle_boxes LIMIT 1").fetchone() is not None
+
+    def label_from_oracle(self, item_ids: Sequence[int], *, round: int | None = None) -> int:
+        """Copy the hidden ground truth of these items into their labels."""
+        truth = self.oracle_boxes(item_ids)
+        with self.db.atomic():
+            for item_id in item_ids:
+                self.set_labels(item_id, truth[item_id], source="oracle", author="oracle",
+                                round=round, reason="labeled from the oracle")
+        return len(item_ids)
+
+    # -- splits and tags ----------------------------------------------------
+    def set_splits(self, assignment: dict[int, str | None]) -> None:
+        with self.db.atomic():
+            for item_id, split in assignment.items():
+                if split is not None and split not in SPLITS:
+                    raise ValueError(f"split {split!r} is not one of {SPLITS}")
+                self.db.execute("UPDATE items SET split = ? WHERE id = ?", [split, item_id])
+
+    def add_tag(self, tag: str, item_ids: Iterable[int]) -> None:
+        if tag in SPLITS:
+            raise ValueError(f"tag {tag!r} is reserved for the split of the same name")
+        with self.db.atomic():
+            self.db["tags"].insert_all(({"item_id": i, "tag": tag, "created": now()}
+                                        for i in item_ids), ignore=True)
+
+    def tags(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT tag, count(*) FROM tags GROUP BY tag ORDER BY tag")}
+
+    # -- models (the registry grows with the detector issue) ------------------
+    def add_model(self, *, name: str, arch: str, status: str, config: dict | None = None,
+                  parent_id: int | None = None) -> int:
+        stamp = now()
+        return self.db["models"].insert({
+            "name": name, "parent_id": parent_id, "arch": arch,
+            "config": json.dumps(config or {}), "status": status, "created": stamp,
+            "updated": stamp}).last_pk
+
+    def add_predictions(self, model_id: int, rows: Iterable[tuple[int, int, Box, float]]) -> None:
+        """rows: (item_id, class_id, box, score)."""
+        with self.db.atomic():
+            self.db["predictions"].insert_all(
+                {"model_id": model_id, "item_id": i, "class_id": c, "x1": b.x1, "y1": b.y1,
+                 "x2": b.x2, "y2": b.y2, "score": s} for i, c, b, s in rows)
+
+    def count_predictions(self, model_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM predictions WHERE model_id = ?",
+                               [model_id]).fetchone()[0]
+
+    # -- status -------------------------------------------------------------
+    def status(self) -> ProjectStatus:
+        table: dict[str, dict[str, int]] = {}
+        for split, status, n in self.db.execute(
+                "SELECT coalesce(split, 'pool'), status, count(*) FROM items GROUP BY 1, 2"):
+            table.setdefault(split, {})[status] = n
+        by_class = {r[0]: r[1] for r in self.db.execute(
+            "SELECT c.name, count(a.id) FROM classes c LEFT JOIN annotations a "
+            "ON a.class_id = c.id GROUP BY c.id ORDER BY c.id")}
+        active = self.db.execute(
+            "SELECT name || ' (#' || id || ')' FROM models WHERE status = 'active'").fetchone()
+        selections = [r[0] for r in self.db.execute("SELECT tag FROM selections ORDER BY id")]
+        return ProjectStatus(
+            items=self.count_items(), labeled=self.count_items(status="labeled"),
+            by_split_status=table, boxes_by_class=by_class,
+            active_model=active[0] if active else None,
+            models=self.db.execute("SELECT count(*) FROM models").fetchone()[0],
+            rounds=self.db.execute("SELECT coalesce(max(round), 0) FROM selections").fetchone()[0],
+            selections=selections, test_frozen=self.get_meta("test_frozen") == "1")

@@ -1,0 +1,99 @@
+"""Frozen dataclasses passed between the store, the importers and the UI.
+
+Boxes follow one contract everywhere: float ``[x1, y1, x2, y2]`` in absolute image
+pixels, clipped to the image, with ``x2 > x1`` and ``y2 > y1``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+SPLITS = ("train", "val", "test")
+ITEM_STATUSES = ("unlabeled", "labeled")
+ANNOTATION_SOURCES = ("human", "model", "import", "oracle")
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in absolute pixels, ``x2 > x1`` and ``y2 > y1``."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def __post_init__(self) -> None:
+        values = (self.x1, self.y1, self.x2, self.y2)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"box {list(values)} has a non-finite coordinate")
+        if not (self.x2 > self.x1 and self.y2 > self.y1):
+            raise ValueError(f"box {list(values)} has zero or negative area")
+
+    @property
+    def area(self) -> float:
+        return (self.x2 - self.x1) * (self.y2 - self.y1)
+
+    def as_list(self) -> list[float]:
+        return [self.x1, self.y1, self.x2, self.y2]
+
+    def as_xywh(self) -> list[float]:
+        return [self.x1, self.y1, self.x2 - self.x1, self.y2 - self.y1]
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    id: int
+    name: str
+    color: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image of the project. ``file`` is a relative POSIX path under ``root``: the
+    project's images folder when ``root`` is '', else a folder referenced in place."""
+
+    id: int
+    file: str
+    width: int
+    height: int
+    sha256: str
+    split: str | None
+    status: str
+    labeled_round: int | None
+    labeled_by: str | None
+    root: str
+    label_version: int
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A current (ground-truth) box on an item."""
+
+    item_id: int
+    class_id: int
+    box: Box
+    source: str
+    author: str | None = None
+    round: int | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class LabeledBox:
+    """A box with its class, as produced by importers and the demo oracle."""
+
+    class_id: int
+    box: Box
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    items: int
+    labeled: int
+    by_split_status: dict[str, dict[str, int]]
+    boxes_by_class: dict[str, int]
+    active_model: str | None
+    models: int
+    rounds: int
+    selections: list[str] = field(default_factory=list)
+    test_frozen: bool = False
