@@ -29,7 +29,8 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{name}: too many pixels ({exc})") from exc
+        raise ImageError(f"{name}: too many pixels, over the limit of {max_pixels:,} "
+                         "(possible decompression bomb)") from exc
     except UnidentifiedImageError as exc:
         raise ImageError(f"{name}: not a readable image (unknown or corrupt format)") from exc
     width, height = image.size

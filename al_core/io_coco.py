@@ -119,11 +119,14 @@ def scan_folder(folder: Path, report: ImportReport, *, max_pixels: int,
     return found
 
 
-def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport) -> list[_Found]:
+def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport, *,
+            preferred: set[str]) -> list[_Found]:
+    """Drop files already in the project and repeated content; of two identical files
+    the one the COCO file lists (``preferred``) is kept."""
     by_file, by_hash = store.item_ids_by_file(root), store.item_ids_by_sha256()
     seen: dict[str, str] = {}
     keep = []
-    for f in found:
+    for f in sorted(found, key=lambda f: (f.rel not in preferred, f.rel)):
         if f.rel in by_file:
             report.problem(f"{f.rel}: skipped, already in the project (its labels are unchanged)")
         elif f.sha256 in by_hash:
@@ -133,7 +136,7 @@ def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport) 
         else:
             seen[f.sha256] = f.rel
             keep.append(f)
-    return keep
+    return sorted(keep, key=lambda f: f.rel)
 
 
 def _match_images(coco_images: list, found: list[_Found], report: ImportReport
@@ -280,8 +283,10 @@ def import_folder(store: Store, images: str | Path, *, coco: str | Path | None =
                            "{image_id, category_id, bbox, score}")
     report = ImportReport()
     root = str(folder.resolve()) if reference else ""
+    listed = {safe_relative(i.get("file_name")) for i in coco_data["images"]
+              if isinstance(i, dict)} if coco_data else set()
     found = _dedupe(scan_folder(folder, report, max_pixels=max_pixels, progress=progress),
-                    store, root, report)
+                    store, root, report, preferred=listed)
     matched, labels, prelabels, categories = {}, {}, {}, {}
     if coco_data is not None:
         categories = _categories(coco_data["categories"], report)

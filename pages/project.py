@@ -1,0 +1,118 @@
+"""Project overview: counts by split and status, boxes per class; split, import, export."""
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from al_core.export import coco_instances, export_yolo
+from al_core.io_coco import ImportFailed, import_folder
+from al_core.split import parse_distribution, split_project
+from al_core.store import Store
+from al_core.types import SPLITS
+from ui import state
+
+store = state.store()
+status = store.status()
+
+st.title(store.root.name)
+st.caption(f"Project folder `{store.root}`")
+
+pool = status.by_split_status.get("pool", {}).get("unlabeled", 0)
+test = sum(status.by_split_status.get("test", {}).values())
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Images", f"{status.items:,}", border=True)
+c2.metric("Labeled", f"{status.labeled:,}", border=True,
+          delta=f"{100 * status.labeled / status.items:.0f}% of all" if status.items else None,
+          delta_color="off", delta_arrow="off")
+c3.metric("Unlabeled pool", f"{pool:,}", border=True)
+c4.metric("Test set", f"{test:,}", border=True,
+          delta="frozen" if status.test_frozen and test else "not split yet",
+          delta_color="off", delta_arrow="off")
+c5.metric("Active model", status.active_model or "none yet", border=True)
+
+left, right = st.columns([2, 3])
+with left:
+    st.subheader("Items by split")
+    rows = []
+    for split in ("pool", *SPLITS):
+        counts = status.by_split_status.get(split, {})
+        rows.append({"split": split, "unlabeled": counts.get("unlabeled", 0),
+                     "labeled": counts.get("labeled", 0)})
+    table = pd.DataFrame(rows).set_index("split")
+    table["total"] = table.sum(axis=1)
+    st.dataframe(table, width="stretch")
+    st.caption("The pool holds items not yet in a split; labeled items enter train, val or "
+               "test when the project is split. The test split is frozen once drawn.")
+with right:
+    st.subheader("Labeled boxes per class")
+    if status.boxes_by_class:
+        chart = pd.DataFrame({"class": list(status.boxes_by_class),
+                              "boxes": list(status.boxes_by_class.values())})
+        st.bar_chart(chart, x="class", y="boxes", sort=False, height=260)
+    else:
+        st.info("No classes yet: import a COCO file or label some images.")
+
+split_tab, import_tab, export_tab = st.tabs(["Split", "Import", "Export"])
+
+with split_tab:
+    unsplit = store.count_items(status="labeled", unsplit=True)
+    st.markdown(f"**{unsplit:,}** labeled items have no split yet."
+                + (" The test split is frozen: new items go to train and val."
+                   if status.test_frozen and test else ""))
+    with st.form("split"):
+        choice = st.segmented_control("Distribution (train/val/test)",
+                                      ["80/10/10", "70/15/15", "equal", "custom"],
+                                      default="80/10/10", required=True)
+        custom = st.text_input("Custom distribution", placeholder="train=0.7,val=0.2,test=0.1")
+        seed = st.number_input("Seed", value=0, step=1)
+        resplit = st.checkbox("Redraw every split, the frozen test set included",
+                              help="Models evaluated on the old test set become incomparable "
+                                   "with new ones.")
+        if st.form_submit_button("Split labeled items", type="primary"):
+            try:
+                dist = parse_distribution(custom if choice == "custom" else choice)
+                report = split_project(store, distribution=dist, seed=int(seed),
+                                       resplit=resplit)
+                st.success("Assigned " + ", ".join(f"{n} to {s}" for s, n in
+                                                   report.assigned.items()) + ".")
+            except ValueError as exc:
+                st.error(str(exc))
+
+with import_tab:
+    with st.form("import"):
+        folder = st.text_input("Images folder (searched recursively for jpg, png, webp)")
+        coco = st.text_input("COCO instances JSON (optional)")
+        reference = st.checkbox("Leave images in place (reference large folders instead of "
+                                "copying them into the project)")
+        if st.form_submit_button("Import", type="primary") and folder:
+            bar = st.progress(0.0, text="Reading images...")
+            try:
+                report = import_folder(
+                    store, Path(folder).expanduser(), coco=Path(coco).expanduser() if coco else None,
+                    reference=reference,
+                    progress=lambda d, t, w: bar.progress(d / max(t, 1), text=f"{w} {d}/{t}"))
+                bar.empty()
+                st.success(report.summary())
+                if report.problems:
+                    with st.expander(f"{len(report.problems)} problems", expanded=True):
+                        st.code("\n".join(report.problems), language=None)
+            except ImportFailed as exc:
+                bar.empty()
+                st.error(f"Nothing was imported: {exc}")
+
+with export_tab:
+    scope = st.selectbox("Items", ["all labeled", *SPLITS])
+    split_filter = None if scope == "all labeled" else scope
+    root = store.root
+    st.download_button(
+        "Download COCO instances JSON", icon=":material/download:",
+        data=lambda: json.dumps(coco_instances(Store(root), split=split_filter)),
+        file_name=f"{root.name}-{scope.replace(' ', '-')}.coco.json", mime="application/json")
+    with st.form("yolo"):
+        out = st.text_input("YOLO dataset folder", value=str(root / "exports" / "yolo"))
+        if st.form_submit_button("Write YOLO dataset"):
+            counts = export_yolo(store, Path(out).expanduser(), split=split_filter)
+            st.success(f"Wrote {counts['images']} images and {counts['annotations']} boxes "
+                       f"to `{out}`.")
+store.close()

@@ -1,0 +1,69 @@
+import numpy as np
+from PIL import Image
+
+from al_core.demo import (DIGIT_NAMES, DemoConfig, _glyph_pools, class_weights,
+                          create_demo_project, label_from_oracle_at_random, render_scene)
+
+CONFIG = DemoConfig(n_images=20, test_size=4, seed=11)
+
+
+def _fingerprint(store):
+    items = store.items()
+    truth = store.oracle_boxes([i.id for i in items])
+    return ([(i.file, i.sha256, i.split, i.status) for i in items],
+            {i.file: [(b.class_id, b.box) for b in truth[i.id]] for i in items})
+
+
+def test_demo_is_deterministic_for_a_seed(tmp_path):
+    a = create_demo_project(tmp_path / "a", CONFIG)
+    b = create_demo_project(tmp_path / "b", CONFIG)
+    c = create_demo_project(tmp_path / "c", DemoConfig(n_images=20, test_size=4, seed=12))
+    assert _fingerprint(a) == _fingerprint(b)
+    assert _fingerprint(a)[0] != _fingerprint(c)[0]
+
+
+def test_demo_layout_test_split_and_hidden_oracle(tmp_path):
+    store = create_demo_project(tmp_path / "d", CONFIG)
+    assert [c.name for c in store.classes()] == list(DIGIT_NAMES)
+    test = store.items(split="test")
+    assert len(test) == 4 and all(i.status == "labeled" for i in test)
+    assert store.status().test_frozen
+    pool = store.items(status="unlabeled")
+    assert len(pool) == 16 and all(not a for a in store.annotations([i.id for i in pool]).values())
+    truth = store.oracle_boxes([i.id for i in test])
+    labels = store.annotations([i.id for i in test])
+    assert all([(a.class_id, a.box) for a in labels[i.id]] ==
+               [(b.class_id, b.box) for b in truth[i.id]] for i in test)
+    chosen = label_from_oracle_at_random(store, 5, seed=0)
+    assert store.count_items(status="labeled") == 9 and len(set(chosen)) == 5
+
+
+def test_boxes_are_tight_around_ink_and_inside_the_image():
+    pools = _glyph_pools(test=False)
+    for index in range(15):
+        image, boxes = render_scene(index, DemoConfig(seed=0), pools)
+        assert image.size == (160, 160) and 1 <= len(boxes) <= 6
+        for b in boxes:
+            assert 0 <= b.box.x1 < b.box.x2 <= 160 and 0 <= b.box.y1 < b.box.y2 <= 160
+            assert 5 <= b.box.y2 - b.box.y1 <= 50
+
+
+def test_class_mix_is_long_tailed():
+    w = class_weights(1.0)
+    assert np.isclose(w.sum(), 1) and np.all(np.diff(w) < 0) and w[0] / w[-1] == 10
+
+
+def test_test_scenes_use_held_out_handwriting():
+    train, test = _glyph_pools(test=False), _glyph_pools(test=True)
+    for k in range(10):
+        seen = {g.tobytes() for g in train[k]}
+        assert not any(g.tobytes() in seen for g in test[k])
+
+
+def test_demo_refuses_a_non_empty_project(tmp_path):
+    create_demo_project(tmp_path / "e", CONFIG)
+    import pytest
+    with pytest.raises(ValueError, match="already holds 20 items"):
+        create_demo_project(tmp_path / "e", CONFIG)
+    img = Image.open(tmp_path / "e" / "images" / "demo" / "00000.png")
+    assert img.size == (160, 160)

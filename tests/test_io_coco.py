@@ -1,0 +1,150 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from al_core.export import coco_instances, export_coco, export_yolo
+from al_core.io_coco import ImportFailed, import_folder, safe_relative
+from al_core.store import Store
+from tests.datasets import add_bad_inputs, write_dataset, write_json
+
+
+def _canonical(coco: dict) -> tuple:
+    """Images, categories and boxes, independent of ids and ordering."""
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    files = {i["id"]: i["file_name"] for i in coco["images"]}
+    images = sorted((i["file_name"], i["width"], i["height"]) for i in coco["images"])
+    boxes = sorted((files[a["image_id"]], names[a["category_id"]],
+                    *(round(v, 6) for v in a["bbox"])) for a in coco["annotations"])
+    return images, sorted(names.values()), boxes
+
+
+def test_import_then_export_round_trips_images_categories_and_boxes(tmp_path, store):
+    coco = write_dataset(tmp_path / "imgs", 12)
+    report = import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "a.json", coco))
+    assert report.problems == []
+    assert (report.images_imported, report.items_labeled) == (12, 12)
+    assert report.boxes_imported == len(coco["annotations"])
+    export_coco(store, tmp_path / "out.json")
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert _canonical(out) == _canonical(coco)
+    for image in out["images"]:  # the files were copied into the project
+        assert (store.images_dir / image["file_name"]).read_bytes() == \
+            (tmp_path / "imgs" / image["file_name"]).read_bytes()
+
+
+def test_re_importing_the_export_into_a_new_project_gives_the_same_labels(tmp_path, store):
+    coco = write_dataset(tmp_path / "imgs", 9, seed=4)
+    import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "a.json", coco))
+    first = coco_instances(store)
+    with Store(tmp_path / "second", create=True) as other:
+        import_folder(other, store.images_dir, coco=write_json(tmp_path / "b.json", first))
+        assert _canonical(coco_instances(other)) == _canonical(first)
+
+
+def test_bad_inputs_are_reported_and_the_good_ones_imported(tmp_path, store):
+    folder, outside = tmp_path / "imgs", tmp_path / "outside"
+    outside.mkdir()
+    coco = write_dataset(folder, 12)
+    good_boxes = len(coco["annotations"])
+    expected = add_bad_inputs(folder, coco, outside)
+    report = import_folder(store, folder, coco=write_json(tmp_path / "bad.json", coco))
+    for where, message in expected.items():
+        assert any(where in p and message in p for p in report.problems), (where, message)
+    assert report.images_imported == 12 and report.items_labeled == 12
+    assert report.boxes_imported == good_boxes + 1  # the clipped box is kept
+    assert report.boxes_clipped == 1 and report.boxes_rejected == 7
+    assert {i.file for i in store.items()} == {i["file_name"] for i in coco["images"][:12]}
+    clipped = max((a for anns in store.annotations().values() for a in anns),
+                  key=lambda a: a.box.x2)
+    item = store.item(clipped.item_id)
+    assert clipped.box.x2 <= item.width and clipped.box.y2 <= item.height
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"images": [', "invalid JSON at line 1 column"),
+    ('[1, 2]', "expected a JSON object"),
+    ('{"images": {}, "categories": []}', "'images' is missing or not a list"),
+    ('{"images": [], "categories": [], "annotations": 3}', "'annotations' is not a list"),
+])
+def test_malformed_coco_is_refused_and_nothing_is_written(tmp_path, store, text, message):
+    write_dataset(tmp_path / "imgs", 3)
+    (tmp_path / "bad.json").write_text(text)
+    with pytest.raises(ImportFailed, match=message):
+        import_folder(store, tmp_path / "imgs", coco=tmp_path / "bad.json")
+    assert store.count_items() == 0 and not any(store.images_dir.rglob("*.*"))
+
+
+def test_a_failure_while_writing_rolls_back_rows_and_copied_files(tmp_path, store, monkeypatch):
+    coco = write_dataset(tmp_path / "imgs", 6)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "set_labels", broken)
+    with pytest.raises(RuntimeError):
+        import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "a.json", coco))
+    assert store.count_items() == 0 and store.classes() == []
+    assert not any(p.is_file() for p in store.images_dir.rglob("*"))
+
+
+def test_pixel_limit_and_duplicates_across_imports(tmp_path, store):
+    write_dataset(tmp_path / "imgs", 4, nested=False)
+    report = import_folder(store, tmp_path / "imgs", max_pixels=40 * 40)
+    small = {i.file for i in store.items()}
+    assert all(i.width * i.height <= 1600 for i in store.items())
+    assert sum("over the limit" in p for p in report.problems) == 4 - len(small)
+    again = import_folder(store, tmp_path / "imgs")
+    assert sum("already in the project" in p for p in again.problems) == len(small)
+    assert store.count_items() == 4
+
+
+def test_images_not_in_coco_are_unlabeled_and_empty_coco_images_are_labeled(tmp_path, store):
+    coco = write_dataset(tmp_path / "imgs", 6)
+    coco["images"] = coco["images"][:3]
+    coco["annotations"] = [a for a in coco["annotations"] if a["image_id"] in (101, 102)]
+    import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "a.json", coco))
+    assert store.count_items(status="labeled") == 3
+    assert store.count_items(status="unlabeled") == 3
+
+
+def test_predictions_are_stored_as_prelabels_of_a_named_model(tmp_path, store):
+    coco = write_dataset(tmp_path / "imgs", 4)
+    results = [{"image_id": 100, "category_id": 3, "bbox": [1, 1, 10, 10], "score": 0.9},
+               {"image_id": 101, "category_id": 7, "bbox": [2, 2, 5, 5], "score": 0.07},
+               {"image_id": 101, "category_id": 7, "bbox": [2, 2, 5, 5], "score": "high"},
+               {"image_id": 4242, "category_id": 7, "bbox": [2, 2, 5, 5], "score": 0.5}]
+    report = import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "a.json", coco),
+                           predictions=write_json(tmp_path / "r.json", results),
+                           model_name="yolo-v8-coco")
+    assert report.predictions_imported == 2
+    assert any("score 'high'" in p for p in report.problems)
+    model = store.db.execute("SELECT id, name, status FROM models").fetchone()
+    assert model[1:] == ("yolo-v8-coco", "external")
+    assert store.count_predictions(model[0]) == 2
+    with pytest.raises(ImportFailed, match="needs --coco"):
+        import_folder(store, tmp_path / "imgs", predictions=tmp_path / "r.json")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("a/b.png", "a/b.png"), ("./a//b.png", "a/b.png"), ("a\\b.png", "a/b.png"),
+    ("../x.png", None), ("a/../../x.png", None), ("/etc/x.png", None), ("C:/x.png", None),
+    ("", None)])
+def test_safe_relative(name, expected):
+    assert safe_relative(name) == expected
+
+
+def test_yolo_export_normalises_boxes(tmp_path, demo_store):
+    counts = export_yolo(demo_store, tmp_path / "yolo")
+    assert counts["images"] == 8
+    item = demo_store.items(split="test")[0]
+    lines = (tmp_path / "yolo" / "labels" / "test" / Path(item.file).with_suffix(".txt")
+             ).read_text().splitlines()
+    boxes = demo_store.annotations([item.id])[item.id]
+    assert len(lines) == len(boxes)
+    k, cx, cy, w, h = lines[0].split()
+    b = boxes[0].box
+    assert int(k) == boxes[0].class_id - 1  # class ids 1..10 -> YOLO indices 0..9
+    assert float(cx) == pytest.approx((b.x1 + b.x2) / 2 / item.width, abs=1e-6)
+    assert float(w) == pytest.approx((b.x2 - b.x1) / item.width, abs=1e-6)
+    assert "names:" in (tmp_path / "yolo" / "data.yaml").read_text()

@@ -1,0 +1,66 @@
+import sqlite3
+
+import pytest
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from al_core import schema
+from al_core.store import Store
+
+EXPECTED_TABLES = {"meta", "classes", "items", "annotations", "annotation_history",
+                   "oracle_boxes", "tags", "users", "models", "predictions", "selections",
+                   "selection_items", "evaluations", "comparisons", "jobs"}
+
+
+def test_migrations_create_every_table_on_an_empty_database():
+    db = Database(memory=True)
+    schema.migrate(db)
+    assert EXPECTED_TABLES <= set(db.table_names())
+    assert schema.applied_migrations(db) == [m.name for m in schema.migrations._migrations]
+    schema.migrate(db)  # a second run is a no-op
+    assert len(schema.applied_migrations(db)) == len(schema.migrations._migrations)
+
+
+def test_existing_database_is_upgraded_without_losing_rows(tmp_path):
+    path = tmp_path / "project.db"
+    db = Database(path)
+    first = schema.migrations._migrations[0].name
+    second = schema.migrations._migrations[1].name
+    schema.migrations.apply(db, stop_before=second)
+    assert schema.applied_migrations(db) == [first]
+    assert "models" not in db.table_names()
+    db["classes"].insert({"name": "cat", "color": "#fff", "created": "t"})
+    db["items"].insert({"file": "a.png", "width": 4, "height": 3, "sha256": "x",
+                        "source": "import", "added": "t"})
+    db.close()
+    with Store(tmp_path) as store:  # opening a project applies the pending migrations
+        assert "models" in store.db.table_names()
+        assert [c.name for c in store.classes()] == ["cat"]
+        assert store.items()[0].file == "a.png"
+
+
+def test_a_failing_migration_leaves_no_trace():
+    db = Database(memory=True)
+    bad = Migrations("test_set")
+
+    @bad()
+    def m001(db):
+        db.execute("CREATE TABLE t (x)")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        bad.apply(db)
+    assert "t" not in db.table_names()
+    assert bad.pending(db)
+
+
+def test_store_uses_wal_and_enforces_box_constraints(store):
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    cls = store.ensure_classes(["a"])["a"]
+    item = store.add_item(file="a.png", width=10, height=10, sha256="h", source="import")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute("INSERT INTO annotations (item_id, class_id, x1, y1, x2, y2, source, "
+                         "created) VALUES (?, ?, 5, 5, 5, 9, 'human', 't')", [item, cls])
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute("INSERT INTO annotations (item_id, class_id, x1, y1, x2, y2, source, "
+                         "created) VALUES (999, ?, 1, 1, 5, 9, 'human', 't')", [cls])

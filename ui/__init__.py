@@ -1,0 +1,1 @@
+"""Streamlit-only helpers. Pages import these and al_core; al_core never imports them."""

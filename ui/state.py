@@ -1,0 +1,54 @@
+"""Which project the app serves, and a fresh store per rerun (sqlite3 connections must
+not cross Streamlit's threads)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from al_core.demo import DemoConfig, create_demo_project
+from al_core.store import DB_NAME, Store
+
+DEFAULT_PROJECT = Path(__file__).resolve().parent.parent / "data" / "demo"
+_demo_lock = threading.Lock()
+
+
+def project_dir() -> Path:
+    """``streamlit run app.py -- --project DIR``; the built-in demo by default."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--project", type=Path, default=DEFAULT_PROJECT)
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return args.project.resolve()
+
+
+def ensure_project() -> Path:
+    """The project directory, creating the demo project on first start. Stops the page
+    with an explanation when a given project does not exist."""
+    path = project_dir()
+    if (path / DB_NAME).exists():
+        return path
+    if path != DEFAULT_PROJECT:
+        st.error(f"No project at `{path}`: `{DB_NAME}` is missing.")
+        st.markdown("Create one with `python -m al_core demo --project DIR` or "
+                    "`python -m al_core import --project DIR --images FOLDER`, "
+                    "or start without `--project` to open the built-in demo.")
+        st.stop()
+    with _demo_lock:  # several browser tabs may arrive at once on first start
+        if not (path / DB_NAME).exists():
+            bar = st.progress(0.0, text="Creating the demo project (first start only)...")
+
+            def progress(done: int, total: int, what: str) -> None:
+                bar.progress(done / total, text=f"Creating the demo project: {what} "
+                                                f"{done}/{total}")
+
+            create_demo_project(path, DemoConfig(), progress=progress).close()
+            bar.empty()
+    return path
+
+
+def store() -> Store:
+    """A new Store for this rerun."""
+    return Store(st.session_state["project_dir"])
