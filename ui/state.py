@@ -3,6 +3,7 @@ not cross Streamlit's threads)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from pathlib import Path
@@ -17,9 +18,10 @@ _demo_lock = threading.Lock()
 
 
 def project_dir() -> Path:
-    """``streamlit run app.py -- --project DIR``; the built-in demo by default."""
+    """``streamlit run app.py -- --project DIR``, else ``$ALS_PROJECT``, else the demo."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--project", type=Path, default=DEFAULT_PROJECT)
+    parser.add_argument("--project", type=Path,
+                        default=Path(os.environ.get("ALS_PROJECT", DEFAULT_PROJECT)))
     args, _ = parser.parse_known_args(sys.argv[1:])
     return args.project.resolve()
 

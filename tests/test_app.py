@@ -1,0 +1,51 @@
+"""The pages, headless, with Streamlit's AppTest."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pathlib import Path
+
+from al_core.demo import label_from_oracle_at_random
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def app(demo_store, monkeypatch):
+    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
+    at = AppTest.from_file(APP, default_timeout=60)
+    return at.run()
+
+
+def _metrics(at):
+    return {m.label: m.value for m in at.metric}
+
+
+def test_project_page_shows_the_counts(app):
+    assert not app.exception
+    metrics = _metrics(app)
+    assert metrics["Images"] == "40" and metrics["Labeled"] == "8"
+    assert metrics["Unlabeled pool"] == "32" and metrics["Test set"] == "8"
+    table = app.dataframe[0].value
+    assert table.loc["test", "labeled"] == 8 and table.loc["pool", "unlabeled"] == 32
+
+
+def test_split_form_assigns_new_labels(app, demo_store):
+    label_from_oracle_at_random(demo_store, 10, seed=0)
+    app.run()
+    assert any("**10** labeled items have no split yet" in m.value for m in app.markdown)
+    app.button[0].click().run()  # "Split labeled items"
+    assert any("Assigned" in s.value for s in app.success)
+    assert demo_store.count_items(status="labeled", unsplit=True) == 0
+
+
+def test_images_page_lists_the_filtered_items(app):
+    app.switch_page("pages/images.py").run()
+    assert not app.exception
+    assert any("40 images match" in c.value for c in app.caption)
+    assert len(app.get("image")) == 24  # the first page is full
+
+
+def test_missing_project_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALS_PROJECT", str(tmp_path / "nowhere"))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert any("No project at" in e.value for e in at.error)

@@ -1,0 +1,71 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.datasets import add_bad_inputs, write_dataset, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "al_core", *map(str, args)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.mark.parametrize("command", ["demo", "import", "export", "split", "status"])
+def test_every_subcommand_has_help(command):
+    out = cli(command, "--help").stdout
+    assert "--project" in out and "usage:" in out
+
+
+def test_demo_labeled_then_status(tmp_path):
+    p = tmp_path / "p"
+    out = cli("demo", "--project", p, "--images", 60, "--test", 10, "--labeled", 20).stdout
+    assert "labeled 20 more" in out
+    status = cli("status", "--project", p).stdout
+    assert "items: 60   labeled: 30" in status
+    assert "(frozen)" in status
+    data = json.loads(cli("status", "--project", p, "--json").stdout)
+    assert data["labeled"] == 30 and data["by_split_status"]["test"] == {"labeled": 10}
+    assert sum(data["by_split_status"][s].get("labeled", 0) for s in ("train", "val")) == 20
+    again = cli("demo", "--project", p, "--labeled", 5).stdout  # an existing demo is reused
+    assert "not regenerating" in again
+    assert json.loads(cli("status", "--project", p, "--json").stdout)["labeled"] == 35
+
+
+def test_import_export_round_trip_with_bad_inputs_reported(tmp_path):
+    folder, outside = tmp_path / "imgs", tmp_path / "outside"
+    outside.mkdir()
+    coco = write_dataset(folder, 8)
+    expected_files = {i["file_name"] for i in coco["images"]}
+    expected_boxes = len(coco["annotations"])
+    add_bad_inputs(folder, coco, outside)
+    ann = write_json(tmp_path / "ann.json", coco)
+    out = cli("import", "--project", tmp_path / "q", "--images", folder, "--coco", ann).stdout
+    assert "8 of 14 images imported" in out and "rejected" in out and "truncated" in out
+    cli("export", "--project", tmp_path / "q", "--format", "coco", "--out", tmp_path / "out.json")
+    exported = json.loads((tmp_path / "out.json").read_text())
+    assert {i["file_name"] for i in exported["images"]} == expected_files
+    assert len(exported["annotations"]) == expected_boxes + 1  # + the clipped one
+    assert {c["name"] for c in exported["categories"]} == {"cat", "dog", "bird"}
+
+
+def test_split_and_errors(tmp_path):
+    p = tmp_path / "p"
+    cli("demo", "--project", p, "--images", 40, "--test", 0, "--labeled", 20)
+    out = cli("split", "--project", p, "--distribution", "equal", "--resplit").stdout
+    assert "totals:" in out
+    missing = cli("status", "--project", tmp_path / "nope", check=False)
+    assert missing.returncode == 2 and "no project at" in missing.stderr
+    bad = cli("split", "--project", p, "--distribution", "1/2", check=False)
+    assert bad.returncode == 2 and "train/val/test" in bad.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    refused = cli("import", "--project", p, "--images", tmp_path, "--coco", broken, check=False)
+    assert refused.returncode == 2 and "invalid JSON" in refused.stderr
