@@ -1,0 +1,137 @@
+"""AP equal to pycocotools (the reference, a test dependency only) on generated cases."""
+import contextlib
+import copy
+import io
+
+import numpy as np
+import pytest
+
+from al_core.evaluation import evaluate_coco
+
+pycocotools = pytest.importorskip("pycocotools")
+from pycocotools.coco import COCO  # noqa: E402
+from pycocotools.cocoeval import COCOeval  # noqa: E402
+
+
+def reference(gt: dict, results: list, iou: float) -> dict[int, float]:
+    """Per-class AP from pycocotools with a single IoU threshold."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(copy.deepcopy(results))
+        ev = COCOeval(coco_gt, coco_dt, "bbox")
+        ev.params.iouThrs = np.array([iou])
+        ev.evaluate()
+        ev.accumulate()
+    precision = ev.eval["precision"][0, :, :, 0, -1]  # (R, K) at area all, maxDets 100
+    out = {}
+    for k, cat in enumerate(ev.params.catIds):
+        p = precision[:, k]
+        if (p > -1).any():
+            out[cat] = float(np.mean(p[p > -1]))
+    return out
+
+
+def make_case(seed: int, *, n_images=30, n_classes=5, crowd=False, many=False, ties=False,
+              quantize=False):
+    rng = np.random.default_rng(seed)
+    cats = [{"id": c, "name": f"c{c}"} for c in range(1, n_classes + 1)]
+    images = [{"id": i, "file_name": f"{i}.png", "width": 200, "height": 200}
+              for i in rng.permutation(np.arange(1, n_images + 1) * 3).tolist()]
+    anns, results = [], []
+    present = cats[:-1]  # the last category never has ground truth
+    for img in images:
+        if rng.random() < 0.15:
+            continue  # an image without ground truth
+        for _ in range(rng.integers(1, 9)):
+            x, y = rng.uniform(0, 150, 2)
+            w, h = rng.uniform(5, 50, 2)
+            if quantize:
+                x, y, w, h = (float(round(v / 4) * 4 + 4) for v in (x, y, w, h))
+            cat = int(rng.choice([c["id"] for c in present]))
+            anns.append({"id": len(anns) + 1, "image_id": img["id"], "category_id": cat,
+                         "bbox": [float(x), float(y), float(w), float(h)], "area": float(w * h),
+                         "iscrowd": int(crowd and rng.random() < 0.1)})
+    by_image = {}
+    for a in anns:
+        by_image.setdefault(a["image_id"], []).append(a)
+    for img in images:
+        if rng.random() < 0.1:
+            continue  # an image without detections
+        truth = by_image.get(img["id"], [])
+        n_dets = rng.integers(120, 180) if many and rng.random() < 0.3 else rng.integers(0, 12)
+        for _ in range(n_dets):
+            if truth and rng.random() < 0.6:
+                g = truth[rng.integers(len(truth))]
+                box = (np.array(g["bbox"]) + rng.normal(0, 4, 4) * (not quantize)).tolist()
+                box[2], box[3] = max(box[2], 1.0), max(box[3], 1.0)
+                cat = g["category_id"] if rng.random() < 0.85 else int(rng.integers(1, n_classes + 1))
+            else:
+                box = [*rng.uniform(0, 150, 2).tolist(), *rng.uniform(5, 50, 2).tolist()]
+                cat = int(rng.integers(1, n_classes + 1))
+            score = float(rng.integers(0, 5) / 4) if ties else float(rng.random())
+            results.append({"image_id": img["id"], "category_id": cat, "bbox": box,
+                            "score": score})
+    return {"images": images, "annotations": anns, "categories": cats}, results
+
+
+CASES = {
+    "plain": dict(),
+    "score ties": dict(ties=True),
+    "iou ties on a grid": dict(ties=True, quantize=True),
+    "over 100 detections per image": dict(many=True),
+    "crowd regions": dict(crowd=True),
+    "everything": dict(crowd=True, many=True, ties=True),
+}
+
+
+@pytest.mark.parametrize("iou", [0.5, 0.75, 0.3])
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_equal_to_pycocotools(name, seed, iou):
+    gt, results = make_case(seed, **CASES[name])
+    ours, _ = evaluate_coco(gt, results, iou_threshold=iou)
+    expected = reference(gt, results, iou)
+    assert set(ours.per_class) == set(expected)  # the class without ground truth is left out
+    for cat, ap in expected.items():
+        assert ours.per_class[cat].ap == pytest.approx(ap, abs=1e-6), cat
+    assert ours.map == pytest.approx(np.mean(list(expected.values())), abs=1e-6)
+
+
+def test_empty_results_give_zero_ap_where_pycocotools_crashes():
+    gt, _ = make_case(3)
+    result, names = evaluate_coco(gt, [])
+    assert result.map == 0.0 and all(r.ap == 0.0 for r in result.per_class.values())
+    assert len(result.per_class) == 4 and set(names) == {1, 2, 3, 4, 5}
+
+
+def test_perfect_detections_score_one_and_misses_lower_recall():
+    gt, _ = make_case(4, crowd=False)
+    perfect = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"],
+                "score": 0.9} for a in gt["annotations"]]
+    assert evaluate_coco(gt, perfect)[0].map == pytest.approx(1.0)
+    half = perfect[::2]
+    result = evaluate_coco(gt, half)[0]
+    assert 0.3 < result.map < 0.7
+
+
+def test_detections_on_unknown_images_are_refused():
+    gt, _ = make_case(5)
+    with pytest.raises(ValueError, match="image_id 999999 is not an image"):
+        evaluate_coco(gt, [{"image_id": 999999, "category_id": 1, "bbox": [0, 0, 1, 1],
+                            "score": 1.0}])
+
+
+def test_an_iou_tie_goes_to_the_last_ground_truth_as_in_pycocotools():
+    gt = {"images": [{"id": 1, "width": 40, "height": 20}],
+          "categories": [{"id": 1, "name": "a"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10],
+                           "area": 100, "iscrowd": 0},
+                          {"id": 2, "image_id": 1, "category_id": 1, "bbox": [10, 0, 10, 10],
+                           "area": 100, "iscrowd": 0}]}
+    results = [{"image_id": 1, "category_id": 1, "bbox": [5, 0, 10, 10], "score": 0.9},  # 1/3 each
+               {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.8}]
+    ours = evaluate_coco(gt, results, iou_threshold=0.3)[0]
+    assert ours.map == pytest.approx(reference(gt, results, 0.3)[1], abs=1e-12)
+    assert ours.map == pytest.approx(1.0)  # the first detection took box 2, leaving box 1
