@@ -6,12 +6,11 @@ from ui import state
 
 st.set_page_config(page_title="Active Learning Studio", page_icon=":material/target:",
                    layout="wide")
-st.session_state["project_dir"] = state.ensure_project()
-
 page = st.navigation([
     st.Page("pages/project.py", title="Project", icon=":material/dashboard:", default=True),
     st.Page("pages/images.py", title="Images", icon=":material/photo_library:"),
 ])
+st.session_state["project_dir"] = state.ensure_project()
 
 with state.store() as store, st.sidebar:
     status = store.status()

@@ -8,9 +8,8 @@ import pytest
 
 from al_core.evaluation import evaluate_coco
 
-pycocotools = pytest.importorskip("pycocotools")
-from pycocotools.coco import COCO  # noqa: E402
-from pycocotools.cocoeval import COCOeval  # noqa: E402
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 
 def reference(gt: dict, results: list, iou: float) -> dict[int, float]:
