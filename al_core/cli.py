@@ -10,9 +10,10 @@ import time
 from dataclasses import asdict
 
 from al_core.demo import DemoConfig, create_demo_project, label_from_oracle_at_random
+from al_core.evaluation import evaluate_coco, result_json
 from al_core.export import export_coco, export_yolo
 from al_core.images import DEFAULT_MAX_PIXELS
-from al_core.io_coco import ImportFailed, import_folder
+from al_core.io_coco import ImportFailed, import_folder, read_json
 from al_core.split import DEFAULT_DISTRIBUTION, parse_distribution, split_project
 from al_core.store import ProjectError, Store
 from al_core.types import SPLITS
@@ -112,6 +113,21 @@ def _cmd_status(args) -> int:
     return 0
 
 
+def _cmd_eval_coco(args) -> int:
+    gt = read_json(args.gt, "ground-truth file")
+    dt = read_json(args.dt, "detections file")
+    result, names = evaluate_coco(gt, dt, iou_threshold=args.iou)
+    if args.json:
+        print(json.dumps(result_json(result, names)))
+        return 0
+    print(f"{'class':<24}{'AP':>8}{'gt boxes':>10}")
+    for class_id, r in result.per_class.items():
+        print(f"{names[class_id]:<24}{r.ap:>8.4f}{r.num_gt:>10}")
+    print(f"mAP@{args.iou:g} over {len(result.per_class)} classes with ground truth: "
+          f"{result.map:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pathlib import Path
 
@@ -160,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("status", _cmd_status, "counts by split and status, model, rounds")
     p.add_argument("--json", action="store_true")
+
+    help_text = ("per-class AP at one IoU threshold of a COCO results file against COCO "
+                 "instances (equal to pycocotools)")
+    p = sub.add_parser("eval-coco", help=help_text, description=help_text)
+    p.add_argument("--gt", type=Path, required=True, help="COCO instances JSON")
+    p.add_argument("--dt", type=Path, required=True,
+                   help="COCO results JSON: a list of {image_id, category_id, bbox, score}")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"iou_threshold", "map", "per_class": {name: {"ap", "num_gt"}}}')
+    p.set_defaults(fn=_cmd_eval_coco)
     return parser
 
 

@@ -18,10 +18,10 @@ def cli(*args, check=True):
     return result
 
 
-@pytest.mark.parametrize("command", ["demo", "import", "export", "split", "status"])
+@pytest.mark.parametrize("command", ["demo", "import", "export", "split", "status", "eval-coco"])
 def test_every_subcommand_has_help(command):
     out = cli(command, "--help").stdout
-    assert "--project" in out and "usage:" in out
+    assert ("--project" in out or "--gt" in out) and "usage:" in out
 
 
 def test_demo_labeled_then_status(tmp_path):
@@ -69,3 +69,26 @@ def test_split_and_errors(tmp_path):
     broken.write_text("{")
     refused = cli("import", "--project", p, "--images", tmp_path, "--coco", broken, check=False)
     assert refused.returncode == 2 and "invalid JSON" in refused.stderr
+
+
+def test_eval_coco_json_matches_the_library(tmp_path):
+    from al_core.evaluation import evaluate_coco
+    from tests.test_evaluation import make_case
+
+    gt, results = make_case(7, many=True, ties=True)
+    write_json(tmp_path / "gt.json", gt)
+    write_json(tmp_path / "dt.json", results)
+    out = cli("eval-coco", "--gt", tmp_path / "gt.json", "--dt", tmp_path / "dt.json",
+              "--iou", 0.6, "--json").stdout
+    data = json.loads(out)  # exactly one JSON object
+    expected, names = evaluate_coco(gt, results, iou_threshold=0.6)
+    assert data["iou_threshold"] == 0.6 and data["map"] == pytest.approx(expected.map)
+    assert data["per_class"] == {names[c]: {"ap": pytest.approx(r.ap), "num_gt": r.num_gt}
+                                 for c, r in expected.per_class.items()}
+    assert "c5" not in data["per_class"]  # no ground truth
+    table = cli("eval-coco", "--gt", tmp_path / "gt.json", "--dt", tmp_path / "dt.json").stdout
+    assert "mAP@0.5 over 4 classes" in table
+    (tmp_path / "empty.json").write_text("[]")
+    empty = json.loads(cli("eval-coco", "--gt", tmp_path / "gt.json", "--dt",
+                           tmp_path / "empty.json", "--json").stdout)
+    assert empty["map"] == 0.0
