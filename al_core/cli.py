@@ -10,10 +10,12 @@ import time
 from dataclasses import asdict
 
 from al_core.demo import DemoConfig, create_demo_project, label_from_oracle_at_random
+from al_core.compare import parse_compare_config
 from al_core.evaluation import evaluate_coco, result_json
 from al_core.export import export_coco, export_yolo
 from al_core.images import DEFAULT_MAX_PIXELS
 from al_core.io_coco import ImportFailed, import_folder, read_json
+from al_core.model_eval import compare_models, evaluate_model
 from al_core.split import DEFAULT_DISTRIBUTION, parse_distribution, split_project
 from al_core.store import ProjectError, Store
 from al_core.types import SPLITS
@@ -128,6 +130,36 @@ def _cmd_eval_coco(args) -> int:
     return 0
 
 
+def _cmd_evaluate(args) -> int:
+    store = Store(args.project)
+    result, digest = evaluate_model(store, args.model, iou_threshold=args.iou)
+    names = {c.id: c.name for c in store.classes()}
+    if args.json:
+        print(json.dumps(result_json(result, names)))
+        return 0
+    print(f"model #{args.model} on test set {digest}:")
+    for class_id, r in result.per_class.items():
+        print(f"  {names[class_id]:<22}AP {r.ap:.4f}   {r.num_gt} boxes")
+    print(f"mAP@{args.iou:g}: {result.map:.4f}")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    raw = read_json(args.config, "compare config")
+    config = parse_compare_config(raw)
+    store = Store(args.project)
+    decision = compare_models(store, args.new, args.old, config, raw_config=raw,
+                              apply=args.apply)
+    names = {c.id: c.name for c in store.classes()}
+    print(json.dumps({
+        "decision": decision.decision, "reason": decision.reason, "applied": args.apply,
+        "map_delta": decision.map_delta, "confidence": decision.confidence,
+        "delta_interval": decision.delta_interval,
+        "per_class": {names[c.class_id]: {"new_ap": c.new_ap, "old_ap": c.old_ap, "won": c.won}
+                      for c in decision.per_class}}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pathlib import Path
 
@@ -176,6 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("status", _cmd_status, "counts by split and status, model, rounds")
     p.add_argument("--json", action="store_true")
+
+    p = command("evaluate", _cmd_evaluate, "evaluate a model's stored predictions on the "
+                "frozen test split (stored with the test set's identity)")
+    p.add_argument("--model", type=int, required=True, help="model id")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="the same schema as eval-coco --json")
+
+    p = command("compare", _cmd_compare, "compare a new model with the active (or --old) one "
+                "on the frozen test split: update_model or discard")
+    p.add_argument("--new", type=int, required=True, help="the candidate model id")
+    p.add_argument("--old", type=int, help="the model to beat (default: the active model)")
+    p.add_argument("--config", type=Path, required=True,
+                   help="compare config JSON (Dataloop's format, see README)")
+    p.add_argument("--apply", action="store_true",
+                   help="carry the decision out: make the new model active, or discard it")
 
     help_text = ("per-class AP at one IoU threshold of a COCO results file against COCO "
                  "instances (equal to pycocotools)")

@@ -7,6 +7,7 @@ must not cross threads.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -178,16 +179,18 @@ class Store:
             rows = self.db.query("SELECT * FROM annotations ORDER BY item_id, id")
             out: dict[int, list[Annotation]] = {}
         else:
-            marks = ",".join("?" * len(item_ids))
-            rows = self.db.query(
-                f"SELECT * FROM annotations WHERE item_id IN ({marks}) ORDER BY item_id, id",
-                list(item_ids)) if item_ids else []
+            rows = (r for start in range(0, len(item_ids), 500)
+                    for r in self._annotation_rows(list(item_ids[start:start + 500])))
             out = {i: [] for i in item_ids}
         for r in rows:
             out.setdefault(r["item_id"], []).append(Annotation(
                 item_id=r["item_id"], class_id=r["class_id"], box=_box(r), source=r["source"],
                 author=r["author"], round=r["round"], id=r["id"]))
         return out
+
+    def _annotation_rows(self, chunk: list[int]):
+        return self.db.query(f"SELECT * FROM annotations WHERE item_id IN "
+                             f"({','.join('?' * len(chunk))}) ORDER BY item_id, id", chunk)
 
     def set_labels(self, item_id: int, boxes: Sequence[LabeledBox], *, source: str,
                    author: str | None = None, round: int | None = None,
@@ -305,3 +308,74 @@ class Store:
             models=self.db.execute("SELECT count(*) FROM models").fetchone()[0],
             rounds=self.db.execute("SELECT coalesce(max(round), 0) FROM selections").fetchone()[0],
             selections=selections, test_frozen=self.get_meta("test_frozen") == "1")
+
+    # -- evaluations and comparisons -----------------------------------------
+    def model(self, model_id: int) -> dict:
+        rows = list(self.db.query("SELECT * FROM models WHERE id = ?", [model_id]))
+        if not rows:
+            raise KeyError(f"no model with id {model_id}")
+        return dict(rows[0], config=json.loads(rows[0]["config"]))
+
+    def active_model_id(self) -> int | None:
+        row = self.db.execute("SELECT id FROM models WHERE status = 'active'").fetchone()
+        return row[0] if row else None
+
+    def test_set_identity(self) -> tuple[list[int], str]:
+        """The test items and a hash of their ids and label versions: two evaluations
+        are comparable only when this hash is the same."""
+        rows = self.db.execute("SELECT id, label_version FROM items WHERE split = 'test' "
+                               "AND status = 'labeled' ORDER BY id").fetchall()
+        digest = hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+        return [r[0] for r in rows], digest
+
+    def predictions(self, model_id: int, item_ids: Sequence[int]) -> list[dict]:
+        """Rows (item_id, class_id, x1, y1, x2, y2, score) in insertion order."""
+        out: list[dict] = []
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start:start + 500])
+            out.extend(self.db.query(
+                "SELECT item_id, class_id, x1, y1, x2, y2, score FROM predictions WHERE "
+                f"model_id = ? AND item_id IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                [model_id, *chunk]))
+        return out
+
+    def save_evaluation(self, *, model_id: int, test_set_hash: str, iou_threshold: float,
+                        map: float, per_class: dict, pr_curves: dict) -> int:
+        return self.db["evaluations"].insert({
+            "model_id": model_id, "test_set_hash": test_set_hash,
+            "iou_threshold": iou_threshold, "map": map, "per_class": json.dumps(per_class),
+            "pr_curves": json.dumps(pr_curves), "created": now()}).last_pk
+
+    def evaluation(self, model_id: int, test_set_hash: str, iou_threshold: float) -> dict | None:
+        rows = list(self.db.query(
+            "SELECT * FROM evaluations WHERE model_id = ? AND test_set_hash = ? AND "
+            "iou_threshold = ? ORDER BY id DESC LIMIT 1", [model_id, test_set_hash, iou_threshold]))
+        if not rows:
+            return None
+        r = rows[0]
+        return dict(r, per_class=json.loads(r["per_class"]), pr_curves=json.loads(r["pr_curves"]))
+
+    def save_comparison(self, *, new_model_id: int, old_model_id: int | None, config: dict,
+                        test_set_hash: str, per_class: list, decision: str, reason: str,
+                        decided_by: str) -> int:
+        return self.db["comparisons"].insert({
+            "new_model_id": new_model_id, "old_model_id": old_model_id,
+            "config": json.dumps(config), "test_set_hash": test_set_hash,
+            "per_class": json.dumps(per_class), "decision": decision, "reason": reason,
+            "decided_by": decided_by, "created": now()}).last_pk
+
+    def apply_decision(self, new_model_id: int, decision: str) -> None:
+        """update_model: the new model becomes active (the old one stays, as trained);
+        discard: the new model is kept on record as discarded."""
+        with self.db.atomic():
+            stamp = now()
+            if decision == "update_model":
+                self.db.execute("UPDATE models SET status = 'trained', updated = ? "
+                                "WHERE status = 'active'", [stamp])
+                self.db.execute("UPDATE models SET status = 'active', updated = ? WHERE id = ?",
+                                [stamp, new_model_id])
+            elif decision == "discard":
+                self.db.execute("UPDATE models SET status = 'discarded', updated = ? "
+                                "WHERE id = ?", [stamp, new_model_id])
+            else:
+                raise ValueError(f"decision {decision!r} is not update_model or discard")

@@ -18,7 +18,7 @@ def cli(*args, check=True):
     return result
 
 
-@pytest.mark.parametrize("command", ["demo", "import", "export", "split", "status", "eval-coco"])
+@pytest.mark.parametrize("command", ["demo", "import", "export", "split", "status", "eval-coco", "evaluate", "compare"])
 def test_every_subcommand_has_help(command):
     out = cli(command, "--help").stdout
     assert ("--project" in out or "--gt" in out) and "usage:" in out
@@ -92,3 +92,24 @@ def test_eval_coco_json_matches_the_library(tmp_path):
     empty = json.loads(cli("eval-coco", "--gt", tmp_path / "gt.json", "--dt",
                            tmp_path / "empty.json", "--json").stdout)
     assert empty["map"] == 0.0
+
+
+def test_evaluate_and_compare_commands(tmp_path, demo_store):
+    from tests.test_compare import DATALOOP, _add_model
+
+    good = _add_model(demo_store, "good", keep=0.95, seed=1)
+    worse = _add_model(demo_store, "worse", keep=0.4, seed=2)
+    p = demo_store.root
+    data = json.loads(cli("evaluate", "--project", p, "--model", good, "--json").stdout)
+    assert set(data) == {"iou_threshold", "map", "per_class"} and 0.8 < data["map"] <= 1.0
+    write_json(tmp_path / "compare.json", DATALOOP)
+    first = json.loads(cli("compare", "--project", p, "--new", good, "--config",
+                           tmp_path / "compare.json").stdout)
+    assert first["decision"] == "update_model" and not first["applied"]
+    second = json.loads(cli("compare", "--project", p, "--new", worse, "--old", good,
+                            "--config", tmp_path / "compare.json").stdout)
+    assert second["decision"] == "discard"
+    write_json(tmp_path / "bad.json", {"wins": "0.6x"})
+    bad = cli("compare", "--project", p, "--new", good, "--config", tmp_path / "bad.json",
+              check=False)
+    assert bad.returncode == 2 and "wins: '0.6x'" in bad.stderr

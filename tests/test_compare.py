@@ -1,0 +1,155 @@
+import numpy as np
+import pytest
+
+from al_core.compare import CompareConfig, decide, parse_compare_config
+from al_core.evaluation import ClassResult, EvalResult
+from al_core.model_eval import check_same_test_set, compare_models, evaluate_model
+from al_core.types import Box
+
+DATALOOP = {"checks": {"precision_recall": {"iou_threshold": 0.5, "min_delta": 0.0}},
+            "wins": "any"}
+
+
+def result(*aps):
+    per_class = {k + 1: ClassResult(ap, 10, np.zeros(101)) for k, ap in enumerate(aps)}
+    return EvalResult(0.5, float(np.mean(aps)), per_class)
+
+
+def config(**overrides):
+    raw = {"checks": {"precision_recall": {"iou_threshold": 0.5,
+                                           "min_delta": overrides.pop("min_delta", 0.0)}},
+           **overrides}
+    return parse_compare_config(raw)
+
+
+def test_dataloops_config_is_accepted_as_is():
+    assert parse_compare_config(DATALOOP) == CompareConfig()
+    assert parse_compare_config({"wins": "0.6"}).wins == 0.6  # Dataloop's docs use a string
+
+
+@pytest.mark.parametrize("wins, new, old, expected", [
+    ("any", (0.6, 0.4, 0.4), (0.5, 0.5, 0.5), "update_model"),
+    ("any", (0.5, 0.4, 0.4), (0.5, 0.5, 0.5), "discard"),
+    ("all", (0.6, 0.6, 0.6), (0.5, 0.5, 0.5), "update_model"),
+    ("all", (0.6, 0.6, 0.5), (0.5, 0.5, 0.5), "discard"),
+    (0.6, (0.6, 0.6, 0.5), (0.5, 0.5, 0.5), "update_model"),  # 2/3 >= 0.6
+    ("0.7", (0.6, 0.6, 0.5), (0.5, 0.5, 0.5), "discard"),  # 2/3 < 0.7
+    (1, (0.6, 0.6, 0.6), (0.5, 0.5, 0.5), "update_model"),
+    (0, (0.1, 0.1, 0.1), (0.5, 0.5, 0.5), "update_model"),
+])
+def test_every_wins_form(wins, new, old, expected):
+    assert decide(result(*new), result(*old), config(wins=wins)).decision == expected
+
+
+def test_min_delta_must_be_exceeded_not_met():
+    cfg = config(min_delta=0.125)
+    assert decide(result(0.625), result(0.5), cfg).decision == "discard"  # exactly 0.125
+    assert decide(result(0.6251), result(0.5), cfg).decision == "update_model"
+    assert decide(result(0.5), result(0.5), config()).decision == "discard"  # a tie is no win
+
+
+def test_max_class_drop_guards_against_a_regression():
+    cfg = parse_compare_config({**DATALOOP, "max_class_drop": 0.05})
+    d = decide(result(0.9, 0.4), result(0.5, 0.5), cfg)
+    assert d.decision == "discard" and "max_class_drop" in d.reason
+    assert decide(result(0.9, 0.46), result(0.5, 0.5), cfg).decision == "update_model"
+
+
+def test_first_model_wins():
+    d = decide(result(0.1, 0.2), None, config(wins="all"))
+    assert d.decision == "update_model" and "first model" in d.reason
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"wins": "most"}, "wins: 'most' is not a number"),
+    ({"wins": 1.5}, r"wins: 1.5 is outside \[0.0, 1.0\]"),
+    ({"wins": -0.1}, "wins: -0.1 is outside"),
+    ({"winz": "any"}, "unknown key.*winz"),
+    ({"checks": {"precision_recall": {"iou": 0.5}}}, "checks.precision_recall: unknown key.*iou"),
+    ({"checks": {"recall": {}}}, "checks: unknown key.*recall"),
+    ({"checks": {"precision_recall": {"iou_threshold": "high"}}}, "iou_threshold: 'high'"),
+    ({"checks": {"precision_recall": {"min_delta": float("nan")}}}, "min_delta: nan"),
+    ({"bootstrap": {"samples": -3}}, "bootstrap.samples: -3"),
+    ([1], "expected a JSON object"),
+])
+def test_bad_configs_name_the_key_and_value(raw, message):
+    with pytest.raises(ValueError, match=message):
+        parse_compare_config(raw)
+
+
+def _add_model(store, name, *, keep=1.0, jitter=0.0, seed=0):
+    """An external model whose predictions are the test labels, some dropped or moved."""
+    rng = np.random.default_rng(seed)
+    model = store.add_model(name=name, arch="external", status="external")
+    rows = []
+    test = [i.id for i in store.items(split="test")]
+    for item_id, anns in store.annotations(test).items():
+        for a in anns:
+            if rng.random() < keep:
+                b = a.box
+                dx = rng.normal(0, jitter, 2)
+                rows.append((item_id, a.class_id, Box(b.x1 + dx[0], b.y1 + dx[1],
+                                                      b.x2 + dx[0], b.y2 + dx[1]),
+                             float(rng.random())))
+    store.add_predictions(model, rows)
+    return model
+
+
+def test_model_evaluation_is_stored_with_the_test_set_identity(demo_store):
+    model = _add_model(demo_store, "perfect")
+    result_, digest = evaluate_model(demo_store, model)
+    assert result_.map == pytest.approx(1.0)
+    row = demo_store.evaluation(model, digest, 0.5)
+    assert row["map"] == pytest.approx(1.0) and len(row["pr_curves"]) == len(result_.per_class)
+    # relabeling a test item changes the identity
+    item = demo_store.items(split="test")[0]
+    demo_store.set_labels(item.id, [], source="human")
+    assert demo_store.test_set_identity()[1] != digest
+    again, new_digest = evaluate_model(demo_store, model)  # re-evaluated, not reused
+    assert new_digest != digest and demo_store.evaluation(model, new_digest, 0.5)
+    assert again.per_class != result_.per_class or again.map != result_.map
+
+
+def test_compare_promotes_the_first_then_gates_the_next(demo_store):
+    good = _add_model(demo_store, "good", keep=0.95, seed=1)
+    worse = _add_model(demo_store, "worse", keep=0.5, seed=2)
+    cfg = parse_compare_config(DATALOOP)
+    d = compare_models(demo_store, good, None, cfg, raw_config=DATALOOP)
+    assert d.decision == "update_model" and "first model" in d.reason
+    demo_store.apply_decision(good, d.decision)
+    assert demo_store.active_model_id() == good
+    d = compare_models(demo_store, worse, None, cfg, raw_config=DATALOOP)
+    assert d.decision == "discard" and all(not c.won for c in d.per_class)
+    stored = demo_store.db.execute("SELECT decision, old_model_id FROM comparisons "
+                                   "ORDER BY id").fetchall()
+    assert stored == [("update_model", None), ("discard", good)]
+    with pytest.raises(ValueError, match="external model"):
+        compare_models(demo_store, worse, None, cfg, raw_config=DATALOOP, apply=True)
+
+
+def test_bootstrap_is_deterministic_for_a_seed(demo_store):
+    a = _add_model(demo_store, "a", keep=0.9, jitter=1.0, seed=3)
+    b = _add_model(demo_store, "b", keep=0.8, jitter=1.0, seed=4)
+    raw = {**DATALOOP, "bootstrap": {"samples": 60, "seed": 7, "min_confidence": 0.99}}
+    cfg = parse_compare_config(raw)
+    first = compare_models(demo_store, a, b, cfg, raw_config=raw)
+    second = compare_models(demo_store, a, b, cfg, raw_config=raw)
+    assert first.confidence == second.confidence and first.delta_interval == second.delta_interval
+    assert 0.0 <= first.confidence <= 1.0
+    lo, hi = first.delta_interval
+    assert lo <= hi
+    other = parse_compare_config({**raw, "bootstrap": {"samples": 60, "seed": 8}})
+    assert compare_models(demo_store, a, b, other, raw_config=raw).delta_interval != \
+        first.delta_interval
+
+
+def test_a_mismatched_test_set_is_refused():
+    check_same_test_set("abc", "abc")
+    with pytest.raises(ValueError, match="different test sets"):
+        check_same_test_set("abc", "abd")
+
+
+def test_no_predictions_on_the_test_split_is_explained(demo_store):
+    empty = demo_store.add_model(name="empty", arch="external", status="external")
+    with pytest.raises(ValueError, match="no predictions on the 8 test items"):
+        evaluate_model(demo_store, empty)
