@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 import time
 from dataclasses import asdict
@@ -14,10 +15,10 @@ from al_core.compare import parse_compare_config
 from al_core.evaluation import evaluate_coco, result_json
 from al_core.export import export_coco, export_yolo
 from al_core.images import DEFAULT_MAX_PIXELS
-from al_core.io_coco import ImportFailed, import_folder, read_json
+from al_core.io_coco import ImportFailed, import_source, read_import_source, read_json
 from al_core.model_eval import compare_models, evaluate_model
 from al_core.split import DEFAULT_DISTRIBUTION, parse_distribution, split_project
-from al_core.store import ProjectError, Store
+from al_core.store import DB_NAME, ProjectError, Store
 from al_core.types import SPLITS
 
 MAX_PROBLEMS_SHOWN = 50
@@ -44,14 +45,12 @@ class ProgressBar:
 
 def _cmd_demo(args) -> int:
     config = DemoConfig(n_images=args.images, test_size=args.test, seed=args.seed)
-    try:
+    if (args.project / DB_NAME).exists():
         store = Store(args.project)
         if not store.has_oracle():
             raise ProjectError(f"{store.root} is a project without an oracle, not a demo")
         print(f"demo project {store.root} exists; not regenerating it")
-    except ProjectError as exc:
-        if (args.project / "project.db").exists():
-            raise exc
+    else:
         store = create_demo_project(args.project, config, progress=ProgressBar())
         print(f"created demo project {store.root}: {config.n_images} images, "
               f"{config.test_size} labeled from the oracle and frozen as test")
@@ -64,9 +63,9 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    store = Store(args.project, create=True)
-    report = import_folder(store, args.images, coco=args.coco, predictions=args.predictions,
-                           model_name=args.model_name, reference=args.reference,
+    source = read_import_source(args.images, coco=args.coco, predictions=args.predictions)
+    store = Store(args.project, create=True)  # only once the inputs are known to be usable
+    report = import_source(store, source, model_name=args.model_name, reference=args.reference,
                            max_pixels=args.max_pixels, progress=ProgressBar())
     for problem in report.problems[:None if args.verbose else MAX_PROBLEMS_SHOWN]:
         print(f"  - {problem}")
@@ -242,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (ProjectError, ImportFailed, ValueError, KeyError) as exc:
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing half-written was kept", file=sys.stderr)
+        return 130
+    except KeyError as exc:  # str() of a KeyError quotes its message
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except (ProjectError, ImportFailed, ValueError, OSError, sqlite3.DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from al_core.split import freeze_test
-from al_core.store import Store
+from al_core.store import DB_NAME, Store
 from al_core.types import Box, LabeledBox
 
 log = logging.getLogger(__name__)
@@ -151,11 +152,29 @@ def render_scene(index: int, config: DemoConfig, pools: list[np.ndarray]
 def create_demo_project(project_dir: str | Path, config: DemoConfig = DemoConfig(), *,
                         progress: Progress | None = None) -> Store:
     """Generate the scenes into a new project: images in ``images/demo/``, ground truth in
-    the hidden oracle, ``config.test_size`` items labeled from it and frozen as test."""
-    store = Store(project_dir, create=True)
-    if store.count_items() > 0:
-        raise ValueError(f"{store.root} already holds {store.count_items()} items; the demo "
-                         "needs an empty project")
+    the hidden oracle, ``config.test_size`` items labeled from it and frozen as test.
+
+    The project is built in a staging folder beside ``project_dir`` and moved into place
+    when complete, so an interrupted run leaves no half-made project behind."""
+    target = Path(project_dir).resolve()
+    if (target / DB_NAME).exists():
+        with Store(target) as existing:
+            raise ValueError(f"{target} already holds {existing.count_items()} items; the "
+                             "demo needs an empty project")
+    if target.exists() and any(target.iterdir()):
+        raise ValueError(f"{target} is not empty; the demo needs a new or empty folder")
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with Store(staging, create=True) as store:
+        _fill_demo(store, config, progress)
+    if target.exists():
+        target.rmdir()
+    staging.rename(target)
+    log.info("demo project %s: %d images, %d test", target, config.n_images, config.test_size)
+    return Store(target)
+
+
+def _fill_demo(store: Store, config: DemoConfig, progress: Progress | None) -> None:
     rng = np.random.default_rng(config.seed)
     test_index = set(rng.choice(config.n_images, config.test_size, replace=False).tolist())
     pools = {True: _glyph_pools(test=True), False: _glyph_pools(test=False)}
@@ -182,12 +201,12 @@ def create_demo_project(project_dir: str | Path, config: DemoConfig = DemoConfig
         store.set_splits({i: "test" for i in test_ids})
         freeze_test(store)
         store.set_meta("demo_config", repr(config))
-    log.info("demo project %s: %d images, %d test", store.root, config.n_images, len(test_ids))
-    return store
 
 
 def label_from_oracle_at_random(store: Store, n: int, *, seed: int = 0) -> list[int]:
     """Label ``n`` unlabeled pool items, chosen at random, from the hidden oracle."""
+    if n < 0:
+        raise ValueError(f"the number of items to label must be >= 0, got {n}")
     if not store.has_oracle():
         raise ValueError("this project has no oracle (ground truth); only the demo has one")
     pool = [item.id for item in store.items(status="unlabeled")]

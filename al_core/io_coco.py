@@ -52,16 +52,36 @@ class ImportReport:
 @dataclass(frozen=True)
 class _Found:
     path: Path
-    rel: str
+    rel: str  # relative to the imported folder: what COCO file names refer to
     width: int
     height: int
     sha256: str
+    dest: str = ""  # the item's file name in the project, when it differs from rel
+
+    @property
+    def file(self) -> str:
+        return self.dest or self.rel
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """The validated inputs of an import, read before anything is written."""
+
+    folder: Path
+    coco: dict | None = None
+    coco_name: str | None = None
+    results: list | None = None
+    results_name: str | None = None
+
+
+def _int_id(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def read_json(path: str | Path, what: str):
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ImportFailed(f"{what} {path}: cannot be read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
@@ -101,14 +121,17 @@ def scan_folder(folder: Path, report: ImportReport, *, max_pixels: int,
                 progress: Progress | None = None) -> list[_Found]:
     """Every readable image under ``folder`` (recursive, symlinks must stay inside)."""
     root = folder.resolve()
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                   and (p.is_file() or p.is_symlink()))
     report.images_found = len(paths)
     found: list[_Found] = []
     for n, path in enumerate(paths):
         rel = path.relative_to(folder).as_posix()
-        if not path.resolve().is_relative_to(root):
+        if not path.exists():
+            report.problem(f"{rel}: skipped, a broken link")
+        elif not path.resolve().is_relative_to(root):
             report.problem(f"{rel}: skipped, it links outside the images folder")
-        elif path.is_file():
+        else:
             try:
                 info = probe_image(path, max_pixels=max_pixels)
                 found.append(_Found(path, rel, info.width, info.height, info.sha256))
@@ -120,23 +143,45 @@ def scan_folder(folder: Path, report: ImportReport, *, max_pixels: int,
 
 
 def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport, *,
-            preferred: set[str]) -> list[_Found]:
-    """Drop files already in the project and repeated content; of two identical files
-    the one the COCO file lists (``preferred``) is kept."""
+            listed: set[str]) -> list[_Found]:
+    """Drop files already in the project and repeated content (of two identical files
+    the one the COCO file lists, by path or base name, is kept). A different image whose
+    name is taken in the project's images folder is stored under a new name."""
     by_file, by_hash = store.item_ids_by_file(root), store.item_ids_by_sha256()
+    hashes = {i.file: i.sha256 for i in store.items()} if root else {}
+    listed_base = {PurePosixPath(name).name for name in listed}
     seen: dict[str, str] = {}
+    names = set(by_file)
     keep = []
-    for f in sorted(found, key=lambda f: (f.rel not in preferred, f.rel)):
-        if f.rel in by_file:
-            report.problem(f"{f.rel}: skipped, already in the project (its labels are unchanged)")
-        elif f.sha256 in by_hash:
-            report.problem(f"{f.rel}: skipped, same content as project item #{by_hash[f.sha256]}")
+    preferred = sorted(found, key=lambda f: (f.rel not in listed and PurePosixPath(f.rel).name
+                                             not in listed_base, f.rel))
+    for f in preferred:
+        if f.sha256 in by_hash:
+            report.problem(f"{f.rel}: skipped, same content as project item #{by_hash[f.sha256]}"
+                           " (already in the project; its labels are unchanged)")
         elif f.sha256 in seen:
             report.problem(f"{f.rel}: skipped, same content as {seen[f.sha256]}")
+        elif f.rel in by_file and root:
+            report.problem(f"{f.rel}: skipped, it changed on disk since it was imported "
+                           f"(was {hashes.get(f.rel, '?')[:12]})")
         else:
+            if f.rel in names:
+                dest = _free_name(f.rel, names)
+                report.problem(f"{f.rel}: stored as {dest}, a different image of that name is "
+                               "already in the project")
+                f = _Found(f.path, f.rel, f.width, f.height, f.sha256, dest)
+            names.add(f.file)
             seen[f.sha256] = f.rel
             keep.append(f)
     return sorted(keep, key=lambda f: f.rel)
+
+
+def _free_name(rel: str, taken: set[str]) -> str:
+    p = PurePosixPath(rel)
+    n = 2
+    while (candidate := str(p.with_name(f"{p.stem}~{n}{p.suffix}"))) in taken:
+        n += 1
+    return candidate
 
 
 def _match_images(coco_images: list, found: list[_Found], report: ImportReport
@@ -151,7 +196,7 @@ def _match_images(coco_images: list, found: list[_Found], report: ImportReport
     for entry in coco_images:
         image_id = entry.get("id") if isinstance(entry, dict) else None
         name = entry.get("file_name") if isinstance(entry, dict) else None
-        if not isinstance(image_id, int) or isinstance(image_id, bool) or not isinstance(name, str):
+        if _int_id(image_id) is None or not isinstance(name, str):
             report.problem(f"COCO image {str(entry)[:80]}: skipped, needs an integer 'id' and "
                            "a 'file_name'")
             continue
@@ -193,14 +238,17 @@ def _categories(coco_categories: list, report: ImportReport) -> dict[int, str]:
     for c in coco_categories:
         cid = c.get("id") if isinstance(c, dict) else None
         name = c.get("name") if isinstance(c, dict) else None
-        if not isinstance(cid, int) or isinstance(cid, bool) or not isinstance(name, str) \
-                or not name.strip():
+        if _int_id(cid) is None or not isinstance(name, str) or not name.strip():
             report.problem(f"COCO category {str(c)[:80]}: skipped, needs an integer 'id' and "
                            "a non-empty 'name'")
         elif cid in out:
             report.problem(f"COCO category id {cid} is used twice ('{out[cid]}', '{name}'); "
                            f"the first is kept")
         else:
+            same = [k for k, v in out.items() if v == name.strip()]
+            if same:
+                report.problem(f"COCO categories {same[0]} and {cid} are both named "
+                               f"'{name.strip()}'; their boxes are merged into one class")
             out[cid] = name.strip()
     return out
 
@@ -240,15 +288,18 @@ def _annotation_boxes(annotations: list, images: dict[int, _Found], categories: 
             report.problem(f"{where}: rejected, not a JSON object")
             report.boxes_rejected += 1
             continue
-        image_id, cat = a.get("image_id"), a.get("category_id")
-        score = a.get("score", 1.0)
+        image_id, cat = _int_id(a.get("image_id")), _int_id(a.get("category_id"))
+        score = a.get("score") if need_score else 1.0
         if image_id not in images:
-            report.problem(f"{where}: rejected, image_id {image_id!r} is not an imported image")
+            report.problem(f"{where}: rejected, image_id {str(a.get('image_id'))[:40]} is not an "
+                           "imported image")
         elif cat not in categories:
-            report.problem(f"{where}: rejected, category_id {cat!r} is not a known category")
+            report.problem(f"{where}: rejected, category_id {str(a.get('category_id'))[:40]} is "
+                           "not a known category")
         elif a.get("iscrowd") in (1, True):
             report.problem(f"{where}: skipped, crowd regions are not supported")
-        elif need_score and (not isinstance(score, (int, float)) or not math.isfinite(score)):
+        elif isinstance(score, bool) or not isinstance(score, (int, float)) \
+                or not math.isfinite(score):
             report.problem(f"{where}: rejected, score {score!r} is not a finite number")
         else:
             f = images[image_id]
@@ -260,14 +311,9 @@ def _annotation_boxes(annotations: list, images: dict[int, _Found], categories: 
     return out
 
 
-def import_folder(store: Store, images: str | Path, *, coco: str | Path | None = None,
-                  predictions: str | Path | None = None, model_name: str | None = None,
-                  reference: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
-                  author: str | None = None, progress: Progress | None = None) -> ImportReport:
-    """Import every image under ``images``; label the ones ``coco`` lists (an image listed
-    with no annotations is labeled as empty); store ``predictions`` (a COCO results list)
-    as pre-labels of an external model called ``model_name``. ``reference`` leaves the
-    files in place instead of copying them into the project."""
+def read_import_source(images: str | Path, *, coco: str | Path | None = None,
+                       predictions: str | Path | None = None) -> ImportSource:
+    """Check the folder and parse the JSON files; raises ImportFailed, writes nothing."""
     folder = Path(images)
     if not folder.is_dir():
         raise ImportFailed(f"images folder {folder} does not exist or is not a folder")
@@ -281,27 +327,46 @@ def import_folder(store: Store, images: str | Path, *, coco: str | Path | None =
     if results is not None and not isinstance(results, list):
         raise ImportFailed(f"predictions file {predictions}: expected a COCO results list of "
                            "{image_id, category_id, bbox, score}")
+    return ImportSource(folder, coco_data, Path(coco).name if coco else None, results,
+                        Path(predictions).stem if predictions else None)
+
+
+def import_folder(store: Store, images: str | Path, *, coco: str | Path | None = None,
+                  predictions: str | Path | None = None, **options) -> ImportReport:
+    """Import every image under ``images``; label the ones ``coco`` lists (an image listed
+    with no annotations is labeled as empty); store ``predictions`` (a COCO results list)
+    as pre-labels of an external model. See :func:`import_source` for the options."""
+    return import_source(store, read_import_source(images, coco=coco, predictions=predictions),
+                         **options)
+
+
+def import_source(store: Store, source: ImportSource, *, model_name: str | None = None,
+                  reference: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  author: str | None = None, progress: Progress | None = None) -> ImportReport:
+    """Write a checked :class:`ImportSource` into the project. ``reference`` leaves the
+    files in place instead of copying them; ``model_name`` names the predictions' model."""
     report = ImportReport()
-    root = str(folder.resolve()) if reference else ""
-    listed = {safe_relative(i.get("file_name")) for i in coco_data["images"]
-              if isinstance(i, dict)} if coco_data else set()
-    found = _dedupe(scan_folder(folder, report, max_pixels=max_pixels, progress=progress),
-                    store, root, report, preferred=listed)
+    root = str(source.folder.resolve()) if reference else ""
+    coco_data = source.coco
+    listed = {name for i in coco_data["images"] if isinstance(i, dict)
+              and (name := safe_relative(i.get("file_name")))} if coco_data else set()
+    found = _dedupe(scan_folder(source.folder, report, max_pixels=max_pixels,
+                                progress=progress), store, root, report, listed=listed)
     matched, labels, prelabels, categories = {}, {}, {}, {}
     if coco_data is not None:
         categories = _categories(coco_data["categories"], report)
         matched = _match_images(coco_data["images"], found, report)
         labels = _annotation_boxes(coco_data.get("annotations", []), matched, categories,
                                    report, what="annotation", need_score=False)
-        if results is not None:
-            prelabels = _annotation_boxes(results, matched, categories, report,
+        if source.results is not None:
+            prelabels = _annotation_boxes(source.results, matched, categories, report,
                                           what="prediction", need_score=True)
-    author = author or (f"import:{Path(coco).name}" if coco else None)
+    author = author or (f"import:{source.coco_name}" if source.coco_name else None)
     copied = [] if reference else _copy_files(found, store.images_dir)
     try:
         with store.db.atomic():
             _write(store, found, root, matched, labels, prelabels, categories, report,
-                   author=author, model_name=model_name or Path(predictions or "").stem)
+                   author=author, model_name=model_name or source.results_name or "external")
     except BaseException:
         for path in copied:
             path.unlink(missing_ok=True)
@@ -313,7 +378,7 @@ def _copy_files(found: list[_Found], dest_root: Path) -> list[Path]:
     copied: list[Path] = []
     try:
         for f in found:
-            dest = dest_root / f.rel
+            dest = dest_root / f.file
             dest.parent.mkdir(parents=True, exist_ok=True)
             if not dest.exists():
                 shutil.copyfile(f.path, dest)
@@ -328,7 +393,7 @@ def _copy_files(found: list[_Found], dest_root: Path) -> list[Path]:
 def _write(store: Store, found, root, matched, labels, prelabels, categories, report, *,
            author, model_name) -> None:
     class_ids = store.ensure_classes(categories.values())
-    item_ids = {f.rel: store.add_item(file=f.rel, width=f.width, height=f.height,
+    item_ids = {f.rel: store.add_item(file=f.file, width=f.width, height=f.height,
                                       sha256=f.sha256, source="import", root=root)
                 for f in found}
     report.images_imported = len(item_ids)

@@ -35,12 +35,16 @@ def parse_distribution(text: str) -> dict[str, float]:
         weights = {s: 1.0 for s in SPLITS}
     elif "=" in text:
         weights = {s: 0.0 for s in SPLITS}
+        given: set[str] = set()
         for part in text.split(","):
             name, _, value = part.partition("=")
             name = name.strip()
             if name not in SPLITS:
                 raise ValueError(f"unknown split {name!r} in distribution {text!r}; "
                                  f"use {', '.join(SPLITS)}")
+            if name in given:
+                raise ValueError(f"split {name!r} is given twice in distribution {text!r}")
+            given.add(name)
             weights[name] = _weight(value, text)
     else:
         parts = text.split("/")
@@ -60,7 +64,8 @@ def _weight(value: str, text: str) -> float:
     except ValueError:
         raise ValueError(f"weight {value.strip()!r} in distribution {text!r} is not a number")
     if not math.isfinite(w) or w < 0:
-        raise ValueError(f"weight {value.strip()!r} in distribution {text!r} must be >= 0")
+        raise ValueError(f"weight {value.strip()!r} in distribution {text!r} must be a finite "
+                         "number >= 0")
     return w
 
 

@@ -1,6 +1,7 @@
 """Tiny generated COCO datasets (and a corpus of bad inputs) for the import tests."""
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -52,6 +53,12 @@ def add_bad_inputs(folder: Path, coco: dict, outside: Path) -> dict[str, str]:
     data = (folder / coco["images"][2]["file_name"]).read_bytes()
     (folder / "truncated.png").write_bytes(Image_png_truncated())
     expected["truncated.png"] = "truncated"
+    (folder / "garbage.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage" * 10)
+    expected["garbage.jpg"] = "not a readable image"
+    webp = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(webp, format="WEBP")
+    (folder / "cut.webp").write_bytes(webp.getvalue()[: len(webp.getvalue()) // 2])
+    expected["cut.webp"] = "skipped"
     (folder / "empty.png").write_bytes(b"")
     expected["empty.png"] = "empty"
     huge_png_header(folder / "bomb.png", 100_000, 100_000)
@@ -77,6 +84,11 @@ def add_bad_inputs(folder: Path, coco: dict, outside: Path) -> dict[str, str]:
     expected["(id 20001)"] = "image_id 99999 is not an imported image"
     anns.append({"id": 20002, "image_id": good["id"], "category_id": 555, "bbox": [1, 1, 2, 2]})
     expected["(id 20002)"] = "category_id 555 is not a known category"
+    anns.append({"id": 20003, "image_id": [good["id"]], "category_id": 7, "bbox": [1, 1, 2, 2]})
+    expected["(id 20003)"] = "image_id [" 
+    anns.append({"id": 20004, "image_id": good["id"], "category_id": {}, "bbox": [1, 1, 2, 2],
+                 "score": None})
+    expected["(id 20004)"] = "category_id {} is not a known category"
     coco["images"].append({"id": 900, "file_name": "../../etc/passwd.png", "width": 1, "height": 1})
     expected["COCO image 900"] = "escapes the images folder"
     coco["images"].append({"id": 901, "file_name": good["file_name"], "width": gw, "height": gh})

@@ -48,7 +48,7 @@ def test_import_export_round_trip_with_bad_inputs_reported(tmp_path):
     add_bad_inputs(folder, coco, outside)
     ann = write_json(tmp_path / "ann.json", coco)
     out = cli("import", "--project", tmp_path / "q", "--images", folder, "--coco", ann).stdout
-    assert "8 of 14 images imported" in out and "rejected" in out and "truncated" in out
+    assert "8 of 16 images imported" in out and "rejected" in out and "truncated" in out
     cli("export", "--project", tmp_path / "q", "--format", "coco", "--out", tmp_path / "out.json")
     exported = json.loads((tmp_path / "out.json").read_text())
     assert {i["file_name"] for i in exported["images"]} == expected_files
@@ -69,6 +69,13 @@ def test_split_and_errors(tmp_path):
     broken.write_text("{")
     refused = cli("import", "--project", p, "--images", tmp_path, "--coco", broken, check=False)
     assert refused.returncode == 2 and "invalid JSON" in refused.stderr
+    fresh = tmp_path / "never-made"
+    refused = cli("import", "--project", fresh, "--images", tmp_path, "--coco", broken,
+                  check=False)
+    assert refused.returncode == 2 and not fresh.exists()  # a refused import creates nothing
+    into_dir = cli("export", "--project", p, "--format", "coco", "--out", tmp_path, check=False)
+    assert into_dir.returncode == 2 and "is a folder" in into_dir.stderr
+    assert not list(tmp_path.parent.glob("*.tmp"))
 
 
 def test_eval_coco_json_matches_the_library(tmp_path):

@@ -67,3 +67,25 @@ def test_demo_refuses_a_non_empty_project(tmp_path):
         create_demo_project(tmp_path / "e", CONFIG)
     img = Image.open(tmp_path / "e" / "images" / "demo" / "00000.png")
     assert img.size == (160, 160)
+
+
+def test_an_interrupted_demo_leaves_no_project_and_the_next_run_succeeds(tmp_path, monkeypatch):
+    import pytest
+
+    import al_core.demo as demo
+
+    real = demo.render_scene
+
+    def crash_at_5(index, *args):
+        if index == 5:
+            raise KeyboardInterrupt
+        return real(index, *args)
+
+    monkeypatch.setattr(demo, "render_scene", crash_at_5)
+    with pytest.raises(KeyboardInterrupt):
+        create_demo_project(tmp_path / "d", CONFIG)
+    assert not (tmp_path / "d").exists()
+    monkeypatch.setattr(demo, "render_scene", real)
+    store = create_demo_project(tmp_path / "d", CONFIG)
+    assert store.count_items() == 20
+    assert not (tmp_path / ".d.partial").exists()

@@ -53,7 +53,7 @@ def test_bad_inputs_are_reported_and_the_good_ones_imported(tmp_path, store):
         assert any(where in p and message in p for p in report.problems), (where, message)
     assert report.images_imported == 12 and report.items_labeled == 12
     assert report.boxes_imported == good_boxes + 1  # the clipped box is kept
-    assert report.boxes_clipped == 1 and report.boxes_rejected == 7
+    assert report.boxes_clipped == 1 and report.boxes_rejected == 9
     assert {i.file for i in store.items()} == {i["file_name"] for i in coco["images"][:12]}
     clipped = max((a for anns in store.annotations().values() for a in anns),
                   key=lambda a: a.box.x2)
@@ -148,3 +148,94 @@ def test_yolo_export_normalises_boxes(tmp_path, demo_store):
     assert float(cx) == pytest.approx((b.x1 + b.x2) / 2 / item.width, abs=1e-6)
     assert float(w) == pytest.approx((b.x2 - b.x1) / item.width, abs=1e-6)
     assert "names:" in (tmp_path / "yolo" / "data.yaml").read_text()
+
+
+def test_damaged_files_of_every_format_are_reported_never_raised(tmp_path):
+    """A seeded fuzz: truncated and bit-flipped PNG, JPEG and WebP files."""
+    import io
+    import random
+
+    import numpy as np
+    from PIL import Image
+
+    from al_core.images import ImageError, probe_image
+
+    rng, rand = np.random.default_rng(0), random.Random(0)
+    originals = []
+    for fmt in ("PNG", "JPEG", "WEBP"):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(buf, format=fmt)
+        originals.append(buf.getvalue())
+    rejected = 0
+    for n in range(300):
+        data = bytearray(rand.choice(originals))
+        if n % 2:
+            data = data[:rand.randrange(1, len(data))]
+        else:
+            for _ in range(rand.randrange(1, 12)):
+                data[rand.randrange(len(data))] = rand.randrange(256)
+        path = tmp_path / f"{n}.img"
+        path.write_bytes(bytes(data))
+        try:
+            info = probe_image(path)
+            assert info.width > 0 and info.height > 0
+        except ImageError:
+            rejected += 1
+    assert rejected > 100  # most damaged files are caught, none escapes as another error
+
+
+def test_duplicate_category_names_are_merged_and_reported(tmp_path, store):
+    coco = write_dataset(tmp_path / "imgs", 3)
+    coco["categories"].append({"id": 99, "name": "cat"})
+    report = import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "a.json", coco))
+    assert any("categories 7 and 99 are both named 'cat'" in p for p in report.problems)
+    assert [c.name for c in store.classes()].count("cat") == 1
+
+
+def test_a_different_image_with_a_taken_name_is_stored_under_a_new_name(tmp_path, store):
+    write_dataset(tmp_path / "a", 2, nested=False, seed=1)
+    write_dataset(tmp_path / "b", 2, nested=False, seed=2)  # same names, other pixels
+    import_folder(store, tmp_path / "a")
+    report = import_folder(store, tmp_path / "b")
+    assert report.images_imported == 2
+    assert any("stored as img000~2.png" in p for p in report.problems)
+    assert (store.images_dir / "img000~2.png").read_bytes() == \
+        (tmp_path / "b" / "img000.png").read_bytes()
+
+
+def test_the_copy_the_coco_file_lists_by_base_name_is_kept(tmp_path, store):
+    coco = write_dataset(tmp_path / "imgs", 2, nested=False)
+    (tmp_path / "imgs" / "a").mkdir()
+    original = tmp_path / "imgs" / coco["images"][0]["file_name"]
+    (tmp_path / "imgs" / "a" / "zzz.png").write_bytes(original.read_bytes())
+    moved = tmp_path / "imgs" / "zz" / original.name
+    moved.parent.mkdir()
+    original.rename(moved)  # now listed by base name only, and a.png-like twin sorts first
+    report = import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "c.json", coco))
+    assert report.items_labeled == 2
+    assert any("a/zzz.png: skipped, same content as zz/" in p for p in report.problems)
+
+
+def test_yolo_re_export_replaces_the_folder_and_keeps_stems_unique(tmp_path, store):
+    from al_core.split import parse_distribution, split_project
+
+    coco = write_dataset(tmp_path / "imgs", 6, nested=False)
+    write_dataset(tmp_path / "other-seed", 1, nested=False, seed=9)
+    (tmp_path / "other-seed" / "img000.png").rename(tmp_path / "imgs" / "img000.jpg")
+    coco["images"].append({"id": 500, "file_name": "img000.jpg", "width": 1, "height": 1})
+    import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "c.json", coco))
+    split_project(store, distribution=parse_distribution("1/0/0"))
+    export_yolo(store, tmp_path / "y")
+    split_project(store, distribution=parse_distribution("0/0/1"), resplit=True)
+    counts = export_yolo(store, tmp_path / "y")
+    images = sorted(p.relative_to(tmp_path / "y") for p in (tmp_path / "y" / "images").rglob("*.*"))
+    assert counts["images"] == 7 and len(images) == 7
+    assert all(p.parts[1] == "test" for p in images)  # nothing left over from train
+    labels = list((tmp_path / "y" / "labels" / "test").glob("*.txt"))
+    assert len(labels) == 7  # img000.png and img000.jpg got separate label files
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not an earlier YOLO export"):
+        export_yolo(store, tmp_path / "other")
+    with pytest.raises(ValueError, match="no items carry the tag 'nope'"):
+        export_coco(store, tmp_path / "x.json", tag="nope")

@@ -39,19 +39,19 @@ def test_existing_database_is_upgraded_without_losing_rows(tmp_path):
         assert store.items()[0].file == "a.png"
 
 
-def test_a_failing_migration_leaves_no_trace():
+def test_a_migration_that_fails_halfway_leaves_no_trace():
+    """schema._run must not commit between statements (db.executescript would)."""
     db = Database(memory=True)
     bad = Migrations("test_set")
 
     @bad()
     def m001(db):
-        db.execute("CREATE TABLE t (x)")
-        raise RuntimeError("boom")
+        schema._run(db, "CREATE TABLE a (x); CREATE TABLE b (x); CREATE TABLE broken (")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(sqlite3.OperationalError):
         bad.apply(db)
-    assert "t" not in db.table_names()
-    assert bad.pending(db)
+    assert not {"a", "b"} & set(db.table_names())
+    assert [m.name for m in bad.pending(db)] == ["m001"]
 
 
 def test_store_uses_wal_and_enforces_box_constraints(store):

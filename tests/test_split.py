@@ -18,7 +18,8 @@ def test_parse_distribution(text, expected):
 
 @pytest.mark.parametrize("text, message", [
     ("80/20", "train/val/test"), ("a/b/c", "not a number"), ("0/0/0", "no positive"),
-    ("train=1,holdout=1", "unknown split 'holdout'"), ("80/-10/30", ">= 0")])
+    ("train=1,holdout=1", "unknown split 'holdout'"), ("80/-10/30", ">= 0"),
+    ("nan/1/1", "finite number"), ("train=0.5,train=0.5", "given twice")])
 def test_bad_distributions_are_named(text, message):
     with pytest.raises(ValueError, match=message):
         parse_distribution(text)
