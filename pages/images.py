@@ -4,9 +4,13 @@ import streamlit as st
 from al_core.images import ImageError, load_image
 from al_core.types import SPLITS
 from ui import state
-from ui.draw import draw_boxes
+from ui.chrome import page_entry
+from ui.draw import draw_boxes, thumbnail_scale
+
+page_entry()
 
 PAGE_SIZE = 24
+THUMBNAIL_PX = 240
 COLUMNS = 6
 
 store = state.store()
@@ -33,7 +37,7 @@ for start in range(0, len(items), COLUMNS):
     for col, item in zip(st.columns(COLUMNS), items[start:start + COLUMNS]):
         try:
             image = draw_boxes(load_image(store.image_path(item)), labels[item.id], classes,
-                               scale=max(1.0, 200 / max(item.width, 1)))
+                               scale=thumbnail_scale(item.width, item.height, THUMBNAIL_PX))
         except ImageError as exc:
             col.warning(f"#{item.id}: {exc}")
             continue

@@ -11,12 +11,17 @@ from al_core.split import parse_distribution, split_project
 from al_core.store import Store
 from al_core.types import SPLITS
 from ui import state
+from ui.chrome import page_entry
+from ui.flash import flash, show_flash
+
+page_entry()
 
 store = state.store()
 status = store.status()
 
 st.title(store.root.name)
 st.caption(f"Project folder `{store.root}`")
+show_flash()
 
 pool = status.by_split_status.get("pool", {}).get("unlabeled", 0)
 test = sum(status.by_split_status.get("test", {}).values())
@@ -46,12 +51,12 @@ with left:
                "test when the project is split. The test split is frozen once drawn.")
 with right:
     st.subheader("Labeled boxes per class")
-    if status.boxes_by_class:
+    if sum(status.boxes_by_class.values()):
         chart = pd.DataFrame({"class": list(status.boxes_by_class),
                               "boxes": list(status.boxes_by_class.values())})
         st.bar_chart(chart, x="class", y="boxes", sort=False, height=260)
     else:
-        st.info("No classes yet: import a COCO file or label some images.")
+        st.info("No labeled boxes yet: import a COCO file or label some images.")
 
 split_tab, import_tab, export_tab = st.tabs(["Split", "Import", "Export"])
 
@@ -60,24 +65,24 @@ with split_tab:
     st.markdown(f"**{unsplit:,}** labeled items have no split yet."
                 + (" The test split is frozen: new items go to train and val."
                    if status.test_frozen and test else ""))
-    with st.form("split"):
-        choice = st.segmented_control("Distribution (train/val/test)",
-                                      ["80/10/10", "70/15/15", "equal", "custom"],
-                                      default="80/10/10", required=True)
-        custom = st.text_input("Custom distribution", placeholder="train=0.7,val=0.2,test=0.1")
-        seed = st.number_input("Seed", value=0, step=1)
-        resplit = st.checkbox("Redraw every split, the frozen test set included",
-                              help="Models evaluated on the old test set become incomparable "
-                                   "with new ones.")
-        if st.form_submit_button("Split labeled items", type="primary"):
-            try:
-                dist = parse_distribution(custom if choice == "custom" else choice)
-                report = split_project(store, distribution=dist, seed=int(seed),
-                                       resplit=resplit)
-                st.success("Assigned " + ", ".join(f"{n} to {s}" for s, n in
-                                                   report.assigned.items()) + ".")
-            except ValueError as exc:
-                st.error(str(exc))
+    choice = st.segmented_control("Distribution (train/val/test)",
+                                  ["80/10/10", "70/15/15", "equal", "custom"],
+                                  default="80/10/10", required=True, key="split_choice")
+    custom = st.text_input("Custom distribution", placeholder="train=0.7,val=0.2,test=0.1",
+                           disabled=choice != "custom")
+    seed = st.number_input("Seed", value=0, step=1)
+    resplit = st.checkbox("Redraw every split, the frozen test set included",
+                          help="Models evaluated on the old test set become incomparable "
+                               "with new ones.")
+    if st.button("Split labeled items", type="primary"):
+        try:
+            dist = parse_distribution(custom if choice == "custom" else choice)
+            report = split_project(store, distribution=dist, seed=int(seed), resplit=resplit)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            flash("success", "Assigned " + ", ".join(
+                f"{n} to {s}" for s, n in report.assigned.items()) + ".")
 
 with import_tab:
     with st.form("import"):
@@ -85,34 +90,43 @@ with import_tab:
         coco = st.text_input("COCO instances JSON (optional)")
         reference = st.checkbox("Leave images in place (reference large folders instead of "
                                 "copying them into the project)")
-        if st.form_submit_button("Import", type="primary") and folder:
-            bar = st.progress(0.0, text="Reading images...")
-            try:
-                report = import_folder(
-                    store, Path(folder).expanduser(), coco=Path(coco).expanduser() if coco else None,
-                    reference=reference,
-                    progress=lambda d, t, w: bar.progress(d / max(t, 1), text=f"{w} {d}/{t}"))
-                bar.empty()
-                st.success(report.summary())
-                if report.problems:
-                    with st.expander(f"{len(report.problems)} problems", expanded=True):
-                        st.code("\n".join(report.problems), language=None)
-            except ImportFailed as exc:
-                bar.empty()
-                st.error(f"Nothing was imported: {exc}")
+        submitted = st.form_submit_button("Import", type="primary")
+    if submitted and not folder.strip():
+        st.warning("Enter the images folder to import.")
+    elif submitted:
+        bar = st.progress(0.0, text="Reading images...")
+        try:
+            report = import_folder(
+                store, Path(folder.strip()).expanduser(),
+                coco=Path(coco.strip()).expanduser() if coco.strip() else None,
+                reference=reference,
+                progress=lambda d, t, w: bar.progress(d / max(t, 1), text=f"{w} {d}/{t}"))
+        except (ImportFailed, OSError) as exc:
+            bar.empty()
+            st.error(f"Nothing was imported: {exc}")
+        else:
+            flash("success" if not report.problems else "warning", report.summary(),
+                  report.problems)
 
 with export_tab:
     scope = st.selectbox("Items", ["all labeled", *SPLITS])
     split_filter = None if scope == "all labeled" else scope
     root = store.root
+    def coco_json() -> str:
+        with Store(root) as s:  # runs in the download's own thread
+            return json.dumps(coco_instances(s, split=split_filter))
+
     st.download_button(
-        "Download COCO instances JSON", icon=":material/download:",
-        data=lambda: json.dumps(coco_instances(Store(root), split=split_filter)),
+        "Download COCO instances JSON", icon=":material/download:", data=coco_json,
         file_name=f"{root.name}-{scope.replace(' ', '-')}.coco.json", mime="application/json")
     with st.form("yolo"):
         out = st.text_input("YOLO dataset folder", value=str(root / "exports" / "yolo"))
         if st.form_submit_button("Write YOLO dataset"):
-            counts = export_yolo(store, Path(out).expanduser(), split=split_filter)
-            st.success(f"Wrote {counts['images']} images and {counts['annotations']} boxes "
-                       f"to `{out}`.")
+            try:
+                counts = export_yolo(store, Path(out).expanduser(), split=split_filter)
+            except (ValueError, OSError) as exc:
+                st.error(f"Nothing was written: {exc}")
+            else:
+                st.success(f"Wrote {counts['images']} images and {counts['annotations']} "
+                           f"boxes to `{out}`.")
 store.close()

@@ -36,6 +36,8 @@ def test_split_form_assigns_new_labels(app, demo_store):
     app.button[0].click().run()  # "Split labeled items"
     assert any("Assigned" in s.value for s in app.success)
     assert demo_store.count_items(status="labeled", unsplit=True) == 0
+    # the page was redrawn after the split: its numbers are fresh
+    assert any("**0** labeled items have no split yet" in m.value for m in app.markdown)
 
 
 def test_images_page_lists_the_filtered_items(app):
@@ -49,3 +51,20 @@ def test_missing_project_is_explained(tmp_path, monkeypatch):
     monkeypatch.setenv("ALS_PROJECT", str(tmp_path / "nowhere"))
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert any("No project at" in e.value for e in at.error)
+
+
+def test_import_tab_reports_and_refreshes_the_counts(app, tmp_path):
+    from tests.datasets import write_dataset, write_json
+
+    app.button(key="FormSubmitter:import-Import").click().run()
+    assert any("Enter the images folder" in w.value for w in app.warning)
+    coco = write_dataset(tmp_path / "imgs", 3, nested=False)
+    coco["annotations"].append({"id": 999, "image_id": 100, "category_id": 7,
+                                "bbox": [0, 0, 0, 5]})
+    app.text_input[1].input(str(tmp_path / "imgs"))
+    app.text_input[2].input(str(write_json(tmp_path / "c.json", coco)))
+    app.button(key="FormSubmitter:import-Import").click().run()
+    assert not app.exception
+    assert any("3 of 3 images imported" in w.value for w in app.warning)
+    assert any("zero or negative" in c.value for c in app.code)
+    assert _metrics(app)["Images"] == "43"

@@ -77,4 +77,20 @@ def test_a_new_user_sees_the_project_counts_and_browses_images(served, page):
                            timeout=30_000)
     page.get_by_text("unlabeled", exact=True).first.click()  # the status filter
     page.get_by_text("32 images match").wait_for(timeout=30_000)
+    captions = page.locator('[data-testid="stImage"]').filter(has_text="pool · unlabeled")
+    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+                           timeout=30_000)
+    assert captions.count() == 24  # every thumbnail on the page is an unlabeled pool image
     page.screenshot(path=ARTIFACTS / "images.png", full_page=True)
+
+
+def test_a_deep_link_or_reload_keeps_the_navigation(served, page):
+    """Streamlit runs pages/images.py directly for /images; the page must bring the app's
+    frame (navigation, project) with it."""
+    page.goto(served + "/images")
+    page.get_by_text("40 images match").wait_for(timeout=30_000)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    assert nav.get_by_text("Project").is_visible() and nav.get_by_text("Images").is_visible()
+    assert page.get_by_text("Page not found").count() == 0
+    page.reload()
+    page.get_by_text("40 images match").wait_for(timeout=30_000)

@@ -1,0 +1,23 @@
+"""Messages that survive the rerun an action triggers, so the page redraws with fresh
+numbers and still tells the user what just happened."""
+from __future__ import annotations
+
+import streamlit as st
+
+_KEY = "_flash"
+
+
+def flash(kind: str, text: str, details: list[str] | None = None) -> None:
+    """Queue a message (kind: success, info, warning, error) and rerun the page."""
+    st.session_state[_KEY] = (kind, text, details or [])
+    st.rerun()
+
+
+def show_flash() -> None:
+    if _KEY not in st.session_state:
+        return
+    kind, text, details = st.session_state.pop(_KEY)
+    getattr(st, kind)(text)
+    if details:
+        with st.expander(f"{len(details)} problems", expanded=True):
+            st.code("\n".join(details), language=None)
