@@ -1,0 +1,1 @@
+"""Detectors behind one interface (see :mod:`al_core.models.base`)."""

@@ -1,0 +1,256 @@
+"""Training: the config (a base config plus a JSON override), the data of a split, and
+the loop (validate on val each epoch, keep the best epoch).
+
+The loop knows nothing of jobs or the store: it takes tensors and two callbacks,
+``progress(dict)`` and ``should_stop() -> bool``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from al_core.evaluation import Detections, GroundTruth, evaluate
+
+AUGMENTATIONS = ("color", "scale", "hflip")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "compact"
+    width: int = 16  # compact only
+    image_size: int = 160
+    epochs: int = 80
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    time_budget_s: float | None = None  # stop (and anneal the LR) by this time
+    augment: tuple[str, ...] = ("color", "scale")
+    seed: int = 0
+    weights_path: str | None = None  # torchvision archs: a local pretrained checkpoint
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+
+    def __post_init__(self) -> None:
+        for name in ("width", "image_size", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: {value!r} is not a positive integer")
+        for name in ("lr", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name}: {value!r} is not a number >= 0")
+        if self.time_budget_s is not None and not (
+                isinstance(self.time_budget_s, (int, float)) and self.time_budget_s > 0):
+            raise ValueError(f"time_budget_s: {self.time_budget_s!r} is not a positive number")
+        unknown = [a for a in self.augment if a not in AUGMENTATIONS]
+        if unknown:
+            raise ValueError(f"augment: unknown {', '.join(map(repr, unknown))} "
+                             f"(choose from {', '.join(AUGMENTATIONS)})")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device: {self.device!r} is not auto, cpu or cuda")
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "augment": list(self.augment)}
+
+
+def merge_config(base: dict | TrainConfig, override: dict | None) -> TrainConfig:
+    """``base`` with ``override``'s keys replaced; unknown keys are refused by name."""
+    base = base.to_dict() if isinstance(base, TrainConfig) else dict(base)
+    override = override or {}
+    if not isinstance(override, dict):
+        raise ValueError(f"the config override must be a JSON object, got {override!r}")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(override) - known)
+    if unknown:
+        raise ValueError(f"unknown config key(s): {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(known))})")
+    merged = {**{k: v for k, v in base.items() if k in known}, **override}
+    if isinstance(merged.get("augment"), (list, tuple)):
+        merged["augment"] = tuple(merged["augment"])
+    elif "augment" in merged:
+        raise ValueError(f"augment: {merged['augment']!r} is not a list")
+    return TrainConfig(**merged)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: 'cuda' was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+@dataclass
+class SplitData:
+    """Letterboxed images (N, 3, S, S) uint8 and their targets in input pixels."""
+
+    images: torch.Tensor
+    targets: list[dict[str, torch.Tensor]]
+    item_ids: list[int] = field(default_factory=list)
+    scales: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def _augment(images: torch.Tensor, targets: list[dict], augment: tuple[str, ...],
+             rng: np.random.Generator) -> tuple[torch.Tensor, list[dict]]:
+    """images (B, 3, S, S) float in [0, 1]."""
+    b, _, s, _ = images.shape
+    out_targets = []
+    if "color" in augment:
+        perm = torch.stack([torch.from_numpy(rng.permutation(3)) for _ in range(b)])  # (B, 3)
+        images = torch.gather(images, 1, perm[:, :, None, None].expand(-1, -1, s, s))
+        contrast = torch.from_numpy(rng.uniform(0.6, 1.4, (b, 1, 1, 1))).float()
+        bias = torch.from_numpy(rng.uniform(-0.2, 0.2, (b, 1, 1, 1))).float()
+        images = ((images - 0.5) * contrast + 0.5 + bias).clamp(0, 1)
+    for i, t in enumerate(targets):
+        boxes = t["boxes"].clone()
+        if "hflip" in augment and rng.random() < 0.5:
+            images[i] = images[i].flip(-1)
+            boxes[:, [0, 2]] = s - boxes[:, [2, 0]]
+        if "scale" in augment:
+            f = float(rng.uniform(0.75, 1.25))
+            size = max(8, int(round(s * f)))
+            scaled = F.interpolate(images[i:i + 1], size=(size, size), mode="bilinear",
+                                   align_corners=False)[0]
+            canvas = torch.full_like(images[i], float(images[i].mean()))
+            ox, oy = int(rng.integers(min(0, s - size), max(0, s - size) + 1)), \
+                int(rng.integers(min(0, s - size), max(0, s - size) + 1))
+            sx0, sy0 = max(0, -ox), max(0, -oy)
+            dx0, dy0 = max(0, ox), max(0, oy)
+            n = min(size - sx0, s - dx0), min(size - sy0, s - dy0)
+            canvas[:, dy0:dy0 + n[1], dx0:dx0 + n[0]] = scaled[:, sy0:sy0 + n[1], sx0:sx0 + n[0]]
+            images[i] = canvas
+            moved = boxes * (size / s) + torch.tensor([ox, oy, ox, oy], dtype=boxes.dtype)
+            clipped = moved.clamp(0, s)
+            area = (moved[:, 2] - moved[:, 0]) * (moved[:, 3] - moved[:, 1])
+            kept = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+            visible = kept >= 0.6 * area
+            out_targets.append({"boxes": clipped[visible], "labels": t["labels"][visible]})
+        else:
+            out_targets.append({"boxes": boxes, "labels": t["labels"]})
+    return images, out_targets
+
+
+def _lr_factor(step: int, total_steps: int, elapsed: float, budget: float | None,
+               warmup: int = 50) -> float:
+    progress = step / max(total_steps, 1)
+    if budget:
+        progress = max(progress, elapsed / budget)
+    warm = min(1.0, (step + 1) / warmup)
+    return warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def val_map(model, data: SplitData, *, device, batch_size: int = 64) -> float:
+    """mAP@0.5 of the model on a letterboxed split (IoU does not change with the scale)."""
+    if len(data) == 0:
+        return float("nan")
+    model.eval()
+    preds = []
+    with torch.inference_mode():
+        for start in range(0, len(data), batch_size):
+            batch = data.images[start:start + batch_size].to(device).float() / 255
+            preds.extend(model.predict(batch, score_threshold=0.01))
+    model.train()
+    gt = ground_truth_arrays(data.targets)
+    dt_img = np.concatenate([np.full(len(p.scores), i) for i, p in enumerate(preds)])
+    boxes = np.concatenate([p.boxes for p in preds]).reshape(-1, 4).astype(np.float64)
+    dets = Detections(dt_img.astype(np.int64), np.concatenate([p.labels for p in preds]),
+                      np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2]],
+                      np.concatenate([p.scores for p in preds]).astype(np.float64))
+    return evaluate(gt, dets, iou_threshold=0.5).map
+
+
+def ground_truth_arrays(targets: list[dict]) -> GroundTruth:
+    image = np.concatenate([np.full(len(t["labels"]), i) for i, t in enumerate(targets)])
+    boxes = np.concatenate([t["boxes"].numpy() for t in targets]).reshape(-1, 4).astype(np.float64)
+    xywh = np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]
+    return GroundTruth(image.astype(np.int64),
+                       np.concatenate([t["labels"].numpy() for t in targets]).astype(np.int64),
+                       xywh, np.zeros(len(xywh), bool), xywh[:, 2] * xywh[:, 3])
+
+
+@dataclass
+class TrainResult:
+    state_dict: dict
+    best_epoch: int
+    best_val_map: float
+    epochs_run: int
+    history: list[dict]
+    stopped: bool
+
+
+def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
+               progress: Callable[[dict], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train ``model`` (a Detector) and return the weights of its best validation epoch
+    (the last epoch when there is no val split)."""
+    if len(train) == 0:
+        raise ValueError("the train split has no labeled items; label and split some first")
+    device = resolve_device(config.device)
+    model.to(device).train()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    start, step = time.monotonic(), 0
+    best = (-1.0, 0, copy.deepcopy(model.state_dict()))
+    history, stopped = [], False
+    for epoch in range(1, config.epochs + 1):
+        order = rng.permutation(len(train))
+        losses = []
+        for b in range(steps_per_epoch):
+            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            images = train.images[idx].float() / 255
+            images, targets = _augment(images, [train.targets[i] for i in idx],
+                                       config.augment, rng)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * _lr_factor(step, total, time.monotonic() - start,
+                                                     config.time_budget_s)
+            loss_parts = model.losses(images.to(device), [
+                {k: v.to(device) for k, v in t.items()} for t in targets])
+            loss = sum(loss_parts.values())
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the training loss became {float(loss)} at epoch "
+                                         f"{epoch}; lower lr (now {config.lr})")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 10.0)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            step += 1
+            if should_stop and should_stop():
+                stopped = True
+                break
+        elapsed = time.monotonic() - start
+        out_of_time = bool(config.time_budget_s and elapsed >= config.time_budget_s)
+        score = val_map(model, val, device=device) if len(val) else float("nan")
+        if len(val) == 0 or score > best[0]:
+            best = (score, epoch, copy.deepcopy(model.state_dict()))
+        record = {"epoch": epoch, "epochs": config.epochs, "step": step, "loss": float(np.mean(losses)),
+                  "val_map50": score, "elapsed_s": elapsed,
+                  "eta_s": _eta(elapsed, epoch, config)}
+        history.append(record)
+        if progress:
+            progress(record)
+        if stopped or out_of_time:
+            break
+    return TrainResult(best[2], best[1], best[0], len(history), history, stopped)
+
+
+def _eta(elapsed: float, epoch: int, config: TrainConfig) -> float:
+    remaining = elapsed / epoch * (config.epochs - epoch)
+    if config.time_budget_s:
+        remaining = min(remaining, max(0.0, config.time_budget_s - elapsed))
+    return remaining
