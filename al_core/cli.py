@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict
 
 from al_core.demo import DemoConfig, create_demo_project, label_from_oracle_at_random
+from al_core import jobs
 from al_core.compare import parse_compare_config
 from al_core.evaluation import evaluate_coco, result_json
 from al_core.export import export_coco, export_yolo
@@ -30,6 +31,21 @@ class ProgressBar:
     def __init__(self) -> None:
         self.start = time.monotonic()
         self.tty = sys.stderr.isatty()
+        self.last = ""
+
+    def progress_line(self, fraction: float, message: str) -> None:
+        filled = int(30 * fraction)
+        line = f"[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message}"
+        if self.tty:
+            sys.stderr.write("\r" + line[:120].ljust(120))
+            sys.stderr.flush()
+        elif message != self.last:
+            print(line, file=sys.stderr)
+        self.last = message
+
+    def finish(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
 
     def __call__(self, done: int, total: int, what: str) -> None:
         if not self.tty:
@@ -159,6 +175,107 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _json_arg(text: str | None, what: str) -> dict:
+    """A JSON object given inline or as a path to a file."""
+    if not text:
+        return {}
+    from pathlib import Path
+
+    data = read_json(text, what) if Path(text).is_file() else None
+    if data is None:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{what}: neither a file nor valid JSON ({exc.msg} at column "
+                             f"{exc.colno})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{what}: expected a JSON object, got {data!r}")
+    return data
+
+
+def _follow(store: Store, job_id: int) -> int:
+    bar = ProgressBar()
+    try:
+        job = jobs.wait_for(store, job_id, on_progress=lambda j: bar.progress_line(
+            j["progress"], j["message"] or j["status"]))
+    except KeyboardInterrupt:
+        jobs.cancel_job(store, job_id)
+        print("\ncancelling...", file=sys.stderr)
+        job = jobs.wait_for(store, job_id)
+    bar.finish()
+    print(f"job {job_id} {job['status']}" + (f": {job['error']}" if job["error"] else ""))
+    return 0 if job["status"] == "succeeded" else 1
+
+
+def _cmd_train(args) -> int:
+    from al_core import registry  # noqa: F401 - torch loads only for these commands
+
+    store = Store(args.project)
+    unsplit = store.count_items(status="labeled", unsplit=True)
+    if unsplit:
+        print(f"note: {unsplit} labeled items have no split and are not used; run "
+              "`python -m al_core split` first", file=sys.stderr)
+    model_id = registry.create_candidate(store, base_model_id=args.base,
+                                         override=_json_arg(args.config, "--config"))
+    job_id = jobs.start_job(store, "train", {"model_id": model_id})
+    print(f"model #{model_id} training in job {job_id}")
+    return 0 if args.background else _follow(store, job_id)
+
+
+def _cmd_predict(args) -> int:
+    from al_core import registry  # noqa: F401 - torch loads only for these commands
+
+    store = Store(args.project)
+    store.model(args.model)
+    filters = {"pool": {"unsplit": True, "status": "unlabeled"}, "test": {"split": "test"},
+               "all": {}}
+    ids = [] if args.split != "pool+test" else [
+        i.id for i in store.items(**filters["pool"])] + [i.id for i in store.items(split="test")]
+    ids = ids or [i.id for i in store.items(**filters[args.split])]
+    job_id = jobs.start_job(store, "predict", {"model_id": args.model, "item_ids": ids})
+    print(f"predicting {len(ids)} images with model #{args.model} in job {job_id}")
+    return _follow(store, job_id)
+
+
+def _cmd_jobs(args) -> int:
+    store = Store(args.project)
+    jobs.reap_stale(store)
+    for job in store.jobs(limit=args.limit):
+        print(f"{job['id']:>4}  {job['kind']:<8} {job['status']:<10} {job['progress']:>4.0%}  "
+              f"{job['message'] or ''}" + (f"  [{job['error']}]" if job["error"] else ""))
+    return 0
+
+
+def _cmd_cancel(args) -> int:
+    store = Store(args.project)
+    status = jobs.cancel_job(store, args.job_id)
+    print(f"job {args.job_id} ({status}): cancel requested")
+    return 0
+
+
+def _cmd_models(args) -> int:
+    store = Store(args.project)
+    jobs.reap_stale(store)
+    rows = [{"id": m["id"], "status": m["status"], "parent": m["parent_id"], "arch": m["arch"],
+             "created": m["created"]} for m in store.models()]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for m, row in zip(store.models(), rows):
+        val = m["metrics"].get("val_map50")
+        print(f"#{row['id']:<4} {row['status']:<10} {row['arch']:<34} parent "
+              f"{row['parent'] or '-':<4} val mAP50 {'-' if val is None else f'{val:.3f}'}  "
+              f"{row['created']}")
+    return 0
+
+
+def _cmd_run_job(args) -> int:
+    from al_core import registry  # noqa: F401 - torch loads only for these commands
+
+    status = jobs.run_job(Store(args.project), args.job)
+    return 0 if status == "succeeded" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pathlib import Path
 
@@ -222,6 +339,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare config JSON (Dataloop's format, see README)")
     p.add_argument("--apply", action="store_true",
                    help="carry the decision out: make the new model active, or discard it")
+
+    p = command("train", _cmd_train, "Create New Model: clone the active (or --base) model's "
+                "config, apply --config, train on the train split, validate on val")
+    p.add_argument("--config", help="JSON object (inline or a file) overriding config keys: "
+                                    "arch, width, image_size, epochs, batch_size, lr, "
+                                    "weight_decay, time_budget_s, augment, seed, weights_path, "
+                                    "device")
+    p.add_argument("--base", type=int, help="model id whose config to clone (default: active)")
+    p.add_argument("--background", action="store_true", help="start the job and return")
+
+    p = command("predict", _cmd_predict, "store a model's predictions (score >= 0.05) and "
+                "image embeddings")
+    p.add_argument("--model", type=int, required=True)
+    p.add_argument("--split", choices=("pool+test", "pool", "test", "all"), default="pool+test",
+                   help="which items (default: the unlabeled pool and the test split)")
+
+    p = command("jobs", _cmd_jobs, "recent jobs (a job whose process died is marked failed)")
+    p.add_argument("--limit", type=int, default=20)
+
+    p = command("cancel", _cmd_cancel, "ask a running job to stop")
+    p.add_argument("job_id", type=int)
+
+    p = command("models", _cmd_models, "the model registry")
+    p.add_argument("--json", action="store_true",
+                   help='a list of {"id", "status", "parent", "arch", "created"}')
+
+    p = sub.add_parser("run-job", help=argparse.SUPPRESS)  # the job process itself
+    p.add_argument("--project", type=Path, required=True)
+    p.add_argument("--job", type=int, required=True)
+    p.set_defaults(fn=_cmd_run_job)
 
     help_text = ("per-class AP at one IoU threshold of a COCO results file against COCO "
                  "instances (equal to pycocotools)")

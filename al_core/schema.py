@@ -182,6 +182,20 @@ def m002_models_rounds_jobs(db: Database) -> None:
     """)
 
 
+@migrations()
+def m003_embeddings_and_training_results(db: Database) -> None:
+    _run(db, """
+    CREATE TABLE embeddings (
+        model_id INTEGER NOT NULL REFERENCES models (id),
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model_id, item_id)
+    );
+    ALTER TABLE models ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE models ADD COLUMN job_id INTEGER REFERENCES jobs (id)
+    """)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)

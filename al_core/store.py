@@ -314,7 +314,8 @@ class Store:
         rows = list(self.db.query("SELECT * FROM models WHERE id = ?", [model_id]))
         if not rows:
             raise KeyError(f"no model with id {model_id}")
-        return dict(rows[0], config=json.loads(rows[0]["config"]))
+        return dict(rows[0], config=json.loads(rows[0]["config"]),
+                    metrics=json.loads(rows[0]["metrics"]))
 
     def active_model_id(self) -> int | None:
         row = self.db.execute("SELECT id FROM models WHERE status = 'active'").fetchone()
@@ -379,3 +380,52 @@ class Store:
                                 "WHERE id = ?", [stamp, new_model_id])
             else:
                 raise ValueError(f"decision {decision!r} is not update_model or discard")
+
+    # -- jobs -------------------------------------------------------------------
+    def add_job(self, kind: str, params: dict) -> int:
+        return self.db["jobs"].insert({"kind": kind, "status": "queued",
+                                       "params": json.dumps(params), "created": now()}).last_pk
+
+    def job(self, job_id: int) -> dict:
+        rows = list(self.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))
+        if not rows:
+            raise KeyError(f"no job with id {job_id}")
+        return dict(rows[0], params=json.loads(rows[0]["params"]))
+
+    def jobs(self, *, status: str | None = None, limit: int = 50) -> list[dict]:
+        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+        return [dict(r, params=json.loads(r["params"])) for r in self.db.query(
+            f"SELECT * FROM jobs {where} ORDER BY id DESC LIMIT {int(limit)}", args)]
+
+    def update_job(self, job_id: int, **fields) -> None:
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            self.db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*fields.values(), job_id])
+
+    def append_job_log(self, job_id: int, line: str) -> None:
+        self.db.execute("UPDATE jobs SET log = log || ? WHERE id = ?", [line + "\n", job_id])
+
+    def update_model(self, model_id: int, **fields) -> None:
+        fields = {k: json.dumps(v) if k in ("config", "metrics") else v for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE models SET {sets}, updated = ? WHERE id = ?",
+                        [*fields.values(), now(), model_id])
+
+    def models(self) -> list[dict]:
+        return [dict(r, config=json.loads(r["config"]), metrics=json.loads(r["metrics"]))
+                for r in self.db.query("SELECT * FROM models ORDER BY id")]
+
+    def replace_predictions(self, model_id: int, item_ids: Sequence[int], rows: Sequence[tuple],
+                            embeddings: Sequence[tuple[int, bytes]]) -> None:
+        """rows: (item_id, class_id, box, score, probs list); embeddings: (item_id, bytes)."""
+        with self.db.atomic():
+            marks = ",".join("?" * len(item_ids))
+            self.db.execute(f"DELETE FROM predictions WHERE model_id = ? AND item_id IN ({marks})",
+                            [model_id, *item_ids])
+            self.db["predictions"].insert_all(
+                {"model_id": model_id, "item_id": i, "class_id": c, "x1": b.x1, "y1": b.y1,
+                 "x2": b.x2, "y2": b.y2, "score": s, "probs": json.dumps(p)}
+                for i, c, b, s, p in rows)
+            self.db["embeddings"].upsert_all(
+                ({"model_id": model_id, "item_id": i, "vector": v} for i, v in embeddings),
+                pk=("model_id", "item_id"))

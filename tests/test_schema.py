@@ -7,7 +7,7 @@ from sqlite_utils.migrations import Migrations
 from al_core import schema
 from al_core.store import Store
 
-EXPECTED_TABLES = {"meta", "classes", "items", "annotations", "annotation_history",
+EXPECTED_TABLES = {"meta", "classes", "items", "annotations", "annotation_history", "embeddings",
                    "oracle_boxes", "tags", "users", "models", "predictions", "selections",
                    "selection_items", "evaluations", "comparisons", "jobs"}
 

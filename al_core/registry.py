@@ -1,0 +1,166 @@
+"""Model versions: Create New Model (clone a base config, apply an override, train in a
+job), checkpoints, loading, and predicting into the store.
+
+Checkpoints are plain dicts written atomically (temp file + rename) with their SHA-256
+recorded, and loaded with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from al_core.data import load_items, load_split
+from al_core.jobs import ON_END, Cancelled, Reporter, job_kind
+from al_core.store import Store
+from al_core.train import TrainConfig, merge_config, resolve_device, train_loop
+from al_core.types import Box
+
+log = logging.getLogger(__name__)
+PREDICT_SCORE_THRESHOLD = 0.05  # low, so uncertain boxes are kept for the strategies
+
+
+def build_detector(config: TrainConfig, num_classes: int):
+    if config.arch == "compact":
+        from al_core.models.compact import CompactCenterNet
+        return CompactCenterNet(num_classes, width=config.width)
+    from al_core.models.torchvision_zoo import TORCHVISION_ARCHS, build_torchvision_detector
+    if config.arch not in TORCHVISION_ARCHS:
+        raise ValueError(f"arch: unknown {config.arch!r} (choose compact or one of "
+                         f"{', '.join(TORCHVISION_ARCHS)})")
+    return build_torchvision_detector(config.arch, num_classes, image_size=config.image_size,
+                                      weights_path=config.weights_path)
+
+
+def create_candidate(store: Store, *, base_model_id: int | None = None,
+                     override: dict | None = None, name: str | None = None) -> int:
+    """A new model version whose config is the base model's (by default the active one;
+    the defaults when there is none) with ``override`` applied; parent = the base."""
+    base_id = base_model_id if base_model_id is not None else store.active_model_id()
+    base = store.model(base_id)["config"] if base_id is not None else TrainConfig()
+    config = merge_config(base, override)
+    if not store.classes():
+        raise ValueError("the project has no classes yet; import or label some images first")
+    count = len(store.models()) + 1
+    return store.add_model(name=name or f"{config.arch}-v{count}", arch=config.arch,
+                           status="candidate", config=config.to_dict(), parent_id=base_id)
+
+
+def _atomic_save(obj: dict, path: Path) -> str:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(obj, tmp)
+        with open(tmp, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest
+
+
+def load_checkpoint(store: Store, model_id: int):
+    """(model in eval mode, TrainConfig, class ids in model order), the file's hash checked."""
+    row = store.model(model_id)
+    if not row["checkpoint_path"]:
+        raise ValueError(f"model #{model_id} has no checkpoint (status {row['status']})")
+    path = store.root / row["checkpoint_path"]
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != row["checkpoint_sha256"]:
+        raise ValueError(f"the checkpoint {path} does not match its recorded hash; it was "
+                         "changed or damaged after training")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    config = merge_config(TrainConfig(), {**ckpt["config"], "weights_path": None})
+    model = build_detector(config, len(ckpt["class_ids"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), config, list(ckpt["class_ids"])
+
+
+@job_kind("train")
+def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
+    model_id = params["model_id"]
+    row = store.model(model_id)
+    config = merge_config(TrainConfig(), row["config"])
+    store.update_model(model_id, status="training", job_id=job_id)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    class_ids = [c.id for c in store.classes()]
+    index = {c: k for k, c in enumerate(class_ids)}
+    reporter.progress(0.0, "loading images")
+    train = load_split(store, "train", image_size=config.image_size, class_index=index)
+    val = load_split(store, "val", image_size=config.image_size, class_index=index)
+    reporter.log(f"train {len(train)} images, val {len(val)} images, config {row['config']}")
+    model = build_detector(config, len(class_ids))
+
+    def progress(rec: dict) -> None:
+        fraction = rec["epoch"] / rec["epochs"]
+        if config.time_budget_s:
+            fraction = max(fraction, rec["elapsed_s"] / config.time_budget_s)
+        reporter.progress(min(fraction, 0.99), (
+            f"epoch {rec['epoch']}/{rec['epochs']} loss {rec['loss']:.3f} "
+            f"val mAP50 {rec['val_map50']:.3f} ETA {rec['eta_s']:.0f}s"))
+        reporter.log(json.dumps(rec))
+
+    result = train_loop(model, train, val, config, progress=progress,
+                        should_stop=reporter.cancel_requested)
+    if result.stopped:
+        raise Cancelled()
+    path = store.models_dir / f"model-{model_id}.pt"
+    digest = _atomic_save({"arch": config.arch, "config": config.to_dict(),
+                           "class_ids": class_ids, "state_dict": result.state_dict,
+                           "best_epoch": result.best_epoch}, path)
+    store.update_model(model_id, status="trained", checkpoint_path=str(path.relative_to(store.root)),
+                       checkpoint_sha256=digest, metrics={
+                           "best_epoch": result.best_epoch, "val_map50": result.best_val_map,
+                           "epochs_run": result.epochs_run, "train_images": len(train)})
+
+
+def _train_ended(store: Store, job_id: int, status: str) -> None:
+    model_id = store.job(job_id)["params"].get("model_id")
+    if model_id is not None and store.model(model_id)["status"] in ("candidate", "training"):
+        store.update_model(model_id, status="failed")
+
+
+ON_END["train"] = _train_ended
+
+
+def predict_items(store: Store, model_id: int, item_ids: list[int], *,
+                  score_threshold: float = PREDICT_SCORE_THRESHOLD, batch_size: int = 64,
+                  reporter: Reporter | None = None) -> int:
+    """Run the model on the items and replace its stored predictions and embeddings for
+    them (one transaction per batch). Returns the number of boxes stored."""
+    model, config, class_ids = load_checkpoint(store, model_id)
+    device = resolve_device(config.device)
+    model.to(device)
+    stored = 0
+    for start in range(0, len(item_ids), batch_size):
+        if reporter and reporter.cancel_requested():
+            raise Cancelled()
+        chunk = item_ids[start:start + batch_size]
+        data = load_items(store, chunk, image_size=config.image_size, class_index=None)
+        with torch.inference_mode():
+            preds = model.predict(data.images.to(device).float() / 255,
+                                  score_threshold=score_threshold)
+        rows, vectors = [], []
+        for item_id, scale, p in zip(data.item_ids, data.scales, preds):
+            item = store.item(item_id)
+            boxes = np.clip(p.boxes / scale, 0, [item.width, item.height] * 2)
+            for box, label, score, probs in zip(boxes, p.labels, p.scores, p.probs):
+                if box[2] > box[0] and box[3] > box[1]:
+                    rows.append((item_id, class_ids[int(label)], Box(*map(float, box)),
+                                 float(score), probs.round(5).tolist()))
+            vectors.append((item_id, p.embedding.astype(np.float32).tobytes()))
+        store.replace_predictions(model_id, data.item_ids, rows, vectors)
+        stored += len(rows)
+        if reporter:
+            reporter.progress((start + len(chunk)) / len(item_ids),
+                              f"predicted {start + len(chunk)}/{len(item_ids)} images")
+    return stored
+
+
+@job_kind("predict")
+def run_predict_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
+    predict_items(store, params["model_id"], params["item_ids"], reporter=reporter)
