@@ -18,7 +18,8 @@ import torch
 from al_core.data import load_items, load_split
 from al_core.jobs import ON_END, Cancelled, Reporter, job_kind
 from al_core.store import Store
-from al_core.train import TrainConfig, merge_config, resolve_device, train_loop
+from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
+from al_core.train import resolve_device, train_loop
 from al_core.types import Box
 
 log = logging.getLogger(__name__)
@@ -35,20 +36,6 @@ def build_detector(config: TrainConfig, num_classes: int):
                          f"{', '.join(TORCHVISION_ARCHS)})")
     return build_torchvision_detector(config.arch, num_classes, image_size=config.image_size,
                                       weights_path=config.weights_path)
-
-
-def create_candidate(store: Store, *, base_model_id: int | None = None,
-                     override: dict | None = None, name: str | None = None) -> int:
-    """A new model version whose config is the base model's (by default the active one;
-    the defaults when there is none) with ``override`` applied; parent = the base."""
-    base_id = base_model_id if base_model_id is not None else store.active_model_id()
-    base = store.model(base_id)["config"] if base_id is not None else TrainConfig()
-    config = merge_config(base, override)
-    if not store.classes():
-        raise ValueError("the project has no classes yet; import or label some images first")
-    count = len(store.models()) + 1
-    return store.add_model(name=name or f"{config.arch}-v{count}", arch=config.arch,
-                           status="candidate", config=config.to_dict(), parent_id=base_id)
 
 
 def _atomic_save(obj: dict, path: Path) -> str:

@@ -7,7 +7,6 @@ The loop knows nothing of jobs or the store: it takes tensors and two callbacks,
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -18,67 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from al_core.evaluation import Detections, GroundTruth, evaluate
-
-AUGMENTATIONS = ("color", "scale", "hflip")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    arch: str = "compact"
-    width: int = 16  # compact only
-    image_size: int = 160
-    epochs: int = 80
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    time_budget_s: float | None = None  # stop (and anneal the LR) by this time
-    augment: tuple[str, ...] = ("color", "scale")
-    seed: int = 0
-    weights_path: str | None = None  # torchvision archs: a local pretrained checkpoint
-    device: str = "auto"  # "auto" | "cpu" | "cuda"
-
-    def __post_init__(self) -> None:
-        for name in ("width", "image_size", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: {value!r} is not a positive integer")
-        for name in ("lr", "weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name}: {value!r} is not a number >= 0")
-        if self.time_budget_s is not None and not (
-                isinstance(self.time_budget_s, (int, float)) and self.time_budget_s > 0):
-            raise ValueError(f"time_budget_s: {self.time_budget_s!r} is not a positive number")
-        unknown = [a for a in self.augment if a not in AUGMENTATIONS]
-        if unknown:
-            raise ValueError(f"augment: unknown {', '.join(map(repr, unknown))} "
-                             f"(choose from {', '.join(AUGMENTATIONS)})")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device: {self.device!r} is not auto, cpu or cuda")
-
-    def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "augment": list(self.augment)}
-
-
-def merge_config(base: dict | TrainConfig, override: dict | None) -> TrainConfig:
-    """``base`` with ``override``'s keys replaced; unknown keys are refused by name."""
-    base = base.to_dict() if isinstance(base, TrainConfig) else dict(base)
-    override = override or {}
-    if not isinstance(override, dict):
-        raise ValueError(f"the config override must be a JSON object, got {override!r}")
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(override) - known)
-    if unknown:
-        raise ValueError(f"unknown config key(s): {', '.join(unknown)} "
-                         f"(known: {', '.join(sorted(known))})")
-    merged = {**{k: v for k, v in base.items() if k in known}, **override}
-    if isinstance(merged.get("augment"), (list, tuple)):
-        merged["augment"] = tuple(merged["augment"])
-    elif "augment" in merged:
-        raise ValueError(f"augment: {merged['augment']!r} is not a list")
-    return TrainConfig(**merged)
-
+from al_core.model_config import TrainConfig, merge_config  # noqa: F401 - re-exported
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":

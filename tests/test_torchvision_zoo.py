@@ -1,6 +1,8 @@
 """The torchvision zoo: losses, predictions with probs/embeddings, weights, label mapping."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -97,6 +99,8 @@ def test_predict_contract(arch):
     for p in predictions:
         _check_prediction(p, threshold=0.0, max_detections=20)
     assert predictions[0].embedding.shape == predictions[1].embedding.shape
+    batch, _ = detector.model.transform(list(images))   # the letterboxed input is not resized
+    assert batch.image_sizes == [(SIZE, SIZE)] * 2
     # a threshold above every score leaves empty, well-shaped predictions
     top = max(float(p.scores[0]) for p in predictions)
     empty = detector.predict(images, score_threshold=top + 1e-3)
@@ -220,11 +224,13 @@ def test_missing_or_bad_weights_files_are_named(tmp_path):
         _build(ARCH, weights_path=tmp_path / "list.pt")
 
 
-def test_coco_checkpoint_is_found_in_the_torch_hub_cache(tmp_path, monkeypatch):
+def test_coco_checkpoint_is_found_in_the_torch_hub_cache(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     expected = tmp_path / "checkpoints" / "ssdlite320_mobilenet_v3_large_coco-a79551df.pth"
     assert coco_cache_path(ARCH) == expected
-    assert _build(ARCH, use_torch_cache=True).weights_report is None   # absent: from scratch
+    with caplog.at_level(logging.INFO, logger="al_core.models.torchvision_zoo"):
+        assert _build(ARCH, use_torch_cache=True).weights_report is None   # absent: scratch
+    assert "starts from scratch" in caplog.text
 
     first = _build(ARCH, num_classes=90)      # COCO's 91 with background
     saved = {k: v.clone() for k, v in first.model.state_dict().items()}
@@ -241,3 +247,17 @@ def test_every_arch_has_a_cache_file_name(tmp_path, monkeypatch):
     names = {coco_cache_path(arch).name for arch in TORCHVISION_ARCHS}
     assert len(names) == len(TORCHVISION_ARCHS)
     assert all(name.endswith(".pth") for name in names)
+
+
+def test_retinanet_v1_head_names_are_converted(tmp_path):
+    # torchvision's COCO RetinaNet checkpoint predates the v2 head: conv.{2i} -> conv.{i}.0
+    first = _build("retinanet_resnet50_fpn")
+    saved = {k: v.clone() for k, v in first.model.state_dict().items()}
+    v1 = {k.replace(".conv.1.0.", ".conv.2.").replace(".conv.0.0.", ".conv.0."): v
+          for k, v in saved.items()}
+    assert "head.regression_head.conv.2.weight" in v1
+    torch.save(v1, tmp_path / "retinanet_v1.pth")
+    second = _build("retinanet_resnet50_fpn", weights_path=tmp_path / "retinanet_v1.pth")
+    own = second.model.state_dict()
+    for key in ("head.regression_head.conv.1.0.weight", "head.classification_head.conv.0.0.bias"):
+        assert key in second.weights_report.loaded and torch.equal(own[key], saved[key])

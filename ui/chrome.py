@@ -16,6 +16,7 @@ from ui import state
 PAGES = [  # url paths equal Streamlit's own names for pages/*.py, so links agree
     ("pages/project.py", "Project", ":material/dashboard:", "project"),
     ("pages/images.py", "Images", ":material/photo_library:", "images"),
+    ("pages/models.py", "Models", ":material/model_training:", "models"),
 ]
 _running = threading.local()  # Streamlit runs each session's script in one thread
 

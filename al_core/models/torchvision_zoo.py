@@ -1,28 +1,23 @@
 """torchvision's detectors behind the :class:`~al_core.models.base.Detector` interface.
 
 Four architectures (:data:`TORCHVISION_ARCHS`), built with ``weights=None,
-weights_backbone=None``: nothing is ever downloaded. Pretrained weights come from a file
-(``weights_path``) or from torchvision's own COCO checkpoint when it already sits in the
-torch hub cache; either is loaded shape-aware, so the class-count-dependent head layers are
-skipped and trained from scratch.
-
-Input: ``(N, 3, S, S)`` float in ``[0, 1]``, letterboxed to ``S = image_size``. The
-torchvision transform is set to ``min_size = max_size = S`` (SSD: ``fixed_size = (S, S)``),
-so it never resizes; its normalisation is torchvision's own for the arch.
+weights_backbone=None``: nothing is ever downloaded. Pretrained weights come from a file or
+from torchvision's COCO checkpoint when it already sits in the torch hub cache, loaded
+shape-aware: the class-count-dependent head layers are skipped and train from scratch.
+Inputs ``(N, 3, S, S)`` in ``[0, 1]`` with ``S = image_size``: the transform has
+``min_size = max_size = S`` (SSD: ``fixed_size = (S, S)``), so it never resizes; it keeps
+torchvision's normalisation for the arch.
 
 Label mapping, the same for every arch: torchvision's class 0 is background (Faster R-CNN,
 SSD) or an unused column (RetinaNet, FCOS, as in torchvision's COCO checkpoints), so the
-model is built with ``num_classes + 1`` classes and our class ``k`` is torchvision's
-``k + 1`` (:func:`to_model_labels`, :func:`from_model_labels`). Column 0 never reaches us.
+model has ``num_classes + 1`` classes and our class ``k`` is its ``k + 1``.
 
-Per-class probabilities: torchvision's postprocessing keeps one score per (box, class) and
-throws the distribution away. The subclasses below mirror it but keep, for every detection,
-the candidate's row of class scores over the foreground classes, renormalised to sum 1:
-the softmax row (Faster R-CNN, SSD), the sigmoid row (RetinaNet) or the row of
-``sqrt(sigmoid(class) * sigmoid(centerness))`` (FCOS, torchvision's own score). One
-detection per candidate (proposal / anchor / location), labelled with the row's argmax;
-torchvision can emit several classes per candidate, which would break ``argmax == label``.
-
+Probabilities: torchvision's postprocessing keeps one score per (box, class). The
+subclasses below mirror it but keep each detection's row of class scores over the
+foreground classes, renormalised to sum 1: the softmax row (Faster R-CNN, SSD), the sigmoid
+row (RetinaNet), the ``sqrt(sigmoid(class) * sigmoid(centerness))`` row (FCOS, its own
+score). One detection per candidate (proposal / anchor / location), labelled with the row's
+argmax (torchvision may emit several classes per candidate, breaking argmax == label).
 Embedding: the global average of the backbone's deepest (lowest-resolution) output map.
 """
 from __future__ import annotations
@@ -38,7 +33,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torchvision.models import detection as tvd
 from torchvision.models.detection.fcos import FCOS
 from torchvision.models.detection.retinanet import RetinaNet
@@ -51,15 +46,14 @@ from al_core.models.base import Prediction
 
 log = logging.getLogger(__name__)
 
-Tensor = torch.Tensor
-
 _COCO_WEIGHTS = {  # arch -> (builder, torchvision's COCO weights enum; its url names the file)
-    "fasterrcnn_mobilenet_v3_large_fpn": (
-        tvd.fasterrcnn_mobilenet_v3_large_fpn, tvd.FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1),
-    "retinanet_resnet50_fpn": (tvd.retinanet_resnet50_fpn, tvd.RetinaNet_ResNet50_FPN_Weights.COCO_V1),
+    "fasterrcnn_mobilenet_v3_large_fpn": (tvd.fasterrcnn_mobilenet_v3_large_fpn,
+                                          tvd.FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1),
+    "retinanet_resnet50_fpn": (tvd.retinanet_resnet50_fpn,
+                               tvd.RetinaNet_ResNet50_FPN_Weights.COCO_V1),
     "fcos_resnet50_fpn": (tvd.fcos_resnet50_fpn, tvd.FCOS_ResNet50_FPN_Weights.COCO_V1),
-    "ssdlite320_mobilenet_v3_large": (
-        tvd.ssdlite320_mobilenet_v3_large, tvd.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1),
+    "ssdlite320_mobilenet_v3_large": (tvd.ssdlite320_mobilenet_v3_large,
+                                      tvd.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1),
 }
 TORCHVISION_ARCHS: tuple[str, ...] = tuple(_COCO_WEIGHTS)
 
@@ -192,11 +186,8 @@ class _SSDWithProbs(SSD):
 
 
 def _keep_probs(model: nn.Module) -> None:
-    """Re-class the built model (or its RoI heads) in place as the subclass above.
-
-    Only this instance changes: no torchvision global is patched, the state_dict keys stay
-    torchvision's, so its checkpoints load as they are.
-    """
+    """Re-class this instance (or its RoI heads) as the subclass above: no torchvision
+    global is patched and the state_dict keys stay torchvision's."""
     if hasattr(model, "roi_heads"):
         model.roi_heads.__class__ = _RoIHeadsWithProbs
         return
@@ -367,13 +358,17 @@ def load_matching_weights(model: nn.Module, path: str | Path) -> WeightsReport:
     return WeightsReport(path=path, loaded=tuple(loaded), skipped=tuple(skipped))
 
 
+def _check_arch(arch: str) -> None:
+    if arch not in _COCO_WEIGHTS:
+        raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(TORCHVISION_ARCHS)}")
+
+
 def coco_cache_path(arch: str) -> Path:
     """Where torchvision caches ``arch``'s COCO checkpoint (``<hub dir>/checkpoints/...``).
 
     Reads the weights enum's url; downloads nothing.
     """
-    if arch not in _COCO_WEIGHTS:
-        raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(TORCHVISION_ARCHS)}")
+    _check_arch(arch)
     url = _COCO_WEIGHTS[arch][1].url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
@@ -389,8 +384,7 @@ def build_torchvision_detector(arch: str, num_classes: int, *, image_size: int,
     (:func:`load_matching_weights`); the report is ``detector.weights_report``. The module
     is returned in train mode.
     """
-    if arch not in _COCO_WEIGHTS:
-        raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(TORCHVISION_ARCHS)}")
+    _check_arch(arch)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if image_size < 32:
