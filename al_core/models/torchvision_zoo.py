@@ -268,7 +268,8 @@ class TorchvisionDetector(nn.Module):
         """One :class:`Prediction` per image; call in eval mode.
 
         images (N, 3, S, S) in [0, 1]. Boxes are xyxy pixels of that input; at most
-        ``max_detections`` per image, scores >= ``score_threshold``, best first.
+        ``max_detections`` per image, scores >= ``score_threshold``, best first. Both are
+        written to the torchvision module's own ``score_thresh`` / ``detections_per_img``.
         """
         self._check_images(images)
         if self.training:
