@@ -117,7 +117,9 @@ def _cmd_status(args) -> int:
         print(json.dumps(asdict(status), indent=2))
         return 0
     pct = 100 * status.labeled / status.items if status.items else 0.0
-    print(f"items: {status.items}   labeled: {status.labeled} ({pct:.1f}%)")
+    labeled = {s: status.by_split_status.get(s, {}).get("labeled", 0) for s in ("pool", *SPLITS)}
+    print(f"items: {status.items}   labeled: {status.labeled} ({pct:.1f}%): "
+          + ", ".join(f"{s} {labeled[s]}" for s in SPLITS) + f", unsplit {labeled['pool']}")
     print(f"{'split':<8}{'unlabeled':>10}{'labeled':>9}")
     for split in ("pool", *SPLITS):
         row = status.by_split_status.get(split, {})

@@ -24,6 +24,14 @@ def test_ground_truth(store: Store) -> tuple[GroundTruth, list[int], str]:
 
 
 def model_detections(store: Store, model_id: int, item_ids: list[int]) -> Detections:
+    """The model's stored boxes on these items. For models run by ``predict`` (which
+    records every image it saw), images it never saw are refused rather than counted
+    as misses."""
+    missing = store.unpredicted_items(model_id, item_ids)
+    if missing:
+        raise ValueError(f"model #{model_id} has not predicted {len(missing)} of the "
+                         f"{len(item_ids)} test items (e.g. item {missing[0]}); run "
+                         f"`python -m al_core predict --model {model_id} --split test` first")
     rows = store.predictions(model_id, item_ids)
     if not rows:
         raise ValueError(f"model #{model_id} has no predictions on the {len(item_ids)} test "
