@@ -172,6 +172,8 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
             if should_stop and should_stop():
                 stopped = True
                 break
+            if config.time_budget_s and time.monotonic() - start >= config.time_budget_s:
+                break  # slow models may not finish one epoch inside the budget
         elapsed = time.monotonic() - start
         out_of_time = bool(config.time_budget_s and elapsed >= config.time_budget_s)
         score = val_map(model, val, device=device) if len(val) else float("nan")

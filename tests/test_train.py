@@ -79,3 +79,11 @@ def test_training_needs_train_items():
     with pytest.raises(ValueError, match="train split has no labeled items"):
         train_loop(CompactCenterNet(2, width=4), SplitData(torch.zeros(0, 3, 8, 8), []),
                    SplitData(torch.zeros(0, 3, 8, 8), []), TrainConfig())
+
+
+def test_the_time_budget_ends_training_inside_an_epoch():
+    data = SplitData(torch.zeros(64, 3, 32, 32, dtype=torch.uint8),
+                     [{"boxes": torch.tensor([[4.0, 4, 20, 20]]), "labels": torch.tensor([0])}] * 64)
+    config = TrainConfig(width=4, epochs=5, batch_size=1, time_budget_s=0.3, augment=())
+    result = train_loop(CompactCenterNet(1, width=4), data, SplitData(data.images[:0], []), config)
+    assert result.epochs_run == 1 and result.history[0]["step"] < 64
