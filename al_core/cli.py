@@ -132,32 +132,33 @@ def _cmd_status(args) -> int:
     return 0
 
 
+def _print_evaluation(result, names: dict[int, str], iou: float, *, as_json: bool) -> None:
+    """The ``--json`` object, or a per-class table, shared by eval-coco and evaluate."""
+    if as_json:
+        print(json.dumps(result_json(result, names)))
+        return
+    print(f"{'class':<24}{'AP':>8}{'gt boxes':>10}")
+    for class_id, r in result.per_class.items():
+        print(f"{names[class_id]:<24}{r.ap:>8.4f}{r.num_gt:>10}")
+    print(f"mAP@{iou:g} over {len(result.per_class)} classes with ground truth: "
+          f"{result.map:.4f}")
+
+
 def _cmd_eval_coco(args) -> int:
     gt = read_json(args.gt, "ground-truth file")
     dt = read_json(args.dt, "detections file")
     result, names = evaluate_coco(gt, dt, iou_threshold=args.iou)
-    if args.json:
-        print(json.dumps(result_json(result, names)))
-        return 0
-    print(f"{'class':<24}{'AP':>8}{'gt boxes':>10}")
-    for class_id, r in result.per_class.items():
-        print(f"{names[class_id]:<24}{r.ap:>8.4f}{r.num_gt:>10}")
-    print(f"mAP@{args.iou:g} over {len(result.per_class)} classes with ground truth: "
-          f"{result.map:.4f}")
+    _print_evaluation(result, names, args.iou, as_json=args.json)
     return 0
 
 
 def _cmd_evaluate(args) -> int:
     store = Store(args.project)
     result, digest = evaluate_model(store, args.model, iou_threshold=args.iou)
-    names = {c.id: c.name for c in store.classes()}
-    if args.json:
-        print(json.dumps(result_json(result, names)))
-        return 0
-    print(f"model #{args.model} on test set {digest}:")
-    for class_id, r in result.per_class.items():
-        print(f"  {names[class_id]:<22}AP {r.ap:.4f}   {r.num_gt} boxes")
-    print(f"mAP@{args.iou:g}: {result.map:.4f}")
+    if not args.json:
+        print(f"model #{args.model} on test set {digest}:")
+    _print_evaluation(result, {c.id: c.name for c in store.classes()}, args.iou,
+                      as_json=args.json)
     return 0
 
 

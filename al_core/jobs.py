@@ -112,14 +112,10 @@ def run_job(store: Store, job_id: int) -> str:
     finally:
         stop.set()
         beat.join()
-    store.update_job(job_id, status=status, error=error, finished=now(), heartbeat=now(),
-                     progress=1.0 if status == "succeeded" else job_progress(store, job_id))
+    end = {"progress": 1.0} if status == "succeeded" else {}  # else: where it stopped
+    store.update_job(job_id, status=status, error=error, finished=now(), heartbeat=now(), **end)
     _on_end(store, job_id, status)
     return status
-
-
-def job_progress(store: Store, job_id: int) -> float:
-    return store.job(job_id)["progress"]
 
 
 ON_END: dict[str, Callable] = {}  # kind -> fn(store, job_id, status) for failed/cancelled

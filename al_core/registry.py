@@ -132,9 +132,9 @@ def predict_items(store: Store, model_id: int, item_ids: list[int], *,
             preds = model.predict(data.images.to(device).float() / 255,
                                   score_threshold=score_threshold)
         rows, vectors = [], []
+        sizes = {i.id: (i.width, i.height) for i in store.items(ids=data.item_ids)}
         for item_id, scale, p in zip(data.item_ids, data.scales, preds):
-            item = store.item(item_id)
-            boxes = np.clip(p.boxes / scale, 0, [item.width, item.height] * 2)
+            boxes = np.clip(p.boxes / scale, 0, list(sizes[item_id]) * 2)
             for box, label, score, probs in zip(boxes, p.labels, p.scores, p.probs):
                 if box[2] > box[0] and box[3] > box[1]:
                     rows.append((item_id, class_ids[int(label)], Box(*map(float, box)),
