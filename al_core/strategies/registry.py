@@ -1,0 +1,175 @@
+"""The strategy registry: name -> :class:`Strategy`, shared by the CLI and the UI.
+
+A strategy composes a measure and a selector over a :class:`Context` (what the query
+module offers: the candidate pool, the labeled set, per-image uncertainty, embeddings,
+flip consistency, predicted classes). It returns the picked item ids, ranked, with the
+score that ranked them (None where there is none). Nothing here touches the store or
+torch, so the UI can list strategies cheaply.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from al_core.strategies.measures import (AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_MEASURE,
+                                         MEASURES, ImageScores)
+from al_core.strategies.selectors import (class_quotas, select_k_center,
+                                          select_k_center_with_quotas, select_ranked_batch,
+                                          select_top_k, select_typical)
+
+# The simulation benchmark (a later issue) decides the final default; one constant.
+DEFAULT_STRATEGY = "hybrid"
+# Picked automatically for a strategy that needs a model when no model is active.
+COLD_START_STRATEGY = "typicality"
+NO_CLASS = -1  # hybrid's group for candidates without a confident detection
+
+Ranked = list[tuple[int, float | None]]  # (item id, score), best first
+
+
+class Context(Protocol):
+    """What strategies may ask of a query (implemented in :mod:`al_core.query`)."""
+
+    pool: np.ndarray  # (N,) candidate item ids, ascending
+    labeled: np.ndarray  # (L,) labeled training item ids
+    options: dict
+
+    def uncertainty(self, ids: np.ndarray) -> ImageScores: ...
+    def embeddings(self, ids: np.ndarray) -> np.ndarray: ...  # (len(ids), d) float32
+    def consistency(self, ids: np.ndarray) -> np.ndarray: ...  # (len(ids),) in [0, 1]
+    def predicted_classes(self, ids: np.ndarray) -> list[list[int]]: ...
+    def labeled_class_counts(self) -> dict[int, int]: ...
+    def note(self, key: str, value) -> None: ...  # recorded in the selection's config
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    description: str
+    needs_model: bool  # without an active model the query uses COLD_START_STRATEGY
+    select: Callable[[Context, int, np.random.Generator], Ranked]
+
+
+# Options (``--config``) and their defaults; every strategy reads only what it needs.
+DEFAULT_OPTIONS = {
+    "measure": DEFAULT_MEASURE,  # least_confidence | margin | entropy
+    "aggregate": DEFAULT_AGGREGATE,  # max | mean | sum over an image's detections
+    "background": True,  # score "no object" as a class (see measures)
+    "prefilter": 4,  # hybrid: coreset among the prefilter x k most uncertain images
+    "class_share": 0.5,  # hybrid: share of the batch reserved by predicted class
+    "class_score": 0.3,  # a detection counts as a predicted class from this score
+}
+
+
+def check_options(options: dict | None) -> dict:
+    """The defaults with ``options`` applied; unknown keys and bad values named."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown query option(s): {', '.join(unknown)} "
+                         f"(known: {', '.join(DEFAULT_OPTIONS)})")
+    merged = {**DEFAULT_OPTIONS, **options}
+    if merged["measure"] not in MEASURES:
+        raise ValueError(f"measure: {merged['measure']!r} is not one of {', '.join(MEASURES)}")
+    if merged["aggregate"] not in AGGREGATES:
+        raise ValueError(f"aggregate: {merged['aggregate']!r} is not one of "
+                         f"{', '.join(AGGREGATES)}")
+    if not isinstance(merged["background"], bool):
+        raise ValueError(f"background: {merged['background']!r} is not true or false")
+    checks = {"prefilter": (1, None), "class_share": (0, 1), "class_score": (0, 1)}
+    for key, (low, high) in checks.items():
+        value = merged[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low \
+                or (high is not None and value > high):
+            raise ValueError(f"{key}: {value!r} must be a number >= {low}"
+                             + (f" and <= {high}" if high is not None else ""))
+    return merged
+
+
+def _random(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    return [(int(i), None) for i in rng.choice(ctx.pool, k, replace=False)]
+
+
+def _uncertainty(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    scores = ctx.uncertainty(ctx.pool)
+    top = select_top_k(scores.scores, k)
+    ctx.note("missed_objects", [int(i) for i in ctx.pool[top][scores.missed[top]]])
+    return [(int(ctx.pool[j]), float(scores.scores[j])) for j in top]
+
+
+def _consistency(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    scores = ctx.consistency(ctx.pool)
+    return [(int(ctx.pool[j]), float(scores[j])) for j in select_top_k(scores, k)]
+
+
+def _coreset(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    result = select_k_center(ctx.embeddings(ctx.pool), k,
+                             centers=ctx.embeddings(ctx.labeled))
+    return [(int(ctx.pool[j]), None if np.isnan(d) else float(d))
+            for j, d in zip(result.indices, result.distances)]
+
+
+def _typicality(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    seed = int(rng.integers(2 ** 31))
+    picks = select_typical(ctx.embeddings(ctx.pool), k, labeled=ctx.embeddings(ctx.labeled),
+                           seed=seed)
+    return [(int(ctx.pool[j]), None) for j in picks]
+
+
+def _ranked_batch(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    scores = ctx.uncertainty(ctx.pool).scores
+    picks = select_ranked_batch(ctx.embeddings(ctx.pool), scores, k,
+                                labeled=ctx.embeddings(ctx.labeled))
+    return [(int(ctx.pool[j]), float(scores[j])) for j in picks]
+
+
+def _hybrid(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    """Uncertainty pre-filter, then k-center greedy with class-balanced quotas."""
+    scores = ctx.uncertainty(ctx.pool)
+    shortlist = select_top_k(scores.scores, min(len(ctx.pool), int(ctx.options["prefilter"] * k)))
+    ids = ctx.pool[shortlist]
+    counts = ctx.labeled_class_counts()
+    groups = np.array([min(cs, key=lambda c: (counts.get(c, 0), c)) if cs else NO_CLASS
+                       for cs in ctx.predicted_classes(ids)], np.int64)  # rarest class
+    sizes = {int(g): int((groups == g).sum()) for g in np.unique(groups) if g != NO_CLASS}
+    quotas = class_quotas(sizes, counts, int(np.floor(ctx.options["class_share"] * k)))
+    ctx.note("class_quotas", {str(g): q for g, q in quotas.items() if q})
+    picks = select_k_center_with_quotas(ctx.embeddings(ids), k, groups, quotas,
+                                        centers=ctx.embeddings(ctx.labeled))
+    ctx.note("missed_objects", [int(i) for i in ids[picks][scores.missed[shortlist][picks]]])
+    return [(int(ids[j]), float(scores.scores[shortlist][j])) for j in picks]
+
+
+STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
+    Strategy("hybrid", "The most uncertain images (prefilter x batch, by the uncertainty "
+             "measure), then k-center greedy among them so the batch is diverse, with part of "
+             "the batch (class_share) reserved per predicted class, rare classes first.",
+             True, _hybrid),
+    Strategy("uncertainty", "Images whose detections the model is least sure of (measure: "
+             "least_confidence, margin or entropy; aggregate: max, mean or sum per image). "
+             "Images with no detection rank first as possible missed objects.", True,
+             _uncertainty),
+    Strategy("consistency", "Images whose detections change under a horizontal flip "
+             "(CALD-style): boxes that move, switch class or vanish. Runs the model twice "
+             "per image.", True, _consistency),
+    Strategy("coreset", "k-center greedy on image embeddings: the images farthest from "
+             "everything labeled or picked, so the batch covers the pool. Uses the "
+             "model's embeddings, or fixed image features when there is no model.", False,
+             _coreset),
+    Strategy("ranked_batch", "Ranked batch (Cardoso et al., modAL's uncertainty batch "
+             "sampling): uncertainty traded against distance to the labeled set, the "
+             "trade-off shifting as the batch grows.", True, _ranked_batch),
+    Strategy("typicality", "TypiClust, for a cold start: cluster the embeddings and take "
+             "the most typical image of each cluster not yet covered by labels.", False,
+             _typicality),
+    Strategy("random", "Uniformly at random: the baseline every strategy must beat.", False,
+             _random),
+)}
+
+
+def get_strategy(name: str) -> Strategy:
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+    return STRATEGIES[name]
