@@ -3,6 +3,7 @@ call the library, print. Every subcommand has ``--help``."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -14,11 +15,15 @@ from al_core.demo import DemoConfig, create_demo_project, label_from_oracle_at_r
 from al_core import jobs
 from al_core.compare import parse_compare_config
 from al_core.evaluation import evaluate_coco, result_json
-from al_core.export import export_coco, export_yolo
+from al_core.export import PRELABEL_MIN_SCORE, export_coco, export_yolo
 from al_core.images import DEFAULT_MAX_PIXELS
-from al_core.io_coco import ImportFailed, import_source, read_import_source, read_json
+from al_core.io_coco import (ImportFailed, import_selection, import_source, read_import_source,
+                             read_json)
 from al_core.model_eval import compare_models, evaluate_model
+from al_core.query import DEFAULT_RANDOM_CONTROL, QuerySpec, plan_query
 from al_core.split import DEFAULT_DISTRIBUTION, parse_distribution, split_project
+from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_OPTIONS, DEFAULT_STRATEGY,
+                                         STRATEGIES)
 from al_core.store import DB_NAME, ProjectError, Store
 from al_core.types import SPLITS
 
@@ -79,10 +84,19 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    source = read_import_source(args.images, coco=args.coco, predictions=args.predictions)
-    store = Store(args.project, create=True)  # only once the inputs are known to be usable
-    report = import_source(store, source, model_name=args.model_name, reference=args.reference,
-                           max_pixels=args.max_pixels, progress=ProgressBar())
+    if args.selection is not None:
+        if args.coco is None or args.images is not None or args.predictions is not None:
+            raise ValueError("--selection TAG takes only --coco FILE (the corrected batch; its "
+                             "images are already in the project)")
+        report = import_selection(Store(args.project), args.selection, args.coco)
+    elif args.images is None:
+        raise ValueError("--images FOLDER is required (or --selection TAG --coco FILE)")
+    else:
+        source = read_import_source(args.images, coco=args.coco, predictions=args.predictions)
+        store = Store(args.project, create=True)  # only once the inputs are known usable
+        report = import_source(store, source, model_name=args.model_name,
+                               reference=args.reference, max_pixels=args.max_pixels,
+                               progress=ProgressBar())
     for problem in report.problems[:None if args.verbose else MAX_PROBLEMS_SHOWN]:
         print(f"  - {problem}")
     hidden = len(report.problems) - MAX_PROBLEMS_SHOWN
@@ -94,6 +108,12 @@ def _cmd_import(args) -> int:
 
 def _cmd_export(args) -> int:
     filters = {"split": args.split, "tag": args.tag}
+    if args.selection is not None:
+        if args.format != "coco":
+            raise ValueError("--selection exports COCO (with pre-labels and scores) only; "
+                             "use --format coco")
+        filters = {"selection": args.selection, "min_score": args.min_score,
+                   **{k: v for k, v in filters.items() if v is not None}}
     fn = export_coco if args.format == "coco" else export_yolo
     counts = fn(Store(args.project), args.out, **filters)
     print(f"wrote {args.out}: {counts['images']} images, {counts['annotations']} boxes, "
@@ -128,7 +148,11 @@ def _cmd_status(args) -> int:
     print("boxes by class: " + (", ".join(f"{k} {v}" for k, v in status.boxes_by_class.items())
                                 or "no classes yet"))
     print(f"active model: {status.active_model or 'none'}   models: {status.models}")
-    print(f"rounds: {status.rounds}   selections: {', '.join(status.selections) or 'none'}")
+    print(f"rounds: {status.rounds}   selections: {len(status.selections) or 'none'}")
+    for s in status.selections:
+        model = f"model #{s.model_id}" if s.model_id is not None else "no model"
+        print(f"  {s.tag:<20} round {s.round:<3} {s.strategy:<13} {model:<10} "
+              f"{s.size} items ({s.control} random control), {s.labeled} labeled")
     return 0
 
 
@@ -240,6 +264,45 @@ def _cmd_predict(args) -> int:
     return _follow(store, job_id)
 
 
+def _cmd_query(args) -> int:
+    store = Store(args.project)
+    spec = QuerySpec(strategy=args.strategy, add=args.add, target=args.target,
+                     random_control=args.random_control, seed=args.seed, tag=args.tag,
+                     pool_tag=args.pool_tag, include_pending=args.include_pending,
+                     options=_json_arg(args.config, "--config"))
+    plan = plan_query(store, spec)  # mistakes fail here, before a job starts
+    spec = dataclasses.replace(spec, tag=plan.tag)
+    job_id = jobs.start_job(store, "query", asdict(spec))
+    fallback = f" (no active model: {spec.strategy} needs one)" \
+        if plan.strategy != spec.strategy else ""
+    print(f"query {plan.tag}: {plan.batch} of {len(plan.pool)} pool items by {plan.strategy}"
+          f"{fallback}, in job {job_id}")
+    if args.background:
+        return 0
+    code = _follow(store, job_id)
+    if code == 0:
+        _print_selection(store, spec.tag)
+    return code
+
+
+def _print_selection(store: Store, tag: str) -> None:
+    sel = store.selection(tag)
+    note = f" ({sel.config['fallback']})" if "fallback" in sel.config else ""
+    print(f"selection {sel.tag}, round {sel.round}: {len(sel.items)} items by {sel.strategy}"
+          f"{note}, {len(sel.control_ids)} random control; "
+          + (f"pre-labels from model #{sel.model_id}" if sel.model_id is not None
+             else "no model, no pre-labels"))
+    missed = sel.config.get("missed_objects") or []
+    if missed:
+        print(f"{len(missed)} picked images had no detection (possible missed objects)")
+    for item in sel.items[:10]:
+        score = "-" if item.score is None else f"{item.score:.4f}"
+        print(f"  {item.rank:>4}  item {item.item_id:<7} score {score}"
+              + ("  control" if item.is_control else ""))
+    if len(sel.items) > 10:
+        print(f"  ... {len(sel.items) - 10} more (export --selection {tag} lists all)")
+
+
 def _cmd_jobs(args) -> int:
     store = Store(args.project)
     jobs.reap_stale(store)
@@ -273,7 +336,7 @@ def _cmd_models(args) -> int:
 
 
 def _cmd_run_job(args) -> int:
-    from al_core import registry  # noqa: F401 - torch loads only for these commands
+    from al_core import query, registry  # noqa: F401 - they register their job kinds
 
     status = jobs.run_job(Store(args.project), args.job)
     return 0 if status == "succeeded" else 1
@@ -299,9 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also label N random pool items from the oracle and split them")
     p.add_argument("--seed", type=int, default=0)
 
-    p = command("import", _cmd_import, "import a folder of images, optionally with COCO labels")
-    p.add_argument("--images", type=Path, required=True, help="folder of jpg/png/webp (recursive)")
+    p = command("import", _cmd_import, "import a folder of images, optionally with COCO labels; "
+                "or label a selection's items from a corrected COCO file")
+    p.add_argument("--images", type=Path, help="folder of jpg/png/webp (recursive)")
     p.add_argument("--coco", type=Path, help="COCO instances JSON with the labels")
+    p.add_argument("--selection", metavar="TAG",
+                   help="label exactly this selection's items from --coco (matched by file "
+                        "name); no --images")
     p.add_argument("--predictions", type=Path, help="COCO results JSON to keep as pre-labels")
     p.add_argument("--model-name", help="name of the model that made --predictions")
     p.add_argument("--reference", action="store_true",
@@ -314,7 +381,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("coco", "yolo"), required=True)
     p.add_argument("--out", type=Path, required=True, help="JSON file (coco) or folder (yolo)")
     p.add_argument("--split", choices=SPLITS, help="only this split")
-    p.add_argument("--tag", help="only items with this tag (or selection)")
+    p.add_argument("--tag", help="only labeled items with this tag (or selection)")
+    p.add_argument("--selection", metavar="TAG", help="a selection's whole batch, labeled or "
+                   "not, with the model's pre-labels (coco only)")
+    p.add_argument("--min-score", type=float, default=PRELABEL_MIN_SCORE,
+                   help="pre-labels from this score (default %(default)s)")
+
+    p = command("query", _cmd_query, "pick the next batch to label with a strategy (plus a "
+                "random control slice) and store it as a named selection")
+    p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=list(STRATEGIES),
+                   help="default %(default)s; with no active model, strategies that need one "
+                        f"use {COLD_START_STRATEGY}")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--add", type=int, help="items to pick")
+    size.add_argument("--target", type=int, help="the labeled set's size (labeled items "
+                      "outside test, plus items waiting in earlier selections) after this query")
+    p.add_argument("--random-control", type=float, default=DEFAULT_RANDOM_CONTROL,
+                   help="fraction of the batch drawn uniformly from the pool, marked as the "
+                        "control (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tag", help="the selection's name (default al-iteration-ROUND)")
+    p.add_argument("--pool-tag", help="only pool items carrying this tag")
+    p.add_argument("--include-pending", action="store_true",
+                   help="also consider unlabeled items waiting in earlier selections")
+    p.add_argument("--config", help="JSON object (inline or a file) of strategy options: "
+                   + ", ".join(f"{k} ({v})" for k, v in DEFAULT_OPTIONS.items()))
+    p.add_argument("--background", action="store_true", help="start the job and return")
 
     p = command("split", _cmd_split, "assign labeled items to train/val/test")
     default = "/".join(str(round(100 * DEFAULT_DISTRIBUTION[s])) for s in SPLITS)

@@ -51,8 +51,58 @@ def coco_instances(store: Store, *, split: str | None = None, tag: str | None = 
     }
 
 
-def export_coco(store: Store, out: str | Path, **filters) -> dict:
-    data = coco_instances(store, **filters)
+PRELABEL_MIN_SCORE = 0.3  # below this a pre-label costs the annotator more than it saves
+
+
+def coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SCORE) -> dict:
+    """A selection's items, in rank order, as COCO instances for an external labeling
+    tool (CVAT, Label Studio and FiftyOne read it). An item already labeled carries its
+    labels; the others carry the selection model's predictions with score >= ``min_score``
+    as pre-labels, each keeping its ``score``. Image ids are item ids."""
+    if not 0 <= min_score <= 1:
+        raise ValueError(f"min_score {min_score!r} must be between 0 and 1")
+    selection = store.selection(tag)
+    ids = [i.item_id for i in selection.items]
+    items = {i.id: i for i in store.items(ids=ids)}
+    labels = store.annotations(ids)
+    model = selection.model_id
+    prelabels: dict[int, list[dict]] = {i: [] for i in ids}
+    if model is not None:
+        for p in store.predictions(model, [i for i in ids if items[i].status != "labeled"]):
+            if p["score"] >= min_score:
+                prelabels[p["item_id"]].append(p)
+    annotations = []
+    for item_id in ids:
+        if items[item_id].status == "labeled":
+            boxes = [(a.class_id, a.box.as_xywh(), None) for a in labels[item_id]]
+        else:
+            boxes = [(p["class_id"], [p["x1"], p["y1"], p["x2"] - p["x1"], p["y2"] - p["y1"]],
+                      p["score"]) for p in prelabels[item_id]]
+        for class_id, (x, y, w, h), score in boxes:
+            ann = {"id": len(annotations) + 1, "image_id": item_id, "category_id": class_id,
+                   "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0}
+            if score is not None:
+                ann["score"] = score
+            annotations.append(ann)
+    return {
+        "info": {"description": f"selection {tag} of {store.root.name}: {len(ids)} images, "
+                                f"pre-labels from model #{model} (score >= {min_score})"
+                 if model is not None else f"selection {tag} of {store.root.name}: "
+                                           f"{len(ids)} images, no model, no pre-labels"},
+        "images": [{"id": i, "file_name": items[i].file, "width": items[i].width,
+                    "height": items[i].height} for i in ids],
+        "categories": [{"id": c.id, "name": c.name} for c in store.classes()],
+        "annotations": annotations,
+    }
+
+
+def export_coco(store: Store, out: str | Path, *, selection: str | None = None,
+                min_score: float = PRELABEL_MIN_SCORE, **filters) -> dict:
+    """Write the labeled items (by ``filters``), or a selection's batch with pre-labels."""
+    if selection is not None and any(v is not None for v in filters.values()):
+        raise ValueError("a selection is exported whole; --split and --tag do not apply")
+    data = coco_selection(store, selection, min_score=min_score) if selection is not None \
+        else coco_instances(store, **filters)
     _atomic_write_text(Path(out), json.dumps(data))
     return {"images": len(data["images"]), "annotations": len(data["annotations"]),
             "categories": len(data["categories"])}

@@ -196,6 +196,21 @@ def m003_embeddings_and_training_results(db: Database) -> None:
     """)
 
 
+@migrations()
+def m004_cold_start_features(db: Database) -> None:
+    # Image vectors from a fixed extractor (no model): cached per extractor version, as
+    # the embeddings table is keyed by a model.
+    _run(db, """
+    CREATE TABLE features (
+        extractor TEXT NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        vector BLOB NOT NULL,
+        PRIMARY KEY (extractor, item_id)
+    );
+    CREATE INDEX selection_items_item ON selection_items (item_id)
+    """)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)

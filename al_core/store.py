@@ -17,7 +17,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from al_core.schema import migrate
-from al_core.types import SPLITS, Annotation, Box, ClassInfo, Item, LabeledBox, ProjectStatus
+from al_core.types import (SPLITS, Annotation, Box, ClassInfo, Item, LabeledBox, ProjectStatus,
+                            Selection, SelectionItem, SelectionSummary)
 
 log = logging.getLogger(__name__)
 
@@ -300,14 +301,13 @@ class Store:
             "ON a.class_id = c.id GROUP BY c.id ORDER BY c.id")}
         active = self.db.execute(
             "SELECT name || ' (#' || id || ')' FROM models WHERE status = 'active'").fetchone()
-        selections = [r[0] for r in self.db.execute("SELECT tag FROM selections ORDER BY id")]
         return ProjectStatus(
             items=self.count_items(), labeled=self.count_items(status="labeled"),
             by_split_status=table, boxes_by_class=by_class,
             active_model=active[0] if active else None,
             models=self.db.execute("SELECT count(*) FROM models").fetchone()[0],
             rounds=self.db.execute("SELECT coalesce(max(round), 0) FROM selections").fetchone()[0],
-            selections=selections, test_frozen=self.get_meta("test_frozen") == "1")
+            selections=self.selections(), test_frozen=self.get_meta("test_frozen") == "1")
 
     # -- evaluations and comparisons -----------------------------------------
     def model(self, model_id: int) -> dict:
@@ -436,3 +436,117 @@ class Store:
             self.db["embeddings"].upsert_all(
                 ({"model_id": model_id, "item_id": i, "vector": v} for i, v in embeddings),
                 pk=("model_id", "item_id"))
+
+    def _chunked(self, sql: str, ids: Sequence[int], before: Sequence = ()):
+        """Rows of ``sql`` (with ``{marks}`` for the id list) over ids in chunks of 500."""
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            yield from self.db.execute(sql.format(marks=",".join("?" * len(chunk))),
+                                       [*before, *chunk])
+
+    def items_without_embedding(self, model_id: int, item_ids: Sequence[int]) -> list[int]:
+        """The items this model has not predicted yet (predict stores one embedding per
+        image it sees)."""
+        seen = {r[0] for r in self._chunked(
+            "SELECT item_id FROM embeddings WHERE model_id = ? AND item_id IN ({marks})",
+            item_ids, [model_id])}
+        return [i for i in item_ids if i not in seen]
+
+    def embedding_vectors(self, model_id: int, item_ids: Sequence[int]) -> dict[int, bytes]:
+        """item id -> the model's image embedding (float32 bytes)."""
+        return dict(self._chunked("SELECT item_id, vector FROM embeddings WHERE model_id = ? "
+                                  "AND item_id IN ({marks})", item_ids, [model_id]))
+
+    def predictions_with_probs(self, model_id: int, item_ids: Sequence[int]) -> list[tuple]:
+        """(item_id, class_id, score, probs list or None) per stored box, by item."""
+        rows = self._chunked("SELECT item_id, class_id, score, probs FROM predictions WHERE "
+                             "model_id = ? AND item_id IN ({marks}) ORDER BY item_id, id",
+                             item_ids, [model_id])
+        return [(i, c, s, json.loads(p) if p else None) for i, c, s, p in rows]
+
+    # -- cold-start features ------------------------------------------------------
+    def feature_vectors(self, extractor: str, item_ids: Sequence[int]) -> dict[int, bytes]:
+        return dict(self._chunked("SELECT item_id, vector FROM features WHERE extractor = ? "
+                                  "AND item_id IN ({marks})", item_ids, [extractor]))
+
+    def save_feature_vectors(self, extractor: str, vectors: Iterable[tuple[int, bytes]]) -> None:
+        with self.db.atomic():
+            self.db["features"].upsert_all(
+                ({"extractor": extractor, "item_id": i, "vector": v} for i, v in vectors),
+                pk=("extractor", "item_id"))
+
+    # -- selections (query rounds) ------------------------------------------------
+    def query_pool(self, *, tag: str | None = None, include_pending: bool = False) -> list[int]:
+        """Unlabeled items without a split (never test, never labeled), optionally only
+        those carrying ``tag``; items waiting in an earlier selection are left out unless
+        ``include_pending``."""
+        if tag is not None and tag not in self.tags():
+            raise ValueError(f"no items carry the tag {tag!r} (tags: "
+                             f"{', '.join(self.tags()) or 'none yet'})")
+        ids = [i.id for i in self.items(status="unlabeled", unsplit=True, tag=tag)]
+        if include_pending:
+            return ids
+        pending = self.pending_item_ids()
+        return [i for i in ids if i not in pending]
+
+    def pending_item_ids(self) -> set[int]:
+        """Items in some selection that are not labeled yet."""
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT s.item_id FROM selection_items s JOIN items i ON i.id = s.item_id "
+            "WHERE i.status = 'unlabeled'")}
+
+    def training_labeled_ids(self) -> list[int]:
+        """Labeled items outside the test split: the labeled set a model learns from."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM items WHERE status = 'labeled' AND coalesce(split, '') != 'test' "
+            "ORDER BY id")]
+
+    def next_round(self) -> int:
+        return self.db.execute("SELECT coalesce(max(round), 0) + 1 FROM selections").fetchone()[0]
+
+    def check_new_tag(self, tag: str) -> None:
+        """Refuse a selection tag that is empty, a split name, or already used."""
+        if not isinstance(tag, str) or not tag.strip() or tag != tag.strip():
+            raise ValueError(f"tag {tag!r} must be a non-empty name without surrounding spaces")
+        if tag in SPLITS:
+            raise ValueError(f"tag {tag!r} is reserved for the split of the same name")
+        if self.db.execute("SELECT 1 FROM selections WHERE tag = ?", [tag]).fetchone():
+            raise ValueError(f"a selection named {tag!r} already exists; choose another --tag")
+        if tag in self.tags():
+            raise ValueError(f"tag {tag!r} is already on {self.tags()[tag]} items; a selection "
+                             "needs a tag of its own")
+
+    def add_selection(self, *, tag: str, round: int, strategy: str, config: dict, seed: int,
+                      model_id: int | None, items: Sequence[SelectionItem]) -> int:
+        """Store a selection and tag its items with ``tag``, in one transaction."""
+        with self.db.atomic():
+            self.check_new_tag(tag)
+            selection_id = self.db["selections"].insert({
+                "tag": tag, "round": round, "strategy": strategy, "config": json.dumps(config),
+                "seed": seed, "model_id": model_id, "created": now()}).last_pk
+            self.db["selection_items"].insert_all(
+                {"selection_id": selection_id, "item_id": i.item_id, "rank": i.rank,
+                 "score": i.score, "is_control": int(i.is_control)} for i in items)
+            self.add_tag(tag, [i.item_id for i in items])
+        return selection_id
+
+    def selection(self, tag: str) -> Selection:
+        rows = list(self.db.query("SELECT * FROM selections WHERE tag = ?", [tag]))
+        if not rows:
+            known = [s.tag for s in self.selections()]
+            raise KeyError(f"no selection named {tag!r} (selections: "
+                           f"{', '.join(known) or 'none yet'})")
+        r = rows[0]
+        items = tuple(SelectionItem(i["item_id"], i["rank"], i["score"], bool(i["is_control"]))
+                      for i in self.db.query("SELECT * FROM selection_items WHERE "
+                                             "selection_id = ? ORDER BY rank", [r["id"]]))
+        return Selection(id=r["id"], tag=r["tag"], round=r["round"], strategy=r["strategy"],
+                         config=json.loads(r["config"]), seed=r["seed"], model_id=r["model_id"],
+                         created=r["created"], items=items)
+
+    def selections(self) -> list[SelectionSummary]:
+        return [SelectionSummary(*r) for r in self.db.execute(
+            "SELECT s.tag, s.round, s.strategy, s.model_id, count(si.item_id), "
+            "coalesce(sum(si.is_control), 0), coalesce(sum(i.status = 'labeled'), 0), s.created "
+            "FROM selections s LEFT JOIN selection_items si ON si.selection_id = s.id "
+            "LEFT JOIN items i ON i.id = si.item_id GROUP BY s.id ORDER BY s.id")]

@@ -87,6 +87,50 @@ class LabeledBox:
 
 
 @dataclass(frozen=True)
+class SelectionItem:
+    """One ranked item of a selection; ``score`` is the strategy's (None when it has
+    none, e.g. random); ``is_control`` marks the uniformly random control slice."""
+
+    item_id: int
+    rank: int
+    score: float | None
+    is_control: bool
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A query round: which items a strategy picked, with what, from which model."""
+
+    id: int
+    tag: str
+    round: int
+    strategy: str
+    config: dict
+    seed: int
+    model_id: int | None
+    created: str
+    items: tuple[SelectionItem, ...] = ()
+
+    @property
+    def control_ids(self) -> list[int]:
+        return [i.item_id for i in self.items if i.is_control]
+
+
+@dataclass(frozen=True)
+class SelectionSummary:
+    """A selection's counts, for status lines and tables."""
+
+    tag: str
+    round: int
+    strategy: str
+    model_id: int | None
+    size: int
+    control: int
+    labeled: int  # how many of its items are labeled by now
+    created: str
+
+
+@dataclass(frozen=True)
 class ProjectStatus:
     items: int
     labeled: int
@@ -95,5 +139,5 @@ class ProjectStatus:
     active_model: str | None
     models: int
     rounds: int
-    selections: list[str] = field(default_factory=list)
+    selections: list[SelectionSummary] = field(default_factory=list)
     test_frozen: bool = False

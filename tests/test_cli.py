@@ -18,7 +18,8 @@ def cli(*args, check=True):
     return result
 
 
-@pytest.mark.parametrize("command", ["demo", "import", "export", "split", "status", "eval-coco", "evaluate", "compare"])
+@pytest.mark.parametrize("command", ["demo", "import", "export", "split", "status", "eval-coco",
+                                     "evaluate", "compare", "query"])
 def test_every_subcommand_has_help(command):
     out = cli(command, "--help").stdout
     assert ("--project" in out or "--gt" in out) and "usage:" in out
@@ -120,3 +121,47 @@ def test_evaluate_and_compare_commands(tmp_path, demo_store):
     bad = cli("compare", "--project", p, "--new", good, "--config", tmp_path / "bad.json",
               check=False)
     assert bad.returncode == 2 and "wins: '0.6x'" in bad.stderr
+
+
+def test_query_cold_start_status_export_and_import_of_the_batch(tmp_path, demo_store):
+    p = demo_store.root
+    out = cli("query", "--project", p, "--add", 10, "--random-control", 0.2, "--seed", 3).stdout
+    assert "by typicality (no active model: hybrid needs one)" in out
+    assert "selection al-iteration-1, round 1: 10 items" in out and "2 random control" in out
+    status = cli("status", "--project", p).stdout
+    assert "al-iteration-1" in status and "10 items (2 random control), 0 labeled" in status
+    data = json.loads(cli("status", "--project", p, "--json").stdout)
+    assert data["selections"][0]["control"] == 2 and data["rounds"] == 1
+    cli("export", "--project", p, "--format", "coco", "--selection", "al-iteration-1",
+        "--out", tmp_path / "batch.json")
+    batch = json.loads((tmp_path / "batch.json").read_text())
+    assert len(batch["images"]) == 10 and batch["annotations"] == []  # no model: no pre-labels
+    truth = demo_store.oracle_boxes([im["id"] for im in batch["images"]])
+    batch["annotations"] = [{"id": n, "image_id": i, "category_id": b.class_id,
+                             "bbox": b.box.as_xywh()}
+                            for n, (i, b) in enumerate(((i, b) for i, bs in truth.items()
+                                                        for b in bs), 1)]
+    write_json(tmp_path / "fixed.json", batch)
+    out = cli("import", "--project", p, "--selection", "al-iteration-1", "--coco",
+              tmp_path / "fixed.json").stdout
+    assert "10 labeled" in out
+    assert "10 items (2 random control), 10 labeled" in cli("status", "--project", p).stdout
+    too_many = cli("query", "--project", p, "--add", 1000, check=False)
+    assert too_many.returncode == 2 and "the pool has only 22" in too_many.stderr
+    neither = cli("query", "--project", p, check=False)
+    assert neither.returncode == 2 and "--add" in neither.stderr
+    wrong = cli("export", "--project", p, "--format", "yolo", "--selection", "al-iteration-1",
+                "--out", tmp_path / "y", check=False)
+    assert wrong.returncode == 2 and "COCO" in wrong.stderr
+
+
+def test_query_with_an_active_model_carries_its_predictions(demo_store):
+    from tests.test_query import untrained_active_model
+
+    model = untrained_active_model(demo_store)
+    out = cli("query", "--project", demo_store.root, "--strategy", "uncertainty", "--target", 5,
+              "--tag", "first").stdout
+    assert "selection first, round 1: 5 items by uncertainty" in out
+    assert f"pre-labels from model #{model}" in out
+    picked = [i.item_id for i in demo_store.selection("first").items]
+    assert demo_store.items_without_embedding(model, picked) == []

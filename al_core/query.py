@@ -1,0 +1,328 @@
+"""A query round: gather the pool, let a strategy pick a batch (plus a random control
+slice), make sure the picks carry the active model's predictions as pre-labels, and
+store it all as a named selection. Runs as a job (kind ``query``) from the CLI and UI.
+
+Deterministic for a seed: the control slice is drawn with ``default_rng(seed)`` from the
+pool first (so it is a uniform sample of the pool, untouched by the strategy), then the
+strategy gets ``default_rng([seed, 1])`` and the rest of the pool.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from al_core.jobs import Cancelled, job_kind
+from al_core.store import Store
+from al_core.strategies import features as cold_features
+from al_core.strategies.measures import (ImageScores, flip_boxes, flip_inconsistency,
+                                         image_uncertainty)
+from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_STRATEGY, Ranked,
+                                         check_options, get_strategy)
+from al_core.types import Selection, SelectionItem
+
+log = logging.getLogger(__name__)
+DEFAULT_RANDOM_CONTROL = 0.1
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """What to query. Exactly one of ``add`` (items to pick) and ``target`` (the labeled
+    training set's size once this and earlier pending selections are labeled)."""
+
+    strategy: str = DEFAULT_STRATEGY
+    add: int | None = None
+    target: int | None = None
+    random_control: float = DEFAULT_RANDOM_CONTROL
+    seed: int = 0
+    tag: str | None = None
+    pool_tag: str | None = None
+    include_pending: bool = False
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        get_strategy(self.strategy)
+        if (self.add is None) == (self.target is None):
+            raise ValueError("give exactly one of --add N (items to pick) and --target N "
+                             "(the labeled set's size after this query)")
+        for name in ("add", "target"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"--{name}: {value!r} is not a positive integer")
+        if not (isinstance(self.random_control, (int, float)) and 0 <= self.random_control < 1):
+            raise ValueError(f"--random-control: {self.random_control!r} must be a fraction "
+                             "in [0, 1)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"--seed: {self.seed!r} is not an integer >= 0")
+        check_options(self.options)
+
+
+class _Reporter:
+    """Adapts a progress callback to what :func:`registry.predict_items` reports to."""
+
+    def __init__(self, progress: Progress | None, should_stop: Callable[[], bool] | None,
+                 start: float, span: float, what: str) -> None:
+        self.cb, self.stop, self.start, self.span, self.what = progress, should_stop, start, span, what
+
+    def progress(self, fraction: float, message: str) -> None:
+        if self.cb:
+            self.cb(self.start + self.span * fraction, f"{self.what}: {message}")
+
+    def cancel_requested(self) -> bool:
+        return bool(self.stop and self.stop())
+
+
+class QueryContext:
+    """The :class:`~al_core.strategies.registry.Context` of one query: model outputs are
+    computed (and stored) on first use, for the items asked about only."""
+
+    def __init__(self, store: Store, model_id: int | None, pool: np.ndarray, options: dict, *,
+                 progress: Progress | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
+        self.store, self.model_id, self.options = store, model_id, options
+        self.pool = np.asarray(pool, np.int64)
+        self.labeled = np.asarray(store.training_labeled_ids(), np.int64)
+        self.notes: dict = {}
+        self._progress, self._should_stop = progress, should_stop
+        self._has_checkpoint = model_id is not None and bool(
+            store.model(model_id)["checkpoint_path"])
+        self._boxes: dict[int, list[tuple]] = {}
+
+    def note(self, key: str, value) -> None:
+        self.notes[key] = value
+
+    def report(self, fraction: float, message: str) -> None:
+        if self._should_stop and self._should_stop():
+            raise Cancelled()
+        if self._progress:
+            self._progress(fraction, message)
+
+    # -- model outputs ------------------------------------------------------------
+    def ensure_predicted(self, ids) -> None:
+        """Run the active model on the items it has not predicted yet (stores boxes with
+        per-class probabilities, and embeddings)."""
+        if not self._has_checkpoint:
+            return
+        missing = self.store.items_without_embedding(self.model_id, [int(i) for i in ids])
+        if missing:
+            from al_core.registry import predict_items  # torch loads only when needed
+
+            predict_items(self.store, self.model_id, missing, reporter=_Reporter(
+                self._progress, self._should_stop, 0.05, 0.8, f"predicting {len(missing)} images"))
+
+    def _predictions(self, ids: np.ndarray) -> dict[int, list[tuple]]:
+        """item id -> [(class_id, score, probs or None)]"""
+        need = [int(i) for i in ids if int(i) not in self._boxes]
+        if need:
+            if self.model_id is None:
+                raise ValueError("this strategy needs model predictions and no model is active")
+            self.ensure_predicted(need)
+            for i in need:
+                self._boxes[i] = []
+            for item_id, class_id, score, probs in self.store.predictions_with_probs(
+                    self.model_id, need):
+                self._boxes[item_id].append((class_id, score, probs))
+        return {int(i): self._boxes[int(i)] for i in ids}
+
+    def uncertainty(self, ids: np.ndarray) -> ImageScores:
+        boxes = self._predictions(ids)
+        classes = [c.id for c in self.store.classes()]
+        column = {c: k for k, c in enumerate(classes)}
+        rows, scores, index = [], [], []
+        for position, item_id in enumerate(ids):
+            for class_id, score, probs in boxes[int(item_id)]:
+                if probs is None:  # an imported model's box: only its class is known
+                    probs = np.eye(len(classes), dtype=np.float32)[column[class_id]]
+                rows.append(probs)
+                scores.append(score)
+                index.append(position)
+        width = max((len(r) for r in rows), default=len(classes))
+        probs = np.array(rows, np.float32).reshape(-1, width)
+        o = self.options
+        return image_uncertainty(probs, np.array(scores, np.float32), np.array(index, np.int64),
+                                 len(ids), measure=o["measure"], aggregate=o["aggregate"],
+                                 background=o["background"])
+
+    def predicted_classes(self, ids: np.ndarray) -> list[list[int]]:
+        boxes = self._predictions(ids)
+        floor = self.options["class_score"]
+        return [sorted({c for c, s, _ in boxes[int(i)] if s >= floor}) for i in ids]
+
+    def labeled_class_counts(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for anns in self.store.annotations([int(i) for i in self.labeled]).values():
+            for a in anns:
+                counts[a.class_id] = counts.get(a.class_id, 0) + 1
+        return counts
+
+    def embeddings(self, ids: np.ndarray) -> np.ndarray:
+        """(len(ids), d) float32: the model's image embeddings, or the fixed cold-start
+        features when no model with a checkpoint is active."""
+        ids = [int(i) for i in ids]
+        if not self._has_checkpoint:
+            self.note("features", cold_features.EXTRACTOR)
+            return cold_start_features(self.store, ids, report=self.report)
+        self.ensure_predicted(ids)
+        vectors = self.store.embedding_vectors(self.model_id, ids)
+        self.note("features", f"model #{self.model_id} embeddings")
+        if not ids:
+            return np.zeros((0, 1), np.float32)
+        return np.stack([np.frombuffer(vectors[i], np.float32) for i in ids])
+
+    def consistency(self, ids: np.ndarray) -> np.ndarray:
+        if not self._has_checkpoint:
+            raise ValueError("consistency needs a model with a checkpoint to run; the active "
+                             f"model #{self.model_id} has none (imported predictions)")
+        return flip_consistency_scores(self.store, self.model_id, [int(i) for i in ids],
+                                       report=self.report)
+
+
+def cold_start_features(store: Store, ids: list[int], *, report: Progress | None = None
+                        ) -> np.ndarray:
+    """Fixed features (``features.EXTRACTOR``) of the items, computed once and cached."""
+    from al_core.images import load_image
+
+    cached = store.feature_vectors(cold_features.EXTRACTOR, ids)
+    missing = [i for i in ids if i not in cached]
+    for start in range(0, len(missing), 256):
+        chunk = store.items(ids=missing[start:start + 256])
+        fresh = [(i.id, cold_features.image_features(load_image(store.image_path(i))).tobytes())
+                 for i in chunk]
+        store.save_feature_vectors(cold_features.EXTRACTOR, fresh)
+        cached.update(fresh)
+        if report:
+            report(0.05 + 0.8 * (start + len(chunk)) / len(missing),
+                   f"image features {start + len(chunk)}/{len(missing)}")
+    if not ids:
+        return np.zeros((0, cold_features.DIM), np.float32)
+    return np.stack([np.frombuffer(cached[i], np.float32) for i in ids])
+
+
+def flip_consistency_scores(store: Store, model_id: int, ids: list[int], *,
+                            report: Progress | None = None, batch_size: int = 32) -> np.ndarray:
+    """:func:`~al_core.strategies.measures.flip_inconsistency` of each item: the model
+    runs on the image and on its mirror image, unchanged."""
+    import torch
+
+    from al_core.data import load_items
+    from al_core.registry import PREDICT_SCORE_THRESHOLD, load_checkpoint
+    from al_core.train import resolve_device
+
+    model, config, _ = load_checkpoint(store, model_id)
+    device = resolve_device(config.device)
+    model.to(device)
+    out: dict[int, float] = {}
+    for start in range(0, len(ids), batch_size):
+        data = load_items(store, ids[start:start + batch_size], image_size=config.image_size,
+                          class_index=None)
+        images = data.images.to(device).float() / 255  # (B, 3, S, S)
+        with torch.inference_mode():
+            preds = model.predict(torch.cat([images, images.flip(-1)]),
+                                  score_threshold=PREDICT_SCORE_THRESHOLD)
+        n = len(data.item_ids)
+        for item_id, a, b in zip(data.item_ids, preds[:n], preds[n:]):
+            back = flip_boxes(b.boxes, config.image_size)
+            out[item_id] = flip_inconsistency((a.boxes, a.scores, a.probs),
+                                              (back, b.scores, b.probs))
+        if report:
+            done = min(start + batch_size, len(ids))
+            report(0.05 + 0.8 * done / len(ids), f"flip consistency {done}/{len(ids)}")
+    return np.array([out[i] for i in ids], np.float64)
+
+
+def batch_size_for(store: Store, spec: QuerySpec) -> int:
+    """How many items to pick: ``add``, or ``target`` minus the labeled training set and
+    the items still waiting in earlier selections."""
+    if spec.add is not None:
+        return spec.add
+    labeled = len(store.training_labeled_ids())
+    pending = len(store.pending_item_ids())
+    add = spec.target - labeled - pending
+    if add < 1:
+        raise ValueError(f"--target {spec.target}: the labeled set already has {labeled} items"
+                         + (f" and {pending} more wait in earlier selections" if pending else "")
+                         + "; nothing to add")
+    return add
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What a query will do, checked before any work: see :func:`plan_query`."""
+
+    strategy: str  # the one that will run (the cold-start one when no model is active)
+    model_id: int | None
+    pool: np.ndarray  # (N,) item ids
+    batch: int
+    tag: str
+    round: int
+
+
+def plan_query(store: Store, spec: QuerySpec) -> QueryPlan:
+    """Resolve the strategy, pool, batch size and tag; raise ValueError naming the
+    problem (the CLI calls this before starting a job, so mistakes fail at once)."""
+    model_id = store.active_model_id()
+    strategy = get_strategy(spec.strategy)
+    if strategy.needs_model and model_id is None:
+        strategy = get_strategy(COLD_START_STRATEGY)
+    pool = np.array(store.query_pool(tag=spec.pool_tag, include_pending=spec.include_pending),
+                    np.int64)
+    n = batch_size_for(store, spec)
+    if n > len(pool):
+        raise ValueError(f"asked for {n} items but the pool has only {len(pool)} "
+                         "(unlabeled, unsplit" + (f", tagged {spec.pool_tag!r}" if spec.pool_tag
+                                                   else "")
+                         + ("" if spec.include_pending else ", not waiting in a selection")
+                         + ")")
+    round_ = store.next_round()
+    tag = spec.tag or f"al-iteration-{round_}"
+    store.check_new_tag(tag)
+    return QueryPlan(strategy.name, model_id, pool, n, tag, round_)
+
+
+def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None,
+              should_stop: Callable[[], bool] | None = None) -> Selection:
+    """Pick a batch by ``spec`` and store it as a selection (see the module doc)."""
+    options = check_options(spec.options)
+    plan = plan_query(store, spec)
+    strategy, model_id, pool, n, tag = (get_strategy(plan.strategy), plan.model_id, plan.pool,
+                                        plan.batch, plan.tag)
+    if strategy.name != spec.strategy:
+        log.info("no active model: %s falls back to %s", spec.strategy, strategy.name)
+    n_control = int(round(n * spec.random_control))
+    control = np.sort(np.random.default_rng(spec.seed).choice(pool, n_control, replace=False))
+    ctx = QueryContext(store, model_id, np.setdiff1d(pool, control), options,
+                       progress=progress, should_stop=should_stop)
+    ctx.report(0.0, f"{strategy.name}: picking {n - n_control} of {len(ctx.pool)}")
+    picked = strategy.select(ctx, n - n_control, np.random.default_rng([spec.seed, 1]))
+    _check_picks(picked, ctx.pool, n - n_control)
+    items = [SelectionItem(i, rank, s, False) for rank, (i, s) in enumerate(picked, 1)]
+    items += [SelectionItem(int(i), len(picked) + r, None, True) for r, i in enumerate(control, 1)]
+    ctx.report(0.9, "pre-labels for the picked items")
+    ctx.ensure_predicted([i.item_id for i in items])  # the batch carries pre-labels
+    config = {"requested": asdict(spec), "options": options, "batch": n,
+              "control": n_control, "pool_size": len(pool), **ctx.notes}
+    if strategy.name != spec.strategy:
+        config["fallback"] = f"no active model: {spec.strategy} needs one"
+    store.add_selection(tag=tag, round=plan.round, strategy=strategy.name, config=config,
+                        seed=spec.seed, model_id=model_id, items=items)
+    return store.selection(tag)
+
+
+def _check_picks(picked: Ranked, pool: np.ndarray, k: int) -> None:
+    """A strategy bug must not reach the store: k distinct items, all from the pool."""
+    ids = [i for i, _ in picked]
+    if len(ids) != k or len(set(ids)) != k or not np.isin(ids, pool).all():
+        raise RuntimeError(f"strategy returned {len(ids)} picks ({len(set(ids))} distinct), "
+                           f"expected {k} distinct pool items")
+
+
+@job_kind("query")
+def run_query_job(store: Store, job_id: int, params: dict, reporter) -> None:
+    selection = run_query(store, QuerySpec(**params), progress=reporter.progress,
+                          should_stop=reporter.cancel_requested)
+    reporter.progress(1.0, f"selection {selection.tag}: {len(selection.items)} items")
+    reporter.log(f"selection {selection.tag} (id {selection.id})")
