@@ -22,6 +22,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     time_budget_s: float | None = None  # stop (and anneal the LR) by this time
     augment: tuple[str, ...] = ("color", "scale")
+    repeat_threshold: float = 0.3  # repeat-factor sampling of rare classes; 0 = off
     seed: int = 0
     weights_path: str | None = None  # torchvision archs: a local pretrained checkpoint
     device: str = "auto"  # "auto" | "cpu" | "cuda"
@@ -31,7 +32,7 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: {value!r} is not a positive integer")
-        for name in ("lr", "weight_decay"):
+        for name in ("lr", "weight_decay", "repeat_threshold"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,42 +68,57 @@ def load_checkpoint(store: Store, model_id: int):
     return model.eval(), config, list(ckpt["class_ids"])
 
 
-@job_kind("train")
-def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
-    model_id = params["model_id"]
+def train_model(store: Store, model_id: int, *,
+                progress: Callable[[float, str], None] | None = None,
+                log_line: Callable[[str], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> dict:
+    """Train a candidate on the train split's current labels (validating on val), write
+    its checkpoint atomically and mark it trained. Returns its metrics. Raises
+    Cancelled when ``should_stop`` asked to stop (the model is then left untouched)."""
     row = store.model(model_id)
     config = merge_config(TrainConfig(), row["config"])
-    store.update_model(model_id, status="training", job_id=job_id)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     class_ids = [c.id for c in store.classes()]
     index = {c: k for k, c in enumerate(class_ids)}
-    reporter.progress(0.0, "loading images")
+    if progress:
+        progress(0.0, "loading images")
     train = load_split(store, "train", image_size=config.image_size, class_index=index)
     val = load_split(store, "val", image_size=config.image_size, class_index=index)
-    reporter.log(f"train {len(train)} images, val {len(val)} images, config {row['config']}")
+    if log_line:
+        log_line(f"train {len(train)} images, val {len(val)} images, config {row['config']}")
     model = build_detector(config, len(class_ids))
 
-    def progress(rec: dict) -> None:
+    def on_epoch(rec: dict) -> None:
         fraction = rec["epoch"] / rec["epochs"]
         if config.time_budget_s:
             fraction = max(fraction, rec["elapsed_s"] / config.time_budget_s)
-        reporter.progress(min(fraction, 0.99), (
-            f"epoch {rec['epoch']}/{rec['epochs']} loss {rec['loss']:.3f} "
-            f"val mAP50 {rec['val_map50']:.3f} ETA {rec['eta_s']:.0f}s"))
-        reporter.log(json.dumps(rec))
+        if progress:
+            progress(min(fraction, 0.99), (
+                f"epoch {rec['epoch']}/{rec['epochs']} loss {rec['loss']:.3f} "
+                f"val mAP50 {rec['val_map50']:.3f} ETA {rec['eta_s']:.0f}s"))
+        if log_line:
+            log_line(json.dumps(rec))
 
-    result = train_loop(model, train, val, config, progress=progress,
-                        should_stop=reporter.cancel_requested)
+    result = train_loop(model, train, val, config, progress=on_epoch, should_stop=should_stop)
     if result.stopped:
         raise Cancelled()
     path = store.models_dir / f"model-{model_id}.pt"
     digest = _atomic_save({"arch": config.arch, "config": config.to_dict(),
                            "class_ids": class_ids, "state_dict": result.state_dict,
                            "best_epoch": result.best_epoch}, path)
+    metrics = {"best_epoch": result.best_epoch, "val_map50": result.best_val_map,
+               "epochs_run": result.epochs_run, "train_images": len(train)}
     store.update_model(model_id, status="trained", checkpoint_path=str(path.relative_to(store.root)),
-                       checkpoint_sha256=digest, metrics={
-                           "best_epoch": result.best_epoch, "val_map50": result.best_val_map,
-                           "epochs_run": result.epochs_run, "train_images": len(train)})
+                       checkpoint_sha256=digest, metrics=metrics)
+    return metrics
+
+
+@job_kind("train")
+def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
+    model_id = params["model_id"]
+    store.update_model(model_id, status="training", job_id=job_id)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    train_model(store, model_id, progress=reporter.progress, log_line=reporter.log,
+                should_stop=reporter.cancel_requested)
 
 
 def _train_ended(store: Store, job_id: int, status: str) -> None:

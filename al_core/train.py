@@ -80,6 +80,30 @@ def _augment(images: torch.Tensor, targets: list[dict], augment: tuple[str, ...]
     return images, out_targets
 
 
+def repeat_factors(targets: list[dict], threshold: float) -> np.ndarray:
+    """LVIS's repeat-factor sampling for long-tailed classes: an image is repeated
+    ``max(1, sqrt(threshold / f))`` times per epoch, f being the fraction of training
+    images that contain its rarest class. ``threshold`` 0 turns it off. Returns (N,)."""
+    factors = np.ones(len(targets))
+    if threshold <= 0 or not targets:
+        return factors
+    classes = [set(t["labels"].tolist()) for t in targets]
+    counts: dict[int, int] = {}
+    for present in classes:
+        for k in present:
+            counts[k] = counts.get(k, 0) + 1
+    for i, present in enumerate(classes):
+        for k in present:
+            factors[i] = max(factors[i], math.sqrt(threshold / (counts[k] / len(targets))))
+    return factors
+
+
+def _epoch_order(factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each image floor(r) times plus once more with probability frac(r), shuffled."""
+    repeats = np.floor(factors).astype(int) + (rng.random(len(factors)) < factors % 1)
+    return rng.permutation(np.repeat(np.arange(len(factors)), repeats))
+
+
 def _lr_factor(step: int, total_steps: int, elapsed: float, budget: float | None,
                warmup: int = 50) -> float:
     progress = step / max(total_steps, 1)
@@ -141,13 +165,14 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
     rng = np.random.default_rng(config.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total = steps_per_epoch * config.epochs
+    factors = repeat_factors(train.targets, config.repeat_threshold)
+    total = math.ceil(factors.sum() / config.batch_size) * config.epochs
     start, step = time.monotonic(), 0
     best = (-1.0, 0, copy.deepcopy(model.state_dict()))
     history, stopped = [], False
     for epoch in range(1, config.epochs + 1):
-        order = rng.permutation(len(train))
+        order = _epoch_order(factors, rng)
+        steps_per_epoch = math.ceil(len(order) / config.batch_size)
         losses = []
         for b in range(steps_per_epoch):
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]

@@ -1,10 +1,16 @@
 """The default detector: a compact one-stage, anchor-free, CenterNet-style network that
 trains from scratch on a few CPU cores in minutes.
 
-Backbone to stride 16, a light top-down neck back to stride 4, and three heads at
-stride 4: a class heatmap (object centres), box size and centre offset. A detection is a
-local maximum of the best-class heatmap; its probability vector is the heatmap's
-per-class sigmoid at that cell, normalised to sum 1.
+Backbone to stride 16, a light top-down neck back to stride 4, and three heads:
+a class-agnostic centre heatmap and the box size and centre offset at stride 4, and a
+softmax classifier on stride-8 features (which see the whole object) upsampled to
+stride 4. A detection is a local maximum of the centre heatmap; its score is
+centre x class probability, and its probability vector is the classifier's softmax.
+
+Factorising "is there an object" from "which class" is what makes the model learn rare
+classes from a few hundred images: every object trains the shared centre heatmap, and
+the softmax cross-entropy teaches each object's class against all the others, where a
+per-class heatmap gets positives for a rare class only from its own few instances.
 """
 from __future__ import annotations
 
@@ -51,30 +57,38 @@ class CompactCenterNet(nn.Module):
         self.lat8, self.top16 = nn.Conv2d(4 * w, 2 * w, 1), nn.Conv2d(6 * w, 2 * w, 1)
         self.lat4 = nn.Conv2d(2 * w, 2 * w, 1)
         self.smooth = _conv(2 * w, 2 * w)
-        self.heatmap = nn.Sequential(_conv(2 * w, 2 * w), nn.Conv2d(2 * w, num_classes, 1))
+        self.heatmap = nn.Sequential(_conv(2 * w, 2 * w), nn.Conv2d(2 * w, 1, 1))
         self.regress = nn.Sequential(_conv(2 * w, 2 * w), nn.Conv2d(2 * w, 4, 1))
+        self.classify = nn.Sequential(_conv(10 * w, 4 * w), _conv(4 * w, 4 * w),
+                                      nn.Conv2d(4 * w, num_classes, 1))
         nn.init.constant_(self.heatmap[-1].bias, -math.log((1 - 0.1) / 0.1))  # prior 0.1
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """images (N, 3, S, S) in [0, 1] -> heatmap logits (N, C, S/4, S/4), size and
-        offset (N, 4, S/4, S/4) in stride units, embedding (N, 6w)."""
+        """images (N, 3, S, S) in [0, 1] -> centre logits (N, 1, S/4, S/4), class logits
+        (N, C, S/4, S/4), size and offset (N, 4, S/4, S/4) in stride units, embedding
+        (N, 6w)."""
         x = self.stem(images - 0.5)
         c4 = self.s4(x)  # (N, 2w, S/4, S/4)
         c8 = self.s8(c4)  # (N, 4w, S/8, S/8)
         c16 = self.s16(c8)  # (N, 6w, S/16, S/16)
         p8 = self.lat8(c8) + F.interpolate(self.top16(c16), size=c8.shape[-2:], mode="nearest")
         p4 = self.smooth(self.lat4(c4) + F.interpolate(p8, size=c4.shape[-2:], mode="nearest"))
-        return {"heatmap": self.heatmap(p4), "regress": self.regress(p4),
+        q8 = torch.cat([c8, F.interpolate(c16, size=c8.shape[-2:], mode="nearest")], dim=1)
+        classes = F.interpolate(self.classify(q8), size=c4.shape[-2:], mode="bilinear",
+                                align_corners=False)
+        return {"heatmap": self.heatmap(p4), "classes": classes, "regress": self.regress(p4),
                 "embedding": c16.mean(dim=(2, 3))}
 
     # -- the Detector interface ---------------------------------------------
     def losses(self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]]
                ) -> dict[str, torch.Tensor]:
         out = self(images)
-        hm_t, reg_t, mask = encode_targets(targets, self.num_classes, out["heatmap"].shape[-2:],
-                                           device=images.device)
+        hm_t, cls_t, reg_t, mask = encode_targets(targets, out["heatmap"].shape[-2:],
+                                                  device=images.device)
         num_pos = mask.sum().clamp(min=1.0)
         return {"heatmap": focal_loss(out["heatmap"], hm_t) / num_pos,
+                "class": F.cross_entropy(out["classes"], cls_t, ignore_index=-1,
+                                         reduction="sum", label_smoothing=0.05) / num_pos,
                 "size": 0.1 * (F.l1_loss(out["regress"][:, :2], reg_t[:, :2], reduction="none")
                                * mask).sum() / num_pos,
                 "offset": (F.l1_loss(out["regress"][:, 2:], reg_t[:, 2:], reduction="none")
@@ -83,7 +97,7 @@ class CompactCenterNet(nn.Module):
     def predict(self, images: torch.Tensor, *, score_threshold: float = 0.05,
                 max_detections: int = 100) -> list[Prediction]:
         out = self(images)
-        return decode(out["heatmap"], out["regress"], out["embedding"],
+        return decode(out["heatmap"], out["classes"], out["regress"], out["embedding"],
                       score_threshold=score_threshold, max_detections=max_detections)
 
 
@@ -107,12 +121,14 @@ def _radius(h: float, w: float, min_overlap: float = 0.7) -> float:
     return min(r1, r2, r3)
 
 
-def encode_targets(targets: list[dict[str, torch.Tensor]], num_classes: int,
-                   size: tuple[int, int], *, device) -> tuple[torch.Tensor, ...]:
-    """Heatmap (N, C, H, W), regression (N, 4, H, W) = (w, h, dx, dy) in stride units at
-    each object centre, and the centre mask (N, 1, H, W)."""
+def encode_targets(targets: list[dict[str, torch.Tensor]], size: tuple[int, int], *,
+                   device) -> tuple[torch.Tensor, ...]:
+    """Centre heatmap (N, 1, H, W), the class index at each object centre (N, H, W; -1
+    elsewhere), regression (N, 4, H, W) = (w, h, dx, dy) in stride units at each centre,
+    and the centre mask (N, 1, H, W)."""
     n, (h, w) = len(targets), size
-    heat = np.zeros((n, num_classes, h, w), np.float32)
+    heat = np.zeros((n, 1, h, w), np.float32)
+    cls = np.full((n, h, w), -1, np.int64)
     reg = np.zeros((n, 4, h, w), np.float32)
     mask = np.zeros((n, 1, h, w), np.float32)
     ys, xs = np.arange(h)[:, None], np.arange(w)[None, :]
@@ -128,19 +144,22 @@ def encode_targets(targets: list[dict[str, torch.Tensor]], num_classes: int,
             else:
                 g = np.zeros((h, w), np.float32)
             g[iy, ix] = 1.0
-            np.maximum(heat[i, k], g, out=heat[i, k])
+            np.maximum(heat[i, 0], g, out=heat[i, 0])
+            cls[i, iy, ix] = k
             reg[i, :, iy, ix] = (bw, bh, cx - ix, cy - iy)
             mask[i, 0, iy, ix] = 1.0
-    return (torch.from_numpy(heat).to(device), torch.from_numpy(reg).to(device),
-            torch.from_numpy(mask).to(device))
+    return (torch.from_numpy(heat).to(device), torch.from_numpy(cls).to(device),
+            torch.from_numpy(reg).to(device), torch.from_numpy(mask).to(device))
 
 
-def decode(heatmap: torch.Tensor, regress: torch.Tensor, embedding: torch.Tensor, *,
-           score_threshold: float, max_detections: int) -> list[Prediction]:
-    """Peaks of the best-class heatmap -> boxes in input pixels."""
-    probs_all = torch.sigmoid(heatmap)  # (N, C, H, W)
-    best, label = probs_all.max(dim=1)  # (N, H, W)
-    peaks = best * (F.max_pool2d(best[:, None], 3, 1, 1)[:, 0] == best)
+def decode(heatmap: torch.Tensor, classes: torch.Tensor, regress: torch.Tensor,
+           embedding: torch.Tensor, *, score_threshold: float, max_detections: int
+           ) -> list[Prediction]:
+    """Peaks of the centre heatmap -> boxes in input pixels, scored centre x class."""
+    centre = torch.sigmoid(heatmap[:, 0])  # (N, H, W)
+    probs_all = torch.softmax(classes, dim=1)  # (N, C, H, W)
+    top, label = probs_all.max(dim=1)  # (N, H, W)
+    peaks = centre * (F.max_pool2d(centre[:, None], 3, 1, 1)[:, 0] == centre) * top
     n, c, h, w = probs_all.shape
     k = min(max_detections, h * w)
     scores, idx = peaks.view(n, -1).topk(k)  # (N, K)
@@ -157,6 +176,6 @@ def decode(heatmap: torch.Tensor, regress: torch.Tensor, embedding: torch.Tensor
         out.append(Prediction(
             boxes=boxes.float().numpy(), labels=label[i].view(-1)[cells].long().numpy(),
             scores=scores[i][keep].float().numpy(),
-            probs=(probs / probs.sum(dim=1, keepdim=True)).float().numpy(),
+            probs=probs.float().numpy(),
             embedding=embedding[i].float().numpy()))
     return out
