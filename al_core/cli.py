@@ -335,6 +335,35 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _cmd_simulate(args) -> int:
+    from al_core import simulate as sim
+
+    if bool(args.demo) == bool(args.images or args.coco):
+        raise ValueError("give either --demo or both --images DIR and --coco ANN.json")
+    if not args.demo and not (args.images and args.coco):
+        raise ValueError("--images and --coco go together")
+    quick = args.quick
+    defaults = sim.QUICK_DEFAULTS if quick else sim.FULL_DEFAULTS
+    train = dict(sim.QUICK_TRAIN if quick else sim.DEFAULT_TRAIN)
+    train.update(_json_arg(args.train_config, "--train-config") or {})
+    config = sim.SimConfig(
+        strategies=tuple(args.strategy or defaults["strategies"]),
+        initial=args.initial or defaults["initial"], add=args.add or defaults["add"],
+        rounds=defaults["rounds"] if args.rounds is None else args.rounds,
+        seeds=args.seeds or defaults["seeds"], train=train,
+        initial_strategy=args.initial_strategy)
+    source = sim.Source(demo=bool(args.demo), quick=quick, images=args.images, coco=args.coco,
+                        test_size=args.test_size)
+    start = time.monotonic()
+    curves = sim.simulate(args.out, source, config,
+                          say=lambda line: print(line, file=sys.stderr, flush=True))
+    summary = sim.summarize(curves)
+    print(sim.format_table(summary))
+    print(f"\n{args.out / 'curves.json'}, {args.out / 'curves.png'}, "
+          f"{args.out / 'summary.json'} ({(time.monotonic() - start) / 60:.1f} min)")
+    return 0
+
+
 def _cmd_run_job(args) -> int:
     from al_core import query, registry  # noqa: F401 - they register their job kinds
 
@@ -464,6 +493,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", type=Path, required=True)
     p.add_argument("--job", type=int, required=True)
     p.set_defaults(fn=_cmd_run_job)
+
+    help_text = ("the whole loop headless with the ground truth as the oracle: label "
+                 "efficiency of query strategies vs random (curves.json, curves.png)")
+    p = sub.add_parser("simulate", help=help_text, description=help_text)
+    p.add_argument("--demo", action="store_true", help="simulate on the built-in demo")
+    p.add_argument("--images", type=Path, help="images folder (with --coco)")
+    p.add_argument("--coco", type=Path, help="COCO instances JSON: the oracle's labels")
+    p.add_argument("--test-size", type=int, default=300,
+                   help="with --coco: items frozen as the test split (default %(default)s)")
+    p.add_argument("--strategy", action="append", choices=list(STRATEGIES),
+                   help="repeat for several (default: random, uncertainty, coreset, hybrid)")
+    p.add_argument("--initial", type=int, help="labels of round 0, picked by the cold-start "
+                   "strategy (the same for every strategy)")
+    p.add_argument("--initial-strategy", choices=list(STRATEGIES),
+                   help=f"round 0's strategy (default {COLD_START_STRATEGY})")
+    p.add_argument("--add", type=int, help="labels added per round")
+    p.add_argument("--rounds", type=int, help="query rounds after round 0")
+    p.add_argument("--seeds", type=int, help="seeds per strategy")
+    p.add_argument("--train-config", help="JSON object overriding the training config of "
+                   "every round (default epochs and sizes: see README)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder; rerunning with the same one resumes")
+    p.add_argument("--quick", action="store_true",
+                   help="a small variant for tests: a 300-image demo and tiny training")
+    p.set_defaults(fn=_cmd_simulate)
 
     help_text = ("per-class AP at one IoU threshold of a COCO results file against COCO "
                  "instances (equal to pycocotools)")

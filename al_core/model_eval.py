@@ -33,6 +33,9 @@ def model_detections(store: Store, model_id: int, item_ids: list[int]) -> Detect
                          f"{len(item_ids)} test items (e.g. item {missing[0]}); run "
                          f"`python -m al_core predict --model {model_id} --split test` first")
     rows = store.predictions(model_id, item_ids)
+    if not rows and not store.items_without_embedding(model_id, item_ids):
+        return Detections(image=np.zeros(0, np.int64), label=np.zeros(0, np.int64),
+                          xywh=np.zeros((0, 4)), score=np.zeros(0))  # saw them, found nothing
     if not rows:
         raise ValueError(f"model #{model_id} has no predictions on the {len(item_ids)} test "
                          "items; run predict on the test split first")

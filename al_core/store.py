@@ -242,6 +242,24 @@ class Store:
     def has_oracle(self) -> bool:
         return self.db.execute("SELECT 1 FROM oracle_boxes LIMIT 1").fetchone() is not None
 
+    def move_labels_to_oracle(self) -> int:
+        """Turn every current label into hidden ground truth and unlabel the items (the
+        simulation's start from an imported labeled dataset). Returns the items moved."""
+        with self.db.atomic():
+            if self.has_oracle():
+                raise ValueError("this project already has an oracle")
+            unlabeled = self.count_items(status="unlabeled")
+            if unlabeled:
+                raise ValueError(f"{unlabeled} items have no labels; the oracle needs every "
+                                 "item labeled (empty images count as labeled)")
+            self.db.execute("INSERT INTO oracle_boxes (item_id, class_id, x1, y1, x2, y2) "
+                            "SELECT item_id, class_id, x1, y1, x2, y2 FROM annotations "
+                            "ORDER BY item_id, id")
+            self.db.execute("DELETE FROM annotations")
+            return self.db.execute(
+                "UPDATE items SET status = 'unlabeled', split = NULL, labeled_by = NULL, "
+                "labeled_round = NULL").rowcount
+
     def label_from_oracle(self, item_ids: Sequence[int], *, round: int | None = None) -> int:
         """Copy the hidden ground truth of these items into their labels."""
         truth = self.oracle_boxes(item_ids)

@@ -1,0 +1,331 @@
+"""The oracle simulation: the whole active-learning loop headless, with the ground truth
+answering as the annotator, to measure label efficiency honestly.
+
+For every strategy and seed, a copy of one base project (same frozen test set, same
+pool) goes round by round: select, label from the oracle, split into train/val, train
+a new model with the same budget, evaluate it on the test split, make it active. Round 0
+picks the initial set with the same cold-start strategy for every strategy, so the
+curves differ only by what each strategy queries.
+
+Everything is on disk under ``out``: ``base/`` (the project every run copies),
+``runs/<strategy>/seed-<s>/`` (each run's project), ``curves.json`` (rewritten after
+every round, so an interrupted simulation resumes where it stopped), ``curves.png`` and
+``summary.json`` (label savings vs random).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from al_core.store import DB_NAME, Store
+
+log = logging.getLogger(__name__)
+Say = Callable[[str], None]
+
+# The training budget of every round: a fixed number of epochs over the labeled set
+# (the same for every strategy at the same round), no wall-clock budget (which would
+# make runs depend on the machine's load).
+DEFAULT_TRAIN = {"epochs": 30, "time_budget_s": None}
+QUICK_TRAIN = {"epochs": 2, "time_budget_s": None, "image_size": 96, "width": 8}
+FULL_DEFAULTS = {"strategies": ("random", "uncertainty", "coreset", "hybrid"), "initial": 100,
+                 "add": 100, "rounds": 4, "seeds": 3}
+QUICK_DEFAULTS = {"strategies": ("random", "hybrid"), "initial": 20, "add": 20, "rounds": 2,
+                  "seeds": 1}
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    strategies: tuple[str, ...]
+    initial: int
+    add: int
+    rounds: int  # query rounds after the initial one
+    seeds: int
+    train: dict = field(default_factory=lambda: dict(DEFAULT_TRAIN))
+    initial_strategy: str | None = None  # None: the registry's cold-start strategy
+
+    def __post_init__(self) -> None:
+        from al_core.model_config import TrainConfig, merge_config
+        from al_core.strategies.registry import get_strategy
+
+        if not self.strategies:
+            raise ValueError("give at least one --strategy")
+        if len(set(self.strategies)) != len(self.strategies):
+            raise ValueError(f"--strategy given twice: {', '.join(self.strategies)}")
+        for name in self.strategies:
+            get_strategy(name)
+        if self.initial_strategy is not None:
+            get_strategy(self.initial_strategy)
+        for name in ("initial", "add", "seeds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"--{name}: {value!r} is not a positive integer")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 0:
+            raise ValueError(f"--rounds: {self.rounds!r} is not an integer >= 0")
+        merge_config(TrainConfig(), self.train)  # names a bad training override now
+
+    @property
+    def labeled_counts(self) -> list[int]:
+        return [self.initial + r * self.add for r in range(self.rounds + 1)]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the base project comes from: the built-in demo, or images + COCO labels
+    (which become the oracle; ``test_size`` of them are labeled and frozen as test)."""
+
+    demo: bool = True
+    quick: bool = False
+    images: Path | None = None
+    coco: Path | None = None
+    test_size: int = 300
+
+
+# -- the base project -----------------------------------------------------------
+
+def make_base(path: Path, source: Source, *, say: Say = print) -> None:
+    """Create the base project (once; an existing complete one is reused)."""
+    if (path / DB_NAME).exists():
+        return
+    if source.demo:
+        from al_core.demo import DemoConfig, create_demo_project
+
+        config = DemoConfig(n_images=300, test_size=80, image_size=96, max_digit_px=32) \
+            if source.quick else DemoConfig()
+        say(f"creating the demo base project ({config.n_images} images)")
+        create_demo_project(path, config).close()
+        return
+    _base_from_coco(path, source, say)
+
+
+def _base_from_coco(path: Path, source: Source, say: Say) -> None:
+    from al_core.io_coco import import_folder
+    from al_core.split import freeze_test
+
+    staging = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with Store(staging, create=True) as store:
+        say(f"importing {source.coco} with the images in {source.images}")
+        report = import_folder(store, source.images, coco=source.coco)
+        say(report.summary())
+        for problem in report.problems[:20]:
+            say(f"  {problem}")
+        moved = store.move_labels_to_oracle()
+        if moved < source.test_size + 2:
+            raise ValueError(f"{source.coco} labels {moved} usable images; the simulation "
+                             f"needs more than the test split ({source.test_size})")
+        rng = np.random.default_rng(0)
+        ids = [i.id for i in store.items()]
+        test = sorted(rng.choice(ids, source.test_size, replace=False).tolist())
+        store.label_from_oracle(test, round=0)
+        store.set_splits({i: "test" for i in test})
+        freeze_test(store)
+    staging.rename(path)
+
+
+def _copy_project(base: Path, target: Path) -> None:
+    """A run's own copy of the base project, made atomically."""
+    if (target / DB_NAME).exists():
+        return
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(base, staging, ignore=shutil.ignore_patterns("*-wal", "*-shm", "jobs"))
+    staging.rename(target)
+
+
+# -- one run --------------------------------------------------------------------
+
+def _round_tag(r: int) -> str:
+    return f"sim-round-{r}"
+
+
+def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
+              say: Say) -> dict:
+    """Select (unless this round's selection exists: a resumed run), label from the
+    oracle, split, train, evaluate; returns the curve point."""
+    from al_core.model_config import create_candidate
+    from al_core.model_eval import evaluate_model
+    from al_core.query import QuerySpec, run_query
+    from al_core.registry import predict_items, train_model
+    from al_core.split import split_project
+    from al_core.strategies.registry import COLD_START_STRATEGY
+
+    tag = _round_tag(r)
+    if tag not in {s.tag for s in store.selections()}:
+        name = (config.initial_strategy or COLD_START_STRATEGY) if r == 0 else strategy
+        spec = QuerySpec(strategy=name, add=config.initial if r == 0 else config.add,
+                         random_control=0.0, seed=seed * 1000 + r, tag=tag)
+        run_query(store, spec)
+    ids = [i.item_id for i in store.selection(tag).items]
+    unlabeled = [i.id for i in store.items(ids=ids) if i.status != "labeled"]
+    store.label_from_oracle(unlabeled, round=r)
+    split_project(store, seed=seed * 1000 + r)
+    labeled = len(store.training_labeled_ids())
+    model_id = create_candidate(store, override={**config.train, "seed": seed},
+                                name=f"{strategy}-s{seed}-r{r}")
+    start = time.monotonic()
+    metrics = train_model(store, model_id)
+    test_ids, _ = store.test_set_identity()
+    predict_items(store, model_id, test_ids)
+    result, _ = evaluate_model(store, model_id)
+    store.apply_decision(model_id, "update_model")
+    say(f"  round {r}: {labeled} labeled, test mAP50 {result.map:.3f} "
+        f"(val {metrics['val_map50']:.3f}, {time.monotonic() - start:.0f}s)")
+    return {"labeled": labeled, "map50": round(float(result.map), 5)}
+
+
+# -- the whole simulation ---------------------------------------------------------
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def load_curves(out: Path, config: SimConfig) -> dict:
+    """The curves so far; a previous run with other settings is refused, not mixed in."""
+    settings = {k: v for k, v in asdict(config).items() if k != "strategies"}
+    path = out / "curves.json"
+    if not path.exists():
+        return {"strategies": {}}
+    curves = json.loads(path.read_text())
+    saved = json.loads((out / "settings.json").read_text()) if (out / "settings.json").exists() \
+        else None
+    if saved is not None and saved != json.loads(json.dumps(settings)):
+        raise ValueError(f"{out} holds a simulation with other settings ({saved}); use a "
+                         "new --out folder")
+    return curves
+
+
+def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) -> dict:
+    """Run (or resume) every strategy x seed; returns the curves (also in curves.json)."""
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    curves = load_curves(out, config)
+    _write_json(out / "settings.json",
+                {k: v for k, v in asdict(config).items() if k != "strategies"})
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    make_base(out / "base", source, say=say)
+    total = len(config.strategies) * config.seeds * (config.rounds + 1)
+    done, started = 0, time.monotonic()
+    for seed in range(config.seeds):
+        for strategy in config.strategies:
+            points = curves["strategies"].setdefault(strategy, {"seeds": {}})["seeds"] \
+                .setdefault(str(seed), [])
+            done += len(points)
+            if len(points) > config.rounds:
+                continue
+            run_dir = out / "runs" / strategy / f"seed-{seed}"
+            _copy_project(out / "base", run_dir)
+            with Store(run_dir) as store:
+                for r in range(len(points), config.rounds + 1):
+                    eta = (time.monotonic() - started) / max(done, 1) * (total - done) \
+                        if done else None
+                    say(f"[{done + 1}/{total}] {strategy} seed {seed} round {r}"
+                        + (f" (ETA {eta / 60:.0f} min)" if eta is not None else ""))
+                    points.append(run_round(store, r, strategy, seed, config, say))
+                    _write_json(out / "curves.json", curves)
+                    done += 1
+    summary = summarize(curves)
+    _write_json(out / "summary.json", summary)
+    plot_curves(curves, out / "curves.png")
+    return curves
+
+
+# -- results --------------------------------------------------------------------
+
+def mean_curve(strategy: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """labeled (R,), mean, min and max of mAP50 over the seeds with all R rounds."""
+    runs = list(strategy["seeds"].values())
+    length = min(len(p) for p in runs)
+    labeled = np.array([p["labeled"] for p in runs[0][:length]], np.float64)
+    maps = np.array([[p["map50"] for p in run[:length]] for run in runs])  # (S, R)
+    return labeled, maps.mean(0), maps.min(0), maps.max(0)
+
+
+def labels_to_reach(labeled: np.ndarray, curve: np.ndarray, level: float) -> float | None:
+    """Labels where the (linearly interpolated) curve first reaches ``level``."""
+    for i in range(len(curve)):
+        if curve[i] >= level:
+            if i == 0:
+                return float(labeled[0])
+            a, b = curve[i - 1], curve[i]
+            return float(labeled[i - 1] + (level - a) / (b - a) * (labeled[i] - labeled[i - 1]))
+    return None
+
+
+def summarize(curves: dict) -> dict:
+    """Per strategy: the mean curve, labels needed to reach random's final mAP50 (and as
+    a fraction of random's labels), and the worst gap to random at any round."""
+    strategies = {name: s for name, s in curves["strategies"].items() if s["seeds"]}
+    out: dict = {"strategies": {}}
+    reference = strategies.get("random")
+    ref = mean_curve(reference) if reference else None
+    for name, s in strategies.items():
+        labeled, mean, low, high = mean_curve(s)
+        row = {"labeled": labeled.tolist(), "mean_map50": mean.round(4).tolist(),
+               "seeds": len(s["seeds"])}
+        if ref is not None:
+            n = min(len(ref[0]), len(labeled))
+            target = float(ref[1][n - 1])
+            needed = labels_to_reach(labeled[:n], mean[:n], target)
+            row.update({
+                "random_final_map50": round(target, 4),
+                "labels_to_random_final": None if needed is None else round(needed, 1),
+                "fraction_of_random_labels": None if needed is None
+                else round(needed / float(ref[0][n - 1]), 3),
+                "worst_gap_to_random": round(float((mean[:n] - ref[1][:n]).min()), 4)})
+        out["strategies"][name] = row
+    return out
+
+
+def format_table(summary: dict) -> str:
+    lines = ["| strategy | mAP50 per round (mean over seeds) | labels to random's final "
+             "mAP50 | share of random's labels | worst gap to random |",
+             "|---|---|---|---|---|"]
+    for name, row in summary["strategies"].items():
+        curve = " / ".join(f"{m:.3f}" for m in row["mean_map50"])
+        needed = row.get("labels_to_random_final")
+        share = row.get("fraction_of_random_labels")
+        gap = row.get("worst_gap_to_random")
+        lines.append(f"| {name} | {curve} | {'not reached' if needed is None else f'{needed:.0f}'}"
+                     f" | {'-' if share is None else f'{share:.0%}'} | "
+                     f"{'-' if gap is None else f'{gap * 100:+.1f} points'} |")
+    return "\n".join(lines)
+
+
+def plot_curves(curves: dict, path: Path) -> None:
+    """mAP50 vs labeled images per strategy: the mean over seeds and its min-max band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for name, s in curves["strategies"].items():
+        if not s["seeds"]:
+            continue
+        labeled, mean, low, high = mean_curve(s)
+        style = {"color": "0.4", "linestyle": "--"} if name == "random" else {}
+        line, = ax.plot(labeled, mean, marker="o", label=f"{name} ({len(s['seeds'])} seeds)",
+                        **style)
+        ax.fill_between(labeled, low, high, color=line.get_color(), alpha=0.15)
+    ax.set_xlabel("labeled images (train + val)")
+    ax.set_ylabel("test mAP50")
+    ax.set_title("Label efficiency: test mAP50 vs labeled images")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)

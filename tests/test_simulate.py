@@ -1,0 +1,128 @@
+"""The oracle simulation: output shapes, resuming, label-savings arithmetic, and a
+simulation started from imported images + COCO labels."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from al_core import simulate as sim
+from al_core.cli import main
+from al_core.store import Store
+from tests.datasets import write_dataset
+
+
+def _models(out: Path, strategy: str, seed: int = 0) -> int:
+    with Store(out / "runs" / strategy / f"seed-{seed}") as store:
+        return len(store.models())
+
+
+@pytest.mark.slow
+def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
+    out = tmp_path / "sim"
+    args = ["simulate", "--demo", "--quick", "--out", str(out), "--strategy", "random",
+            "--strategy", "uncertainty", "--initial", "20", "--add", "15", "--rounds", "2"]
+    assert main(args) == 0
+    curves = json.loads((out / "curves.json").read_text())
+    assert set(curves) == {"strategies"}
+    assert set(curves["strategies"]) == {"random", "uncertainty"}
+    for strategy in curves["strategies"].values():
+        assert set(strategy["seeds"]) == {"0"}
+        points = strategy["seeds"]["0"]
+        assert [p["labeled"] for p in points] == [20, 35, 50]  # monotone, by --add
+        assert all(set(p) == {"labeled", "map50"} and 0 <= p["map50"] <= 1 for p in points)
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["strategies"]["random"]["fraction_of_random_labels"] is not None
+    assert "| uncertainty |" in capsys.readouterr().out
+
+    # the initial set is the same for every strategy (round 0 differs only by noise)
+    with Store(out / "runs/random/seed-0") as a, Store(out / "runs/uncertainty/seed-0") as b:
+        first = lambda s: sorted(i.item_id for i in s.selection("sim-round-0").items)  # noqa: E731
+        assert first(a) == first(b)
+        # the later rounds queried by their own strategy, never labeled test items twice
+        assert b.selection("sim-round-1").strategy == "uncertainty"
+        assert len(b.training_labeled_ids()) == 50
+
+    # finished: rerunning trains nothing; an interrupted last round is redone alone
+    before = _models(out, "uncertainty")
+    assert main(args) == 0
+    assert _models(out, "uncertainty") == before
+    curves["strategies"]["uncertainty"]["seeds"]["0"].pop()
+    (out / "curves.json").write_text(json.dumps(curves))
+    assert main(args) == 0
+    resumed = json.loads((out / "curves.json").read_text())
+    assert [p["labeled"] for p in resumed["strategies"]["uncertainty"]["seeds"]["0"]] == \
+        [20, 35, 50]
+    assert _models(out, "uncertainty") == before + 1
+    assert _models(out, "random") == 3
+
+    # other settings in the same folder are refused rather than mixed into the curves
+    assert main(args[:-1] + ["3"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_labels_to_reach_interpolates_between_rounds():
+    labeled = np.array([100, 200, 300])
+    assert sim.labels_to_reach(labeled, np.array([0.2, 0.4, 0.6]), 0.5) == pytest.approx(250)
+    assert sim.labels_to_reach(labeled, np.array([0.6, 0.7, 0.8]), 0.5) == 100
+    assert sim.labels_to_reach(labeled, np.array([0.1, 0.2, 0.3]), 0.5) is None
+
+
+def test_summary_label_savings_and_worst_gap():
+    def strategy(*curves):
+        return {"seeds": {str(s): [{"labeled": n, "map50": m} for n, m in zip((10, 20, 30), c)]
+                          for s, c in enumerate(curves)}}
+    curves = {"strategies": {"random": strategy((0.1, 0.3, 0.5), (0.1, 0.3, 0.5)),
+                             "hybrid": strategy((0.1, 0.5, 0.7), (0.08, 0.5, 0.7))}}
+    summary = sim.summarize(curves)["strategies"]
+    assert summary["random"]["random_final_map50"] == pytest.approx(0.5)
+    assert summary["random"]["fraction_of_random_labels"] == pytest.approx(1.0)
+    assert summary["hybrid"]["labels_to_random_final"] == pytest.approx(20)
+    assert summary["hybrid"]["fraction_of_random_labels"] == pytest.approx(20 / 30, abs=1e-3)
+    assert summary["hybrid"]["worst_gap_to_random"] == pytest.approx(-0.01)
+    assert summary["hybrid"]["mean_map50"] == pytest.approx([0.09, 0.5, 0.7])
+    table = sim.format_table(sim.summarize(curves))
+    assert "| hybrid | 0.090 / 0.500 / 0.700 | 20 | 67% | -1.0 points |" in table
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="--initial"):
+        sim.SimConfig(strategies=("random",), initial=0, add=5, rounds=1, seeds=1)
+    with pytest.raises(ValueError, match="unknown config key"):
+        sim.SimConfig(strategies=("random",), initial=5, add=5, rounds=1, seeds=1,
+                      train={"epochz": 3})
+    with pytest.raises(ValueError, match="twice"):
+        sim.SimConfig(strategies=("random", "random"), initial=5, add=5, rounds=1, seeds=1)
+
+
+def test_cli_needs_one_data_source(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "o"), "--quick"]) == 2
+    assert "--demo" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_simulation_from_images_and_coco_keeps_labels_hidden(tmp_path):
+    data = write_dataset(tmp_path / "imgs", n=30, seed=4)
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    out = tmp_path / "sim"
+    assert main(["simulate", "--images", str(tmp_path / "imgs"), "--coco",
+                 str(tmp_path / "ann.json"), "--test-size", "8", "--strategy", "random",
+                 "--initial", "6", "--add", "4", "--rounds", "1", "--quick",
+                 "--out", str(out)]) == 0
+    with Store(out / "base") as base:
+        # every imported box became oracle truth; only the frozen test split is labeled
+        assert base.count_items(status="labeled") == 8 == base.count_items(split="test")
+        boxes = sum(len(v) for v in base.oracle_boxes([i.id for i in base.items()]).values())
+        assert boxes == len(data["annotations"])
+    curves = json.loads((out / "curves.json").read_text())
+    assert [p["labeled"] for p in curves["strategies"]["random"]["seeds"]["0"]] == [6, 10]
+
+
+def test_move_labels_to_oracle_refuses_partly_labeled(store):
+    store.ensure_classes(["a"])
+    store.add_item(file="x.png", width=4, height=4, sha256="0", source="t")
+    with pytest.raises(ValueError, match="no labels"):
+        store.move_labels_to_oracle()
