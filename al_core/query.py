@@ -66,7 +66,8 @@ class _Reporter:
 
     def __init__(self, progress: Progress | None, should_stop: Callable[[], bool] | None,
                  start: float, span: float, what: str) -> None:
-        self.cb, self.stop, self.start, self.span, self.what = progress, should_stop, start, span, what
+        self.cb, self.stop, self.what = progress, should_stop, what
+        self.start, self.span = start, span  # this part's share of the query's progress
 
     def progress(self, fraction: float, message: str) -> None:
         if self.cb:
