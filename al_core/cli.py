@@ -351,7 +351,8 @@ def _cmd_simulate(args) -> int:
         initial=args.initial or defaults["initial"], add=args.add or defaults["add"],
         rounds=defaults["rounds"] if args.rounds is None else args.rounds,
         seeds=args.seeds or defaults["seeds"], train=train,
-        initial_strategy=args.initial_strategy)
+        initial_strategy=args.initial_strategy,
+        min_train_images=args.min_train_images or (20 if quick else sim.DEFAULT_MIN_TRAIN_IMAGES))
     source = sim.Source(demo=bool(args.demo), quick=quick, images=args.images, coco=args.coco,
                         test_size=args.test_size)
     start = time.monotonic()
@@ -468,8 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "config, apply --config, train on the train split, validate on val")
     p.add_argument("--config", help="JSON object (inline or a file) overriding config keys: "
                                     "arch, width, image_size, epochs, batch_size, lr, "
-                                    "weight_decay, time_budget_s, augment, seed, weights_path, "
-                                    "device")
+                                    "weight_decay, time_budget_s, augment, repeat_threshold, "
+                                    "seed, weights_path, warm_start (fine-tune the base "
+                                    "model), device")
     p.add_argument("--base", type=int, help="model id whose config to clone (default: active)")
     p.add_argument("--background", action="store_true", help="start the job and return")
 
@@ -513,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, help="seeds per strategy")
     p.add_argument("--train-config", help="JSON object overriding the training config of "
                    "every round (default epochs and sizes: see README)")
+    p.add_argument("--min-train-images", type=int,
+                   help="each round trains for at least this many images (default "
+                        "4000; --quick 20)")
     p.add_argument("--out", type=Path, required=True,
                    help="output folder; rerunning with the same one resumes")
     p.add_argument("--quick", action="store_true",

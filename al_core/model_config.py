@@ -25,6 +25,7 @@ class TrainConfig:
     repeat_threshold: float = 0.3  # repeat-factor sampling of rare classes; 0 = off
     seed: int = 0
     weights_path: str | None = None  # torchvision archs: a local pretrained checkpoint
+    warm_start: bool = False  # start from the parent model's weights (same arch/classes)
     device: str = "auto"  # "auto" | "cpu" | "cuda"
 
     def __post_init__(self) -> None:
@@ -44,6 +45,8 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"augment: unknown {', '.join(map(repr, unknown))} "
                              f"(choose from {', '.join(AUGMENTATIONS)})")
+        if not isinstance(self.warm_start, bool):
+            raise ValueError(f"warm_start: {self.warm_start!r} is not true or false")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device: {self.device!r} is not auto, cpu or cuda")
 

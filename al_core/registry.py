@@ -86,6 +86,8 @@ def train_model(store: Store, model_id: int, *,
     if log_line:
         log_line(f"train {len(train)} images, val {len(val)} images, config {row['config']}")
     model = build_detector(config, len(class_ids))
+    if config.warm_start:
+        _load_parent_weights(store, row, model, class_ids, log_line)
 
     def on_epoch(rec: dict) -> None:
         fraction = rec["epoch"] / rec["epochs"]
@@ -110,6 +112,30 @@ def train_model(store: Store, model_id: int, *,
     store.update_model(model_id, status="trained", checkpoint_path=str(path.relative_to(store.root)),
                        checkpoint_sha256=digest, metrics=metrics)
     return metrics
+
+
+def _load_parent_weights(store: Store, row: dict, model, class_ids: list[int],
+                         log_line: Callable[[str], None] | None) -> None:
+    """Fine-tune instead of training from scratch: the parent's weights, when it has a
+    checkpoint of the same architecture, width and classes; otherwise say why not."""
+    parent = row["parent_id"]
+    reason = None
+    if parent is None:
+        reason = "it has no parent model"
+    elif not store.model(parent)["checkpoint_path"]:
+        reason = f"its parent #{parent} has no checkpoint"
+    else:
+        loaded, parent_config, parent_classes = load_checkpoint(store, parent)
+        if parent_classes != class_ids:
+            reason = f"the classes changed since its parent #{parent}"
+        else:
+            try:
+                model.load_state_dict(loaded.state_dict())
+            except RuntimeError:
+                reason = f"its parent #{parent} has another architecture or width"
+    if log_line:
+        log_line(f"warm start: {reason}; training from scratch" if reason
+                 else f"warm start from model #{parent}")
 
 
 @job_kind("train")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -30,13 +31,19 @@ from al_core.store import DB_NAME, Store
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]
 
-# The training budget of every round: a fixed number of epochs over the labeled set
-# (the same for every strategy at the same round), no wall-clock budget (which would
-# make runs depend on the machine's load).
-DEFAULT_TRAIN = {"epochs": 30, "time_budget_s": None}
+# The training budget of every round: a number of epochs over the train split, raised
+# so that each round sees at least ``min_train_images`` images (small early sets would
+# otherwise get a few dozen steps). It depends only on the labeled count, so it is the
+# same for every strategy at the same round; no wall-clock budget, which would make the
+# curves depend on the machine's load. 128 px: the demo's digits stay legible and
+# training is 1.5x faster than at the product's default 160. Each round fine-tunes the
+# previous round's model (warm start), as a team would between rounds; from scratch,
+# the same budget leaves the early models barely past learning where objects are.
+DEFAULT_TRAIN = {"epochs": 10, "time_budget_s": None, "image_size": 128, "warm_start": True}
+DEFAULT_MIN_TRAIN_IMAGES = 4000
 QUICK_TRAIN = {"epochs": 2, "time_budget_s": None, "image_size": 96, "width": 8}
 FULL_DEFAULTS = {"strategies": ("random", "uncertainty", "coreset", "hybrid"), "initial": 100,
-                 "add": 100, "rounds": 4, "seeds": 3}
+                 "add": 100, "rounds": 3, "seeds": 3}
 QUICK_DEFAULTS = {"strategies": ("random", "hybrid"), "initial": 20, "add": 20, "rounds": 2,
                   "seeds": 1}
 
@@ -50,6 +57,7 @@ class SimConfig:
     seeds: int
     train: dict = field(default_factory=lambda: dict(DEFAULT_TRAIN))
     initial_strategy: str | None = None  # None: the registry's cold-start strategy
+    min_train_images: int = DEFAULT_MIN_TRAIN_IMAGES
 
     def __post_init__(self) -> None:
         from al_core.model_config import TrainConfig, merge_config
@@ -63,7 +71,7 @@ class SimConfig:
             get_strategy(name)
         if self.initial_strategy is not None:
             get_strategy(self.initial_strategy)
-        for name in ("initial", "add", "seeds"):
+        for name in ("initial", "add", "seeds", "min_train_images"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"--{name}: {value!r} is not a positive integer")
@@ -169,7 +177,10 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
     store.label_from_oracle(unlabeled, round=r)
     split_project(store, seed=seed * 1000 + r)
     labeled = len(store.training_labeled_ids())
-    model_id = create_candidate(store, override={**config.train, "seed": seed},
+    n_train = store.count_items(split="train", status="labeled")
+    epochs = max(int(config.train.get("epochs", 1)),
+                 math.ceil(config.min_train_images / max(n_train, 1)))
+    model_id = create_candidate(store, override={**config.train, "epochs": epochs, "seed": seed},
                                 name=f"{strategy}-s{seed}-r{r}")
     start = time.monotonic()
     metrics = train_model(store, model_id)

@@ -87,3 +87,47 @@ def test_the_time_budget_ends_training_inside_an_epoch():
     config = TrainConfig(width=4, epochs=5, batch_size=1, time_budget_s=0.3, augment=())
     result = train_loop(CompactCenterNet(1, width=4), data, SplitData(data.images[:0], []), config)
     assert result.epochs_run == 1 and result.history[0]["step"] < 64
+
+
+def test_repeat_factors_oversample_images_with_rare_classes():
+    from al_core.train import _epoch_order, repeat_factors
+
+    targets = [{"labels": torch.tensor(k)} for k in ([0], [0, 0], [0, 1], [0], [])]
+    factors = repeat_factors(targets, 0.5)
+    # class 0 is in 4 of 5 images (no repeat), class 1 in 1 of 5: sqrt(0.5 / 0.2)
+    assert factors == pytest.approx([1, 1, np.sqrt(2.5), 1, 1])
+    assert repeat_factors(targets, 0.0) == pytest.approx(np.ones(5))
+    counts = np.bincount(np.concatenate([_epoch_order(factors, np.random.default_rng(s))
+                                         for s in range(400)]), minlength=5) / 400
+    assert counts == pytest.approx([1, 1, np.sqrt(2.5), 1, 1], abs=0.05)
+
+
+@pytest.mark.slow
+def test_warm_start_fine_tunes_the_parent_and_says_when_it_cannot(demo_store):
+    from al_core.registry import train_model
+
+    label_from_oracle_at_random(demo_store, 16, seed=0)
+    split_project(demo_store, seed=0)
+    small = {"epochs": 1, "width": 4, "batch_size": 8, "image_size": 64}
+    parent = create_candidate(demo_store, override=small)
+    lines: list[str] = []
+    train_model(demo_store, parent, log_line=lines.append)
+    assert "warm start" not in " ".join(lines)  # off by default
+    demo_store.apply_decision(parent, "update_model")
+
+    def convs(model_id):
+        model = load_checkpoint(demo_store, model_id)[0]
+        return [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+
+    warm = create_candidate(demo_store, override={"warm_start": True, "lr": 0.0})
+    lines.clear()
+    train_model(demo_store, warm, log_line=lines.append)
+    assert f"warm start from model #{parent}" in lines
+    assert all(torch.equal(a, b) for a, b in zip(convs(parent), convs(warm)))  # lr 0: kept
+    cold = create_candidate(demo_store, override={"lr": 0.0})
+    train_model(demo_store, cold)
+    assert not all(torch.equal(a, b) for a, b in zip(convs(parent), convs(cold)))
+    wider = create_candidate(demo_store, override={"warm_start": True, "width": 8})
+    lines.clear()
+    train_model(demo_store, wider, log_line=lines.append)
+    assert any("another architecture or width; training from scratch" in x for x in lines)
