@@ -64,7 +64,12 @@ def load_checkpoint(store: Store, model_id: int):
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     config = merge_config(TrainConfig(), {**ckpt["config"], "weights_path": None})
     model = build_detector(config, len(ckpt["class_ids"]))
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise ValueError(f"the checkpoint of model #{model_id} does not fit the current "
+                         f"{config.arch} architecture (made by an older version?); train a "
+                         f"new model. Details: {str(exc).splitlines()[0]}") from None
     return model.eval(), config, list(ckpt["class_ids"])
 
 
@@ -114,28 +119,35 @@ def train_model(store: Store, model_id: int, *,
     return metrics
 
 
+def _parent_weights(store: Store, parent: int | None, class_ids: list[int]
+                    ) -> tuple[dict | None, str | None]:
+    """(the parent's state dict, None), or (None, why it cannot be used)."""
+    if parent is None:
+        return None, "it has no parent model"
+    if not store.model(parent)["checkpoint_path"]:
+        return None, f"its parent #{parent} has no checkpoint"
+    try:
+        loaded, _, parent_classes = load_checkpoint(store, parent)
+    except ValueError as exc:  # damaged, or made by an older architecture
+        return None, f"its parent's checkpoint cannot be used: {exc}"
+    if parent_classes != class_ids:
+        return None, f"the classes changed since its parent #{parent}"
+    return loaded.state_dict(), None
+
+
 def _load_parent_weights(store: Store, row: dict, model, class_ids: list[int],
                          log_line: Callable[[str], None] | None) -> None:
     """Fine-tune instead of training from scratch: the parent's weights, when it has a
     checkpoint of the same architecture, width and classes; otherwise say why not."""
-    parent = row["parent_id"]
-    reason = None
-    if parent is None:
-        reason = "it has no parent model"
-    elif not store.model(parent)["checkpoint_path"]:
-        reason = f"its parent #{parent} has no checkpoint"
-    else:
-        loaded, parent_config, parent_classes = load_checkpoint(store, parent)
-        if parent_classes != class_ids:
-            reason = f"the classes changed since its parent #{parent}"
-        else:
-            try:
-                model.load_state_dict(loaded.state_dict())
-            except RuntimeError:
-                reason = f"its parent #{parent} has another architecture or width"
+    state, reason = _parent_weights(store, row["parent_id"], class_ids)
+    if state is not None:
+        try:
+            model.load_state_dict(state)
+        except RuntimeError:
+            reason = f"its parent #{row['parent_id']} has another architecture or width"
     if log_line:
         log_line(f"warm start: {reason}; training from scratch" if reason
-                 else f"warm start from model #{parent}")
+                 else f"warm start from model #{row['parent_id']}")
 
 
 @job_kind("train")

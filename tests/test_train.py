@@ -131,3 +131,14 @@ def test_warm_start_fine_tunes_the_parent_and_says_when_it_cannot(demo_store):
     lines.clear()
     train_model(demo_store, wider, log_line=lines.append)
     assert any("another architecture or width; training from scratch" in x for x in lines)
+
+
+def test_a_checkpoint_of_another_architecture_is_refused_by_name(demo_store):
+    model_id = create_candidate(demo_store)
+    path = demo_store.models_dir / "old.pt"
+    digest = _atomic_save({"arch": "compact", "config": TrainConfig().to_dict(),  # width 16
+                           "class_ids": [c.id for c in demo_store.classes()],
+                           "state_dict": CompactCenterNet(10, width=4).state_dict()}, path)
+    demo_store.update_model(model_id, checkpoint_path="models/old.pt", checkpoint_sha256=digest)
+    with pytest.raises(ValueError, match=f"checkpoint of model #{model_id} does not fit"):
+        load_checkpoint(demo_store, model_id)
