@@ -7,8 +7,9 @@ a new model with the same budget, evaluate it on the test split, make it active.
 picks the initial set with the same cold-start strategy for every strategy, so the
 curves differ only by what each strategy queries.
 
-Everything is on disk under ``out``: ``base/`` (the project every run copies),
-``runs/<strategy>/seed-<s>/`` (each run's project), ``curves.json`` (rewritten after
+Everything is on disk under ``out``: ``base/`` (the project every seed copies),
+``seeds/seed-<s>/`` (round 0 of a seed), ``runs/<strategy>/seed-<s>/`` (each run's
+project, a copy of its seed's round 0), ``curves.json`` (rewritten after
 every round, so an interrupted simulation resumes where it stopped), ``curves.png`` and
 ``summary.json`` (label savings vs random).
 """
@@ -138,15 +139,16 @@ def _base_from_coco(path: Path, source: Source, say: Say) -> None:
     staging.rename(path)
 
 
-def _copy_project(base: Path, target: Path) -> None:
+def _copy_project(base: Path, target: Path) -> Path:
     """A run's own copy of the base project, made atomically."""
     if (target / DB_NAME).exists():
-        return
+        return target
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(base, staging, ignore=shutil.ignore_patterns("*-wal", "*-shm", "jobs"))
+    shutil.copytree(base, staging, ignore=shutil.ignore_patterns("jobs"))
     staging.rename(target)
+    return target
 
 
 # -- one run --------------------------------------------------------------------
@@ -226,23 +228,33 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
                 {k: v for k, v in asdict(config).items() if k != "strategies"})
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     make_base(out / "base", source, say=say)
-    total = len(config.strategies) * config.seeds * (config.rounds + 1)
+    total = config.seeds * (1 + len(config.strategies) * config.rounds)
     done, started = 0, time.monotonic()
+
+    def announce(what: str) -> None:
+        eta = (time.monotonic() - started) / done * (total - done) if done else None
+        say(f"[{done + 1}/{total}] {what}" + (f" (ETA {eta / 60:.0f} min)" if eta else ""))
+
     for seed in range(config.seeds):
+        first_file = out / "seeds" / f"seed-{seed}.json"
+        if not first_file.exists():
+            announce(f"seed {seed} round 0 (shared by every strategy)")
+            with Store(_copy_project(out / "base", out / "seeds" / f"seed-{seed}")) as store:
+                _write_json(first_file, run_round(store, 0, "initial", seed, config, say))
+            done += 1
+        first = json.loads(first_file.read_text())
         for strategy in config.strategies:
             points = curves["strategies"].setdefault(strategy, {"seeds": {}})["seeds"] \
                 .setdefault(str(seed), [])
-            done += len(points)
+            if not points:
+                points.append(first)
             if len(points) > config.rounds:
                 continue
-            run_dir = out / "runs" / strategy / f"seed-{seed}"
-            _copy_project(out / "base", run_dir)
+            run_dir = _copy_project(out / "seeds" / f"seed-{seed}",
+                                    out / "runs" / strategy / f"seed-{seed}")
             with Store(run_dir) as store:
                 for r in range(len(points), config.rounds + 1):
-                    eta = (time.monotonic() - started) / max(done, 1) * (total - done) \
-                        if done else None
-                    say(f"[{done + 1}/{total}] {strategy} seed {seed} round {r}"
-                        + (f" (ETA {eta / 60:.0f} min)" if eta is not None else ""))
+                    announce(f"{strategy} seed {seed} round {r}")
                     points.append(run_round(store, r, strategy, seed, config, say))
                     _write_json(out / "curves.json", curves)
                     done += 1

@@ -76,7 +76,8 @@ def selections_panel() -> None:
             st.info("No selection yet.")
             return
         st.dataframe(pd.DataFrame([{
-            "tag": r.tag, "round": r.round, "strategy": r.strategy, "model": r.model_id,
+            "tag": r.tag, "round": r.round, "strategy": r.strategy,
+            "model": f"#{r.model_id}" if r.model_id is not None else "none (cold start)",
             "images": r.size, "random control": r.control, "labeled": r.labeled,
             "created": r.created} for r in reversed(rows)]), hide_index=True, width="stretch")
 

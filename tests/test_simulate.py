@@ -38,7 +38,9 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
     assert summary["strategies"]["random"]["fraction_of_random_labels"] is not None
     assert "| uncertainty |" in capsys.readouterr().out
 
-    # the initial set is the same for every strategy (round 0 differs only by noise)
+    # round 0 (the initial set and its model) is shared: the same point for every strategy
+    firsts = [s["seeds"]["0"][0] for s in curves["strategies"].values()]
+    assert firsts[0] == firsts[1]
     with Store(out / "runs/random/seed-0") as a, Store(out / "runs/uncertainty/seed-0") as b:
         first = lambda s: sorted(i.item_id for i in s.selection("sim-round-0").items)  # noqa: E731
         assert first(a) == first(b)
