@@ -128,7 +128,7 @@ def _parent_weights(store: Store, parent: int | None, class_ids: list[int]
         return None, f"its parent #{parent} has no checkpoint"
     try:
         loaded, _, parent_classes = load_checkpoint(store, parent)
-    except ValueError as exc:  # damaged, or made by an older architecture
+    except (ValueError, OSError) as exc:  # missing, damaged, or an older architecture
         return None, f"its parent's checkpoint cannot be used: {exc}"
     if parent_classes != class_ids:
         return None, f"the classes changed since its parent #{parent}"

@@ -96,6 +96,16 @@ class Source:
     coco: Path | None = None
     test_size: int = 300
 
+    def __post_init__(self) -> None:
+        if not self.demo and (isinstance(self.test_size, bool) or self.test_size < 1):
+            raise ValueError(f"--test-size: {self.test_size!r} must be at least 1 (every "
+                             "strategy is measured on the same frozen test split)")
+
+    def describe(self) -> dict:
+        return {"demo": self.demo, "quick": self.quick, "test_size": self.test_size,
+                "images": str(self.images) if self.images else None,
+                "coco": str(self.coco) if self.coco else None}
+
 
 # -- the base project -----------------------------------------------------------
 
@@ -179,19 +189,29 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
     store.label_from_oracle(unlabeled, round=r)
     split_project(store, seed=seed * 1000 + r)
     labeled = len(store.training_labeled_ids())
-    n_train = store.count_items(split="train", status="labeled")
+    # epochs from the labeled count (the same for every strategy at this round), not
+    # from the train split, which the stratified split may vary by an item
     epochs = max(int(config.train.get("epochs", 1)),
-                 math.ceil(config.min_train_images / max(n_train, 1)))
-    model_id = create_candidate(store, override={**config.train, "epochs": epochs, "seed": seed},
-                                name=f"{strategy}-s{seed}-r{r}")
+                 math.ceil(config.min_train_images / max(labeled, 1)))
+    name = f"{strategy}-s{seed}-r{r}"
+    done = [m for m in store.models() if m["name"] == name and m["status"] == "active"]
     start = time.monotonic()
-    metrics = train_model(store, model_id)
+    if done:  # trained and made active before an interruption: never train a round twice
+        model_id = done[0]["id"]
+    else:
+        model_id = create_candidate(store, override={**config.train, "epochs": epochs,
+                                                     "seed": seed}, name=name)
+        train_model(store, model_id, log_line=lambda line: say(f"  {line}")
+                    if line.startswith("warm start:") and r > 0 else None)
     test_ids, _ = store.test_set_identity()
-    predict_items(store, model_id, test_ids)
+    if store.items_without_embedding(model_id, test_ids):
+        predict_items(store, model_id, test_ids)
     result, _ = evaluate_model(store, model_id)
-    store.apply_decision(model_id, "update_model")
+    if not done:
+        store.apply_decision(model_id, "update_model")
+    val = store.model(model_id)["metrics"].get("val_map50", float("nan"))
     say(f"  round {r}: {labeled} labeled, test mAP50 {result.map:.3f} "
-        f"(val {metrics['val_map50']:.3f}, {time.monotonic() - start:.0f}s)")
+        f"(val {val:.3f}, {time.monotonic() - start:.0f}s)")
     return {"labeled": labeled, "map50": round(float(result.map), 5)}
 
 
@@ -203,19 +223,35 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_curves(out: Path, config: SimConfig) -> dict:
-    """The curves so far; a previous run with other settings is refused, not mixed in."""
+def _settings(config: SimConfig, source: Source) -> dict:
+    """What must not change between a run and its resumption (strategies may be added)."""
     settings = {k: v for k, v in asdict(config).items() if k != "strategies"}
+    return json.loads(json.dumps({**settings, "source": source.describe()}))
+
+
+def load_curves(out: Path, config: SimConfig, source: Source) -> dict:
+    """The curves so far; a folder holding a simulation with other settings is refused
+    (whether or not it got as far as writing curves), not mixed in."""
+    saved_path = out / "settings.json"
+    if saved_path.exists():
+        saved = json.loads(saved_path.read_text())
+        if saved != _settings(config, source):
+            raise ValueError(f"{out} holds a simulation with other settings ({saved}); use "
+                             "a new --out folder, or the same settings to resume it")
+    elif any(p.name not in ("base", ".base.partial") for p in out.iterdir()):
+        raise ValueError(f"{out} is not empty and holds no simulation; use a new --out folder")
     path = out / "curves.json"
-    if not path.exists():
-        return {"strategies": {}}
-    curves = json.loads(path.read_text())
-    saved = json.loads((out / "settings.json").read_text()) if (out / "settings.json").exists() \
-        else None
-    if saved is not None and saved != json.loads(json.dumps(settings)):
-        raise ValueError(f"{out} holds a simulation with other settings ({saved}); use a "
-                         "new --out folder")
-    return curves
+    return json.loads(path.read_text()) if path.exists() else {"strategies": {}}
+
+
+def _check_pool(out: Path, config: SimConfig) -> None:
+    with Store(out / "base") as base:
+        pool = len(base.query_pool())
+    need = config.initial + config.rounds * config.add
+    if need > pool:
+        raise ValueError(f"--initial {config.initial} + --rounds {config.rounds} x --add "
+                         f"{config.add} = {need} labels, but the pool holds only {pool} "
+                         "unlabeled images")
 
 
 def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) -> dict:
@@ -223,16 +259,20 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
-    curves = load_curves(out, config)
-    _write_json(out / "settings.json",
-                {k: v for k, v in asdict(config).items() if k != "strategies"})
+    curves = load_curves(out, config, source)
+    _write_json(out / "settings.json", _settings(config, source))
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     make_base(out / "base", source, say=say)
+    _check_pool(out, config)
     total = config.seeds * (1 + len(config.strategies) * config.rounds)
-    done, started = 0, time.monotonic()
+    done = sum((out / "seeds" / f"seed-{seed}.json").exists() for seed in range(config.seeds)) \
+        + sum(max(0, len(curves["strategies"].get(name, {}).get("seeds", {}).get(str(seed), []))
+                  - 1) for name in config.strategies for seed in range(config.seeds))
+    resumed_at, started = done, time.monotonic()
 
     def announce(what: str) -> None:
-        eta = (time.monotonic() - started) / done * (total - done) if done else None
+        trained = done - resumed_at
+        eta = (time.monotonic() - started) / trained * (total - done) if trained else None
         say(f"[{done + 1}/{total}] {what}" + (f" (ETA {eta / 60:.0f} min)" if eta else ""))
 
     for seed in range(config.seeds):
@@ -258,6 +298,7 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
                     points.append(run_round(store, r, strategy, seed, config, say))
                     _write_json(out / "curves.json", curves)
                     done += 1
+    _write_json(out / "curves.json", curves)
     summary = summarize(curves)
     _write_json(out / "summary.json", summary)
     plot_curves(curves, out / "curves.png")
@@ -267,7 +308,8 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
 # -- results --------------------------------------------------------------------
 
 def mean_curve(strategy: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """labeled (R,), mean, min and max of mAP50 over the seeds with all R rounds."""
+    """labeled (R,), mean, min and max of mAP50 over the seeds, R being the rounds
+    every seed has finished."""
     runs = list(strategy["seeds"].values())
     length = min(len(p) for p in runs)
     labeled = np.array([p["labeled"] for p in runs[0][:length]], np.float64)
@@ -320,7 +362,9 @@ def format_table(summary: dict) -> str:
         needed = row.get("labels_to_random_final")
         share = row.get("fraction_of_random_labels")
         gap = row.get("worst_gap_to_random")
-        lines.append(f"| {name} | {curve} | {'not reached' if needed is None else f'{needed:.0f}'}"
+        reached = "-" if "random_final_map50" not in row else \
+            "not reached" if needed is None else f"{needed:.0f}"
+        lines.append(f"| {name} | {curve} | {reached}"
                      f" | {'-' if share is None else f'{share:.0%}'} | "
                      f"{'-' if gap is None else f'{gap * 100:+.1f} points'} |")
     return "\n".join(lines)

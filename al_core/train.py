@@ -99,9 +99,14 @@ def repeat_factors(targets: list[dict], threshold: float) -> np.ndarray:
 
 
 def _epoch_order(factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Each image floor(r) times plus once more with probability frac(r), shuffled."""
-    repeats = np.floor(factors).astype(int) + (rng.random(len(factors)) < factors % 1)
-    return rng.permutation(np.repeat(np.arange(len(factors)), repeats))
+    """One epoch: ``len(factors)`` draws, image i with probability proportional to its
+    repeat factor (a plain shuffle when all are 1). The epoch's length does not depend on
+    which images are labeled, so every labeled set of a size gets the same number of
+    steps (the simulation compares strategies at an equal training budget)."""
+    n = len(factors)
+    if np.all(factors == 1):
+        return rng.permutation(n)
+    return rng.choice(n, n, p=factors / factors.sum())
 
 
 def _lr_factor(step: int, total_steps: int, elapsed: float, budget: float | None,
@@ -166,7 +171,7 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     factors = repeat_factors(train.targets, config.repeat_threshold)
-    total = math.ceil(factors.sum() / config.batch_size) * config.epochs
+    total = math.ceil(len(train) / config.batch_size) * config.epochs
     start, step = time.monotonic(), 0
     best = (-1.0, 0, copy.deepcopy(model.state_dict()))
     history, stopped = [], False

@@ -35,7 +35,9 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
         assert all(set(p) == {"labeled", "map50"} and 0 <= p["map50"] <= 1 for p in points)
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["strategies"]["random"]["fraction_of_random_labels"] is not None
+    assert 0 < summary["strategies"]["random"]["fraction_of_random_labels"] <= 1.0
+    assert set(summary["strategies"]["uncertainty"]) >= {"labels_to_random_final",
+                                                         "worst_gap_to_random"}
     assert "| uncertainty |" in capsys.readouterr().out
 
     # round 0 (the initial set and its model) is shared: the same point for every strategy
@@ -44,26 +46,44 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
     with Store(out / "runs/random/seed-0") as a, Store(out / "runs/uncertainty/seed-0") as b:
         first = lambda s: sorted(i.item_id for i in s.selection("sim-round-0").items)  # noqa: E731
         assert first(a) == first(b)
-        # the later rounds queried by their own strategy, never labeled test items twice
+        # the later rounds queried by their own strategy
         assert b.selection("sim-round-1").strategy == "uncertainty"
         assert len(b.training_labeled_ids()) == 50
 
-    # finished: rerunning trains nothing; an interrupted last round is redone alone
+    # finished: rerunning trains nothing. Stopped after the last round's model was made
+    # active but before its point was written: the point is measured again from that
+    # model, which is not trained a second time (that would double its budget)
     before = _models(out, "uncertainty")
     assert main(args) == 0
     assert _models(out, "uncertainty") == before
-    curves["strategies"]["uncertainty"]["seeds"]["0"].pop()
+    lost = curves["strategies"]["uncertainty"]["seeds"]["0"].pop()
     (out / "curves.json").write_text(json.dumps(curves))
     assert main(args) == 0
     resumed = json.loads((out / "curves.json").read_text())
-    assert [p["labeled"] for p in resumed["strategies"]["uncertainty"]["seeds"]["0"]] == \
-        [20, 35, 50]
-    assert _models(out, "uncertainty") == before + 1
+    assert resumed["strategies"]["uncertainty"]["seeds"]["0"][-1] == lost
+    assert _models(out, "uncertainty") == before
     assert _models(out, "random") == 3
+    # every project of the simulation measures on the same frozen test set
+    identities = {Store(p).test_set_identity()[1] for p in
+                  [out / "base", out / "seeds/seed-0", out / "runs/random/seed-0",
+                   out / "runs/uncertainty/seed-0"]}
+    assert len(identities) == 1
 
     # other settings in the same folder are refused rather than mixed into the curves
     assert main(args[:-1] + ["3"]) == 2
     assert "other settings" in capsys.readouterr().err
+
+
+def test_settings_are_checked_before_any_curve_and_the_pool_must_suffice(tmp_path, capsys):
+    out = tmp_path / "sim"
+    out.mkdir()
+    (out / "settings.json").write_text(json.dumps({"initial": 50}))  # stopped in round 0
+    assert main(["simulate", "--demo", "--quick", "--out", str(out)]) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert main(["simulate", "--demo", "--quick", "--out", str(tmp_path / "big"),
+                 "--initial", "200", "--add", "50", "--rounds", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "= 300 labels, but the pool holds only 220" in err
 
 
 def test_labels_to_reach_interpolates_between_rounds():

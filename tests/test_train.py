@@ -97,9 +97,12 @@ def test_repeat_factors_oversample_images_with_rare_classes():
     # class 0 is in 4 of 5 images (no repeat), class 1 in 1 of 5: sqrt(0.5 / 0.2)
     assert factors == pytest.approx([1, 1, np.sqrt(2.5), 1, 1])
     assert repeat_factors(targets, 0.0) == pytest.approx(np.ones(5))
-    counts = np.bincount(np.concatenate([_epoch_order(factors, np.random.default_rng(s))
-                                         for s in range(400)]), minlength=5) / 400
-    assert counts == pytest.approx([1, 1, np.sqrt(2.5), 1, 1], abs=0.05)
+    orders = [_epoch_order(factors, np.random.default_rng(s)) for s in range(4000)]
+    assert {len(o) for o in orders} == {5}  # an epoch is as long as the train split
+    counts = np.bincount(np.concatenate(orders), minlength=5) / 4000
+    assert counts == pytest.approx(5 * factors / factors.sum(), abs=0.04)
+    assert counts[2] > 1.3 and sorted(_epoch_order(np.ones(5), np.random.default_rng(0))) \
+        == [0, 1, 2, 3, 4]
 
 
 @pytest.mark.slow

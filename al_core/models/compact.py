@@ -174,8 +174,8 @@ def decode(heatmap: torch.Tensor, classes: torch.Tensor, regress: torch.Tensor,
         boxes = torch.stack([px - bw / 2, py - bh / 2, px + bw / 2, py + bh / 2], dim=1)
         probs = probs_all[i].view(c, -1)[:, cells].T  # (K', C)
         out.append(Prediction(
-            boxes=boxes.float().numpy(), labels=label[i].view(-1)[cells].long().numpy(),
-            scores=scores[i][keep].float().numpy(),
-            probs=probs.float().numpy(),
-            embedding=embedding[i].float().numpy()))
+            boxes=boxes.float().cpu().numpy(),
+            labels=label[i].view(-1)[cells].long().cpu().numpy(),
+            scores=scores[i][keep].float().cpu().numpy(), probs=probs.float().cpu().numpy(),
+            embedding=embedding[i].float().cpu().numpy()))
     return out
