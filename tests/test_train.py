@@ -145,3 +145,26 @@ def test_a_checkpoint_of_another_architecture_is_refused_by_name(demo_store):
     demo_store.update_model(model_id, checkpoint_path="models/old.pt", checkpoint_sha256=digest)
     with pytest.raises(ValueError, match=f"checkpoint of model #{model_id} does not fit"):
         load_checkpoint(demo_store, model_id)
+
+
+def test_targets_and_decoding_agree_on_a_hand_built_object():
+    from al_core.models.compact import STRIDE, decode, encode_targets
+
+    box = torch.tensor([[16.0, 8.0, 40.0, 40.0]])  # centre (28, 24) px = cell (7, 6)
+    heat, cls, reg, mask = encode_targets([{"boxes": box, "labels": torch.tensor([2])}],
+                                          (16, 16), device="cpu")
+    assert heat[0, 0, 6, 7] == 1 and mask.sum() == 1 and mask[0, 0, 6, 7] == 1
+    assert cls[0, 6, 7] == 2 and (cls == -1).sum() == 16 * 16 - 1  # the centre cell only
+    assert reg[0, :, 6, 7].tolist() == [6.0, 8.0, 0.0, 0.0]  # w, h in cells; offset
+    # logits that say exactly that decode back to the box, class and score
+    centre = torch.full((1, 1, 16, 16), -9.0)
+    centre[0, 0, 6, 7] = 3.0
+    classes = torch.zeros(1, 4, 16, 16)
+    classes[0, 2, 6, 7] = 4.0
+    (pred,) = decode(centre, classes, reg, torch.zeros(1, 5), score_threshold=0.5,
+                     max_detections=10)
+    probs = torch.softmax(classes[0, :, 6, 7], 0)
+    assert pred.boxes.tolist() == [[16.0, 8.0, 40.0, 40.0]] and STRIDE == 4
+    assert pred.labels.tolist() == [2]
+    assert pred.scores[0] == pytest.approx(float(torch.sigmoid(torch.tensor(3.0)) * probs[2]))
+    assert pred.probs[0] == pytest.approx(probs.numpy())
