@@ -20,7 +20,8 @@ from al_core.strategies.selectors import (class_quotas, select_k_center,
                                           select_k_center_with_quotas, select_ranked_batch,
                                           select_top_k, select_typical)
 
-# The simulation benchmark (a later issue) decides the final default; one constant.
+# The best mean curve in the simulation benchmark (BENCHMARKS.md, 2026-11-21: hybrid
+# 0.332/0.552/0.631 vs uncertainty 0.350/0.525/0.634 and random 0.324/0.503/0.610).
 DEFAULT_STRATEGY = "hybrid"
 # Picked automatically for a strategy that needs a model when no model is active.
 COLD_START_STRATEGY = "typicality"
