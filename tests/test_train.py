@@ -151,20 +151,75 @@ def test_targets_and_decoding_agree_on_a_hand_built_object():
     from al_core.models.compact import STRIDE, decode, encode_targets
 
     box = torch.tensor([[16.0, 8.0, 40.0, 40.0]])  # centre (28, 24) px = cell (7, 6)
-    heat, cls, reg, mask = encode_targets([{"boxes": box, "labels": torch.tensor([2])}],
-                                          (16, 16), device="cpu")
+    heat, reg, mask = encode_targets([{"boxes": box, "labels": torch.tensor([2])}],
+                                     (16, 16), device="cpu")
     assert heat[0, 0, 6, 7] == 1 and mask.sum() == 1 and mask[0, 0, 6, 7] == 1
-    assert cls[0, 6, 7] == 2 and (cls == -1).sum() == 16 * 16 - 1  # the centre cell only
     assert reg[0, :, 6, 7].tolist() == [6.0, 8.0, 0.0, 0.0]  # w, h in cells; offset
-    # logits that say exactly that decode back to the box, class and score
-    centre = torch.full((1, 1, 16, 16), -9.0)
-    centre[0, 0, 6, 7] = 3.0
-    classes = torch.zeros(1, 4, 16, 16)
-    classes[0, 2, 6, 7] = 4.0
-    (pred,) = decode(centre, classes, reg, torch.zeros(1, 5), score_threshold=0.5,
-                     max_detections=10)
-    probs = torch.softmax(classes[0, :, 6, 7], 0)
-    assert pred.boxes.tolist() == [[16.0, 8.0, 40.0, 40.0]] and STRIDE == 4
+    # a heatmap that says exactly that decodes back to the box; the classifier is asked
+    # about that box only, and its probabilities make the label and the score
+    centre = torch.full((2, 1, 16, 16), -9.0)  # image 0 holds nothing, image 1 the box
+    centre[1, 0, 6, 7] = 3.0
+    reg = torch.cat([torch.zeros_like(reg), reg])
+    probs = torch.tensor([[0.1, 0.1, 0.7, 0.1]])
+    asked = []
+
+    def classify(index, boxes):
+        asked.append((index.tolist(), boxes.tolist()))
+        return probs
+
+    empty, pred = decode(centre, reg, torch.zeros(2, 5), classify, score_threshold=0.5,
+                         max_detections=10)
+    assert asked == [([1], [[16.0, 8.0, 40.0, 40.0]])] and STRIDE == 4
+    assert empty.boxes.shape == (0, 4) and empty.probs.shape == (0, 4)
+    assert pred.boxes.tolist() == [[16.0, 8.0, 40.0, 40.0]]
     assert pred.labels.tolist() == [2]
-    assert pred.scores[0] == pytest.approx(float(torch.sigmoid(torch.tensor(3.0)) * probs[2]))
-    assert pred.probs[0] == pytest.approx(probs.numpy())
+    assert pred.scores[0] == pytest.approx(float(torch.sigmoid(torch.tensor(3.0)) * 0.7))
+    assert pred.probs[0] == pytest.approx(probs[0].numpy())
+
+
+def test_the_classifier_sees_the_box_and_ignores_contrast():
+    """Crops are taken under the box (with a little context) and standardised, so the
+    same glyph in another colour or brightness gives the same classifier input."""
+    from al_core.models.compact import CROP, crops
+
+    image = torch.zeros(1, 3, 64, 64)
+    image[0, :, 20:40, 10:30] = 0.2
+    image[0, :, 25:35, 15:25] = 0.9  # a bright square inside a dim one
+    box = torch.tensor([[10.0, 20.0, 30.0, 40.0]])
+    one = torch.zeros(1, dtype=torch.long)
+    patch = crops(image, one, box)
+    assert patch.shape == (1, 3, CROP, CROP)
+    assert patch[0, 0, CROP // 2, CROP // 2] > patch[0, 0, 1, CROP // 2] + 1  # centre bright
+    assert torch.allclose(patch, crops(image + 0.3, one, box), atol=1e-4)  # brightness
+    assert torch.allclose(patch, crops(image * 0.8, one, box), atol=0.1)  # contrast, nearly
+    assert crops(image, one[:0], torch.zeros(0, 4)).shape == (0, 3, CROP, CROP)
+
+
+def test_folded_inference_matches_the_model_and_follows_new_weights():
+    torch.manual_seed(0)
+    model = CompactCenterNet(3, width=4)
+    images = torch.rand(2, 3, 64, 64)
+    target = [{"boxes": torch.tensor([[8.0, 8.0, 30.0, 30.0]]), "labels": torch.tensor([1])}] * 2
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    model.train()
+    for _ in range(3):  # move the BatchNorm statistics away from their defaults
+        optimizer.zero_grad()
+        sum(model.losses(images, target).values()).backward()
+        optimizer.step()
+    model.eval()
+    with torch.inference_mode():
+        before = model.predict(images, score_threshold=0.0, max_detections=5)
+        reference = model(images)["heatmap"]
+        folded = model._folded_net()
+        assert torch.allclose(folded(images)["heatmap"], reference, rtol=1e-4, atol=1e-4)
+    model.train()
+    optimizer.zero_grad()
+    sum(model.losses(images, target).values()).backward()
+    optimizer.step()
+    model.eval()
+    with torch.inference_mode():
+        after = model.predict(images, score_threshold=0.0, max_detections=5)
+        assert model._folded_net() is not folded  # rebuilt for the new weights
+        assert torch.allclose(model._folded_net()(images)["heatmap"], model(images)["heatmap"],
+                              rtol=1e-4, atol=1e-4)
+    assert not np.allclose(before[0].scores, after[0].scores)

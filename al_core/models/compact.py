@@ -1,29 +1,35 @@
 """The default detector: a compact one-stage, anchor-free, CenterNet-style network that
 trains from scratch on a few CPU cores in minutes.
 
-Backbone to stride 16, a light top-down neck back to stride 4, and three heads:
-a class-agnostic centre heatmap and the box size and centre offset at stride 4, and a
-softmax classifier on stride-8 features (which see the whole object) upsampled to
-stride 4. A detection is a local maximum of the centre heatmap; its score is
-centre x class probability, and its probability vector is the classifier's softmax.
+Backbone to stride 16, a light top-down neck back to stride 4, and two dense heads at
+stride 4: a class-agnostic centre heatmap, and the box size and centre offset. A
+detection is a local maximum of the centre heatmap; its box is classified by a small
+CNN on the image region under it, resampled to a fixed ``CROP`` x ``CROP`` patch and
+standardised (RoI Align on the input, as a two-stage detector classifies its proposals).
+Its score is centre x class probability; its probability vector is that softmax.
 
 Factorising "is there an object" from "which class" is what makes the model learn rare
 classes from a few hundred images: every object trains the shared centre heatmap, and
-the softmax cross-entropy teaches each object's class against all the others, where a
-per-class heatmap gets positives for a rare class only from its own few instances.
+the classifier sees each object at one scale and contrast, so a rare class needs no
+examples at every size, where a per-class (or per-cell) dense classifier does.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torchvision.ops import roi_align
 
 from al_core.models.base import Prediction
 
 STRIDE = 4
+CROP = 12  # the classifier's input patch in pixels: 12 kept the accuracy of 16, 1.8x cheaper
+CONTEXT = 1.15  # the patch covers the box scaled by this about its centre
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -48,7 +54,8 @@ class CompactCenterNet(nn.Module):
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if width < 4:
             raise ValueError(f"width must be >= 4, got {width}")
-        self.num_classes = num_classes
+        self.num_classes, self.width = num_classes, width
+        self.__dict__["_folded"] = (None, None)  # (weights' signature, net); not a submodule
         w = width
         self.stem = _conv(3, w, 2)  # stride 2
         self.s4 = nn.Sequential(_conv(w, 2 * w, 2), _Residual(2 * w))
@@ -56,39 +63,50 @@ class CompactCenterNet(nn.Module):
         self.s16 = nn.Sequential(_conv(4 * w, 6 * w, 2), _Residual(6 * w), _Residual(6 * w))
         self.lat8, self.top16 = nn.Conv2d(4 * w, 2 * w, 1), nn.Conv2d(6 * w, 2 * w, 1)
         self.lat4 = nn.Conv2d(2 * w, 2 * w, 1)
-        self.smooth = _conv(2 * w, 2 * w)
-        self.heatmap = nn.Sequential(_conv(2 * w, 2 * w), nn.Conv2d(2 * w, 1, 1))
-        self.regress = nn.Sequential(_conv(2 * w, 2 * w), nn.Conv2d(2 * w, 4, 1))
-        self.classify = nn.Sequential(_conv(10 * w, 4 * w), _conv(4 * w, 4 * w),
-                                      nn.Conv2d(4 * w, num_classes, 1))
-        nn.init.constant_(self.heatmap[-1].bias, -math.log((1 - 0.1) / 0.1))  # prior 0.1
+        self.smooth = nn.Sequential(_conv(2 * w, 2 * w), _conv(2 * w, 2 * w))
+        self.heatmap, self.regress = nn.Conv2d(2 * w, 1, 1), nn.Conv2d(2 * w, 4, 1)
+        self.classify = nn.Sequential(  # on (K, 3, CROP, CROP) patches
+            _conv(3, 2 * w), _conv(2 * w, 2 * w, 2), _conv(2 * w, 2 * w),
+            _conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(), nn.Linear(4 * w, num_classes))
+        nn.init.constant_(self.heatmap.bias, -math.log((1 - 0.1) / 0.1))  # prior 0.1
+        self.to(memory_format=torch.channels_last)  # ~15% faster convolutions on CPU
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """images (N, 3, S, S) in [0, 1] -> centre logits (N, 1, S/4, S/4), class logits
-        (N, C, S/4, S/4), size and offset (N, 4, S/4, S/4) in stride units, embedding
-        (N, 6w)."""
-        x = self.stem(images - 0.5)
+        """images (N, 3, S, S) in [0, 1] -> centre logits (N, 1, S/4, S/4), size and
+        offset (N, 4, S/4, S/4) in stride units, embedding (N, 6w)."""
+        x = self.stem((images - 0.5).contiguous(memory_format=torch.channels_last))
         c4 = self.s4(x)  # (N, 2w, S/4, S/4)
         c8 = self.s8(c4)  # (N, 4w, S/8, S/8)
         c16 = self.s16(c8)  # (N, 6w, S/16, S/16)
         p8 = self.lat8(c8) + F.interpolate(self.top16(c16), size=c8.shape[-2:], mode="nearest")
         p4 = self.smooth(self.lat4(c4) + F.interpolate(p8, size=c4.shape[-2:], mode="nearest"))
-        q8 = torch.cat([c8, F.interpolate(c16, size=c8.shape[-2:], mode="nearest")], dim=1)
-        classes = F.interpolate(self.classify(q8), size=c4.shape[-2:], mode="bilinear",
-                                align_corners=False)
-        return {"heatmap": self.heatmap(p4), "classes": classes, "regress": self.regress(p4),
+        return {"heatmap": self.heatmap(p4), "regress": self.regress(p4),
                 "embedding": c16.mean(dim=(2, 3))}
+
+    def classify_boxes(self, images: torch.Tensor, image_index: torch.Tensor,
+                       boxes: torch.Tensor) -> torch.Tensor:
+        """Class logits (K, C) for ``boxes`` (K, 4) xyxy input pixels, box j on image
+        ``image_index[j]``."""
+        return self.classify(crops(images, image_index, boxes))
 
     # -- the Detector interface ---------------------------------------------
     def losses(self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]]
                ) -> dict[str, torch.Tensor]:
         out = self(images)
-        hm_t, cls_t, reg_t, mask = encode_targets(targets, out["heatmap"].shape[-2:],
-                                                  device=images.device)
+        hm_t, reg_t, mask = encode_targets(targets, out["heatmap"].shape[-2:],
+                                           device=images.device)
         num_pos = mask.sum().clamp(min=1.0)
+        # the classifier learns on the true boxes, jittered as predicted boxes are
+        boxes = jitter(torch.cat([t["boxes"] for t in targets]).repeat(2, 1))  # two views
+        index = torch.cat([torch.full((len(t["labels"]),), i, device=images.device)
+                           for i, t in enumerate(targets)]).repeat(2)
+        labels = torch.cat([t["labels"] for t in targets]).repeat(2)
+        class_loss = (F.cross_entropy(self.classify_boxes(images, index, boxes), labels,
+                                      label_smoothing=0.05)
+                      if len(labels) else out["heatmap"].sum() * 0)
         return {"heatmap": focal_loss(out["heatmap"], hm_t) / num_pos,
-                "class": F.cross_entropy(out["classes"], cls_t, ignore_index=-1,
-                                         reduction="sum", label_smoothing=0.05) / num_pos,
+                "class": class_loss,
                 "size": 0.1 * (F.l1_loss(out["regress"][:, :2], reg_t[:, :2], reduction="none")
                                * mask).sum() / num_pos,
                 "offset": (F.l1_loss(out["regress"][:, 2:], reg_t[:, 2:], reduction="none")
@@ -96,9 +114,55 @@ class CompactCenterNet(nn.Module):
 
     def predict(self, images: torch.Tensor, *, score_threshold: float = 0.05,
                 max_detections: int = 100) -> list[Prediction]:
-        out = self(images)
-        return decode(out["heatmap"], out["classes"], out["regress"], out["embedding"],
+        net = self if self.training else self._folded_net()
+        out = net(images)
+        return decode(out["heatmap"], out["regress"], out["embedding"],
+                      lambda index, boxes: torch.softmax(
+                          net.classify_boxes(images, index, boxes), dim=1),
                       score_threshold=score_threshold, max_detections=max_detections)
+
+    def _folded_net(self) -> "CompactCenterNet":
+        """This model in eval mode with each BatchNorm folded into its convolution (the
+        same outputs, ~12% faster on CPU), rebuilt whenever a weight changes."""
+        state = self.state_dict()
+        signature = tuple((t.data_ptr(), t._version) for t in state.values())
+        if self._folded[0] != signature:
+            net = CompactCenterNet(self.num_classes, width=self.width)
+            net.load_state_dict(state)
+            net.to(next(self.parameters()).device).eval()
+            with torch.no_grad():
+                for seq in net.modules():
+                    if isinstance(seq, nn.Sequential):
+                        for i in range(len(seq) - 1):
+                            if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1],
+                                                                            nn.BatchNorm2d):
+                                seq[i] = fuse_conv_bn_eval(seq[i], seq[i + 1])
+                                seq[i + 1] = nn.Identity()
+            self.__dict__["_folded"] = (signature, net)
+        return self._folded[1]
+
+
+def crops(images: torch.Tensor, image_index: torch.Tensor, boxes: torch.Tensor
+          ) -> torch.Tensor:
+    """(K, 3, CROP, CROP) patches of ``images[image_index]`` under ``boxes`` (widened by
+    CONTEXT), each standardised to zero mean and unit spread so that brightness and
+    contrast drop out."""
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]).clamp(min=2) * CONTEXT / 2
+    rois = torch.cat([image_index[:, None].to(boxes), centre - half, centre + half], dim=1)
+    patches = roi_align(images, rois.float(), output_size=CROP, spatial_scale=1.0,
+                        sampling_ratio=2, aligned=True)
+    if len(patches) == 0:
+        return patches
+    mean = patches.mean(dim=(1, 2, 3), keepdim=True)
+    std = patches.std(dim=(1, 2, 3), keepdim=True)
+    return (patches - mean) / (std + 0.05)
+
+
+def jitter(boxes: torch.Tensor, amount: float = 0.1) -> torch.Tensor:
+    """Boxes shifted and resized by up to ``amount`` of their size, independently."""
+    wh = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
+    return boxes + (torch.rand_like(boxes) * 2 - 1) * amount * wh
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -123,18 +187,16 @@ def _radius(h: float, w: float, min_overlap: float = 0.7) -> float:
 
 def encode_targets(targets: list[dict[str, torch.Tensor]], size: tuple[int, int], *,
                    device) -> tuple[torch.Tensor, ...]:
-    """Centre heatmap (N, 1, H, W), the class index at each object centre (N, H, W; -1
-    elsewhere), regression (N, 4, H, W) = (w, h, dx, dy) in stride units at each centre,
-    and the centre mask (N, 1, H, W)."""
+    """Centre heatmap (N, 1, H, W), regression (N, 4, H, W) = (w, h, dx, dy) in stride
+    units at each centre, and the centre mask (N, 1, H, W)."""
     n, (h, w) = len(targets), size
     heat = np.zeros((n, 1, h, w), np.float32)
-    cls = np.full((n, h, w), -1, np.int64)
     reg = np.zeros((n, 4, h, w), np.float32)
     mask = np.zeros((n, 1, h, w), np.float32)
     ys, xs = np.arange(h)[:, None], np.arange(w)[None, :]
     for i, t in enumerate(targets):
         boxes = t["boxes"].detach().cpu().numpy() / STRIDE  # (M, 4) in cells
-        for (x1, y1, x2, y2), k in zip(boxes, t["labels"].tolist()):
+        for x1, y1, x2, y2 in boxes:
             bw, bh = x2 - x1, y2 - y1
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             ix, iy = min(int(cx), w - 1), min(int(cy), h - 1)
@@ -145,37 +207,40 @@ def encode_targets(targets: list[dict[str, torch.Tensor]], size: tuple[int, int]
                 g = np.zeros((h, w), np.float32)
             g[iy, ix] = 1.0
             np.maximum(heat[i, 0], g, out=heat[i, 0])
-            cls[i, iy, ix] = k
             reg[i, :, iy, ix] = (bw, bh, cx - ix, cy - iy)
             mask[i, 0, iy, ix] = 1.0
-    return (torch.from_numpy(heat).to(device), torch.from_numpy(cls).to(device),
-            torch.from_numpy(reg).to(device), torch.from_numpy(mask).to(device))
+    return (torch.from_numpy(heat).to(device), torch.from_numpy(reg).to(device),
+            torch.from_numpy(mask).to(device))
 
 
-def decode(heatmap: torch.Tensor, classes: torch.Tensor, regress: torch.Tensor,
-           embedding: torch.Tensor, *, score_threshold: float, max_detections: int
-           ) -> list[Prediction]:
-    """Peaks of the centre heatmap -> boxes in input pixels, scored centre x class."""
+def decode(heatmap: torch.Tensor, regress: torch.Tensor, embedding: torch.Tensor,
+           classify: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *,
+           score_threshold: float, max_detections: int) -> list[Prediction]:
+    """Peaks of the centre heatmap -> boxes in input pixels, classified by ``classify``
+    (image index (K,), boxes (K, 4) -> probabilities (K, C)) and scored centre x class
+    probability. The whole batch at once: no per-image loop until the numpy split."""
     centre = torch.sigmoid(heatmap[:, 0])  # (N, H, W)
-    probs_all = torch.softmax(classes, dim=1)  # (N, C, H, W)
-    top, label = probs_all.max(dim=1)  # (N, H, W)
-    peaks = centre * (F.max_pool2d(centre[:, None], 3, 1, 1)[:, 0] == centre) * top
-    n, c, h, w = probs_all.shape
-    k = min(max_detections, h * w)
-    scores, idx = peaks.view(n, -1).topk(k)  # (N, K)
-    out = []
-    for i in range(n):
-        keep = scores[i] >= score_threshold
-        cells = idx[i][keep]
-        cy, cx = (cells // w).float(), (cells % w).float()
-        r = regress[i].view(4, -1)[:, cells]  # (4, K')
-        px, py = (cx + r[2]) * STRIDE, (cy + r[3]) * STRIDE
-        bw, bh = r[0].clamp(min=0) * STRIDE, r[1].clamp(min=0) * STRIDE
-        boxes = torch.stack([px - bw / 2, py - bh / 2, px + bw / 2, py + bh / 2], dim=1)
-        probs = probs_all[i].view(c, -1)[:, cells].T  # (K', C)
-        out.append(Prediction(
-            boxes=boxes.float().cpu().numpy(),
-            labels=label[i].view(-1)[cells].long().cpu().numpy(),
-            scores=scores[i][keep].float().cpu().numpy(), probs=probs.float().cpu().numpy(),
-            embedding=embedding[i].float().cpu().numpy()))
-    return out
+    peaks = centre * (F.max_pool2d(centre[:, None], 3, 1, 1)[:, 0] == centre)
+    n, h, w = centre.shape
+    top, cells = peaks.view(n, -1).topk(min(max_detections, h * w))  # (N, K)
+    keep = top >= score_threshold  # the score is at most the centre's
+    image = torch.arange(n, device=heatmap.device)[:, None].expand_as(cells)[keep]  # (M,)
+    cells, top = cells[keep], top[keep]
+    r = regress.flatten(2).permute(0, 2, 1)[image, cells]  # (M, 4)
+    px, py = (cells % w + r[:, 2]) * STRIDE, (cells // w + r[:, 3]) * STRIDE
+    bw, bh = r[:, 0].clamp(min=0) * STRIDE, r[:, 1].clamp(min=0) * STRIDE
+    boxes = torch.stack([px - bw / 2, py - bh / 2, px + bw / 2, py + bh / 2], dim=1)
+    probs = classify(image, boxes)  # (M, C)
+    best, labels = probs.max(dim=1)
+    scores = top * best
+    order = torch.argsort(scores, descending=True, stable=True)
+    order = order[scores[order] >= score_threshold]
+    order = order[torch.argsort(image[order], stable=True)]  # by image, best score first
+    counts = torch.bincount(image[order], minlength=n).tolist()
+    split = np.cumsum(counts)[:-1]
+    parts = [np.split(t[order].float().cpu().numpy() if t.is_floating_point()
+                      else t[order].long().cpu().numpy(), split)
+             for t in (boxes, labels, scores, probs)]
+    emb = embedding.float().cpu().numpy()
+    return [Prediction(boxes=b, labels=k, scores=s, probs=p, embedding=emb[i])
+            for i, (b, k, s, p) in enumerate(zip(*parts))]
