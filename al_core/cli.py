@@ -346,15 +346,23 @@ def _cmd_simulate(args) -> int:
     defaults = sim.QUICK_DEFAULTS if quick else sim.FULL_DEFAULTS
     train = dict(sim.QUICK_TRAIN if quick else sim.DEFAULT_TRAIN)
     train.update(_json_arg(args.train_config, "--train-config") or {})
+    if args.demo and args.test_size is not None:
+        raise ValueError("--test-size goes with --coco; the demo's test split is fixed "
+                         "(300 images; 80 with --quick)")
+
+    def given(value, default):  # 0 is a value (refused by SimConfig), not "use the default"
+        return default if value is None else value
+
     config = sim.SimConfig(
         strategies=tuple(args.strategy or defaults["strategies"]),
-        initial=args.initial or defaults["initial"], add=args.add or defaults["add"],
-        rounds=defaults["rounds"] if args.rounds is None else args.rounds,
-        seeds=args.seeds or defaults["seeds"], train=train,
+        initial=given(args.initial, defaults["initial"]), add=given(args.add, defaults["add"]),
+        rounds=given(args.rounds, defaults["rounds"]),
+        seeds=given(args.seeds, defaults["seeds"]), train=train,
         initial_strategy=args.initial_strategy,
-        min_train_images=args.min_train_images or (20 if quick else sim.DEFAULT_MIN_TRAIN_IMAGES))
+        min_train_images=given(args.min_train_images,
+                               20 if quick else sim.DEFAULT_MIN_TRAIN_IMAGES))
     source = sim.Source(demo=bool(args.demo), quick=quick, images=args.images, coco=args.coco,
-                        test_size=args.test_size)
+                        test_size=given(args.test_size, 300))
     start = time.monotonic()
     curves = sim.simulate(args.out, source, config,
                           say=lambda line: print(line, file=sys.stderr, flush=True))
@@ -502,8 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="simulate on the built-in demo")
     p.add_argument("--images", type=Path, help="images folder (with --coco)")
     p.add_argument("--coco", type=Path, help="COCO instances JSON: the oracle's labels")
-    p.add_argument("--test-size", type=int, default=300,
-                   help="with --coco: items frozen as the test split (default %(default)s)")
+    p.add_argument("--test-size", type=int,
+                   help="with --coco: items frozen as the test split (default 300)")
     p.add_argument("--strategy", action="append", choices=list(STRATEGIES),
                    help="repeat for several (default: random, uncertainty, coreset, hybrid)")
     p.add_argument("--initial", type=int, help="labels of round 0, picked by the cold-start "

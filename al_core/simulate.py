@@ -156,9 +156,26 @@ def _copy_project(base: Path, target: Path) -> Path:
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(base, staging, ignore=shutil.ignore_patterns("jobs"))
+    shutil.copytree(base, staging, ignore=shutil.ignore_patterns("jobs"),
+                    copy_function=_link_images(base))
     staging.rename(target)
     return target
+
+
+def _link_images(base: Path) -> Callable[[str, str], object]:
+    """Copy files, but hard-link the images (never written after import) where the file
+    system allows, so 16 runs of a project do not hold 16 copies of its images."""
+    images = (base / "images").resolve()
+
+    def copy(src: str, dst: str) -> object:
+        if Path(src).resolve().is_relative_to(images):
+            try:
+                os.link(src, dst)
+                return dst
+            except OSError:
+                pass  # another file system, or links not allowed: copy
+        return shutil.copy2(src, dst)
+    return copy
 
 
 # -- one run --------------------------------------------------------------------

@@ -49,6 +49,10 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
         # the later rounds queried by their own strategy
         assert b.selection("sim-round-1").strategy == "uncertainty"
         assert len(b.training_labeled_ids()) == 50
+        # each run's images are hard links to the base project's, not copies
+        item = a.items()[0]
+        assert a.image_path(item).stat().st_ino == b.image_path(item).stat().st_ino == \
+            (out / "base" / "images" / item.file).stat().st_ino
 
     # finished: rerunning trains nothing. Stopped after the last round's model was made
     # active but before its point was written: the point is measured again from that
@@ -123,6 +127,15 @@ def test_bad_settings_are_named():
 def test_cli_needs_one_data_source(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path / "o"), "--quick"]) == 2
     assert "--demo" in capsys.readouterr().err
+
+
+def test_cli_refuses_zero_counts_and_a_test_size_for_the_demo(tmp_path, capsys):
+    out = str(tmp_path / "o")
+    assert main(["simulate", "--demo", "--quick", "--out", out, "--initial", "0"]) == 2
+    assert "--initial: 0" in capsys.readouterr().err  # not silently the default
+    assert main(["simulate", "--demo", "--quick", "--out", out, "--test-size", "5"]) == 2
+    assert "--test-size goes with --coco" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
