@@ -75,7 +75,8 @@ class SimConfig:
         for name in ("initial", "add", "seeds", "min_train_images"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name}: {value!r} is not a positive integer")
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag}: {value!r} is not a positive integer")
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 0:
             raise ValueError(f"--rounds: {self.rounds!r} is not an integer >= 0")
         merge_config(TrainConfig(), self.train)  # names a bad training override now

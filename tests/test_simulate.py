@@ -117,6 +117,9 @@ def test_summary_label_savings_and_worst_gap():
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="--initial"):
         sim.SimConfig(strategies=("random",), initial=0, add=5, rounds=1, seeds=1)
+    with pytest.raises(ValueError, match="--min-train-images: 0"):
+        sim.SimConfig(strategies=("random",), initial=5, add=5, rounds=1, seeds=1,
+                      min_train_images=0)
     with pytest.raises(ValueError, match="unknown config key"):
         sim.SimConfig(strategies=("random",), initial=5, add=5, rounds=1, seeds=1,
                       train={"epochz": 3})

@@ -39,6 +39,21 @@ def test_a_tiny_model_overfits_four_images(demo_store):
     assert val_map(model, four, device=torch.device("cpu")) > 0.9  # the boxes are found
 
 
+def test_the_detection_cap_keeps_the_best_final_scores():
+    """max_detections keeps the best centre x class scores, not the best centres."""
+    from al_core.models.compact import decode
+
+    centre = torch.full((1, 1, 8, 8), -9.0)
+    centre[0, 0, 1, 1], centre[0, 0, 5, 5] = 3.0, 2.0  # the stronger centre ...
+    probs = torch.tensor([[0.4, 0.6], [0.05, 0.95]])  # ... is the less sure class
+
+    (pred,) = decode(centre, torch.ones(1, 4, 8, 8), torch.zeros(1, 3),
+                     lambda index, boxes: probs, score_threshold=0.0, max_detections=1)
+    sig = torch.sigmoid(torch.tensor([3.0, 2.0]))
+    assert pred.scores.tolist() == pytest.approx([float(sig[1] * 0.95)])  # the second peak
+    assert pred.labels.tolist() == [1] and len(pred.boxes) == 1
+
+
 def test_predictions_follow_the_interface():
     model = CompactCenterNet(3, width=4).eval()
     with torch.inference_mode():
@@ -209,9 +224,13 @@ def test_folded_inference_matches_the_model_and_follows_new_weights():
     model.eval()
     with torch.inference_mode():
         before = model.predict(images, score_threshold=0.0, max_detections=5)
-        reference = model(images)["heatmap"]
         folded = model._folded_net()
-        assert torch.allclose(folded(images)["heatmap"], reference, rtol=1e-4, atol=1e-4)
+        for key, value in model(images).items():  # heatmap, regress, embedding
+            assert torch.allclose(folded(images)[key], value, rtol=1e-4, atol=1e-4), key
+        patches = torch.rand(7, 3, 12, 12)
+        assert torch.allclose(folded.classify(patches), model.classify(patches), rtol=1e-4,
+                              atol=1e-4)
+        assert folded is not model and model._folded_net() is folded  # cached
     model.train()
     optimizer.zero_grad()
     sum(model.losses(images, target).values()).backward()
