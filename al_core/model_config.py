@@ -23,6 +23,7 @@ class TrainConfig:
     time_budget_s: float | None = None  # stop (and anneal the LR) by this time
     augment: tuple[str, ...] = ("color", "scale")
     repeat_threshold: float = 0.3  # repeat-factor sampling of rare classes; 0 = off
+    ema_decay: float = 0.99  # validate and keep an exponential moving average; 0 = off
     seed: int = 0
     weights_path: str | None = None  # torchvision archs: a local pretrained checkpoint
     warm_start: bool = False  # start from the parent model's weights (same arch/classes)
@@ -38,6 +39,9 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name}: {value!r} is not a number >= 0")
+        if isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float)) \
+                or not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay: {self.ema_decay!r} is not a number in [0, 1)")
         if self.time_budget_s is not None and not (
                 isinstance(self.time_budget_s, (int, float)) and self.time_budget_s > 0):
             raise ValueError(f"time_budget_s: {self.time_budget_s!r} is not a positive number")

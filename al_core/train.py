@@ -159,7 +159,8 @@ class TrainResult:
 
 def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
                progress: Callable[[dict], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> TrainResult:
+               should_stop: Callable[[], bool] | None = None,
+               on_validated: Callable[[torch.nn.Module], None] | None = None) -> TrainResult:
     """Train ``model`` (a Detector) and return the weights of its best validation epoch
     (the last epoch when there is no val split)."""
     if len(train) == 0:
@@ -170,10 +171,12 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
     rng = np.random.default_rng(config.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    ema = ModelEMA(model, config.ema_decay) if config.ema_decay > 0 else None
+    evaluated = ema.model if ema else model
     factors = repeat_factors(train.targets, config.repeat_threshold)
     total = math.ceil(len(train) / config.batch_size) * config.epochs
     start, step = time.monotonic(), 0
-    best = (-1.0, 0, copy.deepcopy(model.state_dict()))
+    best = (-1.0, 0, copy.deepcopy(evaluated.state_dict()))
     history, stopped = [], False
     for epoch in range(1, config.epochs + 1):
         order = _epoch_order(factors, rng)
@@ -197,6 +200,8 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 10.0)
             optimizer.step()
+            if ema:
+                ema.update(model)
             losses.append(float(loss.detach()))
             step += 1
             if should_stop and should_stop():
@@ -206,9 +211,11 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
                 break  # slow models may not finish one epoch inside the budget
         elapsed = time.monotonic() - start
         out_of_time = bool(config.time_budget_s and elapsed >= config.time_budget_s)
-        score = val_map(model, val, device=device) if len(val) else float("nan")
+        score = val_map(evaluated, val, device=device) if len(val) else float("nan")
         if len(val) == 0 or score > best[0]:
-            best = (score, epoch, copy.deepcopy(model.state_dict()))
+            best = (score, epoch, copy.deepcopy(evaluated.state_dict()))
+        if on_validated:  # the model just validated (the EMA, when on); for benchmarks
+            on_validated(evaluated)
         record = {"epoch": epoch, "epochs": config.epochs, "step": step, "loss": float(np.mean(losses)),
                   "val_map50": score, "elapsed_s": elapsed,
                   "eta_s": _eta(elapsed, epoch, config)}
@@ -218,6 +225,30 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
         if stopped or out_of_time:
             break
     return TrainResult(best[2], best[1], best[0], len(history), history, stopped)
+
+
+class ModelEMA:
+    """An exponential moving average of a model's weights and float buffers (as YOLOv5
+    and timm keep one): it is what gets validated and kept, so the chosen epoch is less
+    at the mercy of the last few noisy steps and of a small val split. The decay ramps
+    up over the first ~``tau`` steps so the average follows the fast early learning."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, tau: float = 50.0) -> None:
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.decay, self.tau, self.updates = decay, tau, 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = self.decay * (1 - math.exp(-self.updates / self.tau))
+        current = model.state_dict()
+        for name, value in self.model.state_dict().items():
+            if value.dtype.is_floating_point:
+                value.mul_(d).add_(current[name].detach(), alpha=1 - d)
+            else:
+                value.copy_(current[name])
 
 
 def _eta(elapsed: float, epoch: int, config: TrainConfig) -> float:

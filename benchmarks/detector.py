@@ -48,10 +48,12 @@ def run(store: Store, config: TrainConfig) -> dict:
     cpu = torch.device("cpu")
     curve, reached, eval_s = [], None, 0.0
 
+    validated = []
+
     def on_epoch(rec: dict) -> None:
         nonlocal reached, eval_s
         start = time.monotonic()
-        test = val_map(model, data["test"], device=cpu)
+        test = val_map(validated[-1], data["test"], device=cpu)  # the model train() keeps
         eval_s += time.monotonic() - start
         curve.append((rec["elapsed_s"], rec["epoch"], rec["val_map50"], test))
         print(f"  {config.arch} epoch {rec['epoch']:>3} {rec['elapsed_s']:6.1f}s "
@@ -60,7 +62,8 @@ def run(store: Store, config: TrainConfig) -> dict:
             reached = rec["elapsed_s"]
 
     start = time.monotonic()
-    result = train_loop(model, data["train"], data["val"], config, progress=on_epoch)
+    result = train_loop(model, data["train"], data["val"], config, progress=on_epoch,
+                        on_validated=validated.append)
     wall = time.monotonic() - start - eval_s
     model.load_state_dict(result.state_dict)
     model.eval()

@@ -242,3 +242,39 @@ def test_folded_inference_matches_the_model_and_follows_new_weights():
         assert torch.allclose(model._folded_net()(images)["heatmap"], model(images)["heatmap"],
                               rtol=1e-4, atol=1e-4)
     assert not np.allclose(before[0].scores, after[0].scores)
+
+
+def test_the_moving_average_follows_the_weights_with_a_ramped_decay():
+    from al_core.train import ModelEMA
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    ema = ModelEMA(model, decay=0.9, tau=1.0)
+    start = ema.model[0].weight.clone()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+        model[1].num_batches_tracked.fill_(7)
+    ema.update(model)
+    d = 0.9 * (1 - np.exp(-1.0))  # the ramp after one update
+    assert torch.allclose(ema.model[0].weight, d * start + (1 - d) * model[0].weight)
+    assert int(ema.model[1].num_batches_tracked) == 7  # integer buffers are copied
+    assert not ema.model[0].weight.requires_grad and not ema.model.training
+
+
+def test_training_keeps_the_average_not_the_last_weights(demo_store):
+    index = {c.id: k for k, c in enumerate(demo_store.classes())}
+    data = load_split(demo_store, "test", image_size=64, class_index=index)
+    four = SplitData(data.images[:4], data.targets[:4])
+    seen = []
+    for decay in (0.0, 0.9):
+        torch.manual_seed(0)
+        model = CompactCenterNet(10, width=4)
+        config = TrainConfig(width=4, epochs=2, batch_size=2, lr=1e-2, augment=(),
+                             ema_decay=decay)
+        result = train_loop(model, four, SplitData(four.images[:0], []), config,
+                            on_validated=seen.append)
+        raw = model.state_dict()["heatmap.weight"]
+        kept = result.state_dict["heatmap.weight"]
+        assert torch.equal(kept, raw) == (decay == 0)  # the EMA differs from the raw weights
+    assert seen[0] is not seen[-1] and isinstance(seen[-1], CompactCenterNet)
+    with pytest.raises(ValueError, match="ema_decay: 1"):
+        merge_config(TrainConfig(), {"ema_decay": 1})
