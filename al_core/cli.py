@@ -477,9 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "config, apply --config, train on the train split, validate on val")
     p.add_argument("--config", help="JSON object (inline or a file) overriding config keys: "
                                     "arch, width, image_size, epochs, batch_size, lr, "
-                                    "weight_decay, time_budget_s, augment, repeat_threshold, ema_decay, "
-                                    "seed, weights_path, warm_start (fine-tune the base "
-                                    "model), device")
+                                    "weight_decay, time_budget_s, augment, repeat_threshold, "
+                                    "ema_decay, seed, weights_path, warm_start (fine-tune "
+                                    "the base model), device")
     p.add_argument("--base", type=int, help="model id whose config to clone (default: active)")
     p.add_argument("--background", action="store_true", help="start the job and return")
 
