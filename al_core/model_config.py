@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from al_core.store import Store
 
 AUGMENTATIONS = ("color", "scale", "hflip")
+# The model zoo's names (the torchvision ones are models.torchvision_zoo.TORCHVISION_ARCHS;
+# a test keeps the two in step), here so a config is checked without importing torch.
+ARCHS = ("compact", "fasterrcnn_mobilenet_v3_large_fpn", "retinanet_resnet50_fpn",
+         "fcos_resnet50_fpn", "ssdlite320_mobilenet_v3_large")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class TrainConfig:
     device: str = "auto"  # "auto" | "cpu" | "cuda"
 
     def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch: unknown {self.arch!r} (choose from {', '.join(ARCHS)})")
         for name in ("width", "image_size", "epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -30,10 +30,13 @@ with st.expander("Train a new model", expanded=not store.models(), icon=":materi
         try:
             model_id = create_candidate(store, override=json.loads(override or "{}"))
             job_id = jobs.start_job(store, "train", {"model_id": model_id})
-        except (ValueError, json.JSONDecodeError) as exc:
+        except json.JSONDecodeError as exc:
+            st.error(f"Not started: the override is not valid JSON ({exc}).")
+        except ValueError as exc:
             st.error(f"Not started: {exc}")
         else:
-            flash("success", f"Model #{model_id} is training in job {job_id}.")
+            flash("success", f"Started training model #{model_id} (job {job_id}); follow it "
+                             "under Jobs.")
 
 
 def _registry(models: list[dict]) -> None:
@@ -68,10 +71,15 @@ def job_panel() -> None:
         _registry(s.models())
         recent = [j for j in s.jobs(limit=10) if j["status"] not in ("running", "queued")]
         if recent:
+            st.subheader("Recent jobs")
             st.dataframe(pd.DataFrame([{
                 "job": j["id"], "kind": j["kind"], "status": j["status"],
                 "message": j["error"] or j["message"], "finished": j["finished"]}
                 for j in recent]), hide_index=True, width="stretch")
+            failed = [j for j in recent if j["status"] == "failed" and j["error"]]
+            if failed:  # the table cuts long errors; the newest is worth reading whole
+                with st.expander(f"Job {failed[0]['id']} failed: the whole error"):
+                    st.code(failed[0]["error"], language=None)
 
 
 job_panel()
@@ -79,6 +87,7 @@ job_panel()
 models = store.models()
 trained = [m for m in models if m["checkpoint_path"]]
 if trained:
+    st.subheader("Predict")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     pick = c1.selectbox("Model", trained, format_func=lambda m: f"#{m['id']} {m['name']} "
                                                                 f"({m['status']})")
@@ -86,6 +95,6 @@ if trained:
         ids = [i.id for i in store.items(status="unlabeled", unsplit=True)] + \
               [i.id for i in store.items(split="test")]
         job_id = jobs.start_job(store, "predict", {"model_id": pick["id"], "item_ids": ids})
-        flash("success", f"Predicting {len(ids)} images with model #{pick['id']} "
-                         f"in job {job_id}.")
+        flash("success", f"Started predicting {len(ids)} images with model #{pick['id']} "
+                         f"(job {job_id}); follow it under Jobs.")
 store.close()

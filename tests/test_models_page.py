@@ -24,14 +24,20 @@ def test_bad_override_is_refused_by_name(models_page, demo_store):
     models_page.text_area[0].input('{"epochz": 3}')
     next(b for b in models_page.button if b.label == "Train").click().run()
     assert any("epochz" in e.value for e in models_page.error)
-    assert demo_store.models() == []
+    models_page.text_area[0].input('{"arch": "yolo"}')  # refused before any model or job
+    next(b for b in models_page.button if b.label == "Train").click().run()
+    assert any("arch: unknown 'yolo'" in e.value for e in models_page.error)
+    models_page.text_area[0].input('{"epochs": 3')
+    next(b for b in models_page.button if b.label == "Train").click().run()
+    assert any("the override is not valid JSON" in e.value for e in models_page.error)
+    assert demo_store.models() == [] and demo_store.jobs() == []
 
 
 @pytest.mark.slow
 def test_training_started_from_the_page_runs_in_its_own_process(models_page, demo_store):
     models_page.text_area[0].input('{"epochs": 1, "batch_size": 8, "width": 4}')
     next(b for b in models_page.button if b.label == "Train").click().run()
-    assert any("is training in job" in s.value for s in models_page.success)
+    assert any("Started training model" in s.value for s in models_page.success)
     job = demo_store.jobs()[0]
     assert job["pid"] and job["kind"] == "train"
     final = jobs.wait_for(demo_store, job["id"])

@@ -12,6 +12,13 @@ from al_core.split import split_project
 from al_core.train import SplitData, TrainConfig, merge_config, train_loop, val_map
 
 
+def test_the_config_knows_every_architecture_of_the_zoo():
+    from al_core.model_config import ARCHS
+    from al_core.models.torchvision_zoo import TORCHVISION_ARCHS
+
+    assert ARCHS == ("compact", *TORCHVISION_ARCHS)
+
+
 def test_merge_applies_the_override_and_names_unknown_keys():
     cfg = merge_config(TrainConfig(), {"epochs": 5, "augment": ["hflip"], "lr": 0.01})
     assert (cfg.epochs, cfg.augment, cfg.lr, cfg.width) == (5, ("hflip",), 0.01, 16)
@@ -19,7 +26,8 @@ def test_merge_applies_the_override_and_names_unknown_keys():
         merge_config(TrainConfig(), {"epochz": 1, "colour": 2})
     for bad, message in [({"epochs": 0}, "epochs: 0"), ({"lr": "fast"}, "lr: 'fast'"),
                          ({"augment": ["blur"]}, "augment: unknown 'blur'"),
-                         ({"device": "tpu"}, "device: 'tpu'"), ({"augment": "color"}, "augment")]:
+                         ({"device": "tpu"}, "device: 'tpu'"), ({"augment": "color"}, "augment"),
+                         ({"arch": "yolo"}, "arch: unknown 'yolo'")]:
         with pytest.raises(ValueError, match=message):
             merge_config(TrainConfig(), bad)
 
