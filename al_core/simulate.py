@@ -45,7 +45,7 @@ DEFAULT_MIN_TRAIN_IMAGES = 4000
 QUICK_TRAIN = {"epochs": 2, "time_budget_s": None, "image_size": 96, "width": 8}
 FULL_DEFAULTS = {"strategies": ("random", "uncertainty", "coreset", "hybrid"), "initial": 100,
                  "add": 100, "rounds": 3, "seeds": 3}
-QUICK_DEFAULTS = {"strategies": ("random", "hybrid"), "initial": 20, "add": 20, "rounds": 2,
+QUICK_DEFAULTS = {"strategies": ("random", "uncertainty"), "initial": 20, "add": 20, "rounds": 2,
                   "seeds": 1}
 
 

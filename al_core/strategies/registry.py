@@ -20,9 +20,10 @@ from al_core.strategies.selectors import (class_quotas, select_k_center,
                                           select_k_center_with_quotas, select_ranked_batch,
                                           select_top_k, select_typical)
 
-# The best mean curve in the simulation benchmark (BENCHMARKS.md, 2026-11-21: hybrid
-# 0.332/0.552/0.631 vs uncertainty 0.350/0.525/0.634 and random 0.324/0.503/0.610).
-DEFAULT_STRATEGY = "hybrid"
+# The best mean curve in the simulation benchmark (BENCHMARKS.md, 2026-11-21: at 100-400
+# labels uncertainty 0.428/0.774/0.868/0.894, hybrid 0.428/0.751/0.860/0.862, random
+# 0.428/0.763/0.860/0.868; uncertainty was never below random in either of two runs).
+DEFAULT_STRATEGY = "uncertainty"
 # Picked automatically for a strategy that needs a model when no model is active.
 COLD_START_STRATEGY = "typicality"
 NO_CLASS = -1  # hybrid's group for candidates without a confident detection
@@ -144,14 +145,14 @@ def _hybrid(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
 
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
-    Strategy("hybrid", "The most uncertain images (prefilter x batch, by the uncertainty "
-             "measure), then k-center greedy among them so the batch is diverse, with part of "
-             "the batch (class_share) reserved per predicted class, rare classes first.",
-             True, _hybrid),
     Strategy("uncertainty", "Images whose detections the model is least sure of (measure: "
              "least_confidence, margin or entropy; aggregate: max, mean or sum per image). "
              "Images with no detection rank first as possible missed objects.", True,
              _uncertainty),
+    Strategy("hybrid", "The most uncertain images (prefilter x batch, by the uncertainty "
+             "measure), then k-center greedy among them so the batch is diverse, with part of "
+             "the batch (class_share) reserved per predicted class, rare classes first.",
+             True, _hybrid),
     Strategy("consistency", "Images whose detections change under a horizontal flip "
              "(CALD-style): boxes that move, switch class or vanish. Runs the model twice "
              "per image.", True, _consistency),
