@@ -126,7 +126,7 @@ def test_evaluate_and_compare_commands(tmp_path, demo_store):
 def test_query_cold_start_status_export_and_import_of_the_batch(tmp_path, demo_store):
     p = demo_store.root
     out = cli("query", "--project", p, "--add", 10, "--random-control", 0.2, "--seed", 3).stdout
-    assert "by typicality (no active model: hybrid needs one)" in out
+    assert "by typicality (no active model: uncertainty needs one)" in out
     assert "selection al-iteration-1, round 1: 10 items" in out and "2 random control" in out
     status = cli("status", "--project", p).stdout
     assert "al-iteration-1" in status and "10 items (2 random control), 0 labeled" in status
