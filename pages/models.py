@@ -79,7 +79,7 @@ def job_panel() -> None:
             failed = [j for j in recent if j["status"] == "failed" and j["error"]]
             if failed:  # the table cuts long errors; the newest is worth reading whole
                 with st.expander(f"Job {failed[0]['id']} failed: the whole error"):
-                    st.code(failed[0]["error"], language=None)
+                    st.code(failed[0]["error"], language=None, wrap_lines=True)
 
 
 job_panel()
