@@ -80,6 +80,8 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
     store.update_job(job_id, pid=proc.pid)
     if wait:
         proc.wait()
+    else:  # reap it when it ends, so a long-lived app (Streamlit) collects no zombies
+        threading.Thread(target=proc.wait, name=f"reap-job-{job_id}", daemon=True).start()
     return job_id
 
 

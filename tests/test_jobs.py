@@ -88,3 +88,27 @@ def test_kill_9_mid_epoch_fails_the_job_within_30s_and_changes_nothing(trainable
     retry = create_candidate(trainable, override={"epochs": 1, "batch_size": 8, "width": 4})
     again = jobs.start_job(trainable, "train", {"model_id": retry}, wait=True)
     assert trainable.job(again)["status"] == "succeeded"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return False  # reaped: gone
+
+
+@pytest.mark.slow
+def test_a_background_job_process_is_reaped_when_it_ends(trainable):
+    """A long-lived parent (the Streamlit app) must not collect <defunct> job processes."""
+    model = create_candidate(trainable)  # no checkpoint yet: the predict job fails at once
+    job = jobs.start_job(trainable, "predict", {"model_id": model, "item_ids": []})
+    pid = trainable.job(job)["pid"]
+    deadline = time.monotonic() + 60
+    while trainable.job(job)["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert trainable.job(job)["status"] == "failed"
+    deadline = time.monotonic() + 30  # the process exits soon after writing its status
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _zombie(pid) and not os.path.exists(f"/proc/{pid}")  # exited and reaped
