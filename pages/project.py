@@ -34,7 +34,13 @@ c3.metric("Unlabeled pool", f"{pool:,}", border=True)
 c4.metric("Test set", f"{test:,}", border=True,
           delta="frozen" if status.test_frozen and test else "not split yet",
           delta_color="off", delta_arrow="off")
-c5.metric("Active model", status.active_model or "none yet", border=True)
+active_id = store.active_model_id()
+if active_id is None:
+    c5.metric("Active model", "none", border=True, delta="none yet", delta_color="off",
+              delta_arrow="off")
+else:  # the id fits the card; the name (often long) goes underneath
+    c5.metric("Active model", f"#{active_id}", border=True,
+              delta=store.model(active_id)["name"], delta_color="off", delta_arrow="off")
 
 left, right = st.columns([2, 3])
 with left:
