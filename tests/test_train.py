@@ -224,11 +224,15 @@ def test_folded_inference_matches_the_model_and_follows_new_weights():
     images = torch.rand(2, 3, 64, 64)
     target = [{"boxes": torch.tensor([[8.0, 8.0, 30.0, 30.0]]), "labels": torch.tensor([1])}] * 2
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-    model.train()
-    for _ in range(3):  # move the BatchNorm statistics away from their defaults
+
+    def step() -> None:
         optimizer.zero_grad()
         sum(model.losses(images, target).values()).backward()
         optimizer.step()
+
+    model.train()
+    for _ in range(3):  # move the BatchNorm statistics away from their defaults
+        step()
     model.eval()
     with torch.inference_mode():
         before = model.predict(images, score_threshold=0.0, max_detections=5)
@@ -239,11 +243,7 @@ def test_folded_inference_matches_the_model_and_follows_new_weights():
         assert torch.allclose(folded.classify(patches), model.classify(patches), rtol=1e-4,
                               atol=1e-4)
         assert folded is not model and model._folded_net() is folded  # cached
-    model.train()
-    optimizer.zero_grad()
-    sum(model.losses(images, target).values()).backward()
-    optimizer.step()
-    model.eval()
+    step()  # still in eval mode: only the weights' versions can tell the cache is stale
     with torch.inference_mode():
         after = model.predict(images, score_threshold=0.0, max_detections=5)
         assert model._folded_net() is not folded  # rebuilt for the new weights
