@@ -44,7 +44,7 @@ DEFAULT_TRAIN = {"epochs": 10, "time_budget_s": None, "image_size": 128, "warm_s
 DEFAULT_MIN_TRAIN_IMAGES = 4000
 QUICK_TRAIN = {"epochs": 2, "time_budget_s": None, "image_size": 96, "width": 8}
 FULL_DEFAULTS = {"strategies": ("random", "uncertainty", "coreset", "hybrid"), "initial": 100,
-                 "add": 100, "rounds": 3, "seeds": 3}
+                 "add": 75, "rounds": 4, "seeds": 3}
 QUICK_DEFAULTS = {"strategies": ("random", "uncertainty"), "initial": 20, "add": 20, "rounds": 2,
                   "seeds": 1}
 
@@ -59,10 +59,11 @@ class SimConfig:
     train: dict = field(default_factory=lambda: dict(DEFAULT_TRAIN))
     initial_strategy: str | None = None  # None: the registry's cold-start strategy
     min_train_images: int = DEFAULT_MIN_TRAIN_IMAGES
+    query: dict = field(default_factory=dict)  # query options of rounds >= 1 (--config)
 
     def __post_init__(self) -> None:
         from al_core.model_config import TrainConfig, merge_config
-        from al_core.strategies.registry import get_strategy
+        from al_core.strategies.registry import check_options, get_strategy
 
         if not self.strategies:
             raise ValueError("give at least one --strategy")
@@ -80,6 +81,7 @@ class SimConfig:
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 0:
             raise ValueError(f"--rounds: {self.rounds!r} is not an integer >= 0")
         merge_config(TrainConfig(), self.train)  # names a bad training override now
+        check_options(self.query)  # and a bad query option
 
     @property
     def labeled_counts(self) -> list[int]:
@@ -96,14 +98,29 @@ class Source:
     images: Path | None = None
     coco: Path | None = None
     test_size: int = 300
+    demo_seed: int = 0  # which draw of the demo's scenes (DemoConfig.seed)
 
     def __post_init__(self) -> None:
+        if isinstance(self.demo_seed, bool) or not isinstance(self.demo_seed, int) \
+                or self.demo_seed < 0:
+            raise ValueError(f"--demo-seed: {self.demo_seed!r} is not an integer >= 0")
         if not self.demo and (isinstance(self.test_size, bool) or self.test_size < 1):
             raise ValueError(f"--test-size: {self.test_size!r} must be at least 1 (every "
                              "strategy is measured on the same frozen test split)")
 
+    def demo_config(self):
+        from al_core.demo import DemoConfig
+
+        if self.quick:
+            return DemoConfig(n_images=300, test_size=80, image_size=96, max_digit_px=32,
+                              seed=self.demo_seed)
+        return DemoConfig(seed=self.demo_seed)
+
     def describe(self) -> dict:
         return {"demo": self.demo, "quick": self.quick, "test_size": self.test_size,
+                "demo_seed": self.demo_seed,
+                # the generator's settings: a folder made with another demo is not mixed in
+                "demo_config": repr(self.demo_config()) if self.demo else None,
                 "images": str(self.images) if self.images else None,
                 "coco": str(self.coco) if self.coco else None}
 
@@ -115,10 +132,9 @@ def make_base(path: Path, source: Source, *, say: Say = print) -> None:
     if (path / DB_NAME).exists():
         return
     if source.demo:
-        from al_core.demo import DemoConfig, create_demo_project
+        from al_core.demo import create_demo_project
 
-        config = DemoConfig(n_images=300, test_size=80, image_size=96, max_digit_px=32) \
-            if source.quick else DemoConfig()
+        config = source.demo_config()
         say(f"creating the demo base project ({config.n_images} images)")
         create_demo_project(path, config).close()
         return
@@ -200,7 +216,8 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
     if tag not in {s.tag for s in store.selections()}:
         name = (config.initial_strategy or COLD_START_STRATEGY) if r == 0 else strategy
         spec = QuerySpec(strategy=name, add=config.initial if r == 0 else config.add,
-                         random_control=0.0, seed=seed * 1000 + r, tag=tag)
+                         random_control=0.0, seed=seed * 1000 + r, tag=tag,
+                         options={} if r == 0 else dict(config.query))
         run_query(store, spec)
     ids = [i.item_id for i in store.selection(tag).items]
     unlabeled = [i.id for i in store.items(ids=ids) if i.status != "labeled"]
@@ -241,10 +258,19 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+SETTINGS_FORMAT = 2  # raised when what settings.json records changes
+
+
 def _settings(config: SimConfig, source: Source) -> dict:
-    """What must not change between a run and its resumption (strategies may be added)."""
-    settings = {k: v for k, v in asdict(config).items() if k != "strategies"}
-    return json.loads(json.dumps({**settings, "source": source.describe()}))
+    """What must not change between a run and its resumption: strategies may be added and
+    rounds appended (every round only depends on the ones before it). The query options
+    are recorded as resolved, so a changed default is not mixed into a resumed run."""
+    from al_core.strategies.registry import check_options
+
+    settings = {k: v for k, v in asdict(config).items() if k not in ("strategies", "rounds")}
+    settings["query"] = check_options(config.query)
+    return json.loads(json.dumps({"format": SETTINGS_FORMAT, **settings,
+                                  "source": source.describe()}))
 
 
 def load_curves(out: Path, config: SimConfig, source: Source) -> dict:
@@ -253,6 +279,9 @@ def load_curves(out: Path, config: SimConfig, source: Source) -> dict:
     saved_path = out / "settings.json"
     if saved_path.exists():
         saved = json.loads(saved_path.read_text())
+        if saved.get("format") != SETTINGS_FORMAT:
+            raise ValueError(f"{out} holds a simulation made by an older version of simulate "
+                             "(other defaults or another demo); use a new --out folder")
         if saved != _settings(config, source):
             raise ValueError(f"{out} holds a simulation with other settings ({saved}); use "
                              "a new --out folder, or the same settings to resume it")
@@ -284,8 +313,9 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
     _check_pool(out, config)
     total = config.seeds * (1 + len(config.strategies) * config.rounds)
     done = sum((out / "seeds" / f"seed-{seed}.json").exists() for seed in range(config.seeds)) \
-        + sum(max(0, len(curves["strategies"].get(name, {}).get("seeds", {}).get(str(seed), []))
-                  - 1) for name in config.strategies for seed in range(config.seeds))
+        + sum(max(0, min(len(curves["strategies"].get(name, {}).get("seeds", {})
+                             .get(str(seed), [])), config.rounds + 1) - 1)
+              for name in config.strategies for seed in range(config.seeds))
     resumed_at, started = done, time.monotonic()
 
     def announce(what: str) -> None:

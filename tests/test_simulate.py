@@ -73,15 +73,27 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
                    out / "runs/uncertainty/seed-0"]}
     assert len(identities) == 1
 
+    # rounds can be appended: only the new round trains, the earlier points stay
+    assert main(args[:-1] + ["3"]) == 0
+    appended = json.loads((out / "curves.json").read_text())["strategies"]
+    for name in ("random", "uncertainty"):
+        assert [p["labeled"] for p in appended[name]["seeds"]["0"]] == [20, 35, 50, 65]
+        assert appended[name]["seeds"]["0"][:3] == resumed["strategies"][name]["seeds"]["0"]
+    assert _models(out, "uncertainty") == before + 1
     # other settings in the same folder are refused rather than mixed into the curves
-    assert main(args[:-1] + ["3"]) == 2
+    capsys.readouterr()
+    assert main(args[:-3] + ["--add", "10", "--rounds", "2"]) == 2
     assert "other settings" in capsys.readouterr().err
 
 
 def test_settings_are_checked_before_any_curve_and_the_pool_must_suffice(tmp_path, capsys):
     out = tmp_path / "sim"
     out.mkdir()
-    (out / "settings.json").write_text(json.dumps({"initial": 50}))  # stopped in round 0
+    (out / "settings.json").write_text(json.dumps({"initial": 50}))  # an older simulate's
+    assert main(["simulate", "--demo", "--quick", "--out", str(out)]) == 2
+    assert "made by an older version of simulate" in capsys.readouterr().err
+    (out / "settings.json").write_text(json.dumps({"format": sim.SETTINGS_FORMAT,
+                                                   "initial": 50}))  # stopped in round 0
     assert main(["simulate", "--demo", "--quick", "--out", str(out)]) == 2
     assert "other settings" in capsys.readouterr().err
     assert main(["simulate", "--demo", "--quick", "--out", str(tmp_path / "big"),
@@ -123,6 +135,11 @@ def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="unknown config key"):
         sim.SimConfig(strategies=("random",), initial=5, add=5, rounds=1, seeds=1,
                       train={"epochz": 3})
+    with pytest.raises(ValueError, match="aggregate: 'median'"):
+        sim.SimConfig(strategies=("random",), initial=5, add=5, rounds=1, seeds=1,
+                      query={"aggregate": "median"})
+    with pytest.raises(ValueError, match="--demo-seed: -1"):
+        sim.Source(demo_seed=-1)
     with pytest.raises(ValueError, match="twice"):
         sim.SimConfig(strategies=("random", "random"), initial=5, add=5, rounds=1, seeds=1)
 
@@ -141,6 +158,28 @@ def test_cli_refuses_zero_counts_and_a_test_size_for_the_demo(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_demo_seed_draws_other_scenes_and_is_part_of_the_settings(tmp_path, capsys,
+                                                                   monkeypatch):
+    import al_core.demo as demo
+
+    made = []
+    monkeypatch.setattr(demo, "create_demo_project",
+                        lambda path, config: made.append(config) or Store(path, create=True))
+    sim.make_base(tmp_path / "base", sim.Source(quick=True, demo_seed=7), say=lambda _: None)
+    assert made[0].seed == 7 and made[0].test_size == 80
+    first = [demo.render_scene(0, demo.DemoConfig(seed=s), demo._glyph_pools(False))[1]
+             for s in (0, 7)]
+    assert first[0] != first[1]  # another draw: other scenes
+    config = sim.SimConfig(strategies=("random",), initial=5, add=5, rounds=1, seeds=1)
+    settings = [sim._settings(config, sim.Source(demo_seed=s)) for s in (0, 7)]
+    assert settings[0] != settings[1]  # a folder cannot mix two draws
+    # nor two versions of the demo generator
+    assert settings[0]["source"]["demo_config"] == repr(demo.DemoConfig())
+    assert main(["simulate", "--images", str(tmp_path), "--coco", str(tmp_path / "a.json"),
+                 "--demo-seed", "1", "--out", str(tmp_path / "o")]) == 2
+    assert "--demo-seed goes with --demo" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_simulation_from_images_and_coco_keeps_labels_hidden(tmp_path):
     data = write_dataset(tmp_path / "imgs", n=30, seed=4)
@@ -149,7 +188,7 @@ def test_simulation_from_images_and_coco_keeps_labels_hidden(tmp_path):
     assert main(["simulate", "--images", str(tmp_path / "imgs"), "--coco",
                  str(tmp_path / "ann.json"), "--test-size", "8", "--strategy", "random",
                  "--initial", "6", "--add", "4", "--rounds", "1", "--quick",
-                 "--out", str(out)]) == 0
+                 "--config", '{"aggregate": "max"}', "--out", str(out)]) == 0
     with Store(out / "base") as base:
         # every imported box became oracle truth; only the frozen test split is labeled
         assert base.count_items(status="labeled") == 8 == base.count_items(split="test")
@@ -157,6 +196,13 @@ def test_simulation_from_images_and_coco_keeps_labels_hidden(tmp_path):
         assert boxes == len(data["annotations"])
     curves = json.loads((out / "curves.json").read_text())
     assert [p["labeled"] for p in curves["strategies"]["random"]["seeds"]["0"]] == [6, 10]
+    # --config reaches the queries after round 0 (round 0 is the shared cold start)
+    with Store(out / "runs/random/seed-0") as run:
+        assert run.selection("sim-round-1").config["requested"]["options"] == {"aggregate": "max"}
+        assert run.selection("sim-round-0").config["requested"]["options"] == {}
+    # settings.json records the options as resolved: a changed default is not resumed into
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["query"]["aggregate"] == "max" and settings["query"]["class_weight"] == 1
 
 
 def test_move_labels_to_oracle_refuses_partly_labeled(store):
