@@ -37,7 +37,13 @@ def demo_project(path: Path) -> Store:
         label_from_oracle_at_random(store, 500, seed=0)
         split_project(store, seed=0)
         return store
-    return Store(path)
+    store = Store(path)
+    made_by = store.get_meta("demo_config")
+    if made_by is not None and made_by != repr(DemoConfig()):  # a stale demo, not a user's own
+        store.close()
+        raise SystemExit(f"{path} was made by another version of the demo ({made_by}); "
+                         "delete it to have it made again, or give another --project")
+    return store
 
 
 def run(store: Store, config: TrainConfig) -> dict:

@@ -2,7 +2,8 @@ import numpy as np
 from PIL import Image
 
 from al_core.demo import (DIGIT_NAMES, DemoConfig, _glyph_pools, class_weights,
-                          create_demo_project, label_from_oracle_at_random, render_scene)
+                          create_demo_project, label_from_oracle_at_random, render_scene,
+                          scene_classes)
 
 CONFIG = DemoConfig(n_images=20, test_size=4, seed=11)
 
@@ -51,6 +52,23 @@ def test_boxes_are_tight_around_ink_and_inside_the_image():
 def test_class_mix_is_long_tailed():
     w = class_weights(1.0)
     assert np.isclose(w.sum(), 1) and np.all(np.diff(w) < 0) and w[0] / w[-1] == 10
+
+
+def test_scene_themes_keep_class_frequencies_and_make_kinds_come_together():
+    w = class_weights(1.0)
+    for share in (0.0, 0.5):
+        rng = np.random.default_rng(0)
+        scenes = [scene_classes(rng, 4, w, share) for _ in range(20000)]
+        freq = np.bincount(np.concatenate(scenes), minlength=10) / (4 * len(scenes))
+        np.testing.assert_allclose(freq, w, atol=0.01)  # the long tail is unchanged
+        distinct = np.mean([len(set(s)) for s in scenes])
+        # independent digits: 4 draws show 3.1 classes; half of them the theme: 2.4
+        assert (3.0 < distinct < 3.2) if share == 0 else (2.3 < distinct < 2.5), distinct
+    assert scene_classes(np.random.default_rng(1), 6, w, 1.0) == [scene_classes(
+        np.random.default_rng(1), 1, w, 1.0)[0]] * 6
+    import pytest
+    with pytest.raises(ValueError, match="theme_share"):
+        DemoConfig(theme_share=1.5)
 
 
 def test_test_scenes_use_held_out_handwriting():
