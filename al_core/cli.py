@@ -298,7 +298,8 @@ def _print_selection(store: Store, tag: str) -> None:
     for item in sel.items[:10]:
         score = "-" if item.score is None else f"{item.score:.4f}"
         print(f"  {item.rank:>4}  item {item.item_id:<7} score {score}"
-              + ("  control" if item.is_control else ""))
+              + ("  control" if item.is_control else "")
+              + ("  no detection" if item.item_id in missed else ""))
     if len(sel.items) > 10:
         print(f"  ... {len(sel.items) - 10} more (export --selection {tag} lists all)")
 
@@ -360,9 +361,13 @@ def _cmd_simulate(args) -> int:
         seeds=given(args.seeds, defaults["seeds"]), train=train,
         initial_strategy=args.initial_strategy,
         min_train_images=given(args.min_train_images,
-                               20 if quick else sim.DEFAULT_MIN_TRAIN_IMAGES))
+                               20 if quick else sim.DEFAULT_MIN_TRAIN_IMAGES),
+        query=_json_arg(args.config, "--config") or {})
+    if not args.demo and args.demo_seed is not None:
+        raise ValueError("--demo-seed goes with --demo")
     source = sim.Source(demo=bool(args.demo), quick=quick, images=args.images, coco=args.coco,
-                        test_size=given(args.test_size, 300))
+                        test_size=given(args.test_size, 300),
+                        demo_seed=given(args.demo_seed, 0))
     start = time.monotonic()
     curves = sim.simulate(args.out, source, config,
                           say=lambda line: print(line, file=sys.stderr, flush=True))
@@ -510,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="simulate on the built-in demo")
     p.add_argument("--images", type=Path, help="images folder (with --coco)")
     p.add_argument("--coco", type=Path, help="COCO instances JSON: the oracle's labels")
+    p.add_argument("--demo-seed", type=int, help="with --demo: another draw of the demo's "
+                   "scenes (default 0, the demo's own), e.g. to choose settings on one draw "
+                   "and report on another")
     p.add_argument("--test-size", type=int,
                    help="with --coco: items frozen as the test split (default 300)")
     p.add_argument("--strategy", action="append", choices=list(STRATEGIES),
@@ -521,6 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add", type=int, help="labels added per round")
     p.add_argument("--rounds", type=int, help="query rounds after round 0")
     p.add_argument("--seeds", type=int, help="seeds per strategy")
+    p.add_argument("--config", help="JSON object (inline or a file) of strategy options "
+                   "for every query after round 0, as for query --config")
     p.add_argument("--train-config", help="JSON object overriding the training config of "
                    "every round (default epochs and sizes: see README)")
     p.add_argument("--min-train-images", type=int,

@@ -18,7 +18,7 @@ from al_core.jobs import Cancelled, job_kind
 from al_core.store import Store
 from al_core.strategies import features as cold_features
 from al_core.strategies.measures import (ImageScores, flip_boxes, flip_inconsistency,
-                                         image_uncertainty)
+                                         image_uncertainty, rare_class_weights)
 from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_STRATEGY, Ranked,
                                          check_options, get_strategy)
 from al_core.types import Selection, SelectionItem
@@ -144,9 +144,15 @@ class QueryContext:
         width = max((len(r) for r in rows), default=len(classes))
         probs = np.array(rows, np.float32).reshape(-1, width)
         o = self.options
+        weights = None
+        if o["class_weight"] and len(probs):
+            counts = self.labeled_class_counts()
+            labeled = np.array([counts.get(c, 0) for c in classes] + [0] * width,
+                               np.float64)[:width]  # a column per class, in the model's order
+            weights = rare_class_weights(probs.argmax(1), labeled, o["class_weight"])
         return image_uncertainty(probs, np.array(scores, np.float32), np.array(index, np.int64),
                                  len(ids), measure=o["measure"], aggregate=o["aggregate"],
-                                 background=o["background"])
+                                 background=o["background"], weights=weights)
 
     def predicted_classes(self, ids: np.ndarray) -> list[list[int]]:
         boxes = self._predictions(ids)

@@ -117,9 +117,47 @@ def test_uncertainty_queries_images_without_detections_first(small_template, tmp
         sel = run_query(store, QuerySpec(strategy="uncertainty", add=len(blind) + 2,
                                          random_control=0))
         top = [i.item_id for i in sel.items[:len(blind)]]
-        assert sorted(top) == sorted(blind) and all(i.score == 1.0 for i in sel.items[:len(blind)])
+        assert sorted(top) == sorted(blind)
         assert sorted(sel.config["missed_objects"]) == sorted(blind)
-        assert all(i.score < 1.0 for i in sel.items[len(blind):])
+        missed = {i.score for i in sel.items[:len(blind)]}
+        assert len(missed) == 1 and missed.pop() > max(i.score for i in sel.items[len(blind):])
+
+
+def test_cli_marks_the_picked_images_without_detections(small_template, tmp_path, capsys):
+    from al_core.cli import main
+
+    shutil.copytree(small_template, tmp_path / "p")
+    with Store(tmp_path / "p") as store:
+        blind = {i for i in store.query_pool() if not store.predictions(store.active_model_id(), [i])}
+    assert main(["query", "--project", str(tmp_path / "p"), "--strategy", "uncertainty",
+                 "--add", str(len(blind) + 2), "--random-control", "0"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.strip().split()[1:2] == ["item"]]
+    marked = {int(r[2]) for r in rows if r[-2:] == ["no", "detection"]}
+    assert marked == blind and len(rows) == len(blind) + 2
+
+
+def test_class_weight_ranks_an_uncertain_box_of_a_rare_class_first(small_template, tmp_path):
+    shutil.copytree(small_template, tmp_path / "p")
+    with Store(tmp_path / "p") as store:
+        a, b, c = (k.id for k in store.classes())
+        for item in store.training_labeled_ids():  # labels: many a, one c
+            store.set_labels(item, [LabeledBox(a, Box(1, 1, 9, 9))] * 3, source="human")
+        store.set_labels(store.training_labeled_ids()[0], [LabeledBox(c, Box(1, 1, 9, 9))],
+                         source="human")
+        common, rare = store.query_pool()[:2]
+        # equally uncertain boxes (the same probabilities, columns swapped): a vs c
+        external_active_model(store, {common: [(a, 0.9, [0.6, 0.4, 0.0])],
+                                      rare: [(c, 0.9, [0.4, 0.0, 0.6])]})
+        store.add_tag("two", [common, rare])
+
+        def first(**options) -> int:
+            sel = run_query(store, QuerySpec(strategy="uncertainty", add=1, random_control=0,
+                                             pool_tag="two", options=options,
+                                             tag=f"q{len(store.selections())}"))
+            return sel.items[0].item_id
+        assert first(class_weight=0) == common  # a tie, broken by position
+        assert first() == rare  # class_weight 1 by default
 
 
 def test_pool_rules_target_tags_and_errors(small_template, tmp_path):

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from al_core.strategies.measures import (MEASURE_FUNCTIONS, MISSED_OBJECTS_SCORE,
                                          aggregate_per_image, detection_uncertainty, entropy,
                                          flip_boxes, flip_inconsistency, image_uncertainty,
-                                         least_confidence, margin, with_background)
+                                         least_confidence, margin, rare_class_weights,
+                                         with_background)
 from al_core.strategies.registry import STRATEGIES, check_options
 from al_core.strategies.selectors import (class_quotas, coverage_radius, select_k_center,
                                           select_k_center_with_quotas, select_ranked_batch,
@@ -65,6 +66,38 @@ def test_images_without_detections_are_possible_missed_objects_not_zero():
     assert result.missed.tolist() == [False, True, False]
     assert result.scores[1] == MISSED_OBJECTS_SCORE > result.scores.max(initial=0, where=~result.missed)
     assert select_top_k(result.scores, 1).tolist() == [1]  # queried first, not last
+    # under "sum" an image's score can pass 1: a missed image still ranks first
+    probs = np.full((3, 2), 0.5, np.float32)
+    result = image_uncertainty(probs, np.full(3, 0.5), np.array([0, 0, 0]), 2, aggregate="sum")
+    assert result.scores[0] > 1 and result.missed.tolist() == [False, True]
+    assert select_top_k(result.scores, 1).tolist() == [1]
+    none = image_uncertainty(np.zeros((0, 2), np.float32), np.zeros(0), np.zeros(0), 2)
+    assert none.scores.tolist() == [MISSED_OBJECTS_SCORE] * 2 and none.missed.all()
+
+
+def test_rare_class_weights_multiply_each_detection_before_aggregating():
+    counts = np.array([300, 100, 0])  # labeled boxes per class; mean 133.3
+    w = rare_class_weights(np.array([0, 1, 2, 2]), counts, 1.0)
+    # a class without labels would weigh 134.3: capped, so one faint box cannot outrank all
+    np.testing.assert_allclose(w, [134.33 / 301, 134.33 / 101, 10, 10], rtol=1e-3)
+    np.testing.assert_allclose(rare_class_weights(np.array([0, 2]), counts, 0.0), [1, 1])
+    probs = np.array([[0.6, 0.4, 0], [0.4, 0, 0.6]], np.float32)  # equally uncertain
+    plain = image_uncertainty(probs, np.ones(2), np.array([0, 1]), 2)
+    assert plain.scores[0] == pytest.approx(plain.scores[1])
+    weighted = image_uncertainty(probs, np.ones(2), np.array([0, 1]), 2,
+                                 weights=rare_class_weights(probs.argmax(1), counts, 0.5))
+    # the box predicted as the rare class (2) makes its image rank first
+    assert select_top_k(weighted.scores, 1).tolist() == [1]
+    # weighted scores pass 1 under max too; an image without detections still ranks first
+    heavy = image_uncertainty(probs, np.ones(2), np.array([0, 0]), 2, aggregate="max",
+                              weights=np.array([5.0, 5.0]))
+    assert heavy.scores[0] > 1 and select_top_k(heavy.scores, 1).tolist() == [1]
+    with pytest.raises(ValueError, match="weights"):
+        image_uncertainty(probs, np.ones(2), np.array([0, 1]), 2, weights=np.array([1.0, -1]))
+    assert check_options({"class_weight": 1})["class_weight"] == 1
+    for bad in (-1, 5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="class_weight"):
+            check_options({"class_weight": bad})
 
 
 def test_flip_inconsistency_known_answers():
@@ -156,6 +189,11 @@ def test_ranked_batch_picks_what_modal_picks():
     assert select_ranked_batch(pool, u, 60, labeled=labeled).tolist() == expected.tolist()
     cold = select_ranked_batch(pool, u, 10)
     assert len(set(cold.tolist())) == 10  # modAL can pick its cold-start item twice; not here
+    # a summed or weighted uncertainty (max above 1) is scaled to [0, 1] first: otherwise
+    # it would swamp the distance term and the rule would be plain uncertainty
+    u[0] = 1.0
+    picks = select_ranked_batch(pool, u, 60, labeled=labeled)
+    assert select_ranked_batch(pool, 7 * u, 60, labeled=labeled).tolist() == picks.tolist()
 
 
 def test_typicality_takes_the_densest_point_of_each_cluster():

@@ -12,7 +12,8 @@ score 0.5 or one torn between two classes is uncertain. Without this, the many l
 boxes kept for the strategies (score >= 0.05) would all look maximally uncertain.
 
 Images with no detection at all: :data:`MISSED_OBJECTS_SCORE` (1.0, at least as high as
-any measure), flagged ``missed=True``. An image where the model sees nothing even at a
+any measure; when image scores pass 1, summed or weighted by class, just above the
+pool's highest, so they still rank first), flagged ``missed=True``. An image where the model sees nothing even at a
 low threshold either holds no objects or holds objects the model misses entirely; the
 model cannot tell which, so a person should look (tools that score such images 0 never
 query them, which hides exactly the model's blind spots).
@@ -26,9 +27,13 @@ import numpy as np
 MEASURES = ("least_confidence", "margin", "entropy")
 AGGREGATES = ("max", "mean", "sum")
 DEFAULT_MEASURE = "entropy"
-# The image is as informative as its most uncertain detection: "mean" dilutes one hard
-# box among easy ones, "sum" favours crowded images whatever their difficulty.
-DEFAULT_AGGREGATE = "max"
+# An image costs one labeling session and teaches every box in it, so its detections'
+# uncertainties add up ("sum", Brust et al. 2019). With the "no object" column a
+# confident box, or a faint one on background, adds about 0, so "sum" counts uncertain
+# boxes, not boxes. "max" scores an image by its single hardest box; "mean" dilutes one
+# hard box among easy ones. Chosen in the simulation on a draw of the demo that the
+# benchmark does not report (BENCHMARKS.md).
+DEFAULT_AGGREGATE = "sum"
 MISSED_OBJECTS_SCORE = 1.0
 _TINY = np.float32(1e-12)
 
@@ -172,20 +177,47 @@ class ImageScores:
 
 def image_uncertainty(probs: np.ndarray, scores: np.ndarray, image_index: np.ndarray,
                       n_images: int, *, measure: str = DEFAULT_MEASURE,
-                      aggregate: str = DEFAULT_AGGREGATE, background: bool = True
-                      ) -> ImageScores:
+                      aggregate: str = DEFAULT_AGGREGATE, background: bool = True,
+                      weights: np.ndarray | None = None) -> ImageScores:
     """One uncertainty per image from its detections.
 
     probs (M, C) class probabilities of each detection; scores (M,) its confidence;
     image_index (M,) which of the ``n_images`` it belongs to; ``background`` adds the
-    "no object" column (see the module doc). Images without detections
-    score :data:`MISSED_OBJECTS_SCORE` and are flagged ``missed`` (see the module doc).
+    "no object" column (see the module doc); ``weights`` (M,) >= 0 multiply each
+    detection's uncertainty before aggregating (see :func:`rare_class_weights`). Images
+    without detections are flagged ``missed`` and rank first (see the module doc).
     """
     per_detection = detection_uncertainty(probs, scores, measure, background=background)
+    if weights is not None:
+        weights = np.asarray(weights, np.float32)
+        if weights.shape != per_detection.shape or np.any(~(weights >= 0)):
+            raise ValueError(f"weights must be {per_detection.shape[0]} numbers >= 0")
+        per_detection = per_detection * weights
     per_image = aggregate_per_image(per_detection, image_index, n_images, aggregate)
     missed = np.isnan(per_image)
-    per_image[missed] = MISSED_OBJECTS_SCORE
+    top = np.float32(np.nanmax(per_image, initial=0))
+    per_image[missed] = MISSED_OBJECTS_SCORE if top < MISSED_OBJECTS_SCORE \
+        else np.nextafter(top, np.float32(np.inf))
     return ImageScores(per_image, missed)
+
+
+RARE_CLASS_WEIGHT_CAP = 10.0
+
+
+def rare_class_weights(predicted: np.ndarray, labeled_counts: np.ndarray,
+                       power: float) -> np.ndarray:
+    """Weights ``(M,)`` that favour detections of classes with few labels (Brust et al.,
+    "Active Learning for Deep Object Detection", 2019, weight by class frequency):
+    ``((mean_count + 1) / (count_c + 1)) ** power`` for each detection's ``predicted``
+    class index ``c`` (M,) into ``labeled_counts`` (C,), the labeled boxes per class,
+    at most :data:`RARE_CLASS_WEIGHT_CAP` (a class without labels in a large project
+    would otherwise weigh hundreds, and one faint box of it outrank every image).
+    ``power`` 0 weighs every class 1; a class with the mean count weighs about 1."""
+    counts = np.asarray(labeled_counts, np.float64)
+    mean = counts.mean() if len(counts) else 0.0
+    per_class = np.minimum(((mean + 1.0) / (counts + 1.0)) ** float(power),
+                           RARE_CLASS_WEIGHT_CAP)  # (C,)
+    return per_class[np.asarray(predicted, np.int64)].astype(np.float32)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

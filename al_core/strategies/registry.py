@@ -8,6 +8,7 @@ torch, so the UI can list strategies cheaply.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -59,6 +60,7 @@ DEFAULT_OPTIONS = {
     "measure": DEFAULT_MEASURE,  # least_confidence | margin | entropy
     "aggregate": DEFAULT_AGGREGATE,  # max | mean | sum over an image's detections
     "background": True,  # score "no object" as a class (see measures)
+    "class_weight": 1,  # weigh each detection by its class's rarity among the labels, ** this
     "prefilter": 4,  # hybrid: coreset among the prefilter x k most uncertain images
     "class_share": 0.5,  # hybrid: share of the batch reserved by predicted class
     "class_score": 0.3,  # a detection counts as a predicted class from this score
@@ -80,10 +82,12 @@ def check_options(options: dict | None) -> dict:
                          f"{', '.join(AGGREGATES)}")
     if not isinstance(merged["background"], bool):
         raise ValueError(f"background: {merged['background']!r} is not true or false")
-    checks = {"prefilter": (1, None), "class_share": (0, 1), "class_score": (0, 1)}
+    checks = {"prefilter": (1, None), "class_share": (0, 1), "class_score": (0, 1),
+              "class_weight": (0, 4)}
     for key, (low, high) in checks.items():
         value = merged[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low \
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value < low \
                 or (high is not None and value > high):
             raise ValueError(f"{key}: {value!r} must be a number >= {low}"
                              + (f" and <= {high}" if high is not None else ""))
@@ -145,10 +149,11 @@ def _hybrid(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
 
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
-    Strategy("uncertainty", "Images whose detections the model is least sure of (measure: "
-             "least_confidence, margin or entropy; aggregate: max, mean or sum per image). "
-             "Images with no detection rank first as possible missed objects.", True,
-             _uncertainty),
+    Strategy("uncertainty", "Images holding the most detections the model is unsure of: "
+             "each detection's uncertainty (measure: least_confidence, margin or entropy), "
+             "weighted up for classes with few labels (class_weight), summed per image "
+             "(aggregate: sum, max or mean). Images with no detection rank first as "
+             "possible missed objects.", True, _uncertainty),
     Strategy("hybrid", "The most uncertain images (prefilter x batch, by the uncertainty "
              "measure), then k-center greedy among them so the batch is diverse, with part of "
              "the batch (class_share) reserved per predicted class, rare classes first.",

@@ -253,7 +253,9 @@ def select_ranked_batch(points: np.ndarray, uncertainty: np.ndarray, k: int, *,
     (|unselected| + |labeled| + |picked|)``. Ties go to the lower position, as in modAL.
     Without labeled points the first pick is the point with the least mean distance to
     all others (modAL's cold start; unlike modAL it is not picked a second time).
-    points (N, d); uncertainty (N,); returns positions (k,) in rank order.
+    points (N, d); uncertainty (N,) >= 0, divided by its maximum when that passes 1 (a
+    summed or weighted uncertainty), since the rule trades it against a distance term in
+    [0, 1); returns positions (k,) in rank order.
 
     modAL recomputes every distance each step. Here ``d`` is kept as of each point's
     last refresh: an upper bound, as ``d`` only shrinks, and the score grows with ``d``.
@@ -262,6 +264,8 @@ def select_ranked_batch(points: np.ndarray, uncertainty: np.ndarray, k: int, *,
     leads. Exact, in float64 like modAL's distances."""
     x = np.ascontiguousarray(points, np.float64)
     u = np.asarray(uncertainty, np.float64)
+    if len(u) and u.max() > 1:
+        u = u / u.max()
     n = len(x)
     _check_k(k, n)
     sq = _sq_norms(x)
