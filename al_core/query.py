@@ -133,7 +133,7 @@ class QueryContext:
         boxes = self._predictions(ids)
         classes = [c.id for c in self.store.classes()]
         column = {c: k for k, c in enumerate(classes)}
-        rows, scores, index = [], [], []
+        rows, scores, index, predicted = [], [], [], []
         for position, item_id in enumerate(ids):
             for class_id, score, probs in boxes[int(item_id)]:
                 if probs is None:  # an imported model's box: only its class is known
@@ -141,15 +141,18 @@ class QueryContext:
                 rows.append(probs)
                 scores.append(score)
                 index.append(position)
+                predicted.append(column[class_id])
         width = max((len(r) for r in rows), default=len(classes))
         probs = np.array(rows, np.float32).reshape(-1, width)
         o = self.options
         weights = None
         if o["class_weight"] and len(probs):
+            # each box's stored class (a two-stage model can give one box per class, so
+            # this is the box's class, not the argmax of its row)
             counts = self.labeled_class_counts()
-            labeled = np.array([counts.get(c, 0) for c in classes] + [0] * width,
-                               np.float64)[:width]  # a column per class, in the model's order
-            weights = rare_class_weights(probs.argmax(1), labeled, o["class_weight"])
+            labeled = np.array([counts.get(c, 0) for c in classes], np.float64)
+            weights = rare_class_weights(np.array(predicted, np.int64), labeled,
+                                         o["class_weight"])
         return image_uncertainty(probs, np.array(scores, np.float32), np.array(index, np.int64),
                                  len(ids), measure=o["measure"], aggregate=o["aggregate"],
                                  background=o["background"], weights=weights)

@@ -82,7 +82,7 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
     assert _models(out, "uncertainty") == before + 1
     # other settings in the same folder are refused rather than mixed into the curves
     capsys.readouterr()
-    assert main(args[:-3] + ["--add", "10", "--rounds", "2"]) == 2
+    assert main(args[:-4] + ["--add", "10", "--rounds", "2"]) == 2
     assert "other settings" in capsys.readouterr().err
 
 
