@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from al_core.demo import label_from_oracle_at_random
 from al_core.export import coco_instances, export_yolo
 from al_core.io_coco import ImportFailed, import_folder
 from al_core.split import parse_distribution, split_project
@@ -62,7 +63,9 @@ with right:
                               "boxes": list(status.boxes_by_class.values())})
         st.bar_chart(chart, x="class", y="boxes", sort=False, height=260)
     else:
-        st.info("No labeled boxes yet: import a COCO file or label some images.")
+        st.info("No labeled boxes yet: import a COCO file or label some images"
+                + (" (on the demo: label from the ground truth, under Split below)."
+                   if store.has_oracle() else "."))
 
 split_tab, import_tab, export_tab = st.tabs(["Split", "Import", "Export"])
 
@@ -80,7 +83,8 @@ with split_tab:
     resplit = st.checkbox("Redraw every split, the frozen test set included",
                           help="Models evaluated on the old test set become incomparable "
                                "with new ones.")
-    if st.button("Split labeled items", type="primary"):
+    if st.button("Split labeled items", type="primary", disabled=not unsplit and not resplit,
+                 help=None if unsplit or resplit else "Every labeled item has a split."):
         try:
             dist = parse_distribution(custom if choice == "custom" else choice)
             report = split_project(store, distribution=dist, seed=int(seed), resplit=resplit)
@@ -89,6 +93,25 @@ with split_tab:
         else:
             flash("success", "Assigned " + ", ".join(
                 f"{n} to {s}" for s, n in report.assigned.items()) + ".")
+
+    if store.has_oracle() and pool:
+        # the demo keeps its ground truth hidden: this is how a demo user gets a first
+        # training set without drawing boxes (the CLI's `demo --labeled N`)
+        st.divider()
+        st.markdown("**Demo: label from the hidden ground truth.** Label random pool images "
+                    "as a perfect annotator would, and split them into train and val.")
+        n = st.number_input("Images to label", min_value=1, max_value=pool,
+                            value=min(200, pool), step=50, key="oracle_n")
+        if st.button("Label from the ground truth", key="oracle_label"):
+            try:
+                chosen = label_from_oracle_at_random(store, int(n), seed=int(seed))
+                report = split_project(store, seed=int(seed))
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                flash("success", f"Labeled {len(chosen)} images from the ground truth: "
+                      + ", ".join(f"{k} to {s}" for s, k in report.assigned.items() if k)
+                      + ".")
 
 with import_tab:
     with st.form("import"):

@@ -40,6 +40,19 @@ def test_split_form_assigns_new_labels(app, demo_store):
     assert any("**0** labeled items have no split yet" in m.value for m in app.markdown)
 
 
+def test_demo_labels_from_the_ground_truth_and_nothing_to_split_disables_split(app,
+                                                                               demo_store):
+    split = next(b for b in app.button if b.label == "Split labeled items")
+    assert split.disabled  # every labeled item (the test split) already has a split
+    app.number_input(key="oracle_n").set_value(10).run()
+    app.button(key="oracle_label").click().run()
+    assert any("Labeled 10 images from the ground truth" in s.value for s in app.success)
+    assert demo_store.count_items(status="labeled") == 18  # 8 test + 10 new
+    assert demo_store.count_items(status="labeled", unsplit=True) == 0
+    assert demo_store.count_items(split="train") + demo_store.count_items(split="val") == 10
+    assert _metrics(app)["Labeled"] == "18"  # the page was redrawn with fresh numbers
+
+
 def test_images_page_lists_the_filtered_items(app):
     app.switch_page("pages/images.py").run()
     assert not app.exception
