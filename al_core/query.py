@@ -92,6 +92,7 @@ class QueryContext:
         self._has_checkpoint = model_id is not None and bool(
             store.model(model_id)["checkpoint_path"])
         self._boxes: dict[int, list[tuple]] = {}
+        self._class_counts: dict[int, int] | None = None
 
     def note(self, key: str, value) -> None:
         self.notes[key] = value
@@ -163,11 +164,15 @@ class QueryContext:
         return [sorted({c for c, s, _ in boxes[int(i)] if s >= floor}) for i in ids]
 
     def labeled_class_counts(self) -> dict[int, int]:
-        counts: dict[int, int] = {}
-        for anns in self.store.annotations([int(i) for i in self.labeled]).values():
-            for a in anns:
-                counts[a.class_id] = counts.get(a.class_id, 0) + 1
-        return counts
+        """Labeled boxes per class id, read once per query (uncertainty's class weights
+        and hybrid's quotas both ask)."""
+        if self._class_counts is None:
+            counts: dict[int, int] = {}
+            for anns in self.store.annotations([int(i) for i in self.labeled]).values():
+                for a in anns:
+                    counts[a.class_id] = counts.get(a.class_id, 0) + 1
+            self._class_counts = counts
+        return dict(self._class_counts)
 
     def embeddings(self, ids: np.ndarray) -> np.ndarray:
         """(len(ids), d) float32: the model's image embeddings, or the fixed cold-start

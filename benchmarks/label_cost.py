@@ -16,22 +16,21 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from al_core.simulate import _round_tag  # noqa: E402
 from al_core.store import Store  # noqa: E402
 
 
 def boxes_by_round(project: Path) -> list[tuple[int, int]]:
     """(labeled images, their boxes) after each round of one run, round 0 first."""
     with Store(project) as store:
-        rounds: dict[int, list[int]] = {}
-        for selection in store.selections():
-            if selection.tag.startswith("sim-round-"):
-                r = int(selection.tag.rsplit("-", 1)[1])
-                rounds[r] = [i.item_id for i in store.selection(selection.tag).items]
-        out, ids = [], []
-        for r in sorted(rounds):
-            ids += rounds[r]
-            boxes = sum(len(a) for a in store.annotations(ids).values())
-            out.append((len(ids), boxes))
+        tags = {s.tag for s in store.selections()}
+        out, images, boxes, r = [], 0, 0, 0
+        while _round_tag(r) in tags:
+            ids = [i.item_id for i in store.selection(_round_tag(r)).items]
+            images += len(ids)
+            boxes += sum(len(a) for a in store.annotations(ids).values())
+            out.append((images, boxes))
+            r += 1
         return out
 
 

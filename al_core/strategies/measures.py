@@ -13,10 +13,10 @@ boxes kept for the strategies (score >= 0.05) would all look maximally uncertain
 
 Images with no detection at all: :data:`MISSED_OBJECTS_SCORE` (1.0, at least as high as
 any measure; when image scores pass 1, summed or weighted by class, just above the
-pool's highest, so they still rank first), flagged ``missed=True``. An image where the model sees nothing even at a
-low threshold either holds no objects or holds objects the model misses entirely; the
-model cannot tell which, so a person should look (tools that score such images 0 never
-query them, which hides exactly the model's blind spots).
+pool's highest, so they still rank first), flagged ``missed=True``. An image where the
+model sees nothing even at a low threshold either holds no objects or holds objects the
+model misses entirely; the model cannot tell which, so a person should look (tools that
+score such images 0 never query them, which hides exactly the model's blind spots).
 """
 from __future__ import annotations
 
