@@ -205,3 +205,45 @@ def predict_items(store: Store, model_id: int, item_ids: list[int], *,
 @job_kind("predict")
 def run_predict_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
     predict_items(store, params["model_id"], params["item_ids"], reporter=reporter)
+
+
+class _Part:
+    """One step's share of a job's progress bar (predicting with each of two models)."""
+
+    def __init__(self, reporter: Reporter, start: float, share: float) -> None:
+        self.reporter, self.start, self.share = reporter, start, share
+
+    def progress(self, fraction: float, message: str) -> None:
+        self.reporter.progress(self.start + self.share * fraction, message)
+
+    def cancel_requested(self) -> bool:
+        return self.reporter.cancel_requested()
+
+
+@job_kind("compare")
+def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
+    """The compare node from the app: the new model against the active one (whichever is
+    active when the job runs), each first run on the test items it has not predicted,
+    then the decision stored and, with ``apply``, carried out."""
+    from al_core.compare import parse_compare_config
+    from al_core.model_eval import compare_models
+
+    raw = params["config"]
+    config = parse_compare_config(raw)
+    new_id, old_id = params["new_model_id"], store.active_model_id()
+    test_ids, _ = store.test_set_identity()
+    if not test_ids:
+        raise ValueError("the project has no labeled test items: split the labeled items "
+                         "first (Project page, Split)")
+    models = [m for m in (new_id, old_id) if m is not None]
+    for n, model_id in enumerate(models):
+        missing = store.items_without_embedding(model_id, test_ids)
+        if store.model(model_id)["checkpoint_path"] and missing:
+            predict_items(store, model_id, missing,
+                          reporter=_Part(reporter, 0.9 * n / len(models), 0.9 / len(models)))
+    reporter.progress(0.95, "comparing on the test split")
+    decision = compare_models(store, new_id, old_id, config, raw_config=raw,
+                              apply=bool(params.get("apply")), decided_by="app")
+    against = f"model #{old_id}" if old_id is not None else "no active model"
+    reporter.progress(1.0, f"#{new_id} vs {against}: {decision.decision} "
+                           f"({decision.reason})")

@@ -390,6 +390,12 @@ class Store:
             "per_class": json.dumps(per_class), "decision": decision, "reason": reason,
             "decided_by": decided_by, "created": now()}).last_pk
 
+    def comparisons(self, *, limit: int = 20) -> list[dict]:
+        """The newest comparisons first, with their config and per-class results parsed."""
+        return [dict(r, config=json.loads(r["config"]), per_class=json.loads(r["per_class"]))
+                for r in self.db.query(
+                    f"SELECT * FROM comparisons ORDER BY id DESC LIMIT {int(limit)}")]
+
     def apply_decision(self, new_model_id: int, decision: str) -> None:
         """update_model: the new model becomes active (the old one stays, as trained);
         discard: the new model is kept on record as discarded."""

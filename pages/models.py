@@ -1,11 +1,13 @@
 """The model registry and its jobs: train a new model (Create New Model), follow and
-cancel jobs, predict with a trained model. Training runs in its own process."""
+cancel jobs, compare a model with the active one on the test split and promote it,
+predict with a trained model. Training, comparing and predicting run in their own process."""
 import json
 
 import pandas as pd
 import streamlit as st
 
 from al_core import jobs
+from al_core.compare import parse_compare_config
 from al_core.model_config import TrainConfig, create_candidate
 from ui import state
 from ui.chrome import page_entry
@@ -51,11 +53,84 @@ def _registry(models: list[dict]) -> None:
         for m in reversed(models)]), hide_index=True, width="stretch")
 
 
+# Dataloop's compare config, as its docs give it
+DEFAULT_COMPARE = {"checks": {"precision_recall": {"iou_threshold": 0.5, "min_delta": 0.0}},
+                   "wins": "any"}
+
+
+def _comparisons(s) -> None:
+    rows = s.comparisons(limit=10)
+    if not rows:
+        return
+    st.subheader("Comparisons")
+    st.dataframe(pd.DataFrame([{
+        "new": f"#{c['new_model_id']}", "old": f"#{c['old_model_id']}"
+        if c["old_model_id"] is not None else "(none)", "decision": c["decision"],
+        "reason": c["reason"], "by": c["decided_by"],
+        "when": c["created"][:19].replace("T", " ")}
+        for c in rows]), hide_index=True, width="stretch")
+    latest, names = rows[0], {c.id: c.name for c in s.classes()}
+    with st.expander(f"Per-class AP of the newest comparison (#{latest['new_model_id']})"):
+        st.dataframe(pd.DataFrame([{
+            "class": names.get(c["class_id"], c["class_id"]), "new AP": c["new_ap"],
+            "old AP": c["old_ap"], "won": c["won"]} for c in latest["per_class"]]),
+            hide_index=True, width="stretch")
+
+
+comparable = [m for m in reversed(store.models())  # the newest first
+              if m["status"] in ("trained", "discarded", "external")]
+# open while a trained model newer than the active one waits for its comparison
+waiting = any(m["status"] == "trained" and (active is None or m["id"] > active) for m in comparable)
+with st.expander("Compare with the active model and promote", expanded=waiting,
+                 icon=":material/compare_arrows:"):
+    if not comparable:
+        st.caption("Train a model first: a trained model is compared with the active one here.")
+    else:
+        act = store.model(active) if active is not None else None
+        st.caption("Per-class AP on the frozen test split decides whether the new model "
+                   "replaces the active one (update_model) or not (discard). Models are first "
+                   "run on the test images they have not seen. " + (
+                       f"Active now: **#{act['id']} {act['name']}**." if act else
+                       "There is no active model yet: the first model compared wins."))
+        c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+        new = c1.selectbox("New model", comparable,
+                           format_func=lambda m: f"#{m['id']} {m['name']} ({m['status']})")
+        apply = c2.checkbox("Apply the decision", value=True,
+                            help="update_model: the new model becomes active and the old one "
+                                 "stays as trained. discard: the new model is marked discarded "
+                                 "(it can be compared again later).")
+        raw = st.text_area("Compare config (JSON)", value=json.dumps(DEFAULT_COMPARE),
+                           help='Dataloop\'s format; also "max_class_drop" and "bootstrap" '
+                                "(see the README). Unknown keys are refused.")
+        if st.button("Compare on the test split", icon=":material/compare_arrows:"):
+            try:
+                config = json.loads(raw)
+                parse_compare_config(config)
+                if apply and new["status"] == "external":
+                    raise ValueError(f"model #{new['id']} is an external model (imported "
+                                     "predictions): untick Apply to compare it")
+                job_id = jobs.start_job(store, "compare", {"new_model_id": new["id"],
+                                                           "config": config, "apply": apply})
+            except json.JSONDecodeError as exc:
+                st.error(f"Not started: the config is not valid JSON ({exc}).")
+            except ValueError as exc:
+                st.error(f"Not started: {exc}")
+            else:
+                flash("success", f"Started comparing model #{new['id']} (job {job_id}); the "
+                                 "decision appears under Comparisons.")
+
+
 @st.fragment(run_every=2)
 def job_panel() -> None:
     with state.store() as s:
         jobs.reap_stale(s)
         running = s.jobs(status="running") + s.jobs(status="queued")
+        ids = {j["id"] for j in running}
+        if st.session_state.get("_running_jobs", set()) - ids:
+            # a job ended: redraw the whole page (active model, model lists, sidebar)
+            st.session_state["_running_jobs"] = ids
+            st.rerun(scope="app")
+        st.session_state["_running_jobs"] = ids
         st.subheader("Jobs")
         if not running:
             st.caption("No job is running.")
@@ -69,6 +144,7 @@ def job_panel() -> None:
                 jobs.cancel_job(s, job["id"])
                 st.rerun(scope="fragment")
         _registry(s.models())
+        _comparisons(s)
         recent = [j for j in s.jobs(limit=10) if j["status"] not in ("running", "queued")]
         if recent:
             st.subheader("Recent jobs")
