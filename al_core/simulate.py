@@ -311,6 +311,13 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     make_base(out / "base", source, say=say)
     _check_pool(out, config)
+    for name, strategy in curves["strategies"].items():
+        for seed, points in strategy["seeds"].items():
+            # a round's point means nothing without the project that holds its labels
+            if len(points) > 1 and not (out / "runs" / name / f"seed-{seed}" / DB_NAME).exists():
+                say(f"{name} seed {seed}: its run folder is missing; redoing its rounds "
+                    f"1-{len(points) - 1}")
+                del points[1:]
     total = config.seeds * (1 + len(config.strategies) * config.rounds)
     done = sum((out / "seeds" / f"seed-{seed}.json").exists() for seed in range(config.seeds)) \
         + sum(max(0, min(len(curves["strategies"].get(name, {}).get("seeds", {})

@@ -80,6 +80,16 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
         assert [p["labeled"] for p in appended[name]["seeds"]["0"]] == [20, 35, 50, 65]
         assert appended[name]["seeds"]["0"][:3] == resumed["strategies"][name]["seeds"]["0"]
     assert _models(out, "uncertainty") == before + 1
+    # a run folder deleted by hand: its points are redone from round 1, not continued
+    # from a fresh copy of round 0 (which would skip the labels of the rounds between)
+    import shutil
+    shutil.rmtree(out / "runs" / "random" / "seed-0")
+    capsys.readouterr()
+    assert main(args[:-1] + ["3"]) == 0
+    assert "random seed 0: its run folder is missing; redoing its rounds 1-3" in \
+        capsys.readouterr().err
+    redone = json.loads((out / "curves.json").read_text())["strategies"]["random"]["seeds"]["0"]
+    assert [p["labeled"] for p in redone] == [20, 35, 50, 65] and _models(out, "random") == 4
     # other settings in the same folder are refused rather than mixed into the curves
     capsys.readouterr()
     assert main(args[:-4] + ["--add", "10", "--rounds", "2"]) == 2
