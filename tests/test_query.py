@@ -109,18 +109,29 @@ def test_any_strategy_picks_k_distinct_pool_items_deterministically(small_templa
     assert again.items == first.items  # deterministic for a seed
 
 
-def test_uncertainty_queries_images_without_detections_first(small_template, tmp_path):
+def test_uncertainty_queries_images_without_detections_first_up_to_a_share(small_template,
+                                                                          tmp_path):
     shutil.copytree(small_template, tmp_path / "p")
     with Store(tmp_path / "p") as store:
         pool = store.query_pool()
         blind = [i for i in pool if not store.predictions(store.active_model_id(), [i])]
-        sel = run_query(store, QuerySpec(strategy="uncertainty", add=len(blind) + 2,
-                                         random_control=0))
+        assert len(blind) >= 2
+        add = len(blind) + 2
+        sel = run_query(store, QuerySpec(strategy="uncertainty", add=add, random_control=0,
+                                         options={"missed_share": 1.0}, tag="all"))
         top = [i.item_id for i in sel.items[:len(blind)]]
         assert sorted(top) == sorted(blind)
         assert sorted(sel.config["missed_objects"]) == sorted(blind)
         missed = {i.score for i in sel.items[:len(blind)]}
         assert len(missed) == 1 and missed.pop() > max(i.score for i in sel.items[len(blind):])
+        # a share of the batch: floor(0.25 * add) of them, then only images with detections
+        for tag, options, quota in (("quarter", {"missed_share": 0.25}, add // 4),
+                                    ("default", {}, add // 10)):  # the default: a tenth
+            sel = run_query(store, QuerySpec(strategy="uncertainty", add=add, random_control=0,
+                                             options=options, tag=tag, include_pending=True))
+            assert len(sel.config["missed_objects"]) == quota
+            assert {i.item_id for i in sel.items[:quota]} == set(sel.config["missed_objects"])
+            assert not {i.item_id for i in sel.items[quota:]} & set(blind)
 
 
 def test_cli_marks_the_picked_images_without_detections(small_template, tmp_path, capsys):
@@ -130,7 +141,8 @@ def test_cli_marks_the_picked_images_without_detections(small_template, tmp_path
     with Store(tmp_path / "p") as store:
         blind = {i for i in store.query_pool() if not store.predictions(store.active_model_id(), [i])}
     assert main(["query", "--project", str(tmp_path / "p"), "--strategy", "uncertainty",
-                 "--add", str(len(blind) + 2), "--random-control", "0"]) == 0
+                 "--add", str(len(blind) + 2), "--random-control", "0",
+                 "--config", '{"missed_share": 1}']) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()
             if line.strip().split()[1:2] == ["item"]]
     marked = {int(r[2]) for r in rows if r[-2:] == ["no", "detection"]}

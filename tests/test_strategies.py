@@ -75,6 +75,25 @@ def test_images_without_detections_are_possible_missed_objects_not_zero():
     assert none.scores.tolist() == [MISSED_OBJECTS_SCORE] * 2 and none.missed.all()
 
 
+def test_missed_images_take_at_most_their_share_of_a_batch_drawn_at_random():
+    from al_core.strategies.measures import ImageScores
+    from al_core.strategies.registry import capped_missed
+
+    missed = np.array([True] * 6 + [False] * 4)
+    scores = ImageScores(np.where(missed, 1.0, [0.1] * 6 + [0.2, 0.9, 0.4, 0.3]).astype(
+        np.float32), missed)
+    ranked = capped_missed(scores, 5, 0.4, np.random.default_rng(0))  # floor(0.4 * 5) = 2
+    top = select_top_k(ranked, 5).tolist()
+    assert sum(missed[top]) == 2 and top[2:] == [7, 8, 9]  # then by uncertainty
+    draws = {tuple(sorted(select_top_k(capped_missed(scores, 5, 0.4, np.random.default_rng(s)),
+                                       2).tolist())) for s in range(20)}
+    assert len(draws) > 3 and all(set(d) <= set(range(6)) for d in draws)  # at random
+    none = select_top_k(capped_missed(scores, 5, 0.0, np.random.default_rng(0)), 5).tolist()
+    assert none[:4] == [7, 8, 9, 6] and missed[none[4]]  # only once the rest is used up
+    assert select_top_k(capped_missed(scores, 9, 0.1, np.random.default_rng(0)), 1).tolist() \
+        == [7]  # floor(0.9) = 0: a small batch holds none
+
+
 def test_rare_class_weights_multiply_each_detection_before_aggregating():
     counts = np.array([300, 100, 0])  # labeled boxes per class; mean 133.3
     w = rare_class_weights(np.array([0, 1, 2, 2]), counts, 1.0)

@@ -62,6 +62,7 @@ DEFAULT_OPTIONS = {
     "aggregate": DEFAULT_AGGREGATE,  # max | mean | sum over an image's detections
     "background": True,  # score "no object" as a class (see measures)
     "class_weight": 1,  # weigh each detection by its class's rarity among the labels, ** this
+    "missed_share": 0.1,  # at most this share of a batch: images with no detection at all
     "prefilter": 4,  # hybrid: coreset among the prefilter x k most uncertain images
     "class_share": 0.5,  # hybrid: share of the batch reserved by predicted class
     "class_score": 0.3,  # a detection counts as a predicted class from this score
@@ -84,7 +85,7 @@ def check_options(options: dict | None) -> dict:
     if not isinstance(merged["background"], bool):
         raise ValueError(f"background: {merged['background']!r} is not true or false")
     checks = {"prefilter": (1, None), "class_share": (0, 1), "class_score": (0, 1),
-              "class_weight": (0, 4)}
+              "class_weight": (0, 4), "missed_share": (0, 1)}
     for key, (low, high) in checks.items():
         value = merged[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
@@ -99,9 +100,25 @@ def _random(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     return [(int(i), None) for i in rng.choice(ctx.pool, k, replace=False)]
 
 
+def capped_missed(scores: ImageScores, k: int, share: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Ranking scores ``(N,)`` float64 where images with no detection take at most
+    ``floor(share * k)`` places at the top of a ``k`` batch, drawn at random (the model
+    cannot rank what it does not see), and the others rank after every image with a
+    detection. Uncapped, a raw pool's empty frames (where the model rightly finds
+    nothing) would fill whole batches; never asked, blind spots would stay hidden."""
+    ranked = scores.scores.astype(np.float64)
+    missed = np.flatnonzero(scores.missed)
+    quota = min(len(missed), math.floor(share * k + 1e-9))
+    ranked[missed] = -np.inf
+    if quota:
+        ranked[rng.choice(missed, quota, replace=False)] = np.inf
+    return ranked
+
+
 def _uncertainty(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     scores = ctx.uncertainty(ctx.pool)
-    top = select_top_k(scores.scores, k)
+    top = select_top_k(capped_missed(scores, k, ctx.options["missed_share"], rng), k)
     ctx.note("missed_objects", [int(i) for i in ctx.pool[top][scores.missed[top]]])
     return [(int(ctx.pool[j]), float(scores.scores[j])) for j in top]
 
@@ -135,7 +152,8 @@ def _ranked_batch(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
 def _hybrid(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     """Uncertainty pre-filter, then k-center greedy with class-balanced quotas."""
     scores = ctx.uncertainty(ctx.pool)
-    shortlist = select_top_k(scores.scores, min(len(ctx.pool), int(ctx.options["prefilter"] * k)))
+    shortlist = select_top_k(capped_missed(scores, k, ctx.options["missed_share"], rng),
+                             min(len(ctx.pool), int(ctx.options["prefilter"] * k)))
     ids = ctx.pool[shortlist]
     counts = ctx.labeled_class_counts()
     groups = np.array([min(cs, key=lambda c: (counts.get(c, 0), c)) if cs else NO_CLASS
@@ -153,8 +171,8 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("uncertainty", "Images holding the most detections the model is unsure of: "
              "each detection's uncertainty (measure: least_confidence, margin or entropy), "
              "weighted up for classes with few labels (class_weight), summed per image "
-             "(aggregate: sum, max or mean). Images with no detection rank first as "
-             "possible missed objects.", True, _uncertainty),
+             "(aggregate: sum, max or mean). Images with no detection, possible missed "
+             "objects, take up to missed_share of the batch, at random.", True, _uncertainty),
     Strategy("hybrid", "The most uncertain images (prefilter x batch, by the uncertainty "
              "measure), then k-center greedy among them so the batch is diverse, with part of "
              "the batch (class_share) reserved per predicted class, rare classes first.",
