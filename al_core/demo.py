@@ -45,6 +45,10 @@ class DemoConfig:
     # 1.4 classes per image (COCO: 7.7 of 3.5); 0 draws digits independently, giving 1.3
     # (not the scenes of demos made before themes: the theme draw shifts the stream).
     theme_share: float = 0.5
+    # Scenes with no digit at all, only background and clutter, as the frames of a raw
+    # pool where nothing of interest is in view. Decided by a stream of their own, so
+    # the other scenes are the same as with 0.
+    empty_share: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -55,6 +59,8 @@ class DemoConfig:
                              f"({self.n_images})")
         if not 0 <= self.theme_share <= 1:
             raise ValueError(f"theme_share {self.theme_share} must be between 0 and 1")
+        if not 0 <= self.empty_share < 1:
+            raise ValueError(f"empty_share {self.empty_share} must be in [0, 1)")
 
 
 def class_weights(skew: float) -> np.ndarray:
@@ -140,8 +146,10 @@ def render_scene(index: int, config: DemoConfig, pools: list[np.ndarray]
     weights = class_weights(config.class_skew)
     placed: list[tuple[float, float, float, float]] = []
     labels: list[LabeledBox] = []
-    for k in scene_classes(rng, int(rng.integers(1, config.max_digits + 1)), weights,
-                           config.theme_share):
+    n = int(rng.integers(1, config.max_digits + 1))
+    if np.random.default_rng([config.seed, index, 1]).random() < config.empty_share:
+        n = 0
+    for k in scene_classes(rng, n, weights, config.theme_share):
         glyph = pools[k][rng.integers(len(pools[k]))]  # (8, 8) in [0, 1]
         h = int(rng.integers(config.min_digit_px, config.max_digit_px + 1))
         w = max(6, int(h * rng.uniform(0.7, 1.1)))

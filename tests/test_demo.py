@@ -42,7 +42,7 @@ def test_demo_layout_test_split_and_hidden_oracle(tmp_path):
 def test_boxes_are_tight_around_ink_and_inside_the_image():
     pools = _glyph_pools(test=False)
     for index in range(15):
-        image, boxes = render_scene(index, DemoConfig(seed=0), pools)
+        image, boxes = render_scene(index, DemoConfig(seed=0, empty_share=0.0), pools)
         assert image.size == (160, 160) and 1 <= len(boxes) <= 6
         for b in boxes:
             assert 0 <= b.box.x1 < b.box.x2 <= 160 and 0 <= b.box.y1 < b.box.y2 <= 160
@@ -69,6 +69,24 @@ def test_scene_themes_keep_class_frequencies_and_make_kinds_come_together():
     import pytest
     with pytest.raises(ValueError, match="theme_share"):
         DemoConfig(theme_share=1.5)
+
+
+def test_empty_scenes_hold_no_digit_and_leave_the_other_scenes_unchanged():
+    pools = _glyph_pools(test=False)
+    full, some_empty = DemoConfig(seed=5, empty_share=0.0), DemoConfig(seed=5, empty_share=0.4)
+    empty = 0
+    for index in range(60):
+        image, boxes = render_scene(index, some_empty, pools)
+        same_image, same_boxes = render_scene(index, full, pools)
+        if boxes:
+            assert boxes == same_boxes and image.tobytes() == same_image.tobytes()
+        else:  # background and clutter only, still a real picture
+            empty += 1
+            assert same_boxes and np.asarray(image).std() > 5
+    assert 14 <= empty <= 34  # 40% of 60, give or take the draw
+    import pytest
+    with pytest.raises(ValueError, match="empty_share"):
+        DemoConfig(empty_share=1.0)
 
 
 def test_test_scenes_use_held_out_handwriting():
