@@ -169,7 +169,7 @@ def test_class_weight_ranks_an_uncertain_box_of_a_rare_class_first(small_templat
                                              tag=f"q{len(store.selections())}"))
             return sel.items[0].item_id
         assert first(class_weight=0) == common  # a tie, broken by position
-        assert first() == rare  # class_weight 1 by default
+        assert first() == rare  # class_weight 2 by default
 
 
 def test_pool_rules_target_tags_and_errors(small_template, tmp_path):

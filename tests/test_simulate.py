@@ -212,7 +212,7 @@ def test_simulation_from_images_and_coco_keeps_labels_hidden(tmp_path):
         assert run.selection("sim-round-0").config["requested"]["options"] == {}
     # settings.json records the options as resolved: a changed default is not resumed into
     settings = json.loads((out / "settings.json").read_text())
-    assert settings["query"]["aggregate"] == "max" and settings["query"]["class_weight"] == 1
+    assert settings["query"]["aggregate"] == "max" and settings["query"]["class_weight"] == 2
 
 
 def test_move_labels_to_oracle_refuses_partly_labeled(store):
