@@ -65,7 +65,8 @@ class ProgressBar:
 
 
 def _cmd_demo(args) -> int:
-    config = DemoConfig(n_images=args.images, test_size=args.test, seed=args.seed)
+    config = DemoConfig(n_images=args.images, test_size=args.test,
+                        empty_share=args.empty_share, seed=args.seed)
     if (args.project / DB_NAME).exists():
         store = Store(args.project)
         if not store.has_oracle():
@@ -401,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=int, default=DemoConfig.n_images, help="scenes (default %(default)s)")
     p.add_argument("--test", type=int, default=DemoConfig.test_size,
                    help="scenes labeled from the oracle and frozen as test (default %(default)s)")
+    p.add_argument("--empty-share", type=float, default=DemoConfig.empty_share,
+                   help="share of scenes with no digit, like a raw pool's empty frames "
+                        "(default %(default)s)")
     p.add_argument("--labeled", type=int, default=0,
                    help="also label N random pool items from the oracle and split them")
     p.add_argument("--seed", type=int, default=0)

@@ -162,7 +162,7 @@ def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -
 def _train_ended(store: Store, job_id: int, status: str) -> None:
     model_id = store.job(job_id)["params"].get("model_id")
     if model_id is not None and store.model(model_id)["status"] in ("candidate", "training"):
-        store.update_model(model_id, status="failed")
+        store.update_model(model_id, status="cancelled" if status == "cancelled" else "failed")
 
 
 ON_END["train"] = _train_ended

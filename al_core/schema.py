@@ -211,9 +211,45 @@ def m004_cold_start_features(db: Database) -> None:
     """)
 
 
+@migrations()
+def m005_models_cancelled_status(db: Database) -> None:
+    # A cancelled training's model was recorded as failed: the CHECK constraint had no
+    # 'cancelled'. SQLite cannot alter a CHECK, so the table is rebuilt (SQLite's
+    # documented procedure: new table, copy, drop, rename; foreign keys are off while
+    # migrating, see Store, and checked afterwards).
+    _run(db, """
+    CREATE TABLE models_new (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        parent_id INTEGER REFERENCES models (id),
+        arch TEXT NOT NULL,
+        config TEXT NOT NULL,
+        checkpoint_path TEXT,
+        checkpoint_sha256 TEXT,
+        status TEXT NOT NULL CHECK (status IN ('candidate', 'training', 'trained', 'failed',
+            'cancelled', 'active', 'discarded', 'external')),
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        metrics TEXT NOT NULL DEFAULT '{}',
+        job_id INTEGER REFERENCES jobs (id)
+    );
+    INSERT INTO models_new (id, name, parent_id, arch, config, checkpoint_path,
+        checkpoint_sha256, status, created, updated, metrics, job_id)
+    SELECT id, name, parent_id, arch, config, checkpoint_path, checkpoint_sha256, status,
+        created, updated, metrics, job_id FROM models;
+    DROP TABLE models;
+    ALTER TABLE models_new RENAME TO models;
+    CREATE UNIQUE INDEX models_one_active ON models (status) WHERE status = 'active'
+    """)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)
+
+
+def pending_migrations(db: Database) -> list[str]:
+    return [m.name for m in migrations.pending(db)]
 
 
 def applied_migrations(db: Database) -> list[str]:

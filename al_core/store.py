@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from al_core.schema import migrate
+from al_core.schema import migrate, pending_migrations
 from al_core.types import (SPLITS, Annotation, Box, ClassInfo, Item, LabeledBox, ProjectStatus,
                             Selection, SelectionItem, SelectionSummary)
 
@@ -61,9 +61,19 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.db_path)
         self.db.execute("PRAGMA busy_timeout = 10000")
-        self.db.execute("PRAGMA foreign_keys = ON")
         self.db.enable_wal()
-        migrate(self.db)
+        if pending_migrations(self.db):
+            # Migrations rebuild tables that others reference (SQLite's procedure wants
+            # foreign keys off meanwhile, and the pragma cannot change inside a
+            # transaction), so they run with them off and every reference is checked after.
+            self.db.execute("PRAGMA foreign_keys = OFF")
+            migrate(self.db)
+            broken = self.db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise ProjectError(f"{self.db_path} has {len(broken)} rows whose references "
+                                   f"are broken after its upgrade (first: table "
+                                   f"{broken[0][0]}, row {broken[0][1]}, to {broken[0][2]})")
+        self.db.execute("PRAGMA foreign_keys = ON")
         self.images_dir.mkdir(exist_ok=True)
         self.models_dir.mkdir(exist_ok=True)
 

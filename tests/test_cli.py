@@ -40,6 +40,19 @@ def test_demo_labeled_then_status(tmp_path):
     assert json.loads(cli("status", "--project", p, "--json").stdout)["labeled"] == 35
 
 
+def test_demo_empty_share_makes_scenes_without_digits(tmp_path):
+    from al_core.store import Store
+
+    cli("demo", "--project", tmp_path / "p", "--images", 40, "--test", 0, "--empty-share", 0.5)
+    with Store(tmp_path / "p") as store:
+        truth = store.oracle_boxes([i.id for i in store.items()])
+        empty = sum(not boxes for boxes in truth.values())
+        assert 10 <= empty <= 30 and store.get_meta("demo_config").count("empty_share=0.5")
+    bad = cli("demo", "--project", tmp_path / "q", "--empty-share", 1, check=False)
+    assert bad.returncode != 0 and "empty_share 1.0 must be in [0, 1)" in bad.stderr
+    assert not (tmp_path / "q").exists()
+
+
 def test_import_export_round_trip_with_bad_inputs_reported(tmp_path):
     folder, outside = tmp_path / "imgs", tmp_path / "outside"
     outside.mkdir()

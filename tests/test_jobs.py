@@ -58,7 +58,7 @@ def test_cancel_before_start_and_after_end(trainable):
     job = trainable.add_job("train", {"model_id": model})
     jobs.cancel_job(trainable, job)
     assert jobs.run_job(trainable, job) == "cancelled"
-    assert trainable.model(model)["status"] == "failed"  # never trained; active untouched
+    assert trainable.model(model)["status"] == "cancelled"  # never trained; active untouched
     with pytest.raises(ValueError, match="already ended"):
         jobs.cancel_job(trainable, job)
 

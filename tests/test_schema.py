@@ -39,6 +39,36 @@ def test_existing_database_is_upgraded_without_losing_rows(tmp_path):
         assert store.items()[0].file == "a.png"
 
 
+def test_models_are_rebuilt_with_a_cancelled_status_keeping_rows_and_references(tmp_path):
+    db = Database(tmp_path / "project.db")
+    schema.migrations.apply(db, stop_before="m005_models_cancelled_status")
+    db.execute("PRAGMA foreign_keys = ON")
+    db["classes"].insert({"name": "cat", "color": "#fff", "created": "t"})
+    db["items"].insert({"file": "a.png", "width": 4, "height": 3, "sha256": "x",
+                        "source": "import", "added": "t"})
+    model = {"name": "m", "arch": "compact", "config": "{}", "created": "t", "updated": "t"}
+    db["models"].insert({**model, "id": 1, "status": "active", "metrics": '{"val_map50": 0.5}'})
+    db["models"].insert({**model, "id": 2, "status": "failed", "parent_id": 1})
+    db["predictions"].insert({"model_id": 2, "item_id": 1, "class_id": 1, "x1": 0, "y1": 0,
+                              "x2": 1, "y2": 1, "score": 0.9})
+    db.close()
+    with Store(tmp_path) as store:
+        assert [(m["id"], m["status"], m["parent_id"]) for m in store.models()] == \
+            [(1, "active", None), (2, "failed", 1)]
+        assert store.model(1)["metrics"] == {"val_map50": 0.5}
+        assert len(store.predictions(2, [1])) == 1
+        store.update_model(2, status="cancelled")  # the new value is accepted
+        with pytest.raises(sqlite3.IntegrityError):  # other values still are not
+            store.update_model(2, status="paused")
+        with pytest.raises(sqlite3.IntegrityError):  # only one active model, still
+            store.update_model(2, status="active")
+        with pytest.raises(sqlite3.IntegrityError):  # references enforced again
+            store.db["predictions"].insert({"model_id": 9, "item_id": 1, "class_id": 1,
+                                            "x1": 0, "y1": 0, "x2": 1, "y2": 1, "score": 0.9})
+        assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert "models_new" not in store.db.table_names()
+
+
 def test_a_migration_that_fails_halfway_leaves_no_trace():
     """schema._run must not commit between statements (db.executescript would)."""
     db = Database(memory=True)
