@@ -21,10 +21,10 @@ from al_core.strategies.selectors import (class_quotas, select_k_center,
                                           select_k_center_with_quotas, select_ranked_batch,
                                           select_top_k, select_typical)
 
-# The best mean curve in the simulation on the demo's draw 1 (--demo-seed 1; choices are
-# not made on the reported split), and above random at every round of the reported run
-# (BENCHMARKS.md, 2026-11-21: 0.764 / 0.856 / 0.868 / 0.906 against random's 0.674 /
-# 0.788 / 0.810 / 0.867 at 175-400 labels).
+# The best mean curve in the simulation on the demo's draws 1 and 2 (--demo-seed; choices
+# are not made on the reported split), and above random at every round of the reported
+# run (BENCHMARKS.md, 2026-11-21: 0.769 / 0.884 / 0.897 / 0.916 against random's 0.721 /
+# 0.824 / 0.807 / 0.879 at 175-400 labels; random's final with 62% of its labels).
 DEFAULT_STRATEGY = "uncertainty"
 # Picked automatically for a strategy that needs a model when no model is active.
 COLD_START_STRATEGY = "typicality"
