@@ -99,6 +99,10 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
                 samples=config.bootstrap_samples, seed=config.bootstrap_seed)
     decision = decide(new, old, config, bootstrap=boot)
     with store.db.atomic():
+        if apply and store.active_model_id() != old_id:  # another promotion meanwhile
+            raise ValueError(f"the active model changed while model #{new_id} was being "
+                             f"compared with {f'#{old_id}' if old_id is not None else 'none'}"
+                             "; compare it again with the model active now")
         store.save_comparison(
             new_model_id=new_id, old_model_id=old_id, config=raw_config,
             test_set_hash=new_hash, decision=decision.decision, reason=decision.reason,

@@ -273,6 +273,14 @@ def _settings(config: SimConfig, source: Source) -> dict:
                                   "source": source.describe()}))
 
 
+def _differences(saved, wanted, where: str = "") -> list[str]:
+    """``key: saved there, wanted here`` for every leaf that differs."""
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        return [d for k in sorted(set(saved) | set(wanted), key=str)
+                for d in _differences(saved.get(k), wanted.get(k), f"{where}{k}.")]
+    return [] if saved == wanted else [f"{where[:-1]}: {saved!r} there, {wanted!r} now"]
+
+
 def load_curves(out: Path, config: SimConfig, source: Source) -> dict:
     """The curves so far; a folder holding a simulation with other settings is refused
     (whether or not it got as far as writing curves), not mixed in."""
@@ -282,9 +290,12 @@ def load_curves(out: Path, config: SimConfig, source: Source) -> dict:
         if saved.get("format") != SETTINGS_FORMAT:
             raise ValueError(f"{out} holds a simulation made by an older version of simulate "
                              "(other defaults or another demo); use a new --out folder")
-        if saved != _settings(config, source):
-            raise ValueError(f"{out} holds a simulation with other settings ({saved}); use "
-                             "a new --out folder, or the same settings to resume it")
+        wanted = _settings(config, source)
+        if saved != wanted:
+            raise ValueError(f"{out} holds a simulation with other settings ("
+                             + "; ".join(_differences(saved, wanted)) + "); use a new --out "
+                             "folder, or the same settings to resume it (a changed default "
+                             "of this version counts too)")
     elif any(p.name not in ("base", ".base.partial") for p in out.iterdir()):
         raise ValueError(f"{out} is not empty and holds no simulation; use a new --out folder")
     path = out / "curves.json"
@@ -311,8 +322,9 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     make_base(out / "base", source, say=say)
     _check_pool(out, config)
-    for name, strategy in curves["strategies"].items():
-        for seed, points in strategy["seeds"].items():
+    for name in config.strategies:  # the ones this run would continue
+        for seed in range(config.seeds):
+            points = curves["strategies"].get(name, {}).get("seeds", {}).get(str(seed), [])
             # a round's point means nothing without the project that holds its labels
             if len(points) > 1 and not (out / "runs" / name / f"seed-{seed}" / DB_NAME).exists():
                 say(f"{name} seed {seed}: its run folder is missing; redoing its rounds "

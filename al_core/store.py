@@ -63,19 +63,34 @@ class Store:
         self.db.execute("PRAGMA busy_timeout = 10000")
         self.db.enable_wal()
         if pending_migrations(self.db):
-            # Migrations rebuild tables that others reference (SQLite's procedure wants
-            # foreign keys off meanwhile, and the pragma cannot change inside a
-            # transaction), so they run with them off and every reference is checked after.
-            self.db.execute("PRAGMA foreign_keys = OFF")
-            migrate(self.db)
-            broken = self.db.execute("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                raise ProjectError(f"{self.db_path} has {len(broken)} rows whose references "
-                                   f"are broken after its upgrade (first: table "
-                                   f"{broken[0][0]}, row {broken[0][1]}, to {broken[0][2]})")
+            try:
+                self._upgrade()
+            except BaseException:
+                self.db.close()
+                raise
         self.db.execute("PRAGMA foreign_keys = ON")
         self.images_dir.mkdir(exist_ok=True)
         self.models_dir.mkdir(exist_ok=True)
+
+    def _upgrade(self) -> None:
+        """Apply the pending migrations in one write transaction (another process opening
+        the project meanwhile waits, then finds nothing pending). Migrations rebuild
+        tables that others reference, which SQLite's procedure does with foreign keys
+        off (the pragma cannot change inside a transaction), so every reference is
+        checked before the commit; broken ones undo the whole upgrade."""
+        self.db.execute("PRAGMA foreign_keys = OFF")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            migrate(self.db)  # nested in this transaction as savepoints
+            broken = self.db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise ProjectError(f"{self.db_path}: the upgrade would leave {len(broken)} "
+                                   f"broken references (first: table {broken[0][0]}, row "
+                                   f"{broken[0][1]}, to {broken[0][2]}); nothing was changed")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     @property
     def images_dir(self) -> Path:

@@ -79,8 +79,10 @@ def _comparisons(s) -> None:
 
 comparable = [m for m in reversed(store.models())  # the newest first
               if m["status"] in ("trained", "discarded", "external")]
-# open while a trained model newer than the active one waits for its comparison
-waiting = any(m["status"] == "trained" and (active is None or m["id"] > active) for m in comparable)
+# open while a trained model newer than the active one waits for its first comparison
+compared = {c["new_model_id"] for c in store.comparisons(limit=1000)}
+waiting = any(m["status"] == "trained" and m["id"] not in compared
+              and (active is None or m["id"] > active) for m in comparable)
 with st.expander("Compare with the active model and promote", expanded=waiting,
                  icon=":material/compare_arrows:"):
     if not comparable:

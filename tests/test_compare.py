@@ -77,10 +77,12 @@ def test_bad_configs_name_the_key_and_value(raw, message):
         parse_compare_config(raw)
 
 
-def _add_model(store, name, *, keep=1.0, jitter=0.0, seed=0):
-    """An external model whose predictions are the test labels, some dropped or moved."""
+def _add_model(store, name, *, keep=1.0, jitter=0.0, seed=0, status="external"):
+    """A model (external by default) whose predictions are the test labels, some dropped
+    or moved."""
     rng = np.random.default_rng(seed)
-    model = store.add_model(name=name, arch="external", status="external")
+    model = store.add_model(name=name, arch="external" if status == "external" else "compact",
+                            status=status)
     rows = []
     test = [i.id for i in store.items(split="test")]
     for item_id, anns in store.annotations(test).items():
@@ -125,6 +127,26 @@ def test_compare_promotes_the_first_then_gates_the_next(demo_store):
     assert stored == [("update_model", None), ("discard", good)]
     with pytest.raises(ValueError, match="external model"):
         compare_models(demo_store, worse, None, cfg, raw_config=DATALOOP, apply=True)
+
+
+def test_applying_refuses_when_another_model_was_promoted_meanwhile(demo_store, monkeypatch):
+    from al_core import model_eval
+
+    first = _add_model(demo_store, "first", keep=0.6, seed=1, status="trained")
+    demo_store.apply_decision(first, "update_model")
+    other = demo_store.add_model(name="other", arch="compact", status="trained")
+    new = _add_model(demo_store, "new", keep=0.95, seed=2, status="trained")
+    real = model_eval.decide
+
+    def decide_while_another_is_promoted(*args, **kwargs):  # a second compare job won
+        demo_store.apply_decision(other, "update_model")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(model_eval, "decide", decide_while_another_is_promoted)
+    with pytest.raises(ValueError, match="the active model changed while model"):
+        compare_models(demo_store, new, None, parse_compare_config(DATALOOP),
+                       raw_config=DATALOOP, apply=True)
+    assert demo_store.active_model_id() == other  # not demoted by a stale comparison
+    assert demo_store.db.execute("SELECT count(*) FROM comparisons").fetchone()[0] == 0
 
 
 def test_bootstrap_is_deterministic_for_a_seed(demo_store):

@@ -69,6 +69,45 @@ def test_models_are_rebuilt_with_a_cancelled_status_keeping_rows_and_references(
         assert "models_new" not in store.db.table_names()
 
 
+def _open_project(path, barrier):
+    barrier.wait()
+    with Store(path) as store:
+        return [m["id"] for m in store.models()]
+
+
+def test_processes_opening_an_old_project_at_once_all_succeed(tmp_path):
+    """One upgrades; the others wait for its write lock, then find nothing pending."""
+    import multiprocessing
+
+    db = Database(tmp_path / "project.db")
+    schema.migrations.apply(db, stop_before="m005_models_cancelled_status")
+    db["models"].insert({"id": 1, "name": "m", "arch": "compact", "config": "{}",
+                         "status": "trained", "created": "t", "updated": "t"})
+    db.close()
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(3) as pool:
+        barrier = manager.Barrier(3)
+        results = [pool.apply_async(_open_project, (tmp_path, barrier)) for _ in range(3)]
+        assert [r.get(timeout=120) for r in results] == [[1]] * 3
+    assert schema.applied_migrations(Database(tmp_path / "project.db"))[-1] == \
+        "m005_models_cancelled_status"
+
+
+def test_an_upgrade_that_would_break_references_changes_nothing(tmp_path):
+    from al_core.store import ProjectError
+
+    db = Database(tmp_path / "project.db")
+    schema.migrations.apply(db, stop_before="m005_models_cancelled_status")
+    db["models"].insert({"id": 1, "name": "m", "arch": "compact", "config": "{}",
+                         "status": "trained", "created": "t", "updated": "t", "parent_id": 7})
+    db.close()  # foreign keys were off: a dangling parent got in
+    with pytest.raises(ProjectError, match="broken references .* nothing was changed"):
+        Store(tmp_path)
+    db = Database(tmp_path / "project.db")
+    assert "m005_models_cancelled_status" not in schema.applied_migrations(db)
+    assert "models_new" not in db.table_names() and db["models"].count == 1
+
+
 def test_a_migration_that_fails_halfway_leaves_no_trace():
     """schema._run must not commit between statements (db.executescript would)."""
     db = Database(memory=True)

@@ -93,7 +93,7 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
     # other settings in the same folder are refused rather than mixed into the curves
     capsys.readouterr()
     assert main(args[:-4] + ["--add", "10", "--rounds", "2"]) == 2
-    assert "other settings" in capsys.readouterr().err
+    assert "other settings (add: 15 there, 10 now)" in capsys.readouterr().err
 
 
 def test_settings_are_checked_before_any_curve_and_the_pool_must_suffice(tmp_path, capsys):
@@ -105,7 +105,7 @@ def test_settings_are_checked_before_any_curve_and_the_pool_must_suffice(tmp_pat
     (out / "settings.json").write_text(json.dumps({"format": sim.SETTINGS_FORMAT,
                                                    "initial": 50}))  # stopped in round 0
     assert main(["simulate", "--demo", "--quick", "--out", str(out)]) == 2
-    assert "other settings" in capsys.readouterr().err
+    assert "initial: 50 there, 20 now" in capsys.readouterr().err
     assert main(["simulate", "--demo", "--quick", "--out", str(tmp_path / "big"),
                  "--initial", "200", "--add", "50", "--rounds", "2"]) == 2
     err = capsys.readouterr().err

@@ -90,8 +90,23 @@ def test_missed_images_take_at_most_their_share_of_a_batch_drawn_at_random():
     assert len(draws) > 3 and all(set(d) <= set(range(6)) for d in draws)  # at random
     none = select_top_k(capped_missed(scores, 5, 0.0, np.random.default_rng(0)), 5).tolist()
     assert none[:4] == [7, 8, 9, 6] and missed[none[4]]  # only once the rest is used up
+    assert capped_missed(scores, 5, 0.0, np.random.default_rng(0))[none[4]] == -np.inf
     assert select_top_k(capped_missed(scores, 9, 0.1, np.random.default_rng(0)), 1).tolist() \
         == [7]  # floor(0.9) = 0: a small batch holds none
+
+
+def test_the_default_class_weight_2_lets_a_rarer_class_outrank_a_more_uncertain_box():
+    from al_core.strategies.registry import check_options
+
+    counts = np.array([30, 10])  # mean 20: weights (21/31)**w and (21/11)**w
+    uncertain = np.array([[0.5, 0.5]], np.float32)  # common class, a coin toss
+    surer = np.array([[0.08, 0.92]], np.float32)  # rare class, fairly sure
+    probs = np.concatenate([uncertain, surer])
+    first = {w: select_top_k(image_uncertainty(
+        probs, np.ones(2), np.array([0, 1]), 2, measure="least_confidence",
+        weights=rare_class_weights(np.array([0, 1]), counts, w)).scores, 1).tolist()
+        for w in (1, check_options({})["class_weight"])}
+    assert first == {1: [0], 2: [1]}  # the default is 2, and 2 ranks otherwise than 1
 
 
 def test_rare_class_weights_multiply_each_detection_before_aggregating():

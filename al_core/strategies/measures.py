@@ -13,10 +13,13 @@ boxes kept for the strategies (score >= 0.05) would all look maximally uncertain
 
 Images with no detection at all: :data:`MISSED_OBJECTS_SCORE` (1.0, at least as high as
 any measure; when image scores pass 1, summed or weighted by class, just above the
-pool's highest, so they still rank first), flagged ``missed=True``. An image where the
-model sees nothing even at a low threshold either holds no objects or holds objects the
-model misses entirely; the model cannot tell which, so a person should look (tools that
-score such images 0 never query them, which hides exactly the model's blind spots).
+pool's highest), flagged ``missed=True``. An image where the model sees nothing even at
+a low threshold either holds no objects or holds objects the model misses entirely; the
+model cannot tell which, so a person should look (tools that score such images 0 never
+query them, which hides exactly the model's blind spots). How many of them a batch
+takes is the strategies' business (``missed_share``, see
+:func:`al_core.strategies.registry.capped_missed`): a raw pool's empty frames would
+otherwise fill whole batches.
 """
 from __future__ import annotations
 
@@ -185,7 +188,7 @@ def image_uncertainty(probs: np.ndarray, scores: np.ndarray, image_index: np.nda
     image_index (M,) which of the ``n_images`` it belongs to; ``background`` adds the
     "no object" column (see the module doc); ``weights`` (M,) >= 0 multiply each
     detection's uncertainty before aggregating (see :func:`rare_class_weights`). Images
-    without detections are flagged ``missed`` and rank first (see the module doc).
+    without detections are flagged ``missed`` and score highest (see the module doc).
     """
     per_detection = detection_uncertainty(probs, scores, measure, background=background)
     if weights is not None:

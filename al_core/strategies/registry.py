@@ -121,9 +121,13 @@ def capped_missed(scores: ImageScores, k: int, share: float,
 
 def _uncertainty(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     scores = ctx.uncertainty(ctx.pool)
-    top = select_top_k(capped_missed(scores, k, ctx.options["missed_share"], rng), k)
-    ctx.note("missed_objects", [int(i) for i in ctx.pool[top][scores.missed[top]]])
-    return [(int(ctx.pool[j]), float(scores.scores[j])) for j in top]
+    ranked = capped_missed(scores, k, ctx.options["missed_share"], rng)
+    top = select_top_k(ranked, k)
+    ctx.note("missed_objects", [int(i) for i in ctx.pool[top][ranked[top] == np.inf]])
+    # past the quota, an image with no detection fills a batch only once the rest is used
+    # up, ranked by nothing: no score
+    return [(int(ctx.pool[j]), None if ranked[j] == -np.inf else float(scores.scores[j]))
+            for j in top]
 
 
 def _consistency(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
@@ -146,7 +150,9 @@ def _typicality(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
 
 
 def _ranked_batch(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
-    scores = ctx.uncertainty(ctx.pool).scores
+    result = ctx.uncertainty(ctx.pool)
+    ranked = capped_missed(result, k, ctx.options["missed_share"], rng)
+    scores = np.where(ranked == -np.inf, 0, result.scores).astype(np.float32)  # past the quota
     picks = select_ranked_batch(ctx.embeddings(ctx.pool), scores, k,
                                 labeled=ctx.embeddings(ctx.labeled))
     return [(int(ctx.pool[j]), float(scores[j])) for j in picks]
@@ -155,8 +161,10 @@ def _ranked_batch(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
 def _hybrid(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     """Uncertainty pre-filter, then k-center greedy with class-balanced quotas."""
     scores = ctx.uncertainty(ctx.pool)
-    shortlist = select_top_k(capped_missed(scores, k, ctx.options["missed_share"], rng),
-                             min(len(ctx.pool), int(ctx.options["prefilter"] * k)))
+    ranked = capped_missed(scores, k, ctx.options["missed_share"], rng)
+    shortlist = select_top_k(ranked, min(len(ctx.pool), int(ctx.options["prefilter"] * k)))
+    # images with no detection past the quota only when the batch cannot be filled without
+    shortlist = shortlist[:max(k, int(np.sum(ranked[shortlist] > -np.inf)))]
     ids = ctx.pool[shortlist]
     counts = ctx.labeled_class_counts()
     groups = np.array([min(cs, key=lambda c: (counts.get(c, 0), c)) if cs else NO_CLASS
