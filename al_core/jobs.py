@@ -61,6 +61,24 @@ class Reporter:
         return bool(row and row[0])
 
 
+class PartReporter:
+    """A part of a longer piece of work, as :func:`registry.predict_items` reports to it:
+    its progress maps into ``[start, start + span]`` of the whole, prefixed by ``what``."""
+
+    def __init__(self, progress: Callable[[float, str], None] | None,
+                 should_stop: Callable[[], bool] | None, start: float, span: float,
+                 what: str) -> None:
+        self.cb, self.stop, self.what = progress, should_stop, what
+        self.start, self.span = start, span  # this part's share of the whole
+
+    def progress(self, fraction: float, message: str) -> None:
+        if self.cb:
+            self.cb(self.start + self.span * fraction, f"{self.what}: {message}")
+
+    def cancel_requested(self) -> bool:
+        return bool(self.stop and self.stop())
+
+
 def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> int:
     """Queue a job and start its process (detached from the caller's session, so a
     Streamlit rerun or a closed terminal does not stop it). ``wait`` blocks until done."""

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from al_core.jobs import Cancelled, job_kind
+from al_core.jobs import Cancelled, PartReporter, job_kind
 from al_core.store import Store
 from al_core.strategies import features as cold_features
 from al_core.strategies.measures import (ImageScores, flip_boxes, flip_inconsistency,
@@ -61,22 +61,6 @@ class QuerySpec:
         check_options(self.options)
 
 
-class _Reporter:
-    """Adapts a progress callback to what :func:`registry.predict_items` reports to."""
-
-    def __init__(self, progress: Progress | None, should_stop: Callable[[], bool] | None,
-                 start: float, span: float, what: str) -> None:
-        self.cb, self.stop, self.what = progress, should_stop, what
-        self.start, self.span = start, span  # this part's share of the query's progress
-
-    def progress(self, fraction: float, message: str) -> None:
-        if self.cb:
-            self.cb(self.start + self.span * fraction, f"{self.what}: {message}")
-
-    def cancel_requested(self) -> bool:
-        return bool(self.stop and self.stop())
-
-
 class QueryContext:
     """The :class:`~al_core.strategies.registry.Context` of one query: model outputs are
     computed (and stored) on first use, for the items asked about only."""
@@ -113,7 +97,7 @@ class QueryContext:
         if missing:
             from al_core.registry import predict_items  # torch loads only when needed
 
-            predict_items(self.store, self.model_id, missing, reporter=_Reporter(
+            predict_items(self.store, self.model_id, missing, reporter=PartReporter(
                 self._progress, self._should_stop, 0.05, 0.8, f"predicting {len(missing)} images"))
 
     def _predictions(self, ids: np.ndarray) -> dict[int, list[tuple]]:

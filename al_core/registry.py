@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from al_core.data import load_items, load_split
-from al_core.jobs import ON_END, Cancelled, Reporter, job_kind
+from al_core.jobs import ON_END, Cancelled, PartReporter, Reporter, job_kind
 from al_core.store import Store
 from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
 from al_core.train import resolve_device, train_loop
@@ -207,19 +207,6 @@ def run_predict_job(store: Store, job_id: int, params: dict, reporter: Reporter)
     predict_items(store, params["model_id"], params["item_ids"], reporter=reporter)
 
 
-class _Part:
-    """One step's share of a job's progress bar (predicting with each of two models)."""
-
-    def __init__(self, reporter: Reporter, start: float, share: float) -> None:
-        self.reporter, self.start, self.share = reporter, start, share
-
-    def progress(self, fraction: float, message: str) -> None:
-        self.reporter.progress(self.start + self.share * fraction, message)
-
-    def cancel_requested(self) -> bool:
-        return self.reporter.cancel_requested()
-
-
 @job_kind("compare")
 def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
     """The compare node from the app: the new model against the active one (whichever is
@@ -239,8 +226,9 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
     for n, model_id in enumerate(models):
         missing = store.items_without_embedding(model_id, test_ids)
         if store.model(model_id)["checkpoint_path"] and missing:
-            predict_items(store, model_id, missing,
-                          reporter=_Part(reporter, 0.9 * n / len(models), 0.9 / len(models)))
+            predict_items(store, model_id, missing, reporter=PartReporter(
+                reporter.progress, reporter.cancel_requested, 0.9 * n / len(models),
+                0.9 / len(models), f"model #{model_id} on the test split"))
     reporter.progress(0.95, "comparing on the test split")
     decision = compare_models(store, new_id, old_id, config, raw_config=raw,
                               apply=bool(params.get("apply")), decided_by="app")

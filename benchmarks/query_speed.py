@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from al_core.strategies.measures import (MEASURES, entropy,  # noqa: E402
                                          image_uncertainty, least_confidence, margin,
                                          rare_class_weights)
+from al_core.strategies.registry import DEFAULT_OPTIONS  # noqa: E402
 from al_core.strategies.selectors import (coverage_radius, select_k_center,  # noqa: E402
                                           select_ranked_batch)
 
@@ -134,7 +135,7 @@ def bench_scoring(rows: int, classes: int, per_image: int, repeats: int) -> None
     predicted = probs.argmax(1)  # stored with each box; a query reads it, not computes it
     cases["per-image entropy, class-weighted sum (the default)"] = lambda: image_uncertainty(
         probs, scores, index, rows // per_image,
-        weights=rare_class_weights(predicted, counts, 1.0))
+        weights=rare_class_weights(predicted, counts, DEFAULT_OPTIONS["class_weight"]))
     for name, fn in cases.items():
         _, med, runs = timed(fn, repeats)
         print(f"| {name} | {med * 1000:.0f} ms | {', '.join(f'{t * 1000:.0f}' for t in runs)} |",
