@@ -379,6 +379,21 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _cmd_label(args) -> int:
+    from al_core.review import label_selection_from_oracle
+
+    if not args.from_oracle:
+        raise ValueError("label needs --from-oracle (the demo's ground truth); people label "
+                         "in the app's Review page or with import --selection TAG --coco FILE")
+    with Store(args.project) as store:
+        n = label_selection_from_oracle(store, args.selection, min_score=args.min_score)
+        s = next(x for x in store.selections() if x.tag == args.selection)
+        print(f"labeled {n} images of {args.selection} from the ground truth (author oracle); "
+              f"{s.labeled} of {s.size} labeled; train {store.count_items(split='train')}, "
+              f"val {store.count_items(split='val')}")
+    return 0
+
+
 def _cmd_run_job(args) -> int:
     from al_core import query, registry  # noqa: F401 - they register their job kinds
 
@@ -454,6 +469,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON object (inline or a file) of strategy options: "
                    + ", ".join(f"{k} ({v})" for k, v in DEFAULT_OPTIONS.items()))
     p.add_argument("--background", action="store_true", help="start the job and return")
+
+    p = command("label", _cmd_label, "label a selection's unlabeled images from the demo's "
+                "hidden ground truth, as reviews by 'oracle' (the demo's stand-in for a person)")
+    p.add_argument("--selection", metavar="TAG", required=True)
+    p.add_argument("--from-oracle", action="store_true", required=True,
+                   help="use the project's hidden ground truth (demo and simulation projects)")
+    p.add_argument("--min-score", type=float, default=PRELABEL_MIN_SCORE,
+                   help="the pre-labels a reviewer would see, to count the corrections "
+                        "(default %(default)s)")
 
     p = command("split", _cmd_split, "assign labeled items to train/val/test")
     default = "/".join(str(round(100 * DEFAULT_DISTRIBUTION[s])) for s in SPLITS)

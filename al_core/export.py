@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path, PurePosixPath
 
+from al_core.review import DEFAULT_MIN_SCORE
 from al_core.store import Store
 from al_core.types import SPLITS
 
@@ -51,7 +52,7 @@ def coco_instances(store: Store, *, split: str | None = None, tag: str | None = 
     }
 
 
-PRELABEL_MIN_SCORE = 0.3  # below this a pre-label costs the annotator more than it saves
+PRELABEL_MIN_SCORE = DEFAULT_MIN_SCORE  # the review screen's default: one threshold everywhere
 
 
 def coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SCORE) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from al_core.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, probe_image
+from al_core.review import DEFAULT_MIN_SCORE, HeldError, shown_prelabels, submit_review
 from al_core.store import Store
 from al_core.types import Box, LabeledBox
 
@@ -433,13 +434,22 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
             report.problem(f"{item.file} (item #{item.id}) of selection {tag} is not in the "
                            "file; its labels are unchanged")
     author = author or f"import:{Path(coco).name}"
-    with store.db.atomic():
+    preds: dict[int, list[dict]] = {f.item_id: [] for f in matched.values()}
+    if selection.model_id is not None:
+        for p in store.predictions(selection.model_id, list(preds)):
+            preds[p["item_id"]].append(p)
+    with store.write():
         class_ids = store.ensure_classes(sorted({n for boxes in labels.values()
                                                  for n, _, _ in boxes}))
         for image_id, f in matched.items():
             boxes = [LabeledBox(class_ids[name], box) for name, box, _ in labels[image_id]]
-            store.set_labels(f.item_id, boxes, source="import", author=author,
-                             round=selection.round, reason=f"labeled for selection {tag}")
+            try:  # counted against the pre-labels the export carried
+                submit_review(store, f.item_id, boxes, author=author, action="import",
+                              prelabels=shown_prelabels(preds[f.item_id], DEFAULT_MIN_SCORE),
+                              selection=selection)
+            except HeldError as exc:
+                report.problem(f"COCO image {image_id}: {exc}")
+                continue
             report.items_labeled += 1
             report.boxes_imported += len(boxes)
     report.images_imported = len(matched)

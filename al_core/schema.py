@@ -243,6 +243,53 @@ def m005_models_cancelled_status(db: Database) -> None:
     """)
 
 
+@migrations()
+def m006_reviews_claims_skips(db: Database) -> None:
+    # The review screen: one row per saved review with what changed against the shown
+    # pre-labels (correction effort per image, annotator and round); leases so two
+    # annotators never hold one image; per-user skips and settings.
+    _run(db, """
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        selection_id INTEGER REFERENCES selections (id),
+        round INTEGER,
+        author TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('accept', 'save', 'import', 'oracle')),
+        seconds REAL,
+        label_version INTEGER NOT NULL,
+        prelabels INTEGER NOT NULL,
+        boxes INTEGER NOT NULL,
+        kept INTEGER NOT NULL,
+        moved INTEGER NOT NULL,
+        relabeled INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        added INTEGER NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX reviews_item ON reviews (item_id);
+    CREATE INDEX reviews_selection ON reviews (selection_id);
+    CREATE TABLE claims (
+        item_id INTEGER PRIMARY KEY REFERENCES items (id),
+        holder TEXT NOT NULL,
+        expires REAL NOT NULL
+    );
+    CREATE TABLE skips (
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        user TEXT NOT NULL,
+        selection_id INTEGER REFERENCES selections (id),
+        at TEXT NOT NULL,
+        PRIMARY KEY (item_id, user)
+    );
+    CREATE TABLE user_settings (
+        user TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (user, key)
+    )
+    """)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)

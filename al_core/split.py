@@ -7,6 +7,7 @@ explicit way to redraw it.
 """
 from __future__ import annotations
 
+import ast
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -136,3 +137,31 @@ def split_project(store: Store, *, distribution: dict[str, float] | None = None,
     assigned = Counter(plan.values())
     return SplitReport(assigned={s: assigned.get(s, 0) for s in SPLITS},
                        totals={s: store.count_items(split=s) for s in SPLITS}, resplit=resplit)
+
+
+def project_distribution(store: Store) -> dict[str, float]:
+    """The distribution of the project's last split (the default when it has none)."""
+    text = store.get_meta("last_split")
+    try:
+        last = ast.literal_eval(text) if text else {}
+        distribution = {s: float(last["distribution"][s]) for s in SPLITS}
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        distribution = dict(DEFAULT_DISTRIBUTION)
+    return distribution
+
+
+def split_for_new_label(store: Store, item_id: int) -> str | None:
+    """The split a newly reviewed item joins at once (Dataloop runs its data-split node
+    right after review): train or val, whichever is furthest below its share of the
+    project's distribution given the items already there, so a stream of single reviews
+    keeps the ratio (the frozen test split never grows this way). None when the item
+    already has a split. Ties go to train."""
+    if store.item(item_id).split is not None:
+        return None
+    distribution = project_distribution(store)
+    names = [s for s in ("train", "val") if distribution.get(s, 0) > 0] or ["train"]
+    total = sum(distribution.get(s, 0) for s in names) or 1.0
+    counts = {s: store.count_items(split=s) for s in names}
+    n = sum(counts.values()) + 1
+    return max(names, key=lambda s: (distribution.get(s, 1) / total * n - counts[s],
+                                     s == "train"))

@@ -1,0 +1,209 @@
+"""Reviewing a selection: what an annotator changed against the pre-labels, and saving
+a review (the labels, who, the round, the seconds spent, the change counts) as one
+transaction that also deals the item into train or val.
+
+Every box is float ``[x1, y1, x2, y2]`` in absolute image pixels. The review screen,
+``import --selection``, the demo's oracle and the tests all save through
+:func:`submit_review`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from al_core.split import split_for_new_label
+from al_core.store import Store
+from al_core.types import Box, LabeledBox, Selection
+
+MATCH_IOU = 0.3  # a saved box and a pre-label are the same object at IoU >= this
+MOVE_TOLERANCE_PX = 1.0  # a box whose every side moved by less than this was kept as is
+MIN_BOX_SIDE_PX = 2.0  # a clipped box with a side below this is a stray click: dropped
+DEFAULT_MIN_SCORE = 0.3  # pre-labels below this are hidden (they cost more than they save)
+LEASE_SECONDS = 300  # an opened image is held this long, renewed while it stays open
+ACTIONS = ("accept", "save", "import", "oracle")
+_SOURCE = {"accept": "human", "save": "human", "import": "import", "oracle": "oracle"}
+
+
+class StaleLabelsError(Exception):
+    """The image's labels changed since it was opened; saving would overwrite them."""
+
+
+class HeldError(Exception):
+    """Another annotator holds the image."""
+
+
+@dataclass(frozen=True)
+class ChangeCounts:
+    """What a review changed against the pre-labels it was shown, matched by IoU.
+
+    ``kept``: same class, every side within :data:`MOVE_TOLERANCE_PX`; ``moved``: matched
+    but moved or resized; ``relabeled``: matched with another class (a box both moved and
+    relabeled counts in both); ``deleted``: pre-labels with no saved box; ``added``: saved
+    boxes with no pre-label."""
+
+    kept: int = 0
+    moved: int = 0
+    relabeled: int = 0
+    deleted: int = 0
+    added: int = 0
+
+    @property
+    def corrections(self) -> int:
+        """Edits an annotator made: moves, relabels, deletions and additions."""
+        return self.moved + self.relabeled + self.deleted + self.added
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    item_id: int
+    label_version: int
+    changes: ChangeCounts
+    split: str | None  # the split the item joined now (None: it kept its split)
+    dropped: int  # boxes dropped as stray clicks after clipping
+
+
+def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
+    """IoU of every box of ``a`` with every box of ``b``: shape (len(a), len(b)), float64."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)))
+    A = np.array([x.as_list() for x in a], dtype=np.float64)  # (N, 4)
+    B = np.array([x.as_list() for x in b], dtype=np.float64)  # (M, 4)
+    w = np.clip(np.minimum(A[:, None, 2], B[None, :, 2]) - np.maximum(A[:, None, 0], B[None, :, 0]),
+                0, None)
+    h = np.clip(np.minimum(A[:, None, 3], B[None, :, 3]) - np.maximum(A[:, None, 1], B[None, :, 1]),
+                0, None)
+    inter = w * h  # (N, M)
+    area_a = (A[:, 2] - A[:, 0]) * (A[:, 3] - A[:, 1])
+    area_b = (B[:, 2] - B[:, 0]) * (B[:, 3] - B[:, 1])
+    return inter / (area_a[:, None] + area_b[None, :] - inter)
+
+
+def match_changes(prelabels: Sequence[LabeledBox], saved: Sequence[LabeledBox], *,
+                  iou_threshold: float = MATCH_IOU,
+                  tolerance_px: float = MOVE_TOLERANCE_PX) -> ChangeCounts:
+    """Count the edits that turn ``prelabels`` (the boxes the annotator was shown) into
+    ``saved``. Pairs are matched greedily by IoU, highest first (unchanged boxes, IoU 1,
+    pair first), each box at most once, at IoU >= ``iou_threshold``."""
+    iou = iou_matrix([p.box for p in prelabels], [s.box for s in saved])
+    pairs = sorted(((iou[i, j], i, j) for i in range(iou.shape[0]) for j in range(iou.shape[1])
+                    if iou[i, j] >= iou_threshold), key=lambda t: (-t[0], t[1], t[2]))
+    used_p: set[int] = set()
+    used_s: set[int] = set()
+    kept = moved = relabeled = 0
+    for _, i, j in pairs:
+        if i in used_p or j in used_s:
+            continue
+        used_p.add(i)
+        used_s.add(j)
+        p, s = prelabels[i], saved[j]
+        same_place = max(abs(u - v) for u, v in zip(p.box.as_list(), s.box.as_list())) \
+            < tolerance_px
+        same_class = p.class_id == s.class_id
+        kept += same_place and same_class
+        moved += not same_place
+        relabeled += not same_class
+    return ChangeCounts(kept=kept, moved=moved, relabeled=relabeled,
+                        deleted=len(prelabels) - len(used_p), added=len(saved) - len(used_s))
+
+
+def clip_box(coords: Sequence[float], width: int, height: int, *,
+             min_side: float = MIN_BOX_SIDE_PX) -> Box | None:
+    """``[x1, y1, x2, y2]`` (any order, pixels) clipped to a ``width`` x ``height`` image;
+    None when the clipped box has a side below ``min_side`` pixels (a stray click, or a
+    box dragged wholly off the image) or a coordinate is not finite."""
+    if len(coords) != 4 or not all(math.isfinite(v) for v in coords):
+        return None
+    x1, x2 = sorted((min(max(coords[0], 0.0), width), min(max(coords[2], 0.0), width)))
+    y1, y2 = sorted((min(max(coords[1], 0.0), height), min(max(coords[3], 0.0), height)))
+    if x2 - x1 < min_side or y2 - y1 < min_side:
+        return None
+    return Box(float(x1), float(y1), float(x2), float(y2))
+
+
+def shown_prelabels(predictions: Sequence[dict], min_score: float) -> list[LabeledBox]:
+    """The predictions (store rows with class_id, x1..y2, score) shown at ``min_score``."""
+    return [LabeledBox(p["class_id"], Box(p["x1"], p["y1"], p["x2"], p["y2"]))
+            for p in predictions if p["score"] >= min_score]
+
+
+def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, author: str,
+                  action: str, prelabels: Sequence[LabeledBox] = (),
+                  expected_version: int | None = None, selection: Selection | None = None,
+                  seconds: float | None = None) -> ReviewResult:
+    """Save an item's reviewed boxes in one transaction: the labels (clipped to the image;
+    boxes with a side under :data:`MIN_BOX_SIDE_PX` dropped), a review row with ``author``,
+    the selection's round, ``seconds`` spent and the changes against ``prelabels`` (the
+    boxes the annotator was shown), the edit history, the release of the item's lease; an
+    item without a split joins train or val at once (:func:`split_for_new_label`).
+
+    ``action`` is one of :data:`ACTIONS`. Raises :class:`StaleLabelsError` when
+    ``expected_version`` is given and the labels changed since (naming who changed them),
+    :class:`HeldError` when another annotator holds the item, ``ValueError`` for an unknown
+    class, an empty author or an unknown action, ``KeyError`` for an unknown item."""
+    if action not in ACTIONS:
+        raise ValueError(f"action {action!r} is not one of {ACTIONS}")
+    if not isinstance(author, str) or not author.strip():
+        raise ValueError("a review needs the annotator's name")
+    known = {c.id: c.name for c in store.classes()}
+    unknown = sorted({b.class_id for b in boxes} - set(known))
+    if unknown:
+        raise ValueError(f"class id {unknown[0]} is not a class of this project "
+                         f"(classes: {', '.join(known.values()) or 'none'}); nothing was saved")
+    with store.write():
+        item = store.item(item_id)
+        holder = store.holder(item_id)
+        if holder is not None and holder != author:
+            raise HeldError(f"image #{item_id} is held by {holder}; nothing was saved")
+        if expected_version is not None and item.label_version != expected_version:
+            last = store.label_history(item_id)[-1]
+            raise StaleLabelsError(
+                f"image #{item_id} was changed by {last['author'] or 'someone'} at "
+                f"{last['at']} after you opened it (version {item.label_version}, you opened "
+                f"version {expected_version}); your boxes were not saved, reopen the image to "
+                "see theirs")
+        clean = [LabeledBox(b.class_id, c) for b in boxes
+                 if (c := clip_box(b.box.as_list(), item.width, item.height)) is not None]
+        changes = match_changes(prelabels, clean)
+        version = store.save_review(
+            item_id, clean, author=author.strip(), action=action, source=_SOURCE[action],
+            selection_id=selection.id if selection else None,
+            round=selection.round if selection else None, seconds=seconds,
+            prelabels=len(prelabels), changes=changes.as_dict(),
+            reason=f"reviewed for selection {selection.tag}" if selection else "reviewed")
+        split = split_for_new_label(store, item_id) if item.split is None else None
+        if split is not None:
+            store.set_splits({item_id: split})
+    return ReviewResult(item_id, version, changes, split, len(boxes) - len(clean))
+
+
+def label_selection_from_oracle(store: Store, tag: str, *,
+                                min_score: float = DEFAULT_MIN_SCORE) -> int:
+    """The demo's stand-in for a person: label the selection's unlabeled items that no
+    annotator holds with the hidden ground truth, as reviews by ``oracle`` whose changes
+    are counted against the pre-labels the review screen would show at ``min_score``.
+    Returns the items labeled. Raises ``ValueError`` when the project has no hidden
+    ground truth (only demo and simulation projects have one), ``KeyError`` for an
+    unknown selection."""
+    if not store.has_oracle():
+        raise ValueError("this project has no hidden ground truth to label from (only the "
+                         "demo and simulation projects have one)")
+    selection = store.selection(tag)
+    ids = [i.id for i in store.items(ids=[s.item_id for s in selection.items],
+                                     status="unlabeled") if store.holder(i.id) is None]
+    truth = store.oracle_boxes(ids)
+    preds: dict[int, list[dict]] = {i: [] for i in ids}
+    if selection.model_id is not None:
+        for p in store.predictions(selection.model_id, ids):
+            preds[p["item_id"]].append(p)
+    with store.write():
+        for item_id in ids:
+            submit_review(store, item_id, truth[item_id], author="oracle", action="oracle",
+                          prelabels=shown_prelabels(preds[item_id], min_score),
+                          selection=selection)
+    return len(ids)

@@ -1,0 +1,213 @@
+"""Classes, items, their labels and edit history, the demo's hidden ground truth, splits
+and tags."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from al_core.store.rows import PALETTE, _box, _item, now
+from al_core.types import SPLITS, Annotation, ClassInfo, Item, LabeledBox
+
+
+class ItemsMixin:
+    db: Database
+    images_dir: Path
+
+    # -- classes ------------------------------------------------------------
+    def classes(self) -> list[ClassInfo]:
+        return [ClassInfo(r["id"], r["name"], r["color"])
+                for r in self.db.query("SELECT * FROM classes ORDER BY id")]
+
+    def ensure_classes(self, names: Iterable[str]) -> dict[str, int]:
+        """Create the classes that do not exist yet; return name -> id for all given."""
+        with self.write():
+            existing = {c.name: c.id for c in self.classes()}
+            for name in names:
+                if not isinstance(name, str) or not name.strip():
+                    raise ValueError(f"class name {name!r} is empty or not a string")
+                if name not in existing:
+                    color = PALETTE[len(existing) % len(PALETTE)]
+                    existing[name] = self.db["classes"].insert(
+                        {"name": name, "color": color, "created": now()}).last_pk
+        return existing
+
+    # -- items --------------------------------------------------------------
+    def add_item(self, *, file: str, width: int, height: int, sha256: str, source: str,
+                 root: str = "") -> int:
+        """``file`` is a relative POSIX path under ``root`` ('' = the project's images/)."""
+        return self.db["items"].insert({
+            "file": file, "root": root, "width": width, "height": height,
+            "sha256": sha256, "source": source, "added": now()}).last_pk
+
+    def item(self, item_id: int) -> Item:
+        rows = list(self.db.query("SELECT * FROM items WHERE id = ?", [item_id]))
+        if not rows:
+            raise KeyError(f"no item with id {item_id}")
+        return _item(rows[0])
+
+    def items(self, *, split: str | None = None, status: str | None = None,
+              tag: str | None = None, ids: Sequence[int] | None = None,
+              unsplit: bool = False, limit: int | None = None, offset: int = 0) -> list[Item]:
+        """Items matching every given filter, in id order. ``unsplit`` selects items with
+        no split yet; ``tag`` an item tag (a split name also works as a tag)."""
+        where, params = self._item_filter(split, status, tag, ids, unsplit)
+        sql = f"SELECT * FROM items {where} ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [_item(r) for r in self.db.query(sql, params)]
+
+    def count_items(self, **filters) -> int:
+        where, params = self._item_filter(filters.get("split"), filters.get("status"),
+                                          filters.get("tag"), filters.get("ids"),
+                                          filters.get("unsplit", False))
+        return self.db.execute(f"SELECT count(*) FROM items {where}", params).fetchone()[0]
+
+    @staticmethod
+    def _item_filter(split, status, tag, ids, unsplit) -> tuple[str, list]:
+        clauses, params = [], []
+        if split is not None:
+            clauses.append("split = ?")
+            params.append(split)
+        if unsplit:
+            clauses.append("split IS NULL")
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if tag is not None:
+            if tag in SPLITS:
+                clauses.append("split = ?")
+            else:
+                clauses.append("id IN (SELECT item_id FROM tags WHERE tag = ?)")
+            params.append(tag)
+        if ids is not None:
+            clauses.append(f"id IN ({','.join('?' * len(ids))})" if ids else "0")
+            params.extend(ids)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def item_ids_by_file(self, root: str = "") -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT file, id FROM items WHERE root = ?", [root])}
+
+    def item_ids_by_sha256(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT sha256, id FROM items")}
+
+    def image_path(self, item: Item) -> Path:
+        return (Path(item.root) if item.root else self.images_dir) / item.file
+
+    # -- labels -------------------------------------------------------------
+    def annotations(self, item_ids: Sequence[int] | None = None) -> dict[int, list[Annotation]]:
+        """Current boxes per item id (items without boxes map to an empty list)."""
+        if item_ids is None:
+            rows = self.db.query("SELECT * FROM annotations ORDER BY item_id, id")
+            out: dict[int, list[Annotation]] = {}
+        else:
+            rows = (r for start in range(0, len(item_ids), 500)
+                    for r in self._annotation_rows(list(item_ids[start:start + 500])))
+            out = {i: [] for i in item_ids}
+        for r in rows:
+            out.setdefault(r["item_id"], []).append(Annotation(
+                item_id=r["item_id"], class_id=r["class_id"], box=_box(r), source=r["source"],
+                author=r["author"], round=r["round"], id=r["id"]))
+        return out
+
+    def _annotation_rows(self, chunk: list[int]):
+        return self.db.query(f"SELECT * FROM annotations WHERE item_id IN "
+                             f"({','.join('?' * len(chunk))}) ORDER BY item_id, id", chunk)
+
+    def set_labels(self, item_id: int, boxes: Sequence[LabeledBox], *, source: str,
+                   author: str | None = None, round: int | None = None,
+                   reason: str | None = None) -> int:
+        """Replace the item's boxes, mark it labeled, append the change to the history.
+        Returns the item's new label version."""
+        with self.write():
+            item = self.item(item_id)
+            before = [[a.class_id, *a.box.as_list()] for a in self.annotations([item_id])[item_id]]
+            after = [[b.class_id, *b.box.as_list()] for b in boxes]
+            self.db.execute("DELETE FROM annotations WHERE item_id = ?", [item_id])
+            stamp = now()
+            self.db["annotations"].insert_all(
+                {"item_id": item_id, "class_id": b.class_id, "x1": b.box.x1, "y1": b.box.y1,
+                 "x2": b.box.x2, "y2": b.box.y2, "source": source, "author": author,
+                 "round": round, "created": stamp} for b in boxes)
+            version = item.label_version + 1
+            self.db.execute(
+                "UPDATE items SET status = 'labeled', label_version = ?, labeled_by = ?, "
+                "labeled_round = coalesce(labeled_round, ?) WHERE id = ?",
+                [version, author, round, item_id])
+            self.db["annotation_history"].insert({
+                "item_id": item_id, "label_version": version, "before": json.dumps(before),
+                "after": json.dumps(after), "author": author, "reason": reason, "at": stamp})
+        return version
+
+    def label_history(self, item_id: int) -> list[dict]:
+        return [dict(r, before=json.loads(r["before"]), after=json.loads(r["after"]))
+                for r in self.db.query("SELECT * FROM annotation_history WHERE item_id = ? "
+                                       "ORDER BY id", [item_id])]
+
+    # -- the demo's hidden ground truth -------------------------------------
+    def add_oracle_boxes(self, item_id: int, boxes: Sequence[LabeledBox]) -> None:
+        self.db["oracle_boxes"].insert_all(
+            {"item_id": item_id, "class_id": b.class_id, "x1": b.box.x1, "y1": b.box.y1,
+             "x2": b.box.x2, "y2": b.box.y2} for b in boxes)
+
+    def oracle_boxes(self, item_ids: Sequence[int]) -> dict[int, list[LabeledBox]]:
+        out: dict[int, list[LabeledBox]] = {i: [] for i in item_ids}
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start:start + 500])
+            for r in self.db.query(
+                    f"SELECT * FROM oracle_boxes WHERE item_id IN ({','.join('?' * len(chunk))})"
+                    " ORDER BY id", chunk):
+                out[r["item_id"]].append(LabeledBox(r["class_id"], _box(r)))
+        return out
+
+    def has_oracle(self) -> bool:
+        return self.db.execute("SELECT 1 FROM oracle_boxes LIMIT 1").fetchone() is not None
+
+    def move_labels_to_oracle(self) -> int:
+        """Turn every current label into hidden ground truth and unlabel the items (the
+        simulation's start from an imported labeled dataset). Returns the items moved."""
+        with self.write():
+            if self.has_oracle():
+                raise ValueError("this project already has an oracle")
+            unlabeled = self.count_items(status="unlabeled")
+            if unlabeled:
+                raise ValueError(f"{unlabeled} items have no labels; the oracle needs every "
+                                 "item labeled (empty images count as labeled)")
+            self.db.execute("INSERT INTO oracle_boxes (item_id, class_id, x1, y1, x2, y2) "
+                            "SELECT item_id, class_id, x1, y1, x2, y2 FROM annotations "
+                            "ORDER BY item_id, id")
+            self.db.execute("DELETE FROM annotations")
+            return self.db.execute(
+                "UPDATE items SET status = 'unlabeled', split = NULL, labeled_by = NULL, "
+                "labeled_round = NULL").rowcount
+
+    def label_from_oracle(self, item_ids: Sequence[int], *, round: int | None = None) -> int:
+        """Copy the hidden ground truth of these items into their labels."""
+        truth = self.oracle_boxes(item_ids)
+        with self.write():
+            for item_id in item_ids:
+                self.set_labels(item_id, truth[item_id], source="oracle", author="oracle",
+                                round=round, reason="labeled from the oracle")
+        return len(item_ids)
+
+    # -- splits and tags ----------------------------------------------------
+    def set_splits(self, assignment: dict[int, str | None]) -> None:
+        with self.write():
+            for item_id, split in assignment.items():
+                if split is not None and split not in SPLITS:
+                    raise ValueError(f"split {split!r} is not one of {SPLITS}")
+                self.db.execute("UPDATE items SET split = ? WHERE id = ?", [split, item_id])
+
+    def add_tag(self, tag: str, item_ids: Iterable[int]) -> None:
+        if tag in SPLITS:
+            raise ValueError(f"tag {tag!r} is reserved for the split of the same name")
+        with self.write():
+            self.db["tags"].insert_all(({"item_id": i, "tag": tag, "created": now()}
+                                        for i in item_ids), ignore=True)
+
+    def tags(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT tag, count(*) FROM tags GROUP BY tag ORDER BY tag")}

@@ -1,0 +1,185 @@
+"""Models, their predictions and embeddings, cold-start features, evaluations and
+comparisons."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+
+from sqlite_utils import Database
+
+from al_core.store.rows import now
+from al_core.types import Box
+
+
+class ModelsMixin:
+    db: Database
+
+    # -- models (the registry grows with the detector issue) ------------------
+    def add_model(self, *, name: str, arch: str, status: str, config: dict | None = None,
+                  parent_id: int | None = None) -> int:
+        stamp = now()
+        return self.db["models"].insert({
+            "name": name, "parent_id": parent_id, "arch": arch,
+            "config": json.dumps(config or {}), "status": status, "created": stamp,
+            "updated": stamp}).last_pk
+
+    def add_predictions(self, model_id: int, rows: Iterable[tuple[int, int, Box, float]]) -> None:
+        """rows: (item_id, class_id, box, score)."""
+        with self.write():
+            self.db["predictions"].insert_all(
+                {"model_id": model_id, "item_id": i, "class_id": c, "x1": b.x1, "y1": b.y1,
+                 "x2": b.x2, "y2": b.y2, "score": s} for i, c, b, s in rows)
+
+    def count_predictions(self, model_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM predictions WHERE model_id = ?",
+                               [model_id]).fetchone()[0]
+
+    # -- evaluations and comparisons -----------------------------------------
+    def model(self, model_id: int) -> dict:
+        rows = list(self.db.query("SELECT * FROM models WHERE id = ?", [model_id]))
+        if not rows:
+            raise KeyError(f"no model with id {model_id}")
+        return dict(rows[0], config=json.loads(rows[0]["config"]),
+                    metrics=json.loads(rows[0]["metrics"]))
+
+    def active_model_id(self) -> int | None:
+        row = self.db.execute("SELECT id FROM models WHERE status = 'active'").fetchone()
+        return row[0] if row else None
+
+    def test_set_identity(self) -> tuple[list[int], str]:
+        """The test items and a hash of their ids and label versions: two evaluations
+        are comparable only when this hash is the same."""
+        rows = self.db.execute("SELECT id, label_version FROM items WHERE split = 'test' "
+                               "AND status = 'labeled' ORDER BY id").fetchall()
+        digest = hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+        return [r[0] for r in rows], digest
+
+    def predictions(self, model_id: int, item_ids: Sequence[int]) -> list[dict]:
+        """Rows (item_id, class_id, x1, y1, x2, y2, score) in insertion order."""
+        out: list[dict] = []
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start:start + 500])
+            out.extend(self.db.query(
+                "SELECT item_id, class_id, x1, y1, x2, y2, score FROM predictions WHERE "
+                f"model_id = ? AND item_id IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                [model_id, *chunk]))
+        return out
+
+    def unpredicted_items(self, model_id: int, item_ids: Sequence[int]) -> list[int]:
+        """Items the model has no embedding for, when it has any (``predict`` stores one
+        per image it saw; imported external models have none and are not checked)."""
+        seen = {r[0] for r in self.db.execute(
+            "SELECT item_id FROM embeddings WHERE model_id = ?", [model_id])}
+        return [i for i in item_ids if i not in seen] if seen else []
+
+    def save_evaluation(self, *, model_id: int, test_set_hash: str, iou_threshold: float,
+                        map: float, per_class: dict, pr_curves: dict) -> int:
+        return self.db["evaluations"].insert({
+            "model_id": model_id, "test_set_hash": test_set_hash,
+            "iou_threshold": iou_threshold, "map": map, "per_class": json.dumps(per_class),
+            "pr_curves": json.dumps(pr_curves), "created": now()}).last_pk
+
+    def evaluation(self, model_id: int, test_set_hash: str, iou_threshold: float) -> dict | None:
+        rows = list(self.db.query(
+            "SELECT * FROM evaluations WHERE model_id = ? AND test_set_hash = ? AND "
+            "iou_threshold = ? ORDER BY id DESC LIMIT 1", [model_id, test_set_hash, iou_threshold]))
+        if not rows:
+            return None
+        r = rows[0]
+        return dict(r, per_class=json.loads(r["per_class"]), pr_curves=json.loads(r["pr_curves"]))
+
+    def save_comparison(self, *, new_model_id: int, old_model_id: int | None, config: dict,
+                        test_set_hash: str, per_class: list, decision: str, reason: str,
+                        decided_by: str) -> int:
+        return self.db["comparisons"].insert({
+            "new_model_id": new_model_id, "old_model_id": old_model_id,
+            "config": json.dumps(config), "test_set_hash": test_set_hash,
+            "per_class": json.dumps(per_class), "decision": decision, "reason": reason,
+            "decided_by": decided_by, "created": now()}).last_pk
+
+    def comparisons(self, *, limit: int = 20) -> list[dict]:
+        """The newest comparisons first, with their config and per-class results parsed."""
+        return [dict(r, config=json.loads(r["config"]), per_class=json.loads(r["per_class"]))
+                for r in self.db.query(
+                    f"SELECT * FROM comparisons ORDER BY id DESC LIMIT {int(limit)}")]
+
+    def apply_decision(self, new_model_id: int, decision: str) -> None:
+        """update_model: the new model becomes active (the old one stays, as trained);
+        discard: the new model is kept on record as discarded."""
+        with self.write():
+            stamp = now()
+            if decision == "update_model":
+                self.db.execute("UPDATE models SET status = 'trained', updated = ? "
+                                "WHERE status = 'active'", [stamp])
+                self.db.execute("UPDATE models SET status = 'active', updated = ? WHERE id = ?",
+                                [stamp, new_model_id])
+            elif decision == "discard":
+                self.db.execute("UPDATE models SET status = 'discarded', updated = ? "
+                                "WHERE id = ?", [stamp, new_model_id])
+            else:
+                raise ValueError(f"decision {decision!r} is not update_model or discard")
+
+    def update_model(self, model_id: int, **fields) -> None:
+        fields = {k: json.dumps(v) if k in ("config", "metrics") else v for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE models SET {sets}, updated = ? WHERE id = ?",
+                        [*fields.values(), now(), model_id])
+
+    def models(self) -> list[dict]:
+        return [dict(r, config=json.loads(r["config"]), metrics=json.loads(r["metrics"]))
+                for r in self.db.query("SELECT * FROM models ORDER BY id")]
+
+    def replace_predictions(self, model_id: int, item_ids: Sequence[int], rows: Sequence[tuple],
+                            embeddings: Sequence[tuple[int, bytes]]) -> None:
+        """rows: (item_id, class_id, box, score, probs list); embeddings: (item_id, bytes)."""
+        with self.write():
+            marks = ",".join("?" * len(item_ids))
+            self.db.execute(f"DELETE FROM predictions WHERE model_id = ? AND item_id IN ({marks})",
+                            [model_id, *item_ids])
+            self.db["predictions"].insert_all(
+                {"model_id": model_id, "item_id": i, "class_id": c, "x1": b.x1, "y1": b.y1,
+                 "x2": b.x2, "y2": b.y2, "score": s, "probs": json.dumps(p)}
+                for i, c, b, s, p in rows)
+            self.db["embeddings"].upsert_all(
+                ({"model_id": model_id, "item_id": i, "vector": v} for i, v in embeddings),
+                pk=("model_id", "item_id"))
+
+    def _chunked(self, sql: str, ids: Sequence[int], before: Sequence = ()):
+        """Rows of ``sql`` (with ``{marks}`` for the id list) over ids in chunks of 500."""
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            yield from self.db.execute(sql.format(marks=",".join("?" * len(chunk))),
+                                       [*before, *chunk])
+
+    def items_without_embedding(self, model_id: int, item_ids: Sequence[int]) -> list[int]:
+        """The items this model has not predicted yet (predict stores one embedding per
+        image it sees)."""
+        seen = {r[0] for r in self._chunked(
+            "SELECT item_id FROM embeddings WHERE model_id = ? AND item_id IN ({marks})",
+            item_ids, [model_id])}
+        return [i for i in item_ids if i not in seen]
+
+    def embedding_vectors(self, model_id: int, item_ids: Sequence[int]) -> dict[int, bytes]:
+        """item id -> the model's image embedding (float32 bytes)."""
+        return dict(self._chunked("SELECT item_id, vector FROM embeddings WHERE model_id = ? "
+                                  "AND item_id IN ({marks})", item_ids, [model_id]))
+
+    def predictions_with_probs(self, model_id: int, item_ids: Sequence[int]) -> list[tuple]:
+        """(item_id, class_id, score, probs list or None) per stored box, by item."""
+        rows = self._chunked("SELECT item_id, class_id, score, probs FROM predictions WHERE "
+                             "model_id = ? AND item_id IN ({marks}) ORDER BY item_id, id",
+                             item_ids, [model_id])
+        return [(i, c, s, json.loads(p) if p else None) for i, c, s, p in rows]
+
+    # -- cold-start features ------------------------------------------------------
+    def feature_vectors(self, extractor: str, item_ids: Sequence[int]) -> dict[int, bytes]:
+        return dict(self._chunked("SELECT item_id, vector FROM features WHERE extractor = ? "
+                                  "AND item_id IN ({marks})", item_ids, [extractor]))
+
+    def save_feature_vectors(self, extractor: str, vectors: Iterable[tuple[int, bytes]]) -> None:
+        with self.write():
+            self.db["features"].upsert_all(
+                ({"extractor": extractor, "item_id": i, "vector": v} for i, v in vectors),
+                pk=("extractor", "item_id"))
+

@@ -1,0 +1,147 @@
+"""Review and claims: saved reviews with their change counts, leases that keep two
+annotators off one image, per-user skips and settings. Times of leases are Unix seconds."""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from sqlite_utils import Database
+
+from al_core.store.rows import now
+from al_core.types import LabeledBox
+
+
+class ReviewMixin:
+    db: Database
+
+    # -- leases -----------------------------------------------------------------
+    def holder(self, item_id: int, *, at: float | None = None) -> str | None:
+        """Who holds the item now (an unexpired lease), or None."""
+        row = self.db.execute("SELECT holder FROM claims WHERE item_id = ? AND expires > ?",
+                              [item_id, time.time() if at is None else at]).fetchone()
+        return row[0] if row else None
+
+    def claim(self, item_id: int, user: str, *, seconds: float) -> str | None:
+        """Hold the item for ``user`` for ``seconds`` (renewing their own lease). Returns
+        None on success, else the name of the other annotator who holds it."""
+        with self.write():
+            stamp = time.time()
+            other = self.holder(item_id, at=stamp)
+            if other is not None and other != user:
+                return other
+            self.db.execute("INSERT INTO claims (item_id, holder, expires) VALUES (?, ?, ?) "
+                            "ON CONFLICT (item_id) DO UPDATE SET holder = excluded.holder, "
+                            "expires = excluded.expires", [item_id, user, stamp + seconds])
+        return None
+
+    def release(self, item_id: int, user: str) -> None:
+        """Give up ``user``'s lease on the item (another's lease is left alone)."""
+        self.db.execute("DELETE FROM claims WHERE item_id = ? AND holder = ?", [item_id, user])
+
+    def review_queue(self, selection_id: int, user: str, *, exclude: Sequence[int] = (),
+                     limit: int | None = None) -> list[int]:
+        """The selection's items left for ``user``, in rank order: unlabeled, not skipped
+        by them, not in ``exclude``, not held by another annotator; items they hold
+        themselves first."""
+        rows = self.db.execute(
+            "SELECT si.item_id FROM selection_items si "
+            "JOIN items i ON i.id = si.item_id "
+            "LEFT JOIN claims c ON c.item_id = si.item_id AND c.expires > ? "
+            "WHERE si.selection_id = ? AND i.status = 'unlabeled' "
+            "AND (c.holder IS NULL OR c.holder = ?) "
+            "AND si.item_id NOT IN (SELECT item_id FROM skips WHERE user = ?) "
+            "ORDER BY (c.holder IS NULL), si.rank",
+            [time.time(), selection_id, user, user]).fetchall()
+        excluded = set(exclude)
+        ids = [r[0] for r in rows if r[0] not in excluded]
+        return ids if limit is None else ids[:limit]
+
+    def claim_next(self, selection_id: int, user: str, *, seconds: float,
+                   exclude: Sequence[int] = ()) -> int | None:
+        """The first item of :meth:`review_queue`, claimed for ``user`` in the same write
+        transaction (so two annotators never get the same one); None when none is left."""
+        with self.write():
+            ids = self.review_queue(selection_id, user, exclude=exclude, limit=1)
+            if not ids:
+                return None
+            self.claim(ids[0], user, seconds=seconds)
+            return ids[0]
+
+    def claim_many(self, item_ids: Sequence[int], user: str, *, seconds: float) -> list[int]:
+        """Claim each item that no other annotator holds; returns those claimed."""
+        with self.write():
+            return [i for i in item_ids if self.claim(i, user, seconds=seconds) is None]
+
+    # -- skips and settings -----------------------------------------------------------
+    def skip(self, item_id: int, user: str, *, selection_id: int | None) -> None:
+        """The item leaves ``user``'s queue (it stays unlabeled for everyone else)."""
+        with self.write():
+            self.db.execute("INSERT OR REPLACE INTO skips (item_id, user, selection_id, at) "
+                            "VALUES (?, ?, ?, ?)", [item_id, user, selection_id, now()])
+            self.release(item_id, user)
+
+    def unskip(self, item_id: int, user: str) -> None:
+        self.db.execute("DELETE FROM skips WHERE item_id = ? AND user = ?", [item_id, user])
+
+    def user_setting(self, user: str, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM user_settings WHERE user = ? AND key = ?",
+                              [user, key]).fetchone()
+        return row[0] if row else default
+
+    def set_user_setting(self, user: str, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO user_settings (user, key, value) "
+                        "VALUES (?, ?, ?)", [user, key, value])
+
+    # -- reviews ----------------------------------------------------------------------
+    def save_review(self, item_id: int, boxes: Sequence[LabeledBox], *, author: str,
+                    action: str, source: str, selection_id: int | None, round: int | None,
+                    seconds: float | None, prelabels: int, changes: dict[str, int],
+                    reason: str) -> int:
+        """Write the labels, the review row and the history, and release ``author``'s
+        lease, in one transaction; returns the new label version. The caller
+        (:func:`al_core.review.submit_review`) checks versions, leases and classes."""
+        with self.write():
+            version = self.set_labels(item_id, boxes, source=source, author=author,
+                                      round=round, reason=reason)
+            self.db["reviews"].insert({
+                "item_id": item_id, "selection_id": selection_id, "round": round,
+                "author": author, "action": action, "seconds": seconds,
+                "label_version": version, "prelabels": prelabels, "boxes": len(boxes),
+                **changes, "at": now()})
+            self.db.execute("DELETE FROM skips WHERE item_id = ?", [item_id])
+            self.release(item_id, author)
+        return version
+
+    def reviews(self, *, item_id: int | None = None, selection_id: int | None = None,
+                author: str | None = None) -> list[dict]:
+        """Saved reviews, oldest first, filtered by any of item, selection and author."""
+        clauses, params = [], []
+        for column, value in (("item_id", item_id), ("selection_id", selection_id),
+                              ("author", author)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return list(self.db.query(f"SELECT * FROM reviews {where} ORDER BY id", params))
+
+    def review_progress(self, selection_id: int, user: str) -> dict[str, int]:
+        """The selection's counts for ``user``: total, labeled, skipped (by them), held
+        (by others now) and left (unlabeled, not skipped by them)."""
+        row = self.db.execute(
+            "SELECT count(*), coalesce(sum(i.status = 'labeled'), 0), "
+            "coalesce(sum(i.status = 'unlabeled' AND k.item_id IS NOT NULL), 0), "
+            "coalesce(sum(i.status = 'unlabeled' AND k.item_id IS NULL AND c.holder IS NOT NULL "
+            "AND c.holder != ?), 0) "
+            "FROM selection_items si JOIN items i ON i.id = si.item_id "
+            "LEFT JOIN skips k ON k.item_id = si.item_id AND k.user = ? "
+            "LEFT JOIN claims c ON c.item_id = si.item_id AND c.expires > ? "
+            "WHERE si.selection_id = ?", [user, user, time.time(), selection_id]).fetchone()
+        total, labeled, skipped, held = row
+        return {"total": total, "labeled": labeled, "skipped": skipped, "held": held,
+                "left": total - labeled - skipped}
+
+    def evaluated_models(self, test_set_hash: str) -> list[int]:
+        """Models evaluated on the test set with this identity (see test_set_identity)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT model_id FROM evaluations WHERE test_set_hash = ? ORDER BY 1",
+            [test_set_hash])]
