@@ -18,6 +18,7 @@ PAGES = [  # url paths equal Streamlit's own names for pages/*.py, so links agre
     ("pages/images.py", "Images", ":material/photo_library:", "images"),
     ("pages/models.py", "Models", ":material/model_training:", "models"),
     ("pages/query.py", "Query", ":material/manage_search:", "query"),
+    ("pages/review.py", "Review", ":material/rate_review:", "review"),
 ]
 _running = threading.local()  # Streamlit runs each session's script in one thread
 

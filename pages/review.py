@@ -1,0 +1,83 @@
+"""Review: correct a selection's pre-labels, one image at a time or a page of thumbnails
+at a time, or fix any image's labels (``?item=ID``). Deep link: ``?selection=TAG&item=ID``."""
+import streamlit as st
+
+from al_core.review import DEFAULT_MIN_SCORE
+from ui import review_editor, review_grid, review_upload, state
+from ui.annotator import annotator
+from ui.chrome import page_entry
+from ui.flash import show_flash
+
+page_entry()
+
+store = state.store()
+# The image is what matters here: less space above it than Streamlit's default page top.
+st.html("<style>.stMainBlockContainer{padding-top:2.2rem}</style>")
+show_flash()
+user = annotator()
+
+selections = store.selections()
+params = st.query_params
+wanted_tag = params.get("selection")
+wanted_item = params.get("item")
+
+if wanted_item is not None and wanted_tag is None:
+    tag = None  # one image, opened from the Images page
+elif not selections:
+    st.info("No selection yet: a query round picks the images that teach the model most, "
+            "with the model's boxes as pre-labels.")
+    st.page_link("pages/query.py", label="Make one on the Query page",
+                 icon=":material/manage_search:")
+    store.close()
+    st.stop()
+else:
+    tags = [s.tag for s in reversed(selections)]
+    open_ = [s.tag for s in reversed(selections) if s.labeled < s.size]
+    default = wanted_tag if wanted_tag in tags else (open_[0] if open_ else tags[0])
+    if wanted_tag is not None and wanted_tag not in tags:
+        st.warning(f"There is no selection {wanted_tag!r}; showing {default}.")
+    summary = {s.tag: s for s in selections}
+    pick, mode_col = st.columns([3, 1.25], vertical_alignment="center")
+    tag = pick.selectbox(
+        "Selection", tags, index=tags.index(default), label_visibility="collapsed",
+        format_func=lambda t: f"Selection {t} · round {summary[t].round} · "
+                              f"{summary[t].strategy} · {summary[t].labeled}/{summary[t].size}"
+                              " labeled")
+
+if st.session_state.get("rv_sel", "unset") != tag or "rv_item" not in st.session_state:
+    review_editor.reset(tag)
+    if tag is not None:
+        st.query_params["selection"] = tag
+    if wanted_item is not None:
+        try:
+            item_id = int(wanted_item)
+            store.item(item_id)
+        except (ValueError, KeyError):
+            st.warning(f"There is no image {wanted_item!r} in this project.")
+        else:
+            review_editor.open_item(store, item_id, user)
+
+selection = store.selection(tag) if tag is not None else None
+min_score = float(store.user_setting(user, "min_score") or
+                  store.get_meta("review_min_score") or DEFAULT_MIN_SCORE)
+with st.sidebar:
+    st.caption("REVIEW")
+    new_score = st.slider("Hide pre-labels scoring below", 0.0, 1.0, min_score, 0.05,
+                          help="Hidden pre-labels are not saved. Remembered for you.")
+    if new_score != min_score:
+        store.set_user_setting(user, "min_score", str(new_score))
+        min_score = new_score
+    st.caption(f"Annotator: **{user}**")
+
+if selection is None:
+    review_editor.render(store.root, None, user, min_score)
+else:
+    mode = mode_col.segmented_control("Mode", ["One at a time", "Grid"],
+                                      default="One at a time", required=True, key="rv-mode",
+                                      label_visibility="collapsed")
+    if mode == "Grid":
+        review_grid.render(store.root, selection, user, min_score)
+    else:
+        review_editor.render(store.root, selection, user, min_score)
+    review_upload.panel(store, selection, user)
+store.close()

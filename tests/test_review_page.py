@@ -1,0 +1,224 @@
+"""The Review page and the grid, headless with AppTest. The canvas is a Components v2
+element that AppTest does not draw: a user's drawing is simulated by writing the
+component's state value under its key, as the browser would send it."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from al_core.types import Box, LabeledBox, SelectionItem
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TAG = "al-iteration-1"
+
+
+def make_selection(store, n=4, *, tag=TAG, model=True):
+    """A selection over the first ``n`` pool items; each has a 0.9 pre-label of the first
+    class at (10, 10, 40, 40) and a 0.1 one of the second class at (50, 50, 80, 90)."""
+    classes = store.classes()
+    pool = store.query_pool()[:n]
+    model_id = None
+    if model:
+        model_id = store.add_model(name="m", arch="external", status="external")
+        store.add_predictions(model_id, [row for i in pool for row in (
+            (i, classes[0].id, Box(10, 10, 40, 40), 0.9),
+            (i, classes[1].id, Box(50, 50, 80, 90), 0.1))])
+    store.add_selection(tag=tag, round=1, strategy="uncertainty", config={}, seed=0,
+                        model_id=model_id,
+                        items=[SelectionItem(i, r, 1 - r / 10, r == n - 1)
+                               for r, i in enumerate(pool)])
+    return pool
+
+
+def open_review(store, user="ana", query=None):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["annotator"] = user
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def project(demo_store, monkeypatch):
+    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
+    return demo_store
+
+
+def canvas_key(at):
+    item = at.session_state["rv_item"]
+    w = at.session_state["rv_work"][item]
+    scale = min(960 / w.width, (800 - 190) / w.height)
+    size = f"{round(w.width * scale)}x{round(w.height * scale)}"
+    return f"canvas-{item}-{w.rev}-{size}"
+
+
+def draw(at, boxes):
+    """Simulate the canvas sending ``boxes`` (label, image x1, y1, x2, y2): the demo's
+    160 px images are shown at ``scale`` canvas pixels per image pixel."""
+    item = at.session_state["rv_item"]
+    w = at.session_state["rv_work"][item]
+    scale = min(960 / w.width, (800 - 190) / w.height)
+    objects = [{"type": "LabeledRect", "label": label, "left": x1 * scale, "top": y1 * scale,
+                "width": (x2 - x1) * scale, "height": (y2 - y1) * scale, "originX": "left",
+                "originY": "top", "scaleX": 1, "scaleY": 1}
+               for label, x1, y1, x2, y2 in boxes]
+    at.session_state[canvas_key(at)] = {"drawing": {"raw": {"objects": objects}, "data": None},
+                                        "backgroundFit": None}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_accept_as_shown_saves_the_shown_prelabels_and_moves_on(project):
+    pool = make_selection(project)
+    at = open_review(project)
+    first = at.session_state["rv_item"]
+    assert first == pool[0]  # rank order
+    assert any(f"1 / 4** in {TAG}" in p.text or f"1 / 4** in {TAG}" in str(p.proto)
+               for p in at.get("progress"))
+    at.button(key="rv-accept").click().run()
+    assert not at.exception
+    labels = project.annotations([first])[first]
+    c0 = project.classes()[0].id
+    assert [(a.class_id, a.box.as_list(), a.author, a.round) for a in labels] == \
+        [(c0, [10, 10, 40, 40], "ana", 1)]  # the 0.1 pre-label was hidden: not saved
+    review = project.reviews(item_id=first)[0]
+    assert (review["action"], review["kept"], review["prelabels"], review["boxes"]) == \
+        ("accept", 1, 1, 1)
+    assert review["seconds"] is not None and review["seconds"] >= 0
+    assert project.item(first).split in ("train", "val")  # joined at once
+    assert at.session_state["rv_item"] == pool[1]
+
+
+def test_a_drawing_is_saved_with_its_change_counts(project):
+    make_selection(project)
+    at = open_review(project)
+    item = at.session_state["rv_item"]
+    names = [c.name for c in project.classes()]
+    draw(at, [(f"{names[0]} 0.90", 20, 10, 50, 40),  # the pre-label moved by 10 px
+              (names[2], 60, 60, 100, 100)])  # a new box of the third class
+    assert len(at.session_state["rv_work"][item].boxes) == 2
+    at.button(key="rv-save").click().run()
+    assert not at.exception
+    r = project.reviews(item_id=item)[0]
+    assert (r["action"], r["kept"], r["moved"], r["added"], r["deleted"]) == \
+        ("save", 0, 1, 1, 0)
+    assert sorted(a.box.as_list() for a in project.annotations([item])[item]) == \
+        [[20, 10, 50, 40], [60, 60, 100, 100]]
+
+
+def test_relabel_from_the_box_list_and_undo(project):
+    make_selection(project)
+    at = open_review(project)
+    item = at.session_state["rv_item"]
+    classes = project.classes()
+    picker = at.selectbox(key=f"rv-cls-{item}-0-0")
+    picker.set_value(classes[3].name).run()
+    assert at.session_state["rv_work"][item].boxes[0]["class_id"] == classes[3].id
+    at.button(key="rv-undo").click().run()
+    assert at.session_state["rv_work"][item].boxes[0]["class_id"] == classes[0].id
+    picker = at.selectbox(key=f"rv-cls-{item}-2-0")
+    picker.set_value(classes[3].name).run()
+    at.button(key="rv-save").click().run()
+    r = project.reviews(item_id=item)[0]
+    assert (r["relabeled"], r["kept"]) == (1, 0)
+    assert project.annotations([item])[item][0].class_id == classes[3].id
+
+
+def test_the_threshold_decides_which_prelabels_are_saved(project):
+    make_selection(project)
+    at = open_review(project)
+    first = at.session_state["rv_item"]
+    at.sidebar.slider[0].set_value(0.05).run()
+    assert len(at.session_state["rv_work"][first].boxes) == 2
+    at.button(key="rv-accept").click().run()
+    assert len(project.annotations([first])[first]) == 2
+    at.sidebar.slider[0].set_value(0.95).run()  # remembered for this annotator
+    assert project.user_setting("ana", "min_score") == "0.95"
+    second = at.session_state["rv_item"]
+    assert at.session_state["rv_work"][second].boxes == []
+    at.button(key="rv-accept").click().run()
+    assert project.annotations([second])[second] == []
+    assert project.reviews(item_id=second)[0]["prelabels"] == 0
+
+
+def test_a_stale_save_is_refused_naming_who_changed_the_image(project):
+    make_selection(project)
+    at = open_review(project)
+    item = at.session_state["rv_item"]
+    c = project.classes()[1].id
+    project.set_labels(item, [LabeledBox(c, Box(1, 1, 9, 9))], source="human", author="bob")
+    at.button(key="rv-save").click().run()
+    assert any("changed by bob" in e.value for e in at.error)
+    assert [a.box.as_list() for a in project.annotations([item])[item]] == [[1, 1, 9, 9]]
+    assert project.reviews(item_id=item) == []
+    assert at.session_state["rv_item"] == item  # still on it, edits kept
+
+
+def test_two_annotators_never_hold_the_same_image(project):
+    make_selection(project, n=3)
+    ana = open_review(project, "ana")
+    bob = open_review(project, "bob")
+    assert ana.session_state["rv_item"] != bob.session_state["rv_item"]
+    assert project.holder(ana.session_state["rv_item"]) == "ana"
+    ana.button(key="rv-accept").click().run()
+    bob.button(key="rv-accept").click().run()
+    seen = {r["item_id"] for r in project.reviews()}
+    assert len(seen) == 2 and ana.session_state["rv_item"] != bob.session_state["rv_item"] \
+        or ana.session_state["rv_item"] is None or bob.session_state["rv_item"] is None
+
+
+def test_skip_and_previous(project):
+    pool = make_selection(project, n=3)
+    at = open_review(project)
+    at.button(key="rv-skip").click().run()
+    assert at.session_state["rv_item"] == pool[1]
+    assert project.review_progress(project.selection(TAG).id, "ana")["skipped"] == 1
+    at.button(key="rv-prev").click().run()
+    assert at.session_state["rv_item"] == pool[0]
+
+
+def test_grid_accepts_the_unmarked_and_opens_the_marked_in_the_editor(project):
+    pool = make_selection(project, n=4)
+    at = open_review(project)
+    at.segmented_control(key="rv-mode").set_value("Grid").run()
+    assert not at.exception
+    at.checkbox(key=f"rv-wrong-{pool[2]}").check().run()
+    at.button(key="rv-grid-accept").click().run()
+    assert not at.exception
+    reviewed = {r["item_id"]: r for r in project.reviews()}
+    # the editor had claimed the first image; the grid page holds the others it got
+    assert pool[2] not in reviewed and len(reviewed) >= 2
+    assert all(r["action"] == "accept" and r["kept"] == 1 for r in reviewed.values())
+    at.run()
+    assert at.session_state["rv_item"] == pool[2]
+
+
+def test_no_selection_says_how_to_make_one(project):
+    at = open_review(project)
+    assert any("No selection yet" in i.value for i in at.info)
+
+
+def test_a_test_image_opens_with_a_warning(project):
+    test_item = project.items(split="test")[0].id
+    at = open_review(project, query={"item": str(test_item)})
+    assert at.session_state["rv_item"] == test_item
+    assert any("frozen **test** set" in w.value for w in at.warning)
+
+
+def test_a_missing_image_file_is_explained_and_nothing_is_saved(project):
+    pool = make_selection(project, n=2)
+    project.image_path(project.item(pool[0])).unlink()
+    at = open_review(project)
+    assert any("cannot be shown" in e.value for e in at.error)
+    assert at.button(key="rv-accept").disabled
+    at.button(key="rv-skip").click().run()
+    assert at.session_state["rv_item"] == pool[1] and project.reviews() == []
+
+
+def test_a_cold_start_selection_has_no_prelabels_and_says_so(project):
+    make_selection(project, model=False)
+    at = open_review(project)
+    assert any("cold start" in i.value for i in at.info)

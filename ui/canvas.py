@@ -1,0 +1,135 @@
+"""The review canvas: the only importer of streamlit-drawable-canvas, and the one place
+where boxes cross between image pixels and canvas pixels.
+
+Image boxes are float ``[x1, y1, x2, y2]`` in image pixels; canvas boxes are the
+component's ``{label, left, top, width, height}`` dicts in canvas pixels. The canvas keeps
+the image's aspect ratio (one ``scale`` for both axes), so the conversion is exact.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image
+
+from al_core.images import load_image
+from al_core.types import ClassInfo
+
+STROKE_PX = 3
+FONT_PX = 14
+JPEG_QUALITY = 85
+
+
+@dataclass(frozen=True)
+class View:
+    """How an image of ``width`` x ``height`` pixels is shown: ``canvas_w`` x ``canvas_h``
+    canvas pixels at ``scale`` canvas pixels per image pixel."""
+
+    width: int
+    height: int
+    canvas_w: int
+    canvas_h: int
+    scale: float
+
+
+def fit_view(width: int, height: int, *, max_w: int, max_h: int) -> View:
+    """Scale an image up or down so it fills ``max_w`` without passing ``max_h``
+    (pixels), keeping its aspect ratio. Raises ``ValueError`` on a non-positive size."""
+    if width <= 0 or height <= 0 or max_w <= 0 or max_h <= 0:
+        raise ValueError(f"sizes must be positive: image {width}x{height}, "
+                         f"view {max_w}x{max_h}")
+    scale = min(max_w / width, max_h / height)
+    return View(width, height, max(1, round(width * scale)), max(1, round(height * scale)),
+                scale)
+
+
+def to_canvas(box: Sequence[float], view: View) -> dict:
+    """Image ``[x1, y1, x2, y2]`` -> canvas ``{left, top, width, height}``."""
+    x1, y1, x2, y2 = (v * view.scale for v in box)
+    return {"left": x1, "top": y1, "width": x2 - x1, "height": y2 - y1}
+
+
+def to_image(box: dict, view: View) -> list[float]:
+    """Canvas ``{left, top, width, height}`` -> image ``[x1, y1, x2, y2]`` (unclipped)."""
+    s = view.scale
+    return [box["left"] / s, box["top"] / s, (box["left"] + box["width"]) / s,
+            (box["top"] + box["height"]) / s]
+
+
+def chip_text(name: str, score: float | None) -> str:
+    """The label chip on a box: the class name, and the model's score for a pre-label."""
+    return name if score is None else f"{name} {score:.2f}"
+
+
+def parse_chip(text: str, classes: Sequence[ClassInfo]) -> int | None:
+    """The class id a chip names (a trailing score is ignored; an edit through the
+    canvas may leave spaces or a newline). None for a name that is not a class."""
+    by_name = {c.name: c.id for c in classes}
+    text = " ".join(str(text).split())
+    if text in by_name:
+        return by_name[text]
+    head, _, tail = text.rpartition(" ")
+    try:
+        float(tail)
+    except ValueError:
+        return None
+    return by_name.get(head)
+
+
+def drawing(boxes: Sequence[dict], classes: Sequence[ClassInfo], view: View, *,
+            focus: int | None = None, nonce: str = "") -> dict:
+    """The canvas's ``initial_drawing`` for working boxes ``{class_id, box, score}``: one
+    stroke colour per class, the focused box thicker and tinted. ``nonce`` makes two
+    otherwise equal drawings differ, so the canvas always reloads for a new image."""
+    by_id = {c.id: c for c in classes}
+    objects = []
+    for k, b in enumerate(boxes):
+        cls = by_id[b["class_id"]]
+        focused = k == focus
+        objects.append({
+            "type": "LabeledRect", "label": chip_text(cls.name, b.get("score")),
+            **to_canvas(b["box"], view), "originX": "left", "originY": "top",
+            "scaleX": 1, "scaleY": 1, "angle": 0, "stroke": cls.color,
+            "strokeWidth": STROKE_PX * 2 if focused else STROKE_PX,
+            "fill": _tint(cls.color) if focused else "rgba(0,0,0,0)",
+            "lockRotation": True, "strokeUniform": True, "fontSize": FONT_PX})
+    return {"objects": objects, "nonce": nonce}
+
+
+def _tint(hex_color: str) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},0.25)"
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def background_jpeg(path: str, mtime: float, canvas_w: int, canvas_h: int) -> bytes:
+    """The image resized to the canvas, as JPEG bytes (cached by path, mtime and size).
+    Raises :class:`al_core.images.ImageError` for a missing or unreadable file."""
+    image = load_image(Path(path)).convert("RGB")
+    up = canvas_w > image.width
+    image = image.resize((canvas_w, canvas_h), Image.NEAREST if up and canvas_w >= 3 * image.width
+                         else Image.LANCZOS)
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue()
+
+
+def canvas_key(item_id: int, rev: int, view: View) -> str:
+    """A key per image, drawing revision and size: a new key starts from its initial
+    drawing, so a result meant for another image, revision or scale is never read."""
+    return f"canvas-{item_id}-{rev}-{view.canvas_w}x{view.canvas_h}"
+
+
+def review_canvas(*, background: bytes, initial: dict, view: View, label: str, key: str,
+                  disabled: bool = False) -> list[dict]:
+    """Draw the canvas and return its labeled boxes in canvas pixels."""
+    from streamlit_drawable_canvas import st_canvas  # only importable inside a Streamlit run
+
+    result = st_canvas(drawing_mode="labeled_rect", label=label, initial_drawing=initial,
+                       background_image=background, width=view.canvas_w,
+                       height=view.canvas_h, stroke_width=STROKE_PX, fill_color="rgba(0,0,0,0)",
+                       font_size=FONT_PX, key=key, disabled=disabled)
+    return result.boxes

@@ -1,0 +1,423 @@
+"""The one-image-at-a-time editor of the Review page: a fragment holding the canvas, the
+box list, the class palette and the actions, so moving between images reruns only it.
+
+State lives in ``st.session_state`` under ``rv_*`` keys (see :func:`reset`); the boxes of
+each opened image are a :class:`ui.working.Working`, kept until it is saved, so going
+back and forth between images loses nothing.
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from al_core.images import ImageError
+from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
+from al_core.store import Store
+from al_core.types import LabeledBox, Selection
+from ui import browser, canvas
+from ui.working import Working, class_name
+
+RENEW_AFTER = 60  # seconds between lease renewals while an image stays open
+SIDE_PX = 380  # the side panel's width, left beside the canvas
+HEADER_PX = 190  # what the page shows above the canvas
+
+
+def reset(tag: str | None) -> None:
+    """Start over on selection ``tag`` (None: single images opened by id)."""
+    for k in [k for k in st.session_state if str(k).startswith("rv_")]:
+        del st.session_state[k]
+    st.session_state.update(rv_sel=tag, rv_item=None, rv_work={}, rv_hist=[], rv_pos=-1,
+                            rv_class=None, rv_focus=None, rv_hidden=False, rv_msg=None,
+                            rv_queue=[], rv_renewed={}, rv_done=False)
+
+
+def _msg(kind: str, text: str) -> None:
+    st.session_state["rv_msg"] = (kind, text)
+
+
+# -- navigation ---------------------------------------------------------------------------
+def open_item(store: Store, item_id: int, user: str) -> bool:
+    """Make ``item_id`` the current image, holding it for ``user``; False (with a
+    message) when another annotator holds it."""
+    other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+    if other is not None:
+        _msg("warning", f"Image #{item_id} is open for {other}; pick another one.")
+        return False
+    st.session_state["rv_renewed"][item_id] = time.monotonic()
+    hist = st.session_state["rv_hist"]
+    if item_id in hist:
+        st.session_state["rv_pos"] = hist.index(item_id)
+    else:
+        hist.append(item_id)
+        st.session_state["rv_pos"] = len(hist) - 1
+    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False)
+    st.query_params["item"] = str(item_id)
+    return True
+
+
+def advance(store: Store, selection: Selection | None, user: str) -> None:
+    """Go to the next image: forward in this session's history, then images marked in
+    the grid, then the selection's next unclaimed unlabeled image in rank order."""
+    hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
+    if pos + 1 < len(hist):
+        if open_item(store, hist[pos + 1], user):
+            return
+    queue = st.session_state["rv_queue"]
+    while queue:
+        item_id = queue.pop(0)
+        if store.item(item_id).status == "unlabeled" and open_item(store, item_id, user):
+            return
+    nxt = store.claim_next(selection.id, user, seconds=LEASE_SECONDS, exclude=hist) \
+        if selection is not None else None
+    if nxt is None:
+        st.session_state.update(rv_item=None, rv_done=True)
+        st.query_params.pop("item", None)
+    else:
+        open_item(store, nxt, user)
+
+
+def _previous(store: Store, user: str) -> None:
+    hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
+    if pos <= 0:
+        _msg("info", "This is the first image of this session.")
+        return
+    open_item(store, hist[pos - 1], user)
+
+
+# -- actions (button callbacks; each reruns the fragment) -----------------------------------
+def _save(root, selection: Selection | None, user: str, accept: bool) -> None:
+    w: Working = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    if w is None:
+        return
+    with Store(root) as store:
+        try:
+            result = submit_review(
+                store, w.item_id, w.final(), author=user,
+                action="accept" if accept and not w.dirty else "save", prelabels=w.shown(),
+                expected_version=w.base_version, selection=selection, seconds=w.seconds())
+        except (StaleLabelsError, HeldError, ValueError) as exc:
+            _msg("error", f"Not saved: {exc}")
+            return
+        del st.session_state["rv_work"][w.item_id]
+        c = result.changes
+        joined = f"; joined {result.split}" if result.split else ""
+        _msg("success", f"Saved #{w.item_id}: {len(w.final())} boxes ({c.kept} kept, "
+                        f"{c.moved} moved, {c.relabeled} relabeled, {c.deleted} deleted, "
+                        f"{c.added} added){joined}.")
+        if selection is not None:
+            advance(store, selection, user)
+        else:
+            st.session_state["rv_done"] = True
+
+
+def _skip(root, selection: Selection | None, user: str) -> None:
+    item_id = st.session_state["rv_item"]
+    with Store(root) as store:
+        store.skip(item_id, user, selection_id=selection.id if selection else None)
+        st.session_state["rv_work"].pop(item_id, None)
+        _msg("info", f"Skipped #{item_id}: it stays unlabeled and leaves your queue.")
+        advance(store, selection, user)
+
+
+def _previous_cb(root, user: str) -> None:
+    with Store(root) as store:
+        _previous(store, user)
+
+
+def _undo() -> None:
+    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    if w is not None and not w.undo():
+        _msg("info", "Nothing to undo on this image.")
+
+
+def _palette(class_id: int) -> None:
+    st.session_state["rv_class"] = class_id
+    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    focus = st.session_state["rv_focus"]
+    if w is not None and focus is not None and focus < len(w.boxes):
+        w.relabel(focus, class_id)
+        st.session_state["rv_focus"] = None
+
+
+def _relabel_from_list(k: int, key: str, ids: dict) -> None:
+    w = st.session_state["rv_work"][st.session_state["rv_item"]]
+    w.relabel(k, ids[st.session_state[key]])
+
+
+def _delete(k: int) -> None:
+    w = st.session_state["rv_work"][st.session_state["rv_item"]]
+    w.delete(k)
+    st.session_state["rv_focus"] = None
+
+
+def _focus(k: int) -> None:
+    w = st.session_state["rv_work"][st.session_state["rv_item"]]
+    st.session_state["rv_focus"] = None if st.session_state["rv_focus"] == k else k
+    w.rev += 1  # redraw with the focused box highlighted
+
+
+def _toggle_hidden() -> None:
+    st.session_state["rv_hidden"] = not st.session_state["rv_hidden"]
+
+
+# -- the fragment --------------------------------------------------------------------------
+def _working(store: Store, item_id: int, selection: Selection | None, min_score: float
+             ) -> tuple[Working, list[str]]:
+    """The image's working boxes (opened now from its labels or pre-labels if needed)
+    and notes about where its pre-labels came from."""
+    notes: list[str] = []
+    work = st.session_state["rv_work"]
+    if item_id in work:
+        return work[item_id], notes
+    item = store.item(item_id)
+    model_id = selection.model_id if selection is not None else store.active_model_id()
+    preds = []
+    if model_id is None:
+        notes.append("No model picked this batch (a cold start): there are no pre-labels; "
+                     "draw the boxes." if selection is not None else
+                     "No active model yet: no predictions to start from.")
+    else:
+        preds = [{"class_id": p["class_id"], "box": [p["x1"], p["y1"], p["x2"], p["y2"]],
+                  "score": p["score"]} for p in store.predictions(model_id, [item_id])]
+        if not preds and item.status != "labeled" and selection is not None \
+                and store.items_without_embedding(model_id, [item_id]):
+            notes.append(f"Model #{model_id}'s predictions are missing for this image: it is "
+                         "shown without pre-labels.")
+    labels = None
+    if item.status == "labeled":
+        labels = [LabeledBox(a.class_id, a.box) for a in store.annotations([item_id])[item_id]]
+    w = Working.open(item_id, item.width, item.height, base_version=item.label_version,
+                     prelabels=preds, labels=labels, min_score=min_score)
+    work[item_id] = w
+    return w, notes
+
+
+def editor(root, selection: Selection | None, user: str, min_score: float) -> None:
+    """Draw the editor for the current image (a fragment: see :func:`render`)."""
+    with Store(root) as store:
+        _editor(store, selection, user, min_score)
+
+
+@st.fragment
+def render(root, selection: Selection | None, user: str, min_score: float) -> None:
+    editor(root, selection, user, min_score)
+
+
+def _editor(store: Store, selection: Selection | None, user: str, min_score: float) -> None:
+    classes = store.classes()
+    if not classes:
+        st.warning("This project has no classes yet: import labels or a COCO file first.")
+        return
+    if st.session_state["rv_item"] is None and not st.session_state["rv_done"]:
+        advance(store, selection, user)
+    item_id = st.session_state["rv_item"]
+    if selection is not None:
+        _progress(store, selection, user)
+    msg = st.session_state.pop("rv_msg", None) if st.session_state.get("rv_msg") else None
+    if msg:
+        getattr(st, msg[0])(msg[1])
+    if item_id is None:
+        _done(selection)
+        return
+    _renew(store, item_id, user)
+    item = store.item(item_id)
+    w, notes = _working(store, item_id, selection, min_score)
+    w.set_min_score(min_score)
+    if st.session_state["rv_class"] is None:
+        st.session_state["rv_class"] = classes[0].id
+    left, side = st.columns([2.6, 1.4], gap="medium")
+    with left:
+        _caption(store, item, selection)
+        for note in notes:
+            st.info(note)
+        if item.split == "test":
+            _test_warning(store)
+        avail = browser.viewport(key="rv-viewport")
+        view = _view(item, avail)
+        try:
+            background = canvas.background_jpeg(str(store.image_path(item)),
+                                                _mtime(store, item), view.canvas_w, view.canvas_h)
+        except ImageError as exc:
+            st.error(f"Image #{item.id} cannot be shown: {exc}. Nothing was saved; skip it "
+                     "(S) and tell whoever manages the project.")
+            _actions(store.root, selection, user, w, broken=True)
+            return
+        _draw(w, classes, view, background)
+        st.caption("Drag on the image to draw a box · **E** edit mode: move, resize, click a "
+                   "selected box to retype its class · **N** draw again · **Del** deletes the "
+                   "selected box")
+    with side:
+        _actions(store.root, selection, user, w, broken=False)
+        _palette_buttons(classes)
+        _box_list(w, classes)
+    _prefetch(store, selection, user, avail)
+
+
+def _draw(w: Working, classes, view, background: bytes) -> None:
+    if st.session_state["rv_hidden"]:
+        st.image(background, width=view.canvas_w)
+        st.caption("Boxes hidden (H shows them).")
+        return
+    key = canvas.canvas_key(w.item_id, w.rev, view)
+    label = class_name(classes, st.session_state["rv_class"])
+    initial = canvas.drawing(w.boxes, classes, view, focus=st.session_state["rv_focus"],
+                             nonce=f"{w.item_id}-{w.rev}")
+    result = canvas.review_canvas(background=background, initial=initial, view=view,
+                                  label=label, key=key)
+    browser.canvas_keys(key)
+    rev = w.rev
+    problems = w.from_canvas([(canvas.parse_chip(b["label"], classes), canvas.to_image(b, view))
+                              for b in result])
+    for p in problems:
+        _msg("warning", p)
+    if w.rev != rev:
+        st.rerun(scope="fragment")
+
+
+def _caption(store: Store, item, selection: Selection | None) -> None:
+    why = ""
+    if selection is not None:
+        entry = next((i for i in selection.items if i.item_id == item.id), None)
+        if entry is not None:
+            why = (f" · rank {entry.rank + 1} · random control" if entry.is_control else
+                   f" · rank {entry.rank + 1} · {selection.strategy} {entry.score:.3f}"
+                   if entry.score is not None else
+                   f" · rank {entry.rank + 1} · {selection.strategy}")
+    state_ = "labeled" if item.status == "labeled" else "unlabeled"
+    st.markdown(f"**#{item.id}** `{item.file}` · {item.width}×{item.height} · "
+                f"{item.split or 'pool'} · {state_}{why}")
+
+
+def _test_warning(store: Store) -> None:
+    _, digest = store.test_set_identity()
+    models = store.evaluated_models(digest)
+    which = (f"the evaluations of model{'s' if len(models) > 1 else ''} "
+             f"{', '.join(f'#{m}' for m in models)}" if models else "no evaluation yet")
+    st.warning(f"This image is in the frozen **test** set. Saving changes the test set: "
+               f"{which} will no longer compare with new ones until they are evaluated again.")
+
+
+def _progress(store: Store, selection: Selection, user: str) -> None:
+    p = store.review_progress(selection.id, user)
+    item_id = st.session_state["rv_item"]
+    position = next((i.rank + 1 for i in selection.items if i.item_id == item_id), None)
+    where = f"{position} / {p['total']}" if position else f"{p['labeled']} / {p['total']}"
+    held = f" · {p['held']} open by others" if p["held"] else ""
+    st.progress(p["labeled"] / max(p["total"], 1),
+                text=f"**{where}** in {selection.tag} · {p['labeled']} labeled · "
+                     f"{p['skipped']} skipped · {p['left']} left{held}")
+
+
+def _done(selection: Selection | None) -> None:
+    if selection is None:
+        st.success("Saved. Open another image from the Images page.")
+        st.page_link("pages/images.py", label="Images", icon=":material/photo_library:")
+        return
+    st.success(f"Nothing left for you in {selection.tag}: every image is labeled, skipped by "
+               "you, or open for someone else.")
+    st.page_link("pages/models.py", label="Train a new model on the new labels",
+                 icon=":material/model_training:")
+
+
+def _palette_buttons(classes) -> None:
+    st.caption("CLASS FOR NEW BOXES · keys 1-9 (relabel the highlighted box)")
+    current = st.session_state["rv_class"]
+    with st.container(horizontal=True, gap="small"):
+        for k, c in enumerate(classes[:9]):
+            st.button(c.name, key=f"rv-pal-{c.id}", shortcut=str(k + 1),
+                      type="primary" if c.id == current else "secondary",
+                      on_click=_palette, args=(c.id,))
+    if len(classes) > 9:
+        more = {c.name: c.id for c in classes[9:]}
+        st.selectbox("More classes", list(more), index=None, key="rv-more",
+                     placeholder="More classes", label_visibility="collapsed",
+                     on_change=lambda: _palette(more[st.session_state["rv-more"]]))
+
+
+def _box_list(w: Working, classes) -> None:
+    names = {c.name: c.id for c in classes}
+    by_id = {c.id: c for c in classes}
+    st.caption(f"BOXES ({len(w.boxes)})")
+    if not w.boxes:
+        st.markdown("No boxes: drag on the image to draw one, or accept the image as empty.")
+    box = st.container(height=min(8 + 48 * len(w.boxes), 300) if w.boxes else "content",
+                       border=False)
+    for k, b in enumerate(w.boxes):
+        cls = by_id[b["class_id"]]
+        key = f"rv-cls-{w.item_id}-{w.rev}-{k}"
+        focused = st.session_state["rv_focus"] == k
+        with box.container(horizontal=True, vertical_alignment="center", gap="small",
+                           key=f"rv-row-{k}"):
+            st.markdown(f"<span style='color:{cls.color};font-size:1.4em'>■</span>",
+                        unsafe_allow_html=True, width="content")
+            st.selectbox("Class", list(names), index=list(names).index(cls.name), key=key,
+                         label_visibility="collapsed", on_change=_relabel_from_list,
+                         args=(k, key, names), width=125)
+            st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "*yours*",
+                        width=40)
+            st.button("", icon=":material/center_focus_strong:", key=f"rv-focus-{k}",
+                      help="Highlight this box (a number key then relabels it)",
+                      type="primary" if focused else "tertiary", on_click=_focus, args=(k,))
+            st.button("", icon=":material/delete:", key=f"rv-del-{k}", help="Delete this box",
+                      type="tertiary", on_click=_delete, args=(k,))
+
+
+def _actions(root, selection: Selection | None, user: str, w: Working, *, broken: bool) -> None:
+    with st.container(horizontal=True, gap="small"):
+        st.button("Accept & next", key="rv-accept", shortcut="A", type="primary",
+                  disabled=broken, on_click=_save, args=(root, selection, user, True),
+                  help="Save the boxes as shown and open the next image")
+        st.button("Save & next", key="rv-save", shortcut="F", disabled=broken,
+                  on_click=_save, args=(root, selection, user, False))
+        st.button("Previous", key="rv-prev", shortcut="D", on_click=_previous_cb,
+                  args=(root, user), disabled=st.session_state["rv_pos"] <= 0)
+        st.button("Skip", key="rv-skip", shortcut="S", on_click=_skip,
+                  args=(root, selection, user),
+                  help="Leave it unlabeled and out of your queue")
+        st.button("Show boxes" if st.session_state["rv_hidden"] else "Hide boxes",
+                  key="rv-hide", shortcut="H", on_click=_toggle_hidden)
+        st.button("Undo", key="rv-undo", shortcut="Z", on_click=_undo, disabled=not w.dirty)
+
+
+def _view(item, avail: tuple[int, int]) -> canvas.View:
+    """The canvas size for an item in the space the browser reported."""
+    width, window_h = avail
+    return canvas.fit_view(item.width, item.height, max_w=max(width, 200),
+                           max_h=max(window_h - HEADER_PX, 240))
+
+
+def _renew(store: Store, item_id: int, user: str) -> None:
+    renewed = st.session_state["rv_renewed"]
+    if time.monotonic() - renewed.get(item_id, 0) > RENEW_AFTER:
+        other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+        if other is not None:
+            _msg("warning", f"{other} opened image #{item_id} while it sat idle here; "
+                            "your edits stay on screen but cannot be saved.")
+        renewed[item_id] = time.monotonic()
+
+
+def _mtime(store: Store, item) -> float:
+    try:
+        return store.image_path(item).stat().st_mtime
+    except OSError as exc:
+        raise ImageError(f"{store.image_path(item)}: {exc.strerror or exc}") from exc
+
+
+def _prefetch(store: Store, selection: Selection | None, user: str,
+              avail: tuple[int, int]) -> None:
+    """Encode the likely next image now, so "next" finds it in the cache."""
+    if selection is None:
+        return
+    hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
+    nxt = hist[pos + 1] if pos + 1 < len(hist) else next(
+        iter(store.review_queue(selection.id, user, exclude=hist, limit=1)), None)
+    if nxt is None:
+        return
+    item = store.item(nxt)
+    v = _view(item, avail)
+    try:
+        canvas.background_jpeg(str(store.image_path(item)), _mtime(store, item), v.canvas_w,
+                               v.canvas_h)
+    except ImageError:
+        pass  # shown with its message when it is opened

@@ -1,0 +1,126 @@
+"""Grid review (the "mark the wrong ones" flow of FiftyOne's active-learning plugin): a
+page of thumbnails with their pre-labels; the annotator marks the wrong ones, accepts the
+rest of the page with their shown boxes, and the marked ones open in the editor."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from al_core.images import ImageError, load_image
+from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
+from al_core.store import Store
+from al_core.types import Annotation, Box, LabeledBox, Selection
+from ui.draw import draw_boxes, thumbnail_scale
+
+GRID_PAGE = 12
+COLUMNS = 4
+THUMB_PX = 300
+
+
+@st.fragment
+def render(root, selection: Selection, user: str, min_score: float) -> None:
+    with Store(root) as store:
+        _grid(store, selection, user, min_score)
+
+
+def _page(store: Store, selection: Selection, user: str) -> list[int]:
+    """This page's items: unlabeled ones kept from before, else the next claimed page."""
+    ids = [i for i in st.session_state.get("rv_grid_page") or []
+           if store.item(i).status == "unlabeled"]
+    if not ids:
+        queued = st.session_state.get("rv_queue", [])
+        ids = store.claim_many(store.review_queue(selection.id, user, exclude=queued,
+                                                  limit=GRID_PAGE), user,
+                               seconds=LEASE_SECONDS)
+        st.session_state.update(rv_grid_page=ids, rv_grid_opened=time.monotonic(),
+                                rv_marked=set())
+    return ids
+
+
+def _shown(store: Store, selection: Selection, ids: list[int], min_score: float
+           ) -> dict[int, list[tuple[LabeledBox, float]]]:
+    out: dict[int, list[tuple[LabeledBox, float]]] = {i: [] for i in ids}
+    if selection.model_id is not None:
+        for p in store.predictions(selection.model_id, ids):
+            if p["score"] >= min_score:
+                out[p["item_id"]].append((LabeledBox(p["class_id"], Box(
+                    p["x1"], p["y1"], p["x2"], p["y2"])), p["score"]))
+    return out
+
+
+def _grid(store: Store, selection: Selection, user: str, min_score: float) -> None:
+    if st.session_state.pop("rv_switch", False):
+        st.rerun()  # the mode control lives outside this fragment
+    msg = st.session_state.pop("rv_grid_msg", None)
+    if msg:
+        getattr(st, msg[0])(msg[1])
+    ids = _page(store, selection, user)
+    if not ids:
+        st.success(f"Nothing left for you in {selection.tag}.")
+        return
+    marked: set[int] = st.session_state["rv_marked"]
+    shown = _shown(store, selection, ids, min_score)
+    classes = store.classes()
+    items = {i.id: i for i in store.items(ids=ids)}
+    st.caption(f"{len(ids)} images, pre-labels scoring {min_score:.2f} or more. Tick the "
+               "wrong ones; the rest are saved as shown.")
+    for start in range(0, len(ids), COLUMNS):
+        for col, item_id in zip(st.columns(COLUMNS), ids[start:start + COLUMNS]):
+            item = items[item_id]
+            boxes = shown[item_id]
+            try:
+                image = draw_boxes(
+                    load_image(store.image_path(item)),
+                    [Annotation(item_id, b.class_id, b.box, "model") for b, _ in boxes],
+                    classes, scale=thumbnail_scale(item.width, item.height, THUMB_PX),
+                    scores=[s for _, s in boxes])
+            except ImageError as exc:
+                col.warning(f"#{item_id}: {exc}")
+                marked.add(item_id)  # never accepted unseen
+                continue
+            col.image(image, width="stretch")
+            col.checkbox(f"Wrong · #{item_id} · {len(boxes)} boxes", key=f"rv-wrong-{item_id}",
+                         value=item_id in marked, on_change=_toggle, args=(item_id,))
+    rest = [i for i in ids if i not in marked]
+    st.button(f"Accept the rest of this page ({len(rest)})", key="rv-grid-accept",
+              shortcut="A", type="primary", on_click=_accept,
+              args=(store.root, selection, user, min_score))
+    st.caption(f"{len(marked)} marked wrong: they open in the editor after this page.")
+
+
+def _toggle(item_id: int) -> None:
+    marked = st.session_state["rv_marked"]
+    marked.symmetric_difference_update({item_id})
+
+
+def _accept(root, selection: Selection, user: str, min_score: float) -> None:
+    ids = st.session_state["rv_grid_page"]
+    marked = st.session_state["rv_marked"]
+    rest = [i for i in ids if i not in marked]
+    seconds = (time.monotonic() - st.session_state["rv_grid_opened"]) / max(len(ids), 1)
+    saved, problems = 0, []
+    with Store(root) as store:
+        shown = _shown(store, selection, rest, min_score)
+        versions = {i.id: i.label_version for i in store.items(ids=rest)}
+        for item_id in rest:
+            boxes = [b for b, _ in shown[item_id]]
+            try:
+                submit_review(store, item_id, boxes, author=user, action="accept",
+                              prelabels=boxes, expected_version=versions[item_id],
+                              selection=selection, seconds=seconds)
+                saved += 1
+            except (StaleLabelsError, HeldError, ValueError) as exc:
+                problems.append(str(exc))
+    queue = st.session_state.setdefault("rv_queue", [])
+    queue.extend(i for i in ids if i in marked and i not in queue)
+    st.session_state.update(rv_grid_page=None, rv_marked=set())
+    text = f"Accepted {saved} images as shown."
+    if marked:
+        text += f" {len(marked)} marked wrong are next in the editor."
+        st.session_state["rv-mode"] = "One at a time"
+        st.session_state["rv_switch"] = True
+    if problems:
+        text += " Not saved: " + "; ".join(problems)
+    st.session_state["rv_grid_msg"] = ("warning" if problems else "success", text)
+    st.session_state["rv_msg"] = st.session_state["rv_grid_msg"] if marked else None

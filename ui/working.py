@@ -1,0 +1,179 @@
+"""The boxes of the image under review, between saves: plain data kept in session state.
+
+The working set is the truth the canvas shows. A canvas edit (draw, move, resize, delete,
+inline relabel) replaces it; a change made from Python (relabel or delete in the box
+list, the score threshold, undo) rewrites it and bumps ``rev``, which gives the canvas a
+new key and so a fresh drawing. Every change pushes the previous boxes on an undo stack.
+Boxes are ``{class_id, box: [x1, y1, x2, y2] image pixels, score, pred}``: ``score`` and
+``pred`` (the index of the pre-label it still is) only while it is an untouched pre-label.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from al_core.review import MOVE_TOLERANCE_PX, clip_box
+from al_core.types import Box, ClassInfo, LabeledBox
+
+UNDO_DEPTH = 100
+
+
+@dataclass
+class Working:
+    item_id: int
+    width: int
+    height: int
+    base_version: int
+    prelabels: list[dict]  # {class_id, box, score}: the selection model's, all scores
+    min_score: float
+    boxes: list[dict] = field(default_factory=list)
+    rev: int = 0
+    undo_stack: list[list[dict]] = field(default_factory=list)
+    deleted_preds: set[int] = field(default_factory=set)
+    opened: float = field(default_factory=time.monotonic)
+    from_labels: bool = False  # the boxes shown were the item's labels, not pre-labels
+
+    @classmethod
+    def open(cls, item_id: int, width: int, height: int, *, base_version: int,
+             prelabels: Sequence[dict], labels: Sequence[LabeledBox] | None,
+             min_score: float) -> "Working":
+        """Start on an item: its current labels when it has them, else the pre-labels
+        scoring at least ``min_score``."""
+        w = cls(item_id, width, height, base_version, [dict(p) for p in prelabels], min_score)
+        if labels is not None:
+            w.from_labels = True
+            w.boxes = [{"class_id": b.class_id, "box": b.box.as_list(), "score": None,
+                        "pred": None} for b in labels]
+        else:
+            w.boxes = w._visible_prelabels()
+        return w
+
+    def _visible_prelabels(self) -> list[dict]:
+        return [{"class_id": p["class_id"], "box": list(p["box"]), "score": p["score"], "pred": k}
+                for k, p in enumerate(self.prelabels)
+                if p["score"] >= self.min_score and k not in self.deleted_preds]
+
+    def shown(self) -> list[LabeledBox]:
+        """What the annotator was shown to start from: the changes are counted against it."""
+        if self.from_labels:
+            return [LabeledBox(b["class_id"], Box(*b["box"])) for b in self.undo_stack[0]] \
+                if self.undo_stack else self.final()
+        return [LabeledBox(p["class_id"], Box(*p["box"])) for p in self.prelabels
+                if p["score"] >= self.min_score]
+
+    def final(self) -> list[LabeledBox]:
+        """The boxes to save, clipped to the image (stray-click boxes dropped)."""
+        out = []
+        for b in self.boxes:
+            box = clip_box(b["box"], self.width, self.height)
+            if box is not None:
+                out.append(LabeledBox(b["class_id"], box))
+        return out
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.undo_stack)
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.opened
+
+    def _push(self) -> None:
+        self.undo_stack.append(copy.deepcopy(self.boxes))
+        del self.undo_stack[:-UNDO_DEPTH]
+
+    # -- changes from the canvas -----------------------------------------------------
+    def from_canvas(self, boxes: Sequence[tuple[int | None, list[float]]]) -> list[str]:
+        """Take the canvas's boxes ``(class_id or None for an unknown name, image box)``.
+        Returns problems to show (an unknown class keeps the box's former class, or is
+        dropped when the box is new); the working set changes only when the boxes do."""
+        problems: list[str] = []
+        new: list[dict] = []
+        remaining = list(range(len(self.boxes)))
+        for class_id, coords in boxes:
+            k = self._same(coords, remaining)
+            old = self.boxes[k] if k is not None else None
+            if k is not None:
+                remaining.remove(k)
+            if class_id is None:
+                if old is None:
+                    problems.append("a box with a class name that is not in the project was "
+                                    "dropped")
+                    continue
+                problems.append("that class name is not in the project: the box keeps its class")
+                class_id = old["class_id"]
+            untouched = old is not None and old["class_id"] == class_id
+            new.append({"class_id": class_id, "box": list(coords),
+                        "score": old["score"] if untouched else None,
+                        "pred": old["pred"] if untouched else None})
+        if problems:
+            self.rev += 1  # redraw: the canvas still shows the refused name
+        if self._equal(new, self.boxes):
+            return problems
+        self._push()
+        gone = {b["pred"] for b in self.boxes if b["pred"] is not None} - \
+            {b["pred"] for b in new if b["pred"] is not None}
+        self.deleted_preds |= gone
+        self.boxes = new
+        return problems
+
+    def _same(self, coords: list[float], candidates: list[int]) -> int | None:
+        """The candidate box at the same place (every side within the tolerance)."""
+        for k in candidates:
+            if max(abs(u - v) for u, v in zip(self.boxes[k]["box"], coords)) < MOVE_TOLERANCE_PX:
+                return k
+        return None
+
+    @staticmethod
+    def _equal(a: list[dict], b: list[dict]) -> bool:
+        return len(a) == len(b) and all(
+            x["class_id"] == y["class_id"] and max(abs(u - v) for u, v in zip(x["box"], y["box"]))
+            < MOVE_TOLERANCE_PX for x, y in zip(a, b))
+
+    # -- changes from Python (each redraws the canvas) -----------------------------------
+    def relabel(self, k: int, class_id: int) -> None:
+        if self.boxes[k]["class_id"] == class_id:
+            return
+        self._push()
+        self.boxes[k] = {**self.boxes[k], "class_id": class_id, "score": None, "pred": None}
+        self.rev += 1
+
+    def delete(self, k: int) -> None:
+        self._push()
+        gone = self.boxes.pop(k)
+        if gone["pred"] is not None:
+            self.deleted_preds.add(gone["pred"])
+        self.rev += 1
+
+    def set_min_score(self, min_score: float) -> None:
+        """Show the pre-labels scoring at least ``min_score``: untouched pre-labels below it
+        go, those at or above it that the annotator has not deleted come back; boxes the
+        annotator drew or changed stay."""
+        if min_score == self.min_score:
+            return
+        self.min_score = min_score
+        if self.from_labels:
+            return
+        kept = [b for b in self.boxes if b["pred"] is None or b["score"] >= min_score]
+        present = {b["pred"] for b in kept}
+        back = [b for b in self._visible_prelabels() if b["pred"] not in present]
+        new = kept + back
+        if not self._equal(new, self.boxes):
+            self._push()
+            self.boxes = new
+            self.rev += 1
+
+    def undo(self) -> bool:
+        """Go back one change; False when there is nothing to undo."""
+        if not self.undo_stack:
+            return False
+        self.boxes = self.undo_stack.pop()
+        self.deleted_preds = {p for p in self.deleted_preds
+                              if p not in {b["pred"] for b in self.boxes}}
+        self.rev += 1
+        return True
+
+
+def class_name(classes: Sequence[ClassInfo], class_id: int) -> str:
+    return next((c.name for c in classes if c.id == class_id), f"#{class_id}")
