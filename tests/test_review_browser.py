@@ -84,14 +84,32 @@ def test_an_annotator_fixes_a_batch_with_mouse_and_keys(reviewable, served, page
     wrong = truth[pool[1]][0]
     right_name = next(c.name for c in classes if c.id == wrong.class_id)
     _boxes_listed(page, len(truth[pool[1]]))
-    page.locator(f".st-key-rv-cls-{pool[1]}-0-0").click()
+    page.locator(f".st-key-rv-cls-{pool[1]}-0-0[data-stale=\"false\"]").click()
     page.get_by_role("option", name=right_name, exact=True).click()
     page.wait_for_timeout(800)
     page.keyboard.press("f")
     _progress(page, 3)
 
-    # image 2: the pre-labels are right: one key
+    # image 2: the keys the canvas cannot take itself: E edit mode, click a box, Delete,
+    # then Z undoes it and N returns to drawing; its pre-labels are right: A accepts them
+    n2 = len(truth[pool[2]])
+    _boxes_listed(page, n2)
     page.wait_for_timeout(500)
+    edit = page.get_by_role("button", name="Edit")
+    page.keyboard.press("e")
+    page.wait_for_timeout(300)
+    assert edit.get_attribute("aria-pressed") == "true"
+    b = truth[pool[2]][0].box
+    s = upper.bounding_box()["width"] / store.item(pool[2]).width
+    page.mouse.click(bb["x"] + (b.x1 + b.x2) / 2 * s, bb["y"] + (b.y1 + b.y2) / 2 * s)
+    page.wait_for_timeout(400)
+    page.keyboard.press("Delete")
+    _boxes_listed(page, n2 - 1)
+    page.keyboard.press("z")
+    _boxes_listed(page, n2)
+    page.keyboard.press("n")
+    page.wait_for_timeout(300)
+    assert edit.get_attribute("aria-pressed") == "false"
     page.keyboard.press("a")
     _progress(page, 4)
     page.wait_for_timeout(500)

@@ -140,21 +140,33 @@ def _palette(class_id: int) -> None:
         st.session_state["rv_focus"] = None
 
 
-def _relabel_from_list(k: int, key: str, ids: dict) -> None:
-    w = st.session_state["rv_work"][st.session_state["rv_item"]]
-    w.relabel(k, ids[st.session_state[key]])
+def _target(item_id: int, rev: int) -> Working | None:
+    """The working boxes a box-list widget was drawn for, or None when the image or its
+    revision has changed since: Streamlit can deliver a change of a widget that is no
+    longer on the page (the previous image's class picker, say) after a navigation, and
+    such a change must never land on another image's boxes."""
+    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    return w if w is not None and w.item_id == item_id and w.rev == rev else None
 
 
-def _delete(k: int) -> None:
-    w = st.session_state["rv_work"][st.session_state["rv_item"]]
-    w.delete(k)
-    st.session_state["rv_focus"] = None
+def _relabel_from_list(k: int, key: str, ids: dict, item_id: int, rev: int) -> None:
+    w = _target(item_id, rev)
+    if w is not None and k < len(w.boxes):
+        w.relabel(k, ids[st.session_state[key]])
 
 
-def _focus(k: int) -> None:
-    w = st.session_state["rv_work"][st.session_state["rv_item"]]
-    st.session_state["rv_focus"] = None if st.session_state["rv_focus"] == k else k
-    w.rev += 1  # redraw with the focused box highlighted
+def _delete(k: int, item_id: int, rev: int) -> None:
+    w = _target(item_id, rev)
+    if w is not None and k < len(w.boxes):
+        w.delete(k)
+        st.session_state["rv_focus"] = None
+
+
+def _focus(k: int, item_id: int, rev: int) -> None:
+    w = _target(item_id, rev)
+    if w is not None:
+        st.session_state["rv_focus"] = None if st.session_state["rv_focus"] == k else k
+        w.rev += 1  # redraw with the focused box highlighted
 
 
 def _toggle_hidden() -> None:
@@ -353,14 +365,17 @@ def _box_list(w: Working, classes) -> None:
                         unsafe_allow_html=True, width="content")
             st.selectbox("Class", list(names), index=list(names).index(cls.name), key=key,
                          label_visibility="collapsed", on_change=_relabel_from_list,
-                         args=(k, key, names), width=125)
+                         args=(k, key, names, w.item_id, w.rev), width=125)
             st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "*yours*",
                         width=40)
-            st.button("", icon=":material/center_focus_strong:", key=f"rv-focus-{k}",
+            st.button("", icon=":material/center_focus_strong:",
+                      key=f"rv-focus-{w.item_id}-{w.rev}-{k}",
                       help="Highlight this box (a number key then relabels it)",
-                      type="primary" if focused else "tertiary", on_click=_focus, args=(k,))
-            st.button("", icon=":material/delete:", key=f"rv-del-{k}", help="Delete this box",
-                      type="tertiary", on_click=_delete, args=(k,))
+                      type="primary" if focused else "tertiary", on_click=_focus,
+                      args=(k, w.item_id, w.rev))
+            st.button("", icon=":material/delete:", key=f"rv-del-{w.item_id}-{w.rev}-{k}",
+                      help="Delete this box",
+                      type="tertiary", on_click=_delete, args=(k, w.item_id, w.rev))
 
 
 def _actions(root, selection: Selection | None, user: str, w: Working, *, broken: bool) -> None:

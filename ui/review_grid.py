@@ -29,7 +29,9 @@ def _page(store: Store, selection: Selection, user: str) -> list[int]:
     ids = [i for i in st.session_state.get("rv_grid_page") or []
            if store.item(i).status == "unlabeled"]
     if not ids:
-        queued = st.session_state.get("rv_queue", [])
+        # images queued for the editor, and any with unsaved edits there, stay out
+        queued = st.session_state.get("rv_queue", []) + [
+            i for i, w in st.session_state.get("rv_work", {}).items() if w.dirty]
         ids = store.claim_many(store.review_queue(selection.id, user, exclude=queued,
                                                   limit=GRID_PAGE), user,
                                seconds=LEASE_SECONDS)
@@ -81,7 +83,7 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
                 continue
             col.image(image, width="stretch")
             col.checkbox(f"Wrong · #{item_id} · {len(boxes)} boxes", key=f"rv-wrong-{item_id}",
-                         value=item_id in marked, on_change=_toggle, args=(item_id,))
+                         value=item_id in marked, on_change=_mark, args=(item_id,))
     rest = [i for i in ids if i not in marked]
     st.button(f"Accept the rest of this page ({len(rest)})", key="rv-grid-accept",
               shortcut="A", type="primary", on_click=_accept,
@@ -89,9 +91,15 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
     st.caption(f"{len(marked)} marked wrong: they open in the editor after this page.")
 
 
-def _toggle(item_id: int) -> None:
-    marked = st.session_state["rv_marked"]
-    marked.symmetric_difference_update({item_id})
+def _mark(item_id: int) -> None:
+    """Follow the checkbox's value (never a toggle: a stale change that Streamlit delivers
+    after the page moved on must not flip another state)."""
+    if item_id not in (st.session_state.get("rv_grid_page") or []):
+        return
+    if st.session_state[f"rv-wrong-{item_id}"]:
+        st.session_state["rv_marked"].add(item_id)
+    else:
+        st.session_state["rv_marked"].discard(item_id)
 
 
 def _accept(root, selection: Selection, user: str, min_score: float) -> None:
@@ -112,6 +120,9 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
                 saved += 1
             except (StaleLabelsError, HeldError, ValueError) as exc:
                 problems.append(str(exc))
+    if st.session_state.get("rv_item") in rest:  # the editor's image was accepted here
+        st.session_state["rv_work"].pop(st.session_state["rv_item"], None)
+        st.session_state["rv_item"] = None
     queue = st.session_state.setdefault("rv_queue", [])
     queue.extend(i for i in ids if i in marked and i not in queue)
     st.session_state.update(rv_grid_page=None, rv_marked=set())
