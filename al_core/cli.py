@@ -240,9 +240,10 @@ def _cmd_train(args) -> int:
 
     store = Store(args.project)
     unsplit = store.count_items(status="labeled", unsplit=True)
-    if unsplit:
-        print(f"note: {unsplit} labeled items have no split and are not used; run "
-              "`python -m al_core split` first", file=sys.stderr)
+    print(f"training on {store.count_items(split='train')} images, validating on "
+          f"{store.count_items(split='val')}; {unsplit} labeled images outside train/val"
+          + (" are left out: run `python -m al_core split` first" if unsplit else ""),
+          file=sys.stderr)
     model_id = registry.create_candidate(store, base_model_id=args.base,
                                          override=_json_arg(args.config, "--config"))
     job_id = jobs.start_job(store, "train", {"model_id": model_id})

@@ -26,6 +26,12 @@ with st.expander("Train a new model", expanded=not store.models(), icon=":materi
                 if base else "No active model yet: starts from the default config.")
     st.code(json.dumps(base["config"] if base else TrainConfig().to_dict(), indent=1),
             language="json")
+    train_n, val_n = store.count_items(split="train"), store.count_items(split="val")
+    outside = store.count_items(status="labeled", unsplit=True)
+    st.markdown(f"Trains on **{train_n:,}** images, validates on **{val_n:,}**; "
+                + (f":orange[**{outside:,}** labeled images have no split and are left out: "
+                   "split them on the Project page first.]" if outside else
+                   "every labeled image outside the test split is in train or val."))
     override = st.text_area("Override (JSON)", placeholder='{"epochs": 40, "time_budget_s": 180}',
                             help="Any of the keys above; unknown keys are refused.")
     if st.button("Train", type="primary", icon=":material/play_arrow:"):

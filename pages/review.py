@@ -80,4 +80,6 @@ else:
     else:
         review_editor.render(store.root, selection, user, min_score)
     review_upload.panel(store, selection, user)
+    if store.has_oracle():
+        review_upload.oracle_panel(store, selection)
 store.close()

@@ -244,3 +244,22 @@ def test_a_late_change_of_the_previous_images_picker_never_lands_on_this_one():
     assert b.boxes[0]["class_id"] == 7
     review_editor._relabel_from_list(0, "rv-cls-2-0-0", {"dog": 8}, 2, 0)  # a stale revision
     assert b.boxes[0]["class_id"] == 7
+
+
+def test_the_demo_labels_a_batch_from_the_ground_truth(project):
+    pool = make_selection(project, n=4)
+    at = open_review(project)
+    held = at.session_state["rv_item"]  # open for ana: the oracle leaves it alone
+    at.button(key="rv-oracle").click().run()
+    assert any("Labeled 3 images" in s.value for s in at.success)
+    truth = project.oracle_boxes(pool)
+    for i in pool:
+        if i == held:
+            assert project.item(i).status == "unlabeled"
+            continue
+        assert [(a.class_id, a.box) for a in project.annotations([i])[i]] == \
+            [(b.class_id, b.box) for b in truth[i]]
+        r = project.reviews(item_id=i)[0]
+        assert (r["author"], r["action"], r["round"]) == ("oracle", "oracle", 1)
+        assert r["kept"] + r["moved"] + r["relabeled"] + r["added"] >= len(truth[i]) > 0
+        assert project.item(i).split in ("train", "val")

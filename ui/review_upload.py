@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from al_core.io_coco import ImportFailed, import_selection
+from al_core.review import label_selection_from_oracle
 from al_core.store import Store
 from al_core.types import Selection
 from ui.flash import flash
@@ -32,3 +33,16 @@ def panel(store: Store, selection: Selection, user: str) -> None:
                   f"Labeled {report.items_labeled} of {len(selection.items)} images of "
                   f"{selection.tag} from {upload.name} ({report.boxes_imported} boxes).",
                   report.problems)
+
+
+def oracle_panel(store: Store, selection: Selection) -> None:
+    """The demo's stand-in for a person: label the rest of the batch from the hidden
+    ground truth, so a demo user can run the loop without drawing every box."""
+    with st.expander(f"Demo: label the rest of {selection.tag} from the ground truth"):
+        st.caption("This demo project keeps the true boxes hidden. This labels the batch's "
+                   "unlabeled images that nobody has open with them, as reviews by `oracle` "
+                   "(their corrections against the pre-labels are counted like anyone's).")
+        if st.button("Label this batch from the ground truth", key="rv-oracle"):
+            n = label_selection_from_oracle(store, selection.tag)
+            flash("success", f"Labeled {n} images of {selection.tag} from the ground truth; "
+                             "they joined train and val.")
