@@ -5,7 +5,9 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from al_core.types import Annotation, ClassInfo
+from al_core.types import Annotation, Box, ClassInfo
+
+MIN_LABEL_PX = 13  # below this a class name on a thumbnail cannot be read
 
 
 def thumbnail_scale(width: int, height: int, size: int) -> float:
@@ -13,28 +15,78 @@ def thumbnail_scale(width: int, height: int, size: int) -> float:
     return size / max(width, height, 1)
 
 
+def predictions_by_item(rows: Sequence[dict], item_ids: Sequence[int], *,
+                        min_score: float) -> dict[int, list[tuple[Annotation, float]]]:
+    """Store prediction rows (item_id, class_id, x1..y2 in pixels, score) scoring at least
+    ``min_score``, as ``(annotation, score)`` pairs per item; every id in ``item_ids`` has
+    an entry, empty when nothing of it is shown."""
+    out: dict[int, list[tuple[Annotation, float]]] = {i: [] for i in item_ids}
+    for p in rows:
+        if p["score"] >= min_score and p["item_id"] in out:
+            box = Box(p["x1"], p["y1"], p["x2"], p["y2"])
+            out[p["item_id"]].append((Annotation(p["item_id"], p["class_id"], box, "model"),
+                                      p["score"]))
+    return out
+
+
 def draw_boxes(image: Image.Image, annotations: Sequence[Annotation],
-               classes: Sequence[ClassInfo], *, scale: float = 1.0) -> Image.Image:
+               classes: Sequence[ClassInfo], *, scale: float = 1.0,
+               scores: Sequence[float | None] | None = None) -> Image.Image:
     """A copy of ``image`` resized by ``scale`` with each box outlined in its class colour
-    and labeled with the class name (line and text sizes are those of the output)."""
+    and a chip with its class name (and its score, ``name 0.87``, where ``scores`` gives
+    one; ``scores`` has one entry per annotation, None for none).
+
+    Line, font and chip sizes follow the output's size. Lines and chips stay inside the
+    image: a chip sits above its box, or inside it when the box touches the top edge.
+    Overlapping chips leave the higher score's on top."""
+    if scores is not None and len(scores) != len(annotations):
+        raise ValueError(f"scores has {len(scores)} entries for {len(annotations)} "
+                         "annotations; give one per annotation (None for none)")
     by_id = {c.id: c for c in classes}
     out = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
                        Image.NEAREST if scale >= 2 else Image.BILINEAR)
     draw = ImageDraw.Draw(out)
-    width = 2
-    font = ImageFont.load_default(size=11)
-    for a in annotations:
+    longer = max(out.size)
+    width = max(2, round(longer / 160))
+    font = ImageFont.load_default(size=max(MIN_LABEL_PX, min(32, round(longer / 14))))
+    chips = []
+    for k, a in enumerate(annotations):
         cls = by_id.get(a.class_id)
         color = cls.color if cls else "#ffffff"
-        x1, y1, x2, y2 = (v * scale for v in a.box.as_list())
-        draw.rectangle([x1, y1, x2 - 1, y2 - 1], outline=color, width=width)
-        text = cls.name if cls else str(a.class_id)
-        tw = draw.textlength(text, font=font)
-        ty = y1 - 13 if y1 >= 13 else y2
-        draw.rectangle([x1, ty, x1 + tw + 4, ty + 13], fill=color)
-        draw.text((x1 + 2, ty), text, font=font,
-                  fill="#000000" if _light(color) else "#ffffff")
+        x1, y1, x2, y2 = _inside([v * scale for v in a.box.as_list()], out.size)
+        draw.rectangle([x1, y1, x2, y2], outline=color, width=width)
+        score = scores[k] if scores is not None else None
+        text = (cls.name if cls else str(a.class_id)) + ("" if score is None else
+                                                          f" {score:.2f}")
+        chips.append((-1.0 if score is None else score, x1, y1, color, text))
+    # after every line, so no box crosses a chip; where chips overlap, the most
+    # confident is drawn last, on top
+    for _, x1, y1, color, text in sorted(chips, key=lambda c: c[0]):
+        _chip(draw, out.size, x1, y1, color, text, font)
     return out
+
+
+def _inside(coords: list[float], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Pixel corners of a box, within the image (inclusive: the last pixel is size - 1)."""
+    w, h = size
+    x1, y1, x2, y2 = coords
+    x1, y1 = min(max(round(x1), 0), w - 1), min(max(round(y1), 0), h - 1)
+    x2, y2 = min(max(round(x2) - 1, x1), w - 1), min(max(round(y2) - 1, y1), h - 1)
+    return x1, y1, x2, y2
+
+
+def _chip(draw: ImageDraw.ImageDraw, size: tuple[int, int], x1: int, y1: int, color: str,
+          text: str, font) -> None:
+    """A filled label chip at a box's top-left corner, above the box when there is room."""
+    ascent, descent = font.getmetrics()
+    pad = max(2, round((ascent + descent) / 6))
+    cw = round(draw.textlength(text, font=font)) + 2 * pad
+    ch = ascent + descent + pad
+    cx = max(0, min(x1, size[0] - cw))
+    cy = y1 - ch if y1 >= ch else min(y1, max(0, size[1] - ch))
+    draw.rectangle([cx, cy, cx + cw - 1, cy + ch - 1], fill=color)
+    draw.text((cx + pad, cy + pad // 2), text, font=font,
+              fill="#000000" if _light(color) else "#ffffff")
 
 
 def _light(hex_color: str) -> bool:
