@@ -36,9 +36,9 @@ TAG = "bench-latency"
 SHOWN_JS = """([item, x, y, rgb]) => {
   if (!location.search.includes("item=" + item)) return false;
   const host = [...document.querySelectorAll('[class*="st-key-canvas-' + item + '-"] *')]
-    .find((e) => e.shadowRoot && e.shadowRoot.querySelector("canvas.lower-canvas"));
+    .find((e) => e.shadowRoot && e.shadowRoot.querySelector("canvas.dc-canvas.lower-canvas"));
   if (!host) return false;
-  const c = host.shadowRoot.querySelector("canvas.lower-canvas");
+  const c = host.shadowRoot.querySelector("canvas.dc-canvas.lower-canvas");
   const r = window.devicePixelRatio || 1;
   const px = c.getContext("2d").getImageData(Math.round(x * r), Math.round(y * r), 1, 1).data;
   return Math.abs(px[0] - rgb[0]) + Math.abs(px[1] - rgb[1]) + Math.abs(px[2] - rgb[2]) < 60;

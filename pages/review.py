@@ -41,21 +41,27 @@ else:
     tag = pick.selectbox(
         "Selection", tags, index=tags.index(default), label_visibility="collapsed",
         format_func=lambda t: f"Selection {t} · round {summary[t].round} · "
-                              f"{summary[t].strategy} · {summary[t].labeled}/{summary[t].size}"
-                              " labeled")
+                              f"{summary[t].strategy} · {summary[t].size} images")
 
-if st.session_state.get("rv_sel", "unset") != tag or "rv_item" not in st.session_state:
+if tag is not None and wanted_tag is not None and tag != wanted_tag:
+    wanted_item = None  # another selection was picked: the link's image was of the old one
+    st.query_params.pop("item", None)
+new_start = st.session_state.get("rv_sel", "unset") != tag or "rv_item" not in st.session_state
+if new_start:
     review_editor.reset(tag)
     if tag is not None:
         st.query_params["selection"] = tag
-    if wanted_item is not None:
-        try:
-            item_id = int(wanted_item)
-            store.item(item_id)
-        except (ValueError, KeyError):
-            st.warning(f"There is no image {wanted_item!r} in this project.")
-        else:
-            review_editor.open_item(store, item_id, user)
+# act on a link once: the editor keeps the URL on its current image (rv_link), so only a
+# new link (another image opened from the Images page, an edited URL) opens an image
+if wanted_item is not None and (new_start or wanted_item != st.session_state.get("rv_link")):
+    try:  # a deep link, or another image opened from the Images page
+        item_id = int(wanted_item)
+        store.item(item_id)
+    except (ValueError, KeyError):
+        st.warning(f"There is no image {wanted_item!r} in this project.")
+        st.session_state["rv_link"] = wanted_item
+    else:
+        review_editor.open_item(store, item_id, user)
 
 selection = store.selection(tag) if tag is not None else None
 min_score = float(store.user_setting(user, "min_score") or

@@ -50,7 +50,7 @@ def project(demo_store, monkeypatch):
 def canvas_key(at):
     item = at.session_state["rv_item"]
     w = at.session_state["rv_work"][item]
-    scale = min(960 / w.width, (800 - 190) / w.height)
+    scale = min(960 / w.width, (800 - 260) / w.height)
     size = f"{round(w.width * scale)}x{round(w.height * scale)}"
     return f"canvas-{item}-{w.rev}-{size}"
 
@@ -60,7 +60,7 @@ def draw(at, boxes):
     160 px images are shown at ``scale`` canvas pixels per image pixel."""
     item = at.session_state["rv_item"]
     w = at.session_state["rv_work"][item]
-    scale = min(960 / w.width, (800 - 190) / w.height)
+    scale = min(960 / w.width, (800 - 260) / w.height)
     objects = [{"type": "LabeledRect", "label": label, "left": x1 * scale, "top": y1 * scale,
                 "width": (x2 - x1) * scale, "height": (y2 - y1) * scale, "originX": "left",
                 "originY": "top", "scaleX": 1, "scaleY": 1}
@@ -263,3 +263,15 @@ def test_the_demo_labels_a_batch_from_the_ground_truth(project):
         assert (r["author"], r["action"], r["round"]) == ("oracle", "oracle", 1)
         assert r["kept"] + r["moved"] + r["relabeled"] + r["added"] >= len(truth[i]) > 0
         assert project.item(i).split in ("train", "val")
+
+
+def test_opening_another_image_by_link_in_the_same_session_shows_it(project):
+    a, b = (i.id for i in project.items(split="test")[:2])
+    at = open_review(project, query={"item": str(a)})
+    assert at.session_state["rv_item"] == a
+    at.query_params["item"] = str(b)  # the Images page's "Open in editor" on another image
+    at.run()
+    assert at.session_state["rv_item"] == b
+    at.query_params["item"] = "nope"
+    at.run()
+    assert any("no image 'nope'" in w.value for w in at.warning)

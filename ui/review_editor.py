@@ -20,7 +20,7 @@ from ui.working import Working, class_name
 
 RENEW_AFTER = 60  # seconds between lease renewals while an image stays open
 SIDE_PX = 380  # the side panel's width, left beside the canvas
-HEADER_PX = 190  # what the page shows above the canvas
+HEADER_PX = 260  # what the page shows above and below the canvas, in CSS pixels
 
 
 def reset(tag: str | None) -> None:
@@ -52,7 +52,7 @@ def open_item(store: Store, item_id: int, user: str) -> bool:
         hist.append(item_id)
         st.session_state["rv_pos"] = len(hist) - 1
     st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False)
-    st.query_params["item"] = str(item_id)
+    st.query_params["item"] = st.session_state["rv_link"] = str(item_id)
     return True
 
 
@@ -71,8 +71,10 @@ def advance(store: Store, selection: Selection | None, user: str) -> None:
     nxt = store.claim_next(selection.id, user, seconds=LEASE_SECONDS, exclude=hist) \
         if selection is not None else None
     if nxt is None:
-        st.session_state.update(rv_item=None, rv_done=True)
+        # the batch is done: redraw the whole page once (sidebar and picker counts)
+        st.session_state.update(rv_item=None, rv_done=True, rv_refresh=True)
         st.query_params.pop("item", None)
+        st.session_state["rv_link"] = None
     else:
         open_item(store, nxt, user)
 
@@ -230,6 +232,8 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     if msg:
         getattr(st, msg[0])(msg[1])
     if item_id is None:
+        if st.session_state.pop("rv_refresh", False):
+            st.rerun()
         _done(selection)
         return
     _renew(store, item_id, user)
@@ -353,8 +357,8 @@ def _box_list(w: Working, classes) -> None:
     st.caption(f"BOXES ({len(w.boxes)})")
     if not w.boxes:
         st.markdown("No boxes: drag on the image to draw one, or accept the image as empty.")
-    box = st.container(height=min(8 + 48 * len(w.boxes), 300) if w.boxes else "content",
-                       border=False)
+    box = st.container(height=min(12 + 50 * len(w.boxes), 310) if w.boxes else "content",
+                       border=False, autoscroll=False)
     for k, b in enumerate(w.boxes):
         cls = by_id[b["class_id"]]
         key = f"rv-cls-{w.item_id}-{w.rev}-{k}"
@@ -365,9 +369,9 @@ def _box_list(w: Working, classes) -> None:
                         unsafe_allow_html=True, width="content")
             st.selectbox("Class", list(names), index=list(names).index(cls.name), key=key,
                          label_visibility="collapsed", on_change=_relabel_from_list,
-                         args=(k, key, names, w.item_id, w.rev), width=125)
+                         args=(k, key, names, w.item_id, w.rev), width=112)
             st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "*yours*",
-                        width=40)
+                        width=36)
             st.button("", icon=":material/center_focus_strong:",
                       key=f"rv-focus-{w.item_id}-{w.rev}-{k}",
                       help="Highlight this box (a number key then relabels it)",
