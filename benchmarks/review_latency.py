@@ -33,15 +33,16 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TAG = "bench-latency"
 
-SHOWN_JS = """([item, x, y, rgb]) => {
-  if (!location.search.includes("item=" + item)) return false;
+SHOWN_JS = """([item, x, y, rgb, explain]) => {
+  if (!location.search.includes("item=" + item)) return explain ? "url " + location.search : false;
   const host = [...document.querySelectorAll('[class*="st-key-canvas-' + item + '-"] *')]
     .find((e) => e.shadowRoot && e.shadowRoot.querySelector("canvas.dc-canvas.lower-canvas"));
-  if (!host) return false;
+  if (!host) return explain ? "no canvas for " + item : false;
   const c = host.shadowRoot.querySelector("canvas.dc-canvas.lower-canvas");
   const r = window.devicePixelRatio || 1;
   const px = c.getContext("2d").getImageData(Math.round(x * r), Math.round(y * r), 1, 1).data;
-  return Math.abs(px[0] - rgb[0]) + Math.abs(px[1] - rgb[1]) + Math.abs(px[2] - rgb[2]) < 60;
+  const ok = Math.abs(px[0] - rgb[0]) + Math.abs(px[1] - rgb[1]) + Math.abs(px[2] - rgb[2]) < 60;
+  return explain ? "pixel " + Array.from(px) + " want " + rgb + " at " + x + "," + y : ok;
 }"""
 
 
@@ -133,8 +134,13 @@ def main() -> None:
                 x, y, rgb = first_box(store, upcoming, canvas_w)
                 t0 = time.perf_counter()
                 page.keyboard.press("a")
-                page.wait_for_function(SHOWN_JS, arg=[upcoming, x, y, rgb], polling="raf",
-                                       timeout=30_000)
+                try:
+                    page.wait_for_function(SHOWN_JS, arg=[upcoming, x, y, rgb, False],
+                                           polling="raf", timeout=30_000)
+                except Exception:
+                    page.screenshot(path="/tmp/review-latency-failure.png")
+                    raise SystemExit(f"image {upcoming} was not shown within 30 s: "
+                                     + page.evaluate(SHOWN_JS, [upcoming, x, y, rgb, True]))
                 times.append((time.perf_counter() - t0) * 1000)
                 page.wait_for_timeout(300)  # a person looks before the next key
             browser.close()

@@ -75,6 +75,7 @@ with st.sidebar:
         min_score = new_score
     st.caption(f"Annotator: **{user}**")
 
+review_editor.lease_keeper(store.root, user)
 if selection is None:
     review_editor.render(store.root, None, user, min_score)
 else:

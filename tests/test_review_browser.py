@@ -80,12 +80,18 @@ def test_an_annotator_fixes_a_batch_with_mouse_and_keys(reviewable, served, page
     page.keyboard.press("f")  # save and next
     _progress(page, 2)
 
-    # image 1: one wrong class: open its picker, choose the right one (2 actions), save
+    # image 1: one wrong class: click its row to highlight the box, press the right
+    # class's number key (2 actions), save
     wrong = truth[pool[1]][0]
-    right_name = next(c.name for c in classes if c.id == wrong.class_id)
+    right = [c.id for c in classes].index(wrong.class_id)
     _boxes_listed(page, len(truth[pool[1]]))
-    page.locator(f".st-key-rv-cls-{pool[1]}-0-0[data-stale=\"false\"]").click()
-    page.get_by_role("option", name=right_name, exact=True).click()
+    page.locator(f".st-key-rv-focus-{pool[1]}-0-0[data-stale=\"false\"] button").first.click()
+    page.wait_for_timeout(800)
+    if right < 9:
+        page.keyboard.press(str(right + 1))
+    else:  # the tenth class has no number key: the highlighted row's picker
+        page.locator(f".st-key-rv-cls-{pool[1]}-1-0").click()
+        page.get_by_role("option", name=classes[right].name, exact=True).click()
     page.wait_for_timeout(800)
     page.keyboard.press("f")
     _progress(page, 3)

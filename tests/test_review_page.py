@@ -114,13 +114,17 @@ def test_relabel_from_the_box_list_and_undo(project):
     at = open_review(project)
     item = at.session_state["rv_item"]
     classes = project.classes()
-    picker = at.selectbox(key=f"rv-cls-{item}-0-0")
-    picker.set_value(classes[3].name).run()
-    assert at.session_state["rv_work"][item].boxes[0]["class_id"] == classes[3].id
+    work = lambda: at.session_state["rv_work"][item]  # noqa: E731
+    at.button(key=f"rv-focus-{item}-0-0").click().run()  # highlight: its row gets a picker
+    assert at.session_state["rv_focus"] == 0 and work().rev == 1
+    at.selectbox(key=f"rv-cls-{item}-1-0").set_value(classes[3].name).run()
+    assert work().boxes[0]["class_id"] == classes[3].id and at.session_state["rv_focus"] is None
     at.button(key="rv-undo").click().run()
-    assert at.session_state["rv_work"][item].boxes[0]["class_id"] == classes[0].id
-    picker = at.selectbox(key=f"rv-cls-{item}-2-0")
-    picker.set_value(classes[3].name).run()
+    assert work().boxes[0]["class_id"] == classes[0].id
+    # the keyboard way: highlight, then the class's number key (the palette button)
+    at.button(key=f"rv-focus-{item}-{work().rev}-0").click().run()
+    at.button(key=f"rv-pal-{classes[3].id}").click().run()
+    assert work().boxes[0]["class_id"] == classes[3].id
     at.button(key="rv-save").click().run()
     r = project.reviews(item_id=item)[0]
     assert (r["relabeled"], r["kept"]) == (1, 0)

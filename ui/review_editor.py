@@ -155,6 +155,7 @@ def _relabel_from_list(k: int, key: str, ids: dict, item_id: int, rev: int) -> N
     w = _target(item_id, rev)
     if w is not None and k < len(w.boxes):
         w.relabel(k, ids[st.session_state[key]])
+        st.session_state["rv_focus"] = None
 
 
 def _delete(k: int, item_id: int, rev: int) -> None:
@@ -216,6 +217,16 @@ def editor(root, selection: Selection | None, user: str, min_score: float) -> No
 @st.fragment
 def render(root, selection: Selection | None, user: str, min_score: float) -> None:
     editor(root, selection, user, min_score)
+
+
+@st.fragment(run_every=RENEW_AFTER / 2)
+def lease_keeper(root, user: str) -> None:
+    """Renew the lease on the open image while the page stays open, even with no input
+    (a fragment of its own: it never redraws the editor)."""
+    item_id = st.session_state.get("rv_item")
+    if item_id is not None:
+        with Store(root) as store:
+            _renew(store, item_id, user)
 
 
 def _editor(store: Store, selection: Selection | None, user: str, min_score: float) -> None:
@@ -352,34 +363,39 @@ def _palette_buttons(classes) -> None:
 
 
 def _box_list(w: Working, classes) -> None:
+    """One light row per box (a selectbox per row costs ~100 ms a redraw in the browser):
+    the class as a button that highlights the box; the highlighted box's row holds the class
+    picker, and a number key relabels it."""
     names = {c.name: c.id for c in classes}
     by_id = {c.id: c for c in classes}
-    st.caption(f"BOXES ({len(w.boxes)})")
+    st.caption(f"BOXES ({len(w.boxes)}) · click one to highlight it, then a number key "
+               "or its picker sets its class")
     if not w.boxes:
         st.markdown("No boxes: drag on the image to draw one, or accept the image as empty.")
     box = st.container(height=min(12 + 50 * len(w.boxes), 310) if w.boxes else "content",
                        border=False, autoscroll=False)
+    focus = st.session_state["rv_focus"]
     for k, b in enumerate(w.boxes):
         cls = by_id[b["class_id"]]
-        key = f"rv-cls-{w.item_id}-{w.rev}-{k}"
-        focused = st.session_state["rv_focus"] == k
         with box.container(horizontal=True, vertical_alignment="center", gap="small",
                            key=f"rv-row-{k}"):
             st.markdown(f"<span style='color:{cls.color};font-size:1.4em'>■</span>",
                         unsafe_allow_html=True, width="content")
-            st.selectbox("Class", list(names), index=list(names).index(cls.name), key=key,
-                         label_visibility="collapsed", on_change=_relabel_from_list,
-                         args=(k, key, names, w.item_id, w.rev), width=112)
+            if k == focus:
+                key = f"rv-cls-{w.item_id}-{w.rev}-{k}"
+                st.selectbox("Class", list(names), index=list(names).index(cls.name),
+                             key=key, label_visibility="collapsed",
+                             on_change=_relabel_from_list,
+                             args=(k, key, names, w.item_id, w.rev), width=112)
+            else:
+                st.button(cls.name, key=f"rv-focus-{w.item_id}-{w.rev}-{k}", width=112,
+                          help="Highlight this box on the image", type="tertiary",
+                          on_click=_focus, args=(k, w.item_id, w.rev))
             st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "*yours*",
                         width=36)
-            st.button("", icon=":material/center_focus_strong:",
-                      key=f"rv-focus-{w.item_id}-{w.rev}-{k}",
-                      help="Highlight this box (a number key then relabels it)",
-                      type="primary" if focused else "tertiary", on_click=_focus,
-                      args=(k, w.item_id, w.rev))
             st.button("", icon=":material/delete:", key=f"rv-del-{w.item_id}-{w.rev}-{k}",
-                      help="Delete this box",
-                      type="tertiary", on_click=_delete, args=(k, w.item_id, w.rev))
+                      help="Delete this box", type="tertiary", on_click=_delete,
+                      args=(k, w.item_id, w.rev))
 
 
 def _actions(root, selection: Selection | None, user: str, w: Working, *, broken: bool) -> None:
