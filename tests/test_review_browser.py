@@ -49,6 +49,8 @@ def _boxes_listed(page, n):
 def test_an_annotator_fixes_a_batch_with_mouse_and_keys(reviewable, served, page):  # noqa: F811
     store, pool, truth = reviewable
     ARTIFACTS.mkdir(exist_ok=True)
+    errors = []  # the browser side's own errors (once: a blank page, "'setIn' cannot be
+    page.on("pageerror", lambda e: errors.append(str(e)))  # called on an ElementNode")
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{served}/review?selection={TAG}")
     page.get_by_label("Your name").fill("e2e")
@@ -141,6 +143,7 @@ def test_an_annotator_fixes_a_batch_with_mouse_and_keys(reviewable, served, page
         [b.class_id for b in truth[pool[1]]]
     assert len(reviews) == 8  # the grid took the other five
     assert all(store.item(i).split in ("train", "val") for i in pool)
+    assert errors == []
 
 
 def _iou(a: Box, b: Box) -> float:

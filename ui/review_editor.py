@@ -178,13 +178,13 @@ def _toggle_hidden() -> None:
 
 # -- the fragment --------------------------------------------------------------------------
 def _working(store: Store, item_id: int, selection: Selection | None, min_score: float
-             ) -> tuple[Working, list[str]]:
-    """The image's working boxes (opened now from its labels or pre-labels if needed)
-    and notes about where its pre-labels came from."""
+             ) -> Working:
+    """The image's working boxes, opened now from its labels or pre-labels if needed, with
+    notes about where its pre-labels came from."""
     notes: list[str] = []
     work = st.session_state["rv_work"]
     if item_id in work:
-        return work[item_id], notes
+        return work[item_id]
     item = store.item(item_id)
     model_id = selection.model_id if selection is not None else store.active_model_id()
     preds = []
@@ -204,8 +204,9 @@ def _working(store: Store, item_id: int, selection: Selection | None, min_score:
         labels = [LabeledBox(a.class_id, a.box) for a in store.annotations([item_id])[item_id]]
     w = Working.open(item_id, item.width, item.height, base_version=item.label_version,
                      prelabels=preds, labels=labels, min_score=min_score)
+    w.notes = notes
     work[item_id] = w
-    return w, notes
+    return w
 
 
 def editor(root, selection: Selection | None, user: str, min_score: float) -> None:
@@ -230,6 +231,10 @@ def lease_keeper(root, user: str) -> None:
 
 
 def _editor(store: Store, selection: Selection | None, user: str, min_score: float) -> None:
+    # Every optional element sits inside a container drawn on every run, so the fragment's
+    # element tree keeps one shape from image to image: Streamlit's browser side fails
+    # ("'setIn' cannot be called on an ElementNode", a blank page) when a rerun puts a
+    # container where an element was.
     classes = store.classes()
     if not classes:
         st.warning("This project has no classes yet: import labels or a COCO file first.")
@@ -239,45 +244,50 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     item_id = st.session_state["rv_item"]
     if selection is not None:
         _progress(store, selection, user)
+    message = st.container()
     msg = st.session_state.pop("rv_msg", None) if st.session_state.get("rv_msg") else None
     if msg:
-        getattr(st, msg[0])(msg[1])
+        getattr(message, msg[0])(msg[1])
     if item_id is None:
         if st.session_state.pop("rv_refresh", False):
             st.rerun()
-        _done(selection)
+        with st.container():
+            _done(selection)
         return
     _renew(store, item_id, user)
     item = store.item(item_id)
-    w, notes = _working(store, item_id, selection, min_score)
+    w = _working(store, item_id, selection, min_score)
     w.set_min_score(min_score)
     if st.session_state["rv_class"] is None:
         st.session_state["rv_class"] = classes[0].id
     left, side = st.columns([2.6, 1.4], gap="medium")
     with left:
         _caption(store, item, selection)
-        for note in notes:
-            st.info(note)
-        if item.split == "test":
-            _test_warning(store)
+        with st.container():
+            for note in w.notes:
+                st.info(note)
+            if item.split == "test":
+                _test_warning(store)
         avail = browser.viewport(key="rv-viewport")
         view = _view(item, avail)
-        try:
-            background = canvas.background_jpeg(str(store.image_path(item)),
-                                                _mtime(store, item), view.canvas_w, view.canvas_h)
-        except ImageError as exc:
-            st.error(f"Image #{item.id} cannot be shown: {exc}. Nothing was saved; skip it "
-                     "(S) and tell whoever manages the project.")
-            _actions(store.root, selection, user, w, broken=True)
-            return
-        _draw(w, classes, view, background)
+        image_slot = st.container()
         st.caption("Drag on the image to draw a box · **E** edit mode: move, resize, click a "
                    "selected box to retype its class · **N** draw again · **Del** deletes the "
                    "selected box")
+    try:
+        background = canvas.background_jpeg(str(store.image_path(item)), _mtime(store, item),
+                                            view.canvas_w, view.canvas_h)
+    except ImageError as exc:
+        image_slot.error(f"Image #{item.id} cannot be shown: {exc}. Nothing was saved; skip "
+                         "it (S) and tell whoever manages the project.")
+        background = None
     with side:
-        _actions(store.root, selection, user, w, broken=False)
+        _actions(store.root, selection, user, w, broken=background is None)
         _palette_buttons(classes)
         _box_list(w, classes)
+    if background is not None:
+        with image_slot:
+            _draw(w, classes, view, background)
     _prefetch(store, selection, user, avail)
 
 
@@ -370,10 +380,11 @@ def _box_list(w: Working, classes) -> None:
     by_id = {c.id: c for c in classes}
     st.caption(f"BOXES ({len(w.boxes)}) · click one to highlight it, then a number key "
                "or its picker sets its class")
-    if not w.boxes:
-        st.markdown("No boxes: drag on the image to draw one, or accept the image as empty.")
     box = st.container(height=min(12 + 50 * len(w.boxes), 310) if w.boxes else "content",
                        border=False, autoscroll=False)
+    if not w.boxes:
+        box.container().markdown("No boxes: drag on the image to draw one, or accept the "
+                                 "image as empty.")
     focus = st.session_state["rv_focus"]
     for k, b in enumerate(w.boxes):
         cls = by_id[b["class_id"]]

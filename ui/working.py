@@ -34,6 +34,7 @@ class Working:
     deleted_preds: set[int] = field(default_factory=set)
     opened: float = field(default_factory=time.monotonic)
     from_labels: bool = False  # the boxes shown were the item's labels, not pre-labels
+    notes: list[str] = field(default_factory=list)  # where the pre-labels came from
 
     @classmethod
     def open(cls, item_id: int, width: int, height: int, *, base_version: int,
