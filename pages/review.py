@@ -3,7 +3,7 @@ at a time, or fix any image's labels (``?item=ID``). Deep link: ``?selection=TAG
 import streamlit as st
 
 from al_core.review import DEFAULT_MIN_SCORE
-from ui import review_editor, review_grid, review_upload, state
+from ui import review_editor, review_grid, review_nav, review_upload, state
 from ui.annotator import annotator
 from ui.chrome import page_entry
 from ui.flash import show_flash
@@ -48,7 +48,7 @@ if tag is not None and wanted_tag is not None and tag != wanted_tag:
     st.query_params.pop("item", None)
 new_start = st.session_state.get("rv_sel", "unset") != tag or "rv_item" not in st.session_state
 if new_start:
-    review_editor.reset(tag)
+    review_nav.reset(tag)
     if tag is not None:
         st.query_params["selection"] = tag
 # act on a link once: the editor keeps the URL on its current image (rv_link), so only a
@@ -61,7 +61,7 @@ if wanted_item is not None and (new_start or wanted_item != st.session_state.get
         st.warning(f"There is no image {wanted_item!r} in this project.")
         st.session_state["rv_link"] = wanted_item
     else:
-        review_editor.open_item(store, item_id, user)
+        review_nav.open_item(store, item_id, user)
 
 selection = store.selection(tag) if tag is not None else None
 min_score = float(store.user_setting(user, "min_score") or
@@ -75,7 +75,7 @@ with st.sidebar:
         min_score = new_score
     st.caption(f"Annotator: **{user}**")
 
-review_editor.lease_keeper(store.root, user)
+review_nav.lease_keeper(store.root, user)
 if selection is None:
     review_editor.render(store.root, None, user, min_score)
 else:

@@ -233,20 +233,20 @@ def test_a_late_change_of_the_previous_images_picker_never_lands_on_this_one():
     widgets no longer drawn (seen in Chromium: image A's pickers relabeled image B)."""
     import streamlit as st
 
-    from ui import review_editor
+    from ui import review_nav
     from ui.working import Working
 
     pre = [{"class_id": 1, "box": [1, 1, 20, 20], "score": 0.9}]
     b = Working.open(2, 50, 50, base_version=0, prelabels=pre, labels=None, min_score=0.3)
     st.session_state.update(rv_work={2: b}, rv_item=2, rv_focus=None)
     st.session_state["rv-cls-1-0-0"] = "dog"
-    review_editor._relabel_from_list(0, "rv-cls-1-0-0", {"dog": 7}, 1, 0)  # image A's
-    review_editor._delete(0, 1, 0)
+    review_nav.relabel_from_list(0, "rv-cls-1-0-0", {"dog": 7}, 1, 0)  # image A's
+    review_nav.delete(0, 1, 0)
     assert b.boxes[0]["class_id"] == 1 and len(b.boxes) == 1 and b.rev == 0
     st.session_state["rv-cls-2-0-0"] = "dog"
-    review_editor._relabel_from_list(0, "rv-cls-2-0-0", {"dog": 7}, 2, 0)  # this image's
+    review_nav.relabel_from_list(0, "rv-cls-2-0-0", {"dog": 7}, 2, 0)  # this image's
     assert b.boxes[0]["class_id"] == 7
-    review_editor._relabel_from_list(0, "rv-cls-2-0-0", {"dog": 8}, 2, 0)  # a stale revision
+    review_nav.relabel_from_list(0, "rv-cls-2-0-0", {"dog": 8}, 2, 0)  # a stale revision
     assert b.boxes[0]["class_id"] == 7
 
 

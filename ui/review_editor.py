@@ -1,182 +1,23 @@
 """The one-image-at-a-time editor of the Review page: a fragment holding the canvas, the
 box list, the class palette and the actions, so moving between images reruns only it.
 
-State lives in ``st.session_state`` under ``rv_*`` keys (see :func:`reset`); the boxes of
-each opened image are a :class:`ui.working.Working`, kept until it is saved, so going
-back and forth between images loses nothing.
+Navigation, the actions and the lease live in :mod:`ui.review_nav`.
 """
 from __future__ import annotations
 
-import time
 
 import streamlit as st
 
 from al_core.images import ImageError
-from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
 from ui import browser, canvas
+from ui import review_nav as nav
 from ui.working import Working, class_name
 
-RENEW_AFTER = 60  # seconds between lease renewals while an image stays open
-SIDE_PX = 380  # the side panel's width, left beside the canvas
 HEADER_PX = 260  # what the page shows above and below the canvas, in CSS pixels
 
 
-def reset(tag: str | None) -> None:
-    """Start over on selection ``tag`` (None: single images opened by id)."""
-    for k in [k for k in st.session_state if str(k).startswith("rv_")]:
-        del st.session_state[k]
-    st.session_state.update(rv_sel=tag, rv_item=None, rv_work={}, rv_hist=[], rv_pos=-1,
-                            rv_class=None, rv_focus=None, rv_hidden=False, rv_msg=None,
-                            rv_queue=[], rv_renewed={}, rv_done=False)
-
-
-def _msg(kind: str, text: str) -> None:
-    st.session_state["rv_msg"] = (kind, text)
-
-
-# -- navigation ---------------------------------------------------------------------------
-def open_item(store: Store, item_id: int, user: str) -> bool:
-    """Make ``item_id`` the current image, holding it for ``user``; False (with a
-    message) when another annotator holds it."""
-    other = store.claim(item_id, user, seconds=LEASE_SECONDS)
-    if other is not None:
-        _msg("warning", f"Image #{item_id} is open for {other}; pick another one.")
-        return False
-    st.session_state["rv_renewed"][item_id] = time.monotonic()
-    hist = st.session_state["rv_hist"]
-    if item_id in hist:
-        st.session_state["rv_pos"] = hist.index(item_id)
-    else:
-        hist.append(item_id)
-        st.session_state["rv_pos"] = len(hist) - 1
-    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False)
-    st.query_params["item"] = st.session_state["rv_link"] = str(item_id)
-    return True
-
-
-def advance(store: Store, selection: Selection | None, user: str) -> None:
-    """Go to the next image: forward in this session's history, then images marked in
-    the grid, then the selection's next unclaimed unlabeled image in rank order."""
-    hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
-    if pos + 1 < len(hist):
-        if open_item(store, hist[pos + 1], user):
-            return
-    queue = st.session_state["rv_queue"]
-    while queue:
-        item_id = queue.pop(0)
-        if store.item(item_id).status == "unlabeled" and open_item(store, item_id, user):
-            return
-    nxt = store.claim_next(selection.id, user, seconds=LEASE_SECONDS, exclude=hist) \
-        if selection is not None else None
-    if nxt is None:
-        # the batch is done: redraw the whole page once (sidebar and picker counts)
-        st.session_state.update(rv_item=None, rv_done=True, rv_refresh=True)
-        st.query_params.pop("item", None)
-        st.session_state["rv_link"] = None
-    else:
-        open_item(store, nxt, user)
-
-
-def _previous(store: Store, user: str) -> None:
-    hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
-    if pos <= 0:
-        _msg("info", "This is the first image of this session.")
-        return
-    open_item(store, hist[pos - 1], user)
-
-
-# -- actions (button callbacks; each reruns the fragment) -----------------------------------
-def _save(root, selection: Selection | None, user: str, accept: bool) -> None:
-    w: Working = st.session_state["rv_work"].get(st.session_state["rv_item"])
-    if w is None:
-        return
-    with Store(root) as store:
-        try:
-            result = submit_review(
-                store, w.item_id, w.final(), author=user,
-                action="accept" if accept and not w.dirty else "save", prelabels=w.shown(),
-                expected_version=w.base_version, selection=selection, seconds=w.seconds())
-        except (StaleLabelsError, HeldError, ValueError) as exc:
-            _msg("error", f"Not saved: {exc}")
-            return
-        del st.session_state["rv_work"][w.item_id]
-        c = result.changes
-        joined = f"; joined {result.split}" if result.split else ""
-        _msg("success", f"Saved #{w.item_id}: {len(w.final())} boxes ({c.kept} kept, "
-                        f"{c.moved} moved, {c.relabeled} relabeled, {c.deleted} deleted, "
-                        f"{c.added} added){joined}.")
-        if selection is not None:
-            advance(store, selection, user)
-        else:
-            st.session_state["rv_done"] = True
-
-
-def _skip(root, selection: Selection | None, user: str) -> None:
-    item_id = st.session_state["rv_item"]
-    with Store(root) as store:
-        store.skip(item_id, user, selection_id=selection.id if selection else None)
-        st.session_state["rv_work"].pop(item_id, None)
-        _msg("info", f"Skipped #{item_id}: it stays unlabeled and leaves your queue.")
-        advance(store, selection, user)
-
-
-def _previous_cb(root, user: str) -> None:
-    with Store(root) as store:
-        _previous(store, user)
-
-
-def _undo() -> None:
-    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
-    if w is not None and not w.undo():
-        _msg("info", "Nothing to undo on this image.")
-
-
-def _palette(class_id: int) -> None:
-    st.session_state["rv_class"] = class_id
-    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
-    focus = st.session_state["rv_focus"]
-    if w is not None and focus is not None and focus < len(w.boxes):
-        w.relabel(focus, class_id)
-        st.session_state["rv_focus"] = None
-
-
-def _target(item_id: int, rev: int) -> Working | None:
-    """The working boxes a box-list widget was drawn for, or None when the image or its
-    revision has changed since: Streamlit can deliver a change of a widget that is no
-    longer on the page (the previous image's class picker, say) after a navigation, and
-    such a change must never land on another image's boxes."""
-    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
-    return w if w is not None and w.item_id == item_id and w.rev == rev else None
-
-
-def _relabel_from_list(k: int, key: str, ids: dict, item_id: int, rev: int) -> None:
-    w = _target(item_id, rev)
-    if w is not None and k < len(w.boxes):
-        w.relabel(k, ids[st.session_state[key]])
-        st.session_state["rv_focus"] = None
-
-
-def _delete(k: int, item_id: int, rev: int) -> None:
-    w = _target(item_id, rev)
-    if w is not None and k < len(w.boxes):
-        w.delete(k)
-        st.session_state["rv_focus"] = None
-
-
-def _focus(k: int, item_id: int, rev: int) -> None:
-    w = _target(item_id, rev)
-    if w is not None:
-        st.session_state["rv_focus"] = None if st.session_state["rv_focus"] == k else k
-        w.rev += 1  # redraw with the focused box highlighted
-
-
-def _toggle_hidden() -> None:
-    st.session_state["rv_hidden"] = not st.session_state["rv_hidden"]
-
-
-# -- the fragment --------------------------------------------------------------------------
 def _working(store: Store, item_id: int, selection: Selection | None, min_score: float
              ) -> Working:
     """The image's working boxes, opened now from its labels or pre-labels if needed, with
@@ -220,16 +61,6 @@ def render(root, selection: Selection | None, user: str, min_score: float) -> No
     editor(root, selection, user, min_score)
 
 
-@st.fragment(run_every=RENEW_AFTER / 2)
-def lease_keeper(root, user: str) -> None:
-    """Renew the lease on the open image while the page stays open, even with no input
-    (a fragment of its own: it never redraws the editor)."""
-    item_id = st.session_state.get("rv_item")
-    if item_id is not None:
-        with Store(root) as store:
-            _renew(store, item_id, user)
-
-
 def _editor(store: Store, selection: Selection | None, user: str, min_score: float) -> None:
     # Every optional element sits inside a container drawn on every run, so the fragment's
     # element tree keeps one shape from image to image: Streamlit's browser side fails
@@ -240,7 +71,7 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         st.warning("This project has no classes yet: import labels or a COCO file first.")
         return
     if st.session_state["rv_item"] is None and not st.session_state["rv_done"]:
-        advance(store, selection, user)
+        nav.advance(store, selection, user)
     item_id = st.session_state["rv_item"]
     if selection is not None:
         _progress(store, selection, user)
@@ -254,7 +85,7 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         with st.container():
             _done(selection)
         return
-    _renew(store, item_id, user)
+    nav.renew(store, item_id, user)
     item = store.item(item_id)
     w = _working(store, item_id, selection, min_score)
     w.set_min_score(min_score)
@@ -281,13 +112,13 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         image_slot.error(f"Image #{item.id} cannot be shown: {exc}. Nothing was saved; skip "
                          "it (S) and tell whoever manages the project.")
         background = None
+    if background is not None:  # before the side panel: it lists the canvas's edits
+        with image_slot:
+            _draw(w, classes, view, background)
     with side:
         _actions(store.root, selection, user, w, broken=background is None)
         _palette_buttons(classes)
         _box_list(w, classes)
-    if background is not None:
-        with image_slot:
-            _draw(w, classes, view, background)
     _prefetch(store, selection, user, avail)
 
 
@@ -307,7 +138,7 @@ def _draw(w: Working, classes, view, background: bytes) -> None:
     problems = w.from_canvas([(canvas.parse_chip(b["label"], classes), canvas.to_image(b, view))
                               for b in result])
     for p in problems:
-        _msg("warning", p)
+        nav.msg("warning", p)
     if w.rev != rev:
         st.rerun(scope="fragment")
 
@@ -364,12 +195,12 @@ def _palette_buttons(classes) -> None:
         for k, c in enumerate(classes[:9]):
             st.button(c.name, key=f"rv-pal-{c.id}", shortcut=str(k + 1),
                       type="primary" if c.id == current else "secondary",
-                      on_click=_palette, args=(c.id,))
+                      on_click=nav.palette, args=(c.id,))
     if len(classes) > 9:
         more = {c.name: c.id for c in classes[9:]}
         st.selectbox("More classes", list(more), index=None, key="rv-more",
                      placeholder="More classes", label_visibility="collapsed",
-                     on_change=lambda: _palette(more[st.session_state["rv-more"]]))
+                     on_change=lambda: nav.palette(more[st.session_state["rv-more"]]))
 
 
 def _box_list(w: Working, classes) -> None:
@@ -396,34 +227,34 @@ def _box_list(w: Working, classes) -> None:
                 key = f"rv-cls-{w.item_id}-{w.rev}-{k}"
                 st.selectbox("Class", list(names), index=list(names).index(cls.name),
                              key=key, label_visibility="collapsed",
-                             on_change=_relabel_from_list,
+                             on_change=nav.relabel_from_list,
                              args=(k, key, names, w.item_id, w.rev), width=112)
             else:
                 st.button(cls.name, key=f"rv-focus-{w.item_id}-{w.rev}-{k}", width=112,
                           help="Highlight this box on the image", type="tertiary",
-                          on_click=_focus, args=(k, w.item_id, w.rev))
+                          on_click=nav.focus, args=(k, w.item_id, w.rev))
             st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "*yours*",
                         width=36)
             st.button("", icon=":material/delete:", key=f"rv-del-{w.item_id}-{w.rev}-{k}",
-                      help="Delete this box", type="tertiary", on_click=_delete,
+                      help="Delete this box", type="tertiary", on_click=nav.delete,
                       args=(k, w.item_id, w.rev))
 
 
 def _actions(root, selection: Selection | None, user: str, w: Working, *, broken: bool) -> None:
     with st.container(horizontal=True, gap="small"):
         st.button("Accept & next", key="rv-accept", shortcut="A", type="primary",
-                  disabled=broken, on_click=_save, args=(root, selection, user, True),
+                  disabled=broken, on_click=nav.save, args=(root, selection, user, True),
                   help="Save the boxes as shown and open the next image")
         st.button("Save & next", key="rv-save", shortcut="F", disabled=broken,
-                  on_click=_save, args=(root, selection, user, False))
-        st.button("Previous", key="rv-prev", shortcut="D", on_click=_previous_cb,
+                  on_click=nav.save, args=(root, selection, user, False))
+        st.button("Previous", key="rv-prev", shortcut="D", on_click=nav.previous_cb,
                   args=(root, user), disabled=st.session_state["rv_pos"] <= 0)
-        st.button("Skip", key="rv-skip", shortcut="S", on_click=_skip,
+        st.button("Skip", key="rv-skip", shortcut="S", on_click=nav.skip,
                   args=(root, selection, user),
                   help="Leave it unlabeled and out of your queue")
         st.button("Show boxes" if st.session_state["rv_hidden"] else "Hide boxes",
-                  key="rv-hide", shortcut="H", on_click=_toggle_hidden)
-        st.button("Undo", key="rv-undo", shortcut="Z", on_click=_undo, disabled=not w.dirty)
+                  key="rv-hide", shortcut="H", on_click=nav.toggle_hidden)
+        st.button("Undo", key="rv-undo", shortcut="Z", on_click=nav.undo, disabled=not w.dirty)
 
 
 def _view(item, avail: tuple[int, int]) -> canvas.View:
@@ -431,16 +262,6 @@ def _view(item, avail: tuple[int, int]) -> canvas.View:
     width, window_h = avail
     return canvas.fit_view(item.width, item.height, max_w=max(width, 200),
                            max_h=max(window_h - HEADER_PX, 240))
-
-
-def _renew(store: Store, item_id: int, user: str) -> None:
-    renewed = st.session_state["rv_renewed"]
-    if time.monotonic() - renewed.get(item_id, 0) > RENEW_AFTER:
-        other = store.claim(item_id, user, seconds=LEASE_SECONDS)
-        if other is not None:
-            _msg("warning", f"{other} opened image #{item_id} while it sat idle here; "
-                            "your edits stay on screen but cannot be saved.")
-        renewed[item_id] = time.monotonic()
 
 
 def _mtime(store: Store, item) -> float:

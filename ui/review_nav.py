@@ -1,0 +1,193 @@
+"""The Review page's navigation and actions: which image is open, the button callbacks,
+and the lease on the open image. State lives in ``st.session_state`` under ``rv_*`` keys
+(see :func:`reset`); the boxes of each opened image are a :class:`ui.working.Working`,
+kept until it is saved, so going back and forth between images loses nothing.
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
+from al_core.store import Store
+from al_core.types import Selection
+from ui.working import Working
+
+RENEW_AFTER = 60  # seconds between lease renewals while an image stays open
+
+
+def reset(tag: str | None) -> None:
+    """Start over on selection ``tag`` (None: single images opened by id)."""
+    for k in [k for k in st.session_state if str(k).startswith("rv_")]:
+        del st.session_state[k]
+    st.session_state.update(rv_sel=tag, rv_item=None, rv_work={}, rv_hist=[], rv_pos=-1,
+                            rv_class=None, rv_focus=None, rv_hidden=False, rv_msg=None,
+                            rv_queue=[], rv_renewed={}, rv_done=False)
+
+
+def msg(kind: str, text: str) -> None:
+    st.session_state["rv_msg"] = (kind, text)
+
+
+# -- navigation ---------------------------------------------------------------------------
+def open_item(store: Store, item_id: int, user: str) -> bool:
+    """Make ``item_id`` the current image, holding it for ``user``; False (with a
+    message) when another annotator holds it."""
+    other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+    if other is not None:
+        msg("warning", f"Image #{item_id} is open for {other}; pick another one.")
+        return False
+    st.session_state["rv_renewed"][item_id] = time.monotonic()
+    hist = st.session_state["rv_hist"]
+    if item_id in hist:
+        st.session_state["rv_pos"] = hist.index(item_id)
+    else:
+        hist.append(item_id)
+        st.session_state["rv_pos"] = len(hist) - 1
+    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False)
+    st.query_params["item"] = st.session_state["rv_link"] = str(item_id)
+    return True
+
+
+def advance(store: Store, selection: Selection | None, user: str) -> None:
+    """Go to the next image: forward in this session's history, then images marked in
+    the grid, then the selection's next unclaimed unlabeled image in rank order."""
+    hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
+    if pos + 1 < len(hist):
+        if open_item(store, hist[pos + 1], user):
+            return
+    queue = st.session_state["rv_queue"]
+    while queue:
+        item_id = queue.pop(0)
+        if store.item(item_id).status == "unlabeled" and open_item(store, item_id, user):
+            return
+    nxt = store.claim_next(selection.id, user, seconds=LEASE_SECONDS, exclude=hist) \
+        if selection is not None else None
+    if nxt is None:
+        # the batch is done: redraw the whole page once (sidebar and picker counts)
+        st.session_state.update(rv_item=None, rv_done=True, rv_refresh=True)
+        st.query_params.pop("item", None)
+        st.session_state["rv_link"] = None
+    else:
+        open_item(store, nxt, user)
+
+
+def previous(store: Store, user: str) -> None:
+    hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
+    if pos <= 0:
+        msg("info", "This is the first image of this session.")
+        return
+    open_item(store, hist[pos - 1], user)
+
+
+# -- actions (button callbacks; each reruns the fragment) -----------------------------------
+def save(root, selection: Selection | None, user: str, accept: bool) -> None:
+    w: Working = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    if w is None:
+        return
+    with Store(root) as store:
+        try:
+            result = submit_review(
+                store, w.item_id, w.final(), author=user,
+                action="accept" if accept and not w.dirty else "save", prelabels=w.shown(),
+                expected_version=w.base_version, selection=selection, seconds=w.seconds())
+        except (StaleLabelsError, HeldError, ValueError) as exc:
+            msg("error", f"Not saved: {exc}")
+            return
+        del st.session_state["rv_work"][w.item_id]
+        c = result.changes
+        joined = f"; joined {result.split}" if result.split else ""
+        msg("success", f"Saved #{w.item_id}: {len(w.final())} boxes ({c.kept} kept, "
+                        f"{c.moved} moved, {c.relabeled} relabeled, {c.deleted} deleted, "
+                        f"{c.added} added){joined}.")
+        if selection is not None:
+            advance(store, selection, user)
+        else:
+            st.session_state["rv_done"] = True
+
+
+def skip(root, selection: Selection | None, user: str) -> None:
+    item_id = st.session_state["rv_item"]
+    with Store(root) as store:
+        store.skip(item_id, user, selection_id=selection.id if selection else None)
+        st.session_state["rv_work"].pop(item_id, None)
+        msg("info", f"Skipped #{item_id}: it stays unlabeled and leaves your queue.")
+        advance(store, selection, user)
+
+
+def previous_cb(root, user: str) -> None:
+    with Store(root) as store:
+        previous(store, user)
+
+
+def undo() -> None:
+    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    if w is not None and not w.undo():
+        msg("info", "Nothing to undo on this image.")
+
+
+def palette(class_id: int) -> None:
+    st.session_state["rv_class"] = class_id
+    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    focus = st.session_state["rv_focus"]
+    if w is not None and focus is not None and focus < len(w.boxes):
+        w.relabel(focus, class_id)
+        st.session_state["rv_focus"] = None
+
+
+def target(item_id: int, rev: int) -> Working | None:
+    """The working boxes a box-list widget was drawn for, or None when the image or its
+    revision has changed since: Streamlit can deliver a change of a widget that is no
+    longer on the page (the previous image's class picker, say) after a navigation, and
+    such a change must never land on another image's boxes."""
+    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    return w if w is not None and w.item_id == item_id and w.rev == rev else None
+
+
+def relabel_from_list(k: int, key: str, ids: dict, item_id: int, rev: int) -> None:
+    w = target(item_id, rev)
+    if w is not None and k < len(w.boxes):
+        w.relabel(k, ids[st.session_state[key]])
+        st.session_state["rv_focus"] = None
+
+
+def delete(k: int, item_id: int, rev: int) -> None:
+    w = target(item_id, rev)
+    if w is not None and k < len(w.boxes):
+        w.delete(k)
+        st.session_state["rv_focus"] = None
+
+
+def focus(k: int, item_id: int, rev: int) -> None:
+    w = target(item_id, rev)
+    if w is not None:
+        st.session_state["rv_focus"] = None if st.session_state["rv_focus"] == k else k
+        w.rev += 1  # redraw with the focused box highlighted
+
+
+def toggle_hidden() -> None:
+    st.session_state["rv_hidden"] = not st.session_state["rv_hidden"]
+
+
+# -- the fragment --------------------------------------------------------------------------
+
+@st.fragment(run_every=RENEW_AFTER / 2)
+def lease_keeper(root, user: str) -> None:
+    """Renew the lease on the open image while the page stays open, even with no input
+    (a fragment of its own: it never redraws the editor)."""
+    item_id = st.session_state.get("rv_item")
+    if item_id is not None:
+        with Store(root) as store:
+            renew(store, item_id, user)
+
+
+
+def renew(store: Store, item_id: int, user: str) -> None:
+    renewed = st.session_state["rv_renewed"]
+    if time.monotonic() - renewed.get(item_id, 0) > RENEW_AFTER:
+        other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+        if other is not None:
+            msg("warning", f"{other} opened image #{item_id} while it sat idle here; "
+                            "your edits stay on screen but cannot be saved.")
+        renewed[item_id] = time.monotonic()
