@@ -77,7 +77,8 @@ def test_a_new_user_sees_the_project_counts_and_browses_images(served, page):
                            timeout=30_000)
     page.get_by_text("unlabeled", exact=True).first.click()  # the status filter
     page.get_by_text("32 images match").wait_for(timeout=30_000)
-    captions = page.locator('[data-testid="stImage"]').filter(has_text="pool · unlabeled")
+    captions = page.locator('[data-testid="stCaptionContainer"]').filter(
+        has_text="pool · unlabeled")
     page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0",
                            timeout=30_000)
     assert captions.count() == 24  # every thumbnail on the page is an unlabeled pool image
