@@ -1,4 +1,6 @@
 import math
+import multiprocessing
+import sqlite3
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -91,3 +93,65 @@ def test_status_counts(demo_store):
     assert status.test_frozen and status.active_model is None
     assert sum(status.boxes_by_class.values()) == sum(
         len(v) for v in demo_store.annotations().values())
+
+
+def test_write_rolls_back_everything_on_an_exception(store, tmp_path):
+    a = store.ensure_classes(["a"])["a"]
+    item = store.add_item(file="x.png", width=W, height=H, sha256="s", source="import")
+    with pytest.raises(RuntimeError, match="boom"), store.write():
+        store.db["annotations"].insert_all(  # sqlite-utils nests its atomic() as a savepoint
+            [{"item_id": item, "class_id": a, "x1": 1, "y1": 1, "x2": 5, "y2": 5,
+              "source": "human", "created": "t"}] * 3)
+        store.set_labels(item, [LabeledBox(a, Box(2, 2, 6, 6))], source="human")  # nested
+        store.set_meta("marker", "1")
+        with Store(store.root) as other:  # nothing was committed early
+            assert other.db["annotations"].count == 0 and other.get_meta("marker") is None
+        raise RuntimeError("boom")
+    assert not store.db.conn.in_transaction
+    assert store.db["annotations"].count == 0 and store.get_meta("marker") is None
+    assert store.item(item).label_version == 0 and store.label_history(item) == []
+
+
+def test_a_nested_write_that_fails_undoes_only_itself(store):
+    with store.write():
+        store.set_meta("outer", "1")
+        with pytest.raises(RuntimeError), store.write():
+            store.set_meta("inner", "1")
+            raise RuntimeError
+    assert store.get_meta("outer") == "1" and store.get_meta("inner") is None
+
+
+def test_a_write_whose_commit_fails_is_rolled_back(store):
+    """A deferred constraint fails at COMMIT; the transaction must not stay open (it
+    would swallow every later write)."""
+    with pytest.raises(sqlite3.IntegrityError), store.write():
+        store.db.execute("PRAGMA defer_foreign_keys = ON")
+        store.db["annotations"].insert({"item_id": 999, "class_id": 999, "x1": 1, "y1": 1,
+                                        "x2": 5, "y2": 5, "source": "human", "created": "t"})
+    assert not store.db.conn.in_transaction and store.db["annotations"].count == 0
+
+
+def _label_many(root, item_id, class_id, n, barrier):
+    barrier.wait()
+    with Store(root) as store:
+        for k in range(n):
+            store.set_labels(item_id, [LabeledBox(class_id, Box(1, 1, 10 + k % 5, 10))],
+                             source="human")
+    return n
+
+
+def test_concurrent_writers_queue_instead_of_failing(store):
+    """Two processes relabel one item at once: every save lands. set_labels reads before
+    it writes; in a deferred transaction the write would fail at once with "database is
+    locked" whenever the other process wrote after that read (write() begins IMMEDIATE,
+    so it waits for the lock before reading)."""
+    a = store.ensure_classes(["a"])["a"]
+    item = store.add_item(file="x.png", width=W, height=H, sha256="s", source="import")
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(2) as pool:
+        barrier = manager.Barrier(2)
+        results = [pool.apply_async(_label_many, (store.root, item, a, 40, barrier))
+                   for _ in range(2)]
+        assert [r.get(timeout=60) for r in results] == [40, 40]
+    assert store.item(item).label_version == 80
+    assert [h["label_version"] for h in store.label_history(item)] == list(range(1, 81))

@@ -66,19 +66,13 @@ class Store(ItemsMixin, SelectionsMixin, ModelsMixin, JobsMixin, ReviewMixin):
         off (the pragma cannot change inside a transaction), so every reference is
         checked before the commit; broken ones undo the whole upgrade."""
         self.db.execute("PRAGMA foreign_keys = OFF")
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.write():
             migrate(self.db)  # nested in this transaction as savepoints
             broken = self.db.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise ProjectError(f"{self.db_path}: the upgrade would leave {len(broken)} "
                                    f"broken references (first: table {broken[0][0]}, row "
                                    f"{broken[0][1]}, to {broken[0][2]}); nothing was changed")
-        except BaseException:
-            if self.db.conn.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     @property
     def images_dir(self) -> Path:
@@ -110,7 +104,10 @@ class Store(ItemsMixin, SelectionsMixin, ModelsMixin, JobsMixin, ReviewMixin):
         """One write transaction. It starts with ``BEGIN IMMEDIATE``, so a writer that
         finds the database locked waits (the busy timeout) before its first read, instead
         of failing with "database is locked" when a deferred transaction tries to write.
-        Inside an open transaction it nests as a savepoint (as ``db.atomic()`` does)."""
+        It commits when the block ends and rolls back on any exception, a failed COMMIT
+        included. Inside an open transaction it nests as a savepoint (``db.atomic()``);
+        sqlite-utils' own ``atomic()`` blocks inside it (``insert_all``, ``upsert``) are
+        savepoints too, so nothing commits before this block ends."""
         if self.db.conn.in_transaction:
             with self.db.atomic():
                 yield
@@ -118,11 +115,12 @@ class Store(ItemsMixin, SelectionsMixin, ModelsMixin, JobsMixin, ReviewMixin):
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
+            # an error may already have ended the transaction (RAISE(ROLLBACK))
             if self.db.conn.in_transaction:
                 self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     # -- status -------------------------------------------------------------
     def status(self) -> ProjectStatus:

@@ -5,7 +5,6 @@ from datetime import datetime, timezone
 
 from al_core.types import Box, Item
 
-DB_NAME = "project.db"
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
            "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#800000", "#aaffc3",
            "#808000", "#ffd8b1", "#000075", "#a9a9a9", "#ffe119", "#000000")
