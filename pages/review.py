@@ -33,7 +33,9 @@ elif not selections:
 else:
     tags = [s.tag for s in reversed(selections)]
     open_ = [s.tag for s in reversed(selections) if s.labeled < s.size]
-    default = wanted_tag if wanted_tag in tags else (open_[0] if open_ else tags[0])
+    working_on = st.session_state.get("rv_sel")
+    default = (wanted_tag if wanted_tag in tags else working_on if working_on in tags
+               else open_[0] if open_ else tags[0])
     if wanted_tag is not None and wanted_tag not in tags:
         st.warning(f"There is no selection {wanted_tag!r}; showing {default}.")
     summary = {s.tag: s for s in selections}
@@ -48,7 +50,7 @@ if tag is not None and wanted_tag is not None and tag != wanted_tag:
     st.query_params.pop("item", None)
 new_start = st.session_state.get("rv_sel", "unset") != tag or "rv_item" not in st.session_state
 if new_start:
-    review_nav.reset(tag)
+    review_nav.reset(tag, store, user)
     if tag is not None:
         st.query_params["selection"] = tag
 # act on a link once: the editor keeps the URL on its current image (rv_link), so only a

@@ -87,12 +87,12 @@ def test_an_annotator_fixes_a_batch_with_mouse_and_keys(reviewable, served, page
     wrong = truth[pool[1]][0]
     right = [c.id for c in classes].index(wrong.class_id)
     _boxes_listed(page, len(truth[pool[1]]))
-    page.locator(f".st-key-rv-focus-{pool[1]}-0-0[data-stale=\"false\"] button").first.click()
+    page.locator(f'[class*="st-key-rv-focus-{pool[1]}-"][data-stale="false"] button').first.click()
     page.wait_for_timeout(800)
     if right < 9:
         page.keyboard.press(str(right + 1))
     else:  # the tenth class has no number key: the highlighted row's picker
-        page.locator(f".st-key-rv-cls-{pool[1]}-1-0").click()
+        page.locator(f'[class*="st-key-rv-cls-{pool[1]}-"]').first.click()
         page.get_by_role("option", name=classes[right].name, exact=True).click()
     page.wait_for_timeout(800)
     page.keyboard.press("f")

@@ -146,3 +146,24 @@ def test_working_on_a_labeled_image_counts_against_its_labels():
     assert w.shown() == [lb(2, 1, 1, 20, 20)]
     w.relabel(0, 1)
     assert w.shown() == [lb(2, 1, 1, 20, 20)] and w.final() == [lb(1, 1, 1, 20, 20)]
+
+
+def test_undo_after_a_threshold_change_keeps_hidden_prelabels_hidden():
+    pre = [{"class_id": 1, "box": [10, 10, 50, 50], "score": 0.9},
+           {"class_id": 2, "box": [60, 60, 90, 90], "score": 0.4}]
+    w = Working.open(5, 100, 100, base_version=0, prelabels=pre, labels=None, min_score=0.3)
+    w.from_canvas([(1, [10, 10, 50, 50]), (2, [60, 60, 90, 90]), (1, [0, 0, 9, 9])])
+    w.set_min_score(0.5)  # hides the 0.4 pre-label; not an edit
+    assert len(w.boxes) == 2 and len(w.undo_stack) == 1
+    assert w.undo()  # undoes the drawn box, and the 0.4 box stays hidden
+    assert [b["box"] for b in w.boxes] == [[10, 10, 50, 50]]
+    assert not w.dirty
+
+
+def test_the_opening_labels_are_remembered_past_the_undo_depth():
+    from ui.working import UNDO_DEPTH
+
+    w = _open(labels=[lb(2, 1, 1, 20, 20)])
+    for k in range(UNDO_DEPTH + 5):
+        w.relabel(0, 1 if k % 2 == 0 else 3)
+    assert w.shown() == [lb(2, 1, 1, 20, 20)]

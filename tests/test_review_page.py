@@ -52,7 +52,7 @@ def canvas_key(at):
     w = at.session_state["rv_work"][item]
     scale = min(960 / w.width, (800 - 260) / w.height)
     size = f"{round(w.width * scale)}x{round(w.height * scale)}"
-    return f"canvas-{item}-{w.rev}-{size}"
+    return f"canvas-{w.tag}-{size}"
 
 
 def draw(at, boxes):
@@ -115,14 +115,14 @@ def test_relabel_from_the_box_list_and_undo(project):
     item = at.session_state["rv_item"]
     classes = project.classes()
     work = lambda: at.session_state["rv_work"][item]  # noqa: E731
-    at.button(key=f"rv-focus-{item}-0-0").click().run()  # highlight: its row gets a picker
+    at.button(key=f"rv-focus-{work().tag}-0").click().run()  # highlight: its row gets a picker
     assert at.session_state["rv_focus"] == 0 and work().rev == 1
-    at.selectbox(key=f"rv-cls-{item}-1-0").set_value(classes[3].name).run()
+    at.selectbox(key=f"rv-cls-{work().tag}-0").set_value(classes[3].name).run()
     assert work().boxes[0]["class_id"] == classes[3].id and at.session_state["rv_focus"] is None
     at.button(key="rv-undo").click().run()
     assert work().boxes[0]["class_id"] == classes[0].id
     # the keyboard way: highlight, then the class's number key (the palette button)
-    at.button(key=f"rv-focus-{item}-{work().rev}-0").click().run()
+    at.button(key=f"rv-focus-{work().tag}-0").click().run()
     at.button(key=f"rv-pal-{classes[3].id}").click().run()
     assert work().boxes[0]["class_id"] == classes[3].id
     at.button(key="rv-save").click().run()
@@ -238,15 +238,17 @@ def test_a_late_change_of_the_previous_images_picker_never_lands_on_this_one():
 
     pre = [{"class_id": 1, "box": [1, 1, 20, 20], "score": 0.9}]
     b = Working.open(2, 50, 50, base_version=0, prelabels=pre, labels=None, min_score=0.3)
+    a = Working.open(1, 50, 50, base_version=0, prelabels=pre, labels=None, min_score=0.3)
     st.session_state.update(rv_work={2: b}, rv_item=2, rv_focus=None)
-    st.session_state["rv-cls-1-0-0"] = "dog"
-    review_nav.relabel_from_list(0, "rv-cls-1-0-0", {"dog": 7}, 1, 0)  # image A's
-    review_nav.delete(0, 1, 0)
+    st.session_state[f"rv-cls-{a.tag}-0"] = "dog"
+    review_nav.relabel_from_list(0, f"rv-cls-{a.tag}-0", {"dog": 7}, a.tag)  # image A's
+    review_nav.delete(0, a.tag)
     assert b.boxes[0]["class_id"] == 1 and len(b.boxes) == 1 and b.rev == 0
-    st.session_state["rv-cls-2-0-0"] = "dog"
-    review_nav.relabel_from_list(0, "rv-cls-2-0-0", {"dog": 7}, 2, 0)  # this image's
+    old_tag = b.tag
+    st.session_state[f"rv-cls-{b.tag}-0"] = "dog"
+    review_nav.relabel_from_list(0, f"rv-cls-{b.tag}-0", {"dog": 7}, b.tag)  # this image's
     assert b.boxes[0]["class_id"] == 7
-    review_nav.relabel_from_list(0, "rv-cls-2-0-0", {"dog": 8}, 2, 0)  # a stale revision
+    review_nav.relabel_from_list(0, f"rv-cls-{old_tag}-0", {"dog": 8}, old_tag)  # stale rev
     assert b.boxes[0]["class_id"] == 7
 
 
@@ -279,3 +281,38 @@ def test_opening_another_image_by_link_in_the_same_session_shows_it(project):
     at.query_params["item"] = "nope"
     at.run()
     assert any("no image 'nope'" in w.value for w in at.warning)
+
+
+def test_a_drawing_sent_with_the_save_key_is_saved_not_dropped(project):
+    """The browser sends a drag's result and a key pressed right after it in one rerun;
+    the save callback runs before the page reads the canvas."""
+    make_selection(project)
+    at = open_review(project)
+    item = at.session_state["rv_item"]
+    w = at.session_state["rv_work"][item]
+    scale = min(960 / w.width, (800 - 260) / w.height)
+    name = project.classes()[0].name
+    objects = [{"type": "LabeledRect", "label": label, "left": x1 * scale, "top": y1 * scale,
+                "width": (x2 - x1) * scale, "height": (y2 - y1) * scale, "originX": "left",
+                "originY": "top", "scaleX": 1, "scaleY": 1}
+               for label, x1, y1, x2, y2 in [(f"{name} 0.90", 10, 10, 40, 40),
+                                            (name, 60, 60, 100, 100)]]
+    at.session_state[canvas_key(at)] = {"drawing": {"raw": {"objects": objects}, "data": None},
+                                        "backgroundFit": None}
+    at.button(key="rv-save").click().run()  # one run: the drawing and the key together
+    r = project.reviews(item_id=item)[0]
+    assert (r["kept"], r["added"], r["boxes"]) == (1, 1, 2)
+
+
+def test_a_stale_save_reopens_the_image_with_the_other_annotators_labels(project):
+    make_selection(project)
+    at = open_review(project)
+    item = at.session_state["rv_item"]
+    c = project.classes()[1].id
+    project.set_labels(item, [LabeledBox(c, Box(1, 1, 9, 9))], source="human", author="bob")
+    at.button(key="rv-save").click().run()
+    assert any("changed by bob" in e.value for e in at.error)
+    w = at.session_state["rv_work"][item]
+    assert w.from_labels and [b["box"] for b in w.boxes] == [[1, 1, 9, 9]]
+    at.button(key="rv-save").click().run()  # saving again now works: it is their version
+    assert project.reviews(item_id=item)[0]["author"] == "ana"

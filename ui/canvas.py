@@ -117,10 +117,23 @@ def background_jpeg(path: str, mtime: float, canvas_w: int, canvas_h: int) -> by
     return buf.getvalue()
 
 
-def canvas_key(item_id: int, rev: int, view: View) -> str:
-    """A key per image, drawing revision and size: a new key starts from its initial
-    drawing, so a result meant for another image, revision or scale is never read."""
-    return f"canvas-{item_id}-{rev}-{view.canvas_w}x{view.canvas_h}"
+def canvas_key(tag: str, view: View) -> str:
+    """A key per opening of an image, drawing revision (``Working.tag``) and size: a new
+    key starts from its initial drawing, so a result meant for another image, revision or
+    scale is never read."""
+    return f"canvas-{tag}-{view.canvas_w}x{view.canvas_h}"
+
+
+def state_boxes(value) -> list[dict] | None:
+    """The labeled boxes (canvas pixels) in a canvas's session-state value (what the
+    browser last sent under its key), or None when it has sent nothing."""
+    from streamlit_drawable_canvas import CanvasResult  # importable only inside a run
+
+    drawing = (value or {}).get("drawing") if hasattr(value, "get") else None
+    if not drawing or not drawing.get("raw"):
+        return None
+    return CanvasResult(json_data=drawing["raw"], image_data_url=None,
+                        return_image_data=False).boxes
 
 
 def review_canvas(*, background: bytes, initial: dict, view: View, label: str, key: str,

@@ -127,12 +127,14 @@ def _draw(w: Working, classes, view, background: bytes) -> None:
         st.image(background, width=view.canvas_w)
         st.caption("Boxes hidden (H shows them).")
         return
-    key = canvas.canvas_key(w.item_id, w.rev, view)
+    key = canvas.canvas_key(w.tag, view)
     label = class_name(classes, st.session_state["rv_class"])
     initial = canvas.drawing(w.boxes, classes, view, focus=st.session_state["rv_focus"],
-                             nonce=f"{w.item_id}-{w.rev}")
+                             nonce=w.tag)
     result = canvas.review_canvas(background=background, initial=initial, view=view,
                                   label=label, key=key)
+    st.session_state["rv_canvas"] = {"tag": w.tag, "key": key, "view": view,
+                                     "classes": classes}
     browser.canvas_keys(key)
     rev = w.rev
     problems = w.from_canvas([(canvas.parse_chip(b["label"], classes), canvas.to_image(b, view))
@@ -224,33 +226,34 @@ def _box_list(w: Working, classes) -> None:
             st.markdown(f"<span style='color:{cls.color};font-size:1.4em'>■</span>",
                         unsafe_allow_html=True, width="content")
             if k == focus:
-                key = f"rv-cls-{w.item_id}-{w.rev}-{k}"
+                key = f"rv-cls-{w.tag}-{k}"
                 st.selectbox("Class", list(names), index=list(names).index(cls.name),
                              key=key, label_visibility="collapsed",
                              on_change=nav.relabel_from_list,
-                             args=(k, key, names, w.item_id, w.rev), width=112)
+                             args=(k, key, names, w.tag), width=112)
             else:
-                st.button(cls.name, key=f"rv-focus-{w.item_id}-{w.rev}-{k}", width=112,
+                st.button(cls.name, key=f"rv-focus-{w.tag}-{k}", width=112,
                           help="Highlight this box on the image", type="tertiary",
-                          on_click=nav.focus, args=(k, w.item_id, w.rev))
+                          on_click=nav.focus, args=(k, w.tag))
             st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "*yours*",
                         width=36)
-            st.button("", icon=":material/delete:", key=f"rv-del-{w.item_id}-{w.rev}-{k}",
+            st.button("", icon=":material/delete:", key=f"rv-del-{w.tag}-{k}",
                       help="Delete this box", type="tertiary", on_click=nav.delete,
-                      args=(k, w.item_id, w.rev))
+                      args=(k, w.tag))
 
 
 def _actions(root, selection: Selection | None, user: str, w: Working, *, broken: bool) -> None:
     with st.container(horizontal=True, gap="small"):
         st.button("Accept & next", key="rv-accept", shortcut="A", type="primary",
-                  disabled=broken, on_click=nav.save, args=(root, selection, user, True),
+                  disabled=broken, on_click=nav.save,
+                  args=(root, selection, user, True, w.item_id),
                   help="Save the boxes as shown and open the next image")
         st.button("Save & next", key="rv-save", shortcut="F", disabled=broken,
-                  on_click=nav.save, args=(root, selection, user, False))
+                  on_click=nav.save, args=(root, selection, user, False, w.item_id))
         st.button("Previous", key="rv-prev", shortcut="D", on_click=nav.previous_cb,
                   args=(root, user), disabled=st.session_state["rv_pos"] <= 0)
         st.button("Skip", key="rv-skip", shortcut="S", on_click=nav.skip,
-                  args=(root, selection, user),
+                  args=(root, selection, user, w.item_id),
                   help="Leave it unlabeled and out of your queue")
         st.button("Show boxes" if st.session_state["rv_hidden"] else "Hide boxes",
                   key="rv-hide", shortcut="H", on_click=nav.toggle_hidden)

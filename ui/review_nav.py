@@ -12,13 +12,17 @@ import streamlit as st
 from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
 from al_core.store import Store
 from al_core.types import Selection
+from ui import canvas
 from ui.working import Working
 
 RENEW_AFTER = 60  # seconds between lease renewals while an image stays open
 
 
-def reset(tag: str | None) -> None:
-    """Start over on selection ``tag`` (None: single images opened by id)."""
+def reset(tag: str | None, store: Store | None = None, user: str | None = None) -> None:
+    """Start over on selection ``tag`` (None: single images opened by id), giving up the
+    lease on the image that was open unless it has unsaved edits."""
+    if store is not None and user is not None:
+        _leave(store, user)
     for k in [k for k in st.session_state if str(k).startswith("rv_")]:
         del st.session_state[k]
     st.session_state.update(rv_sel=tag, rv_item=None, rv_work={}, rv_hist=[], rv_pos=-1,
@@ -30,6 +34,35 @@ def msg(kind: str, text: str) -> None:
     st.session_state["rv_msg"] = (kind, text)
 
 
+def current() -> Working | None:
+    return st.session_state.get("rv_work", {}).get(st.session_state.get("rv_item"))
+
+
+def sync() -> Working | None:
+    """Apply a canvas edit that reached the server together with an action (the canvas
+    sends its drawing in the same rerun as a key pressed right after a drag; callbacks
+    run before the page is drawn), so the action never drops it. Returns the current
+    working boxes."""
+    w = current()
+    drawn = st.session_state.get("rv_canvas")
+    if w is None or not drawn or drawn["tag"] != w.tag:
+        return w
+    boxes = canvas.state_boxes(st.session_state.get(drawn["key"]))
+    if boxes is not None:
+        for problem in w.from_canvas([(canvas.parse_chip(b["label"], drawn["classes"]),
+                                       canvas.to_image(b, drawn["view"])) for b in boxes]):
+            msg("warning", problem)
+    return w
+
+
+def _leave(store: Store, user: str) -> None:
+    """Give up the lease on the open image unless it has unsaved edits (then it stays
+    held for its lease, so coming back to it finds the edits still saveable)."""
+    w = current()
+    if w is not None and not w.dirty:
+        store.release(w.item_id, user)
+
+
 # -- navigation ---------------------------------------------------------------------------
 def open_item(store: Store, item_id: int, user: str) -> bool:
     """Make ``item_id`` the current image, holding it for ``user``; False (with a
@@ -38,6 +71,8 @@ def open_item(store: Store, item_id: int, user: str) -> bool:
     if other is not None:
         msg("warning", f"Image #{item_id} is open for {other}; pick another one.")
         return False
+    if st.session_state.get("rv_item") not in (None, item_id):
+        _leave(store, user)
     st.session_state["rv_renewed"][item_id] = time.monotonic()
     hist = st.session_state["rv_hist"]
     if item_id in hist:
@@ -82,8 +117,15 @@ def previous(store: Store, user: str) -> None:
 
 
 # -- actions (button callbacks; each reruns the fragment) -----------------------------------
-def save(root, selection: Selection | None, user: str, accept: bool) -> None:
-    w: Working = st.session_state["rv_work"].get(st.session_state["rv_item"])
+def _on(item_id: int) -> Working | None:
+    """The current working boxes when the action was meant for ``item_id`` (a key pressed
+    twice can arrive after the next image opened: it must not act on an unseen image)."""
+    w = sync()
+    return w if w is not None and w.item_id == item_id else None
+
+
+def save(root, selection: Selection | None, user: str, accept: bool, item_id: int) -> None:
+    w = _on(item_id)
     if w is None:
         return
     with Store(root) as store:
@@ -92,23 +134,29 @@ def save(root, selection: Selection | None, user: str, accept: bool) -> None:
                 store, w.item_id, w.final(), author=user,
                 action="accept" if accept and not w.dirty else "save", prelabels=w.shown(),
                 expected_version=w.base_version, selection=selection, seconds=w.seconds())
-        except (StaleLabelsError, HeldError, ValueError) as exc:
+        except StaleLabelsError as exc:
+            del st.session_state["rv_work"][w.item_id]  # reopened with their labels
+            msg("error", f"Not saved: {exc}. It now shows their labels.")
+            return
+        except (HeldError, ValueError) as exc:
             msg("error", f"Not saved: {exc}")
             return
         del st.session_state["rv_work"][w.item_id]
         c = result.changes
         joined = f"; joined {result.split}" if result.split else ""
+        dropped = f"; {result.dropped} stray-click boxes dropped" if result.dropped else ""
         msg("success", f"Saved #{w.item_id}: {len(w.final())} boxes ({c.kept} kept, "
                         f"{c.moved} moved, {c.relabeled} relabeled, {c.deleted} deleted, "
-                        f"{c.added} added){joined}.")
+                        f"{c.added} added){joined}{dropped}.")
         if selection is not None:
             advance(store, selection, user)
         else:
             st.session_state["rv_done"] = True
 
 
-def skip(root, selection: Selection | None, user: str) -> None:
-    item_id = st.session_state["rv_item"]
+def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
+    if st.session_state["rv_item"] != item_id:
+        return
     with Store(root) as store:
         store.skip(item_id, user, selection_id=selection.id if selection else None)
         st.session_state["rv_work"].pop(item_id, None)
@@ -117,56 +165,61 @@ def skip(root, selection: Selection | None, user: str) -> None:
 
 
 def previous_cb(root, user: str) -> None:
+    sync()
     with Store(root) as store:
         previous(store, user)
 
 
 def undo() -> None:
-    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    w = sync()
     if w is not None and not w.undo():
         msg("info", "Nothing to undo on this image.")
 
 
 def palette(class_id: int) -> None:
     st.session_state["rv_class"] = class_id
-    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
+    w = sync()
     focus = st.session_state["rv_focus"]
     if w is not None and focus is not None and focus < len(w.boxes):
         w.relabel(focus, class_id)
         st.session_state["rv_focus"] = None
 
 
-def target(item_id: int, rev: int) -> Working | None:
-    """The working boxes a box-list widget was drawn for, or None when the image or its
-    revision has changed since: Streamlit can deliver a change of a widget that is no
-    longer on the page (the previous image's class picker, say) after a navigation, and
-    such a change must never land on another image's boxes."""
-    w = st.session_state["rv_work"].get(st.session_state["rv_item"])
-    return w if w is not None and w.item_id == item_id and w.rev == rev else None
+def target(tag: str) -> Working | None:
+    """The working boxes a box-list widget was drawn for (``Working.tag``), or None when
+    the image, its opening or its revision has changed since: Streamlit can deliver a
+    change of a widget that is no longer on the page (the previous image's class picker,
+    say) after a navigation, and such a change must never land on another image's boxes."""
+    w = current()
+    if w is not None and w.tag == tag:
+        w = sync()  # an edit on the canvas first, then this change on top of it
+        return w if w is not None and w.tag == tag else None
+    return None
 
 
-def relabel_from_list(k: int, key: str, ids: dict, item_id: int, rev: int) -> None:
-    w = target(item_id, rev)
+def relabel_from_list(k: int, key: str, ids: dict, tag: str) -> None:
+    w = target(tag)
     if w is not None and k < len(w.boxes):
         w.relabel(k, ids[st.session_state[key]])
         st.session_state["rv_focus"] = None
 
 
-def delete(k: int, item_id: int, rev: int) -> None:
-    w = target(item_id, rev)
+def delete(k: int, tag: str) -> None:
+    w = target(tag)
     if w is not None and k < len(w.boxes):
         w.delete(k)
         st.session_state["rv_focus"] = None
 
 
-def focus(k: int, item_id: int, rev: int) -> None:
-    w = target(item_id, rev)
+def focus(k: int, tag: str) -> None:
+    w = target(tag)
     if w is not None:
         st.session_state["rv_focus"] = None if st.session_state["rv_focus"] == k else k
         w.rev += 1  # redraw with the focused box highlighted
 
 
 def toggle_hidden() -> None:
+    sync()
     st.session_state["rv_hidden"] = not st.session_state["rv_hidden"]
 
 

@@ -10,6 +10,7 @@ Boxes are ``{class_id, box: [x1, y1, x2, y2] image pixels, score, pred}``: ``sco
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from al_core.review import MOVE_TOLERANCE_PX, clip_box
 from al_core.types import Box, ClassInfo, LabeledBox
 
 UNDO_DEPTH = 100
+_serials = itertools.count(1)
 
 
 @dataclass
@@ -35,6 +37,15 @@ class Working:
     opened: float = field(default_factory=time.monotonic)
     from_labels: bool = False  # the boxes shown were the item's labels, not pre-labels
     notes: list[str] = field(default_factory=list)  # where the pre-labels came from
+    initial: list[dict] = field(default_factory=list)  # the labels it opened with
+    serial: int = field(default_factory=lambda: next(_serials))  # one per opening
+
+    @property
+    def tag(self) -> str:
+        """Names this opening of the image at this revision, for widget and canvas keys:
+        a widget's or the canvas's state under an older tag (another image, an earlier
+        opening of this one, an earlier revision) is never read as this one's."""
+        return f"{self.item_id}-{self.serial}-{self.rev}"
 
     @classmethod
     def open(cls, item_id: int, width: int, height: int, *, base_version: int,
@@ -47,6 +58,7 @@ class Working:
             w.from_labels = True
             w.boxes = [{"class_id": b.class_id, "box": b.box.as_list(), "score": None,
                         "pred": None} for b in labels]
+            w.initial = copy.deepcopy(w.boxes)
         else:
             w.boxes = w._visible_prelabels()
         return w
@@ -59,8 +71,7 @@ class Working:
     def shown(self) -> list[LabeledBox]:
         """What the annotator was shown to start from: the changes are counted against it."""
         if self.from_labels:
-            return [LabeledBox(b["class_id"], Box(*b["box"])) for b in self.undo_stack[0]] \
-                if self.undo_stack else self.final()
+            return [LabeledBox(b["class_id"], Box(*b["box"])) for b in self.initial]
         return [LabeledBox(p["class_id"], Box(*p["box"])) for p in self.prelabels
                 if p["score"] >= self.min_score]
 
@@ -150,7 +161,8 @@ class Working:
     def set_min_score(self, min_score: float) -> None:
         """Show the pre-labels scoring at least ``min_score``: untouched pre-labels below it
         go, those at or above it that the annotator has not deleted come back; boxes the
-        annotator drew or changed stay."""
+        annotator drew or changed stay. Not an edit: it does not go on the undo stack
+        (the threshold is undone with the threshold), and undo keeps to it."""
         if min_score == self.min_score:
             return
         self.min_score = min_score
@@ -161,7 +173,6 @@ class Working:
         back = [b for b in self._visible_prelabels() if b["pred"] not in present]
         new = kept + back
         if not self._equal(new, self.boxes):
-            self._push()
             self.boxes = new
             self.rev += 1
 
@@ -169,7 +180,8 @@ class Working:
         """Go back one change; False when there is nothing to undo."""
         if not self.undo_stack:
             return False
-        self.boxes = self.undo_stack.pop()
+        self.boxes = [b for b in self.undo_stack.pop()  # never back above the threshold
+                      if b["pred"] is None or b["score"] >= self.min_score]
         self.deleted_preds = {p for p in self.deleted_preds
                               if p not in {b["pred"] for b in self.boxes}}
         self.rev += 1
