@@ -208,7 +208,7 @@ def _fill_demo(store: Store, config: DemoConfig, progress: Progress | None) -> N
     (store.images_dir / "demo").mkdir(parents=True, exist_ok=True)
     class_ids = store.ensure_classes(DIGIT_NAMES)
     test_ids: list[int] = []
-    with store.db.atomic():
+    with store.write():
         for i in range(config.n_images):
             image, boxes = render_scene(i, config, pools[i in test_index])
             buf = io.BytesIO()

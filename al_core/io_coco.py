@@ -365,7 +365,7 @@ def import_source(store: Store, source: ImportSource, *, model_name: str | None 
     author = author or (f"import:{source.coco_name}" if source.coco_name else None)
     copied = [] if reference else _copy_files(found, store.images_dir)
     try:
-        with store.db.atomic():
+        with store.write():
             _write(store, found, root, matched, labels, prelabels, categories, report,
                    author=author, model_name=model_name or source.results_name or "external")
     except BaseException:

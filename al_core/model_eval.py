@@ -98,7 +98,7 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
                 model_detections(store, old_id, item_ids), iou_threshold=config.iou_threshold,
                 samples=config.bootstrap_samples, seed=config.bootstrap_seed)
     decision = decide(new, old, config, bootstrap=boot)
-    with store.db.atomic():
+    with store.write():
         if apply and store.active_model_id() != old_id:  # another promotion meanwhile
             raise ValueError(f"the active model changed while model #{new_id} was being "
                              f"compared with {f'#{old_id}' if old_id is not None else 'none'}"

@@ -128,7 +128,7 @@ def split_project(store: Store, *, distribution: dict[str, float] | None = None,
     item_classes = {i: [a.class_id for a in anns] for i, anns in labels.items()}
     frequency = Counter(a.class_id for anns in store.annotations().values() for a in anns)
     plan = plan_split(item_classes, distribution, seed=seed, class_frequency=frequency)
-    with store.db.atomic():
+    with store.write():
         store.set_splits(plan)
         if any(s == "test" for s in plan.values()):
             freeze_test(store)
