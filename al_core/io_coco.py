@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from al_core.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, probe_image
-from al_core.review import DEFAULT_MIN_SCORE, HeldError, shown_prelabels, submit_review
+from al_core.review import DEFAULT_MIN_SCORE, HeldError, prelabels, submit_review
 from al_core.store import Store
 from al_core.types import Box, LabeledBox
 
@@ -434,19 +434,21 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
             report.problem(f"{item.file} (item #{item.id}) of selection {tag} is not in the "
                            "file; its labels are unchanged")
     author = author or f"import:{Path(coco).name}"
-    preds: dict[int, list[dict]] = {f.item_id: [] for f in matched.values()}
-    if selection.model_id is not None:
-        for p in store.predictions(selection.model_id, list(preds)):
-            preds[p["item_id"]].append(p)
+    shown = prelabels(store, selection.model_id, [f.item_id for f in matched.values()],
+                      min_score=DEFAULT_MIN_SCORE)  # what the export carried
+    reviewed = {r["item_id"]: r["author"] for r in store.reviews(selection_id=selection.id)}
     with store.write():
         class_ids = store.ensure_classes(sorted({n for boxes in labels.values()
                                                  for n, _, _ in boxes}))
         for image_id, f in matched.items():
             boxes = [LabeledBox(class_ids[name], box) for name, box, _ in labels[image_id]]
+            if f.item_id in reviewed:
+                report.problem(f"COCO image {image_id}: item #{f.item_id} was already "
+                               f"reviewed by {reviewed[f.item_id]} in the app; its labels "
+                               "are replaced by the file's")
             try:  # counted against the pre-labels the export carried
                 submit_review(store, f.item_id, boxes, author=author, action="import",
-                              prelabels=shown_prelabels(preds[f.item_id], DEFAULT_MIN_SCORE),
-                              selection=selection)
+                              prelabels=[b for b, _ in shown[f.item_id]], selection=selection)
             except HeldError as exc:
                 report.problem(f"COCO image {image_id}: {exc}")
                 continue

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from al_core.split import split_for_new_label
+from al_core.strategies.measures import box_iou
 from al_core.store import Store
 from al_core.types import Box, LabeledBox, Selection
 
@@ -70,18 +71,7 @@ class ReviewResult:
 
 def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
     """IoU of every box of ``a`` with every box of ``b``: shape (len(a), len(b)), float64."""
-    if not a or not b:
-        return np.zeros((len(a), len(b)))
-    A = np.array([x.as_list() for x in a], dtype=np.float64)  # (N, 4)
-    B = np.array([x.as_list() for x in b], dtype=np.float64)  # (M, 4)
-    w = np.clip(np.minimum(A[:, None, 2], B[None, :, 2]) - np.maximum(A[:, None, 0], B[None, :, 0]),
-                0, None)
-    h = np.clip(np.minimum(A[:, None, 3], B[None, :, 3]) - np.maximum(A[:, None, 1], B[None, :, 1]),
-                0, None)
-    inter = w * h  # (N, M)
-    area_a = (A[:, 2] - A[:, 0]) * (A[:, 3] - A[:, 1])
-    area_b = (B[:, 2] - B[:, 0]) * (B[:, 3] - B[:, 1])
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
+    return box_iou(np.array([x.as_list() for x in a]), np.array([x.as_list() for x in b]))
 
 
 def match_changes(prelabels: Sequence[LabeledBox], saved: Sequence[LabeledBox], *,
@@ -126,10 +116,18 @@ def clip_box(coords: Sequence[float], width: int, height: int, *,
     return Box(float(x1), float(y1), float(x2), float(y2))
 
 
-def shown_prelabels(predictions: Sequence[dict], min_score: float) -> list[LabeledBox]:
-    """The predictions (store rows with class_id, x1..y2, score) shown at ``min_score``."""
-    return [LabeledBox(p["class_id"], Box(p["x1"], p["y1"], p["x2"], p["y2"]))
-            for p in predictions if p["score"] >= min_score]
+def prelabels(store: Store, model_id: int | None, item_ids: Sequence[int], *,
+              min_score: float) -> dict[int, list[tuple[LabeledBox, float]]]:
+    """A model's boxes scoring at least ``min_score`` as ``(box, score)`` pairs per item, in
+    the order stored; every id in ``item_ids`` has an entry (empty with no model)."""
+    out: dict[int, list[tuple[LabeledBox, float]]] = {i: [] for i in item_ids}
+    if model_id is not None:
+        for p in store.predictions(model_id, list(item_ids)):
+            if p["score"] >= min_score:
+                out[p["item_id"]].append(
+                    (LabeledBox(p["class_id"], Box(p["x1"], p["y1"], p["x2"], p["y2"])),
+                     p["score"]))
+    return out
 
 
 def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, author: str,
@@ -194,16 +192,15 @@ def label_selection_from_oracle(store: Store, tag: str, *,
         raise ValueError("this project has no hidden ground truth to label from (only the "
                          "demo and simulation projects have one)")
     selection = store.selection(tag)
-    ids = [i.id for i in store.items(ids=[s.item_id for s in selection.items],
-                                     status="unlabeled") if store.holder(i.id) is None]
-    truth = store.oracle_boxes(ids)
-    preds: dict[int, list[dict]] = {i: [] for i in ids}
-    if selection.model_id is not None:
-        for p in store.predictions(selection.model_id, ids):
-            preds[p["item_id"]].append(p)
-    with store.write():
-        for item_id in ids:
-            submit_review(store, item_id, truth[item_id], author="oracle", action="oracle",
-                          prelabels=shown_prelabels(preds[item_id], min_score),
-                          selection=selection)
-    return len(ids)
+    labeled = 0
+    with store.write():  # nobody claims or saves one of these between the check and the save
+        ids = [i.id for i in store.items(ids=[s.item_id for s in selection.items],
+                                         status="unlabeled") if store.holder(i.id) is None]
+        truth = store.oracle_boxes(ids)
+        shown = prelabels(store, selection.model_id, ids, min_score=min_score)
+        for item in store.items(ids=ids):
+            submit_review(store, item.id, truth[item.id], author="oracle", action="oracle",
+                          prelabels=[b for b, _ in shown[item.id]],
+                          expected_version=item.label_version, selection=selection)
+            labeled += 1
+    return labeled

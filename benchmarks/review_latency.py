@@ -85,7 +85,9 @@ def serve(path: Path) -> tuple[subprocess.Popen, str]:
         port = s.getsockname()[1]
     proc = subprocess.Popen([str(ROOT / "dev.sh"), "app", "--", "--project", str(path)],
                             cwd=ROOT, env={**os.environ, "PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=open(os.environ.get('REVIEW_LATENCY_SERVER_LOG', os.devnull), 'w'))
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(os.environ.get("REVIEW_LATENCY_SERVER_LOG",
+                                                       os.devnull), "w"))
     url = f"http://localhost:{port}"
     for _ in range(120):
         try:

@@ -3,11 +3,12 @@ filtered by split, status and selection; each opens in the Review page's editor.
 import streamlit as st
 
 from al_core.images import ImageError, load_image
+from al_core.review import prelabels
 from al_core.review import DEFAULT_MIN_SCORE
 from al_core.types import SPLITS, Item
 from ui import state
 from ui.chrome import page_entry
-from ui.draw import draw_boxes, predictions_by_item, thumbnail_scale
+from ui.draw import draw_boxes, thumbnail_scale
 
 page_entry()
 
@@ -93,7 +94,7 @@ if model is None:
     shown = {i: [(a, None) for a in labels[i]] for i in ids}
     st.caption(f"{total:,} images match")
 else:
-    shown = predictions_by_item(store.predictions(model["id"], ids), ids, min_score=min_score)
+    shown = prelabels(store, model["id"], ids, min_score=min_score)
     n = sum(len(v) for v in shown.values())
     st.caption(f"{total:,} images match · {n:,} predicted boxes of model #{model['id']} "
                f"scoring {min_score:.2f} or more on this page")

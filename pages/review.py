@@ -75,6 +75,13 @@ with st.sidebar:
     if new_score != min_score:
         store.set_user_setting(user, "min_score", str(new_score))
         min_score = new_score
+    project_default = float(store.get_meta("review_min_score") or DEFAULT_MIN_SCORE)
+    if min_score != project_default and st.button(
+            f"Make {min_score:.2f} the project's default", key="rv-default-score",
+            help=f"Now {project_default:.2f}: what an annotator who has not moved the "
+                 "slider starts with"):
+        store.set_meta("review_min_score", str(min_score))
+        st.rerun()
     st.caption(f"Annotator: **{user}**")
 
 review_nav.lease_keeper(store.root, user)

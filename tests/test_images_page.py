@@ -8,7 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from al_core.types import Annotation, Box, ClassInfo, SelectionItem
-from ui.draw import draw_boxes, predictions_by_item
+from ui.draw import draw_boxes
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -134,12 +134,16 @@ def test_where_chips_overlap_the_most_confident_is_on_top():
         assert out.getpixel((12, 30)) == color  # a chip corner above the boxes
 
 
-def test_predictions_by_item_keeps_those_at_the_min_score():
-    rows = [{"item_id": 3, "class_id": 1, "x1": 0, "y1": 0, "x2": 5, "y2": 5, "score": s}
-            for s in (0.9, 0.3, 0.1)]
-    shown = predictions_by_item(rows, [3, 4], min_score=0.3)
-    assert [s for _, s in shown[3]] == [0.9, 0.3] and shown[4] == []
-    assert shown[3][0][0].box == Box(0, 0, 5, 5)
+def test_prelabels_keep_those_at_the_min_score(demo_store):
+    from al_core.review import prelabels
+
+    a, b = demo_store.query_pool()[:2]
+    model = demo_store.add_model(name="m", arch="external", status="external")
+    demo_store.add_predictions(model, [(a, 1, Box(0, 0, 5, 5), s) for s in (0.9, 0.3, 0.1)])
+    shown = prelabels(demo_store, model, [a, b], min_score=0.3)
+    assert [s for _, s in shown[a]] == [0.9, 0.3] and shown[b] == []
+    assert shown[a][0][0].box == Box(0, 0, 5, 5)
+    assert prelabels(demo_store, None, [a], min_score=0) == {a: []}
 
 
 def test_filters_are_kept_after_a_visit_to_another_page(images_page, demo_store):

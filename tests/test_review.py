@@ -142,9 +142,12 @@ def test_import_selection_counts_corrections_against_the_exported_prelabels(batc
                              "bbox": [10, 10, 30, 30]}]}
     (tmp_path / "c.json").write_text(json.dumps(coco))
     report = import_selection(store, "b2", tmp_path / "c.json", author="lead")
-    assert report.items_labeled == 1
+    assert report.items_labeled == 1 and report.problems == []
     (r,) = store.reviews(item_id=pool[0])
     assert (r["action"], r["kept"], r["deleted"], r["round"]) == ("import", 1, 1, 3)
+    # importing again over a review made in the app says so
+    report = import_selection(store, "b2", tmp_path / "c.json", author="lead")
+    assert any("already reviewed by lead" in p for p in report.problems)
 
 
 def _save_many(root, item_id, name, n, barrier):

@@ -162,16 +162,62 @@ def test_a_stale_save_is_refused_naming_who_changed_the_image(project):
 
 
 def test_two_annotators_never_hold_the_same_image(project):
-    make_selection(project, n=3)
+    pool = make_selection(project, n=3)
     ana = open_review(project, "ana")
     bob = open_review(project, "bob")
-    assert ana.session_state["rv_item"] != bob.session_state["rv_item"]
-    assert project.holder(ana.session_state["rv_item"]) == "ana"
+    assert (ana.session_state["rv_item"], bob.session_state["rv_item"]) == (pool[0], pool[1])
+    assert project.holder(pool[0]) == "ana" and project.holder(pool[1]) == "bob"
     ana.button(key="rv-accept").click().run()
+    assert ana.session_state["rv_item"] == pool[2]  # not bob's
     bob.button(key="rv-accept").click().run()
-    seen = {r["item_id"] for r in project.reviews()}
-    assert len(seen) == 2 and ana.session_state["rv_item"] != bob.session_state["rv_item"] \
-        or ana.session_state["rv_item"] is None or bob.session_state["rv_item"] is None
+    assert bob.session_state["rv_item"] is None  # the last one is ana's
+    assert any("open for someone else" in s.value for s in bob.success)
+    assert {r["item_id"]: r["author"] for r in project.reviews()} == \
+        {pool[0]: "ana", pool[1]: "bob"}
+
+
+def test_the_threshold_can_become_the_projects_default(project):
+    make_selection(project)
+    at = open_review(project)
+    at.sidebar.slider[0].set_value(0.5).run()
+    at.sidebar.button(key="rv-default-score").click().run()
+    assert project.get_meta("review_min_score") == "0.5"
+    bob = open_review(project, "bob")  # has never moved the slider
+    assert bob.sidebar.slider[0].value == 0.5
+
+
+def test_the_grid_never_overwrites_a_save_made_after_the_page_was_shown(project):
+    pool = make_selection(project, n=4)
+    at = open_review(project)
+    at.segmented_control(key="rv-mode").set_value("Grid").run()
+    page = at.session_state["rv_grid_page"]
+    victim = page[1]
+    project.release(victim, "ana")  # her lease ran out while she looked away
+    c = project.classes()[2].id
+    from al_core.review import submit_review
+    submit_review(project, victim, [LabeledBox(c, Box(1, 1, 30, 30))], author="bob",
+                  action="save", expected_version=0)
+    at.button(key="rv-grid-accept").click().run()
+    assert [a.class_id for a in project.annotations([victim])[victim]] == [c]  # bob's stay
+    assert {r["author"] for r in project.reviews(item_id=victim)} == {"bob"}
+    assert any("changed by bob" in w.value for w in at.warning)
+    assert sum(r["author"] == "ana" for r in project.reviews()) == len(page) - 1
+
+
+def test_images_the_model_never_predicted_are_not_accepted_unseen(project):
+    pool = make_selection(project, n=3)
+    sel = project.selection(TAG)
+    # the model predicted (has an embedding for) every image but the second
+    project.replace_predictions(sel.model_id, [pool[0], pool[2]], [],
+                                [(pool[0], b"\0" * 8), (pool[2], b"\0" * 8)])
+    at = open_review(project)
+    at.segmented_control(key="rv-mode").set_value("Grid").run()
+    assert pool[1] in at.session_state["rv_marked"]
+    at.button(key="rv-grid-accept").click().run()
+    assert pool[1] not in {r["item_id"] for r in project.reviews()}
+    at.run()
+    assert at.session_state["rv_item"] == pool[1]
+    assert any("predictions are missing" in i.value for i in at.info)
 
 
 def test_skip_and_previous(project):
@@ -267,7 +313,8 @@ def test_the_demo_labels_a_batch_from_the_ground_truth(project):
             [(b.class_id, b.box) for b in truth[i]]
         r = project.reviews(item_id=i)[0]
         assert (r["author"], r["action"], r["round"]) == ("oracle", "oracle", 1)
-        assert r["kept"] + r["moved"] + r["relabeled"] + r["added"] >= len(truth[i]) > 0
+        assert r["boxes"] == len(truth[i]) and r["prelabels"] == 1  # the 0.9 one is shown
+        assert r["kept"] + r["moved"] + r["relabeled"] + r["added"] == len(truth[i])
         assert project.item(i).split in ("train", "val")
 
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from al_core.types import Annotation, Box, ClassInfo
+from al_core.types import Annotation, ClassInfo, LabeledBox
 
 MIN_LABEL_PX = 13  # below this a class name on a thumbnail cannot be read
 
@@ -15,21 +15,7 @@ def thumbnail_scale(width: int, height: int, size: int) -> float:
     return size / max(width, height, 1)
 
 
-def predictions_by_item(rows: Sequence[dict], item_ids: Sequence[int], *,
-                        min_score: float) -> dict[int, list[tuple[Annotation, float]]]:
-    """Store prediction rows (item_id, class_id, x1..y2 in pixels, score) scoring at least
-    ``min_score``, as ``(annotation, score)`` pairs per item; every id in ``item_ids`` has
-    an entry, empty when nothing of it is shown."""
-    out: dict[int, list[tuple[Annotation, float]]] = {i: [] for i in item_ids}
-    for p in rows:
-        if p["score"] >= min_score and p["item_id"] in out:
-            box = Box(p["x1"], p["y1"], p["x2"], p["y2"])
-            out[p["item_id"]].append((Annotation(p["item_id"], p["class_id"], box, "model"),
-                                      p["score"]))
-    return out
-
-
-def draw_boxes(image: Image.Image, annotations: Sequence[Annotation],
+def draw_boxes(image: Image.Image, annotations: Sequence[Annotation | LabeledBox],
                classes: Sequence[ClassInfo], *, scale: float = 1.0,
                scores: Sequence[float | None] | None = None) -> Image.Image:
     """A copy of ``image`` resized by ``scale`` with each box outlined in its class colour

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from al_core.images import ImageError
+from al_core.review import prelabels
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
 from ui import browser, canvas
@@ -34,10 +35,9 @@ def _working(store: Store, item_id: int, selection: Selection | None, min_score:
                      "draw the boxes." if selection is not None else
                      "No active model yet: no predictions to start from.")
     else:
-        preds = [{"class_id": p["class_id"], "box": [p["x1"], p["y1"], p["x2"], p["y2"]],
-                  "score": p["score"]} for p in store.predictions(model_id, [item_id])]
-        if not preds and item.status != "labeled" and selection is not None \
-                and store.items_without_embedding(model_id, [item_id]):
+        preds = [{"class_id": b.class_id, "box": b.box.as_list(), "score": score}
+                 for b, score in prelabels(store, model_id, [item_id], min_score=0)[item_id]]
+        if item.status != "labeled" and store.unpredicted_items(model_id, [item_id]):
             notes.append(f"Model #{model_id}'s predictions are missing for this image: it is "
                          "shown without pre-labels.")
     labels = None

@@ -8,9 +8,10 @@ import time
 import streamlit as st
 
 from al_core.images import ImageError, load_image
-from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
+from al_core.review import (LEASE_SECONDS, HeldError, StaleLabelsError, prelabels,
+                            submit_review)
 from al_core.store import Store
-from al_core.types import Annotation, Box, LabeledBox, Selection
+from al_core.types import Selection
 from ui.draw import draw_boxes, thumbnail_scale
 
 GRID_PAGE = 12
@@ -35,34 +36,31 @@ def _page(store: Store, selection: Selection, user: str) -> list[int]:
         ids = store.claim_many(store.review_queue(selection.id, user, exclude=queued,
                                                   limit=GRID_PAGE), user,
                                seconds=LEASE_SECONDS)
-        st.session_state.update(rv_grid_page=ids, rv_grid_opened=time.monotonic(),
-                                rv_marked=set())
+        # images the model has not predicted would be accepted as empty: never unseen
+        missing = set(store.unpredicted_items(selection.model_id, ids)) \
+            if selection.model_id is not None else set()
+        st.session_state.update(
+            rv_grid_page=ids, rv_grid_opened=time.monotonic(), rv_marked=set(missing),
+            rv_grid_missing=missing,
+            # the versions shown: accepting later never overwrites someone else's save
+            rv_grid_versions={i.id: i.label_version for i in store.items(ids=ids)})
     return ids
-
-
-def _shown(store: Store, selection: Selection, ids: list[int], min_score: float
-           ) -> dict[int, list[tuple[LabeledBox, float]]]:
-    out: dict[int, list[tuple[LabeledBox, float]]] = {i: [] for i in ids}
-    if selection.model_id is not None:
-        for p in store.predictions(selection.model_id, ids):
-            if p["score"] >= min_score:
-                out[p["item_id"]].append((LabeledBox(p["class_id"], Box(
-                    p["x1"], p["y1"], p["x2"], p["y2"])), p["score"]))
-    return out
 
 
 def _grid(store: Store, selection: Selection, user: str, min_score: float) -> None:
     if st.session_state.pop("rv_switch", False):
         st.rerun()  # the mode control lives outside this fragment
+    message = st.container()  # always drawn: the fragment keeps one shape
     msg = st.session_state.pop("rv_grid_msg", None)
     if msg:
-        getattr(st, msg[0])(msg[1])
+        getattr(message, msg[0])(msg[1])
     ids = _page(store, selection, user)
     if not ids:
         st.success(f"Nothing left for you in {selection.tag}.")
         return
     marked: set[int] = st.session_state["rv_marked"]
-    shown = _shown(store, selection, ids, min_score)
+    shown = prelabels(store, selection.model_id, ids, min_score=min_score)
+    missing = st.session_state.get("rv_grid_missing", set())
     classes = store.classes()
     items = {i.id: i for i in store.items(ids=ids)}
     st.caption(f"{len(ids)} images, pre-labels scoring {min_score:.2f} or more. Tick the "
@@ -74,7 +72,7 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
             try:
                 image = draw_boxes(
                     load_image(store.image_path(item)),
-                    [Annotation(item_id, b.class_id, b.box, "model") for b, _ in boxes],
+                    [b for b, _ in boxes],
                     classes, scale=thumbnail_scale(item.width, item.height, THUMB_PX),
                     scores=[s for _, s in boxes])
             except ImageError as exc:
@@ -82,7 +80,9 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
                 marked.add(item_id)  # never accepted unseen
                 continue
             col.image(image, width="stretch")
-            col.checkbox(f"Wrong · #{item_id} · {len(boxes)} boxes", key=f"rv-wrong-{item_id}",
+            what = "no predictions: opens in the editor" if item_id in missing else \
+                f"{len(boxes)} boxes"
+            col.checkbox(f"Wrong · #{item_id} · {what}", key=f"rv-wrong-{item_id}",
                          value=item_id in marked, on_change=_mark, args=(item_id,))
     rest = [i for i in ids if i not in marked]
     st.button(f"Accept the rest of this page ({len(rest)})", key="rv-grid-accept",
@@ -109,8 +109,8 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
     seconds = (time.monotonic() - st.session_state["rv_grid_opened"]) / max(len(ids), 1)
     saved, problems = 0, []
     with Store(root) as store:
-        shown = _shown(store, selection, rest, min_score)
-        versions = {i.id: i.label_version for i in store.items(ids=rest)}
+        shown = prelabels(store, selection.model_id, rest, min_score=min_score)
+        versions = st.session_state["rv_grid_versions"]
         for item_id in rest:
             boxes = [b for b, _ in shown[item_id]]
             try:

@@ -227,12 +227,18 @@ def toggle_hidden() -> None:
 
 @st.fragment(run_every=RENEW_AFTER / 2)
 def lease_keeper(root, user: str) -> None:
-    """Renew the lease on the open image while the page stays open, even with no input
-    (a fragment of its own: it never redraws the editor)."""
+    """Renew the leases on the open image and the grid's page while the page stays open,
+    even with no input (a fragment of its own: it never redraws the editor)."""
     item_id = st.session_state.get("rv_item")
-    if item_id is not None:
-        with Store(root) as store:
+    page = st.session_state.get("rv_grid_page") or []
+    if item_id is None and not page:
+        return
+    with Store(root) as store:
+        if item_id is not None:
             renew(store, item_id, user)
+        if page:  # the grid's page: images claimed but not yet saved
+            store.claim_many([i for i in page if store.item(i).status == "unlabeled"], user,
+                             seconds=LEASE_SECONDS)
 
 
 
