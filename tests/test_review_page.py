@@ -253,9 +253,14 @@ def test_no_selection_says_how_to_make_one(project):
 
 def test_a_test_image_opens_with_a_warning(project):
     test_item = project.items(split="test")[0].id
+    model = project.add_model(name="m", arch="external", status="external")
+    _, digest = project.test_set_identity()
+    project.save_evaluation(model_id=model, test_set_hash=digest, iou_threshold=0.5, map=0.5,
+                            per_class={}, pr_curves={})
     at = open_review(project, query={"item": str(test_item)})
     assert at.session_state["rv_item"] == test_item
-    assert any("frozen **test** set" in w.value for w in at.warning)
+    assert any("frozen **test** set" in w.value and f"model #{model}" in w.value
+               for w in at.warning)
 
 
 def test_a_missing_image_file_is_explained_and_nothing_is_saved(project):

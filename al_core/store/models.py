@@ -89,6 +89,12 @@ class ModelsMixin:
         r = rows[0]
         return dict(r, per_class=json.loads(r["per_class"]), pr_curves=json.loads(r["pr_curves"]))
 
+    def evaluated_models(self, test_set_hash: str) -> list[int]:
+        """Models evaluated on the test set with this identity (see test_set_identity)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT model_id FROM evaluations WHERE test_set_hash = ? ORDER BY 1",
+            [test_set_hash])]
+
     def save_comparison(self, *, new_model_id: int, old_model_id: int | None, config: dict,
                         test_set_hash: str, per_class: list, decision: str, reason: str,
                         decided_by: str) -> int:

@@ -80,9 +80,6 @@ class ReviewMixin:
                             "VALUES (?, ?, ?, ?)", [item_id, user, selection_id, now()])
             self.release(item_id, user)
 
-    def unskip(self, item_id: int, user: str) -> None:
-        self.db.execute("DELETE FROM skips WHERE item_id = ? AND user = ?", [item_id, user])
-
     def user_setting(self, user: str, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM user_settings WHERE user = ? AND key = ?",
                               [user, key]).fetchone()
@@ -139,9 +136,3 @@ class ReviewMixin:
         total, labeled, skipped, held = row
         return {"total": total, "labeled": labeled, "skipped": skipped, "held": held,
                 "left": total - labeled - skipped}
-
-    def evaluated_models(self, test_set_hash: str) -> list[int]:
-        """Models evaluated on the test set with this identity (see test_set_identity)."""
-        return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT model_id FROM evaluations WHERE test_set_hash = ? ORDER BY 1",
-            [test_set_hash])]
