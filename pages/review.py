@@ -86,11 +86,16 @@ with st.sidebar:
 
 review_nav.lease_keeper(store.root, user)
 if selection is None:
+    if selections and st.button("Review a selection instead", key="rv-to-batch",
+                                icon=":material/arrow_back:"):
+        st.query_params.clear()
+        st.session_state["rv_sel"] = "unset"
+        st.rerun()
     review_editor.render(store.root, None, user, min_score)
 else:
-    mode = mode_col.segmented_control("Mode", ["One at a time", "Grid"],
-                                      default="One at a time", required=True, key="rv-mode",
-                                      label_visibility="collapsed")
+    st.session_state.setdefault("rv-mode", "One at a time")  # the grid may set it
+    mode = mode_col.segmented_control("Mode", ["One at a time", "Grid"], required=True,
+                                      key="rv-mode", label_visibility="collapsed")
     if mode == "Grid":
         review_grid.render(store.root, selection, user, min_score)
     else:

@@ -223,7 +223,7 @@ def test_grid_accepts_the_unmarked_and_opens_the_marked_in_the_editor(project):
     at = open_review(project)
     at.segmented_control(key="rv-mode").set_value("Grid").run()
     assert not at.exception
-    at.checkbox(key=f"rv-wrong-{pool[2]}").check().run()
+    at.button(key=f"rv-wrong-{pool[2]}").click().run()
     at.button(key="rv-grid-accept").click().run()
     assert not at.exception
     reviewed = {r["item_id"]: r for r in project.reviews()}
@@ -348,5 +348,17 @@ def test_a_stale_save_reopens_the_image_with_the_other_annotators_labels(project
     assert project.reviews(item_id=item) == [] and at.session_state["rv_item"] == item
     w = at.session_state["rv_work"][item]
     assert w.from_labels and [b["box"] for b in w.boxes] == [[1, 1, 9, 9]]
-    at.button(key="rv-save").click().run()  # saving again now works: it is their version
-    assert project.reviews(item_id=item)[0]["author"] == "ana"
+    at.button(key="rv-focus-" + w.tag + "-0").click().run()  # her fix, on their version
+    at.button(key=f"rv-pal-{project.classes()[3].id}").click().run()
+    at.button(key="rv-save").click().run()
+    (r,) = project.reviews(item_id=item)
+    assert (r["author"], r["relabeled"]) == ("ana", 1)
+
+
+def test_accepting_a_labeled_image_unchanged_saves_nothing(project):
+    test_item = project.items(split="test")[0]
+    at = open_review(project, query={"item": str(test_item.id)})
+    at.button(key="rv-accept").click().run()
+    assert any("unchanged: nothing saved" in t.value for t in at.toast)
+    assert project.item(test_item.id).label_version == test_item.label_version
+    assert project.reviews() == [] and project.holder(test_item.id) is None

@@ -1,4 +1,5 @@
-"""Who is labeling: asked once per browser session until team sign-in exists."""
+"""Who is labeling: asked once per browser tab until team sign-in exists (kept in the
+session and in the URL, so a reload keeps it)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -8,8 +9,10 @@ _KEY = "annotator"
 
 def annotator() -> str:
     """The annotator's name; asks for it (and stops the page) when not known yet."""
-    name = st.session_state.get(_KEY)
+    name = st.session_state.get(_KEY) or st.query_params.get(_KEY)
     if name:
+        st.session_state[_KEY] = name
+        st.query_params[_KEY] = name  # a reload of the page keeps it
         return name
     st.markdown("Your name goes with every box you save, so the team can see who labeled "
                 "what and two people never get the same image.")

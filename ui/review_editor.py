@@ -75,14 +75,19 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     item_id = st.session_state["rv_item"]
     if selection is not None:
         _progress(store, selection, user)
-    message = st.container()
-    msg = st.session_state.pop("rv_msg", None) if st.session_state.get("rv_msg") else None
-    if msg:
-        getattr(message, msg[0])(msg[1])
+    # Confirmations are toasts (shown once, over the page); problems stay beside the
+    # image until the next action. Neither moves the image between images.
+    msg = st.session_state.get("rv_msg")
+    if msg and msg[0] in ("success", "info") and not st.session_state.get("rv_toasted"):
+        st.toast(msg[1], icon=":material/check_circle:" if msg[0] == "success" else
+                 ":material/info:")
+        st.session_state["rv_toasted"] = True
     if item_id is None:
         if st.session_state.pop("rv_refresh", False):
             st.rerun()
         with st.container():
+            if msg and msg[0] in ("warning", "error"):
+                getattr(st, msg[0])(msg[1])
             _done(selection)
         return
     nav.renew(store, item_id, user)
@@ -117,8 +122,11 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
             _draw(w, classes, view, background)
     with side:
         _actions(store.root, selection, user, w, broken=background is None)
-        _palette_buttons(classes)
+        with st.container():
+            if msg and msg[0] in ("warning", "error"):
+                getattr(st, msg[0])(msg[1])
         _box_list(w, classes)
+        _palette_buttons(classes)
     _prefetch(store, selection, user, avail)
 
 
@@ -129,8 +137,15 @@ def _draw(w: Working, classes, view, background: bytes) -> None:
         return
     key = canvas.canvas_key(w.tag, view)
     label = class_name(classes, st.session_state["rv_class"])
-    initial = canvas.drawing(w.boxes, classes, view, focus=st.session_state["rv_focus"],
-                             nonce=w.tag)
+    # One initial drawing per key: edits made on the canvas are already on it. Passing
+    # them back as a new initial drawing made the canvas reload and echo its state, and
+    # two draws in a row then fought (the box count flipping, a box lost on save).
+    drawn = st.session_state.setdefault("rv_initial", {})
+    if key not in drawn:
+        drawn.clear()
+        drawn[key] = canvas.drawing(w.boxes, classes, view,
+                                    focus=st.session_state["rv_focus"], nonce=w.tag)
+    initial = drawn[key]
     result = canvas.review_canvas(background=background, initial=initial, view=view,
                                   label=label, key=key)
     st.session_state["rv_canvas"] = {"tag": w.tag, "key": key, "view": view,
@@ -148,12 +163,12 @@ def _draw(w: Working, classes, view, background: bytes) -> None:
 def _caption(store: Store, item, selection: Selection | None) -> None:
     why = ""
     if selection is not None:
-        entry = next((i for i in selection.items if i.item_id == item.id), None)
+        n, entry = next(((n, i) for n, i in enumerate(selection.items, 1)
+                         if i.item_id == item.id), (None, None))
         if entry is not None:
-            why = (f" · rank {entry.rank + 1} · random control" if entry.is_control else
-                   f" · rank {entry.rank + 1} · {selection.strategy} {entry.score:.3f}"
-                   if entry.score is not None else
-                   f" · rank {entry.rank + 1} · {selection.strategy}")
+            why = (f" · rank {n} · random control" if entry.is_control else
+                   f" · rank {n} · {selection.strategy} {entry.score:.3f}"
+                   if entry.score is not None else f" · rank {n} · {selection.strategy}")
     state_ = "labeled" if item.status == "labeled" else "unlabeled"
     st.markdown(f"**#{item.id}** `{item.file}` · {item.width}×{item.height} · "
                 f"{item.split or 'pool'} · {state_}{why}")
@@ -163,15 +178,18 @@ def _test_warning(store: Store) -> None:
     _, digest = store.test_set_identity()
     models = store.evaluated_models(digest)
     which = (f"the evaluations of model{'s' if len(models) > 1 else ''} "
-             f"{', '.join(f'#{m}' for m in models)}" if models else "no evaluation yet")
-    st.warning(f"This image is in the frozen **test** set. Saving changes the test set: "
-               f"{which} will no longer compare with new ones until they are evaluated again.")
+             f"{', '.join(f'#{m}' for m in models)} will no longer compare with new ones "
+             "until they are evaluated again" if models else
+             "no evaluation has used this test set yet")
+    st.warning(f"This image is in the frozen **test** set. Saving a change alters the test "
+               f"set: {which}. Accepting it unchanged saves nothing.")
 
 
 def _progress(store: Store, selection: Selection, user: str) -> None:
     p = store.review_progress(selection.id, user)
     item_id = st.session_state["rv_item"]
-    position = next((i.rank + 1 for i in selection.items if i.item_id == item_id), None)
+    position = next((n for n, i in enumerate(selection.items, 1) if i.item_id == item_id),
+                    None)
     where = f"{position} / {p['total']}" if position else f"{p['labeled']} / {p['total']}"
     held = f" · {p['held']} open by others" if p["held"] else ""
     st.progress(p["labeled"] / max(p["total"], 1),
@@ -202,7 +220,8 @@ def _palette_buttons(classes) -> None:
         more = {c.name: c.id for c in classes[9:]}
         st.selectbox("More classes", list(more), index=None, key="rv-more",
                      placeholder="More classes", label_visibility="collapsed",
-                     on_change=lambda: nav.palette(more[st.session_state["rv-more"]]))
+                     on_change=lambda: st.session_state["rv-more"] and nav.palette(
+                         more[st.session_state["rv-more"]], from_more=True))
 
 
 def _box_list(w: Working, classes) -> None:
@@ -235,8 +254,9 @@ def _box_list(w: Working, classes) -> None:
                 st.button(cls.name, key=f"rv-focus-{w.tag}-{k}", width=112,
                           help="Highlight this box on the image", type="tertiary",
                           on_click=nav.focus, args=(k, w.tag))
-            st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "*yours*",
-                        width=36)
+            st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "—", width=36,
+                        help=None if b["score"] is not None else
+                        "no model score: drawn, changed or labeled by a person")
             st.button("", icon=":material/delete:", key=f"rv-del-{w.tag}-{k}",
                       help="Delete this box", type="tertiary", on_click=nav.delete,
                       args=(k, w.tag))

@@ -63,8 +63,14 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
     missing = st.session_state.get("rv_grid_missing", set())
     classes = store.classes()
     items = {i.id: i for i in store.items(ids=ids)}
-    st.caption(f"{len(ids)} images, pre-labels scoring {min_score:.2f} or more. Tick the "
-               "wrong ones; the rest are saved as shown.")
+    rest = [i for i in ids if i not in marked]
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button(f"Accept the rest of this page ({len(rest)})", key="rv-grid-accept",
+                  shortcut="A", type="primary", on_click=_accept,
+                  args=(store.root, selection, user, min_score))
+        st.caption(f"{len(ids)} images, pre-labels scoring {min_score:.2f} or more. Mark the "
+                   f"wrong ones ({len(marked)} now): they open in the editor after this page; "
+                   "the rest are saved as shown.")
     for start in range(0, len(ids), COLUMNS):
         for col, item_id in zip(st.columns(COLUMNS), ids[start:start + COLUMNS]):
             item = items[item_id]
@@ -82,21 +88,19 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
             col.image(image, width="stretch")
             what = "no predictions: opens in the editor" if item_id in missing else \
                 f"{len(boxes)} boxes"
-            col.checkbox(f"Wrong · #{item_id} · {what}", key=f"rv-wrong-{item_id}",
-                         value=item_id in marked, on_change=_mark, args=(item_id,))
-    rest = [i for i in ids if i not in marked]
-    st.button(f"Accept the rest of this page ({len(rest)})", key="rv-grid-accept",
-              shortcut="A", type="primary", on_click=_accept,
-              args=(store.root, selection, user, min_score))
-    st.caption(f"{len(marked)} marked wrong: they open in the editor after this page.")
+            wrong = item_id in marked
+            # a button, not a checkbox: a focused checkbox would swallow the A key
+            col.button(f"✗ Wrong · #{item_id}" if wrong else f"Mark wrong · #{item_id}",
+                       key=f"rv-wrong-{item_id}", type="primary" if wrong else "secondary",
+                       on_click=_mark, args=(item_id, not wrong))
+            col.caption(what)
 
 
-def _mark(item_id: int) -> None:
-    """Follow the checkbox's value (never a toggle: a stale change that Streamlit delivers
-    after the page moved on must not flip another state)."""
+def _mark(item_id: int, wrong: bool) -> None:
+    """Set (never toggle) the mark the button showed, for an image of this page only."""
     if item_id not in (st.session_state.get("rv_grid_page") or []):
         return
-    if st.session_state[f"rv-wrong-{item_id}"]:
+    if wrong:
         st.session_state["rv_marked"].add(item_id)
     else:
         st.session_state["rv_marked"].discard(item_id)

@@ -31,7 +31,7 @@ def reset(tag: str | None, store: Store | None = None, user: str | None = None) 
 
 
 def msg(kind: str, text: str) -> None:
-    st.session_state["rv_msg"] = (kind, text)
+    st.session_state.update(rv_msg=(kind, text), rv_toasted=False)
 
 
 def current() -> Working | None:
@@ -43,6 +43,7 @@ def sync() -> Working | None:
     sends its drawing in the same rerun as a key pressed right after a drag; callbacks
     run before the page is drawn), so the action never drops it. Returns the current
     working boxes."""
+    st.session_state["rv_msg"] = None  # a message stays until the next action
     w = current()
     drawn = st.session_state.get("rv_canvas")
     if w is None or not drawn or drawn["tag"] != w.tag:
@@ -129,6 +130,15 @@ def save(root, selection: Selection | None, user: str, accept: bool, item_id: in
     if w is None:
         return
     with Store(root) as store:
+        if w.from_labels and not w.dirty:  # a labeled image taken as it is: saving would
+            del st.session_state["rv_work"][w.item_id]  # only bump its version (and for
+            store.release(w.item_id, user)  # a test image, invalidate evaluations)
+            msg("info", f"#{w.item_id} is unchanged: nothing saved.")
+            if selection is not None:
+                advance(store, selection, user)
+            else:
+                st.session_state["rv_done"] = True
+            return
         try:
             result = submit_review(
                 store, w.item_id, w.final(), author=user,
@@ -145,7 +155,8 @@ def save(root, selection: Selection | None, user: str, accept: bool, item_id: in
         c = result.changes
         joined = f"; joined {result.split}" if result.split else ""
         dropped = f"; {result.dropped} stray-click boxes dropped" if result.dropped else ""
-        msg("success", f"Saved #{w.item_id}: {len(w.final())} boxes ({c.kept} kept, "
+        n = len(w.final())
+        msg("success", f"Saved #{w.item_id}: {n} box{'' if n == 1 else 'es'} ({c.kept} kept, "
                         f"{c.moved} moved, {c.relabeled} relabeled, {c.deleted} deleted, "
                         f"{c.added} added){joined}{dropped}.")
         if selection is not None:
@@ -155,7 +166,7 @@ def save(root, selection: Selection | None, user: str, accept: bool, item_id: in
 
 
 def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
-    if st.session_state["rv_item"] != item_id:
+    if _on(item_id) is None and st.session_state["rv_item"] != item_id:
         return
     with Store(root) as store:
         store.skip(item_id, user, selection_id=selection.id if selection else None)
@@ -176,8 +187,10 @@ def undo() -> None:
         msg("info", "Nothing to undo on this image.")
 
 
-def palette(class_id: int) -> None:
+def palette(class_id: int, *, from_more: bool = False) -> None:
     st.session_state["rv_class"] = class_id
+    if not from_more and "rv-more" in st.session_state:
+        st.session_state["rv-more"] = None  # the extra classes' picker shows none of them
     w = sync()
     focus = st.session_state["rv_focus"]
     if w is not None and focus is not None and focus < len(w.boxes):
