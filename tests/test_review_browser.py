@@ -89,7 +89,8 @@ def test_an_annotator_fixes_a_batch_with_mouse_and_keys(reviewable, served, page
     _boxes_listed(page, n0 + 2)
     page.wait_for_timeout(1500)
     assert page.get_by_text(f"BOXES ({n0 + 2})").is_visible()
-    page.locator(f'[class*="st-key-rv-del-{pool[0]}-"][data-stale="false"]').last.locator("button").first.click()
+    rows = page.locator(f'[class*="st-key-rv-del-{pool[0]}-"][data-stale="false"]')
+    rows.last.locator("button").first.click()
     _boxes_listed(page, n0 + 1)
     page.wait_for_timeout(300)
     page.keyboard.press("f")  # save and next
