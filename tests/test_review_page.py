@@ -50,7 +50,7 @@ def project(demo_store, monkeypatch):
 def canvas_key(at):
     item = at.session_state["rv_item"]
     w = at.session_state["rv_work"][item]
-    scale = min(960 / w.width, (800 - 260) / w.height)
+    scale = min(960 / w.width, (800 - 285) / w.height)
     size = f"{round(w.width * scale)}x{round(w.height * scale)}"
     return f"canvas-{w.tag}-{size}"
 
@@ -60,7 +60,7 @@ def draw(at, boxes, *, run=True):
     160 px images are shown at ``scale`` canvas pixels per image pixel."""
     item = at.session_state["rv_item"]
     w = at.session_state["rv_work"][item]
-    scale = min(960 / w.width, (800 - 260) / w.height)
+    scale = min(960 / w.width, (800 - 285) / w.height)
     objects = [{"type": "LabeledRect", "label": label, "left": x1 * scale, "top": y1 * scale,
                 "width": (x2 - x1) * scale, "height": (y2 - y1) * scale, "originX": "left",
                 "originY": "top", "scaleX": 1, "scaleY": 1}
@@ -359,6 +359,6 @@ def test_accepting_a_labeled_image_unchanged_saves_nothing(project):
     test_item = project.items(split="test")[0]
     at = open_review(project, query={"item": str(test_item.id)})
     at.button(key="rv-accept").click().run()
-    assert any("unchanged: nothing saved" in t.value for t in at.toast)
+    assert any("unchanged: nothing saved" in c.value for c in at.caption)
     assert project.item(test_item.id).label_version == test_item.label_version
     assert project.reviews() == [] and project.holder(test_item.id) is None

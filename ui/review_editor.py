@@ -16,7 +16,7 @@ from ui import browser, canvas
 from ui import review_nav as nav
 from ui.working import Working, class_name
 
-HEADER_PX = 260  # what the page shows above and below the canvas, in CSS pixels
+HEADER_PX = 285  # what the page shows above and below the canvas, in CSS pixels
 
 
 def _working(store: Store, item_id: int, selection: Selection | None, min_score: float
@@ -75,13 +75,11 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     item_id = st.session_state["rv_item"]
     if selection is not None:
         _progress(store, selection, user)
-    # Confirmations are toasts (shown once, over the page); problems stay beside the
-    # image until the next action. Neither moves the image between images.
+    # Confirmations sit on one line that is always drawn, problems beside the image,
+    # both until the next action: neither moves the image, nor covers the buttons.
     msg = st.session_state.get("rv_msg")
-    if msg and msg[0] in ("success", "info") and not st.session_state.get("rv_toasted"):
-        st.toast(msg[1], icon=":material/check_circle:" if msg[0] == "success" else
-                 ":material/info:")
-        st.session_state["rv_toasted"] = True
+    st.caption(f":material/check_circle: {msg[1]}" if msg and msg[0] == "success" else
+               f":material/info: {msg[1]}" if msg and msg[0] == "info" else "\u00a0")
     if item_id is None:
         if st.session_state.pop("rv_refresh", False):
             st.rerun()

@@ -31,7 +31,7 @@ def reset(tag: str | None, store: Store | None = None, user: str | None = None) 
 
 
 def msg(kind: str, text: str) -> None:
-    st.session_state.update(rv_msg=(kind, text), rv_toasted=False)
+    st.session_state["rv_msg"] = (kind, text)
 
 
 def current() -> Working | None:
