@@ -123,7 +123,7 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         with st.container():
             if msg and msg[0] in ("warning", "error"):
                 getattr(st, msg[0])(msg[1])
-        _box_list(w, classes)
+        _box_list(w, classes, max_h=max(200, avail[1] - 450))
         _palette_buttons(classes)
     _prefetch(store, selection, user, avail)
 
@@ -222,7 +222,7 @@ def _palette_buttons(classes) -> None:
                          more[st.session_state["rv-more"]], from_more=True))
 
 
-def _box_list(w: Working, classes) -> None:
+def _box_list(w: Working, classes, *, max_h: int) -> None:
     """One light row per box (a selectbox per row costs ~100 ms a redraw in the browser):
     the class as a button that highlights the box; the highlighted box's row holds the class
     picker, and a number key relabels it."""
@@ -230,7 +230,7 @@ def _box_list(w: Working, classes) -> None:
     by_id = {c.id: c for c in classes}
     st.caption(f"BOXES ({len(w.boxes)}) · click one to highlight it, then a number key "
                "or its picker sets its class")
-    box = st.container(height=min(12 + 50 * len(w.boxes), 310) if w.boxes else "content",
+    box = st.container(height=min(12 + 50 * len(w.boxes), max_h) if w.boxes else "content",
                        border=False, autoscroll=False)
     if not w.boxes:
         box.container().markdown("No boxes: drag on the image to draw one, or accept the "
