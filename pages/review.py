@@ -12,7 +12,7 @@ page_entry()
 
 store = state.store()
 # The image is what matters here: less space above it than Streamlit's default page top.
-st.html("<style>.stMainBlockContainer{padding-top:2.2rem}</style>")
+st.html("<style>.stMainBlockContainer{padding-top:2.2rem} .stMain:focus{outline:none}</style>")
 show_flash()
 user = annotator()
 

@@ -230,7 +230,7 @@ def _box_list(w: Working, classes, *, max_h: int) -> None:
     by_id = {c.id: c for c in classes}
     st.caption(f"BOXES ({len(w.boxes)}) · click one to highlight it, then a number key "
                "or its picker sets its class")
-    box = st.container(height=min(12 + 50 * len(w.boxes), max_h) if w.boxes else "content",
+    box = st.container(height=min(16 + 58 * len(w.boxes), max_h) if w.boxes else "content",
                        border=False, autoscroll=False)
     if not w.boxes:
         box.container().markdown("No boxes: drag on the image to draw one, or accept the "

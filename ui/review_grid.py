@@ -132,7 +132,8 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
     st.session_state.update(rv_grid_page=None, rv_marked=set())
     text = f"Accepted {saved} images as shown."
     if marked:
-        text += f" {len(marked)} marked wrong are next in the editor."
+        text += (f" {len(marked)} marked wrong "
+                 f"{'is' if len(marked) == 1 else 'are'} next in the editor.")
         st.session_state["rv-mode"] = "One at a time"
         st.session_state["rv_switch"] = True
     if problems:
