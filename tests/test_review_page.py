@@ -175,7 +175,7 @@ def test_the_threshold_can_become_the_projects_default(project):
 
 
 def test_the_grid_never_overwrites_a_save_made_after_the_page_was_shown(project):
-    pool = make_selection(project, n=4)
+    make_selection(project, n=4)
     at = open_review(project)
     at.segmented_control(key="rv-mode").set_value("Grid").run()
     page = at.session_state["rv_grid_page"]

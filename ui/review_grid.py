@@ -27,8 +27,9 @@ def render(root, selection: Selection, user: str, min_score: float) -> None:
 
 def _page(store: Store, selection: Selection, user: str) -> list[int]:
     """This page's items: unlabeled ones kept from before, else the next claimed page."""
-    ids = [i for i in st.session_state.get("rv_grid_page") or []
-           if store.item(i).status == "unlabeled"]
+    kept = st.session_state.get("rv_grid_page") or []
+    open_ = {i.id for i in store.items(ids=kept, status="unlabeled")}
+    ids = [i for i in kept if i in open_]
     if not ids:
         # images queued for the editor, and any with unsaved edits there, stay out
         queued = st.session_state.get("rv_queue", []) + [

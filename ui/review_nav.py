@@ -250,7 +250,7 @@ def lease_keeper(root, user: str) -> None:
         if item_id is not None:
             renew(store, item_id, user)
         if page:  # the grid's page: images claimed but not yet saved
-            store.claim_many([i for i in page if store.item(i).status == "unlabeled"], user,
+            store.claim_many([i.id for i in store.items(ids=page, status="unlabeled")], user,
                              seconds=LEASE_SECONDS)
 
 

@@ -69,9 +69,10 @@ class ModelsMixin:
     def unpredicted_items(self, model_id: int, item_ids: Sequence[int]) -> list[int]:
         """Items the model has no embedding for, when it has any (``predict`` stores one
         per image it saw; imported external models have none and are not checked)."""
-        seen = {r[0] for r in self.db.execute(
-            "SELECT item_id FROM embeddings WHERE model_id = ?", [model_id])}
-        return [i for i in item_ids if i not in seen] if seen else []
+        if self.db.execute("SELECT 1 FROM embeddings WHERE model_id = ? LIMIT 1",
+                           [model_id]).fetchone() is None:
+            return []
+        return self.items_without_embedding(model_id, item_ids)
 
     def save_evaluation(self, *, model_id: int, test_set_hash: str, iou_threshold: float,
                         map: float, per_class: dict, pr_curves: dict) -> int:
