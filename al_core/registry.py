@@ -113,10 +113,19 @@ def train_model(store: Store, model_id: int, *,
                            "class_ids": class_ids, "state_dict": result.state_dict,
                            "best_epoch": result.best_epoch}, path)
     metrics = {"best_epoch": result.best_epoch, "val_map50": result.best_val_map,
-               "epochs_run": result.epochs_run, "train_images": len(train)}
+               "epochs_run": result.epochs_run, "train_images": len(train),
+               "val_images": len(val), "labeled_images": len(train) + len(val),
+               "rounds": _label_rounds(store, train.item_ids + val.item_ids),
+               "history": result.history}
     store.update_model(model_id, status="trained", checkpoint_path=str(path.relative_to(store.root)),
                        checkpoint_sha256=digest, metrics=metrics)
     return metrics
+
+
+def _label_rounds(store: Store, item_ids: list[int]) -> list[int]:
+    """The rounds whose labels a model is trained on (items labeled outside a round,
+    e.g. imported, count as round 0)."""
+    return sorted({i.labeled_round or 0 for i in store.items(ids=item_ids)})
 
 
 def _parent_weights(store: Store, parent: int | None, class_ids: list[int]
