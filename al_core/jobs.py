@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0
 STALE_AFTER_S = 15.0
-JOB_KINDS = ("train", "predict", "query", "compare")  # registered by al_core.registry, .query
+JOB_KINDS = ("train", "retrain", "predict", "query", "compare")  # registered by al_core.registry, .query
 KINDS: dict[str, Callable] = {}  # kind -> fn(store, job_id, params, reporter)
 
 
