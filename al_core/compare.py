@@ -7,10 +7,17 @@ The config is Dataloop's JSON, accepted as-is::
      "wins": "any"}          # or "all", or a fraction (a number or a numeric string)
 
 A class is won when the new model's AP exceeds the old one's by more than ``min_delta``.
-Beyond Dataloop, optional: ``"max_class_drop"`` (discard if any class loses more AP than
-this) and ``"bootstrap": {"samples": 1000, "seed": 0, "min_confidence": 0.9}`` (a paired
-bootstrap over test images; discard unless the new model's mAP is higher in at least
-``min_confidence`` of the resamples).
+Beyond Dataloop, optional: ``"min_map_gain"`` (discard unless the new model's mAP is
+higher than the old one's by more than this: a mean-AP non-regression rule),
+``"max_class_drop"`` (discard if any class loses more AP than this) and
+``"bootstrap": {"samples": 1000, "seed": 0, "min_confidence": 0.9}`` (a paired bootstrap
+over test images, after Efron & Tibshirani; its 95% interval of the mAP difference is
+reported, and with ``min_confidence`` it discards unless the new model's mAP is higher
+in at least that share of the resamples).
+
+Dataloop's own example (``"wins": "any"``) promotes a model that wins one class and loses
+the others, so the config the app and CLI offer is :data:`DEFAULT_COMPARE_CONFIG`: one
+class won, mAP not lower, no class down by more than 5 AP points.
 """
 from __future__ import annotations
 
@@ -21,9 +28,16 @@ import numpy as np
 
 from al_core.evaluation import Detections, EvalResult, GroundTruth, evaluate
 
-TOP_KEYS = {"checks", "wins", "max_class_drop", "bootstrap"}
+TOP_KEYS = {"checks", "wins", "min_map_gain", "max_class_drop", "bootstrap"}
 PR_KEYS = {"iou_threshold", "min_delta"}
 BOOTSTRAP_KEYS = {"samples", "seed", "min_confidence"}
+
+# What the app and the CLI offer: never promotes a model whose test mAP is not higher or
+# that loses a class by more than 5 AP points; the bootstrap interval is reported.
+DEFAULT_COMPARE_CONFIG = {
+    "checks": {"precision_recall": {"iou_threshold": 0.5, "min_delta": 0.0}},
+    "wins": "any", "min_map_gain": 0.0, "max_class_drop": 0.05,
+    "bootstrap": {"samples": 500, "seed": 0}}
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,7 @@ class CompareConfig:
     min_delta: float = 0.0
     wins: str | float = "any"  # "any" | "all" | a fraction in [0, 1]
     max_class_drop: float | None = None
+    min_map_gain: float | None = None
     bootstrap_samples: int = 0  # 0: no bootstrap
     bootstrap_seed: int = 0
     min_confidence: float | None = None
@@ -41,7 +56,7 @@ class CompareConfig:
 class ClassComparison:
     class_id: int
     new_ap: float
-    old_ap: float
+    old_ap: float | None  # None: there is no old model
     won: bool
 
 
@@ -101,6 +116,8 @@ def parse_compare_config(data) -> CompareConfig:
         wins=wins,
         max_class_drop=None if data.get("max_class_drop") is None else _number(
             data["max_class_drop"], "max_class_drop", low=0.0, high=1.0),
+        min_map_gain=None if data.get("min_map_gain") is None else _number(
+            data["min_map_gain"], "min_map_gain", low=0.0, high=1.0),
         bootstrap_samples=samples, bootstrap_seed=seed,
         min_confidence=None if boot.get("min_confidence") is None else _number(
             boot["min_confidence"], "bootstrap.min_confidence", low=0.0, high=1.0))
@@ -146,8 +163,8 @@ def decide(new: EvalResult, old: EvalResult | None, config: CompareConfig, *,
     """The decision from two evaluations on the same test set (``old`` None: the new
     model is the first one and wins). ``bootstrap``: (confidence, interval)."""
     if old is None:
-        per_class = [ClassComparison(c, r.ap, 0.0, True) for c, r in new.per_class.items()]
-        return Decision("update_model", "first model: there is no active model to compare "
+        per_class = [ClassComparison(c, r.ap, None, True) for c, r in new.per_class.items()]
+        return Decision("update_model", "first model: there is no previous model to compare "
                         "against", per_class, new.map)
     if set(new.per_class) != set(old.per_class):
         raise ValueError("the two evaluations cover different classes; evaluate both on the "
@@ -166,6 +183,10 @@ def decide(new: EvalResult, old: EvalResult | None, config: CompareConfig, *,
         ok, rule = total > 0 and won / total >= config.wins, f"at least {config.wins:.0%} of classes"
     reason = (f"won {won} of {total} classes (AP up by more than {config.min_delta:g}); "
               f"the rule needs {rule}")
+    if ok and config.min_map_gain is not None and not delta > config.min_map_gain:
+        ok = False
+        reason += (f"; but mAP went from {old.map:.3f} to {new.map:.3f}, not up by more than "
+                   f"min_map_gain {config.min_map_gain:g}")
     if ok and config.max_class_drop is not None:
         worst = min(per_class, key=lambda c: c.new_ap - c.old_ap)
         if worst.old_ap - worst.new_ap > config.max_class_drop:
@@ -179,3 +200,24 @@ def decide(new: EvalResult, old: EvalResult | None, config: CompareConfig, *,
                    f"improved (min_confidence {config.min_confidence:.0%})")
     return Decision("update_model" if ok else "discard", reason, per_class, delta,
                     confidence, interval)
+
+
+def describe_rule(config: CompareConfig) -> str:
+    """One sentence a person reads before running the comparison: when it will promote."""
+    wins = {"any": "wins at least one class", "all": "wins every class"}.get(
+        config.wins, f"wins at least {config.wins:.0%} of the classes" if not
+        isinstance(config.wins, str) else "")
+    parts = [f"{wins} (AP up by more than {config.min_delta:g})"]
+    if config.min_map_gain is not None:
+        parts.append("its mAP is higher" + (f" by more than {config.min_map_gain:g}"
+                                            if config.min_map_gain else ""))
+    if config.max_class_drop is not None:
+        parts.append(f"no class loses more than {config.max_class_drop:g} AP")
+    if config.min_confidence is not None:
+        parts.append(f"the bootstrap is at least {config.min_confidence:.0%} sure mAP rose")
+    text = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    warn = "" if config.min_map_gain is not None or config.max_class_drop is not None or \
+        config.min_confidence is not None else (" Nothing stops a model that loses the other "
+                                                 "classes: add min_map_gain or max_class_drop.")
+    return (f"Promotes the new model only if it {text}, at IoU {config.iou_threshold:g}; "
+            f"otherwise discards it.{warn}")

@@ -103,10 +103,14 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
             raise ValueError(f"the active model changed while model #{new_id} was being "
                              f"compared with {f'#{old_id}' if old_id is not None else 'none'}"
                              "; compare it again with the model active now")
-        store.save_comparison(
+        comparison_id = store.save_comparison(
             new_model_id=new_id, old_model_id=old_id, config=raw_config,
             test_set_hash=new_hash, decision=decision.decision, reason=decision.reason,
-            per_class=[vars(c) for c in decision.per_class], decided_by=decided_by)
+            per_class=[vars(c) for c in decision.per_class], decided_by=decided_by,
+            iou_threshold=config.iou_threshold, new_map=new.map,
+            old_map=old.map if old is not None else None, confidence=decision.confidence,
+            delta_interval=decision.delta_interval)
         if apply:
-            store.apply_decision(new_id, decision.decision)
+            store.apply_decision(new_id, decision.decision, decided_by=decided_by,
+                                 why=decision.reason, comparison_id=comparison_id)
     return decision

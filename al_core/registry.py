@@ -218,15 +218,16 @@ def run_predict_job(store: Store, job_id: int, params: dict, reporter: Reporter)
 
 @job_kind("compare")
 def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
-    """The compare node from the app: the new model against the active one (whichever is
-    active when the job runs), each first run on the test items it has not predicted,
+    """The compare node from the app: the new model against ``old_model_id`` (default:
+    whichever is active when the job runs), each first run on the test items it has not predicted,
     then the decision stored and, with ``apply``, carried out."""
     from al_core.compare import parse_compare_config
     from al_core.model_eval import compare_models
 
     raw = params["config"]
     config = parse_compare_config(raw)
-    new_id, old_id = params["new_model_id"], store.active_model_id()
+    new_id = params["new_model_id"]
+    old_id = params.get("old_model_id") or store.active_model_id()
     test_ids, _ = store.test_set_identity()
     if not test_ids:
         raise ValueError("the project has no labeled test items: split the labeled items "
@@ -240,7 +241,8 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
                 0.9 / len(models), f"model #{model_id} on the test split"))
     reporter.progress(0.95, "comparing on the test split")
     decision = compare_models(store, new_id, old_id, config, raw_config=raw,
-                              apply=bool(params.get("apply")), decided_by="app")
+                              apply=bool(params.get("apply")),
+                              decided_by=params.get("decided_by") or "app")
     against = f"model #{old_id}" if old_id is not None else "no active model"
     reporter.progress(1.0, f"#{new_id} vs {against}: {decision.decision} "
                            f"({decision.reason})")

@@ -290,6 +290,33 @@ def m006_reviews_claims_skips(db: Database) -> None:
     """)
 
 
+@migrations()
+def m007_comparison_figures_and_model_decisions(db: Database) -> None:
+    # The comparison dashboard shows both mAPs and the bootstrap interval of a stored
+    # comparison; the model history records every change of the active model: a
+    # comparison's decision carried out, an override of it (who and why), a rollback.
+    _run(db, """
+    ALTER TABLE comparisons ADD COLUMN iou_threshold REAL;
+    ALTER TABLE comparisons ADD COLUMN new_map REAL;
+    ALTER TABLE comparisons ADD COLUMN old_map REAL;
+    ALTER TABLE comparisons ADD COLUMN confidence REAL;
+    ALTER TABLE comparisons ADD COLUMN delta_lo REAL;
+    ALTER TABLE comparisons ADD COLUMN delta_hi REAL;
+    CREATE TABLE model_decisions (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models (id),
+        action TEXT NOT NULL CHECK (action IN ('update_model', 'discard', 'rollback')),
+        comparison_id INTEGER REFERENCES comparisons (id),
+        override INTEGER NOT NULL DEFAULT 0,
+        previous_active_id INTEGER REFERENCES models (id),
+        decided_by TEXT NOT NULL,
+        why TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX model_decisions_model ON model_decisions (model_id)
+    """)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)

@@ -2,7 +2,7 @@
 ``models/``. All SQL of the application lives in this package, behind typed methods that
 return the dataclasses of :mod:`al_core.types`, one module per concept: items and labels
 (:mod:`.items`), selections (:mod:`.selections`), models and predictions
-(:mod:`.models`), jobs (:mod:`.jobs`), review and claims (:mod:`.review`). Every
+(:mod:`.models`), evaluations, comparisons and decisions (:mod:`.decisions`), jobs (:mod:`.jobs`), review and claims (:mod:`.review`). Every
 multi-row write runs in :meth:`Store.write` (``BEGIN IMMEDIATE``: writers queue).
 
 Open a new :class:`Store` per Streamlit rerun or per process: a sqlite3 connection
@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from al_core.schema import migrate, pending_migrations
+from al_core.store.decisions import DecisionsMixin
 from al_core.store.items import ItemsMixin
 from al_core.store.jobs import JobsMixin
 from al_core.store.models import ModelsMixin
@@ -34,7 +35,8 @@ class ProjectError(Exception):
     """A project cannot be opened or is not in the state an operation needs."""
 
 
-class Store(ItemsMixin, SelectionsMixin, ModelsMixin, JobsMixin, ReviewMixin):
+class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
+            ReviewMixin):
     """Typed access to one project directory; the SQL of each concept lives in its mixin."""
 
     def __init__(self, project_dir: str | Path, *, create: bool = False) -> None:

@@ -1,5 +1,4 @@
-"""Models, their predictions and embeddings, cold-start features, evaluations and
-comparisons."""
+"""Models, their predictions and embeddings, cold-start features."""
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +34,6 @@ class ModelsMixin:
         return self.db.execute("SELECT count(*) FROM predictions WHERE model_id = ?",
                                [model_id]).fetchone()[0]
 
-    # -- evaluations and comparisons -----------------------------------------
     def model(self, model_id: int) -> dict:
         rows = list(self.db.query("SELECT * FROM models WHERE id = ?", [model_id]))
         if not rows:
@@ -73,59 +71,6 @@ class ModelsMixin:
                            [model_id]).fetchone() is None:
             return []
         return self.items_without_embedding(model_id, item_ids)
-
-    def save_evaluation(self, *, model_id: int, test_set_hash: str, iou_threshold: float,
-                        map: float, per_class: dict, pr_curves: dict) -> int:
-        return self.db["evaluations"].insert({
-            "model_id": model_id, "test_set_hash": test_set_hash,
-            "iou_threshold": iou_threshold, "map": map, "per_class": json.dumps(per_class),
-            "pr_curves": json.dumps(pr_curves), "created": now()}).last_pk
-
-    def evaluation(self, model_id: int, test_set_hash: str, iou_threshold: float) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT * FROM evaluations WHERE model_id = ? AND test_set_hash = ? AND "
-            "iou_threshold = ? ORDER BY id DESC LIMIT 1", [model_id, test_set_hash, iou_threshold]))
-        if not rows:
-            return None
-        r = rows[0]
-        return dict(r, per_class=json.loads(r["per_class"]), pr_curves=json.loads(r["pr_curves"]))
-
-    def evaluated_models(self, test_set_hash: str) -> list[int]:
-        """Models evaluated on the test set with this identity (see test_set_identity)."""
-        return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT model_id FROM evaluations WHERE test_set_hash = ? ORDER BY 1",
-            [test_set_hash])]
-
-    def save_comparison(self, *, new_model_id: int, old_model_id: int | None, config: dict,
-                        test_set_hash: str, per_class: list, decision: str, reason: str,
-                        decided_by: str) -> int:
-        return self.db["comparisons"].insert({
-            "new_model_id": new_model_id, "old_model_id": old_model_id,
-            "config": json.dumps(config), "test_set_hash": test_set_hash,
-            "per_class": json.dumps(per_class), "decision": decision, "reason": reason,
-            "decided_by": decided_by, "created": now()}).last_pk
-
-    def comparisons(self, *, limit: int = 20) -> list[dict]:
-        """The newest comparisons first, with their config and per-class results parsed."""
-        return [dict(r, config=json.loads(r["config"]), per_class=json.loads(r["per_class"]))
-                for r in self.db.query(
-                    f"SELECT * FROM comparisons ORDER BY id DESC LIMIT {int(limit)}")]
-
-    def apply_decision(self, new_model_id: int, decision: str) -> None:
-        """update_model: the new model becomes active (the old one stays, as trained);
-        discard: the new model is kept on record as discarded."""
-        with self.write():
-            stamp = now()
-            if decision == "update_model":
-                self.db.execute("UPDATE models SET status = 'trained', updated = ? "
-                                "WHERE status = 'active'", [stamp])
-                self.db.execute("UPDATE models SET status = 'active', updated = ? WHERE id = ?",
-                                [stamp, new_model_id])
-            elif decision == "discard":
-                self.db.execute("UPDATE models SET status = 'discarded', updated = ? "
-                                "WHERE id = ?", [stamp, new_model_id])
-            else:
-                raise ValueError(f"decision {decision!r} is not update_model or discard")
 
     def update_model(self, model_id: int, **fields) -> None:
         fields = {k: json.dumps(v) if k in ("config", "metrics") else v for k, v in fields.items()}
