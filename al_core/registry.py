@@ -174,7 +174,7 @@ def _train_ended(store: Store, job_id: int, status: str) -> None:
         store.update_model(model_id, status="cancelled" if status == "cancelled" else "failed")
 
 
-ON_END["train"] = _train_ended
+ON_END["train"] = ON_END["retrain"] = _train_ended  # the model ends with its job
 
 
 def predict_items(store: Store, model_id: int, item_ids: list[int], *,
@@ -246,3 +246,6 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
     against = f"model #{old_id}" if old_id is not None else "no active model"
     reporter.progress(1.0, f"#{new_id} vs {against}: {decision.decision} "
                            f"({decision.reason})")
+
+
+from al_core import retrain  # noqa: E402,F401 - registers the retrain job (it imports us lazily)
