@@ -1,0 +1,76 @@
+"""What the CLI's commands share on the console: a progress bar on stderr, JSON
+arguments given inline or as a file, and following a job until it ends."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from al_core import jobs
+from al_core.io_coco import read_json
+from al_core.store import Store
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (only when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+
+    def progress_line(self, fraction: float, message: str) -> None:
+        filled = int(30 * fraction)
+        line = f"[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message}"
+        if self.tty:
+            sys.stderr.write("\r" + line[:120].ljust(120))
+            sys.stderr.flush()
+        elif message != self.last:
+            print(line, file=sys.stderr)
+        self.last = message
+
+    def finish(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if not self.tty:
+            return
+        filled = int(30 * done / max(total, 1))
+        elapsed = time.monotonic() - self.start
+        sys.stderr.write(f"\r{what:<18} [{'#' * filled}{'.' * (30 - filled)}] "
+                         f"{done}/{total} {elapsed:5.1f}s")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def json_arg(text: str | None, what: str) -> dict:
+    """A JSON object given inline or as a path to a file."""
+    if not text:
+        return {}
+    data = read_json(text, what) if Path(text).is_file() else None
+    if data is None:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{what}: neither a file nor valid JSON ({exc.msg} at column "
+                             f"{exc.colno})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{what}: expected a JSON object, got {data!r}")
+    return data
+
+
+def follow_job(store: Store, job_id: int) -> int:
+    bar = ProgressBar()
+    try:
+        job = jobs.wait_for(store, job_id, on_progress=lambda j: bar.progress_line(
+            j["progress"], j["message"] or j["status"]))
+    except KeyboardInterrupt:
+        jobs.cancel_job(store, job_id)
+        print("\ncancelling...", file=sys.stderr)
+        job = jobs.wait_for(store, job_id)
+    bar.finish()
+    print(f"job {job_id} {job['status']}" + (f": {job['error']}" if job["error"] else ""))
+    return 0 if job["status"] == "succeeded" else 1
