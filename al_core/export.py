@@ -52,6 +52,18 @@ def coco_instances(store: Store, *, split: str | None = None, tag: str | None = 
     }
 
 
+def coco_results(store: Store, model_id: int, item_ids: list[int]) -> list[dict]:
+    """A model's stored detections on these items as a COCO results list
+    (``{image_id, category_id, bbox [x, y, w, h] in pixels, score}``, the file
+    pycocotools' ``loadRes`` and ``eval-coco --dt`` read); ids as in :func:`coco_instances`."""
+    out = []
+    for r in store.predictions(model_id, item_ids):
+        out.append({"image_id": r["item_id"], "category_id": r["class_id"],
+                    "bbox": [r["x1"], r["y1"], r["x2"] - r["x1"], r["y2"] - r["y1"]],
+                    "score": r["score"]})
+    return out
+
+
 PRELABEL_MIN_SCORE = DEFAULT_MIN_SCORE  # the review screen's default: one threshold everywhere
 
 

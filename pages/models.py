@@ -1,17 +1,23 @@
-"""The model registry and its jobs: train a new model (Create New Model), follow and
-cancel jobs, compare a model with the active one on the test split and promote it,
-predict with a trained model. Training, comparing and predicting run in their own process."""
+"""Models: retrain (a new version from the active one's config, trained, evaluated and
+compared in one job, with a live chart), the running jobs, the model history with
+rollback, and predicting with any version. Jobs run in their own process: closing the
+tab or reloading loses nothing."""
 import json
 
 import pandas as pd
 import streamlit as st
 
 from al_core import jobs
-from al_core.compare import parse_compare_config
-from al_core.model_config import TrainConfig, create_candidate
+from al_core.compare import describe_rule, parse_compare_config
+from al_core.model_config import TrainConfig, merge_config
+from al_core.model_history import model_history
+from al_core.promotion import project_compare_config, roll_back
+from al_core.retrain import start_retrain
 from ui import state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
+from ui.job_watch import running_jobs
+from ui.timefmt import when
 
 page_entry()
 
@@ -20,165 +26,138 @@ st.title("Models")
 show_flash()
 
 active = store.active_model_id()
-with st.expander("Train a new model", expanded=not store.models(), icon=":material/model_training:"):
+models = store.models()
+
+
+def retrain_form() -> None:
     base = store.model(active) if active is not None else None
-    st.markdown(f"Clones the config of **{base['name']} (#{active})**, the active model."
-                if base else "No active model yet: starts from the default config.")
-    st.code(json.dumps(base["config"] if base else TrainConfig().to_dict(), indent=1),
-            language="json")
+    st.markdown(f"A new version from the config of **#{active} {base['name']}**, the active "
+                "model, trained on the current labels, then run on the test split and "
+                "compared with it." if base else
+                "No active model yet: the first version starts from the default config.")
     train_n, val_n = store.count_items(split="train"), store.count_items(split="val")
     outside = store.count_items(status="labeled", unsplit=True)
-    st.markdown(f"Trains on **{train_n:,}** images, validates on **{val_n:,}**; "
+    st.markdown(f"Trains on **{train_n:,}** images, validates on **{val_n:,}**. "
                 + (f":orange[**{outside:,}** labeled images have no split and are left out: "
-                   "split them on the Project page first.]" if outside else
-                   "every labeled image outside the test split is in train or val."))
-    override = st.text_area("Override (JSON)", placeholder='{"epochs": 40, "time_budget_s": 180}',
-                            help="Any of the keys above; unknown keys are refused.")
-    if st.button("Train", type="primary", icon=":material/play_arrow:"):
+                   "split them on the Project page first.]" if outside else ""))
+    c1, c2 = st.columns(2)
+    c1.code(json.dumps(base["config"] if base else TrainConfig().to_dict(), indent=1),
+            language="json")
+    text = c2.text_area("Override (JSON)", placeholder='{"epochs": 40}', height=120,
+                        help="Any of the keys on the left; unknown keys and out-of-range "
+                             "values are refused.")
+    override, problem = {}, None
+    try:
+        override = json.loads(text or "{}")
+        merge_config(base["config"] if base else TrainConfig(), override)
+    except json.JSONDecodeError as exc:
+        problem = f"The override is not valid JSON: {exc}."
+    except ValueError as exc:
+        problem = f"The override is refused: {exc}."
+    if problem:
+        c2.error(problem)
+    rule = describe_rule(parse_compare_config(project_compare_config(store)))
+    c2.caption(f"Then: {rule}")
+    c2.page_link("pages/compare.py", label="Edit the rule on the Compare page",
+                 icon=":material/tune:")
+    apply = c2.checkbox("Carry the decision out when the job ends", value=False,
+                        help="Otherwise the Compare page shows it, to apply or override.")
+    if c2.button("Retrain", type="primary", icon=":material/model_training:",
+                 disabled=problem is not None):
         try:
-            model_id = create_candidate(store, override=json.loads(override or "{}"))
-            job_id = jobs.start_job(store, "train", {"model_id": model_id})
-        except json.JSONDecodeError as exc:
-            st.error(f"Not started: the override is not valid JSON ({exc}).")
+            model_id, job_id = start_retrain(store, override=override, apply=apply,
+                                             decided_by=st.session_state.get("annotator")
+                                             or "app")
         except ValueError as exc:
             st.error(f"Not started: {exc}")
         else:
-            flash("success", f"Started training model #{model_id} (job {job_id}); follow it "
-                             "under Jobs.")
+            flash("success", f"Retraining: model #{model_id} (job {job_id}). Follow it "
+                             "below; the decision shows on the Compare page.")
 
 
-def _registry(models: list[dict]) -> None:
-    st.subheader("Registry")
-    if not models:
-        st.info("No models yet. Train one above, or import predictions of an external model.")
-        return
-    st.dataframe(pd.DataFrame([{
-        "id": m["id"], "name": m["name"], "status": m["status"], "arch": m["arch"],
-        "parent": m["parent_id"], "val mAP50": m["metrics"].get("val_map50"),
-        "best epoch": m["metrics"].get("best_epoch"), "created": m["created"]}
-        for m in reversed(models)]), hide_index=True, width="stretch")
+def _test_map(r) -> str:
+    if r.test_map50 is None:
+        return r.test_note or "—"
+    return f"{r.test_map50:.3f}" + (f" ({r.test_note})" if r.test_note else "")
 
 
-# Dataloop's compare config, as its docs give it
-DEFAULT_COMPARE = {"checks": {"precision_recall": {"iou_threshold": 0.5, "min_delta": 0.0}},
-                   "wins": "any"}
+def _trained_on(r) -> str:
+    if r.labels is None:
+        return "—"
+    rounds = f", rounds {', '.join(map(str, r.rounds))}" if r.rounds else ""
+    return f"{r.labels:,} labels{rounds}"
 
 
-def _comparisons(s) -> None:
-    rows = s.comparisons(limit=10)
+def history() -> None:
+    st.subheader("Model history")
+    rows = model_history(store)
     if not rows:
+        st.info("No models yet. Retrain above, or import predictions of an external model.")
         return
-    st.subheader("Comparisons")
     st.dataframe(pd.DataFrame([{
-        "new": f"#{c['new_model_id']}", "old": f"#{c['old_model_id']}"
-        if c["old_model_id"] is not None else "(none)", "decision": c["decision"],
-        "reason": c["reason"], "by": c["decided_by"],
-        "when": c["created"][:19].replace("T", " ")}
-        for c in rows]), hide_index=True, width="stretch")
-    latest, names = rows[0], {c.id: c.name for c in s.classes()}
-    with st.expander(f"Per-class AP of the newest comparison (#{latest['new_model_id']})"):
-        st.dataframe(pd.DataFrame([{
-            "class": names.get(c["class_id"], c["class_id"]), "new AP": c["new_ap"],
-            "old AP": c["old_ap"], "won": c["won"]} for c in latest["per_class"]]),
-            hide_index=True, width="stretch")
+        "version": f"{'● ' if r.active else ''}#{r.id} {r.name}",
+        "parent": f"#{r.parent_id}" if r.parent_id else "—",
+        "status": r.status, "test mAP50": _test_map(r), "trained on": _trained_on(r),
+        "config vs parent": r.config_change or "—", "decision": r.decision or "—",
+        "created": when(r.created)} for r in rows]), hide_index=True, width="stretch",
+        column_config={"decision": st.column_config.TextColumn(width="large")})
+    st.caption("● marks the active model. Comparisons and their curves: Compare page.")
+    earlier = [r for r in rows if not r.active and r.status in ("trained", "discarded")]
+    if earlier:
+        with st.expander("Roll back to an earlier version", icon=":material/history:"):
+            c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+            target = c1.selectbox("Version", earlier,
+                                  format_func=lambda r: f"#{r.id} {r.name} ({r.status})")
+            why = c2.text_input("Why", placeholder="e.g. #5 misses small digits")
+            name = st.session_state.get("annotator") or "app"
+            if c3.button("Roll back", icon=":material/undo:"):
+                try:
+                    roll_back(store, target.id, decided_by=name, why=why)
+                except ValueError as exc:
+                    st.error(str(exc))
+                else:
+                    flash("success", f"Model #{target.id} is active again (recorded as a "
+                                     "rollback).")
 
 
-comparable = [m for m in reversed(store.models())  # the newest first
-              if m["status"] in ("trained", "discarded", "external")]
-# open while a trained model newer than the active one waits for its first comparison
-compared = {c["new_model_id"] for c in store.comparisons(limit=1000)}
-waiting = any(m["status"] == "trained" and m["id"] not in compared
-              and (active is None or m["id"] > active) for m in comparable)
-with st.expander("Compare with the active model and promote", expanded=waiting,
-                 icon=":material/compare_arrows:"):
-    if not comparable:
-        st.caption("Train a model first: a trained model is compared with the active one here.")
-    else:
-        act = store.model(active) if active is not None else None
-        st.caption("Per-class AP on the frozen test split decides whether the new model "
-                   "replaces the active one (update_model) or not (discard). Models are first "
-                   "run on the test images they have not seen. " + (
-                       f"Active now: **#{act['id']} {act['name']}**." if act else
-                       "There is no active model yet: the first model compared wins."))
-        c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-        new = c1.selectbox("New model", comparable,
-                           format_func=lambda m: f"#{m['id']} {m['name']} ({m['status']})")
-        apply = c2.checkbox("Apply the decision", value=True,
-                            help="update_model: the new model becomes active and the old one "
-                                 "stays as trained. discard: the new model is marked discarded "
-                                 "(it can be compared again later).")
-        raw = st.text_area("Compare config (JSON)", value=json.dumps(DEFAULT_COMPARE),
-                           help='Dataloop\'s format; also "max_class_drop" and "bootstrap" '
-                                "(see the README). Unknown keys are refused.")
-        if st.button("Compare on the test split", icon=":material/compare_arrows:"):
-            try:
-                config = json.loads(raw)
-                parse_compare_config(config)
-                if apply and new["status"] == "external":
-                    raise ValueError(f"model #{new['id']} is an external model (imported "
-                                     "predictions): untick Apply to compare it")
-                job_id = jobs.start_job(store, "compare", {"new_model_id": new["id"],
-                                                           "config": config, "apply": apply})
-            except json.JSONDecodeError as exc:
-                st.error(f"Not started: the config is not valid JSON ({exc}).")
-            except ValueError as exc:
-                st.error(f"Not started: {exc}")
-            else:
-                flash("success", f"Started comparing model #{new['id']} (job {job_id}); the "
-                                 "decision appears under Comparisons.")
-
-
-@st.fragment(run_every=2)
-def job_panel() -> None:
-    with state.store() as s:
-        jobs.reap_stale(s)
-        running = s.jobs(status="running") + s.jobs(status="queued")
-        ids = {j["id"] for j in running}
-        if st.session_state.get("_running_jobs", set()) - ids:
-            # a job ended: redraw the whole page (active model, model lists, sidebar)
-            st.session_state["_running_jobs"] = ids
-            st.rerun(scope="app")
-        st.session_state["_running_jobs"] = ids
-        st.subheader("Jobs")
-        if not running:
-            st.caption("No job is running.")
-        for job in running:
-            cols = st.columns([5, 1])
-            cols[0].progress(job["progress"], text=f"Job {job['id']} · {job['kind']} · "
-                                                   f"{job['message'] or job['status']}")
-            if job["cancel_requested"]:
-                cols[1].caption("cancelling...")
-            elif cols[1].button("Cancel", key=f"cancel-{job['id']}"):
-                jobs.cancel_job(s, job["id"])
-                st.rerun(scope="fragment")
-        _registry(s.models())
-        _comparisons(s)
-        recent = [j for j in s.jobs(limit=10) if j["status"] not in ("running", "queued")]
-        if recent:
-            st.subheader("Recent jobs")
-            st.dataframe(pd.DataFrame([{
-                "job": j["id"], "kind": j["kind"], "status": j["status"],
-                "message": j["error"] or j["message"], "finished": j["finished"]}
-                for j in recent]), hide_index=True, width="stretch")
-            failed = [j for j in recent if j["status"] == "failed" and j["error"]]
-            if failed:  # the table cuts long errors; the newest is worth reading whole
-                with st.expander(f"Job {failed[0]['id']} failed: the whole error"):
-                    st.code(failed[0]["error"], language=None, wrap_lines=True)
-
-
-job_panel()
-
-models = store.models()
-trained = [m for m in models if m["checkpoint_path"]]
-if trained:
+def predict() -> None:
+    trained = [m for m in models if m["checkpoint_path"]]
+    if not trained:
+        return
     st.subheader("Predict")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    pick = c1.selectbox("Model", trained, format_func=lambda m: f"#{m['id']} {m['name']} "
-                                                                f"({m['status']})")
+    ids = [m["id"] for m in trained]
+    pick = c1.selectbox("Model", trained, index=ids.index(active) if active in ids else
+                        len(ids) - 1, format_func=lambda m: f"#{m['id']} {m['name']} "
+                                                            f"({m['status']})")
     if c2.button("Predict pool and test", icon=":material/visibility:"):
         ids = [i.id for i in store.items(status="unlabeled", unsplit=True)] + \
               [i.id for i in store.items(split="test")]
         job_id = jobs.start_job(store, "predict", {"model_id": pick["id"], "item_ids": ids})
         flash("success", f"Started predicting {len(ids)} images with model #{pick['id']} "
-                         f"(job {job_id}); follow it under Jobs.")
+                         f"(job {job_id}).")
+
+
+def recent_jobs() -> None:
+    recent = [j for j in store.jobs(limit=10) if j["status"] not in ("running", "queued")]
+    if not recent:
+        return
+    st.subheader("Recent jobs")
+    st.dataframe(pd.DataFrame([{
+        "job": j["id"], "kind": j["kind"], "status": j["status"],
+        "message": j["error"] or j["message"] or "", "finished": when(j["finished"])}
+        for j in recent]), hide_index=True, width="stretch")
+    failed = [j for j in recent if j["status"] == "failed" and j["error"]]
+    if failed:  # the table cuts long errors; the newest is worth reading whole
+        with st.expander(f"Job {failed[0]['id']} failed: the whole error"):
+            st.code(failed[0]["error"], language=None, wrap_lines=True)
+
+
+with st.expander("Retrain", expanded=not models, icon=":material/model_training:"):
+    retrain_form()
+st.subheader("Jobs")
+running_jobs(None, key="models")
+history()
+predict()
+recent_jobs()
 store.close()

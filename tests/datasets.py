@@ -109,3 +109,25 @@ def Image_png_truncated() -> bytes:
 def write_json(path: Path, data) -> Path:
     path.write_text(json.dumps(data))  # NaN is written as the NaN literal, as many tools do
     return path
+
+
+def add_model_from_labels(store, name, *, keep=1.0, jitter=0.0, seed=0, status="external"):
+    """A model (external by default) whose predictions are the test labels, some dropped
+    (kept with probability ``keep``) or moved (by ``jitter`` pixels); returns its id."""
+    from al_core.types import Box
+
+    rng = np.random.default_rng(seed)
+    model = store.add_model(name=name, arch="external" if status == "external" else "compact",
+                            status=status)
+    rows = []
+    test = [i.id for i in store.items(split="test")]
+    for item_id, anns in store.annotations(test).items():
+        for a in anns:
+            if rng.random() < keep:
+                b = a.box
+                dx = rng.normal(0, jitter, 2)
+                rows.append((item_id, a.class_id, Box(b.x1 + dx[0], b.y1 + dx[1],
+                                                      b.x2 + dx[0], b.y2 + dx[1]),
+                             float(rng.random())))
+    store.add_predictions(model, rows)
+    return model

@@ -4,7 +4,7 @@ import pytest
 from al_core.compare import CompareConfig, decide, parse_compare_config
 from al_core.evaluation import ClassResult, EvalResult
 from al_core.model_eval import check_same_test_set, compare_models, evaluate_model
-from al_core.types import Box
+from tests.datasets import add_model_from_labels as _add_model
 
 DATALOOP = {"checks": {"precision_recall": {"iou_threshold": 0.5, "min_delta": 0.0}},
             "wins": "any"}
@@ -75,26 +75,6 @@ def test_first_model_wins():
 def test_bad_configs_name_the_key_and_value(raw, message):
     with pytest.raises(ValueError, match=message):
         parse_compare_config(raw)
-
-
-def _add_model(store, name, *, keep=1.0, jitter=0.0, seed=0, status="external"):
-    """A model (external by default) whose predictions are the test labels, some dropped
-    or moved."""
-    rng = np.random.default_rng(seed)
-    model = store.add_model(name=name, arch="external" if status == "external" else "compact",
-                            status=status)
-    rows = []
-    test = [i.id for i in store.items(split="test")]
-    for item_id, anns in store.annotations(test).items():
-        for a in anns:
-            if rng.random() < keep:
-                b = a.box
-                dx = rng.normal(0, jitter, 2)
-                rows.append((item_id, a.class_id, Box(b.x1 + dx[0], b.y1 + dx[1],
-                                                      b.x2 + dx[0], b.y2 + dx[1]),
-                             float(rng.random())))
-    store.add_predictions(model, rows)
-    return model
 
 
 def test_model_evaluation_is_stored_with_the_test_set_identity(demo_store):

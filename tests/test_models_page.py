@@ -1,4 +1,5 @@
-"""The Models page, headless: start a training job from the UI and see it in the panel."""
+"""The Models page, headless: retrain from the UI (its own process), the override
+checked inline, the model history with its decisions, rollback, the predict form."""
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from al_core import jobs
 from al_core.demo import label_from_oracle_at_random
 from al_core.split import split_project
+from tests.datasets import add_model_from_labels
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -16,93 +18,105 @@ def models_page(demo_store, monkeypatch):
     label_from_oracle_at_random(demo_store, 16, seed=0)
     split_project(demo_store, seed=0)
     monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    return _page()
+
+
+def _page(name=None):
+    at = AppTest.from_file(APP, default_timeout=60)
+    if name:
+        at.session_state["annotator"] = name
+    at.run()
     return at.switch_page("pages/models.py").run()
-
-
-def test_bad_override_is_refused_by_name(models_page, demo_store):
-    models_page.text_area[0].input('{"epochz": 3}')
-    next(b for b in models_page.button if b.label == "Train").click().run()
-    assert any("epochz" in e.value for e in models_page.error)
-    models_page.text_area[0].input('{"arch": "yolo"}')  # refused before any model or job
-    next(b for b in models_page.button if b.label == "Train").click().run()
-    assert any("arch: unknown 'yolo'" in e.value for e in models_page.error)
-    models_page.text_area[0].input('{"epochs": 3')
-    next(b for b in models_page.button if b.label == "Train").click().run()
-    assert any("the override is not valid JSON" in e.value for e in models_page.error)
-    assert demo_store.models() == [] and demo_store.jobs() == []
-
-
-@pytest.mark.slow
-def test_training_started_from_the_page_runs_in_its_own_process(models_page, demo_store):
-    models_page.text_area[0].input('{"epochs": 1, "batch_size": 8, "width": 4}')
-    next(b for b in models_page.button if b.label == "Train").click().run()
-    assert any("Started training model" in s.value for s in models_page.success)
-    job = demo_store.jobs()[0]
-    assert job["pid"] and job["kind"] == "train"
-    final = jobs.wait_for(demo_store, job["id"])
-    assert final["status"] == "succeeded"
-    models_page.run()
-    table = next(d.value for d in models_page.dataframe if "arch" in d.value.columns)
-    assert list(table["status"]) == ["trained"]
 
 
 def _button(page, label):
     return next(b for b in page.button if b.label == label)
 
 
-def test_compare_refuses_a_bad_config_or_applying_an_external_model(models_page, demo_store):
-    assert any("Train a model first" in c.value for c in models_page.caption)
-    external = demo_store.add_model(name="imported", arch="external", status="external")
-    page = models_page.run()
+def _override(page):
+    return next(t for t in page.text_area if t.label == "Override (JSON)")
 
-    def compare_with(config: str):
-        next(t for t in page.text_area if t.label == "Compare config (JSON)").input(config)
-        _button(page, "Compare on the test split").click().run()
 
-    compare_with('{"wins": "most"}')
-    assert any("wins: 'most' is not a number" in e.value for e in page.error)
-    compare_with('{"wins": "any"')
-    assert any("the config is not valid JSON" in e.value for e in page.error)
-    compare_with('{"wins": "any"}')
-    assert any(f"model #{external} is an external model" in e.value for e in page.error)
-    assert demo_store.jobs() == []
+def test_a_bad_override_is_refused_inline_and_starts_nothing(models_page, demo_store):
+    page = models_page
+    for text, message in (('{"epochz": 3}', "epochz"), ('{"arch": "yolo"}', "arch: unknown"),
+                          ('{"epochs": 3', "not valid JSON")):
+        _override(page).input(text).run()
+        assert any(message in e.value for e in page.error), text
+        assert _button(page, "Retrain").disabled
+    _override(page).input('{"epochs": 3}').run()
+    assert not page.error and not _button(page, "Retrain").disabled
+    assert demo_store.models() == [] and demo_store.jobs() == []
+    # the rule the retrain's comparison will apply is said in one line
+    assert any("Promotes the new model only if" in c.value and "mAP is higher" in c.value
+               for c in page.caption)
 
 
 @pytest.mark.slow
-def test_compare_from_the_page_promotes_the_first_model_then_gates_the_next(models_page,
-                                                                            demo_store):
-    from al_core.model_config import create_candidate
-    from al_core.registry import train_model
-
-    first = create_candidate(demo_store, override={"epochs": 1, "width": 4, "batch_size": 8,
-                                                   "image_size": 64})
-    train_model(demo_store, first)
-    page = models_page.run()
-    assert any("no active model yet" in c.value for c in page.caption)
-    _button(page, "Compare on the test split").click().run()
-    assert any("Started comparing model" in s.value for s in page.success)
+def test_retrain_started_from_the_page_trains_and_compares_in_its_own_process(models_page,
+                                                                               demo_store):
+    page = models_page
+    _override(page).input('{"epochs": 1, "batch_size": 8, "width": 4, "image_size": 64}').run()
+    _button(page, "Retrain").click().run()
+    assert any("Retraining: model #1" in s.value for s in page.success)
     job = demo_store.jobs()[0]
-    assert jobs.wait_for(demo_store, job["id"])["status"] == "succeeded"
-    assert demo_store.active_model_id() == first  # the first model compared wins
-    # its test predictions were made by the job: every test item was seen
-    test_ids, _ = demo_store.test_set_identity()
-    assert demo_store.items_without_embedding(first, test_ids) == []
-
-    # the same weights again (warm start, lr 0): no class improves, so it is discarded
-    same = create_candidate(demo_store, override={"warm_start": True, "lr": 0.0})
-    train_model(demo_store, same)
-    page = models_page.run()
-    assert any(f"Active now: **#{first}" in c.value for c in page.caption)
-    page.selectbox[0].select(next(m for m in page.selectbox[0].options if f"#{same} " in m))
-    _button(page, "Compare on the test split").click().run()
-    job = demo_store.jobs()[0]
-    assert job["params"]["new_model_id"] == same
+    assert job["pid"] and job["kind"] == "retrain"
     final = jobs.wait_for(demo_store, job["id"])
-    assert final["status"] == "succeeded" and "discard" in final["message"]
-    assert demo_store.active_model_id() == first
-    assert demo_store.model(same)["status"] == "discarded"
+    assert final["status"] == "succeeded", final["error"]
+    assert demo_store.comparisons(limit=1)[0]["new_model_id"] == 1
     page.run()
-    table = next(d.value for d in page.dataframe if "decision" in d.value.columns)
-    assert list(table["decision"]) == ["discard", "update_model"]
-    assert list(table["old"]) == [f"#{first}", "(none)"]
+    table = next(d.value for d in page.dataframe if "version" in d.value.columns)
+    assert list(table["status"]) == ["trained"]
+    assert table["trained on"][0].startswith(f"{demo_store.count_items(split='train') + demo_store.count_items(split='val')} labels")
+    assert table["test mAP50"][0][0].isdigit()  # evaluated in the job
+
+
+def test_history_shows_parents_decisions_and_config_changes_then_rolls_back(models_page,
+                                                                          demo_store):
+    s = demo_store
+    first = add_model_from_labels(s, "first", keep=0.7, seed=1, status="trained")
+    s.update_model(first, checkpoint_path="models/model-1.pt", config={"epochs": 80, "lr": 0.003},
+                   metrics={"labeled_images": 14, "rounds": [0]})
+    s.apply_decision(first, "update_model", decided_by="lead", why="first model")
+    second = s.add_model(name="second", arch="compact", status="trained", parent_id=first,
+                         config={"epochs": 40, "lr": 0.003})
+    s.update_model(second, checkpoint_path="models/model-2.pt",
+                   metrics={"labeled_images": 30, "rounds": [0, 1]})
+    s.apply_decision(second, "update_model", decided_by="ana", why="won 7 of 7 classes")
+    page = _page("lead")
+    table = next(d.value for d in page.dataframe if "version" in d.value.columns)
+    rows = {r["version"]: r for _, r in table.iterrows()}
+    assert set(rows) == {f"● #{second} second", f"#{first} first"}
+    new, old = rows[f"● #{second} second"], rows[f"#{first} first"]
+    assert new["parent"] == f"#{first}" and old["parent"] == "—"
+    assert new["config vs parent"] == "epochs 80 → 40"
+    assert new["trained on"] == "30 labels, rounds 0, 1"
+    assert new["decision"] == f"promoted over #{first} (ana): won 7 of 7 classes"
+    assert old["decision"].startswith(f"replaced by #{second}")
+    assert old["test mAP50"] == "not evaluated" and new["test mAP50"] == "not evaluated"
+    assert "None" not in " ".join(map(str, table.to_numpy().ravel()))
+    assert "T" not in new["created"] and new["created"].startswith("today")
+
+    _button(page, "Roll back").click().run()
+    assert any("needs a reason" in e.value for e in page.error)
+    next(t for t in page.text_input if t.label == "Why").input("second misses small digits")
+    _button(page, "Roll back").click().run()
+    assert s.active_model_id() == first
+    rec = s.model_decisions(first)[0]
+    assert (rec["action"], rec["decided_by"], rec["why"]) == \
+        ("rollback", "lead", "second misses small digits")
+    table = next(d.value for d in page.dataframe if "version" in d.value.columns)
+    assert f"● #{first} first" in set(table["version"])
+
+
+def test_the_predict_form_preselects_the_active_model(models_page, demo_store):
+    s = demo_store
+    ids = []
+    for name in ("a", "b", "c"):
+        m = s.add_model(name=name, arch="compact", status="trained")
+        s.update_model(m, checkpoint_path=f"models/model-{m}.pt")
+        ids.append(m)
+    s.apply_decision(ids[1], "update_model")
+    page = _page()
+    pick = next(b for b in page.selectbox if b.label == "Model")
+    assert pick.value["id"] == ids[1]

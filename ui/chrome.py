@@ -17,6 +17,7 @@ PAGES = [  # url paths equal Streamlit's own names for pages/*.py, so links agre
     ("pages/project.py", "Project", ":material/dashboard:", "project"),
     ("pages/images.py", "Images", ":material/photo_library:", "images"),
     ("pages/models.py", "Models", ":material/model_training:", "models"),
+    ("pages/compare.py", "Compare", ":material/compare_arrows:", "compare"),
     ("pages/query.py", "Query", ":material/manage_search:", "query"),
     ("pages/review.py", "Review", ":material/rate_review:", "review"),
 ]

@@ -22,13 +22,15 @@ class DecisionsMixin:
             "iou_threshold": iou_threshold, "map": map, "per_class": json.dumps(per_class),
             "pr_curves": json.dumps(pr_curves), "created": now()}).last_pk
 
-    def evaluation(self, model_id: int, test_set_hash: str, iou_threshold: float) -> dict | None:
-        """The newest evaluation of the model on that test set, with ``per_class``
-        {class id (str): {"ap", "num_gt"}} and ``pr_curves`` {class id (str): 101
-        precisions at recall 0, 0.01, ..., 1} parsed; None when there is none."""
+    def evaluation(self, model_id: int, test_set_hash: str | None,
+                   iou_threshold: float) -> dict | None:
+        """The newest evaluation of the model on that test set (None: on any), with
+        ``per_class`` {class id (str): {"ap", "num_gt"}} and ``pr_curves`` {class id
+        (str): 101 precisions at recall 0, 0.01, ..., 1} parsed; None when there is none."""
         rows = list(self.db.query(
-            "SELECT * FROM evaluations WHERE model_id = ? AND test_set_hash = ? AND "
-            "iou_threshold = ? ORDER BY id DESC LIMIT 1", [model_id, test_set_hash, iou_threshold]))
+            "SELECT * FROM evaluations WHERE model_id = ? AND coalesce(?, test_set_hash) = "
+            "test_set_hash AND iou_threshold = ? ORDER BY id DESC LIMIT 1",
+            [model_id, test_set_hash, iou_threshold]))
         if not rows:
             return None
         r = rows[0]

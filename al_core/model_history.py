@@ -1,0 +1,88 @@
+"""The model history as people read it: every version with its parent, status, what
+changed in its config against the parent, the labels it was trained on, its test mAP50
+and the decision that made it active, kept it out, or replaced it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from al_core.store import Store
+
+MAP_IOU = 0.5
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    id: int
+    name: str
+    parent_id: int | None
+    status: str
+    active: bool
+    config_change: str  # against the parent: "epochs 80 → 40"; "same as #1"; "" (no parent)
+    labels: int | None  # train + val images it was trained on (None: not trained here)
+    rounds: list[int]
+    test_map50: float | None
+    test_note: str  # "" | "not evaluated" | "on an earlier test set"
+    decision: str  # the newest decision about it, in words
+    created: str  # ISO timestamp
+
+
+def config_change(config: dict, parent: dict | None) -> str:
+    """The keys whose values differ from the parent's config, as ``key old → new``."""
+    if parent is None:
+        return ""
+    changed = [f"{k} {parent.get(k)!r} → {config.get(k)!r}".replace("'", "")
+               for k in sorted(set(config) | set(parent)) if config.get(k) != parent.get(k)]
+    return "; ".join(changed) if changed else "same config"
+
+
+def _decision_text(store: Store, model_id: int) -> str:
+    own = store.model_decisions(model_id)
+    replaced = [d for d in store.model_decisions()
+                if d["previous_active_id"] == model_id and d["model_id"] != model_id
+                and d["action"] != "discard"]
+    events = [(d["id"], d, "own") for d in own] + [(d["id"], d, "replaced") for d in replaced]
+    if not events:
+        return ""
+    _, d, kind = max(events, key=lambda e: e[0])
+    who = f"{d['decided_by']}"
+    if kind == "replaced":
+        return f"replaced by #{d['model_id']} ({d['action'].replace('_', ' ')}, {who})"
+    if d["action"] == "rollback":
+        return f"made active again by a rollback ({who}: {d['why']})"
+    against = f" over #{d['previous_active_id']}" if d["previous_active_id"] else ""
+    if d["override"]:
+        verb = "promoted" if d["action"] == "update_model" else "discarded"
+        return f"{verb}{against} by override ({who}: {d['why']})"
+    if d["action"] == "update_model":
+        return f"promoted{against} ({who}): {d['why']}"
+    return f"discarded ({who}): {d['why']}"
+
+
+def model_history(store: Store) -> list[VersionRow]:
+    """Every model version, newest first."""
+    models = store.models()
+    by_id = {m["id"]: m for m in models}
+    _, digest = store.test_set_identity()
+    rows = []
+    for m in reversed(models):
+        parent = by_id.get(m["parent_id"])
+        metrics = m["metrics"]
+        labels = metrics.get("labeled_images", metrics.get("train_images"))
+        evaluation = store.evaluation(m["id"], digest, MAP_IOU)
+        note = ""
+        if evaluation is None:
+            older = store.evaluation(m["id"], None, MAP_IOU)
+            test_map, note = (older["map"], "on an earlier test set") if older else \
+                (None, "not evaluated" if m["checkpoint_path"] or m["status"] == "external"
+                 else "")
+        else:
+            test_map = evaluation["map"]
+        change = config_change(m["config"], parent["config"] if parent else None)
+        if change == "same config":
+            change = f"same as #{m['parent_id']}"
+        rows.append(VersionRow(
+            id=m["id"], name=m["name"], parent_id=m["parent_id"], status=m["status"],
+            active=m["status"] == "active", config_change=change, labels=labels,
+            rounds=list(metrics.get("rounds", [])), test_map50=test_map, test_note=note,
+            decision=_decision_text(store, m["id"]), created=m["created"]))
+    return rows

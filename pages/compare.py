@@ -1,0 +1,222 @@
+"""Compare: the precision-recall comparison dashboard. For a stored comparison of two
+models on the frozen test set: per class, both PR curves with AP in the legend, the
+per-class table, both mAPs with the paired bootstrap interval, the decision and the
+rule that made it, and buttons to carry it out or override it (who and why are kept).
+Any two models can be compared; the project's compare config is edited here."""
+import json
+
+import pandas as pd
+import streamlit as st
+
+from al_core import jobs
+from al_core.compare import describe_rule, parse_compare_config
+from al_core.comparison_report import ComparisonReport, comparison_report
+from al_core.promotion import carry_out, project_compare_config, save_compare_config
+from ui import state
+from ui.charts import pr_chart, pr_frame
+from ui.chrome import page_entry
+from ui.flash import flash, show_flash
+from ui.job_watch import running_jobs
+from ui.timefmt import when
+
+page_entry()
+
+store = state.store()
+st.title("Compare models")
+show_flash()
+
+models = {m["id"]: m for m in store.models()}
+active = store.active_model_id()
+
+
+def label(model_id: int | None) -> str:
+    if model_id is None:
+        return "no previous model"
+    m = models[model_id]
+    return f"#{model_id} {m['name']}" + (" (active)" if model_id == active else "")
+
+
+def dash(value: float | None, fmt: str = "{:.3f}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def comparison_form() -> None:
+    """Run the compare node on any two models; edit and keep the project's config."""
+    candidates = [m for m in reversed(models.values())
+                  if m["status"] in ("trained", "active", "discarded", "external")]
+    if len(candidates) < 1:
+        st.caption("Train a model first (Models page): a trained model is compared here.")
+        return
+    waiting = [m["id"] for m in candidates if m["id"] != active]
+    c1, c2 = st.columns(2)
+    ids = [m["id"] for m in candidates]
+    new = c1.selectbox("New model", ids, format_func=label,
+                       index=ids.index(waiting[0]) if waiting else 0)
+    olds = [None] + [i for i in ids if i != new]
+    old = c2.selectbox("Compared with", olds, format_func=label,
+                       index=olds.index(active) if active in olds else 0)
+    raw_text = st.text_area("Compare config (JSON)", height=110,
+                            value=json.dumps(project_compare_config(store)),
+                            help="Dataloop's format, plus min_map_gain, max_class_drop and "
+                                 "bootstrap (README). Unknown keys are refused.")
+    try:
+        raw = json.loads(raw_text)
+        rule = describe_rule(parse_compare_config(raw))
+    except json.JSONDecodeError as exc:
+        raw, rule = None, None
+        st.error(f"The config is not valid JSON: {exc}.")
+    except ValueError as exc:
+        raw, rule = None, None
+        st.error(f"The config is refused: {exc}.")
+    if rule:
+        st.caption(rule)
+    apply = st.checkbox("Carry out the decision as soon as it is made", value=False)
+    b1, b2, _ = st.columns([1, 1, 3])
+    if b1.button("Compare", type="primary", icon=":material/compare_arrows:",
+                 disabled=raw is None):
+        try:
+            if apply and models[new]["status"] == "external":
+                raise ValueError(f"model #{new} is an external model (imported predictions): "
+                                 "untick the box to compare it")
+            if apply and old != active:
+                raise ValueError("a decision can only be carried out against the active "
+                                 "model: pick it, or untick the box")
+            job_id = jobs.start_job(store, "compare", {
+                "new_model_id": new, "old_model_id": old, "config": raw, "apply": apply,
+                "decided_by": st.session_state.get("annotator") or "app"})
+        except ValueError as exc:
+            st.error(f"Not started: {exc}")
+        else:
+            flash("success", f"Comparing #{new} with {label(old)} (job {job_id}); the "
+                             "dashboard below shows it when it ends.")
+    if b2.button("Save as project config", disabled=raw is None,
+                 help="Retrain and the CLI use it from now on."):
+        save_compare_config(store, raw)
+        flash("success", "Saved: retrains compare with this config from now on.")
+
+
+def decision_box(r: ComparisonReport) -> None:
+    c = r.comparison
+    promote = c["decision"] == "update_model"
+    text = (f"**update_model**: #{c['new_model_id']} should replace {label(c['old_model_id'])}"
+            if promote else f"**discard**: #{c['new_model_id']} should not replace "
+                            f"{label(c['old_model_id'])}")
+    (st.success if promote else st.warning)(f"{text}. Why: {c['reason']}.",
+                                            icon=":material/gavel:")
+    done = r.carried_out
+    if done:
+        how = "Overridden" if done["override"] else "Carried out"
+        st.caption(f"{how} by **{done['decided_by']}**, {when(done['created'])}"
+                   + (f": “{done['why']}”" if done["override"] else "."))
+        return
+    if not r.current_test_set:
+        st.info("This comparison was made on an earlier test set (its labels changed since); "
+                "compare again to decide.")
+        return
+    who = st.session_state.get("annotator") or ""
+    b1, b2 = st.columns([1, 3], vertical_alignment="top")
+    if b1.button(f"Apply: {c['decision']}", type="primary", icon=":material/check:"):
+        try:
+            carry_out(store, c["id"], decided_by=who or "app")
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            flash("success", f"Done: {c['decision']} for model #{c['new_model_id']}.")
+    with b2.expander("Override the decision"):
+        opposite = "discard" if promote else "update_model"
+        name = st.text_input("Your name", value=who, key=f"ov-who-{c['id']}")
+        why = st.text_input("Why", key=f"ov-why-{c['id']}",
+                            placeholder="e.g. class 'car' matters more than the mAP")
+        if st.button(f"Override: {opposite}", key=f"ov-{c['id']}"):
+            try:
+                if not name.strip():
+                    raise ValueError("say who overrides the decision")
+                carry_out(store, c["id"], decided_by=name.strip(), override=True, why=why)
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                flash("success", f"Overridden: {opposite} for model #{c['new_model_id']}.")
+
+
+def figures(r: ComparisonReport) -> None:
+    c = r.comparison
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(f"mAP{r.iou_threshold * 100:g} new #{c['new_model_id']}", dash(c["new_map"]))
+    if c["old_model_id"] is None:
+        m2.metric("previous model", "none")
+    else:
+        delta = None if c["new_map"] is None or c["old_map"] is None \
+            else c["new_map"] - c["old_map"]
+        m2.metric(f"mAP{r.iou_threshold * 100:g} old #{c['old_model_id']}", dash(c["old_map"]),
+                  delta=None if delta is None else f"{delta:+.3f} new vs old")
+    if c["confidence"] is not None:
+        m3.metric("Bootstrap: new mAP higher in", f"{c['confidence']:.0%} of resamples",
+                  help="Paired bootstrap over the test images: both models scored on the "
+                       "same resampled images.")
+        m4.metric("95% interval of new − old", f"{c['delta_lo']:+.3f}",
+                  delta=f"to {c['delta_hi']:+.3f}", delta_color="off")
+    else:
+        m3.metric("Bootstrap", "not run", help="This comparison's config has no bootstrap.")
+    st.caption(f"Test set: {r.test_images:,} images, IoU {r.iou_threshold:g}; compared "
+               f"{when(c['created'])} by {c['decided_by']}.")
+
+
+def class_table(r: ComparisonReport) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "class": row.name, "AP new": dash(row.new_ap), "AP old": dash(row.old_ap),
+        "delta": dash(row.delta, "{:+.3f}"), "won": "yes" if row.won else "no",
+        "ground truth": row.num_gt} for row in r.rows])
+
+
+def curves(r: ComparisonReport) -> pd.DataFrame:
+    c = r.comparison
+    st.subheader("Precision-recall per class")
+    frames, columns = [], st.columns(3)
+    for k, row in enumerate(r.rows):
+        series = {}
+        if row.new_curve:
+            series[f"new #{c['new_model_id']} · AP {row.new_ap:.3f}"] = row.new_curve
+        if row.old_curve and row.old_ap is not None:
+            series[f"old #{c['old_model_id']} · AP {row.old_ap:.3f}"] = row.old_curve
+        if not series:
+            columns[k % 3].caption(f"{row.name}: no curve stored")
+            continue
+        columns[k % 3].altair_chart(pr_chart(series, f"{row.name} ({row.num_gt} objects)"),
+                                    width="stretch")
+        frames.append(pr_frame(series).assign(**{"class": row.name}))
+    return pd.concat(frames) if frames else pd.DataFrame()
+
+
+with st.expander("Compare two models", expanded=not store.comparisons(limit=1),
+                 icon=":material/compare_arrows:"):
+    comparison_form()
+running_jobs(("compare", "retrain"), key="compare")
+
+stored = store.comparisons(limit=200)
+if not stored:
+    st.info("No comparison yet. Retrain on the Models page (it compares the new model with "
+            "the active one), or compare two models above.")
+    store.close()
+    st.stop()
+by_id = {c["id"]: c for c in stored}
+asked = st.query_params.get("comparison")
+ids = list(by_id)
+pick = st.selectbox("Comparison", ids, index=ids.index(int(asked)) if asked and asked.isdigit()
+                    and int(asked) in by_id else 0,
+                    format_func=lambda i: f"{label(by_id[i]['new_model_id'])} vs "
+                                          f"{label(by_id[i]['old_model_id'])} · "
+                                          f"{by_id[i]['decision']} · {when(by_id[i]['created'])}")
+report = comparison_report(store, pick)
+decision_box(report)
+figures(report)
+st.subheader("Per class")
+table = class_table(report)
+st.dataframe(table, hide_index=True, width="stretch")
+pr = curves(report)
+d1, d2, _ = st.columns([1, 1, 3])
+d1.download_button("Per-class table (CSV)", table.to_csv(index=False),
+                   file_name=f"comparison-{pick}.csv", mime="text/csv")
+if not pr.empty:
+    d2.download_button("PR curves (CSV)", pr.to_csv(index=False),
+                       file_name=f"comparison-{pick}-pr.csv", mime="text/csv")
+store.close()
