@@ -183,16 +183,21 @@ def decide(new: EvalResult, old: EvalResult | None, config: CompareConfig, *,
         ok, rule = total > 0 and won / total >= config.wins, f"at least {config.wins:.0%} of classes"
     reason = (f"won {won} of {total} classes (AP up by more than {config.min_delta:g}); "
               f"the rule needs {rule}")
-    if ok and config.min_map_gain is not None and not delta > config.min_map_gain:
-        ok = False
-        reason += (f"; but mAP went from {old.map:.3f} to {new.map:.3f}, not up by more than "
-                   f"min_map_gain {config.min_map_gain:g}")
+    if ok and config.min_map_gain is not None:
+        if delta > config.min_map_gain:
+            reason += f"; mAP rose from {old.map:.3f} to {new.map:.3f}"
+        else:
+            ok = False
+            reason += (f"; but mAP went from {old.map:.3f} to {new.map:.3f}, not up by more "
+                       f"than min_map_gain {config.min_map_gain:g}")
     if ok and config.max_class_drop is not None:
         worst = min(per_class, key=lambda c: c.new_ap - c.old_ap)
         if worst.old_ap - worst.new_ap > config.max_class_drop:
             ok = False
             reason += (f"; but class {worst.class_id} dropped {worst.old_ap - worst.new_ap:.3f} AP, "
                        f"more than max_class_drop {config.max_class_drop:g}")
+        else:
+            reason += f"; no class dropped more than {config.max_class_drop:g} AP"
     if ok and config.min_confidence is not None and confidence is not None \
             and confidence < config.min_confidence:
         ok = False

@@ -163,3 +163,27 @@ def test_a_model_that_never_saw_some_test_items_is_not_scored_on_them(demo_store
     demo_store.replace_predictions(model, test[:5], [], [(i, b"\0" * 8) for i in test[:5]])
     with pytest.raises(ValueError, match="has not predicted 3 of the 8 test items"):
         evaluate_model(demo_store, model)
+
+
+def test_the_default_config_never_promotes_the_regression_a_new_user_hit():
+    """Dataloop's "wins": "any" promoted a model that lost 9 of 10 classes (mAP50 0.842 ->
+    0.776, one class down 14.6 points); the default the app and CLI offer discards it."""
+    from al_core.compare import DEFAULT_COMPARE_CONFIG
+
+    old = [0.842] * 10
+    new = [0.842 + 0.05] + [0.842 - 0.055] * 8 + [0.842 - 0.146]
+    assert decide(result(*new), result(*old), parse_compare_config(DATALOOP)).decision == \
+        "update_model"  # Dataloop's own example, accepted as-is
+    d = decide(result(*new), result(*old), parse_compare_config(DEFAULT_COMPARE_CONFIG))
+    assert d.decision == "discard" and "min_map_gain" in d.reason
+    # a lower mAP is refused even when no class drops past max_class_drop
+    small = [0.842 + 0.01] + [0.842 - 0.02] * 9
+    d = decide(result(*small), result(*old), parse_compare_config(DEFAULT_COMPARE_CONFIG))
+    assert d.decision == "discard" and "mAP went from" in d.reason
+    # one class lost badly while the mean rises: max_class_drop decides
+    mixed = [0.99] * 9 + [0.842 - 0.1]
+    d = decide(result(*mixed), result(*old), parse_compare_config(DEFAULT_COMPARE_CONFIG))
+    assert d.decision == "discard" and "max_class_drop" in d.reason and "mAP rose" in d.reason
+    better = [0.9] * 10
+    d = decide(result(*better), result(*old), parse_compare_config(DEFAULT_COMPARE_CONFIG))
+    assert d.decision == "update_model" and "no class dropped more than 0.05" in d.reason
