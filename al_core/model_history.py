@@ -42,7 +42,9 @@ def _decision_text(store: Store, model_id: int) -> str:
                 and d["action"] != "discard"]
     events = [(d["id"], d, "own") for d in own] + [(d["id"], d, "replaced") for d in replaced]
     if not events:
-        return ""
+        pending = [c for c in store.comparisons(limit=1000) if c["new_model_id"] == model_id]
+        return (f"compared: {pending[0]['decision']} suggested, not carried out yet"
+                if pending else "")
     _, d, kind = max(events, key=lambda e: e[0])
     who = f"{d['decided_by']}"
     if kind == "replaced":

@@ -95,11 +95,11 @@ def history() -> None:
         st.info("No models yet. Retrain above, or import predictions of an external model.")
         return
     st.dataframe(pd.DataFrame([{
-        "version": f"{'● ' if r.active else ''}#{r.id} {r.name}",
+        "version": f"{'● ' if r.active else ''}#{r.id} {r.name}", "created": when(r.created),
         "parent": f"#{r.parent_id}" if r.parent_id else "—",
         "status": r.status, "test mAP50": _test_map(r), "trained on": _trained_on(r),
-        "config vs parent": r.config_change or "—", "decision": r.decision or "—",
-        "created": when(r.created)} for r in rows]), hide_index=True, width="stretch",
+        "config vs parent": r.config_change or "—", "decision": r.decision or "—"}
+        for r in rows]), hide_index=True, width="stretch",
         column_config={"decision": st.column_config.TextColumn(width="large")})
     st.caption("● marks the active model. Comparisons and their curves: Compare page.")
     earlier = [r for r in rows if not r.active and r.status in ("trained", "discarded")]

@@ -362,3 +362,23 @@ def test_accepting_a_labeled_image_unchanged_saves_nothing(project):
     assert any("unchanged: nothing saved" in c.value for c in at.caption)
     assert project.item(test_item.id).label_version == test_item.label_version
     assert project.reviews() == [] and project.holder(test_item.id) is None
+
+
+def test_the_end_of_a_batch_offers_to_retrain(project, monkeypatch):
+    from al_core import retrain
+
+    started = []
+    monkeypatch.setattr(retrain, "start_job", lambda store, kind, params: started.append(
+        (kind, params)) or 77)
+    make_selection(project, n=2)
+    at = open_review(project)
+    for _ in range(2):
+        at.button(key="rv-accept").click().run()
+    assert any("Nothing left for you" in s.value for s in at.success)
+    at.button(key="rv-retrain").click().run()
+    assert not at.exception, at.exception
+    model = project.models()[-1]
+    assert started == [("retrain", {"model_id": model["id"], "apply": False,
+                                    "decided_by": "ana"})]
+    assert model["status"] == "candidate"
+    assert any(f"Retraining: model #{model['id']} (job 77)" in s.value for s in at.success)

@@ -20,7 +20,7 @@ def pr_frame(curves: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["series", "recall", "precision"])
 
 
-def pr_chart(curves: dict[str, list[float]], title: str, *, height: int = 220) -> alt.Chart:
+def pr_chart(curves: dict[str, list[float]], title: str, *, height: int = 400) -> alt.Chart:
     """Precision-recall curves overlaid (series name -> 101 precisions), the first series
     in blue, the second in orange; the legend shows the series names (with their AP)."""
     data = pr_frame(curves)
@@ -31,7 +31,7 @@ def pr_chart(curves: dict[str, list[float]], title: str, *, height: int = 220) -
         y=alt.Y("precision:Q", scale=alt.Scale(domain=[0, 1.02]), title="precision"),
         color=alt.Color("series:N", sort=names, title=None, scale=alt.Scale(
             domain=names, range=[NEW_COLOR, OLD_COLOR][:len(names)]),
-            legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=260)),
+            legend=alt.Legend(orient="top", direction="vertical", labelLimit=260)),
         tooltip=[alt.Tooltip("series:N", title="model"),
                  alt.Tooltip("recall:Q", format=".2f"),
                  alt.Tooltip("precision:Q", format=".3f")],

@@ -9,10 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from al_core.images import ImageError
+from al_core.retrain import start_retrain
 from al_core.review import prelabels
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
-from ui import browser, canvas
+from ui import browser, canvas, state
 from ui import review_nav as nav
 from ui.working import Working, class_name
 
@@ -202,7 +203,23 @@ def _done(selection: Selection | None) -> None:
         return
     st.success(f"Nothing left for you in {selection.tag}: every image is labeled, skipped by "
                "you, or open for someone else.")
-    st.page_link("pages/models.py", label="Train a new model on the new labels",
+    with state.store() as store:
+        busy = [j for j in store.jobs(status="running") + store.jobs(status="queued")
+                if j["kind"] in ("train", "retrain")]
+        if busy:
+            st.info(f"A training is under way (job {busy[0]['id']}).")
+        elif st.button("Retrain on the new labels", type="primary", key="rv-retrain",
+                       icon=":material/model_training:",
+                       help="A new version from the active model's config, trained, then "
+                            "compared with the active model on the test split."):
+            try:
+                model_id, job_id = start_retrain(store, decided_by=st.session_state.get(
+                    "annotator") or "app")
+            except ValueError as exc:
+                st.error(f"Not started: {exc}")
+            else:
+                st.success(f"Retraining: model #{model_id} (job {job_id}).")
+    st.page_link("pages/models.py", label="Follow the training on the Models page",
                  icon=":material/model_training:")
 
 
