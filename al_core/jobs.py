@@ -5,6 +5,11 @@ A job whose process died (``kill -9``, out of memory, a reboot) stops beating; a
 that calls :func:`reap_stale` marks it failed once its heartbeat is ``STALE_AFTER_S``
 old. A job's work is written only when it succeeds, so a failed or cancelled job never
 changes labels or the active model.
+
+Trainings (``SERIAL_KINDS``) each use every core, so they run one at a time: a second
+one stays queued, its process waiting, with the message "waiting for job N (train) to
+finish", and starts when the first ends (or is found dead). Cancelling a queued job ends
+it at once; it never starts.
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0
 STALE_AFTER_S = 15.0
+WAIT_POLL_S = 1.0  # how often a queued training looks whether its turn has come
+SERIAL_KINDS = ("train", "retrain")  # each uses every core: one runs, the others wait
 JOB_KINDS = ("train", "retrain", "predict", "query", "compare")  # registered by al_core.registry, .query
 KINDS: dict[str, Callable] = {}  # kind -> fn(store, job_id, params, reporter)
 
@@ -109,29 +116,77 @@ def _beat(project: Path, job_id: int, stop: threading.Event) -> None:
             store.update_job(job_id, heartbeat=now())
 
 
-def run_job(store: Store, job_id: int) -> str:
-    """Run a queued job in this process; returns its final status."""
+def job_ahead(store: Store, job_id: int) -> dict | None:
+    """The job this one waits for before it may start, or None: for a training
+    (``SERIAL_KINDS``), a training that is running, or queued before it with a live
+    process (first come, first served)."""
     job = store.job(job_id)
-    if job["status"] != "queued":
-        raise ValueError(f"job {job_id} is {job['status']}, not queued")
-    store.update_job(job_id, status="running", pid=os.getpid(), started=now(), heartbeat=now())
-    stop = threading.Event()
-    beat = threading.Thread(target=_beat, args=(store.root, job_id, stop), daemon=True)
-    beat.start()
-    reporter = Reporter(store, job_id)
+    if job["kind"] not in SERIAL_KINDS:
+        return None
+    others = store.jobs(status="running", limit=1000) + store.jobs(status="queued", limit=1000)
+    for other in sorted(others, key=lambda j: j["id"]):
+        if other["id"] == job_id or other["kind"] not in SERIAL_KINDS:
+            continue
+        if other["status"] == "running" or (other["id"] < job_id and _alive(other["pid"])):
+            return other
+    return None
+
+
+def _take_turn(store: Store, job_id: int, poll_s: float) -> bool:
+    """Wait until no job is ahead of this one, then mark it running. False when it ended
+    while it waited (cancelled, or reaped), and must not start."""
+    waiting_for = None
+    while True:
+        with store.write():  # checked and marked at once: two waiters never both start
+            if store.job(job_id)["status"] != "queued":
+                return False
+            ahead = job_ahead(store, job_id)
+            if ahead is None:
+                store.update_job(job_id, status="running", pid=os.getpid(), started=now(),
+                                 heartbeat=now(), message=None)
+                return True
+            if ahead["id"] != waiting_for:
+                waiting_for = ahead["id"]
+                store.update_job(job_id, message=f"waiting for job {ahead['id']} "
+                                                 f"({ahead['kind']}) to finish")
+        time.sleep(poll_s)
+        reap_stale(store)  # a job ahead whose process died must not block this one
+
+
+def _run_kind(store: Store, job: dict, reporter: Reporter) -> tuple[str, str | None]:
+    """Run the job's function; returns (final status, error)."""
     try:
         if reporter.cancel_requested():
             raise Cancelled()
-        KINDS[job["kind"]](store, job_id, job["params"], reporter)
-        status, error = "succeeded", None
+        KINDS[job["kind"]](store, job["id"], job["params"], reporter)
+        return "succeeded", None
     except Cancelled:
-        status, error = "cancelled", "cancelled on request"
+        return "cancelled", "cancelled on request"
     except BaseException as exc:  # noqa: BLE001 - recorded, then the process exits non-zero
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
         reporter.log(traceback.format_exc())
+        return "failed", f"{type(exc).__name__}: {exc}"
+
+
+def run_job(store: Store, job_id: int, *, poll_s: float = WAIT_POLL_S) -> str:
+    """Run a queued job in this process (a training first waits for its turn); returns
+    its final status."""
+    job = store.job(job_id)
+    if job["status"] == "cancelled" and job["cancel_requested"]:
+        return "cancelled"  # cancelled while queued: it never starts
+    if job["status"] != "queued":
+        raise ValueError(f"job {job_id} is {job['status']}, not queued")
+    stop = threading.Event()
+    beat = threading.Thread(target=_beat, args=(store.root, job_id, stop), daemon=True)
+    beat.start()  # while it waits too, so readers can tell a waiting job is alive
+    try:
+        started = _take_turn(store, job_id, poll_s)
+        if started:
+            status, error = _run_kind(store, job, Reporter(store, job_id))
     finally:
         stop.set()
         beat.join()
+    if not started:
+        return store.job(job_id)["status"]
     end = {"progress": 1.0} if status == "succeeded" else {}  # else: where it stopped
     store.update_job(job_id, status=status, error=error, finished=now(), heartbeat=now(), **end)
     _on_end(store, job_id, status)
@@ -148,11 +203,20 @@ def _on_end(store: Store, job_id: int, status: str) -> None:
 
 
 def cancel_job(store: Store, job_id: int) -> str:
-    """Ask a job to stop; a queued job is cancelled at once. Returns the job's status."""
-    job = store.job(job_id)
-    if job["status"] in ("succeeded", "failed", "cancelled"):
-        raise ValueError(f"job {job_id} has already ended ({job['status']})")
-    store.update_job(job_id, cancel_requested=1)
+    """Ask a job to stop: a queued one (a training waiting for its turn included) is
+    cancelled at once and never starts; a running one stops at its next check. Returns
+    the status the job had."""
+    with store.write():
+        job = store.job(job_id)
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            raise ValueError(f"job {job_id} has already ended ({job['status']})")
+        if job["status"] == "queued":
+            store.update_job(job_id, cancel_requested=1, status="cancelled", finished=now(),
+                             error="cancelled on request")
+        else:
+            store.update_job(job_id, cancel_requested=1)
+    if job["status"] == "queued":
+        _on_end(store, job_id, "cancelled")
     return job["status"]
 
 
@@ -178,18 +242,31 @@ def _alive(pid: int | None) -> bool:
         return True
 
 
+def _stale(job: dict, stale_after_s: float) -> bool:
+    """Whether a running or queued job's process is gone (or hung)."""
+    if job["status"] == "queued" and not job["heartbeat"]:
+        # not in run_job yet (still starting, e.g. importing torch): only a dead process
+        return job["pid"] is not None and not _alive(job["pid"])
+    age = _age_s(job["heartbeat"])
+    return age > stale_after_s or (not _alive(job["pid"]) and age > HEARTBEAT_S * 2)
+
+
 def reap_stale(store: Store, *, stale_after_s: float = STALE_AFTER_S) -> list[int]:
-    """Mark failed every running job whose heartbeat is older than ``stale_after_s`` (or
-    whose process is gone); returns their ids."""
+    """Mark failed every running or queued job whose heartbeat is older than
+    ``stale_after_s`` (or whose process is gone); returns their ids."""
     reaped = []
-    for job in store.jobs(status="running", limit=1000):
-        dead = not _alive(job["pid"]) and _age_s(job["heartbeat"]) > HEARTBEAT_S * 2
-        if _age_s(job["heartbeat"]) > stale_after_s or dead:
+    for job in store.jobs(status="running", limit=1000) + store.jobs(status="queued",
+                                                                      limit=1000):
+        if not _stale(job, stale_after_s):
+            continue
+        with store.write():
+            if store.job(job["id"])["status"] != job["status"]:
+                continue  # it moved on meanwhile (started, or ended)
             store.update_job(job["id"], status="failed", finished=now(),
                              error=f"the job's process (pid {job['pid']}) stopped without "
                                    f"finishing; last heartbeat {job['heartbeat']}")
-            _on_end(store, job["id"], "failed")
-            reaped.append(job["id"])
+        _on_end(store, job["id"], "failed")
+        reaped.append(job["id"])
     return reaped
 
 

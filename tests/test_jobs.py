@@ -1,6 +1,8 @@
-"""Job processes: lifecycle, cancel, a stale heartbeat, and a kill -9 mid-epoch."""
+"""Job processes: lifecycle, cancel, a stale heartbeat, a kill -9 mid-epoch, and
+trainings that wait for each other."""
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -9,7 +11,7 @@ from al_core import jobs
 from al_core.demo import label_from_oracle_at_random
 from al_core.registry import create_candidate  # registers the job kinds
 from al_core.split import split_project
-from al_core.store import now
+from al_core.store import Store, now
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def test_train_job_lifecycle_and_predict(trainable):
     job = jobs.start_job(trainable, "train", {"model_id": model}, wait=True)
     row = trainable.job(job)
     assert row["status"] == "succeeded" and row["progress"] == 1.0 and row["heartbeat"]
-    assert "epoch 2/2" in row["message"] and '"val_map50"' in row["log"]
+    assert '"epoch": 2,' in row["log"] and '"val_map50"' in row["log"]  # one line an epoch
     m = trainable.model(model)
     assert m["status"] == "trained" and m["metrics"]["epochs_run"] == 2
     assert (trainable.root / m["checkpoint_path"]).exists()
@@ -112,3 +114,125 @@ def test_a_background_job_process_is_reaped_when_it_ends(trainable):
     while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _zombie(pid) and not os.path.exists(f"/proc/{pid}")  # exited and reaped
+
+
+def _running_training(store, pid=None):
+    """A train job's row as its live process keeps it (this test process stands in)."""
+    job = store.add_job("train", {"model_id": create_candidate(store)})
+    store.update_job(job, status="running", pid=pid or os.getpid(), heartbeat=now())
+    return job
+
+
+class _RunInThread:
+    """run_job of one job in a thread with its own connection; records whether the
+    job's function ran."""
+
+    def __init__(self, root, job_id, monkeypatch):
+        self.ran, self.status = threading.Event(), None
+        monkeypatch.setitem(jobs.KINDS, "train", lambda *args: self.ran.set())
+
+        def run():
+            with Store(root) as s:
+                self.status = jobs.run_job(s, job_id, poll_s=0.05)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self):
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+        return self.status
+
+
+def _until(condition, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_second_training_waits_for_the_first_and_starts_when_it_ends(trainable, monkeypatch):
+    first = _running_training(trainable)
+    second = trainable.add_job("train", {"model_id": create_candidate(trainable)})
+    assert jobs.job_ahead(trainable, second)["id"] == first
+    run = _RunInThread(trainable.root, second, monkeypatch)
+    _until(lambda: trainable.job(second)["message"], "no waiting message")
+    row = trainable.job(second)
+    assert row["status"] == "queued" and not run.ran.is_set()
+    assert row["message"] == f"waiting for job {first} (train) to finish"
+    time.sleep(0.3)  # several polls: still waiting
+    assert trainable.job(second)["status"] == "queued" and not run.ran.is_set()
+    trainable.update_job(first, status="succeeded", finished=now())
+    assert run.join() == "succeeded" and run.ran.is_set()
+    assert trainable.job(second)["started"] >= trainable.job(first)["finished"]
+
+
+def test_other_kinds_do_not_wait_for_a_training(trainable):
+    _running_training(trainable)
+    predict = trainable.add_job("predict", {"model_id": 1, "item_ids": []})
+    assert jobs.job_ahead(trainable, predict) is None
+
+
+def test_trainings_start_first_come_first_served(trainable):
+    first = _running_training(trainable)
+    second = trainable.add_job("train", {"model_id": create_candidate(trainable)})
+    trainable.update_job(second, pid=os.getpid())  # its process lives, waiting
+    third = trainable.add_job("train", {"model_id": create_candidate(trainable)})
+    assert jobs.job_ahead(trainable, third)["id"] == first
+    trainable.update_job(first, status="succeeded")
+    assert jobs.job_ahead(trainable, third)["id"] == second
+    assert jobs.job_ahead(trainable, second) is None
+
+
+def test_cancelling_a_waiting_training_ends_it_and_it_never_starts(trainable, monkeypatch):
+    first = _running_training(trainable)
+    model = create_candidate(trainable)
+    second = trainable.add_job("train", {"model_id": model})
+    run = _RunInThread(trainable.root, second, monkeypatch)
+    _until(lambda: trainable.job(second)["message"], "no waiting message")
+    assert jobs.cancel_job(trainable, second) == "queued"
+    row = trainable.job(second)
+    assert row["status"] == "cancelled" and row["finished"]  # at once, not at a later check
+    assert trainable.model(model)["status"] == "cancelled"
+    assert run.join() == "cancelled"
+    trainable.update_job(first, status="succeeded")
+    time.sleep(0.2)
+    assert not run.ran.is_set() and trainable.job(second)["status"] == "cancelled"
+    with Store(trainable.root) as s:  # a process that reaches run_job only now: no start
+        assert jobs.run_job(s, second) == "cancelled" and not run.ran.is_set()
+
+
+def test_a_dead_training_ahead_does_not_block_the_next(trainable, monkeypatch):
+    dead = _running_training(trainable, pid=2 ** 22 + 7)
+    trainable.update_job(dead, heartbeat="2020-01-01T00:00:00+00:00")
+    second = trainable.add_job("train", {"model_id": create_candidate(trainable)})
+    run = _RunInThread(trainable.root, second, monkeypatch)
+    assert run.join() == "succeeded" and run.ran.is_set()
+    assert trainable.job(dead)["status"] == "failed"
+
+
+def test_a_queued_job_whose_process_died_is_reaped(trainable):
+    never_ran = trainable.add_job("train", {"model_id": create_candidate(trainable)})
+    trainable.update_job(never_ran, pid=2 ** 22 + 7)  # died before run_job (no heartbeat)
+    starting = trainable.add_job("train", {"model_id": create_candidate(trainable)})
+    trainable.update_job(starting, pid=os.getpid())  # alive, still importing: no heartbeat
+    unstarted = trainable.add_job("predict", {"model_id": 1, "item_ids": []})  # no process yet
+    assert jobs.reap_stale(trainable) == [never_ran]
+    assert trainable.job(never_ran)["status"] == "failed"
+    assert {trainable.job(j)["status"] for j in (starting, unstarted)} == {"queued"}
+    assert jobs.job_ahead(trainable, starting) is None  # a failed job is not ahead
+
+
+@pytest.mark.slow
+def test_two_training_processes_run_one_after_the_other(trainable):
+    tiny = {"epochs": 1, "batch_size": 8, "width": 4}
+    first = jobs.start_job(trainable, "train", {"model_id": create_candidate(
+        trainable, override=tiny)})
+    second = jobs.start_job(trainable, "train", {"model_id": create_candidate(
+        trainable, override=tiny)})
+    _until(lambda: "waiting for job" in (trainable.job(second)["message"] or ""),
+           trainable.job(second), timeout=60)
+    assert trainable.job(second)["message"] == f"waiting for job {first} (train) to finish"
+    done = [jobs.wait_for(trainable, j, poll_s=0.2) for j in (first, second)]
+    assert [j["status"] for j in done] == ["succeeded", "succeeded"]
+    assert done[1]["started"] >= done[0]["finished"]
