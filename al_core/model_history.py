@@ -22,7 +22,8 @@ class VersionRow:
     rounds: list[int]
     test_map50: float | None
     test_note: str  # "" | "not evaluated" | "on an earlier test set"
-    decision: str  # the newest decision about it, in words
+    decision: str  # the newest decision about it, in a few words
+    decision_detail: str  # the same with who and why
     created: str  # ISO timestamp
 
 
@@ -35,7 +36,9 @@ def config_change(config: dict, parent: dict | None) -> str:
     return "; ".join(changed) if changed else "same config"
 
 
-def _decision_text(store: Store, model_id: int) -> str:
+def _decision(store: Store, model_id: int) -> tuple[str, str]:
+    """(a few words for a table, the whole sentence with who and why) of the newest
+    decision about the model; ("", "") when there is none."""
     own = store.model_decisions(model_id)
     replaced = [d for d in store.model_decisions()
                 if d["previous_active_id"] == model_id and d["model_id"] != model_id
@@ -43,21 +46,27 @@ def _decision_text(store: Store, model_id: int) -> str:
     events = [(d["id"], d, "own") for d in own] + [(d["id"], d, "replaced") for d in replaced]
     if not events:
         pending = [c for c in store.comparisons(limit=1000) if c["new_model_id"] == model_id]
-        return (f"compared: {pending[0]['decision']} suggested, not carried out yet"
-                if pending else "")
+        if not pending:
+            return "", ""
+        return (f"waiting: {pending[0]['decision']} suggested",
+                f"compared with {_ref(pending[0]['old_model_id'])}: {pending[0]['decision']} "
+                f"suggested, not carried out yet ({pending[0]['reason']})")
     _, d, kind = max(events, key=lambda e: e[0])
-    who = f"{d['decided_by']}"
+    who = d["decided_by"]
     if kind == "replaced":
-        return f"replaced by #{d['model_id']} ({d['action'].replace('_', ' ')}, {who})"
+        return (f"replaced by #{d['model_id']}",
+                f"replaced by #{d['model_id']} ({d['action'].replace('_', ' ')}, {who})")
     if d["action"] == "rollback":
-        return f"made active again by a rollback ({who}: {d['why']})"
+        return "rolled back to", f"made active again by a rollback ({who}: {d['why']})"
     against = f" over #{d['previous_active_id']}" if d["previous_active_id"] else ""
+    verb = "promoted" if d["action"] == "update_model" else "discarded"
     if d["override"]:
-        verb = "promoted" if d["action"] == "update_model" else "discarded"
-        return f"{verb}{against} by override ({who}: {d['why']})"
-    if d["action"] == "update_model":
-        return f"promoted{against} ({who}): {d['why']}"
-    return f"discarded ({who}): {d['why']}"
+        return (f"{verb} by override", f"{verb}{against} by an override ({who}: {d['why']})")
+    return f"{verb}{against}", f"{verb}{against} ({who}): {d['why']}"
+
+
+def _ref(model_id: int | None) -> str:
+    return f"#{model_id}" if model_id is not None else "no previous model"
 
 
 def model_history(store: Store) -> list[VersionRow]:
@@ -79,6 +88,7 @@ def model_history(store: Store) -> list[VersionRow]:
                  else "")
         else:
             test_map = evaluation["map"]
+        decision = _decision(store, m["id"])
         change = config_change(m["config"], parent["config"] if parent else None)
         if change == "same config":
             change = f"same as #{m['parent_id']}"
@@ -86,5 +96,5 @@ def model_history(store: Store) -> list[VersionRow]:
             id=m["id"], name=m["name"], parent_id=m["parent_id"], status=m["status"],
             active=m["status"] == "active", config_change=change, labels=labels,
             rounds=list(metrics.get("rounds", [])), test_map50=test_map, test_note=note,
-            decision=_decision_text(store, m["id"]), created=m["created"]))
+            decision=decision[0], decision_detail=decision[1], created=m["created"]))
     return rows

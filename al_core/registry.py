@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from al_core.data import load_items, load_split
-from al_core.jobs import ON_END, Cancelled, PartReporter, Reporter, job_kind
+from al_core.jobs import ON_END, Cancelled, Reporter, job_kind
 from al_core.store import Store
 from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
 from al_core.train import resolve_device, train_loop
@@ -222,7 +222,7 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
     whichever is active when the job runs), each first run on the test items it has not predicted,
     then the decision stored and, with ``apply``, carried out."""
     from al_core.compare import parse_compare_config
-    from al_core.model_eval import compare_models
+    from al_core.model_eval import compare_models, predict_missing_test
 
     raw = params["config"]
     config = parse_compare_config(raw)
@@ -232,13 +232,7 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
     if not test_ids:
         raise ValueError("the project has no labeled test items: split the labeled items "
                          "first (Project page, Split)")
-    models = [m for m in (new_id, old_id) if m is not None]
-    for n, model_id in enumerate(models):
-        missing = store.items_without_embedding(model_id, test_ids)
-        if store.model(model_id)["checkpoint_path"] and missing:
-            predict_items(store, model_id, missing, reporter=PartReporter(
-                reporter.progress, reporter.cancel_requested, 0.9 * n / len(models),
-                0.9 / len(models), f"model #{model_id} on the test split"))
+    predict_missing_test(store, [new_id, old_id], reporter, share=0.9)
     reporter.progress(0.95, "comparing on the test split")
     decision = compare_models(store, new_id, old_id, config, raw_config=raw,
                               apply=bool(params.get("apply")),

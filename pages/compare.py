@@ -150,11 +150,13 @@ def figures(r: ComparisonReport) -> None:
         m2.metric(f"mAP{r.iou_threshold * 100:g} old #{c['old_model_id']}", dash(c["old_map"]),
                   delta=None if delta is None else f"{delta:+.3f} new vs old")
     if c["confidence"] is not None:
-        m3.metric("Bootstrap: new mAP higher in", f"{c['confidence']:.0%} of resamples",
-                  help="Paired bootstrap over the test images: both models scored on the "
-                       "same resampled images.")
-        m4.metric("95% interval of new − old", f"{c['delta_lo']:+.3f}",
-                  delta=f"to {c['delta_hi']:+.3f}", delta_color="off")
+        m3.metric("P(new mAP higher)", f"{c['confidence']:.0%}",
+                  help="Share of bootstrap resamples of the test images (paired: both models "
+                       "scored on the same resampled images) where the new model's mAP is "
+                       "higher.")
+        m4.metric("95% interval, new − old", f"{c['delta_lo']:+.3f}",
+                  delta=f"to {c['delta_hi']:+.3f}", delta_color="off", delta_arrow="off",
+                  help="Paired bootstrap 95% interval of the mAP difference.")
     else:
         m3.metric("Bootstrap", "not run", help="This comparison's config has no bootstrap.")
     st.caption(f"Test set: {r.test_images:,} images, IoU {r.iou_threshold:g}; compared "

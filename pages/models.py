@@ -100,8 +100,11 @@ def history() -> None:
         "status": r.status, "test mAP50": _test_map(r), "trained on": _trained_on(r),
         "config vs parent": r.config_change or "—", "decision": r.decision or "—"}
         for r in rows]), hide_index=True, width="stretch",
-        column_config={"decision": st.column_config.TextColumn(width="large")})
+        column_config={"parent": st.column_config.TextColumn(width="small")})
     st.caption("● marks the active model. Comparisons and their curves: Compare page.")
+    with st.expander("Why each version is where it is", icon=":material/gavel:"):
+        st.markdown("\n".join(f"- **#{r.id} {r.name}**: {r.decision_detail or 'no decision yet'}"
+                              for r in rows))
     earlier = [r for r in rows if not r.active and r.status in ("trained", "discarded")]
     if earlier:
         with st.expander("Roll back to an earlier version", icon=":material/history:"):

@@ -72,7 +72,7 @@ def test_a_stored_comparison_renders_its_curves_table_and_decision(compared):
     row = store.comparisons(limit=1)[0]
     assert metrics[f"mAP50 new #{new}"] == f"{row['new_map']:.3f}"
     assert metrics[f"mAP50 old #{old}"] == f"{row['old_map']:.3f}"
-    assert metrics["Bootstrap: new mAP higher in"] == f"{row['confidence']:.0%} of resamples"
+    assert metrics["P(new mAP higher)"] == f"{row['confidence']:.0%}"
     assert "None" not in " ".join(map(str, table.to_numpy().ravel()))
 
 

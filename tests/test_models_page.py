@@ -91,8 +91,10 @@ def test_history_shows_parents_decisions_and_config_changes_then_rolls_back(mode
     assert new["parent"] == f"#{first}" and old["parent"] == "—"
     assert new["config vs parent"] == "epochs 80 → 40"
     assert new["trained on"] == "30 labels, rounds 0, 1"
-    assert new["decision"] == f"promoted over #{first} (ana): won 7 of 7 classes"
-    assert old["decision"].startswith(f"replaced by #{second}")
+    assert new["decision"] == f"promoted over #{first}"
+    assert old["decision"] == f"replaced by #{second}"
+    why = next(m.value for m in page.markdown if f"- **#{second} second**" in m.value)
+    assert f"promoted over #{first} (ana): won 7 of 7 classes" in why
     assert old["test mAP50"] == "not evaluated" and new["test mAP50"] == "not evaluated"
     assert "None" not in " ".join(map(str, table.to_numpy().ravel()))
     assert "T" not in new["created"] and new["created"].startswith("today")
