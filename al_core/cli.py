@@ -12,6 +12,7 @@ from pathlib import Path
 
 from al_core import cli_data as data
 from al_core import cli_models as models
+from al_core import cli_simulate
 from al_core.demo import DemoConfig
 from al_core.export import PRELABEL_MIN_SCORE
 from al_core.images import DEFAULT_MAX_PIXELS
@@ -113,14 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("status", data.cmd_status, "counts by split and status, model, rounds")
     p.add_argument("--json", action="store_true")
 
-    p = command("evaluate", models.cmd_evaluate, "evaluate a model's stored predictions on the "
-                "frozen test split (stored with the test set's identity)")
+    p = command("evaluate", models.cmd_evaluate, "evaluate a model on the frozen test split, "
+                "first predicting the test images it has not predicted (stored with the test "
+                "set's identity)")
     p.add_argument("--model", type=int, required=True, help="model id")
     p.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default %(default)s)")
     p.add_argument("--json", action="store_true", help="the same schema as eval-coco --json")
 
-    p = command("compare", models.cmd_compare, "compare a new model with the active (or --old) one "
-                "on the frozen test split: update_model or discard")
+    p = command("compare", models.cmd_compare, "compare a new model with the active (or --old) "
+                "one on the frozen test split: update_model or discard (each model first "
+                "predicts the test images it has not predicted)")
     p.add_argument("--new", type=int, required=True, help="the candidate model id")
     p.add_argument("--old", type=int, help="the model to beat (default: the active model)")
     p.add_argument("--config", type=Path, required=True,
@@ -128,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true",
                    help="carry the decision out: make the new model active, or discard it")
 
-    p = command("train", models.cmd_train, "Create New Model: clone the active (or --base) model's "
-                "config, apply --config, train on the train split, validate on val")
+    p = command("train", models.cmd_train, "Create New Model: clone the active (or --base) "
+                "model's config, apply --config, train on the train split, validate on val "
+                "(one training at a time: a second one waits for the first)")
     p.add_argument("--config", help="JSON object (inline or a file) overriding config keys: "
                                     "arch, width, image_size, epochs, batch_size, lr, "
                                     "weight_decay, time_budget_s, augment, repeat_threshold, "
@@ -147,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("jobs", models.cmd_jobs, "recent jobs (a job whose process died is marked failed)")
     p.add_argument("--limit", type=int, default=20)
 
-    p = command("cancel", models.cmd_cancel, "ask a running job to stop")
+    p = command("cancel", models.cmd_cancel, "ask a running job to stop; a queued one is "
+                "cancelled at once")
     p.add_argument("job_id", type=int)
 
     p = command("models", models.cmd_models, "the model registry")
@@ -169,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "scenes (default 0, the demo's own), e.g. to choose settings on one draw "
                    "and report on another")
     p.add_argument("--test-size", type=int,
-                   help="with --coco: items frozen as the test split (default 300)")
+                   help="with --coco: items frozen as the test split (default 300, or "
+                   "for a small dataset what fits beside the labels queried)")
     p.add_argument("--strategy", action="append", choices=list(STRATEGIES),
                    help="repeat for several (default: random, uncertainty, coreset, hybrid)")
     p.add_argument("--initial", type=int, help="labels of round 0, picked by the cold-start "
@@ -190,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder; rerunning with the same one resumes")
     p.add_argument("--quick", action="store_true",
                    help="a small variant for tests: a 300-image demo and tiny training")
-    p.set_defaults(fn=models.cmd_simulate)
+    p.set_defaults(fn=cli_simulate.cmd_simulate)
 
     help_text = ("per-class AP at one IoU threshold of a COCO results file against COCO "
                  "instances (equal to pycocotools)")

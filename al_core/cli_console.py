@@ -46,6 +46,20 @@ class ProgressBar:
         sys.stderr.flush()
 
 
+class ConsoleReporter:
+    """What library work run in the CLI's own process (not as a job) reports to, as a
+    job's Reporter: progress on stderr. Ctrl-C stops it, so it never asks to cancel."""
+
+    def __init__(self) -> None:
+        self.bar = ProgressBar()
+
+    def progress(self, fraction: float, message: str) -> None:
+        self.bar.progress_line(fraction, message)
+
+    def cancel_requested(self) -> bool:
+        return False
+
+
 def json_arg(text: str | None, what: str) -> dict:
     """A JSON object given inline or as a path to a file."""
     if not text:

@@ -1,17 +1,16 @@
 """CLI commands on models and jobs: train, predict, evaluate, eval-coco, compare, models,
-simulate, jobs, cancel (and run-job, the job process itself)."""
+jobs, cancel (and run-job, the job process itself)."""
 from __future__ import annotations
 
 import json
 import sys
-import time
 
 from al_core import jobs
-from al_core.cli_console import follow_job, json_arg
+from al_core.cli_console import ConsoleReporter, follow_job, json_arg
 from al_core.compare import parse_compare_config
 from al_core.evaluation import evaluate_coco, result_json
 from al_core.io_coco import read_json
-from al_core.model_eval import compare_models, evaluate_model
+from al_core.model_eval import compare_models, evaluate_model, predict_missing_test
 from al_core.store import Store
 
 
@@ -35,8 +34,22 @@ def cmd_eval_coco(args) -> int:
     return 0
 
 
+def predict_test_first(store: Store, model_ids: list[int | None], *, out) -> None:
+    """Run the models on the test images they have not predicted yet (progress on
+    stderr), and say on ``out`` what was stored."""
+    reporter = ConsoleReporter()
+    predicted = predict_missing_test(store, model_ids, reporter)
+    if predicted:
+        reporter.bar.finish()
+    for model_id, n in predicted.items():
+        print(f"stored model #{model_id}'s predictions on the {n} test images it had not "
+              "predicted", file=out)
+
+
 def cmd_evaluate(args) -> int:
     store = Store(args.project)
+    store.model(args.model)  # a clear error for an unknown id, before any work
+    predict_test_first(store, [args.model], out=sys.stderr if args.json else sys.stdout)
     result, digest = evaluate_model(store, args.model, iou_threshold=args.iou)
     if not args.json:
         print(f"model #{args.model} on test set {digest}:")
@@ -49,11 +62,25 @@ def cmd_compare(args) -> int:
     raw = read_json(args.config, "compare config")
     config = parse_compare_config(raw)
     store = Store(args.project)
+    old = store.active_model_id() if args.old is None else args.old
+    for model_id in (args.new, old):
+        if model_id is not None:
+            store.model(model_id)  # a clear error for an unknown id, before any work
+    predict_test_first(store, [args.new, old], out=sys.stderr)
     decision = compare_models(store, args.new, args.old, config, raw_config=raw,
                               apply=args.apply)
     names = {c.id: c.name for c in store.classes()}
+    outcome = "not applied (--apply carries it out)"
+    if args.apply:
+        outcome = (f"applied: model #{args.new} is now the active model"
+                   if decision.decision == "update_model" else
+                   f"applied: model #{args.new} is marked discarded")
+    against = f"model #{old}" if old is not None else "no active model"
+    print(f"stored the comparison of model #{args.new} with {against}: {decision.decision}, "
+          f"{outcome}", file=sys.stderr)
     print(json.dumps({
         "decision": decision.decision, "reason": decision.reason, "applied": args.apply,
+        "active_model": store.active_model_id(),
         "map_delta": decision.map_delta, "confidence": decision.confidence,
         "delta_interval": decision.delta_interval,
         "per_class": {names[c.class_id]: {"new_ap": c.new_ap, "old_ap": c.old_ap, "won": c.won}
@@ -73,12 +100,25 @@ def cmd_train(args) -> int:
     model_id = registry.create_candidate(store, base_model_id=args.base,
                                          override=json_arg(args.config, "--config"))
     job_id = jobs.start_job(store, "train", {"model_id": model_id})
-    print(f"model #{model_id} training in job {job_id}")
-    return 0 if args.background else follow_job(store, job_id)
+    ahead = jobs.job_ahead(store, job_id)
+    print(f"model #{model_id} training in job {job_id}" + (
+        f" (it starts when job {ahead['id']} ({ahead['kind']}) ends: one training at a "
+        "time)" if ahead else ""))
+    if args.background:
+        return 0
+    code = follow_job(store, job_id)
+    if code == 0:
+        metrics = store.model(model_id)["metrics"]
+        val = metrics.get("val_map50")
+        print(f"model #{model_id} trained: val mAP50 "
+              f"{'-' if val is None else f'{val:.3f}'} at epoch {metrics.get('best_epoch')} "
+              f"of {metrics.get('epochs_run')}; not active yet: `compare --new {model_id} "
+              "--config FILE` decides whether it replaces the active model")
+    return code
 
 
 def cmd_predict(args) -> int:
-    from al_core import registry  # noqa: F401 - torch loads only for these commands
+    from al_core import registry  # torch loads only for these commands
 
     store = Store(args.project)
     store.model(args.model)
@@ -89,7 +129,12 @@ def cmd_predict(args) -> int:
     ids = ids or [i.id for i in store.items(**filters[args.split])]
     job_id = jobs.start_job(store, "predict", {"model_id": args.model, "item_ids": ids})
     print(f"predicting {len(ids)} images with model #{args.model} in job {job_id}")
-    return follow_job(store, job_id)
+    code = follow_job(store, job_id)
+    if code == 0:
+        print(f"stored model #{args.model}'s predictions on {len(ids)} images: "
+              f"{len(store.predictions(args.model, ids))} boxes (score >= "
+              f"{registry.PREDICT_SCORE_THRESHOLD})")
+    return code
 
 
 def cmd_jobs(args) -> int:
@@ -104,7 +149,8 @@ def cmd_jobs(args) -> int:
 def cmd_cancel(args) -> int:
     store = Store(args.project)
     status = jobs.cancel_job(store, args.job_id)
-    print(f"job {args.job_id} ({status}): cancel requested")
+    print(f"job {args.job_id} was queued: cancelled; it will not start" if status == "queued"
+          else f"job {args.job_id} ({status}): cancel requested; it stops at its next check")
     return 0
 
 
@@ -121,48 +167,6 @@ def cmd_models(args) -> int:
         print(f"#{row['id']:<4} {row['status']:<10} {row['arch']:<34} parent "
               f"{row['parent'] or '-':<4} val mAP50 {'-' if val is None else f'{val:.3f}'}  "
               f"{row['created']}")
-    return 0
-
-
-def cmd_simulate(args) -> int:
-    from al_core import simulate as sim
-
-    if bool(args.demo) == bool(args.images or args.coco):
-        raise ValueError("give either --demo or both --images DIR and --coco ANN.json")
-    if not args.demo and not (args.images and args.coco):
-        raise ValueError("--images and --coco go together")
-    quick = args.quick
-    defaults = sim.QUICK_DEFAULTS if quick else sim.FULL_DEFAULTS
-    train = dict(sim.QUICK_TRAIN if quick else sim.DEFAULT_TRAIN)
-    train.update(json_arg(args.train_config, "--train-config") or {})
-    if args.demo and args.test_size is not None:
-        raise ValueError("--test-size goes with --coco; the demo's test split is fixed "
-                         "(300 images; 80 with --quick)")
-
-    def given(value, default):  # 0 is a value (refused by SimConfig), not "use the default"
-        return default if value is None else value
-
-    config = sim.SimConfig(
-        strategies=tuple(args.strategy or defaults["strategies"]),
-        initial=given(args.initial, defaults["initial"]), add=given(args.add, defaults["add"]),
-        rounds=given(args.rounds, defaults["rounds"]),
-        seeds=given(args.seeds, defaults["seeds"]), train=train,
-        initial_strategy=args.initial_strategy,
-        min_train_images=given(args.min_train_images,
-                               20 if quick else sim.DEFAULT_MIN_TRAIN_IMAGES),
-        query=json_arg(args.config, "--config") or {})
-    if not args.demo and args.demo_seed is not None:
-        raise ValueError("--demo-seed goes with --demo")
-    source = sim.Source(demo=bool(args.demo), quick=quick, images=args.images, coco=args.coco,
-                        test_size=given(args.test_size, 300),
-                        demo_seed=given(args.demo_seed, 0))
-    start = time.monotonic()
-    curves = sim.simulate(args.out, source, config,
-                          say=lambda line: print(line, file=sys.stderr, flush=True))
-    summary = sim.summarize(curves)
-    print(sim.format_table(summary))
-    print(f"\n{args.out / 'curves.json'}, {args.out / 'curves.png'}, "
-          f"{args.out / 'summary.json'} ({(time.monotonic() - start) / 60:.1f} min)")
     return 0
 
 

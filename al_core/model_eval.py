@@ -2,10 +2,13 @@
 between them; every evaluation and decision is stored with its inputs' identity."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from al_core.compare import CompareConfig, Decision, bootstrap_map_delta, decide
 from al_core.evaluation import ClassResult, Detections, EvalResult, GroundTruth, evaluate
+from al_core.jobs import PartReporter
 from al_core.store import Store
 
 
@@ -114,3 +117,26 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
             store.apply_decision(new_id, decision.decision, decided_by=decided_by,
                                  why=decision.reason, comparison_id=comparison_id)
     return decision
+
+
+def predict_missing_test(store: Store, model_ids: Sequence[int | None], reporter, *,
+                         share: float = 1.0) -> dict[int, int]:
+    """Run each model that has a checkpoint on the test items it has not predicted yet,
+    so it can be evaluated (external models keep their imported predictions; ``None``
+    ids are skipped). ``reporter`` has ``progress(fraction, message)`` and
+    ``cancel_requested()``, as a job's :class:`~al_core.jobs.Reporter`; the predictions
+    take the first ``share`` of its bar. Returns {model id: test images predicted now}.
+    Torch loads only when there is something to predict."""
+    test_ids, _ = store.test_set_identity()
+    todo = {m: store.items_without_embedding(m, test_ids)
+            for m in dict.fromkeys(m for m in model_ids if m is not None)
+            if store.model(m)["checkpoint_path"]}
+    todo = {m: ids for m, ids in todo.items() if ids}
+    if todo:
+        from al_core.registry import predict_items  # loads torch
+
+        for n, (model_id, missing) in enumerate(todo.items()):
+            predict_items(store, model_id, missing, reporter=PartReporter(
+                reporter.progress, reporter.cancel_requested, share * n / len(todo),
+                share / len(todo), f"model #{model_id} on the test split"))
+    return {m: len(ids) for m, ids in todo.items()}

@@ -178,3 +178,90 @@ def test_query_with_an_active_model_carries_its_predictions(demo_store):
     assert f"pre-labels from model #{model}" in out
     picked = [i.item_id for i in demo_store.selection("first").items]
     assert demo_store.items_without_embedding(model, picked) == []
+
+
+TINY_TRAIN = '{"epochs": 1, "batch_size": 8, "width": 4}'
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_and_compare_need_no_predict_step(tmp_path):
+    """The issue's `demo --labeled 300 && train && evaluate --model 1 --json`, small."""
+    from tests.test_compare import DATALOOP
+
+    p = tmp_path / "p"
+    cli("demo", "--project", p, "--images", 60, "--test", 10, "--labeled", 30)
+    out = cli("train", "--project", p, "--config", TINY_TRAIN).stdout
+    assert "job 1 succeeded" in out and "model #1 trained: val mAP50" in out
+    first = cli("evaluate", "--project", p, "--model", 1, "--json")
+    data = json.loads(first.stdout)  # stdout stays exactly one JSON object
+    assert set(data) == {"iou_threshold", "map", "per_class"}
+    assert "stored model #1's predictions on the 10 test images" in first.stderr
+    again = cli("evaluate", "--project", p, "--model", 1)
+    assert "stored" not in again.stdout + again.stderr and "mAP@0.5" in again.stdout
+
+    cli("train", "--project", p, "--config", TINY_TRAIN)
+    write_json(tmp_path / "compare.json", DATALOOP)
+    compared = cli("compare", "--project", p, "--new", 2, "--old", 1, "--config",
+                   tmp_path / "compare.json")
+    assert json.loads(compared.stdout)["active_model"] is None
+    assert "stored model #2's predictions on the 10 test images" in compared.stderr
+    assert "#1's predictions" not in compared.stderr  # it had them already
+    assert "not applied" in compared.stderr
+    applied = cli("compare", "--project", p, "--new", 2, "--config", tmp_path / "compare.json",
+                  "--apply")  # no active model yet: the first model wins
+    assert json.loads(applied.stdout)["active_model"] == 2
+    assert "applied: model #2 is now the active model" in applied.stderr
+    predicted = cli("predict", "--project", p, "--model", 2, "--split", "test").stdout
+    assert "stored model #2's predictions on 10 images:" in predicted
+
+
+def test_cancel_says_what_it_did(demo_store):
+    job = demo_store.add_job("train", {"model_id": 1})
+    out = cli("cancel", "--project", demo_store.root, job).stdout
+    assert f"job {job} was queued: cancelled; it will not start" in out
+    assert demo_store.job(job)["status"] == "cancelled"
+    again = cli("cancel", "--project", demo_store.root, job, check=False)
+    assert again.returncode == 2 and "already ended" in again.stderr
+
+
+def test_simulate_fits_the_test_split_to_a_small_dataset(tmp_path, monkeypatch, capsys):
+    import al_core.simulate as sim
+    from al_core.cli import main
+    from al_core.cli_simulate import fit_test_size
+
+    assert fit_test_size(2000, 400, None) == 300  # the default, where it fits
+    assert fit_test_size(100, 60, None) == 20  # a fifth of a small dataset
+    assert fit_test_size(100, 90, None) == 10  # what the pool can spare
+    assert fit_test_size(100, 60, 40) == 40
+    with pytest.raises(ValueError, match="--test-size 40 or less would fit"):
+        fit_test_size(100, 60, 41)
+    with pytest.raises(ValueError, match="lower --initial, --add or --rounds"):
+        fit_test_size(60, 60, None)
+
+    write_json(tmp_path / "ann.json", write_dataset(tmp_path / "imgs", n=30, seed=4))
+    made = []
+
+    class Started(Exception):
+        pass
+
+    def fake_simulate(out, source, config, say):
+        made.append(source)
+        raise Started
+
+    monkeypatch.setattr(sim, "simulate", fake_simulate)
+    args = ["simulate", "--images", str(tmp_path / "imgs"), "--coco", str(tmp_path / "ann.json"),
+            "--initial", "6", "--add", "4", "--rounds", "1", "--quick", "--out"]
+    with pytest.raises(Started):
+        main([*args, str(tmp_path / "a")])
+    assert made[0].test_size == 6  # 30 images, 10 queried: a fifth of them
+    assert "test split: 6 of the 30 labeled images" in capsys.readouterr().err
+    assert main([*args, str(tmp_path / "b"), "--test-size", "25"]) == 2
+    assert "--test-size 20 or less would fit" in capsys.readouterr().err
+    assert main([*args[:-1], "--rounds", "10", "--out", str(tmp_path / "c")]) == 2
+    assert "lower --initial, --add or --rounds" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+    (tmp_path / "a").mkdir()  # a simulation made with --test-size 9 is resumed with it
+    write_json(tmp_path / "a" / "settings.json", {"source": {"demo": False, "test_size": 9}})
+    with pytest.raises(Started):
+        main([*args, str(tmp_path / "a")])
+    assert made[-1].test_size == 9
