@@ -1,20 +1,15 @@
 """The Compare page, headless: a stored comparison's curves, table and decision; apply
 and override; a bad config; and the dashboard's AP against eval-coco on exported files."""
 import json
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from al_core.cli import main as cli
 from al_core.compare import DEFAULT_COMPARE_CONFIG, parse_compare_config
 from al_core.comparison_report import comparison_report
 from al_core.export import coco_instances, coco_results
 from al_core.model_eval import compare_models
+from tests.apptest import open_page
 from tests.datasets import add_model_from_labels
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
 
 def _trained(store, name, **kw):
     model = add_model_from_labels(store, name, status="trained", **kw)
@@ -35,11 +30,7 @@ def compared(demo_store, monkeypatch):
 
 
 def _page(name=None):
-    at = AppTest.from_file(APP, default_timeout=60)
-    if name:
-        at.session_state["annotator"] = name
-    at.run()
-    return at.switch_page("pages/compare.py").run()
+    return open_page("pages/compare.py", annotator=name)
 
 
 def _button(page, label):

@@ -1,17 +1,12 @@
 """The Models page, headless: retrain from the UI (its own process), the override
 checked inline, the model history with its decisions, rollback, the predict form."""
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from al_core import jobs
 from al_core.demo import label_from_oracle_at_random
 from al_core.split import split_project
+from tests.apptest import open_page
 from tests.datasets import add_model_from_labels
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
 
 @pytest.fixture
 def models_page(demo_store, monkeypatch):
@@ -22,11 +17,7 @@ def models_page(demo_store, monkeypatch):
 
 
 def _page(name=None):
-    at = AppTest.from_file(APP, default_timeout=60)
-    if name:
-        at.session_state["annotator"] = name
-    at.run()
-    return at.switch_page("pages/models.py").run()
+    return open_page("pages/models.py", annotator=name)
 
 
 def _button(page, label):
