@@ -36,16 +36,18 @@ def config_change(config: dict, parent: dict | None) -> str:
     return "; ".join(changed) if changed else "same config"
 
 
-def _decision(store: Store, model_id: int) -> tuple[str, str]:
+def _decision(model_id: int, decisions: list[dict], comparisons: list[dict]
+              ) -> tuple[str, str]:
     """(a few words for a table, the whole sentence with who and why) of the newest
-    decision about the model; ("", "") when there is none."""
-    own = store.model_decisions(model_id)
-    replaced = [d for d in store.model_decisions()
+    decision about the model; ("", "") when there is none. ``decisions`` and
+    ``comparisons``: all of the project's, newest first."""
+    own = [d for d in decisions if d["model_id"] == model_id]
+    replaced = [d for d in decisions
                 if d["previous_active_id"] == model_id and d["model_id"] != model_id
                 and d["action"] != "discard"]
     events = [(d["id"], d, "own") for d in own] + [(d["id"], d, "replaced") for d in replaced]
     if not events:
-        pending = [c for c in store.comparisons(limit=1000) if c["new_model_id"] == model_id]
+        pending = [c for c in comparisons if c["new_model_id"] == model_id]
         if not pending:
             return "", ""
         return (f"waiting: {pending[0]['decision']} suggested",
@@ -74,6 +76,7 @@ def model_history(store: Store) -> list[VersionRow]:
     models = store.models()
     by_id = {m["id"]: m for m in models}
     _, digest = store.test_set_identity()
+    decisions, comparisons = store.model_decisions(), store.comparisons(limit=100_000)
     rows = []
     for m in reversed(models):
         parent = by_id.get(m["parent_id"])
@@ -88,7 +91,7 @@ def model_history(store: Store) -> list[VersionRow]:
                  else "")
         else:
             test_map = evaluation["map"]
-        decision = _decision(store, m["id"])
+        decision = _decision(m["id"], decisions, comparisons)
         change = config_change(m["config"], parent["config"] if parent else None)
         if change == "same config":
             change = f"same as #{m['parent_id']}"
