@@ -2,6 +2,7 @@
 jobs, cancel (and run-job, the job process itself)."""
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 
@@ -59,16 +60,21 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    raw = read_json(args.config, "compare config")
-    config = parse_compare_config(raw)
+    from al_core.compare import describe_rule
+    from al_core.promotion import project_compare_config
+
     store = Store(args.project)
+    raw = read_json(args.config, "compare config") if args.config else \
+        project_compare_config(store)
+    config = parse_compare_config(raw)
+    print(describe_rule(config), file=sys.stderr)
     old = store.active_model_id() if args.old is None else args.old
     for model_id in (args.new, old):
         if model_id is not None:
             store.model(model_id)  # a clear error for an unknown id, before any work
     predict_test_first(store, [args.new, old], out=sys.stderr)
     decision = compare_models(store, args.new, args.old, config, raw_config=raw,
-                              apply=args.apply)
+                              apply=args.apply, decided_by=f"cli ({getpass.getuser()})")
     names = {c.id: c.name for c in store.classes()}
     outcome = "not applied (--apply carries it out)"
     if args.apply:
@@ -112,8 +118,8 @@ def cmd_train(args) -> int:
         val = metrics.get("val_map50")
         print(f"model #{model_id} trained: val mAP50 "
               f"{'-' if val is None else f'{val:.3f}'} at epoch {metrics.get('best_epoch')} "
-              f"of {metrics.get('epochs_run')}; not active yet: `compare --new {model_id} "
-              "--config FILE` decides whether it replaces the active model")
+              f"of {metrics.get('epochs_run')}; not active yet: `compare --new {model_id}` "
+              "decides whether it replaces the active model")
     return code
 
 

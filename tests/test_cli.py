@@ -116,7 +116,8 @@ def test_eval_coco_json_matches_the_library(tmp_path):
 
 
 def test_evaluate_and_compare_commands(tmp_path, demo_store):
-    from tests.test_compare import DATALOOP, _add_model
+    from tests.datasets import add_model_from_labels as _add_model
+    from tests.test_compare import DATALOOP
 
     good = _add_model(demo_store, "good", keep=0.95, seed=1)
     worse = _add_model(demo_store, "worse", keep=0.4, seed=2)
@@ -134,6 +135,11 @@ def test_evaluate_and_compare_commands(tmp_path, demo_store):
     bad = cli("compare", "--project", p, "--new", good, "--config", tmp_path / "bad.json",
               check=False)
     assert bad.returncode == 2 and "wins: '0.6x'" in bad.stderr
+    # no --config: the project's config, here the safe default, said in one line
+    third = cli("compare", "--project", p, "--new", worse, "--old", good)
+    assert "Promotes the new model only if it wins at least one class" in third.stderr
+    assert json.loads(third.stdout)["decision"] == "discard"
+    assert demo_store.comparisons(limit=1)[0]["decided_by"].startswith("cli (")
 
 
 def test_query_cold_start_status_export_and_import_of_the_batch(tmp_path, demo_store):
