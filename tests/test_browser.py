@@ -1,11 +1,13 @@
 """The app as a user meets it: served by the README's command, driven in headless
 Chromium (Debian's, via Playwright). Screenshots land in tests/artifacts/."""
 import os
+import re
 import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -95,3 +97,80 @@ def test_a_deep_link_or_reload_keeps_the_navigation(served, page):
     assert page.get_by_text("Page not found").count() == 0
     page.reload()
     page.get_by_text("40 images match").wait_for(timeout=30_000)
+
+
+def _rendered(page) -> None:
+    """Wait until the page's script has run and nothing on it is stale or loading."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+                           timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+
+
+@pytest.fixture
+def lived_in(demo_store):
+    """Something on every page: two external models with predictions on the test split,
+    one active and the other compared with it, and a selection of pool images that the
+    active one pre-labels."""
+    from al_core.compare import parse_compare_config
+    from al_core.model_eval import compare_models
+    from al_core.types import SelectionItem
+    from tests.test_compare import DATALOOP, _add_model
+
+    store = demo_store
+    good = _add_model(store, "good", keep=0.95, seed=1)
+    store.apply_decision(good, "update_model")
+    worse = _add_model(store, "worse", keep=0.6, seed=2)
+    compare_models(store, worse, None, parse_compare_config(DATALOOP), raw_config=DATALOOP)
+    pool = store.query_pool()[:6]
+    truth = store.oracle_boxes(pool)
+    store.add_predictions(good, [(i, b.class_id, b.box, 0.8) for i in pool for b in truth[i]])
+    store.add_selection(tag="al-iteration-1", round=1, strategy="uncertainty", config={},
+                        seed=0, model_id=good,
+                        items=[SelectionItem(i, r, 1 - r / 10, False) for r, i in enumerate(pool)])
+    return store
+
+
+def test_no_page_requests_anything_outside_localhost(lived_in, served, page):
+    """Local-first: every page, the review canvas included, loads only from the app."""
+    from ui.chrome import PAGES
+
+    outside = []
+
+    def check(request) -> None:
+        url = urlparse(request.url)
+        if url.scheme not in ("data", "blob", "about") and \
+                url.hostname not in ("localhost", "127.0.0.1", "::1"):
+            outside.append(f"{request.url} (from {page.url})")
+
+    page.context.on("request", check)
+    for _, title, _, url_path in PAGES:
+        page.goto(f"{served}/{url_path}")
+        _rendered(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, title
+    page.goto(f"{served}/review?selection=al-iteration-1")
+    page.get_by_label("Your name").fill("e2e")
+    page.get_by_role("button", name="Start reviewing").click()
+    page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    assert not outside, "requests that left localhost:\n" + "\n".join(outside)
+    icon = page.evaluate("document.querySelector('link[rel~=\"icon\"]').href")
+    assert icon.startswith(served), icon  # the tab icon is the app's own file
+
+
+def test_the_query_page_redraws_when_its_job_ends(served, page):
+    """The pool count and the batch's download follow the query job without a reload."""
+    page.goto(f"{served}/query")
+    page.get_by_text(re.compile("The pool holds 32 unlabeled")).wait_for(timeout=30_000)
+    assert page.get_by_text("Download COCO with pre-labels").count() == 0
+    picked = page.get_by_label("Images to pick")
+    picked.fill("6")
+    picked.press("Tab")
+    page.locator('[data-testid="stFormSubmitButton"] button').click()
+    page.get_by_text(re.compile("The pool holds 26 unlabeled")).wait_for(timeout=90_000)
+    page.get_by_role("button", name=re.compile("Download COCO with pre-labels")).wait_for(
+        timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "query-after-job.png", full_page=True)

@@ -8,6 +8,7 @@ included) when the page was entered that way, and stops the direct run.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -22,11 +23,12 @@ PAGES = [  # url paths equal Streamlit's own names for pages/*.py, so links agre
     ("pages/review.py", "Review", ":material/rate_review:", "review"),
 ]
 _running = threading.local()  # Streamlit runs each session's script in one thread
+# a file, served by the app: a ":material/...:" page icon is fetched from a font CDN
+ICON = Path(__file__).with_name("icon.png")
 
 
 def run_app() -> None:
-    st.set_page_config(page_title="Active Learning Studio", page_icon=":material/target:",
-                       layout="wide")
+    st.set_page_config(page_title="Active Learning Studio", page_icon=str(ICON), layout="wide")
     page = st.navigation([st.Page(path, title=title, icon=icon, url_path=url, default=(k == 0))
                           for k, (path, title, icon, url) in enumerate(PAGES)])
     st.session_state["project_dir"] = state.ensure_project()
