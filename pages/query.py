@@ -14,6 +14,8 @@ from al_core.strategies.registry import COLD_START_STRATEGY, DEFAULT_STRATEGY, S
 from ui import state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
+from ui.job_watch import running_jobs
+from ui.timefmt import when
 
 page_entry()
 
@@ -59,14 +61,13 @@ if submitted:
                          f"in job {job_id}.")
 
 
+# a query job's progress; when it ends the whole page redraws (pool count, downloads)
+running_jobs(("query",), key="query")
+
+
 @st.fragment(run_every=2)
 def selections_panel() -> None:
     with state.store() as s:
-        jobs.reap_stale(s)
-        for job in [j for j in s.jobs(status="running") + s.jobs(status="queued")
-                    if j["kind"] == "query"]:
-            st.progress(job["progress"], text=f"Job {job['id']} · query · "
-                                              f"{job['message'] or job['status']}")
         failed = [j for j in s.jobs(limit=5) if j["kind"] == "query" and j["status"] == "failed"]
         if failed:
             st.caption(f"Last failed query job {failed[0]['id']}: {failed[0]['error']}")
@@ -79,7 +80,8 @@ def selections_panel() -> None:
             "tag": r.tag, "round": r.round, "strategy": r.strategy,
             "model": f"#{r.model_id}" if r.model_id is not None else "none (cold start)",
             "images": r.size, "random control": r.control, "labeled": r.labeled,
-            "created": r.created} for r in reversed(rows)]), hide_index=True, width="stretch")
+            "created": when(r.created)} for r in reversed(rows)]), hide_index=True,
+            width="stretch")
 
 
 selections_panel()

@@ -32,6 +32,10 @@ def test_the_page_offers_the_registry_and_runs_a_cold_start_query(query_page, de
     query_page.run()
     table = next(d.value for d in query_page.dataframe if "random control" in d.value.columns)
     assert table.iloc[0]["tag"] == "al-iteration-1" and table.iloc[0]["random control"] == 1
+    # the redrawn page: the batch left the pool and can be downloaded
+    assert any("The pool holds **26** unlabeled" in m.value for m in query_page.markdown)
+    assert query_page.selectbox[1].value == "al-iteration-1"
+    assert query_page.get("download_button")
 
 
 def test_a_refused_query_names_the_problem(query_page):
