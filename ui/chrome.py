@@ -21,6 +21,7 @@ PAGES = [  # url paths equal Streamlit's own names for pages/*.py, so links agre
     ("pages/compare.py", "Compare", ":material/compare_arrows:", "compare"),
     ("pages/query.py", "Query", ":material/manage_search:", "query"),
     ("pages/review.py", "Review", ":material/rate_review:", "review"),
+    ("pages/progress.py", "Progress", ":material/trending_up:", "progress"),
 ]
 _running = threading.local()  # Streamlit runs each session's script in one thread
 # a file, served by the app: a ":material/...:" page icon is fetched from a font CDN
