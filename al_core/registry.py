@@ -20,7 +20,7 @@ from al_core.data import load_items, load_split
 from al_core.jobs import ON_END, Cancelled, Reporter, job_kind
 from al_core.store import Store
 from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
-from al_core.train import resolve_device, train_loop
+from al_core.train import describe_stop, resolve_device, train_loop
 from al_core.types import Box
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,15 @@ def train_model(store: Store, model_id: int, *,
                            "class_ids": class_ids, "state_dict": result.state_dict,
                            "best_epoch": result.best_epoch}, path)
     metrics = {"best_epoch": result.best_epoch, "val_map50": result.best_val_map,
-               "epochs_run": result.epochs_run, "train_images": len(train),
+               "epochs_run": result.epochs_run, "stop_reason": result.stop_reason,
+               "train_images": len(train),
                "val_images": len(val), "labeled_images": len(train) + len(val),
                "rounds": _label_rounds(store, train.item_ids + val.item_ids),
                "history": result.history}
     store.update_model(model_id, status="trained", checkpoint_path=str(path.relative_to(store.root)),
                        checkpoint_sha256=digest, metrics=metrics)
+    if progress:
+        progress(1.0, describe_stop(result, config))
     return metrics
 
 

@@ -234,8 +234,10 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
     if done:  # trained and made active before an interruption: never train a round twice
         model_id = done[0]["id"]
     else:
-        model_id = create_candidate(store, override={**config.train, "epochs": epochs,
-                                                     "seed": seed}, name=name)
+        # patience 0: every round trains its full epochs, as before the product's
+        # default stopped on a val plateau (a --train-config may still set it)
+        model_id = create_candidate(store, override={"patience": 0, **config.train,
+                                                     "epochs": epochs, "seed": seed}, name=name)
         train_model(store, model_id, log_line=lambda line: say(f"  {line}")
                     if line.startswith("warm start:") and r > 0 else None)
     test_ids, _ = store.test_set_identity()

@@ -109,13 +109,30 @@ def _epoch_order(factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(n, n, p=factors / factors.sum())
 
 
-def _lr_factor(step: int, total_steps: int, elapsed: float, budget: float | None,
-               warmup: int = 50) -> float:
-    progress = step / max(total_steps, 1)
-    if budget:
-        progress = max(progress, elapsed / budget)
-    warm = min(1.0, (step + 1) / warmup)
-    return warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+class LRSchedule:
+    """The learning-rate factor of each step: a linear warm-up over ``warmup`` steps, then
+    a cosine from 1 to 0 over ``total_steps`` (or over the time budget, when that comes
+    first); once :meth:`final_anneal` is called, a cosine from the factor it had then to 0
+    over the given steps, whichever of the two is lower."""
+
+    def __init__(self, total_steps: int, budget_s: float | None, warmup: int = 50) -> None:
+        self.total, self.budget, self.warmup = total_steps, budget_s, warmup
+        self.anneal: tuple[int, int, float] | None = None  # (first step, steps, factor then)
+
+    def factor(self, step: int, elapsed_s: float) -> float:
+        progress = step / max(self.total, 1)
+        if self.budget:
+            progress = max(progress, elapsed_s / self.budget)
+        warm = min(1.0, (step + 1) / self.warmup)
+        factor = warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        if self.anneal:
+            first, steps, start = self.anneal
+            done = min(1.0, (step - first + 1) / max(steps, 1))  # 0 at its last step
+            factor = min(factor, start * 0.5 * (1 + math.cos(math.pi * done)))
+        return factor
+
+    def final_anneal(self, step: int, steps: int, elapsed_s: float) -> None:
+        self.anneal = (step, steps, self.factor(step, elapsed_s))
 
 
 def val_map(model, data: SplitData, *, device, batch_size: int = 64) -> float:
@@ -147,6 +164,9 @@ def ground_truth_arrays(targets: list[dict]) -> GroundTruth:
                        xywh, np.zeros(len(xywh), bool), xywh[:, 2] * xywh[:, 3])
 
 
+STOP_REASONS = ("epochs", "plateau", "time budget", "cancelled")
+
+
 @dataclass
 class TrainResult:
     state_dict: dict
@@ -154,7 +174,18 @@ class TrainResult:
     best_val_map: float
     epochs_run: int
     history: list[dict]
-    stopped: bool
+    stop_reason: str  # one of STOP_REASONS
+
+    @property
+    def stopped(self) -> bool:
+        """Cancelled through ``should_stop`` (the weights are then not to be kept)."""
+        return self.stop_reason == "cancelled"
+
+
+def final_anneal_epochs(patience: int) -> int:
+    """How long the learning rate anneals to 0 after a val plateau of ``patience``
+    epochs, before training stops: half the patience, at least one epoch."""
+    return max(1, patience // 2)
 
 
 def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
@@ -162,7 +193,11 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
                should_stop: Callable[[], bool] | None = None,
                on_validated: Callable[[torch.nn.Module], None] | None = None) -> TrainResult:
     """Train ``model`` (a Detector) and return the weights of its best validation epoch
-    (the last epoch when there is no val split)."""
+    (the last epoch when there is no val split), and why training stopped: after
+    ``config.epochs``, on a val plateau (``config.patience`` epochs without a better val
+    mAP50, then a short final anneal of the learning rate; a model whose val mAP50 is
+    still 0 has not started, so it cannot plateau), at the time budget, or cancelled by
+    ``should_stop``."""
     if len(train) == 0:
         raise ValueError("the train split has no labeled items; label and split some first")
     device = resolve_device(config.device)
@@ -174,57 +209,100 @@ def train_loop(model, train: SplitData, val: SplitData, config: TrainConfig, *,
     ema = ModelEMA(model, config.ema_decay) if config.ema_decay > 0 else None
     evaluated = ema.model if ema else model
     factors = repeat_factors(train.targets, config.repeat_threshold)
-    total = math.ceil(len(train) / config.batch_size) * config.epochs
-    start, step = time.monotonic(), 0
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    schedule = LRSchedule(steps_per_epoch * config.epochs, config.time_budget_s)
+    clock = _Clock(time.monotonic(), 0)
     best = (-1.0, 0, copy.deepcopy(evaluated.state_dict()))
-    history, stopped = [], False
+    history, reason, last_epoch = [], "epochs", config.epochs
     for epoch in range(1, config.epochs + 1):
-        order = _epoch_order(factors, rng)
-        steps_per_epoch = math.ceil(len(order) / config.batch_size)
-        losses = []
-        for b in range(steps_per_epoch):
-            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            images = train.images[idx].float() / 255
-            images, targets = _augment(images, [train.targets[i] for i in idx],
-                                       config.augment, rng)
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * _lr_factor(step, total, time.monotonic() - start,
-                                                     config.time_budget_s)
-            loss_parts = model.losses(images.to(device), [
-                {k: v.to(device) for k, v in t.items()} for t in targets])
-            loss = sum(loss_parts.values())
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the training loss became {float(loss)} at epoch "
-                                         f"{epoch}; lower lr (now {config.lr})")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 10.0)
-            optimizer.step()
-            if ema:
-                ema.update(model)
-            losses.append(float(loss.detach()))
-            step += 1
-            if should_stop and should_stop():
-                stopped = True
-                break
-            if config.time_budget_s and time.monotonic() - start >= config.time_budget_s:
-                break  # slow models may not finish one epoch inside the budget
-        elapsed = time.monotonic() - start
-        out_of_time = bool(config.time_budget_s and elapsed >= config.time_budget_s)
+        losses, cancelled = _train_epoch(model, ema, optimizer, train, factors, config,
+                                         schedule, clock, rng, should_stop)
+        elapsed = time.monotonic() - clock.start
         score = val_map(evaluated, val, device=device) if len(val) else float("nan")
         if len(val) == 0 or score > best[0]:
             best = (score, epoch, copy.deepcopy(evaluated.state_dict()))
         if on_validated:  # the model just validated (the EMA, when on); for benchmarks
             on_validated(evaluated)
-        record = {"epoch": epoch, "epochs": config.epochs, "step": step, "loss": float(np.mean(losses)),
-                  "val_map50": score, "elapsed_s": elapsed,
-                  "eta_s": _eta(elapsed, epoch, config)}
+        if config.patience and best[0] > 0 and schedule.anneal is None \
+                and epoch - best[1] >= config.patience:  # a plateau: anneal, then stop
+            last_epoch = min(config.epochs, epoch + final_anneal_epochs(config.patience))
+            schedule.final_anneal(clock.step, steps_per_epoch * (last_epoch - epoch), elapsed)
+        record = {"epoch": epoch, "epochs": config.epochs, "step": clock.step,
+                  "loss": float(np.mean(losses)), "val_map50": score, "elapsed_s": elapsed,
+                  "eta_s": _eta(elapsed, epoch, last_epoch, config.time_budget_s)}
         history.append(record)
         if progress:
             progress(record)
-        if stopped or out_of_time:
+        if cancelled:
+            reason = "cancelled"
+        elif config.time_budget_s and elapsed >= config.time_budget_s:
+            reason = "time budget"
+        elif schedule.anneal and epoch == last_epoch < config.epochs:
+            reason = "plateau"
+        if reason != "epochs":
             break
-    return TrainResult(best[2], best[1], best[0], len(history), history, stopped)
+    return TrainResult(best[2], best[1], best[0], len(history), history, reason)
+
+
+@dataclass
+class _Clock:
+    start: float  # time.monotonic() when training began
+    step: int  # optimizer steps taken
+
+
+def _train_epoch(model, ema: ModelEMA | None, optimizer, train: SplitData,
+                 factors: np.ndarray, config: TrainConfig, schedule: LRSchedule,
+                 clock: _Clock, rng: np.random.Generator,
+                 should_stop: Callable[[], bool] | None) -> tuple[list[float], bool]:
+    """One epoch's steps; returns (their losses, whether ``should_stop`` asked to stop).
+    Also ends inside the epoch at the time budget (a slow model may not finish one)."""
+    device = next(model.parameters()).device
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    order = _epoch_order(factors, rng)
+    losses, steps = [], math.ceil(len(order) / config.batch_size)
+    for b in range(steps):
+        idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+        images = train.images[idx].float() / 255
+        images, targets = _augment(images, [train.targets[i] for i in idx], config.augment, rng)
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * schedule.factor(clock.step, time.monotonic() - clock.start)
+        loss_parts = model.losses(images.to(device), [
+            {k: v.to(device) for k, v in t.items()} for t in targets])
+        loss = sum(loss_parts.values())
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the training loss became {float(loss)} at epoch "
+                                     f"{clock.step // steps + 1}; lower lr (now {config.lr})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 10.0)
+        optimizer.step()
+        if ema:
+            ema.update(model)
+        losses.append(float(loss.detach()))
+        clock.step += 1
+        if should_stop and should_stop():
+            return losses, True
+        if config.time_budget_s and time.monotonic() - clock.start >= config.time_budget_s:
+            break
+    return losses, False
+
+
+def describe_stop(result: TrainResult, config: TrainConfig) -> str:
+    """One line for people: why training stopped, and the epoch it kept."""
+    at = f"at epoch {result.epochs_run}/{config.epochs}"
+    if result.stop_reason == "plateau":
+        why = (f"stopped on a val plateau (no better val mAP50 for {config.patience} epochs, "
+               f"then a {final_anneal_epochs(config.patience)}-epoch final anneal) {at}")
+    elif result.stop_reason == "time budget":
+        why = f"stopped by the time budget ({config.time_budget_s:g} s) {at}"
+    elif result.stop_reason == "cancelled":
+        why = f"cancelled {at}"
+    else:
+        why = f"ran all {config.epochs} epochs"
+    kept = (f"best epoch {result.best_epoch}, val mAP50 {result.best_val_map:.3f}"
+            if math.isfinite(result.best_val_map) else
+            f"kept epoch {result.best_epoch} (no val split)")
+    return f"{why}; {kept}"
 
 
 class ModelEMA:
@@ -251,8 +329,8 @@ class ModelEMA:
                 value.copy_(current[name])
 
 
-def _eta(elapsed: float, epoch: int, config: TrainConfig) -> float:
-    remaining = elapsed / epoch * (config.epochs - epoch)
-    if config.time_budget_s:
-        remaining = min(remaining, max(0.0, config.time_budget_s - elapsed))
+def _eta(elapsed: float, epoch: int, last_epoch: int, budget_s: float | None) -> float:
+    remaining = elapsed / epoch * (last_epoch - epoch)
+    if budget_s:
+        remaining = min(remaining, max(0.0, budget_s - elapsed))
     return remaining
