@@ -126,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "predicts the test images it has not predicted)")
     p.add_argument("--new", type=int, required=True, help="the candidate model id")
     p.add_argument("--old", type=int, help="the model to beat (default: the active model)")
-    p.add_argument("--config", type=Path,
-                   help="compare config JSON (Dataloop's format, see README; default: the "
+    p.add_argument("--config",
+                   help="compare config, a JSON object inline or a file (Dataloop's format, "
+                        "see README; default: the "
                         "project's, else the safe default: one class won, mAP higher, no "
                         "class down by more than 0.05 AP)")
     p.add_argument("--apply", action="store_true",

@@ -64,7 +64,7 @@ def cmd_compare(args) -> int:
     from al_core.promotion import project_compare_config
 
     store = Store(args.project)
-    raw = read_json(args.config, "compare config") if args.config else \
+    raw = json_arg(args.config, "compare config") if args.config else \
         project_compare_config(store)
     config = parse_compare_config(raw)
     print(describe_rule(config), file=sys.stderr)

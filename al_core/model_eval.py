@@ -12,18 +12,23 @@ from al_core.jobs import PartReporter
 from al_core.store import Store
 
 
+def labels_ground_truth(store: Store, item_ids: Sequence[int]) -> GroundTruth:
+    """The current labels of these items as evaluation arrays (``xywh`` (N, 4) float64
+    absolute pixels)."""
+    anns = [a for item_anns in store.annotations(list(item_ids)).values() for a in item_anns]
+    xywh = np.array([a.box.as_xywh() for a in anns], dtype=np.float64).reshape(-1, 4)
+    return GroundTruth(image=np.array([a.item_id for a in anns], dtype=np.int64),
+                       label=np.array([a.class_id for a in anns], dtype=np.int64),
+                       xywh=xywh, crowd=np.zeros(len(anns), bool), area=xywh[:, 2] * xywh[:, 3])
+
+
 def test_ground_truth(store: Store) -> tuple[GroundTruth, list[int], str]:
     """The test split's current labels as evaluation arrays, its item ids and identity."""
     item_ids, digest = store.test_set_identity()
     if not item_ids:
         raise ValueError("the project has no labeled test items: split the labeled items "
                          "first (python -m al_core split)")
-    anns = [a for item_anns in store.annotations(item_ids).values() for a in item_anns]
-    xywh = np.array([a.box.as_xywh() for a in anns], dtype=np.float64).reshape(-1, 4)
-    return GroundTruth(image=np.array([a.item_id for a in anns], dtype=np.int64),
-                       label=np.array([a.class_id for a in anns], dtype=np.int64),
-                       xywh=xywh, crowd=np.zeros(len(anns), bool),
-                       area=xywh[:, 2] * xywh[:, 3]), item_ids, digest
+    return labels_ground_truth(store, item_ids), item_ids, digest
 
 
 def model_detections(store: Store, model_id: int, item_ids: list[int]) -> Detections:
@@ -33,15 +38,17 @@ def model_detections(store: Store, model_id: int, item_ids: list[int]) -> Detect
     missing = store.unpredicted_items(model_id, item_ids)
     if missing:
         raise ValueError(f"model #{model_id} has not predicted {len(missing)} of the "
-                         f"{len(item_ids)} test items (e.g. item {missing[0]}); run "
-                         f"`python -m al_core predict --model {model_id} --split test` first")
+                         f"{len(item_ids)} items asked for (e.g. item {missing[0]}); run "
+                         f"`python -m al_core predict --model {model_id}` on them first "
+                         f"(`--split test` for the test split)")
     rows = store.predictions(model_id, item_ids)
     if not rows and not store.items_without_embedding(model_id, item_ids):
         return Detections(image=np.zeros(0, np.int64), label=np.zeros(0, np.int64),
                           xywh=np.zeros((0, 4)), score=np.zeros(0))  # saw them, found nothing
     if not rows:
-        raise ValueError(f"model #{model_id} has no predictions on the {len(item_ids)} test "
-                         "items; run predict on the test split first")
+        raise ValueError(f"model #{model_id} has no predictions on the {len(item_ids)} "
+                         "items asked for; run predict on them first (`--split test` for "
+                         "the test split)")
     xyxy = np.array([[r["x1"], r["y1"], r["x2"], r["y2"]] for r in rows], dtype=np.float64)
     xywh = np.c_[xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]
     return Detections(image=np.array([r["item_id"] for r in rows], dtype=np.int64),

@@ -16,10 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from al_core.evaluation import GroundTruth, evaluate
-from al_core.model_eval import model_detections
+from al_core.evaluation import evaluate
+from al_core.model_eval import labels_ground_truth, model_detections
 from al_core.model_history import MAP_IOU, model_history
 from al_core.store import Store
 
@@ -174,16 +172,6 @@ def flattening_hint(steps: Sequence[RoundStep], *, rounds: int = FLAT_ROUNDS,
 
 
 # -- the random control slice --------------------------------------------------------
-def labels_ground_truth(store: Store, item_ids: Sequence[int]) -> GroundTruth:
-    """The current labels of these items as evaluation arrays (``xywh`` (N, 4) float64
-    absolute pixels)."""
-    anns = [a for item_anns in store.annotations(list(item_ids)).values() for a in item_anns]
-    xywh = np.array([a.box.as_xywh() for a in anns], dtype=np.float64).reshape(-1, 4)  # (N, 4)
-    return GroundTruth(image=np.array([a.item_id for a in anns], dtype=np.int64),
-                       label=np.array([a.class_id for a in anns], dtype=np.int64),
-                       xywh=xywh, crowd=np.zeros(len(anns), bool), area=xywh[:, 2] * xywh[:, 3])
-
-
 def control_rounds(store: Store) -> list[ControlRound]:
     """Per selection (in round order), the picking model's mAP50 at IoU 0.5 on the
     selection's control images labeled so far, from the predictions it stored before

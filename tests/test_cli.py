@@ -137,6 +137,9 @@ def test_evaluate_and_compare_commands(tmp_path, demo_store):
     assert bad.returncode == 2 and "wins: '0.6x'" in bad.stderr
     # no --config: the project's config, here the safe default, said in one line
     third = cli("compare", "--project", p, "--new", worse, "--old", good)
+    inline = cli("compare", "--project", p, "--new", worse, "--old", good, "--config",
+                 '{"wins": 0}')  # inline JSON, as train --config takes it
+    assert json.loads(inline.stdout)["decision"] == "update_model"
     assert "Promotes the new model only if it wins at least one class" in third.stderr
     assert json.loads(third.stdout)["decision"] == "discard"
     assert demo_store.comparisons(limit=1)[0]["decided_by"].startswith("cli (")
@@ -222,10 +225,14 @@ def test_train_then_evaluate_and_compare_need_no_predict_step(tmp_path):
 
 
 def test_cancel_says_what_it_did(demo_store):
-    job = demo_store.add_job("train", {"model_id": 1})
+    from al_core.model_config import create_candidate
+
+    model = create_candidate(demo_store)
+    job = demo_store.add_job("train", {"model_id": model})
     out = cli("cancel", "--project", demo_store.root, job).stdout
     assert f"job {job} was queued: cancelled; it will not start" in out
     assert demo_store.job(job)["status"] == "cancelled"
+    assert demo_store.model(model)["status"] == "cancelled"  # no torch loaded for that
     again = cli("cancel", "--project", demo_store.root, job, check=False)
     assert again.returncode == 2 and "already ended" in again.stderr
 

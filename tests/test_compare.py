@@ -153,7 +153,7 @@ def test_a_mismatched_test_set_is_refused():
 
 def test_no_predictions_on_the_test_split_is_explained(demo_store):
     empty = demo_store.add_model(name="empty", arch="external", status="external")
-    with pytest.raises(ValueError, match="no predictions on the 8 test items"):
+    with pytest.raises(ValueError, match="no predictions on the 8 items asked for"):
         evaluate_model(demo_store, empty)
 
 
@@ -161,7 +161,7 @@ def test_a_model_that_never_saw_some_test_items_is_not_scored_on_them(demo_store
     model = _add_model(demo_store, "partial")
     test = [i.id for i in demo_store.items(split="test")]
     demo_store.replace_predictions(model, test[:5], [], [(i, b"\0" * 8) for i in test[:5]])
-    with pytest.raises(ValueError, match="has not predicted 3 of the 8 test items"):
+    with pytest.raises(ValueError, match="has not predicted 3 of the 8 items asked for"):
         evaluate_model(demo_store, model)
 
 
