@@ -197,8 +197,22 @@ ON_END: dict[str, Callable] = {}  # kind -> fn(store, job_id, status) for failed
 
 
 def _on_end(store: Store, job_id: int, status: str) -> None:
+    """A job failed or was cancelled: its training's candidate model ends with it, in
+    whichever process saw the end (the app reaping a dead job, a cancel of a queued one:
+    processes that have not loaded the job kinds' modules, and their ON_END hooks)."""
+    if status == "succeeded":
+        return
     job = store.job(job_id)
-    if status != "succeeded" and job["kind"] in ON_END:
+    model_id = job["params"].get("model_id")
+    if job["kind"] in SERIAL_KINDS and model_id is not None:
+        try:
+            model = store.model(model_id)
+        except KeyError:  # deleted meanwhile
+            model = None
+        if model and model["status"] in ("candidate", "training"):
+            store.update_model(model_id, status="cancelled" if status == "cancelled"
+                               else "failed")
+    if job["kind"] in ON_END:
         ON_END[job["kind"]](store, job_id, status)
 
 

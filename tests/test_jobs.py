@@ -236,3 +236,24 @@ def test_two_training_processes_run_one_after_the_other(trainable):
     done = [jobs.wait_for(trainable, j, poll_s=0.2) for j in (first, second)]
     assert [j["status"] for j in done] == ["succeeded", "succeeded"]
     assert done[1]["started"] >= done[0]["finished"]
+
+
+def test_a_training_model_ends_with_its_job_in_any_process(trainable, monkeypatch):
+    """The app and the cancel command have not loaded the job kinds' modules (torch):
+    a cancelled or reaped training's model still ends with it."""
+    monkeypatch.setattr(jobs, "ON_END", {})
+    queued_model = create_candidate(trainable)
+    queued = trainable.add_job("train", {"model_id": queued_model})
+    jobs.cancel_job(trainable, queued)
+    assert trainable.model(queued_model)["status"] == "cancelled"
+    dead_model = create_candidate(trainable)
+    dead = _running_training(trainable, pid=2 ** 22 + 7)
+    trainable.update_job(dead, params='{"model_id": %d}' % dead_model,
+                         heartbeat="2020-01-01T00:00:00+00:00")
+    trainable.update_model(dead_model, status="training")
+    assert jobs.reap_stale(trainable) == [dead]
+    assert trainable.model(dead_model)["status"] == "failed"
+    predicted = create_candidate(trainable)  # a failed predict does not end a candidate
+    predict = trainable.add_job("predict", {"model_id": predicted, "item_ids": []})
+    jobs.cancel_job(trainable, predict)
+    assert trainable.model(predicted)["status"] == "candidate"
