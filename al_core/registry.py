@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from al_core.data import load_items, load_split
-from al_core.jobs import ON_END, Cancelled, Reporter, job_kind
+from al_core.jobs import Cancelled, Reporter, job_kind
 from al_core.store import Store
 from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
 from al_core.train import describe_stop, resolve_device, train_loop
@@ -169,15 +169,6 @@ def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     train_model(store, model_id, progress=reporter.progress, log_line=reporter.log,
                 should_stop=reporter.cancel_requested)
-
-
-def _train_ended(store: Store, job_id: int, status: str) -> None:
-    model_id = store.job(job_id)["params"].get("model_id")
-    if model_id is not None and store.model(model_id)["status"] in ("candidate", "training"):
-        store.update_model(model_id, status="cancelled" if status == "cancelled" else "failed")
-
-
-ON_END["train"] = ON_END["retrain"] = _train_ended  # the model ends with its job
 
 
 def predict_items(store: Store, model_id: int, item_ids: list[int], *,
