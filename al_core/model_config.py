@@ -56,7 +56,7 @@ class TrainConfig:
     width: int = 16  # compact only
     image_size: int = 160
     # 25 epochs: on 2 CPU cores a demo with 500 labeled images trains in about 2 minutes
-    # to ~0.92 test mAP50 (80 took 380 s for ~0.94; BENCHMARKS.md)
+    # to ~0.91 test mAP50 (80 took ~400 s for ~0.96; BENCHMARKS.md)
     epochs: int = 25
     batch_size: int = 32
     lr: float = 3e-3
