@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "(one training at a time: a second one waits for the first)")
     p.add_argument("--config", help="JSON object (inline or a file) overriding config keys: "
                                     "arch, width, image_size, epochs, batch_size, lr, "
-                                    "weight_decay, time_budget_s, augment, repeat_threshold, "
+                                    "weight_decay, patience (stop on a val plateau), "
+                                    "time_budget_s, augment, repeat_threshold, "
                                     "ema_decay, seed, weights_path, warm_start (fine-tune "
                                     "the base model), device")
     p.add_argument("--base", type=int, help="model id whose config to clone (default: active)")
