@@ -17,7 +17,7 @@ class VersionRow:
     parent_id: int | None
     status: str
     active: bool
-    config_change: str  # against the parent: "epochs 80 → 40"; "same as #1"; "" (no parent)
+    config_change: str  # against the parent: "epochs 80 → 40"; "same config"; "" (no parent)
     labels: int | None  # train + val images it was trained on (None: not trained here)
     rounds: list[int]
     test_map50: float | None
@@ -93,8 +93,6 @@ def model_history(store: Store) -> list[VersionRow]:
             test_map = evaluation["map"]
         decision = _decision(m["id"], decisions, comparisons)
         change = config_change(m["config"], parent["config"] if parent else None)
-        if change == "same config":
-            change = f"same as #{m['parent_id']}"
         rows.append(VersionRow(
             id=m["id"], name=m["name"], parent_id=m["parent_id"], status=m["status"],
             active=m["status"] == "active", config_change=change, labels=labels,

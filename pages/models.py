@@ -84,8 +84,18 @@ def _test_map(r) -> str:
 def _trained_on(r) -> str:
     if r.labels is None:
         return "—"
-    rounds = f", rounds {', '.join(map(str, r.rounds))}" if r.rounds else ""
-    return f"{r.labels:,} labels{rounds}"
+    return f"{r.labels:,} · {_span(r.rounds)}" if r.rounds else f"{r.labels:,}"
+
+
+def _span(rounds: list[int]) -> str:
+    """[0, 1, 2, 4] -> "rounds 0-2, 4"."""
+    parts, start = [], None
+    for k, n in enumerate(rounds):
+        start = n if start is None else start
+        if k + 1 == len(rounds) or rounds[k + 1] != n + 1:
+            parts.append(f"{start}–{n}" if n > start else f"{n}")
+            start = None
+    return ("round " if len(rounds) == 1 else "rounds ") + ", ".join(parts)
 
 
 def history() -> None:
@@ -97,14 +107,15 @@ def history() -> None:
     st.dataframe(pd.DataFrame([{
         "version": f"{'● ' if r.active else ''}#{r.id} {r.name}", "created": when(r.created),
         "parent": f"#{r.parent_id}" if r.parent_id else "—",
-        "status": r.status, "test mAP50": _test_map(r), "trained on": _trained_on(r),
-        "config vs parent": r.config_change or "—", "decision": r.decision or "—"}
-        for r in rows]), hide_index=True, width="stretch",
-        column_config={"parent": st.column_config.TextColumn(width="small")})
+        "status": r.status, "test mAP50": _test_map(r), "labels": _trained_on(r),
+        "decision": r.decision or "—"} for r in rows]), hide_index=True, width="stretch")
     st.caption("● marks the active model. Comparisons and their curves: Compare page.")
-    with st.expander("Why each version is where it is", icon=":material/gavel:"):
-        st.markdown("\n".join(f"- **#{r.id} {r.name}**: {r.decision_detail or 'no decision yet'}"
-                              for r in rows))
+    with st.expander("Each version: its config against its parent's, and why it is where "
+                     "it is", icon=":material/gavel:"):
+        st.markdown("\n".join(
+            f"- **#{r.id} {r.name}**"
+            + (f" (config vs #{r.parent_id}: {r.config_change})" if r.parent_id else "")
+            + f": {r.decision_detail or 'no decision yet'}" for r in rows))
     earlier = [r for r in rows if not r.active and r.status in ("trained", "discarded")]
     if earlier:
         with st.expander("Roll back to an earlier version", icon=":material/history:"):

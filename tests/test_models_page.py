@@ -58,7 +58,8 @@ def test_retrain_started_from_the_page_trains_and_compares_in_its_own_process(mo
     page.run()
     table = next(d.value for d in page.dataframe if "version" in d.value.columns)
     assert list(table["status"]) == ["trained"]
-    assert table["trained on"][0].startswith(f"{demo_store.count_items(split='train') + demo_store.count_items(split='val')} labels")
+    labeled = demo_store.count_items(split="train") + demo_store.count_items(split="val")
+    assert table["labels"][0] == f"{labeled} · round 0"
     assert table["test mAP50"][0][0].isdigit()  # evaluated in the job
 
 
@@ -80,12 +81,12 @@ def test_history_shows_parents_decisions_and_config_changes_then_rolls_back(mode
     assert set(rows) == {f"● #{second} second", f"#{first} first"}
     new, old = rows[f"● #{second} second"], rows[f"#{first} first"]
     assert new["parent"] == f"#{first}" and old["parent"] == "—"
-    assert new["config vs parent"] == "epochs 80 → 40"
-    assert new["trained on"] == "30 labels, rounds 0, 1"
+    assert new["labels"] == "30 · rounds 0–1" and old["labels"] == "14 · round 0"
     assert new["decision"] == f"promoted over #{first}"
     assert old["decision"] == f"replaced by #{second}"
     why = next(m.value for m in page.markdown if f"- **#{second} second**" in m.value)
-    assert f"promoted over #{first} (ana): won 7 of 7 classes" in why
+    assert f"**#{second} second** (config vs #{first}: epochs 80 → 40): promoted over " \
+           f"#{first} (ana): won 7 of 7 classes" in why
     assert old["test mAP50"] == "not evaluated" and new["test mAP50"] == "not evaluated"
     assert "None" not in " ".join(map(str, table.to_numpy().ravel()))
     assert "T" not in new["created"] and new["created"].startswith("today")
