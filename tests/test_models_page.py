@@ -114,3 +114,23 @@ def test_the_predict_form_preselects_the_active_model(models_page, demo_store):
     page = _page()
     pick = next(b for b in page.selectbox if b.label == "Model")
     assert pick.value["id"] == ids[1]
+
+
+def test_a_running_training_shows_its_live_loss_and_val_map_chart(models_page, demo_store):
+    import json
+    import os
+
+    from al_core.store import now
+
+    job = demo_store.add_job("retrain", {"model_id": 1})
+    log = "train 12 images\n" + "".join(
+        json.dumps({"epoch": e, "epochs": 5, "loss": 3.0 / e, "val_map50": 0.1 * e}) + "\n"
+        for e in (1, 2, 3))
+    demo_store.update_job(job, status="running", pid=os.getpid(), heartbeat=now(), log=log,
+                          progress=0.4, message="training model #1: epoch 3/5")
+    page = _page()
+    assert any("epoch 3/5" in str(p.proto) for p in page.get("progress"))
+    specs = [json.loads(c.proto.spec) for c in page.get("vega_lite_chart")]
+    titles = {s.get("title", {}).get("text") if isinstance(s.get("title"), dict)
+              else s.get("title") for s in specs}
+    assert {"Training loss", "Validation mAP50"} <= titles

@@ -38,21 +38,21 @@ def pr_chart(curves: dict[str, list[float]], title: str, *, height: int = 400) -
     ).properties(height=height)
 
 
-def training_chart(records: list[dict], *, height: int = 200) -> alt.Chart:
-    """Loss and val mAP50 per epoch side by side (each on its own axis), from the epoch
-    records a training logs."""
-    data = pd.DataFrame([{"epoch": r["epoch"], "loss": r.get("loss"),
-                          "val mAP50": r.get("val_map50")} for r in records])
-    base = alt.Chart(data).encode(x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)))
-    loss = base.mark_line(point=True, color=OLD_COLOR).encode(
-        y=alt.Y("loss:Q", title="training loss"),
-        tooltip=["epoch:Q", alt.Tooltip("loss:Q", format=".3f")]).properties(
-        height=height, title="Training loss")
-    vmap = base.mark_line(point=True, color=NEW_COLOR).encode(
-        y=alt.Y("val mAP50:Q", scale=alt.Scale(domain=[0, 1])),
-        tooltip=["epoch:Q", alt.Tooltip("val mAP50:Q", format=".3f")]).properties(
-        height=height, title="Validation mAP50")
-    return alt.hconcat(loss, vmap).resolve_scale(y="independent")
+def training_charts(records: list[dict], *, height: int = 220) -> tuple[alt.Chart, alt.Chart]:
+    """(training loss, val mAP50) per epoch, each on its own axis, from the epoch records
+    a training logs; shown side by side, each as wide as its column."""
+    data = pd.DataFrame([{"epoch": r["epoch"], "loss": finite(r.get("loss")),
+                          "val mAP50": finite(r.get("val_map50"))} for r in records])
+    x = alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(zero=False))
+    loss = alt.Chart(data, title="Training loss").mark_line(
+        point=alt.OverlayMarkDef(color=OLD_COLOR), color=OLD_COLOR).encode(
+        x=x, y=alt.Y("loss:Q", title="training loss"),
+        tooltip=["epoch:Q", alt.Tooltip("loss:Q", format=".3f")]).properties(height=height)
+    vmap = alt.Chart(data, title="Validation mAP50").mark_line(
+        point=alt.OverlayMarkDef(color=NEW_COLOR), color=NEW_COLOR).encode(
+        x=x, y=alt.Y("val mAP50:Q", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["epoch:Q", alt.Tooltip("val mAP50:Q", format=".3f")]).properties(height=height)
+    return loss, vmap
 
 
 def finite(value) -> float | None:

@@ -8,7 +8,7 @@ import streamlit as st
 from al_core import jobs
 from al_core.retrain import training_curve
 from ui import state
-from ui.charts import training_chart
+from ui.charts import training_charts
 
 TRAINING_KINDS = ("train", "retrain")
 
@@ -42,4 +42,7 @@ def running_jobs(kinds: tuple[str, ...] | None = None, *, key: str = "jobs") -> 
         if job["kind"] in TRAINING_KINDS:
             curve = training_curve(job["log"] or "")
             if curve:
-                box.altair_chart(training_chart(curve), width="stretch")
+                left, right = box.columns(2)
+                loss, vmap = training_charts(curve)
+                left.altair_chart(loss, width="stretch")
+                right.altair_chart(vmap, width="stretch")
