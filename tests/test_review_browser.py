@@ -57,7 +57,14 @@ def test_an_annotator_fixes_a_batch_with_mouse_and_keys(reviewable, served, page
     page.get_by_role("button", name="Start reviewing").click()
     _progress(page, 1)
     upper = page.locator("canvas.upper-canvas")
-    upper.wait_for(timeout=30_000)
+    # the first draw may size the canvas before the page has reported its viewport; the
+    # resized canvas replaces it (a new component key), so wait until one is left
+    upper.first.wait_for(timeout=30_000)
+    for _ in range(60):  # (in the component's shadow root: only the locator sees it)
+        if upper.count() == 1:
+            break
+        page.wait_for_timeout(500)
+    upper.wait_for(timeout=1_000)
     page.wait_for_timeout(800)
     n0 = len(truth[pool[0]]) - 1
     _boxes_listed(page, n0)
