@@ -159,9 +159,11 @@ def bootstrap_map_delta(gt: GroundTruth, new: Detections, old: Detections, *,
 
 
 def decide(new: EvalResult, old: EvalResult | None, config: CompareConfig, *,
-           bootstrap: tuple[float, tuple[float, float]] | None = None) -> Decision:
+           bootstrap: tuple[float, tuple[float, float]] | None = None,
+           names: dict[int, str] | None = None) -> Decision:
     """The decision from two evaluations on the same test set (``old`` None: the new
-    model is the first one and wins). ``bootstrap``: (confidence, interval)."""
+    model is the first one and wins). ``bootstrap``: (confidence, interval); ``names``:
+    class id -> name, for the reason sentence."""
     if old is None:
         per_class = [ClassComparison(c, r.ap, None, True) for c, r in new.per_class.items()]
         return Decision("update_model", "first model: there is no previous model to compare "
@@ -194,7 +196,8 @@ def decide(new: EvalResult, old: EvalResult | None, config: CompareConfig, *,
         worst = min(per_class, key=lambda c: c.new_ap - c.old_ap)
         if worst.old_ap - worst.new_ap > config.max_class_drop:
             ok = False
-            reason += (f"; but class {worst.class_id} dropped {worst.old_ap - worst.new_ap:.3f} AP, "
+            name = (names or {}).get(worst.class_id, worst.class_id)
+            reason += (f"; but class {name} dropped {worst.old_ap - worst.new_ap:.3f} AP, "
                        f"more than max_class_drop {config.max_class_drop:g}")
         else:
             reason += f"; no class dropped more than {config.max_class_drop:g} AP"

@@ -107,7 +107,8 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
                 gt, model_detections(store, new_id, item_ids),
                 model_detections(store, old_id, item_ids), iou_threshold=config.iou_threshold,
                 samples=config.bootstrap_samples, seed=config.bootstrap_seed)
-    decision = decide(new, old, config, bootstrap=boot)
+    decision = decide(new, old, config, bootstrap=boot,
+                      names={c.id: c.name for c in store.classes()})
     with store.write():
         if apply and store.active_model_id() != old_id:  # another promotion meanwhile
             raise ValueError(f"the active model changed while model #{new_id} was being "

@@ -182,8 +182,10 @@ def test_the_default_config_never_promotes_the_regression_a_new_user_hit():
     assert d.decision == "discard" and "mAP went from" in d.reason
     # one class lost badly while the mean rises: max_class_drop decides
     mixed = [0.99] * 9 + [0.842 - 0.1]
-    d = decide(result(*mixed), result(*old), parse_compare_config(DEFAULT_COMPARE_CONFIG))
+    d = decide(result(*mixed), result(*old), parse_compare_config(DEFAULT_COMPARE_CONFIG),
+               names={10: "nine"})
     assert d.decision == "discard" and "max_class_drop" in d.reason and "mAP rose" in d.reason
+    assert "but class nine dropped 0.100 AP" in d.reason
     better = [0.9] * 10
     d = decide(result(*better), result(*old), parse_compare_config(DEFAULT_COMPARE_CONFIG))
     assert d.decision == "update_model" and "no class dropped more than 0.05" in d.reason
