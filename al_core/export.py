@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from al_core.review import DEFAULT_MIN_SCORE
@@ -148,23 +149,54 @@ def _yolo_label_lines(item, anns, index: dict[int, int]) -> str:
     return "".join(lines)
 
 
+MANIFEST = ".als-export.json"  # the files a YOLO export wrote, so a re-export replaces only them
+
+
+def _owned_files(out: Path) -> set[PurePosixPath]:
+    """The files an earlier export of ours wrote into ``out`` (its manifest). Raises
+    ValueError for a folder that is not empty and holds no manifest: nothing in it is
+    ours to replace."""
+    if not out.exists():
+        return set()
+    if not out.is_dir():
+        raise ValueError(f"{out} is a file; give a folder for the YOLO dataset")
+    manifest = out / MANIFEST
+    if not manifest.exists():
+        if any(out.iterdir()):
+            raise ValueError(f"{out} is not empty and was not written by a YOLO export of "
+                             f"this tool (no {MANIFEST} in it); nothing in it is replaced: "
+                             "choose a new or empty folder")
+        return set()
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        owned = {PurePosixPath(f) for f in files}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{manifest} is damaged ({exc}); nothing in {out} is replaced: "
+                         "choose a new or empty folder") from None
+    if any(p.is_absolute() or ".." in p.parts for p in owned):
+        raise ValueError(f"{manifest} lists paths outside {out}; nothing is replaced")
+    return owned
+
+
 def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
                 tag: str | None = None) -> dict:
     """A YOLO dataset: ``images/<split>/``, ``labels/<split>/`` (``class cx cy w h``,
     normalised), ``data.yaml`` with the class names. Items without a split go to
-    ``unsplit``. The folder is written beside ``out_dir`` and swapped in whole, replacing
-    an earlier YOLO export there (a non-empty folder that is not one is refused)."""
+    ``unsplit``. Written into a new or empty folder, or over an earlier export of ours:
+    then only the files that export wrote (listed in its ``.als-export.json``) are
+    replaced or removed, and anything else in the folder (weights, runs, notes) is left
+    as it is. The new files are made in a private folder beside ``out_dir`` first, so a
+    failure (disk full) changes nothing. Raises ValueError for a folder that is not ours,
+    or when a new file would overwrite one the export does not own."""
     out = Path(out_dir).resolve()
-    if out.exists() and (not out.is_dir() or (any(out.iterdir())
-                                              and not (out / "data.yaml").exists())):
-        raise ValueError(f"{out} exists and is not an earlier YOLO export; choose a new folder")
+    owned = _owned_files(out)
     classes = store.classes()
     index = {c.id: k for k, c in enumerate(classes)}
     items = _labeled_items(store, split, tag)
     anns = store.annotations([i.id for i in items])
     names = _yolo_names(items)
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         for item in items:
             sub = item.split or "unsplit"
@@ -178,16 +210,43 @@ def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
         keys = {s: s for s in splits}
         for needed in ("train", "val"):  # trainers require both keys
             keys.setdefault(needed, "train" if "train" in splits else (splits or ["unsplit"])[0])
-        staging.mkdir(parents=True, exist_ok=True)
         (staging / "data.yaml").write_text(
             f"path: {json.dumps(str(out))}\n"
             + "".join(f"{k}: images/{v}\n" for k, v in sorted(keys.items()))
             + "names:\n" + "".join(f"  {k}: {json.dumps(c.name)}\n"
                                     for k, c in enumerate(classes)), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        written = sorted(PurePosixPath(p.relative_to(staging).as_posix())
+                         for p in staging.rglob("*") if p.is_file())
+        foreign = [p for p in written if p not in owned and (out / p).exists()]
+        if foreign:
+            raise ValueError(f"{out / foreign[0]} was not written by the earlier export and "
+                             f"would be overwritten ({len(foreign)} such files); nothing was "
+                             "changed: choose a new or empty folder")
+        _swap_in(staging, out, owned, written)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"images": len(items), "annotations": sum(len(anns[i.id]) for i in items),
             "categories": len(classes)}
+
+
+def _swap_in(staging: Path, out: Path, owned: set[PurePosixPath],
+             written: list[PurePosixPath]) -> None:
+    """Replace the files of the earlier export (``owned``) in ``out`` by ``written`` from
+    ``staging``; the manifest goes last, so an interrupted swap still lists every file
+    that may be ours."""
+    if not out.exists():
+        out.mkdir()
+    manifest = out / MANIFEST
+    _atomic_write_text(manifest, json.dumps({"files": sorted(
+        map(str, owned | set(written)))}))  # ours while swapping: the old and the new
+    for rel in sorted(owned - set(written)):
+        (out / rel).unlink(missing_ok=True)
+    for rel in written:
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / rel, dest)
+    for folder in sorted({(out / r).parent for r in owned - set(written)}, reverse=True):
+        while folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # an emptied folder of ours
+            folder = folder.parent
+    _atomic_write_text(manifest, json.dumps({"files": sorted(map(str, written))}))

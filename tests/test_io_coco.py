@@ -235,7 +235,54 @@ def test_yolo_re_export_replaces_the_folder_and_keeps_stems_unique(tmp_path, sto
     assert len(labels) == 7  # img000.png and img000.jpg got separate label files
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "keep.txt").write_text("mine")
-    with pytest.raises(ValueError, match="not an earlier YOLO export"):
+    with pytest.raises(ValueError, match="not written by a YOLO export of this tool"):
         export_yolo(store, tmp_path / "other")
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["keep.txt"]
     with pytest.raises(ValueError, match="no items carry the tag 'nope'"):
         export_coco(store, tmp_path / "x.json", tag="nope")
+
+
+def test_a_yolo_export_never_deletes_what_it_did_not_write(tmp_path, demo_store):
+    """A folder holding a data.yaml with a user's weights/ and notes (a YOLO training
+    folder) was deleted whole by a re-export; now only the export's own files change."""
+    from al_core.export import MANIFEST
+
+    theirs = tmp_path / "theirs"
+    (theirs / "weights").mkdir(parents=True)
+    (theirs / "weights" / "best.pt").write_bytes(b"w")
+    (theirs / "data.yaml").write_text("names: {0: a}\n")
+    with pytest.raises(ValueError, match="not written by a YOLO export"):
+        export_yolo(demo_store, theirs)
+    assert sorted(p.name for p in theirs.rglob("*")) == ["best.pt", "data.yaml", "weights"]
+
+    from al_core.demo import label_from_oracle_at_random
+    from al_core.split import split_project
+
+    label_from_oracle_at_random(demo_store, 6, seed=0)
+    split_project(demo_store, seed=0)
+    out = tmp_path / "y"
+    first = export_yolo(demo_store, out)
+    (out / "weights").mkdir()
+    (out / "weights" / "best.pt").write_bytes(b"w")
+    (out / "notes.txt").write_text("mine")
+    test_ids = {i.id for i in demo_store.items(split="test")}
+    again = export_yolo(demo_store, out, split="test")  # fewer images: old ones go
+    assert (first["images"], again["images"]) == (len(test_ids) + 6, len(test_ids))
+    assert not (out / "images" / "train").exists() and not (out / "labels" / "train").exists()
+    assert (out / "weights" / "best.pt").read_bytes() == b"w"
+    assert (out / "notes.txt").read_text() == "mine"
+    listed = set(json.loads((out / MANIFEST).read_text())["files"])
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert on_disk - listed == {MANIFEST, "weights/best.pt", "notes.txt"}
+    assert not list(tmp_path.glob(".y.partial-*"))  # the private folder is gone
+
+    # a file of the user's where the export would write: refused, nothing changed
+    label = next((out / "labels").rglob("*.txt"))
+    label.unlink()
+    data = json.loads((out / MANIFEST).read_text())
+    data["files"].remove(label.relative_to(out).as_posix())
+    (out / MANIFEST).write_text(json.dumps(data))
+    label.write_text("a user's own labels")
+    with pytest.raises(ValueError, match="was not written by the earlier export"):
+        export_yolo(demo_store, out)
+    assert label.read_text() == "a user's own labels"
