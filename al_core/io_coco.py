@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from al_core import image_files
 from al_core.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, probe_image
 from al_core.review import DEFAULT_MIN_SCORE, HeldError, prelabels, submit_review
 from al_core.store import Store
@@ -166,7 +167,8 @@ def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport, 
             report.problem(f"{f.rel}: skipped, it changed on disk since it was imported "
                            f"(was {hashes.get(f.rel, '?')[:12]})")
         else:
-            if f.rel in names:
+            if f.rel in names or (not root and image_files.stray_file(
+                    store.images_dir / f.rel, f.sha256)):
                 dest = _free_name(f.rel, names)
                 report.problem(f"{f.rel}: stored as {dest}, a different image of that name is "
                                "already in the project")
@@ -363,32 +365,30 @@ def import_source(store: Store, source: ImportSource, *, model_name: str | None 
             prelabels = _annotation_boxes(source.results, matched, categories, report,
                                           what="prediction", need_score=True)
     author = author or (f"import:{source.coco_name}" if source.coco_name else None)
-    copied = [] if reference else _copy_files(found, store.images_dir)
+    try:
+        created = [] if reference else image_files.copy_in(
+            ((f.path, f.file) for f in found), store.images_dir)
+    except OSError as exc:
+        raise ImportFailed(f"copying images into the project failed: {exc}; nothing was "
+                           "imported") from exc
     try:
         with store.write():
+            if not reference:
+                image_files.verify(store.images_dir, ((f.file, f.sha256) for f in found),
+                                   created)
             _write(store, found, root, matched, labels, prelabels, categories, report,
                    author=author, model_name=model_name or source.results_name or "external")
+    except image_files.FileConflict as exc:
+        image_files.remove_unbound(store, created)
+        raise ImportFailed(f"{exc}; nothing was imported: import again") from None
+    except sqlite3.IntegrityError as exc:
+        image_files.remove_unbound(store, created)
+        raise ImportFailed(f"another import added some of these images meanwhile ({exc}); "
+                           "nothing was imported: import again to add the rest") from None
     except BaseException:
-        for path in copied:
-            path.unlink(missing_ok=True)
+        image_files.remove_unbound(store, created)
         raise
     return report
-
-
-def _copy_files(found: list[_Found], dest_root: Path) -> list[Path]:
-    copied: list[Path] = []
-    try:
-        for f in found:
-            dest = dest_root / f.file
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if not dest.exists():
-                shutil.copyfile(f.path, dest)
-                copied.append(dest)
-    except OSError as exc:
-        for path in copied:
-            path.unlink(missing_ok=True)
-        raise ImportFailed(f"copying images into the project failed: {exc}") from exc
-    return copied
 
 
 def _write(store: Store, found, root, matched, labels, prelabels, categories, report, *,

@@ -286,3 +286,74 @@ def test_a_yolo_export_never_deletes_what_it_did_not_write(tmp_path, demo_store)
     with pytest.raises(ValueError, match="was not written by the earlier export"):
         export_yolo(demo_store, out)
     assert label.read_text() == "a user's own labels"
+
+
+def test_a_failed_import_never_deletes_files_another_import_bound(tmp_path, store,
+                                                                  monkeypatch):
+    """Two imports of one folder at once: the loser used to roll back by deleting the
+    files it had copied, which the winner's items now used (162 of 200 lost)."""
+    from al_core import image_files, io_coco
+    from al_core.io_coco import ImportFailed
+    from al_core.store import Store
+
+    write_dataset(tmp_path / "imgs", 6, nested=False)
+    real_copy = image_files.copy_in
+
+    raced = []
+
+    def copy_then_lose_the_race(files, images_dir):
+        created = real_copy(files, images_dir)
+        if not raced:  # the winner, with its own connection, runs after our copies
+            raced.append(True)
+            with Store(store.root) as other:
+                import_folder(other, tmp_path / "imgs")
+        return created
+    monkeypatch.setattr(io_coco.image_files, "copy_in", copy_then_lose_the_race)
+    with pytest.raises(ImportFailed, match="another import added some of these images"):
+        import_folder(store, tmp_path / "imgs")
+    items = store.items()
+    assert len(items) == 6
+    for item in items:  # every file the winner's items use is there, whole
+        assert image_files._sha256(store.image_path(item)) == item.sha256
+    assert not list(store.images_dir.rglob("*.partial"))
+
+
+def test_a_copy_that_fails_half_way_never_stays_behind(tmp_path, store, monkeypatch):
+    """A full disk mid-copy left a truncated file under the image's name, and the next
+    import bound an item to it (prediction failed on it later)."""
+    import errno
+    import shutil
+
+    from al_core.io_coco import ImportFailed
+
+    write_dataset(tmp_path / "imgs", 4, nested=False)
+    real = shutil.copyfile
+    calls = []
+
+    def disk_full_on_the_third(src, dst, *a, **k):
+        calls.append(dst)
+        if len(calls) == 3:
+            with open(dst, "wb") as f:
+                f.write(open(src, "rb").read()[:50])  # half written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst, *a, **k)
+    monkeypatch.setattr(shutil, "copyfile", disk_full_on_the_third)
+    with pytest.raises(ImportFailed, match="No space left on device"):
+        import_folder(store, tmp_path / "imgs")
+    assert store.items() == [] and not [p for p in store.images_dir.rglob("*") if p.is_file()]
+    monkeypatch.setattr(shutil, "copyfile", real)
+    report = import_folder(store, tmp_path / "imgs")
+    assert report.images_imported == 4
+    from al_core.image_files import _sha256
+    assert all(_sha256(store.image_path(i)) == i.sha256 for i in store.items())
+
+
+def test_a_stray_file_under_an_images_name_is_not_bound(tmp_path, store):
+    write_dataset(tmp_path / "imgs", 2, nested=False)
+    name = sorted(p.name for p in (tmp_path / "imgs").iterdir() if p.suffix != ".json")[0]
+    (store.images_dir / name).write_bytes(b"left by a killed import")
+    report = import_folder(store, tmp_path / "imgs")
+    assert report.images_imported == 2
+    item = next(i for i in store.items() if i.file != name and i.file.startswith(name[:6]))
+    assert "~2" in item.file  # stored under a free name; the stray file is left alone
+    assert (store.images_dir / name).read_bytes() == b"left by a killed import"
