@@ -326,5 +326,16 @@ def pending_migrations(db: Database) -> list[str]:
     return [m.name for m in migrations.pending(db)]
 
 
+def unknown_migrations(db: Database) -> list[str]:
+    """Migrations the database has that this code does not know: it was written by a
+    newer version. Read-only."""
+    known = {m.name for m in migrations._migrations}
+    return [name for name in applied_migrations(db) if name not in known]
+
+
+def latest_migration() -> str:
+    return migrations._migrations[-1].name
+
+
 def applied_migrations(db: Database) -> list[str]:
     return [m.name for m in migrations.applied(db)]

@@ -1,4 +1,5 @@
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
@@ -133,3 +134,50 @@ def test_store_uses_wal_and_enforces_box_constraints(store):
     with pytest.raises(sqlite3.IntegrityError):
         store.db.execute("INSERT INTO annotations (item_id, class_id, x1, y1, x2, y2, source, "
                          "created) VALUES (999, ?, 1, 1, 5, 9, 'human', 't')", [cls])
+
+
+def test_a_project_written_by_a_newer_version_is_refused_before_any_write(tmp_path):
+    from al_core.store import ProjectError, Store
+
+    Store(tmp_path / "p", create=True).close()
+    db = Database(tmp_path / "p" / "project.db")
+    db["_sqlite_migrations"].insert({"migration_set": schema.MIGRATION_SET,
+                                     "name": "m099_from_the_future", "applied_at": "x"})
+    db.close()
+    before = (tmp_path / "p" / "project.db").read_bytes()
+    with pytest.raises(ProjectError, match=r"newer version .* at m099_from_the_future, this "
+                                           rf"version knows up to {schema.latest_migration()}"):
+        Store(tmp_path / "p")
+    assert (tmp_path / "p" / "project.db").read_bytes() == before
+
+
+def test_an_empty_project_db_beside_images_is_not_recreated(tmp_path):
+    from al_core.store import ProjectError, Store
+
+    root = tmp_path / "p"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "a.png").write_bytes(b"x")
+    (root / "project.db").write_bytes(b"")
+    for create in (False, True):
+        with pytest.raises(ProjectError, match=r"is empty \(0 bytes\) .* Restore"):
+            Store(root, create=create)
+    assert (root / "project.db").stat().st_size == 0
+    empty = tmp_path / "fresh"  # a zero-byte file in an otherwise empty folder: a new project
+    empty.mkdir()
+    (empty / "project.db").write_bytes(b"")
+    Store(empty).close()
+    assert schema.applied_migrations(Database(empty / "project.db"))
+
+
+def test_the_app_shows_a_project_it_cannot_open_as_one_message(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    root = tmp_path / "p"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "a.png").write_bytes(b"x")
+    (root / "project.db").write_bytes(b"")
+    monkeypatch.setenv("ALS_PROJECT", str(root))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
+                           default_timeout=60).run()
+    assert not at.exception
+    assert any("cannot be opened" in e.value and "0 bytes" in e.value for e in at.error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from al_core.demo import DemoConfig, create_demo_project
-from al_core.store import DB_NAME, Store
+from al_core.store import DB_NAME, ProjectError, Store
 
 DEFAULT_PROJECT = Path(__file__).resolve().parent.parent / "data" / "demo"
 _demo_lock = threading.Lock()
@@ -31,6 +32,11 @@ def ensure_project() -> Path:
     with an explanation when a given project does not exist."""
     path = project_dir()
     if (path / DB_NAME).exists():
+        try:  # a project this version cannot open: one readable message, not a trace
+            Store(path).close()
+        except (ProjectError, sqlite3.DatabaseError) as exc:
+            st.error(f"The project at `{path}` cannot be opened: {exc}")
+            st.stop()
         return path
     if path != DEFAULT_PROJECT:
         st.error(f"No project at `{path}`: `{DB_NAME}` is missing.")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from al_core.schema import migrate, pending_migrations
+from al_core.schema import (latest_migration, migrate, pending_migrations,
+                            unknown_migrations)
 from al_core.store.decisions import DecisionsMixin
 from al_core.store.items import ItemsMixin
 from al_core.store.jobs import JobsMixin
@@ -48,8 +49,20 @@ class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
                     f"no project at {self.root}: {DB_NAME} is missing "
                     "(create one with `python -m al_core demo` or `python -m al_core import`)")
             self.root.mkdir(parents=True, exist_ok=True)
+        elif self.db_path.stat().st_size == 0 and self._has_project_files():
+            raise ProjectError(
+                f"{self.db_path} is empty (0 bytes) but {self.root} holds a project's images "
+                "or models: its labels and history are gone from this file. Restore "
+                f"{DB_NAME} from a backup; it was not re-created, so nothing more is lost")
         self.db = Database(self.db_path)
         self.db.execute("PRAGMA busy_timeout = 10000")
+        newer = unknown_migrations(self.db)
+        if newer:
+            self.db.close()
+            raise ProjectError(
+                f"{self.db_path} was written by a newer version of Active Learning Studio: "
+                f"its schema is at {newer[-1]}, this version knows up to "
+                f"{latest_migration()}. Upgrade the app to open it; nothing was changed")
         self.db.enable_wal()
         if pending_migrations(self.db):
             try:
@@ -60,6 +73,10 @@ class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
         self.db.execute("PRAGMA foreign_keys = ON")
         self.images_dir.mkdir(exist_ok=True)
         self.models_dir.mkdir(exist_ok=True)
+
+    def _has_project_files(self) -> bool:
+        return any(d.is_dir() and any(p.is_file() for p in d.rglob("*"))
+                   for d in (self.images_dir, self.models_dir))
 
     def _upgrade(self) -> None:
         """Apply the pending migrations in one write transaction (another process opening
