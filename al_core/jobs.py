@@ -212,6 +212,8 @@ def _on_end(store: Store, job_id: int, status: str) -> None:
         if model and model["status"] in ("candidate", "training"):
             store.update_model(model_id, status="cancelled" if status == "cancelled"
                                else "failed")
+        # a checkpoint the training was writing when it died (registry._atomic_save)
+        (store.models_dir / f"model-{model_id}.pt.tmp").unlink(missing_ok=True)
     if job["kind"] in ON_END:
         ON_END[job["kind"]](store, job_id, status)
 
@@ -265,6 +267,20 @@ def _stale(job: dict, stale_after_s: float) -> bool:
     return age > stale_after_s or (not _alive(job["pid"]) and age > HEARTBEAT_S * 2)
 
 
+def _last_output(store: Store, job_id: int, *, limit: int = 300) -> str:
+    """The last non-empty line the job's process wrote to its log file (an exception
+    such as "OSError: [Errno 28] No space left on device" says why it stopped)."""
+    path = store.root / "jobs" / f"job-{job_id}.log"
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - 4096))
+            lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines()]
+    except OSError:
+        return ""
+    last = next((ln for ln in reversed(lines) if ln), "")
+    return last[:limit] + ("..." if len(last) > limit else "")
+
+
 def reap_stale(store: Store, *, stale_after_s: float = STALE_AFTER_S) -> list[int]:
     """Mark failed every running or queued job whose heartbeat is older than
     ``stale_after_s`` (or whose process is gone); returns their ids."""
@@ -276,9 +292,12 @@ def reap_stale(store: Store, *, stale_after_s: float = STALE_AFTER_S) -> list[in
         with store.write():
             if store.job(job["id"])["status"] != job["status"]:
                 continue  # it moved on meanwhile (started, or ended)
+            last = _last_output(store, job["id"])
             store.update_job(job["id"], status="failed", finished=now(),
                              error=f"the job's process (pid {job['pid']}) stopped without "
-                                   f"finishing; last heartbeat {job['heartbeat']}")
+                                   f"finishing; last heartbeat {job['heartbeat']}"
+                                   + (f"; its last output: {last}" if last else
+                                      " (killed, or out of memory: it wrote no error)"))
         _on_end(store, job["id"], "failed")
         reaped.append(job["id"])
     return reaped

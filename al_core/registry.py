@@ -40,7 +40,7 @@ def build_detector(config: TrainConfig, num_classes: int):
 
 
 def _atomic_save(obj: dict, path: Path) -> str:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + ".tmp")  # jobs._on_end removes it if the job dies
     try:
         torch.save(obj, tmp)
         with open(tmp, "rb") as f:

@@ -53,6 +53,29 @@ def test_a_stale_heartbeat_marks_the_job_and_its_model_failed(trainable):
     assert trainable.job(job)["status"] == "failed" and "stopped without" in trainable.job(job)["error"]
     assert trainable.job(fresh)["status"] == "running"  # alive and beating
     assert trainable.model(model)["status"] == "failed"
+    assert "it wrote no error" in trainable.job(job)["error"]  # killed: nothing to quote
+
+
+def test_a_job_that_died_writing_its_checkpoint_leaves_no_file_and_says_why(trainable):
+    """A full disk while the checkpoint was written: the reaper (any process) ends the
+    job and its model, removes the half-written model-N.pt.tmp, and quotes the error the
+    process wrote last instead of only 'stopped without finishing'."""
+    model = create_candidate(trainable)
+    job = trainable.add_job("train", {"model_id": model})
+    trainable.update_job(job, status="running", pid=2 ** 22 + 9,
+                         heartbeat="2020-01-01T00:00:00+00:00")
+    partial = trainable.models_dir / f"model-{model}.pt.tmp"
+    partial.write_bytes(b"half a checkpoint")
+    (trainable.root / "jobs").mkdir(exist_ok=True)
+    (trainable.root / "jobs" / f"job-{job}.log").write_text(
+        "epoch 25/25\nTraceback (most recent call last):\n  ...\n"
+        "OSError: [Errno 28] No space left on device\n\n")
+    assert jobs.reap_stale(trainable) == [job]
+    row = trainable.job(job)
+    assert row["status"] == "failed"
+    assert row["error"].endswith("its last output: OSError: [Errno 28] No space left on device")
+    assert trainable.model(model)["status"] == "failed"
+    assert not partial.exists()
 
 
 def test_cancel_before_start_and_after_end(trainable):
