@@ -10,6 +10,7 @@ from pathlib import Path
 from al_core import jobs
 from al_core.io_coco import read_json
 from al_core.store import Store
+from al_core.types import brief
 
 
 class ProgressBar:
@@ -64,7 +65,9 @@ def json_arg(text: str | None, what: str) -> dict:
     """A JSON object given inline or as a path to a file."""
     if not text:
         return {}
-    data = read_json(text, what) if Path(text).is_file() else None
+    looks_like_json = text.lstrip()[:1] in ("{", "[")  # never tried as a path: a long
+    data = None if looks_like_json else (  # one is "File name too long" there
+        read_json(text, what) if Path(text).is_file() else None)
     if data is None:
         try:
             data = json.loads(text)
@@ -72,7 +75,7 @@ def json_arg(text: str | None, what: str) -> dict:
             raise ValueError(f"{what}: neither a file nor valid JSON ({exc.msg} at column "
                              f"{exc.colno})") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"{what}: expected a JSON object, got {data!r}")
+        raise ValueError(f"{what}: expected a JSON object, got {brief(data)}")
     return data
 
 

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from al_core.evaluation import Detections, EvalResult, GroundTruth, evaluate
+from al_core.types import brief
 
 TOP_KEYS = {"checks", "wins", "min_map_gain", "max_class_drop", "bootstrap"}
 PR_KEYS = {"iou_threshold", "min_delta"}
 BOOTSTRAP_KEYS = {"samples", "seed", "min_confidence"}
+MAX_BOOTSTRAP_SAMPLES = 100_000  # each resample evaluates both models once
 
 # What the app and the CLI offer: never promotes a model whose test mAP is not higher or
 # that loses a class by more than 5 AP points; the bootstrap interval is reported.
@@ -75,17 +77,17 @@ def _number(value, key: str, *, low: float | None = None, high: float | None = N
         try:
             value = float(value)
         except ValueError:
-            raise ValueError(f"{key}: {value!r} is not a number") from None
+            raise ValueError(f"{key}: {brief(value)} is not a number") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{key}: {value!r} is not a finite number")
+        raise ValueError(f"{key}: {brief(value)} is not a finite number")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{key}: {value!r} is outside [{low}, {high}]")
+        raise ValueError(f"{key}: {brief(value)} is outside [{low}, {high}]")
     return float(value)
 
 
 def _only(data, allowed: set[str], where: str) -> dict:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {data!r}")
+        raise ValueError(f"{where}: expected a JSON object, got {brief(data)}")
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)} "
@@ -103,11 +105,14 @@ def parse_compare_config(data) -> CompareConfig:
         wins = _number(wins, "wins", low=0.0, high=1.0)
     boot = _only(data.get("bootstrap", {}), BOOTSTRAP_KEYS, "bootstrap")
     samples = boot.get("samples", 1000 if boot else 0)
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-        raise ValueError(f"bootstrap.samples: {samples!r} is not a non-negative integer")
+    if isinstance(samples, bool) or not isinstance(samples, int) or not \
+            0 <= samples <= MAX_BOOTSTRAP_SAMPLES:
+        raise ValueError(f"bootstrap.samples: {brief(samples)} is not an integer in "
+                         f"[0, {MAX_BOOTSTRAP_SAMPLES:,}]")
     seed = boot.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"bootstrap.seed: {seed!r} is not an integer")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise ValueError(f"bootstrap.seed: {brief(seed)} is not an integer in "
+                         "[0, 2^63)")
     return CompareConfig(
         iou_threshold=_number(pr.get("iou_threshold", 0.5),
                               "checks.precision_recall.iou_threshold", low=0.0, high=1.0),

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from al_core.store import Store
+from al_core.types import brief
 
 AUGMENTATIONS = ("color", "scale", "hflip")
 # The model zoo's names (the torchvision ones are models.torchvision_zoo.TORCHVISION_ARCHS;
@@ -47,7 +48,7 @@ def check_range(name: str, value) -> None:
         and (value > low if name in _OPEN_LOW else value >= low) \
         and (value < high if name in _OPEN_HIGH else value <= high)
     if not ok:
-        raise ValueError(f"{name}: {value!r} is out of range (it must be {says})")
+        raise ValueError(f"{name}: {brief(value)} is out of range (it must be {says})")
 
 
 @dataclass(frozen=True)
@@ -73,23 +74,23 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
-            raise ValueError(f"arch: unknown {self.arch!r} (choose from {', '.join(ARCHS)})")
+            raise ValueError(f"arch: unknown {brief(self.arch)} (choose from {', '.join(ARCHS)})")
         for name in RANGES:
             value = getattr(self, name)
             if not (name == "time_budget_s" and value is None):
                 check_range(name, value)
         if not isinstance(self.augment, tuple):
-            raise ValueError(f"augment: {self.augment!r} is not a list")
+            raise ValueError(f"augment: {brief(self.augment)} is not a list")
         unknown = [a for a in self.augment if a not in AUGMENTATIONS]
         if unknown:
             raise ValueError(f"augment: unknown {', '.join(map(repr, unknown))} "
                              f"(choose from {', '.join(AUGMENTATIONS)})")
         if not isinstance(self.warm_start, bool):
-            raise ValueError(f"warm_start: {self.warm_start!r} is not true or false")
+            raise ValueError(f"warm_start: {brief(self.warm_start)} is not true or false")
         if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device: {self.device!r} is not auto, cpu or cuda")
+            raise ValueError(f"device: {brief(self.device)} is not auto, cpu or cuda")
         if self.weights_path is not None and not isinstance(self.weights_path, str):
-            raise ValueError(f"weights_path: {self.weights_path!r} is not a path or null")
+            raise ValueError(f"weights_path: {brief(self.weights_path)} is not a path or null")
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "augment": list(self.augment)}
@@ -100,7 +101,7 @@ def merge_config(base: dict | TrainConfig, override: dict | None) -> TrainConfig
     base = base.to_dict() if isinstance(base, TrainConfig) else dict(base)
     override = override or {}
     if not isinstance(override, dict):
-        raise ValueError(f"the config override must be a JSON object, got {override!r}")
+        raise ValueError(f"the config override must be a JSON object, got {brief(override)}")
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(override) - known)
     if unknown:
@@ -110,7 +111,7 @@ def merge_config(base: dict | TrainConfig, override: dict | None) -> TrainConfig
     if isinstance(merged.get("augment"), (list, tuple)):
         merged["augment"] = tuple(merged["augment"])
     elif "augment" in merged:
-        raise ValueError(f"augment: {merged['augment']!r} is not a list")
+        raise ValueError(f"augment: {brief(merged['augment'])} is not a list")
     return TrainConfig(**merged)
 
 

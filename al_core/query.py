@@ -21,7 +21,7 @@ from al_core.strategies.measures import (ImageScores, flip_boxes, flip_inconsist
                                          image_uncertainty, rare_class_weights)
 from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_STRATEGY, Ranked,
                                          check_options, get_strategy)
-from al_core.types import Selection, SelectionItem
+from al_core.types import Selection, SelectionItem, brief
 
 log = logging.getLogger(__name__)
 DEFAULT_RANDOM_CONTROL = 0.1
@@ -52,12 +52,12 @@ class QuerySpec:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
-                raise ValueError(f"--{name}: {value!r} is not a positive integer")
+                raise ValueError(f"--{name}: {brief(value)} is not a positive integer")
         if not (isinstance(self.random_control, (int, float)) and 0 <= self.random_control < 1):
-            raise ValueError(f"--random-control: {self.random_control!r} must be a fraction "
+            raise ValueError(f"--random-control: {brief(self.random_control)} must be a fraction "
                              "in [0, 1)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"--seed: {self.seed!r} is not an integer >= 0")
+            raise ValueError(f"--seed: {brief(self.seed)} is not an integer >= 0")
         check_options(self.options)
 
 
@@ -272,7 +272,7 @@ def plan_query(store: Store, spec: QuerySpec) -> QueryPlan:
     n = batch_size_for(store, spec)
     if n > len(pool):
         raise ValueError(f"asked for {n} items but the pool has only {len(pool)} "
-                         "(unlabeled, unsplit" + (f", tagged {spec.pool_tag!r}" if spec.pool_tag
+                         "(unlabeled, unsplit" + (f", tagged {brief(spec.pool_tag)}" if spec.pool_tag
                                                    else "")
                          + ("" if spec.include_pending else ", not waiting in a selection")
                          + ")")

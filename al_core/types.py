@@ -141,3 +141,10 @@ class ProjectStatus:
     rounds: int
     selections: list[SelectionSummary] = field(default_factory=list)
     test_frozen: bool = False
+
+
+def brief(value, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters: a bad input of
+    20 MB is named, not echoed back whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -278,3 +278,13 @@ def test_simulate_fits_the_test_split_to_a_small_dataset(tmp_path, monkeypatch, 
     with pytest.raises(Started):
         main([*args, str(tmp_path / "a")])
     assert made[-1].test_size == 9
+
+
+def test_a_long_inline_json_config_is_parsed_not_tried_as_a_path():
+    """Over 255 characters, an inline --config failed as "File name too long"."""
+    from al_core.cli_console import json_arg
+
+    text = json.dumps({"checks": {"precision_recall": {"iou_threshold": 0.5}},
+                       "wins": "any", "max_class_drop": 0.05, "note_padding": "p" * 300})
+    assert len(text) > 255
+    assert json_arg(text, "compare config")["wins"] == "any"

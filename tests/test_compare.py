@@ -189,3 +189,22 @@ def test_the_default_config_never_promotes_the_regression_a_new_user_hit():
     better = [0.9] * 10
     d = decide(result(*better), result(*old), parse_compare_config(DEFAULT_COMPARE_CONFIG))
     assert d.decision == "update_model" and "no class dropped more than 0.05" in d.reason
+
+
+def test_inputs_are_bounded_and_never_echoed_whole():
+    """A bootstrap of 10^12 samples tried to allocate 7 TiB; a 20 MB string came back whole
+    in the error."""
+    from al_core.model_config import TrainConfig, merge_config
+
+    with pytest.raises(ValueError, match=r"bootstrap.samples: 1000000000000 is not an "
+                                         r"integer in \[0, 100,000\]"):
+        parse_compare_config({"bootstrap": {"samples": 10 ** 12}})
+    with pytest.raises(ValueError, match=r"bootstrap.seed: .* in \[0, 2\^63\)"):
+        parse_compare_config({"bootstrap": {"seed": 2 ** 64}})
+    huge = "x" * 20_000_000
+    for call in (lambda: parse_compare_config({"wins": huge}),
+                 lambda: merge_config(TrainConfig(), {"arch": huge}),
+                 lambda: merge_config(TrainConfig(), {"device": huge})):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert len(str(info.value)) < 300 and "xxx..." in str(info.value)
