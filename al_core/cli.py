@@ -25,6 +25,27 @@ from al_core.store import ProjectError
 from al_core.types import SPLITS
 
 
+def int_in(low: int, high: int, what: str):
+    """An argparse type: an integer in [low, high], refused with the range named (a value
+    past SQLite's integer range or a negative seed failed deep inside, or left files)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text[:40]} is outside {what} [{low:,}, "
+                                             f"{high:,}]")
+        return value
+    parse.__name__ = what  # argparse names the type in its own messages
+    return parse
+
+
+ID = int_in(1, 2 ** 63 - 1, "the id range")
+SEED = int_in(0, 2 ** 32 - 1, "the seed range")
+COUNT = int_in(0, 10 ** 9, "the count range")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m al_core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -36,16 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("demo", data.cmd_demo, "create the built-in handwritten-digits demo project")
-    p.add_argument("--images", type=int, default=DemoConfig.n_images,
+    p.add_argument("--images", type=COUNT, default=DemoConfig.n_images,
                    help="scenes (default %(default)s)")
-    p.add_argument("--test", type=int, default=DemoConfig.test_size,
+    p.add_argument("--test", type=COUNT, default=DemoConfig.test_size,
                    help="scenes labeled from the oracle and frozen as test (default %(default)s)")
     p.add_argument("--empty-share", type=float, default=DemoConfig.empty_share,
                    help="share of scenes with no digit, like a raw pool's empty frames "
                         "(default %(default)s)")
-    p.add_argument("--labeled", type=int, default=0,
+    p.add_argument("--labeled", type=COUNT, default=0,
                    help="also label N random pool items from the oracle and split them")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
 
     p = command("import", data.cmd_import, "import a folder of images, optionally with COCO "
                 "labels; or label a selection's items from a corrected COCO file")
@@ -78,13 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default %(default)s; with no active model, strategies that need one "
                         f"use {COLD_START_STRATEGY}")
     size = p.add_mutually_exclusive_group(required=True)
-    size.add_argument("--add", type=int, help="items to pick")
-    size.add_argument("--target", type=int, help="the labeled set's size (labeled items "
+    size.add_argument("--add", type=COUNT, help="items to pick")
+    size.add_argument("--target", type=COUNT, help="the labeled set's size (labeled items "
                       "outside test, plus items waiting in earlier selections) after this query")
     p.add_argument("--random-control", type=float, default=DEFAULT_RANDOM_CONTROL,
                    help="fraction of the batch drawn uniformly from the pool, marked as the "
                         "control (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--tag", help="the selection's name (default al-iteration-ROUND)")
     p.add_argument("--pool-tag", help="only pool items carrying this tag")
     p.add_argument("--include-pending", action="store_true",
@@ -107,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distribution", default=default,
                    help="train/val/test as 80/10/10, 'equal', or train=0.7,val=0.2,test=0.1 "
                         "(default %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--resplit", action="store_true",
                    help="redraw every labeled item's split, the frozen test split included")
 
@@ -117,15 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("evaluate", models.cmd_evaluate, "evaluate a model on the frozen test split, "
                 "first predicting the test images it has not predicted (stored with the test "
                 "set's identity)")
-    p.add_argument("--model", type=int, required=True, help="model id")
+    p.add_argument("--model", type=ID, required=True, help="model id")
     p.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default %(default)s)")
     p.add_argument("--json", action="store_true", help="the same schema as eval-coco --json")
 
     p = command("compare", models.cmd_compare, "compare a new model with the active (or --old) "
                 "one on the frozen test split: update_model or discard (each model first "
                 "predicts the test images it has not predicted)")
-    p.add_argument("--new", type=int, required=True, help="the candidate model id")
-    p.add_argument("--old", type=int, help="the model to beat (default: the active model)")
+    p.add_argument("--new", type=ID, required=True, help="the candidate model id")
+    p.add_argument("--old", type=ID, help="the model to beat (default: the active model)")
     p.add_argument("--config",
                    help="compare config, a JSON object inline or a file (Dataloop's format, "
                         "see README; default: the "
@@ -143,21 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
                                     "time_budget_s, augment, repeat_threshold, "
                                     "ema_decay, seed, weights_path, warm_start (fine-tune "
                                     "the base model), device")
-    p.add_argument("--base", type=int, help="model id whose config to clone (default: active)")
+    p.add_argument("--base", type=ID, help="model id whose config to clone (default: active)")
     p.add_argument("--background", action="store_true", help="start the job and return")
 
     p = command("predict", models.cmd_predict, "store a model's predictions (score >= 0.05) and "
                 "image embeddings")
-    p.add_argument("--model", type=int, required=True)
+    p.add_argument("--model", type=ID, required=True)
     p.add_argument("--split", choices=("pool+test", "pool", "test", "all"), default="pool+test",
                    help="which items (default: the unlabeled pool and the test split)")
 
     p = command("jobs", models.cmd_jobs, "recent jobs (a job whose process died is marked failed)")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=COUNT, default=20)
 
     p = command("cancel", models.cmd_cancel, "ask a running job to stop; a queued one is "
                 "cancelled at once")
-    p.add_argument("job_id", type=int)
+    p.add_argument("job_id", type=ID)
 
     p = command("models", models.cmd_models, "the model registry")
     p.add_argument("--json", action="store_true",
@@ -165,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run-job", help=argparse.SUPPRESS)  # the job process itself
     p.add_argument("--project", type=Path, required=True)
-    p.add_argument("--job", type=int, required=True)
+    p.add_argument("--job", type=ID, required=True)
     p.set_defaults(fn=models.cmd_run_job)
 
     help_text = ("the whole loop headless with the ground truth as the oracle: label "
@@ -174,26 +195,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="simulate on the built-in demo")
     p.add_argument("--images", type=Path, help="images folder (with --coco)")
     p.add_argument("--coco", type=Path, help="COCO instances JSON: the oracle's labels")
-    p.add_argument("--demo-seed", type=int, help="with --demo: another draw of the demo's "
+    p.add_argument("--demo-seed", type=SEED, help="with --demo: another draw of the demo's "
                    "scenes (default 0, the demo's own), e.g. to choose settings on one draw "
                    "and report on another")
-    p.add_argument("--test-size", type=int,
+    p.add_argument("--test-size", type=COUNT,
                    help="with --coco: items frozen as the test split (default 300, or "
                    "for a small dataset what fits beside the labels queried)")
     p.add_argument("--strategy", action="append", choices=list(STRATEGIES),
                    help="repeat for several (default: random, uncertainty, coreset, hybrid)")
-    p.add_argument("--initial", type=int, help="labels of round 0, picked by the cold-start "
+    p.add_argument("--initial", type=COUNT, help="labels of round 0, picked by the cold-start "
                    "strategy (the same for every strategy)")
     p.add_argument("--initial-strategy", choices=list(STRATEGIES),
                    help=f"round 0's strategy (default {COLD_START_STRATEGY})")
-    p.add_argument("--add", type=int, help="labels added per round")
-    p.add_argument("--rounds", type=int, help="query rounds after round 0")
-    p.add_argument("--seeds", type=int, help="seeds per strategy")
+    p.add_argument("--add", type=COUNT, help="labels added per round")
+    p.add_argument("--rounds", type=COUNT, help="query rounds after round 0")
+    p.add_argument("--seeds", type=COUNT, help="seeds per strategy")
     p.add_argument("--config", help="JSON object (inline or a file) of strategy options "
                    "for every query after round 0, as for query --config")
     p.add_argument("--train-config", help="JSON object overriding the training config of "
                    "every round (default epochs and sizes: see README)")
-    p.add_argument("--min-train-images", type=int,
+    p.add_argument("--min-train-images", type=COUNT,
                    help="each round trains for at least this many images (default "
                         "4000; --quick 20)")
     p.add_argument("--out", type=Path, required=True,

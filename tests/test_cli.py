@@ -288,3 +288,20 @@ def test_a_long_inline_json_config_is_parsed_not_tried_as_a_path():
                        "wins": "any", "max_class_drop": 0.05, "note_padding": "p" * 300})
     assert len(text) > 255
     assert json_arg(text, "compare config")["wins"] == "any"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "--model", "99999999999999999999"], "--model: 99999999999999999999 is "
+                                                       "outside the id range"),
+    (["query", "--add", "5", "--seed", "-1"], "--seed: -1 is outside the seed range"),
+    (["query", "--add", "5", "--seed", str(2 ** 64)], "outside the seed range"),
+    (["query", "--add", "-5"], "--add: -5 is outside the count range"),
+    (["query", "--add", "5", "--tag", "a\nrow 1 | forged"], "printable characters"),
+    (["query", "--add", "5", "--tag", "\x1b[31mred"], "printable characters"),
+])
+def test_out_of_range_arguments_are_refused_up_front(demo_store, args, message):
+    """Ids past SQLite's integer range, seeds past 2^63 or negative, and tags with
+    newlines or terminal escape codes failed deep inside, or forged a status row."""
+    bad = cli(args[0], "--project", demo_store.root, *args[1:], check=False)
+    assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+    assert demo_store.selections() == []

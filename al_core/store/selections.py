@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from sqlite_utils import Database
 
 from al_core.store.rows import now
-from al_core.types import SPLITS, Selection, SelectionItem, SelectionSummary
+from al_core.types import SPLITS, Selection, SelectionItem, SelectionSummary, brief
+
+MAX_TAG = 100  # characters of a selection name
 
 
 class SelectionsMixin:
@@ -45,7 +47,11 @@ class SelectionsMixin:
     def check_new_tag(self, tag: str) -> None:
         """Refuse a selection tag that is empty, a split name, or already used."""
         if not isinstance(tag, str) or not tag.strip() or tag != tag.strip():
-            raise ValueError(f"tag {tag!r} must be a non-empty name without surrounding spaces")
+            raise ValueError(f"tag {brief(tag)} must be a non-empty name without surrounding "
+                             "spaces")
+        if len(tag) > MAX_TAG or not tag.isprintable():
+            raise ValueError(f"tag {brief(tag)} must be at most {MAX_TAG} printable characters "
+                             "(no newlines or terminal control codes)")
         if tag in SPLITS:
             raise ValueError(f"tag {tag!r} is reserved for the split of the same name")
         if self.db.execute("SELECT 1 FROM selections WHERE tag = ?", [tag]).fetchone():
