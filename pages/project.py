@@ -1,6 +1,5 @@
 """Project overview: counts by split and status, boxes per class; split, import, export."""
 import json
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -126,11 +125,11 @@ with import_tab:
         bar = st.progress(0.0, text="Reading images...")
         try:
             report = import_folder(
-                store, Path(folder.strip()).expanduser(),
-                coco=Path(coco.strip()).expanduser() if coco.strip() else None,
+                store, state.inside_allowed_roots(folder, "images folder"),
+                coco=state.inside_allowed_roots(coco, "COCO file") if coco.strip() else None,
                 reference=reference,
                 progress=lambda d, t, w: bar.progress(d / max(t, 1), text=f"{w} {d}/{t}"))
-        except (ImportFailed, OSError) as exc:
+        except (ImportFailed, OSError, ValueError) as exc:
             bar.empty()
             st.error(f"Nothing was imported: {exc}")
         else:
@@ -152,7 +151,8 @@ with export_tab:
         out = st.text_input("YOLO dataset folder", value=str(root / "exports" / "yolo"))
         if st.form_submit_button("Write YOLO dataset"):
             try:
-                counts = export_yolo(store, Path(out).expanduser(), split=split_filter)
+                counts = export_yolo(store, state.inside_allowed_roots(out, "YOLO folder"),
+                                     split=split_filter)
             except (ValueError, OSError) as exc:
                 st.error(f"Nothing was written: {exc}")
             else:

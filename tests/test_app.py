@@ -66,8 +66,10 @@ def test_missing_project_is_explained(tmp_path, monkeypatch):
     assert any("No project at" in e.value for e in at.error)
 
 
-def test_import_tab_reports_and_refreshes_the_counts(app, tmp_path):
+def test_import_tab_reports_and_refreshes_the_counts(app, tmp_path, monkeypatch):
     from tests.datasets import write_dataset, write_json
+
+    monkeypatch.setenv("ALS_DATA_ROOTS", str(tmp_path))  # a configured data folder
 
     app.button(key="FormSubmitter:import-Import").click().run()
     assert any("Enter the images folder" in w.value for w in app.warning)
@@ -81,3 +83,18 @@ def test_import_tab_reports_and_refreshes_the_counts(app, tmp_path):
     assert any("3 of 3 images imported" in w.value for w in app.warning)
     assert any("zero or negative" in c.value for c in app.code)
     assert _metrics(app)["Images"] == "43"
+
+
+def test_the_import_tab_reads_only_inside_the_allowed_folders(app, tmp_path, demo_store):
+    """A browser user could make the server read any path (and see what it held)."""
+    from tests.datasets import write_dataset
+
+    write_dataset(tmp_path / "elsewhere", 2, nested=False)
+    for folder, coco in ((str(tmp_path / "elsewhere"), ""), (str(demo_store.root), "/etc/passwd"),
+                         (str(demo_store.root / ".." / ".." ), "")):
+        app.text_input[1].input(folder)
+        app.text_input[2].input(coco)
+        app.button(key="FormSubmitter:import-Import").click().run()
+        assert any("outside the folders this app may use" in e.value for e in app.error), folder
+        assert not any("root:" in e.value for e in app.error)  # nothing of a file is shown
+    assert _metrics(app)["Images"] == "40"

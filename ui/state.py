@@ -57,6 +57,31 @@ def ensure_project() -> Path:
     return path
 
 
+def allowed_roots() -> list[Path]:
+    """The folders the app's pages may read from or write into on the server: the
+    project, the repository's ``data/`` folder, and those in ``$ALS_DATA_ROOTS``
+    (separated by ``os.pathsep``). A browser user must never reach any other path."""
+    extra = [Path(p).expanduser() for p in os.environ.get("ALS_DATA_ROOTS", "").split(
+        os.pathsep) if p.strip()]
+    return [r.resolve() for r in (Path(st.session_state["project_dir"]),
+                                  DEFAULT_PROJECT.parent, *extra)]
+
+
+def inside_allowed_roots(text: str, what: str) -> Path:
+    """The path typed into a page, resolved (links followed); ValueError naming the
+    allowed folders when it is outside all of them."""
+    path = Path(text.strip()).expanduser()
+    if not path.is_absolute():
+        path = Path(st.session_state["project_dir"]) / path
+    resolved = path.resolve()
+    roots = allowed_roots()
+    if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
+        raise ValueError(f"the {what} {resolved} is outside the folders this app may use on "
+                         f"the server ({', '.join(map(str, roots))}); put it under one of "
+                         "them, or start the app with ALS_DATA_ROOTS set to its folder")
+    return resolved
+
+
 def store() -> Store:
     """A new Store for this rerun."""
     return Store(st.session_state["project_dir"])
