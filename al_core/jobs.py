@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -49,6 +50,24 @@ class Cancelled(Exception):
     """Raised inside a job when a cancel was requested."""
 
 
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _bookkeeping(write: Callable, *args, **kwargs) -> bool:
+    """A progress, log or heartbeat write: best effort. Another writer holding the
+    database past the busy timeout (a long import) skips this one instead of killing
+    the job; the next one catches up. Returns whether it was written."""
+    try:
+        write(*args, **kwargs)
+        return True
+    except sqlite3.OperationalError as exc:
+        if not _locked(exc):
+            raise
+        log.warning("job bookkeeping write skipped: %s", exc)
+        return False
+
+
 class Reporter:
     """What a running job uses to report progress and see cancel requests."""
 
@@ -56,11 +75,11 @@ class Reporter:
         self.store, self.job_id = store, job_id
 
     def progress(self, fraction: float, message: str) -> None:
-        self.store.update_job(self.job_id, progress=max(0.0, min(1.0, fraction)),
-                              message=message, heartbeat=now())
+        _bookkeeping(self.store.update_job, self.job_id, progress=max(0.0, min(1.0, fraction)),
+                     message=message, heartbeat=now())
 
     def log(self, line: str) -> None:
-        self.store.append_job_log(self.job_id, line)
+        _bookkeeping(self.store.append_job_log, self.job_id, line)
 
     def cancel_requested(self) -> bool:
         row = self.store.db.execute("SELECT cancel_requested FROM jobs WHERE id = ?",
@@ -112,8 +131,8 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
 
 def _beat(project: Path, job_id: int, stop: threading.Event) -> None:
     with Store(project) as store:  # its own connection: sqlite3 objects stay in one thread
-        while not stop.wait(HEARTBEAT_S):
-            store.update_job(job_id, heartbeat=now())
+        while not stop.wait(HEARTBEAT_S):  # never dies of a busy database
+            _bookkeeping(store.update_job, job_id, heartbeat=now())
 
 
 def job_ahead(store: Store, job_id: int) -> dict | None:
@@ -188,7 +207,10 @@ def run_job(store: Store, job_id: int, *, poll_s: float = WAIT_POLL_S) -> str:
     if not started:
         return store.job(job_id)["status"]
     end = {"progress": 1.0} if status == "succeeded" else {}  # else: where it stopped
-    store.update_job(job_id, status=status, error=error, finished=now(), heartbeat=now(), **end)
+    for _ in range(30):  # the job's outcome must be recorded: wait out a long writer
+        if _bookkeeping(store.update_job, job_id, status=status, error=error,
+                        finished=now(), heartbeat=now(), **end):
+            break
     _on_end(store, job_id, status)
     return status
 

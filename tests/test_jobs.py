@@ -280,3 +280,21 @@ def test_a_training_model_ends_with_its_job_in_any_process(trainable, monkeypatc
     predict = trainable.add_job("predict", {"model_id": predicted, "item_ids": []})
     jobs.cancel_job(trainable, predict)
     assert trainable.model(predicted)["status"] == "candidate"
+
+
+def test_a_long_writer_never_kills_a_running_jobs_progress(demo_store):
+    """A long import held the database past the busy timeout, and the training's next
+    progress write failed with 'database is locked', killing the training."""
+    from al_core.store import Store
+
+    job = demo_store.add_job("train", {})
+    demo_store.update_job(job, status="running", pid=os.getpid(), heartbeat=now())
+    with Store(demo_store.root) as mine, Store(demo_store.root) as importer:
+        mine.db.execute("PRAGMA busy_timeout = 100")  # the real one is 10 s
+        reporter = jobs.Reporter(mine, job)
+        with importer.write():  # the long import's transaction
+            reporter.progress(0.5, "epoch 5/10")  # skipped, not raised
+            reporter.log("a line")
+        reporter.progress(0.6, "epoch 6/10")  # the next one catches up
+        row = mine.job(job)
+    assert (row["progress"], row["message"]) == (0.6, "epoch 6/10")
