@@ -9,7 +9,8 @@ from al_core import jobs
 from al_core.cli_console import ProgressBar, follow_job, json_arg
 from al_core.demo import DemoConfig, create_demo_project, label_from_oracle_at_random
 from al_core.export import export_coco, export_yolo
-from al_core.io_coco import import_selection, import_source, read_import_source
+from al_core.io_coco import import_source, read_import_source
+from al_core.io_selection import import_selection
 from al_core.query import QuerySpec, plan_query
 from al_core.split import parse_distribution, split_project
 from al_core.store import DB_NAME, ProjectError, Store

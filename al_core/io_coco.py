@@ -2,8 +2,10 @@
 pre-labels (export lives in :mod:`al_core.export`).
 
 Import validates everything before writing anything: bad files and bad records are
-reported (:class:`ImportReport`) and skipped, the good ones are written in one
-transaction, and copied image files are removed again if that transaction fails.
+reported (:class:`ImportReport`) and skipped; the good ones are written a chunk of
+images at a time, each image whole with its labels (:mod:`al_core.image_files` keeps the
+copied files safe beside other writers). Labeling a selection's images from a corrected
+COCO file is :mod:`al_core.io_selection`.
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from pathlib import Path, PurePosixPath
 
 from al_core import image_files
 from al_core.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, probe_image
-from al_core.review import DEFAULT_MIN_SCORE, HeldError, prelabels, submit_review
 from al_core.store import Store
 from al_core.types import Box, LabeledBox
 
@@ -372,125 +373,61 @@ def import_source(store: Store, source: ImportSource, *, model_name: str | None 
         raise ImportFailed(f"copying images into the project failed: {exc}; nothing was "
                            "imported") from exc
     try:
-        with store.write():
-            if not reference:
-                image_files.verify(store.images_dir, ((f.file, f.sha256) for f in found),
-                                   created)
-            _write(store, found, root, matched, labels, prelabels, categories, report,
-                   author=author, model_name=model_name or source.results_name or "external")
-    except image_files.FileConflict as exc:
+        _write(store, found, root, matched, labels, prelabels, categories, report,
+               author=author, model_name=model_name or source.results_name or "external",
+               created=None if reference else created)
+    except BaseException as exc:
         image_files.remove_unbound(store, created)
-        raise ImportFailed(f"{exc}; nothing was imported: import again") from None
-    except sqlite3.IntegrityError as exc:
-        image_files.remove_unbound(store, created)
-        raise ImportFailed(f"another import added some of these images meanwhile ({exc}); "
-                           "nothing was imported: import again to add the rest") from None
-    except BaseException:
-        image_files.remove_unbound(store, created)
+        done = (f"{report.images_imported} of {len(found)} images were imported, with their "
+                "labels, before this; import again to add the rest" if report.images_imported
+                else "nothing was imported: import again")
+        if isinstance(exc, image_files.FileConflict):
+            raise ImportFailed(f"{exc}; {done}") from None
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise ImportFailed(f"another import added some of these images meanwhile "
+                               f"({exc}); {done}") from None
         raise
     return report
 
 
+IMPORT_CHUNK = 500  # images per transaction: a running job's writes never wait long
+
+
 def _write(store: Store, found, root, matched, labels, prelabels, categories, report, *,
-           author, model_name) -> None:
-    class_ids = store.ensure_classes(categories.values())
-    item_ids = {f.rel: store.add_item(file=f.file, width=f.width, height=f.height,
-                                      sha256=f.sha256, source="import", root=root)
-                for f in found}
-    report.images_imported = len(item_ids)
-    for image_id, f in matched.items():
-        boxes = [LabeledBox(class_ids[name], box) for name, box, _ in labels.get(image_id, [])]
-        store.set_labels(item_ids[f.rel], boxes, source="import", author=author,
-                         reason="imported from COCO")
-        report.items_labeled += 1
-        report.boxes_imported += len(boxes)
-    if prelabels:
-        model_id = store.add_model(name=model_name, arch="external", status="external")
-        rows = [(item_ids[matched[i].rel], class_ids[name], box, score)
-                for i, dets in prelabels.items() for name, box, score in dets]
-        store.add_predictions(model_id, rows)
-        report.predictions_imported = len(rows)
-
-
-def import_selection(store: Store, tag: str, coco: str | Path, *,
-                     author: str | None = None) -> ImportReport:
-    """Label a selection's items from a COCO instances file corrected in an external tool
-    (the images are already in the project). COCO images are matched to the selection's
-    items by file name (the relative path, else a base name unique in the selection);
-    exactly the matched items are labeled, in one transaction. Images of the file that
-    are not in the selection, and selection items the file lacks, are reported."""
-    data = read_json(coco, "COCO file")
-    _check_coco_instances(data, coco)
-    selection = store.selection(tag)
-    items = store.items(ids=[i.item_id for i in selection.items])
-    report = ImportReport(images_found=len(data["images"]))
-    categories = _categories(data["categories"], report)
-    matched = _match_selection_images(data["images"], items, tag, report)
-    labels = _annotation_boxes(data.get("annotations", []), matched, categories, report,
-                               what="annotation", need_score=False)
-    found_ids = {f.item_id for f in matched.values()}
-    for item in items:
-        if item.id not in found_ids:
-            report.problem(f"{item.file} (item #{item.id}) of selection {tag} is not in the "
-                           "file; its labels are unchanged")
-    author = author or f"import:{Path(coco).name}"
-    shown = prelabels(store, selection.model_id, [f.item_id for f in matched.values()],
-                      min_score=DEFAULT_MIN_SCORE)  # what the export carried
-    reviewed = {r["item_id"]: r["author"] for r in store.reviews(selection_id=selection.id)}
-    with store.write():
-        class_ids = store.ensure_classes(sorted({n for boxes in labels.values()
-                                                 for n, _, _ in boxes}))
-        for image_id, f in matched.items():
-            boxes = [LabeledBox(class_ids[name], box) for name, box, _ in labels[image_id]]
-            if f.item_id in reviewed:
-                report.problem(f"COCO image {image_id}: item #{f.item_id} was already "
-                               f"reviewed by {reviewed[f.item_id]} in the app; its labels "
-                               "are replaced by the file's")
-            try:  # counted against the pre-labels the export carried
-                submit_review(store, f.item_id, boxes, author=author, action="import",
-                              prelabels=[b for b, _ in shown[f.item_id]], selection=selection)
-            except HeldError as exc:
-                report.problem(f"COCO image {image_id}: {exc}")
-                continue
-            report.items_labeled += 1
-            report.boxes_imported += len(boxes)
-    report.images_imported = len(matched)
-    return report
-
-
-@dataclass(frozen=True)
-class _SelectionImage:
-    item_id: int
-    width: int
-    height: int
-
-
-def _match_selection_images(coco_images: list, items: list, tag: str, report: ImportReport
-                            ) -> dict[int, _SelectionImage]:
-    """COCO image id -> selection item, by relative path, else by a unique base name."""
-    by_file = {i.file: i for i in items}
-    by_base: dict[str, list] = {}
-    for i in items:
-        by_base.setdefault(PurePosixPath(i.file).name, []).append(i)
-    matched: dict[int, _SelectionImage] = {}
-    used: dict[int, int] = {}
-    for entry in coco_images:
-        image_id = _int_id(entry.get("id")) if isinstance(entry, dict) else None
-        name = entry.get("file_name") if isinstance(entry, dict) else None
-        rel = safe_relative(name) if isinstance(name, str) else None
-        if image_id is None or rel is None or image_id in matched:
-            report.problem(f"COCO image {str(entry)[:80]}: skipped, needs a unique integer 'id' "
-                           "and a relative 'file_name'")
-            continue
-        item = by_file.get(rel)
-        if item is None and len(by_base.get(PurePosixPath(rel).name, [])) == 1:
-            item = by_base[PurePosixPath(rel).name][0]
-        if item is None:
-            report.problem(f"COCO image {image_id} '{name}': not in selection {tag}; skipped")
-        elif item.id in used:
-            report.problem(f"COCO image {image_id} '{name}': item #{item.id} is already matched "
-                           f"by COCO image {used[item.id]}; skipped")
-        else:
-            used[item.id] = image_id
-            matched[image_id] = _SelectionImage(item.id, item.width, item.height)
-    return matched
+           author, model_name, created: list[Path] | None) -> None:
+    """The items, their labels and pre-labels, ``IMPORT_CHUNK`` images per transaction
+    (a 20,000-image import held the database for seconds and a running training's
+    writes failed): each image goes in whole with its labels, or not at all. With
+    ``created`` (files copied in), each chunk's files are checked first."""
+    image_of = {f.rel: image_id for image_id, f in matched.items()}
+    class_ids, model_id = None, None
+    for start in range(0, max(len(found), 1), IMPORT_CHUNK):
+        chunk = found[start:start + IMPORT_CHUNK]
+        labeled, boxes_in, rows = 0, 0, []
+        with store.write():
+            if class_ids is None:  # with the first images: a failure there leaves nothing
+                class_ids = store.ensure_classes(categories.values())
+                model_id = store.add_model(name=model_name, arch="external",
+                                           status="external") if prelabels else None
+            if created is not None:
+                image_files.verify(store.images_dir, ((f.file, f.sha256) for f in chunk),
+                                   created)
+            for f in chunk:
+                item_id = store.add_item(file=f.file, width=f.width, height=f.height,
+                                         sha256=f.sha256, source="import", root=root)
+                image_id = image_of.get(f.rel)
+                if image_id is None:
+                    continue
+                boxes = [LabeledBox(class_ids[name], box)
+                         for name, box, _ in labels.get(image_id, [])]
+                store.set_labels(item_id, boxes, source="import", author=author,
+                                 reason="imported from COCO")
+                labeled, boxes_in = labeled + 1, boxes_in + len(boxes)
+                rows += [(item_id, class_ids[name], box, score)
+                         for name, box, score in prelabels.get(image_id, [])]
+            if rows:
+                store.add_predictions(model_id, rows)
+        report.images_imported += len(chunk)  # counted once committed
+        report.items_labeled += labeled
+        report.boxes_imported += boxes_in
+        report.predictions_imported += len(rows)

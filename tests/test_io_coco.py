@@ -357,3 +357,34 @@ def test_a_stray_file_under_an_images_name_is_not_bound(tmp_path, store):
     item = next(i for i in store.items() if i.file != name and i.file.startswith(name[:6]))
     assert "~2" in item.file  # stored under a free name; the stray file is left alone
     assert (store.images_dir / name).read_bytes() == b"left by a killed import"
+
+
+def test_a_large_import_commits_in_chunks_and_a_late_failure_keeps_whole_images(
+        tmp_path, store, monkeypatch):
+    """A 20,000-image import held the database for seconds in one transaction (a running
+    training's writes failed); now it commits IMPORT_CHUNK images at a time, each with
+    its labels, and a failure later on says what went in."""
+    from al_core import image_files, io_coco
+    from al_core.io_coco import ImportFailed
+
+    coco = write_dataset(tmp_path / "imgs", 6, nested=False)
+    coco_file = write_json(tmp_path / "c.json", coco)
+    monkeypatch.setattr(io_coco, "IMPORT_CHUNK", 2)
+    real, calls = image_files.verify, []
+
+    def conflict_on_the_third_chunk(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise image_files.FileConflict("a file changed meanwhile")
+        return real(*args)
+    monkeypatch.setattr(io_coco.image_files, "verify", conflict_on_the_third_chunk)
+    with pytest.raises(ImportFailed, match="4 of 6 images were imported, with their labels"):
+        import_folder(store, tmp_path / "imgs", coco=coco_file)
+    items = store.items()
+    assert len(items) == 4 and all(i.status == "labeled" for i in items)
+    on_disk = {p.name for p in store.images_dir.rglob("*") if p.is_file()}
+    assert on_disk == {i.file for i in items}  # the unimported chunk's copies are gone
+    monkeypatch.setattr(io_coco.image_files, "verify", real)
+    again = import_folder(store, tmp_path / "imgs", coco=coco_file)
+    assert again.images_imported == 2 and again.items_labeled == 2
+    assert store.count_items() == 6 and all(i.status == "labeled" for i in store.items())

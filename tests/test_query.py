@@ -13,7 +13,7 @@ from PIL import Image
 
 from al_core.demo import label_from_oracle_at_random
 from al_core.export import coco_selection
-from al_core.io_coco import import_selection
+from al_core.io_selection import import_selection
 from al_core.query import QuerySpec, plan_query, run_query
 from al_core.split import split_project
 from al_core.store import Store

@@ -126,7 +126,7 @@ def test_label_from_oracle_needs_a_ground_truth(store):
 
 
 def test_import_selection_counts_corrections_against_the_exported_prelabels(batch, tmp_path):
-    from al_core.io_coco import import_selection
+    from al_core.io_selection import import_selection
 
     store, _, _ = batch
     pool = store.query_pool()[:2]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from al_core.io_coco import ImportFailed, import_selection
+from al_core.io_coco import ImportFailed
+from al_core.io_selection import import_selection
 from al_core.review import label_selection_from_oracle
 from al_core.store import Store
 from al_core.types import Selection
