@@ -50,7 +50,8 @@ def run_retrain_job(store: Store, job_id: int, params: dict, reporter: Reporter)
         "new_model_id": model_id, "config": project_compare_config(store),
         "apply": bool(params.get("apply")), "decided_by": params.get("decided_by") or "app"},
         deciding)
-    comparison = store.comparisons(limit=1)[0]
+    # this job's comparison (another job may have stored one meanwhile)
+    comparison = next(c for c in store.comparisons(limit=50) if c["new_model_id"] == model_id)
     reporter.progress(1.0, f"model #{model_id}: {comparison['decision']} "
                            f"({comparison['reason']})")
 

@@ -189,12 +189,11 @@ def curves(r: ComparisonReport) -> pd.DataFrame:
     return pd.concat(frames) if frames else pd.DataFrame()
 
 
-with st.expander("Compare two models", expanded=not store.comparisons(limit=1),
-                 icon=":material/compare_arrows:"):
+stored = store.comparisons(limit=200)
+with st.expander("Compare two models", expanded=not stored, icon=":material/compare_arrows:"):
     comparison_form()
 running_jobs(("compare", "retrain"), key="compare")
 
-stored = store.comparisons(limit=200)
 if not stored:
     st.info("No comparison yet. Retrain on the Models page (it compares the new model with "
             "the active one), or compare two models above.")
