@@ -2,8 +2,9 @@
 progress and a heartbeat to SQLite, can be cancelled, and survives the UI's reloads.
 
 A job whose process died (``kill -9``, out of memory, a reboot) stops beating; any reader
-that calls :func:`reap_stale` marks it failed once its heartbeat is ``STALE_AFTER_S``
-old. A job's work is written only when it succeeds, so a failed or cancelled job never
+that calls :func:`reap_stale` marks it failed, and its model with it, two heartbeats
+later. A job whose process lives is failed only when it has not beaten for
+``HUNG_AFTER_S`` (stopped or hung), never because another writer delayed its beat. A job's work is written only when it succeeds, so a failed or cancelled job never
 changes labels or the active model.
 
 Trainings (``SERIAL_KINDS``) each use every core, so they run one at a time: a second
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -31,7 +33,7 @@ from al_core.store import Store, now
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0
-STALE_AFTER_S = 15.0
+HUNG_AFTER_S = 300.0  # a job whose process lives but has not beaten for this long: hung
 WAIT_POLL_S = 1.0  # how often a queued training looks whether its turn has come
 SERIAL_KINDS = ("train", "retrain")  # each uses every core: one runs, the others wait
 JOB_KINDS = ("train", "retrain", "predict", "query", "compare")  # registered by al_core.registry, .query
@@ -208,11 +210,18 @@ def run_job(store: Store, job_id: int, *, poll_s: float = WAIT_POLL_S) -> str:
         return store.job(job_id)["status"]
     end = {"progress": 1.0} if status == "succeeded" else {}  # else: where it stopped
     for _ in range(30):  # the job's outcome must be recorded: wait out a long writer
-        if _bookkeeping(store.update_job, job_id, status=status, error=error,
+        if _bookkeeping(_record_end, store, job_id, status=status, error=error,
                         finished=now(), heartbeat=now(), **end):
             break
     _on_end(store, job_id, status)
-    return status
+    return store.job(job_id)["status"]
+
+
+def _record_end(store: Store, job_id: int, **fields) -> None:
+    """The job's outcome, unless a reaper has already ended it (its first word stands)."""
+    with store.write():
+        if store.job(job_id)["status"] == "running":
+            store.update_job(job_id, **fields)
 
 
 ON_END: dict[str, Callable] = {}  # kind -> fn(store, job_id, status) for failed/cancelled
@@ -280,13 +289,41 @@ def _alive(pid: int | None) -> bool:
         return True
 
 
-def _stale(job: dict, stale_after_s: float) -> bool:
-    """Whether a running or queued job's process is gone (or hung)."""
+def _started_at(pid: int) -> float | None:
+    """When the process started (seconds since the epoch), from /proc; None elsewhere."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in
+                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _runs_job(job: dict) -> bool:
+    """Whether the job's recorded process is alive and is still that process: a pid
+    reused after a reboot belongs to a process that started after the job's last beat."""
+    if not _alive(job["pid"]):
+        return False
+    started, beat = _started_at(job["pid"]), job["heartbeat"]
+    if started is None or not beat:
+        return True
+    return started <= datetime.fromisoformat(beat).timestamp() + 1.0
+
+
+def _stale(job: dict, hung_after_s: float) -> bool:
+    """Whether a running or queued job's process is gone (or hung).
+
+    A job whose process lives is not reaped for a late heartbeat alone: its beat may be
+    held up by another writer (a long import) and it would then run on with its row
+    marked failed. Only one silent for ``hung_after_s`` (a stopped or hung process) is."""
     if job["status"] == "queued" and not job["heartbeat"]:
         # not in run_job yet (still starting, e.g. importing torch): only a dead process
         return job["pid"] is not None and not _alive(job["pid"])
     age = _age_s(job["heartbeat"])
-    return age > stale_after_s or (not _alive(job["pid"]) and age > HEARTBEAT_S * 2)
+    if _runs_job(job):
+        return age > hung_after_s
+    return age > HEARTBEAT_S * 2
 
 
 def _last_output(store: Store, job_id: int, *, limit: int = 300) -> str:
@@ -303,23 +340,38 @@ def _last_output(store: Store, job_id: int, *, limit: int = 300) -> str:
     return last[:limit] + ("..." if len(last) > limit else "")
 
 
-def reap_stale(store: Store, *, stale_after_s: float = STALE_AFTER_S) -> list[int]:
-    """Mark failed every running or queued job whose heartbeat is older than
-    ``stale_after_s`` (or whose process is gone); returns their ids."""
+def _stop_hung(pid: int) -> None:
+    """Kill a hung job's process group (each job is a session leader), so it cannot
+    finish later against a row already failed; only a process that is a job runner."""
+    try:
+        if b"run-job" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def reap_stale(store: Store, *, hung_after_s: float = HUNG_AFTER_S) -> list[int]:
+    """Mark failed every running or queued job whose process is gone (and its model
+    with it), or that has not beaten for ``hung_after_s`` seconds; returns their ids."""
     reaped = []
     for job in store.jobs(status="running", limit=1000) + store.jobs(status="queued",
                                                                       limit=1000):
-        if not _stale(job, stale_after_s):
+        if not _stale(job, hung_after_s):
             continue
+        hung = _runs_job(job)
         with store.write():
             if store.job(job["id"])["status"] != job["status"]:
                 continue  # it moved on meanwhile (started, or ended)
             last = _last_output(store, job["id"])
+            why = (f"has not reported for over {hung_after_s:.0f} s (hung) and was stopped"
+                   if hung else "stopped without finishing")
             store.update_job(job["id"], status="failed", finished=now(),
-                             error=f"the job's process (pid {job['pid']}) stopped without "
-                                   f"finishing; last heartbeat {job['heartbeat']}"
+                             error=f"the job's process (pid {job['pid']}) {why}; last "
+                                   f"heartbeat {job['heartbeat']}"
                                    + (f"; its last output: {last}" if last else
                                       " (killed, or out of memory: it wrote no error)"))
+        if hung:
+            _stop_hung(job["pid"])
         _on_end(store, job["id"], "failed")
         reaped.append(job["id"])
     return reaped

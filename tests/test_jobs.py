@@ -298,3 +298,58 @@ def test_a_long_writer_never_kills_a_running_jobs_progress(demo_store):
         reporter.progress(0.6, "epoch 6/10")  # the next one catches up
         row = mine.job(job)
     assert (row["progress"], row["message"]) == (0.6, "epoch 6/10")
+
+
+def test_a_live_job_is_not_failed_for_a_late_heartbeat_only_when_hung(trainable, monkeypatch):
+    """A long writer can hold a job's heartbeat up past any short timeout; a job whose
+    process lives was marked failed then, and ran on under a failed row. It is failed
+    only when silent for HUNG_AFTER_S, and then its process is stopped."""
+    monkeypatch.setattr(jobs, "_started_at", lambda pid: 0.0)  # started before its beats
+    late = _running_training(trainable)  # this process stands in: alive
+    trainable.update_job(late, heartbeat=_ago(60))
+    assert jobs.reap_stale(trainable) == []
+    assert trainable.job(late)["status"] == "running"
+    trainable.update_job(late, heartbeat=_ago(jobs.HUNG_AFTER_S + 5))
+    assert jobs.reap_stale(trainable) == [late]  # pytest is no job runner: not killed
+    row = trainable.job(late)
+    assert row["status"] == "failed" and "(hung) and was stopped" in row["error"]
+    assert trainable.model(row["params"]["model_id"])["status"] == "failed"
+
+
+def test_a_pid_reused_by_a_newer_process_is_no_sign_of_life(trainable):
+    """After a reboot the job's pid may belong to another process, one that started after
+    the job's last heartbeat: the job is dead."""
+    job = _running_training(trainable)  # os.getpid(): started long after 2020
+    trainable.update_job(job, heartbeat="2020-01-01T00:00:00+00:00")
+    assert jobs.reap_stale(trainable) == [job]
+    assert "stopped without finishing" in trainable.job(job)["error"]
+
+
+def test_a_hung_job_runners_process_group_is_killed(trainable):
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "run-job"],
+                            start_new_session=True)
+    try:
+        time.sleep(0.5)
+        jobs._stop_hung(proc.pid)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        proc.kill()
+
+
+def test_a_job_reaped_meanwhile_keeps_its_failed_status(trainable, monkeypatch):
+    """A job failed by a reaper (hung) that finishes later does not turn succeeded."""
+    job = trainable.add_job("train", {"model_id": create_candidate(trainable)})
+
+    def work(store, job_id, params, reporter):
+        store.update_job(job_id, status="failed", error="reaped")
+
+    monkeypatch.setitem(jobs.KINDS, "train", work)
+    assert jobs.run_job(trainable, job) == "failed"
+    assert trainable.job(job)["error"] == "reaped"
+
+
+def _ago(seconds):
+    from datetime import datetime, timedelta, timezone
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat()
