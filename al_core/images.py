@@ -1,5 +1,7 @@
 """Reading images safely: size limits before decoding, truncation and format errors
-turned into :class:`ImageError` messages that name the file and the problem."""
+turned into :class:`ImageError` messages that name the file and the problem; every pixel
+format turned into the one 8-bit RGB picture that training, prediction, features and
+display all see (:func:`to_rgb`)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,11 +10,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 DEFAULT_MAX_PIXELS = 64_000_000  # 64 MP: above any camera a labeling team meets
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+BACKGROUND = (255, 255, 255)  # transparent pixels are shown, trained on and predicted on white
+_ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
 
 
 class ImageError(ValueError):
@@ -84,7 +89,8 @@ def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
 
 
 def load_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """The image as RGB, EXIF rotation applied: the pixel frame boxes refer to."""
+    """The image as 8-bit RGB (:func:`to_rgb`), EXIF rotation applied: the pixel frame
+    boxes refer to."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -94,4 +100,72 @@ def load_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
         image = ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - as in probe_image: a damaged EXIF block is ignored
         pass
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The 8-bit RGB picture of an image in any mode Pillow opens. ``convert("RGB")``
+    alone clips wide values (a 16-bit grey of 40 * 257 became white), so:
+
+    - 16-bit integers (``I;16``, ``I;16B``, ...: 16-bit grey PNG and TIFF) keep their top
+      8 bits, ``value >> 8`` (40 * 257 -> 40), as Pillow itself reduces 16-bit colour and
+      grey-alpha PNGs: the same picture whichever way a tool saved it.
+    - ``I`` (32-bit integers): an image whose values all lie in 0..65535 holds 16-bit data
+      (a 16-bit PGM, a 16-bit PNG in Pillow before 10) and is reduced the same way; one
+      with a value outside that range is stretched from its own minimum (0) to its
+      maximum (255).
+    - ``F`` (32-bit floats): values all in 0..1 are scaled by 255; values all in 0..255
+      are rounded as they are; anything else is stretched from the image's own minimum to
+      its maximum. NaN and infinities count as 0.
+    - Transparency (an alpha band, or a transparent colour or palette entry, in any mode)
+      is composited on white, :data:`BACKGROUND`: what a viewer shows, never the
+      arbitrary colour stored under a transparent pixel.
+    - Everything else (``1``, ``L``, ``P``, ``RGB``, ``CMYK``, ``YCbCr``, ``LAB``, ...)
+      is Pillow's conversion. Pillow reads CMYK JPEG with Adobe's inverted polarity and
+      converts CMYK without colour management (an embedded ICC profile is not used).
+    """
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        return _wide_grey_to_rgb(image)
+    if image.mode in _ALPHA_MODES or image.mode == "P" or "transparency" in image.info:
+        return _on_background(image.convert("RGBA"))
     return image.convert("RGB")
+
+
+def _wide_grey_to_rgb(image: Image.Image) -> Image.Image:
+    values = np.asarray(image)  # (H, W) uint16 (either byte order), int32 or float32
+    if image.mode == "F":
+        grey = _float_to_uint8(np.where(np.isfinite(values), values, 0).astype(np.float64))
+    elif values.size and (image.mode != "I" or 0 <= values.min() and values.max() <= 65535):
+        grey = (values.astype(np.int64) >> 8).astype(np.uint8)
+    else:
+        grey = _stretch(values.astype(np.float64))
+    rgb = Image.fromarray(grey, "L").convert("RGB")
+    transparent = image.info.get("transparency")  # 16-bit grey PNG: a tRNS grey value
+    if isinstance(transparent, (int, float)):
+        opaque = np.where(values == transparent, 0, 255).astype(np.uint8)  # (H, W)
+        rgb.putalpha(Image.fromarray(opaque, "L"))
+        return _on_background(rgb)
+    return rgb
+
+
+def _float_to_uint8(values: np.ndarray) -> np.ndarray:
+    lo, hi = (values.min(), values.max()) if values.size else (0.0, 0.0)
+    if lo >= 0 and hi <= 1:
+        return np.rint(values * 255).astype(np.uint8)
+    if lo >= 0 and hi <= 255:
+        return np.rint(values).astype(np.uint8)
+    return _stretch(values)
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    """The image's own minimum -> 0, maximum -> 255 (all 0 for a flat image)."""
+    lo, hi = (values.min(), values.max()) if values.size else (0.0, 0.0)
+    if hi <= lo:
+        return np.zeros(values.shape, np.uint8)
+    return np.rint((values - lo) / (hi - lo) * 255).astype(np.uint8)
+
+
+def _on_background(rgba: Image.Image) -> Image.Image:
+    out = Image.new("RGB", rgba.size, BACKGROUND)
+    out.paste(rgba.convert("RGB"), mask=rgba.getchannel("A"))
+    return out

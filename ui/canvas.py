@@ -108,7 +108,7 @@ def _tint(hex_color: str) -> str:
 def background_jpeg(path: str, mtime: float, canvas_w: int, canvas_h: int) -> bytes:
     """The image resized to the canvas, as JPEG bytes (cached by path, mtime and size).
     Raises :class:`al_core.images.ImageError` for a missing or unreadable file."""
-    image = load_image(Path(path)).convert("RGB")
+    image = load_image(Path(path))
     up = canvas_w > image.width
     image = image.resize((canvas_w, canvas_h), Image.NEAREST if up and canvas_w >= 3 * image.width
                          else Image.LANCZOS)

@@ -13,15 +13,19 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-EXTRACTOR = "handcrafted-v1"  # the cache key: change it when the vector changes
+from al_core.images import to_rgb
+
+# The cache key: change it when the vector changes. v2: 16-bit, float and transparent
+# images are read as they look (v1 saw a 16-bit grey image as white).
+EXTRACTOR = "handcrafted-v2"
 DIM = 64 + 24 + 128
 _SIDE = 64  # images are resized to _SIDE x _SIDE first
 _CELLS, _BINS = 4, 8
 
 
 def image_features(image: Image.Image) -> np.ndarray:
-    """(DIM,) float32 feature vector of an RGB image of any size."""
-    rgb = np.asarray(image.convert("RGB").resize((_SIDE, _SIDE), Image.BILINEAR),
+    """(DIM,) float32 feature vector of an image of any size and mode (:func:`to_rgb`)."""
+    rgb = np.asarray(to_rgb(image).resize((_SIDE, _SIDE), Image.BILINEAR),
                      np.float32) / 255.0  # (S, S, 3)
     gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # (S, S)
     return np.concatenate([_unit(_layout(gray)), _unit(_colour(rgb)),
