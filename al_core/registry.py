@@ -18,8 +18,9 @@ import torch
 
 from al_core.data import load_items, load_split
 from al_core.jobs import Cancelled, Reporter, job_kind
-from al_core.store import Store
+from al_core.memory_fit import check_fits
 from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
+from al_core.store import Store
 from al_core.train import describe_stop, resolve_device, train_loop
 from al_core.types import Box
 
@@ -86,6 +87,8 @@ def train_model(store: Store, model_id: int, *,
     index = {c: k for k, c in enumerate(class_ids)}
     if progress:
         progress(0.0, "loading images")
+    check_fits(config, store.count_items(split="train", status="labeled")
+               + store.count_items(split="val", status="labeled"))  # before loading them
     train = load_split(store, "train", image_size=config.image_size, class_index=index)
     val = load_split(store, "val", image_size=config.image_size, class_index=index)
     if log_line:

@@ -9,6 +9,7 @@ import streamlit as st
 
 from al_core import jobs
 from al_core.compare import describe_rule, parse_compare_config
+from al_core.memory_fit import check_fits
 from al_core.model_config import TrainConfig, merge_config
 from al_core.model_history import model_history
 from al_core.promotion import project_compare_config, roll_back
@@ -49,7 +50,8 @@ def retrain_form() -> None:
     override, problem = {}, None
     try:
         override = json.loads(text or "{}")
-        merge_config(base["config"] if base else TrainConfig(), override)
+        check_fits(merge_config(base["config"] if base else TrainConfig(), override),
+                   train_n + val_n)
     except json.JSONDecodeError as exc:
         problem = f"The override is not valid JSON: {exc}."
     except ValueError as exc:

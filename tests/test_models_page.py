@@ -31,7 +31,9 @@ def _override(page):
 def test_a_bad_override_is_refused_inline_and_starts_nothing(models_page, demo_store):
     page = models_page
     for text, message in (('{"epochz": 3}', "epochz"), ('{"arch": "yolo"}', "arch: unknown"),
-                          ('{"epochs": 3', "not valid JSON")):
+                          ('{"epochs": 3', "not valid JSON"),
+                          ('{"width": 256, "image_size": 2048, "batch_size": 1024}',
+                           "image_size: this config needs about")):  # cannot fit in memory
         _override(page).input(text).run()
         assert any(message in e.value for e in page.error), text
         assert _button(page, "Retrain").disabled
