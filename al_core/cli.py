@@ -226,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     help_text = ("per-class AP at one IoU threshold of a COCO results file against COCO "
                  "instances (equal to pycocotools)")
     p = sub.add_parser("eval-coco", help=help_text, description=help_text)
-    p.add_argument("--gt", type=Path, required=True, help="COCO instances JSON")
+    p.add_argument("--gt", type=Path, required=True,
+                   help="COCO instances JSON (image and category ids: numbers or strings, "
+                        "as pycocotools takes them)")
     p.add_argument("--dt", type=Path, required=True,
                    help="COCO results JSON: a list of {image_id, category_id, bbox, score}")
     p.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default %(default)s)")

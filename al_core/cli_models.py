@@ -15,7 +15,7 @@ from al_core.model_eval import compare_models, evaluate_model, predict_missing_t
 from al_core.store import Store
 
 
-def print_evaluation(result, names: dict[int, str], iou: float, *, as_json: bool) -> None:
+def print_evaluation(result, names: dict, iou: float, *, as_json: bool) -> None:
     """The ``--json`` object, or a per-class table, shared by eval-coco and evaluate."""
     if as_json:
         print(json.dumps(result_json(result, names)))

@@ -57,7 +57,7 @@ class ClassResult:
 class EvalResult:
     iou_threshold: float
     map: float  # mean AP over classes with ground truth (0.0 when there are none)
-    per_class: dict[int, ClassResult]  # only classes with ground truth
+    per_class: dict[int | str, ClassResult]  # by class id; only classes with ground truth
 
 
 def box_iou_xywh(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarray:
@@ -182,57 +182,117 @@ def _number_list(value, where: str) -> list[float]:
     return [float(v) for v in value]
 
 
-def coco_ground_truth(gt: dict) -> tuple[GroundTruth, dict[int, str], set[int]]:
-    """Arrays from a COCO instances dict; also category id -> name and the image ids."""
+@dataclass(frozen=True)
+class CocoIds:
+    """A COCO file's image and category ids -> the int64 indices the arrays hold.
+
+    Ids are whatever pycocotools accepts: it uses them as dict keys and sorts them, so
+    strings (VisDrone's ``"0000001_02999_d_0000005"``) or numbers, all of one kind. An
+    index is the id's position in sorted order, pycocotools' order of evaluation (it
+    breaks score ties across images by it). Ids match by value as dict keys do: ``1``
+    and ``1.0`` are one id, ``1`` and ``"1"`` are not."""
+
+    images: dict
+    categories: dict
+    names: dict  # category id -> name
+
+
+def _sorted_index(ids: list, what: str) -> dict:
+    try:
+        distinct = sorted(set(ids))
+    except TypeError:  # an unhashable id (a list), or strings beside numbers
+        kinds = sorted({type(v).__name__ for v in ids})
+        raise ValueError(f"{what} ids must all be strings or all be numbers (pycocotools "
+                         f"sorts them); found {', '.join(kinds)}") from None
+    return {v: k for k, v in enumerate(distinct)}
+
+
+def _position(index: dict, value) -> int:
+    """The index of ``value`` in ``index``, or -1 where it is no such id."""
+    try:
+        return index.get(value, -1)
+    except TypeError:  # unhashable: no id at all
+        return -1
+
+
+def coco_ground_truth(gt: dict) -> tuple[GroundTruth, CocoIds]:
+    """Arrays from a COCO instances dict (image and category ids as indices), and the
+    ids. Annotations on images or categories the file does not list are left out."""
     if not isinstance(gt, dict) or not all(isinstance(gt.get(k), list)
                                            for k in ("images", "annotations", "categories")):
         raise ValueError("ground truth must be a COCO instances object with 'images', "
                          "'annotations' and 'categories' lists")
-    names = {int(c["id"]): str(c.get("name", c["id"])) for c in gt["categories"]}
-    image_ids = {int(i["id"]) for i in gt["images"]}
-    rows = [a for a in gt["annotations"]
-            if a.get("image_id") in image_ids and a.get("category_id") in names]
-    xywh = np.array([_number_list(a.get("bbox"), f"annotation {a.get('id')}") for a in rows],
-                    dtype=np.float64).reshape(-1, 4)
-    area = np.array([a["area"] if "area" in a else b[2] * b[3] for a, b in zip(rows, xywh)],
-                    dtype=np.float64)
+    for what in ("images", "categories"):
+        if not all(isinstance(v, dict) and "id" in v for v in gt[what]):
+            raise ValueError(f"ground truth: every entry of '{what}' must be an object "
+                             "with an 'id'")
+    if not all(isinstance(a, dict) for a in gt["annotations"]):
+        raise ValueError("ground truth: every entry of 'annotations' must be an object")
+    categories = _sorted_index([c["id"] for c in gt["categories"]], "category")
+    ids = CocoIds(_sorted_index([i["id"] for i in gt["images"]], "ground-truth image"),
+                  categories, {c["id"]: str(c.get("name", c["id"])) for c in gt["categories"]})
+    rows = [(a, image, label) for a in gt["annotations"]
+            if (image := _position(ids.images, a.get("image_id"))) >= 0
+            and (label := _position(ids.categories, a.get("category_id"))) >= 0]
+    xywh = np.array([_number_list(a.get("bbox"), f"annotation {a.get('id')}")
+                     for a, _, _ in rows], dtype=np.float64).reshape(-1, 4)
+    area = np.array([a["area"] if "area" in a else b[2] * b[3]
+                     for (a, _, _), b in zip(rows, xywh)], dtype=np.float64)
     return GroundTruth(
-        image=np.array([a["image_id"] for a in rows], dtype=np.int64),
-        label=np.array([a["category_id"] for a in rows], dtype=np.int64),
-        xywh=xywh, crowd=np.array([bool(a.get("iscrowd", 0)) for a in rows], dtype=bool),
-        area=area), names, image_ids
+        image=np.array([image for _, image, _ in rows], dtype=np.int64),
+        label=np.array([label for _, _, label in rows], dtype=np.int64),
+        xywh=xywh, crowd=np.array([bool(a.get("iscrowd", 0)) for a, _, _ in rows], dtype=bool),
+        area=area), ids
 
 
-def coco_detections(results: list, image_ids: set[int]) -> Detections:
-    """Arrays from a COCO results list; every image id must be a ground-truth image."""
+def coco_detections(results: list, ids: CocoIds) -> Detections:
+    """Arrays from a COCO results list, ids as ``ids``' indices; every image id must be
+    a ground-truth image id (pycocotools refuses the file otherwise); a category that is
+    not the ground truth's gets label -1 and is not evaluated."""
     if not isinstance(results, list):
         raise ValueError("detections must be a COCO results list of "
                          "{image_id, category_id, bbox, score}")
+    images = []
     for n, r in enumerate(results):
-        if not isinstance(r, dict) or r.get("image_id") not in image_ids:
-            raise ValueError(f"detection #{n}: image_id "
-                             f"{r.get('image_id') if isinstance(r, dict) else r!r} is not an "
-                             "image of the ground truth")
+        if not isinstance(r, dict) or _position(ids.images, r.get("image_id")) < 0:
+            raise ValueError(f"detection #{n}: {_unknown_image(r, ids)}")
         if not isinstance(r.get("score"), (int, float)):
             raise ValueError(f"detection #{n}: score {r.get('score')!r} is not a number")
+        images.append(ids.images[r["image_id"]])
     return Detections(
-        image=np.array([r["image_id"] for r in results], dtype=np.int64),
-        label=np.array([r.get("category_id", -1) for r in results], dtype=np.int64),
+        image=np.array(images, dtype=np.int64),
+        label=np.array([_position(ids.categories, r.get("category_id")) for r in results],
+                       dtype=np.int64),
         xywh=np.array([_number_list(r.get("bbox"), f"detection #{n}")
                        for n, r in enumerate(results)], dtype=np.float64).reshape(-1, 4),
         score=np.array([r["score"] for r in results], dtype=np.float64))
 
 
+def _unknown_image(r, ids: CocoIds) -> str:
+    value = r.get("image_id") if isinstance(r, dict) else r
+    message = f"image_id {value!r} is not an image of the ground truth"
+    twin = next((i for i in ids.images if str(i) == str(value)), None)
+    if twin is not None:
+        message += (f", whose id is {twin!r} ({type(twin).__name__}, not "
+                    f"{type(value).__name__}): ids match by value and type, as in pycocotools")
+    return message
+
+
 def evaluate_coco(gt: dict, results: list, *, iou_threshold: float = 0.5
-                  ) -> tuple[EvalResult, dict[int, str]]:
+                  ) -> tuple[EvalResult, dict]:
     """Evaluate a COCO results list against a COCO instances dict, as COCOeval would
-    with ``iouThrs=[iou_threshold]``; returns the result and category names."""
-    truth, names, image_ids = coco_ground_truth(gt)
-    dets = coco_detections(results, image_ids)
-    return evaluate(truth, dets, iou_threshold=iou_threshold, class_ids=names.keys()), names
+    with ``iouThrs=[iou_threshold]``; returns the result (``per_class`` keyed by the
+    file's category ids) and category id -> name. Ids as :class:`CocoIds` describes."""
+    truth, ids = coco_ground_truth(gt)
+    dets = coco_detections(results, ids)
+    result = evaluate(truth, dets, iou_threshold=iou_threshold,
+                      class_ids=range(len(ids.categories)))
+    category = {k: v for v, k in ids.categories.items()}
+    per_class = {category[k]: r for k, r in result.per_class.items()}
+    return EvalResult(result.iou_threshold, result.map, per_class), ids.names
 
 
-def result_json(result: EvalResult, names: dict[int, str]) -> dict:
+def result_json(result: EvalResult, names: dict) -> dict:
     """The ``--json`` schema shared by ``eval-coco`` and ``evaluate``."""
     return {"iou_threshold": result.iou_threshold, "map": result.map,
             "per_class": {names[c]: {"ap": r.ap, "num_gt": r.num_gt}

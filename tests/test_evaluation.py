@@ -134,3 +134,102 @@ def test_an_iou_tie_goes_to_the_last_ground_truth_as_in_pycocotools():
     ours = evaluate_coco(gt, results, iou_threshold=0.3)[0]
     assert ours.map == pytest.approx(reference(gt, results, 0.3)[1], abs=1e-12)
     assert ours.map == pytest.approx(1.0)  # the first detection took box 2, leaving box 1
+
+
+def visdrone_ids(gt: dict, results: list, *, categories: bool = False) -> tuple[dict, list]:
+    """The same case with VisDrone-style string image ids (whose sorted order differs
+    from the numbers'), and string category ids too with ``categories``."""
+    image = {i["id"]: f"{i['id']:07d}_02999_d_{i['id'] % 7:07d}" for i in gt["images"]}
+    cat = {c["id"]: f"c{c['id']}" if categories else c["id"] for c in gt["categories"]}
+    gt = {"images": [{**i, "id": image[i["id"]]} for i in gt["images"]],
+          "categories": [{**c, "id": cat[c["id"]]} for c in gt["categories"]],
+          "annotations": [{**a, "image_id": image[a["image_id"]],
+                           "category_id": cat[a["category_id"]]} for a in gt["annotations"]]}
+    results = [{**r, "image_id": image[r["image_id"]], "category_id": cat[r["category_id"]]}
+               for r in results]
+    return gt, results
+
+
+@pytest.mark.parametrize("categories", [False, True])
+@pytest.mark.parametrize("name", ["score ties", "everything"])
+def test_string_ids_equal_to_pycocotools(name, categories):
+    gt, results = visdrone_ids(*make_case(2, **CASES[name]), categories=categories)
+    ours, names = evaluate_coco(gt, results, iou_threshold=0.5)
+    expected = reference(gt, results, 0.5)
+    assert set(ours.per_class) == set(expected) == {c["id"] for c in gt["categories"][:-1]}
+    for cat, ap in expected.items():
+        assert ours.per_class[cat].ap == pytest.approx(ap, abs=1e-12), cat
+    assert names == {c["id"]: c["name"] for c in gt["categories"]}
+
+
+VISDRONE_GT = {
+    "images": [{"id": "0000001_02999_d_0000005", "width": 100, "height": 80},
+               {"id": "0000002_00005_d_0000014", "width": 100, "height": 80}],
+    "categories": [{"id": 4, "name": "car"}, {"id": 1, "name": "pedestrian"}],
+    "annotations": [{"id": 1, "image_id": "0000001_02999_d_0000005", "category_id": 4,
+                     "bbox": [10, 20, 30, 15], "area": 450, "iscrowd": 0},
+                    {"id": 2, "image_id": "0000002_00005_d_0000014", "category_id": 1,
+                     "bbox": [50, 5, 8, 20], "area": 160, "iscrowd": 0}]}
+VISDRONE_EXACT = [{"image_id": a["image_id"], "category_id": a["category_id"],
+                   "bbox": a["bbox"], "score": 0.8} for a in VISDRONE_GT["annotations"]]
+
+
+def test_an_exact_detection_with_visdrone_ids_scores_ap50_one():
+    ours, names = evaluate_coco(VISDRONE_GT, VISDRONE_EXACT, iou_threshold=0.5)
+    assert ours.per_class[4].ap == pytest.approx(1.0) and ours.map == pytest.approx(1.0)
+    assert ours.per_class == {4: ours.per_class[4], 1: ours.per_class[1]}
+    assert {c: r.ap for c, r in ours.per_class.items()} == reference(VISDRONE_GT, VISDRONE_EXACT,
+                                                                     0.5)
+    assert names == {4: "car", 1: "pedestrian"}
+
+
+def test_string_one_is_an_id_and_the_number_one_is_not_it():
+    gt = copy.deepcopy(VISDRONE_GT)
+    gt["images"][0]["id"] = gt["annotations"][0]["image_id"] = "1"
+    exact = [{**VISDRONE_EXACT[0], "image_id": "1"}]
+    expected = reference(gt, exact, 0.5)[4]
+    assert evaluate_coco(gt, exact)[0].per_class[4].ap == pytest.approx(expected)
+    number = [{**exact[0], "image_id": 1}]
+    with pytest.raises(AssertionError, match="do not correspond"):
+        reference(gt, number, 0.5)  # pycocotools refuses it too
+    with pytest.raises(ValueError, match=r"detection #0: image_id 1 is not an image of the "
+                                         r"ground truth, whose id is '1' \(str, not int\)"):
+        evaluate_coco(gt, number)
+
+
+def test_a_float_id_is_the_equal_integer_as_in_pycocotools():
+    gt, results = make_case(6)
+    as_float = [{**r, "image_id": float(r["image_id"])} for r in results]
+    ours = evaluate_coco(gt, as_float)[0]
+    assert {c: r.ap for c, r in ours.per_class.items()} == pytest.approx(
+        reference(gt, as_float, 0.5), abs=1e-12)
+    assert ours.map == evaluate_coco(gt, results)[0].map
+
+
+@pytest.mark.parametrize("what, ids", [("images", [8, "7"]), ("categories", [4, "x"])])
+def test_strings_beside_numbers_in_the_ground_truth_are_refused(what, ids):
+    gt = copy.deepcopy(VISDRONE_GT)
+    for entry, new in zip(gt[what], ids):
+        entry["id"] = new
+    one = [{**VISDRONE_EXACT[0], "image_id": gt["images"][0]["id"]}]
+    with pytest.raises(TypeError, match="not supported between"):
+        reference(gt, one, 0.5)  # pycocotools cannot sort them
+    with pytest.raises(ValueError, match="ids must all be strings or all be numbers"):
+        evaluate_coco(gt, one)
+
+
+def test_eval_coco_command_takes_visdrone_ids(tmp_path):
+    import json
+
+    from tests.datasets import write_json
+    from tests.test_cli import cli
+
+    gt, dt = write_json(tmp_path / "gt.json", VISDRONE_GT), tmp_path / "dt.json"
+    write_json(dt, VISDRONE_EXACT)
+    data = json.loads(cli("eval-coco", "--gt", gt, "--dt", dt, "--json").stdout)
+    assert data["per_class"] == {"car": {"ap": pytest.approx(1.0), "num_gt": 1},
+                                 "pedestrian": {"ap": pytest.approx(1.0), "num_gt": 1}}
+    write_json(dt, [{**VISDRONE_EXACT[0], "image_id": 1}])
+    refused = cli("eval-coco", "--gt", gt, "--dt", dt, check=False)
+    assert refused.returncode == 2 and "image_id 1 is not an image of the ground truth" in \
+        refused.stderr
