@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import shutil
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +20,17 @@ import numpy as np
 from PIL import Image
 
 from al_core.split import freeze_test
+from al_core.staging import staged_folder
 from al_core.store import DB_NAME, Store
-from al_core.types import Box, LabeledBox
+from al_core.types import Box, LabeledBox, brief
 
 log = logging.getLogger(__name__)
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 Progress = Callable[[int, int, str], None]
+
+
+MAX_DEMO_IMAGES = 1_000_000  # ~10 GB of scenes: past that a demo only fills the disk
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,32 @@ class DemoConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.n_images < 1:
-            raise ValueError(f"n_images must be positive, got {self.n_images}")
-        if not 0 <= self.test_size <= self.n_images:
-            raise ValueError(f"test_size {self.test_size} must be between 0 and n_images "
-                             f"({self.n_images})")
-        if not 0 <= self.theme_share <= 1:
-            raise ValueError(f"theme_share {self.theme_share} must be between 0 and 1")
-        if not 0 <= self.empty_share < 1:
-            raise ValueError(f"empty_share {self.empty_share} must be in [0, 1)")
+        """Refuse a bad option before any file is written, naming it and its range."""
+        for name, low, high in (("n_images", 1, MAX_DEMO_IMAGES), ("image_size", 32, 1024),
+                                ("max_digits", 0, 20), ("seed", 0, 2 ** 32 - 1)):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool)
+                    and low <= value <= high):
+                raise ValueError(f"{name}: {brief(value)} is out of range (it must be an "
+                                 f"integer from {low:,} to {high:,})")
+        if not (isinstance(self.test_size, int) and 0 <= self.test_size <= self.n_images):
+            raise ValueError(f"test_size: {brief(self.test_size)} is out of range (it must "
+                             f"be an integer from 0 to n_images, {self.n_images:,})")
+        if not (isinstance(self.min_digit_px, int) and isinstance(self.max_digit_px, int)
+                and 4 <= self.min_digit_px <= self.max_digit_px <= self.image_size):
+            raise ValueError(f"min_digit_px {brief(self.min_digit_px)} and max_digit_px "
+                             f"{brief(self.max_digit_px)}: they must be integers with 4 <= "
+                             f"min <= max <= image_size ({self.image_size})")
+        for name, low, high, upper_open in (("class_skew", 0, 10, False),
+                                            ("theme_share", 0, 1, False),
+                                            ("empty_share", 0, 1, True)):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value) and low <= value and (
+                    value < high if upper_open else value <= high)
+            if not ok:
+                raise ValueError(f"{name}: {brief(value)} is out of range (it must be a "
+                                 f"number in [{low}, {high}{')' if upper_open else ']'})")
 
 
 def class_weights(skew: float) -> np.ndarray:
@@ -190,13 +211,8 @@ def create_demo_project(project_dir: str | Path, config: DemoConfig = DemoConfig
                              "demo needs an empty project")
     if target.exists() and any(target.iterdir()):
         raise ValueError(f"{target} is not empty; the demo needs a new or empty folder")
-    staging = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    with Store(staging, create=True) as store:
+    with staged_folder(target) as staging, Store(staging, create=True) as store:
         _fill_demo(store, config, progress)
-    if target.exists():
-        target.rmdir()
-    staging.rename(target)
     log.info("demo project %s: %d images, %d test", target, config.n_images, config.test_size)
     return Store(target)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from al_core.staging import staged_folder
 from al_core.store import DB_NAME, Store
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,7 @@ def _base_from_coco(path: Path, source: Source, say: Say) -> None:
     from al_core.io_coco import import_folder
     from al_core.split import freeze_test
 
-    staging = path.with_name(f".{path.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    with Store(staging, create=True) as store:
+    with staged_folder(path) as staging, Store(staging, create=True) as store:
         say(f"importing {source.coco} with the images in {source.images}")
         report = import_folder(store, source.images, coco=source.coco)
         say(report.summary())
@@ -163,19 +162,16 @@ def _base_from_coco(path: Path, source: Source, say: Say) -> None:
         store.label_from_oracle(test, round=0)
         store.set_splits({i: "test" for i in test})
         freeze_test(store)
-    staging.rename(path)
 
 
 def _copy_project(base: Path, target: Path) -> Path:
     """A run's own copy of the base project, made atomically."""
     if (target / DB_NAME).exists():
         return target
-    staging = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(base, staging, ignore=shutil.ignore_patterns("jobs"),
-                    copy_function=_link_images(base))
-    staging.rename(target)
+    with staged_folder(target) as staging:
+        shutil.copytree(base, staging, ignore=shutil.ignore_patterns("jobs"),
+                        copy_function=_link_images(base))
     return target
 
 

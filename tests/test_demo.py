@@ -125,3 +125,35 @@ def test_an_interrupted_demo_leaves_no_project_and_the_next_run_succeeds(tmp_pat
     store = create_demo_project(tmp_path / "d", CONFIG)
     assert store.count_items() == 20
     assert not (tmp_path / ".d.partial").exists()
+
+
+def test_bad_demo_options_are_refused_by_name_before_any_file(tmp_path):
+    import pytest
+    from al_core.demo import create_demo_project as create
+    for options, named in (({"seed": -1}, "seed: -1 is out of range"),
+                           ({"seed": 2 ** 64}, "seed: "), ({"n_images": 0}, "n_images: 0"),
+                           ({"n_images": 10 ** 9}, "n_images: "),
+                           ({"test_size": 30, "n_images": 20}, "test_size: 30"),
+                           ({"class_skew": float("nan")}, "class_skew: nan"),
+                           ({"min_digit_px": 50, "max_digit_px": 40}, "min_digit_px 50")):
+        with pytest.raises(ValueError, match=f"^{named}"):
+            create(tmp_path / "p", DemoConfig(**options))
+    assert list(tmp_path.iterdir()) == []  # no project, no .p.partial
+
+
+def test_a_demo_that_fails_half_way_leaves_nothing_behind(tmp_path, monkeypatch):
+    import pytest
+    from al_core import demo
+
+    def broken(index, config, pools):
+        if index == 5:
+            raise OSError(28, "No space left on device")
+        return render_scene(index, config, pools)
+
+    monkeypatch.setattr(demo, "render_scene", broken)
+    with pytest.raises(OSError, match="No space left"):
+        demo.create_demo_project(tmp_path / "p", DemoConfig(n_images=10, test_size=2))
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    demo.create_demo_project(tmp_path / "p", DemoConfig(n_images=10, test_size=2)).close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]  # the retry just works
