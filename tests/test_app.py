@@ -53,6 +53,19 @@ def test_demo_labels_from_the_ground_truth_and_nothing_to_split_disables_split(a
     assert _metrics(app)["Labeled"] == "18"  # the page was redrawn with fresh numbers
 
 
+def test_an_empty_project_db_is_one_readable_message_in_the_app(tmp_path, monkeypatch):
+    root = tmp_path / "p"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "a.png").write_bytes(b"x")
+    (root / "project.db").write_bytes(b"")
+    monkeypatch.setenv("ALS_PROJECT", str(root))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert [e.value for e in at.error if "is empty (0 bytes)" in e.value and "Restore" in
+            e.value], [e.value for e in at.error]
+    assert (root / "project.db").stat().st_size == 0
+
+
 def test_images_page_lists_the_filtered_items(app):
     app.switch_page("pages/images.py").run()
     assert not app.exception
