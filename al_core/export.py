@@ -8,6 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 
+import yaml
+
 from al_core.review import DEFAULT_MIN_SCORE
 from al_core.store import Store
 from al_core.types import SPLITS
@@ -149,6 +151,40 @@ def _yolo_label_lines(item, anns, index: dict[int, int]) -> str:
     return "".join(lines)
 
 
+class _Quoted(str):
+    """A string value data.yaml writes in quotes."""
+
+
+_LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")
+
+
+def _represent_quoted(dumper: yaml.SafeDumper, value: _Quoted) -> yaml.ScalarNode:
+    """Single quotes, where nothing is escaped (an emoji stays as it is); double quotes,
+    with escapes, for a string holding a line break, which single quotes would fold
+    (PyYAML turns a quoted NEL into a space)."""
+    style = '"' if _LINE_BREAKS.intersection(value) else "'"
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+class _DataYamlDumper(yaml.SafeDumper):
+    pass
+
+
+_DataYamlDumper.add_representer(_Quoted, _represent_quoted)
+
+
+def yolo_data_yaml(out: Path, splits: dict[str, str], classes) -> str:
+    """YOLO's ``data.yaml``: ``path``, a key per split (``train: images/train``) and
+    ``names`` (index -> class name), written by PyYAML's safe dumper. Every string value
+    is quoted, so a class name reads back as itself in YAML 1.1 and 1.2 readers alike:
+    an emoji, a quote, ``yes``, ``null``, ``1e3`` (a number to a 1.2 reader when plain)
+    or a line break."""
+    data = {"path": _Quoted(str(out)),
+            **{k: _Quoted(f"images/{v}") for k, v in sorted(splits.items())},
+            "names": {k: _Quoted(c.name) for k, c in enumerate(classes)}}
+    return yaml.dump(data, Dumper=_DataYamlDumper, allow_unicode=True, sort_keys=False)
+
+
 MANIFEST = ".als-export.json"  # the files a YOLO export wrote, so a re-export replaces only them
 
 
@@ -210,11 +246,8 @@ def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
         keys = {s: s for s in splits}
         for needed in ("train", "val"):  # trainers require both keys
             keys.setdefault(needed, "train" if "train" in splits else (splits or ["unsplit"])[0])
-        (staging / "data.yaml").write_text(
-            f"path: {json.dumps(str(out))}\n"
-            + "".join(f"{k}: images/{v}\n" for k, v in sorted(keys.items()))
-            + "names:\n" + "".join(f"  {k}: {json.dumps(c.name)}\n"
-                                    for k, c in enumerate(classes)), encoding="utf-8")
+        (staging / "data.yaml").write_text(yolo_data_yaml(out, keys, classes),
+                                           encoding="utf-8")
         written = sorted(PurePosixPath(p.relative_to(staging).as_posix())
                          for p in staging.rglob("*") if p.is_file())
         foreign = [p for p in written if p not in owned and (out / p).exists()]
