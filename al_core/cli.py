@@ -81,7 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave the images where they are instead of copying them in")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help="reject larger images (default %(default)s)")
-    p.add_argument("--verbose", action="store_true", help="list every problem")
+    p.add_argument("--replace-labels", action="store_true",
+                   help="images already labeled in the project take the file's labels "
+                        "(their history keeps the old ones); unlabeled ones always do")
+    p.add_argument("--crowd-as-boxes", action="store_true",
+                   help="import crowd regions (iscrowd 1; CVAT writes masks so) as ordinary "
+                        "boxes instead of leaving their images unlabeled")
+    p.add_argument("--verbose", action="store_true", help="list every problem and note")
 
     p = command("export", data.cmd_export, "export the current labels")
     p.add_argument("--format", choices=("coco", "yolo"), required=True)

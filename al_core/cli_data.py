@@ -41,7 +41,8 @@ def cmd_demo(args) -> int:
 
 def cmd_import(args) -> int:
     if args.selection is not None:
-        if args.coco is None or args.images is not None or args.predictions is not None:
+        if args.coco is None or args.images is not None or args.predictions is not None \
+                or args.replace_labels or args.crowd_as_boxes:
             raise ValueError("--selection TAG takes only --coco FILE (the corrected batch; its "
                              "images are already in the project)")
         report = import_selection(Store(args.project), args.selection, args.coco)
@@ -52,13 +53,16 @@ def cmd_import(args) -> int:
         store = Store(args.project, create=True)  # only once the inputs are known usable
         report = import_source(store, source, model_name=args.model_name,
                                reference=args.reference, max_pixels=args.max_pixels,
-                               progress=ProgressBar())
-    for problem in report.problems[:None if args.verbose else MAX_PROBLEMS_SHOWN]:
-        print(f"  - {problem}")
-    hidden = len(report.problems) - MAX_PROBLEMS_SHOWN
+                               replace_labels=args.replace_labels,
+                               crowd_as_boxes=args.crowd_as_boxes, progress=ProgressBar())
+    lines = report.lines()  # what happened per image and record: problems, then notes
+    for line in lines[:None if args.verbose else MAX_PROBLEMS_SHOWN]:
+        print(f"  - {line}")
+    hidden = len(lines) - MAX_PROBLEMS_SHOWN
     if hidden > 0 and not args.verbose:
         print(f"  ... and {hidden} more (--verbose shows all)")
-    print(report.summary())
+    print(report.summary(options={"replace_labels": "--replace-labels",
+                                  "crowd_as_boxes": "--crowd-as-boxes"}))
     return 0
 
 

@@ -4,10 +4,12 @@ with their corrections counted against the pre-labels the batch was exported wit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from al_core.io_coco import (ImportReport, _annotation_boxes, _categories,
-                             _check_coco_instances, _int_id, read_json, safe_relative)
+from al_core.coco_file import (CocoImage, check_coco_instances, label_image, read_coco,
+                               read_json)
+from al_core.coco_names import NameIndex
+from al_core.import_report import ImportReport
 from al_core.review import DEFAULT_MIN_SCORE, HeldError, prelabels, submit_review
 from al_core.store import Store
 from al_core.types import LabeledBox
@@ -17,18 +19,26 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
                      author: str | None = None) -> ImportReport:
     """Label a selection's items from a COCO instances file corrected in an external tool
     (the images are already in the project). COCO images are matched to the selection's
-    items by file name (the relative path, else a base name unique in the selection);
-    exactly the matched items are labeled, in one transaction. Images of the file that
-    are not in the selection, and selection items the file lacks, are reported."""
+    items by file name as exporters write it (:mod:`al_core.coco_names`); exactly the
+    matched items are labeled, in one transaction, each with every one of its
+    annotations or not at all (:func:`al_core.coco_file.label_image`). Images of the
+    file that are not in the selection, and selection items the file lacks, are
+    reported."""
     data = read_json(coco, "COCO file")
-    _check_coco_instances(data, coco)
+    check_coco_instances(data, coco)
     selection = store.selection(tag)
     items = store.items(ids=[i.item_id for i in selection.items])
     report = ImportReport(images_found=len(data["images"]))
-    categories = _categories(data["categories"], report)
-    matched = _match_selection_images(data["images"], items, tag, report)
-    labels = _annotation_boxes(data.get("annotations", []), matched, categories, report,
-                               what="annotation", need_score=False)
+    coco_labels = read_coco(data, report)
+    matched = _match_selection_images(coco_labels.images, items, tag, report)
+    labels = {}
+    for image, f in matched.items():  # an image is labeled with all its boxes, or not
+        outcome = label_image(coco_labels, image, f.width, f.height, report)
+        if outcome.boxes is None:
+            report.leave_unlabeled(f"{image} (item #{f.item_id})", outcome.reason,
+                                   outcome.detail + "; it is left as it was")
+        else:
+            labels[image] = outcome.boxes
     found_ids = {f.item_id for f in matched.values()}
     for item in items:
         if item.id not in found_ids:
@@ -39,19 +49,20 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
                       min_score=DEFAULT_MIN_SCORE)  # what the export carried
     reviewed = {r["item_id"]: r["author"] for r in store.reviews(selection_id=selection.id)}
     with store.write():
-        class_ids = store.ensure_classes(sorted({n for boxes in labels.values()
-                                                 for n, _, _ in boxes}))
-        for image_id, f in matched.items():
-            boxes = [LabeledBox(class_ids[name], box) for name, box, _ in labels[image_id]]
+        used = {n for boxes in labels.values() for n, _ in boxes}
+        class_ids = store.ensure_classes([n for n in coco_labels.class_names if n in used])
+        for image, boxes in labels.items():
+            f = matched[image]
+            boxes = [LabeledBox(class_ids[name], box) for name, box in boxes]
             if f.item_id in reviewed:
-                report.problem(f"COCO image {image_id}: item #{f.item_id} was already "
+                report.problem(f"{image}: item #{f.item_id} was already "
                                f"reviewed by {reviewed[f.item_id]} in the app; its labels "
                                "are replaced by the file's")
             try:  # counted against the pre-labels the export carried
                 submit_review(store, f.item_id, boxes, author=author, action="import",
                               prelabels=[b for b, _ in shown[f.item_id]], selection=selection)
             except HeldError as exc:
-                report.problem(f"COCO image {image_id}: {exc}")
+                report.problem(f"{image}: {exc}")
                 continue
             report.items_labeled += 1
             report.boxes_imported += len(boxes)
@@ -66,32 +77,28 @@ class _SelectionImage:
     height: int
 
 
-def _match_selection_images(coco_images: list, items: list, tag: str, report: ImportReport
-                            ) -> dict[int, _SelectionImage]:
-    """COCO image id -> selection item, by relative path, else by a unique base name."""
+def _match_selection_images(images: list[CocoImage], items: list, tag: str,
+                            report: ImportReport) -> dict[CocoImage, _SelectionImage]:
+    """COCO image -> selection item, by file name as exporters write it (see
+    :mod:`al_core.coco_names`); an item two images name is matched to neither."""
     by_file = {i.file: i for i in items}
-    by_base: dict[str, list] = {}
-    for i in items:
-        by_base.setdefault(PurePosixPath(i.file).name, []).append(i)
-    matched: dict[int, _SelectionImage] = {}
-    used: dict[int, int] = {}
-    for entry in coco_images:
-        image_id = _int_id(entry.get("id")) if isinstance(entry, dict) else None
-        name = entry.get("file_name") if isinstance(entry, dict) else None
-        rel = safe_relative(name) if isinstance(name, str) else None
-        if image_id is None or rel is None or image_id in matched:
-            report.problem(f"COCO image {str(entry)[:80]}: skipped, needs a unique integer 'id' "
-                           "and a relative 'file_name'")
-            continue
-        item = by_file.get(rel)
-        if item is None and len(by_base.get(PurePosixPath(rel).name, [])) == 1:
-            item = by_base[PurePosixPath(rel).name][0]
-        if item is None:
-            report.problem(f"COCO image {image_id} '{name}': not in selection {tag}; skipped")
-        elif item.id in used:
-            report.problem(f"COCO image {image_id} '{name}': item #{item.id} is already matched "
-                           f"by COCO image {used[item.id]}; skipped")
+    index = NameIndex(by_file)
+    claims: dict[int, list[CocoImage]] = {}
+    for image in images:
+        m = index.match(image.file_name)
+        if m.path is None:
+            report.problem(f"{image}: not in selection {tag}"
+                           + (f" (or two of its images fit: {', '.join(m.candidates[:5])})"
+                              if m.candidates else "") + "; skipped")
         else:
-            used[item.id] = image_id
-            matched[image_id] = _SelectionImage(item.id, item.width, item.height)
+            claims.setdefault(by_file[m.path].id, []).append(image)
+    matched: dict[CocoImage, _SelectionImage] = {}
+    for item in items:
+        listed = claims.get(item.id, [])
+        if len(listed) > 1:
+            report.problem(f"{item.file} (item #{item.id}): the file lists it "
+                           f"{len(listed)} times ({', '.join(map(str, listed[:4]))}); left "
+                           "as it was")
+        elif listed:
+            matched[listed[0]] = _SelectionImage(item.id, item.width, item.height)
     return matched

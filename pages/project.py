@@ -14,6 +14,9 @@ from ui import state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 
+REPLACE_LABELS = "Replace the labels of images already labeled in the project"
+CROWD_AS_BOXES = "Import crowd regions as ordinary boxes"
+
 page_entry()
 
 store = state.store()
@@ -118,6 +121,13 @@ with import_tab:
         coco = st.text_input("COCO instances JSON (optional)")
         reference = st.checkbox("Leave images in place (reference large folders instead of "
                                 "copying them into the project)")
+        replace_labels = st.checkbox(
+            REPLACE_LABELS, help="Images already in the project that are unlabeled always "
+            "take the file's labels; labeled ones keep theirs unless this is ticked. Each "
+            "image's label history keeps the old boxes.")
+        crowd_as_boxes = st.checkbox(
+            CROWD_AS_BOXES, help="CVAT writes masks as crowd regions (iscrowd 1) with an "
+            "exact box. Without this, an image with a crowd region stays unlabeled.")
         submitted = st.form_submit_button("Import", type="primary")
     if submitted and not folder.strip():
         st.warning("Enter the images folder to import.")
@@ -127,14 +137,18 @@ with import_tab:
             report = import_folder(
                 store, state.inside_allowed_roots(folder, "images folder"),
                 coco=state.inside_allowed_roots(coco, "COCO file") if coco.strip() else None,
-                reference=reference,
+                reference=reference, replace_labels=replace_labels,
+                crowd_as_boxes=crowd_as_boxes,
                 progress=lambda d, t, w: bar.progress(d / max(t, 1), text=f"{w} {d}/{t}"))
         except (ImportFailed, OSError, ValueError) as exc:
             bar.empty()
             st.error(f"Nothing was imported: {exc}")
-        else:
-            flash("success" if not report.problems else "warning", report.summary(),
-                  report.problems)
+        else:  # the per-image lines, then what to do about them
+            flash("success" if not report.problems else "warning",
+                  report.summary(options={"replace_labels": f"'{REPLACE_LABELS}' ticked",
+                                          "crowd_as_boxes": f"'{CROWD_AS_BOXES}' ticked"}),
+                  report.lines(), title=f"What happened: {len(report.problems)} problems, "
+                  f"{len(report.notes)} notes")
 
 with export_tab:
     scope = st.selectbox("Items", ["all labeled", *SPLITS])

@@ -45,7 +45,9 @@ def huge_png_header(path: Path, width: int, height: int) -> None:
 
 def add_bad_inputs(folder: Path, coco: dict, outside: Path) -> dict[str, str]:
     """Seed ``folder`` and ``coco`` with one of each bad input; return what each should
-    be reported as (a fragment of the problem message)."""
+    be reported as (a fragment of the problem message). The bad annotations are on
+    ``coco["images"][1]`` and ``coco["images"][3]`` is listed twice: both images are
+    left unlabeled."""
     good = coco["images"][1]
     expected = {}
     (folder / "notimage.jpg").write_text("this is not a picture")
@@ -81,7 +83,7 @@ def add_bad_inputs(folder: Path, coco: dict, outside: Path) -> dict[str, str]:
         anns.append({"id": nid, "image_id": good["id"], "category_id": 7, "bbox": bbox})
         expected[f"annotation #{len(anns) - 1} (id {nid})"] = msg
     anns.append({"id": 20001, "image_id": 99999, "category_id": 7, "bbox": [1, 1, 2, 2]})
-    expected["(id 20001)"] = "image_id 99999 is not an imported image"
+    expected["(id 20001)"] = "image_id 99999 is not an image of the COCO file"
     anns.append({"id": 20002, "image_id": good["id"], "category_id": 555, "bbox": [1, 1, 2, 2]})
     expected["(id 20002)"] = "category_id 555 is not a known category"
     anns.append({"id": 20003, "image_id": [good["id"]], "category_id": 7, "bbox": [1, 1, 2, 2]})
@@ -90,11 +92,13 @@ def add_bad_inputs(folder: Path, coco: dict, outside: Path) -> dict[str, str]:
                  "score": None})
     expected["(id 20004)"] = "category_id {} is not a known category"
     coco["images"].append({"id": 900, "file_name": "../../etc/passwd.png", "width": 1, "height": 1})
-    expected["COCO image 900"] = "escapes the images folder"
-    coco["images"].append({"id": 901, "file_name": good["file_name"], "width": gw, "height": gh})
-    expected["COCO image 901"] = "duplicate file name"
+    expected["COCO image 900"] = "no readable image in the folder has this name"
+    twice = coco["images"][3]  # a second id for one file: its annotations attach to neither
+    coco["images"].append({"id": 901, "file_name": twice["file_name"], "width": twice["width"],
+                           "height": twice["height"]})
+    expected["COCO image 901"] = "the file lists it 2 times"
     coco["images"].append({"id": 902, "file_name": "missing.png", "width": 4, "height": 4})
-    expected["COCO image 902"] = "no such readable image"
+    expected["COCO image 902"] = "no readable image in the folder has this name"
     return expected
 
 

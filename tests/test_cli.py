@@ -57,16 +57,20 @@ def test_import_export_round_trip_with_bad_inputs_reported(tmp_path):
     folder, outside = tmp_path / "imgs", tmp_path / "outside"
     outside.mkdir()
     coco = write_dataset(folder, 8)
-    expected_files = {i["file_name"] for i in coco["images"]}
-    expected_boxes = len(coco["annotations"])
-    add_bad_inputs(folder, coco, outside)
+    add_bad_inputs(folder, coco, outside)  # images 1 and 3 are left unlabeled (issue 15)
+    faulty = {coco["images"][1]["id"], coco["images"][3]["id"]}
+    expected_files = {i["file_name"] for i in coco["images"][:8] if i["id"] not in faulty}
+    good = {i["id"] for i in coco["images"][:8]} - faulty
+    expected_boxes = sum(isinstance(a["image_id"], int) and a["image_id"] in good
+                         for a in coco["annotations"])
     ann = write_json(tmp_path / "ann.json", coco)
     out = cli("import", "--project", tmp_path / "q", "--images", folder, "--coco", ann).stdout
     assert "8 of 16 images imported" in out and "rejected" in out and "truncated" in out
+    assert "2 images were left unlabeled" in out and "import it again" in out
     cli("export", "--project", tmp_path / "q", "--format", "coco", "--out", tmp_path / "out.json")
     exported = json.loads((tmp_path / "out.json").read_text())
     assert {i["file_name"] for i in exported["images"]} == expected_files
-    assert len(exported["annotations"]) == expected_boxes + 1  # + the clipped one
+    assert len(exported["annotations"]) == expected_boxes
     assert {c["name"] for c in exported["categories"]} == {"cat", "dog", "bird"}
 
 

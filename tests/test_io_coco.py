@@ -51,14 +51,19 @@ def test_bad_inputs_are_reported_and_the_good_ones_imported(tmp_path, store):
     report = import_folder(store, folder, coco=write_json(tmp_path / "bad.json", coco))
     for where, message in expected.items():
         assert any(where in p and message in p for p in report.problems), (where, message)
-    assert report.images_imported == 12 and report.items_labeled == 12
-    assert report.boxes_imported == good_boxes + 1  # the clipped box is kept
-    assert report.boxes_clipped == 1 and report.boxes_rejected == 9
+    # the image with bad annotations and the image listed twice stay unlabeled, whole
+    # (before issue 15 both were stored as labeled with the boxes that could be read)
+    bad = {coco["images"][1]["file_name"], coco["images"][3]["file_name"]}
+    assert set(report.unlabeled) == bad
+    assert report.images_imported == 12 and report.items_labeled == 10
+    kept = [a for a in coco["annotations"][:good_boxes]
+            if a["image_id"] not in (coco["images"][1]["id"], coco["images"][3]["id"])]
+    assert report.boxes_imported == len(kept) and report.boxes_clipped == 0
+    assert report.boxes_rejected == len(coco["annotations"]) - len(kept)
     assert {i.file for i in store.items()} == {i["file_name"] for i in coco["images"][:12]}
-    clipped = max((a for anns in store.annotations().values() for a in anns),
-                  key=lambda a: a.box.x2)
-    item = store.item(clipped.item_id)
-    assert clipped.box.x2 <= item.width and clipped.box.y2 <= item.height
+    assert {i.file for i in store.items(status="unlabeled")} == bad
+    assert "2 images were left unlabeled" in report.summary()
+    assert "Fix the file and import it again: they will be updated" in report.summary()
 
 
 @pytest.mark.parametrize("text, message", [

@@ -7,17 +7,19 @@ import streamlit as st
 _KEY = "_flash"
 
 
-def flash(kind: str, text: str, details: list[str] | None = None) -> None:
-    """Queue a message (kind: success, info, warning, error) and rerun the page."""
-    st.session_state[_KEY] = (kind, text, details or [])
+def flash(kind: str, text: str, details: list[str] | None = None, *,
+          title: str | None = None) -> None:
+    """Queue a message (kind: success, info, warning, error) and rerun the page;
+    ``details`` are shown under ``title`` (default: 'N problems')."""
+    st.session_state[_KEY] = (kind, text, details or [], title)
     st.rerun()
 
 
 def show_flash() -> None:
     if _KEY not in st.session_state:
         return
-    kind, text, details = st.session_state.pop(_KEY)
+    kind, text, details, title = st.session_state.pop(_KEY)
     getattr(st, kind)(text)
     if details:
-        with st.expander(f"{len(details)} problems", expanded=True):
+        with st.expander(title or f"{len(details)} problems", expanded=True):
             st.code("\n".join(details), language=None)
