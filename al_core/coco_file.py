@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 from al_core.import_report import (BAD_ANNOTATION, CROWD, NO_ANNOTATIONS, SHARED_ID,
-                                   ImportFailed, ImportReport)
+                                   ImportFailed, ImportReport, plural)
 from al_core.types import Box
 
 
@@ -261,8 +261,8 @@ def label_image(coco: CocoLabels, image: CocoImage, width: int, height: int,
                f"{bad} of its {len(boxes) + bad} annotations could not be imported")
         return ImageLabels(None, CROWD if crowds == bad else BAD_ANNOTATION, why)
     crowd_boxes = sum(is_crowd(a) for _, a in coco.annotations[image.key])
-    return ImageLabels(boxes, detail=f"{crowd_boxes} crowd regions taken as boxes"
-                       if crowd_boxes else "")
+    return ImageLabels(boxes, detail=f"{plural(crowd_boxes, 'crowd region')} taken as "
+                       "ordinary boxes" if crowd_boxes else "")
 
 
 def prediction_boxes(results: list, images: dict[str, tuple[int, int]], coco: CocoLabels,

@@ -21,6 +21,11 @@ NO_ANNOTATIONS = "the file has no 'annotations' list"
 HELD = "an annotator has it open"
 
 
+def plural(n: int, word: str) -> str:
+    """``1 image``, ``2 images``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 @dataclass
 class ImportReport:
     images_found: int = 0  # image files in the folder
@@ -75,18 +80,18 @@ class ImportReport:
         out = []
         if self.unlabeled:
             why = Counter(self.unlabeled.values())
-            out.append(f"{len(self.unlabeled)} images were left unlabeled: "
+            out.append(f"{plural(len(self.unlabeled), 'image')} left unlabeled: "
                        + "; ".join(f"{n} because {reason}" for reason, n in why.most_common())
                        + ". Fix the file and import it again: they will be updated."
                        + (" To take crowd regions as ordinary boxes, import with "
                           f"{named['crowd_as_boxes']}." if CROWD in why else ""))
         if self.images_unmatched:
-            out.append(f"{self.images_unmatched} images of the COCO file matched no image in "
-                       "the folder, or two: put them in the folder or fix their file_name, "
+            out.append(f"{plural(self.images_unmatched, 'image')} of the COCO file matched no "
+                       "image in the folder, or two: put them in the folder or fix their file_name, "
                        "and import again.")
         if self.labels_kept:
-            out.append(f"{self.labels_kept} images already labeled in the project kept their "
-                       f"labels, which differ from the file's: import again with "
+            out.append(f"{plural(self.labels_kept, 'image')} already labeled in the project "
+                       f"kept their labels, which differ from the file's: import again with "
                        f"{named['replace_labels']} to take the file's (the old ones stay "
                        "in their history).")
         return out

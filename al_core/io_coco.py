@@ -25,7 +25,7 @@ from al_core import image_files
 from al_core.coco_file import (CocoLabels, ImageLabels, check_coco_instances,
                                label_image, prediction_boxes, read_coco, read_json)
 from al_core.coco_names import NameIndex, safe_relative
-from al_core.import_report import LISTED_TWICE, ImportFailed, ImportReport
+from al_core.import_report import LISTED_TWICE, ImportFailed, ImportReport, plural
 from al_core.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, probe_image
 from al_core.import_write import Progress, write_import
 from al_core.store import Store
@@ -173,14 +173,15 @@ def _match_files(coco: CocoLabels, found: list[_Found], report: ImportReport
         f = by_rel.get(m.path) if m.path else None
         out.append(f)
         n = len(coco.annotations.get(image.key, [])) if coco.annotations else 0
+        lost = f"; its {plural(n, 'annotation')} not imported" if n else ""
         if m.candidates:
             report.images_unmatched += 1
             report.problem(f"{image}: matched neither of {', '.join(m.candidates[:5])} "
-                           f"(two files fit its name); its {n} annotations are not imported")
+                           f"(two files fit its name){lost}")
         elif f is None:
             report.images_unmatched += 1
             report.problem(f"{image}: no readable image in the folder has this name (or it "
-                           f"was skipped above); its {n} annotations are not imported")
+                           f"was skipped above){lost}")
         elif (how := m.how()) is not None:
             report.note(f"{image}: matched to {f.rel} {how}")
         if f is not None and image.width is not None and image.height is not None \

@@ -62,7 +62,7 @@ def test_bad_inputs_are_reported_and_the_good_ones_imported(tmp_path, store):
     assert report.boxes_rejected == len(coco["annotations"]) - len(kept)
     assert {i.file for i in store.items()} == {i["file_name"] for i in coco["images"][:12]}
     assert {i.file for i in store.items(status="unlabeled")} == bad
-    assert "2 images were left unlabeled" in report.summary()
+    assert "2 images left unlabeled" in report.summary()
     assert "Fix the file and import it again: they will be updated" in report.summary()
 
 
