@@ -49,7 +49,8 @@ def test_demo_empty_share_makes_scenes_without_digits(tmp_path):
         empty = sum(not boxes for boxes in truth.values())
         assert 10 <= empty <= 30 and store.get_meta("demo_config").count("empty_share=0.5")
     bad = cli("demo", "--project", tmp_path / "q", "--empty-share", 1, check=False)
-    assert bad.returncode != 0 and "empty_share 1.0 must be in [0, 1)" in bad.stderr
+    assert bad.returncode != 0 and ("empty_share: 1.0 is out of range (it must be a number "
+                                    "in [0, 1))") in bad.stderr
     assert not (tmp_path / "q").exists()
 
 
