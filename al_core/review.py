@@ -76,10 +76,14 @@ def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
 
 def match_changes(prelabels: Sequence[LabeledBox], saved: Sequence[LabeledBox], *,
                   iou_threshold: float = MATCH_IOU,
-                  tolerance_px: float = MOVE_TOLERANCE_PX) -> ChangeCounts:
+                  tolerance_px: float = MOVE_TOLERANCE_PX,
+                  fit_iou: float | None = None) -> ChangeCounts:
     """Count the edits that turn ``prelabels`` (the boxes the annotator was shown) into
     ``saved``. Pairs are matched greedily by IoU, highest first (unchanged boxes, IoU 1,
-    pair first), each box at most once, at IoU >= ``iou_threshold``."""
+    pair first), each box at most once, at IoU >= ``iou_threshold``. A matched box was
+    moved when a side moved by ``tolerance_px`` or more (what a person did), or, with
+    ``fit_iou``, when its IoU is below it (what a person would have to do to reach
+    ``saved`` as the ground truth: :mod:`al_core.corrections`)."""
     iou = iou_matrix([p.box for p in prelabels], [s.box for s in saved])
     pairs = sorted(((iou[i, j], i, j) for i in range(iou.shape[0]) for j in range(iou.shape[1])
                     if iou[i, j] >= iou_threshold), key=lambda t: (-t[0], t[1], t[2]))
@@ -92,8 +96,8 @@ def match_changes(prelabels: Sequence[LabeledBox], saved: Sequence[LabeledBox], 
         used_p.add(i)
         used_s.add(j)
         p, s = prelabels[i], saved[j]
-        same_place = max(abs(u - v) for u, v in zip(p.box.as_list(), s.box.as_list())) \
-            < tolerance_px
+        same_place = iou[i, j] >= fit_iou if fit_iou is not None else max(
+            abs(u - v) for u, v in zip(p.box.as_list(), s.box.as_list())) < tolerance_px
         same_class = p.class_id == s.class_id
         kept += same_place and same_class
         moved += not same_place

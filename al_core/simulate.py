@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from al_core.sim_results import (format_table, labels_to_reach, mean_curve,  # noqa: F401
+                                  plot_curves, summarize)
 from al_core.staging import staged_folder
 from al_core.store import DB_NAME, Store
 
@@ -216,6 +218,7 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
                          options={} if r == 0 else dict(config.query))
         run_query(store, spec)
     ids = [i.item_id for i in store.selection(tag).items]
+    cost = _round_cost(store, r, strategy, seed, ids)
     unlabeled = [i.id for i in store.items(ids=ids) if i.status != "labeled"]
     store.label_from_oracle(unlabeled, round=r)
     split_project(store, seed=seed * 1000 + r)
@@ -224,7 +227,7 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
     # from the train split, which the stratified split may vary by an item
     epochs = max(int(config.train.get("epochs", 1)),
                  math.ceil(config.min_train_images / max(labeled, 1)))
-    name = f"{strategy}-s{seed}-r{r}"
+    name = _model_name(strategy, seed, r)
     done = [m for m in store.models() if m["name"] == name and m["status"] == "active"]
     start = time.monotonic()
     if done:  # trained and made active before an interruption: never train a round twice
@@ -245,7 +248,41 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
     val = store.model(model_id)["metrics"].get("val_map50", float("nan"))
     say(f"  round {r}: {labeled} labeled, test mAP50 {result.map:.3f} "
         f"(val {val:.3f}, {time.monotonic() - start:.0f}s)")
-    return {"labeled": labeled, "map50": round(float(result.map), 5)}
+    return {"labeled": labeled, "map50": round(float(result.map), 5), **cost}
+
+
+def _model_name(strategy: str, seed: int, r: int) -> str:
+    return f"{'initial' if r == 0 else strategy}-s{seed}-r{r}"
+
+
+def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int]) -> dict:
+    """The boxes and corrections (:mod:`al_core.corrections`) that labeling the round's
+    selection costs against the pre-labels of the model that selected it (the previous
+    round's; none at round 0: every box is drawn), summed with the earlier rounds'. Each
+    round's figures are kept in the project's meta, so a resumed run counts them once."""
+    from al_core.corrections import prelabel_corrections
+    from al_core.registry import predict_items
+
+    key = f"sim-cost-round-{r}"
+    if store.get_meta(key) is None:
+        truth = store.oracle_boxes(ids)
+        previous = [m for m in store.models()
+                    if m["name"] == _model_name(strategy, seed, r - 1) and m["checkpoint_path"]]
+        rows: dict[int, list[dict]] = {i: [] for i in ids}
+        if r > 0 and previous:
+            model_id = previous[0]["id"]
+            missing = store.items_without_embedding(model_id, ids)
+            if missing:  # a strategy that needed no prediction of these (random)
+                predict_items(store, model_id, missing)
+            for row in store.predictions(model_id, ids):
+                rows[row["item_id"]].append(row)
+        corrections = sum(prelabel_corrections(rows[i], truth[i]).corrections for i in ids)
+        store.set_meta(key, json.dumps({"boxes": sum(len(b) for b in truth.values()),
+                                        "corrections": corrections}))
+    rounds = [json.loads(store.get_meta(f"sim-cost-round-{k}") or "null") for k in range(r + 1)]
+    if any(c is None for c in rounds):  # a run made before costs were counted
+        return {"boxes": None, "corrections": None}
+    return {unit: sum(c[unit] for c in rounds) for unit in ("boxes", "corrections")}
 
 
 # -- the whole simulation ---------------------------------------------------------
@@ -368,96 +405,3 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
     _write_json(out / "summary.json", summary)
     plot_curves(curves, out / "curves.png")
     return curves
-
-
-# -- results --------------------------------------------------------------------
-
-def mean_curve(strategy: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """labeled (R,), mean, min and max of mAP50 over the seeds, R being the rounds
-    every seed has finished."""
-    runs = list(strategy["seeds"].values())
-    length = min(len(p) for p in runs)
-    labeled = np.array([p["labeled"] for p in runs[0][:length]], np.float64)
-    maps = np.array([[p["map50"] for p in run[:length]] for run in runs])  # (S, R)
-    return labeled, maps.mean(0), maps.min(0), maps.max(0)
-
-
-def labels_to_reach(labeled: np.ndarray, curve: np.ndarray, level: float) -> float | None:
-    """Labels where the (linearly interpolated) curve first reaches ``level``."""
-    for i in range(len(curve)):
-        if curve[i] >= level:
-            if i == 0:
-                return float(labeled[0])
-            a, b = curve[i - 1], curve[i]
-            return float(labeled[i - 1] + (level - a) / (b - a) * (labeled[i] - labeled[i - 1]))
-    return None
-
-
-def summarize(curves: dict) -> dict:
-    """Per strategy: the mean curve, labels needed to reach random's final mAP50 (and as
-    a fraction of random's labels), and the worst gap to random at any round."""
-    strategies = {name: s for name, s in curves["strategies"].items() if s["seeds"]}
-    out: dict = {"strategies": {}}
-    reference = strategies.get("random")
-    ref = mean_curve(reference) if reference else None
-    for name, s in strategies.items():
-        labeled, mean, low, high = mean_curve(s)
-        row = {"labeled": labeled.tolist(), "mean_map50": mean.round(4).tolist(),
-               "seeds": len(s["seeds"])}
-        if ref is not None:
-            n = min(len(ref[0]), len(labeled))
-            target = float(ref[1][n - 1])
-            needed = labels_to_reach(labeled[:n], mean[:n], target)
-            row.update({
-                "random_final_map50": round(target, 4),
-                "labels_to_random_final": None if needed is None else round(needed, 1),
-                "fraction_of_random_labels": None if needed is None
-                else round(needed / float(ref[0][n - 1]), 3),
-                "worst_gap_to_random": round(float((mean[:n] - ref[1][:n]).min()), 4)})
-        out["strategies"][name] = row
-    return out
-
-
-def format_table(summary: dict) -> str:
-    lines = ["| strategy | mAP50 per round (mean over seeds) | labels to random's final "
-             "mAP50 | share of random's labels | worst gap to random |",
-             "|---|---|---|---|---|"]
-    for name, row in summary["strategies"].items():
-        curve = " / ".join(f"{m:.3f}" for m in row["mean_map50"])
-        needed = row.get("labels_to_random_final")
-        share = row.get("fraction_of_random_labels")
-        gap = row.get("worst_gap_to_random")
-        reached = "-" if "random_final_map50" not in row else \
-            "not reached" if needed is None else f"{needed:.0f}"
-        lines.append(f"| {name} | {curve} | {reached}"
-                     f" | {'-' if share is None else f'{share:.0%}'} | "
-                     f"{'-' if gap is None else f'{gap * 100:+.1f} points'} |")
-    return "\n".join(lines)
-
-
-def plot_curves(curves: dict, path: Path) -> None:
-    """mAP50 vs labeled images per strategy: the mean over seeds and its min-max band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for name, s in curves["strategies"].items():
-        if not s["seeds"]:
-            continue
-        labeled, mean, low, high = mean_curve(s)
-        style = {"color": "0.4", "linestyle": "--"} if name == "random" else {}
-        line, = ax.plot(labeled, mean, marker="o", label=f"{name} ({len(s['seeds'])} seeds)",
-                        **style)
-        ax.fill_between(labeled, low, high, color=line.get_color(), alpha=0.15)
-    ax.set_xlabel("labeled images (train + val)")
-    ax.set_ylabel("test mAP50")
-    ax.set_title("Label efficiency: test mAP50 vs labeled images")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)

@@ -1,10 +1,15 @@
-"""What a simulation's labels cost in boxes: the oracle boxes in each run's labeled
-(train + val) images after every round, per strategy, averaged over seeds.
+"""What each strategy's labels cost to reach random's final test mAP50, in the three
+units annotators pay: labeled images, the true boxes in them, and the corrections their
+review needed against the selecting model's pre-labels (al_core/corrections.py).
 
-    .venv/bin/python benchmarks/label_cost.py data/sim4
+    .venv/bin/python benchmarks/label_cost.py data/sim-demo [data/sim-other ...]
 
-The simulation counts labeled images; a strategy that prefers crowded images buys more
-boxes per image, which costs annotators more time per image. This prints both.
+For each simulation folder (``simulate --out``): per strategy and unit, the cost at
+which the mean curve over seeds first reaches random's final mean mAP50, as a share of
+what random spent, and the spread of that share over the seeds (each seed's own
+curve against the same target). Folders simulated before corrections were counted
+have no boxes or corrections in curves.json: their boxes are counted from the run
+projects, their corrections are reported as "-".
 """
 from __future__ import annotations
 
@@ -16,40 +21,78 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from al_core.sim_results import UNITS, has_unit, labels_to_reach, mean_curve  # noqa: E402
 from al_core.simulate import _round_tag  # noqa: E402
 from al_core.store import Store  # noqa: E402
 
 
-def boxes_by_round(project: Path) -> list[tuple[int, int]]:
-    """(labeled images, their boxes) after each round of one run, round 0 first."""
-    with Store(project) as store:
-        tags = {s.tag for s in store.selections()}
-        out, images, boxes, r = [], 0, 0, 0
-        while _round_tag(r) in tags:
-            ids = [i.item_id for i in store.selection(_round_tag(r)).items]
-            images += len(ids)
-            boxes += sum(len(a) for a in store.annotations(ids).values())
-            out.append((images, boxes))
-            r += 1
-        return out
+def _boxes_from_runs(out: Path, curves: dict) -> None:
+    """Fill ``boxes`` into the points of a simulation made before they were recorded,
+    from each run's project (its rounds' selections and their labels)."""
+    for name, strategy in curves["strategies"].items():
+        for seed, points in strategy["seeds"].items():
+            with Store(out / "runs" / name / f"seed-{seed}") as store:
+                tags = {s.tag for s in store.selections()}
+                total = 0
+                for r, point in enumerate(points):
+                    if _round_tag(r) not in tags:
+                        break
+                    ids = [i.item_id for i in store.selection(_round_tag(r)).items]
+                    total += sum(len(a) for a in store.annotations(ids).values())
+                    point.setdefault("boxes", total)
+
+
+def _share(cost: np.ndarray, curve: np.ndarray, target: float, spent: float) -> float | None:
+    needed = labels_to_reach(cost, curve, target)
+    return None if needed is None else needed / spent
+
+
+def cost_table(out: Path) -> str:
+    curves = json.loads((out / "curves.json").read_text())
+    strategies = {n: s for n, s in curves["strategies"].items() if s["seeds"]}
+    if "random" not in strategies:
+        raise SystemExit(f"{out}: no random strategy to compare with")
+    if not has_unit(strategies["random"], "boxes"):
+        _boxes_from_runs(out, curves)
+    ref = strategies["random"]
+    _, ref_mean, _, _ = mean_curve(ref)
+    lines = [f"{out} (random's final mean mAP50 {ref_mean[-1]:.3f})", "",
+             "| strategy | seeds | " + " | ".join(
+                 f"{unit}: to random's final (share of random's; seed range)"
+                 for unit in UNITS) + " |", "|---|---|" + "---|" * len(UNITS)]
+    for name, s in strategies.items():
+        cells = []
+        for unit in UNITS:
+            if not (has_unit(s, unit) and has_unit(ref, unit)):
+                cells.append("-")
+                continue
+            n = min(len(mean_curve(ref)[0]), len(mean_curve(s)[0]))
+            target = float(ref_mean[n - 1])
+            spent = float(mean_curve(ref, unit)[0][n - 1])
+            cost, mean, _, _ = mean_curve(s, unit)
+            overall = _share(cost[:n], mean[:n], target, spent)
+            per_seed = []
+            for run in s["seeds"].values():
+                c = np.array([p[UNITS[unit]] for p in run[:n]], np.float64)
+                m = np.array([p["map50"] for p in run[:n]], np.float64)
+                per_seed.append(_share(c, m, target, spent))
+            reached = [f for f in per_seed if f is not None]
+            spread = (f"{min(reached):.0%}-{max(reached):.0%}" if reached else "none") + (
+                f", {len(per_seed) - len(reached)} not reached" if len(reached) < len(per_seed)
+                else "")
+            cells.append("not reached" if overall is None else
+                         f"{overall * spent:,.0f} ({overall:.0%}; {spread})")
+        lines.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path, help="a simulate --out folder")
+    parser.add_argument("out", type=Path, nargs="+", help="simulate --out folders")
     args = parser.parse_args()
-    curves = json.loads((args.out / "curves.json").read_text())
-    print("| strategy | labeled images per round | boxes in them (mean over seeds) "
-          "| boxes per image at the last round |")
-    print("|---|---|---|---|")
-    for name in curves["strategies"]:
-        runs = sorted((args.out / "runs" / name).glob("seed-*"))
-        counts = [boxes_by_round(run) for run in runs]
-        length = min(len(c) for c in counts)
-        images = [n for n, _ in counts[0][:length]]
-        boxes = np.array([[b for _, b in c[:length]] for c in counts], np.float64).mean(0)
-        print(f"| {name} | {' / '.join(map(str, images))} | "
-              f"{' / '.join(f'{b:.0f}' for b in boxes)} | {boxes[-1] / images[-1]:.2f} |")
+    for out in args.out:
+        print(cost_table(out))
+        print()
     return 0
 
 

@@ -32,13 +32,20 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
         assert set(strategy["seeds"]) == {"0"}
         points = strategy["seeds"]["0"]
         assert [p["labeled"] for p in points] == [20, 35, 50]  # monotone, by --add
-        assert all(set(p) == {"labeled", "map50"} and 0 <= p["map50"] <= 1 for p in points)
+        assert all(set(p) == {"labeled", "map50", "boxes", "corrections"}
+                   and 0 <= p["map50"] <= 1 for p in points)
+        # round 0 has no model to pre-label: every box is drawn, one correction each
+        assert points[0]["corrections"] == points[0]["boxes"] > 0
+        assert all(a["boxes"] < b["boxes"] and a["corrections"] < b["corrections"]
+                   for a, b in zip(points, points[1:]))  # summed over the rounds
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "summary.json").read_text())
     assert 0 < summary["strategies"]["random"]["fraction_of_random_labels"] <= 1.0
     assert set(summary["strategies"]["uncertainty"]) >= {"labels_to_random_final",
                                                          "worst_gap_to_random"}
     assert "| uncertainty |" in capsys.readouterr().out
+    assert set(summary["strategies"]["uncertainty"]["to_random_final"]) == {
+        "images", "boxes", "corrections"}
 
     # round 0 (the initial set and its model) is shared: the same point for every strategy
     firsts = [s["seeds"]["0"][0] for s in curves["strategies"].values()]
@@ -133,7 +140,30 @@ def test_summary_label_savings_and_worst_gap():
     assert summary["hybrid"]["worst_gap_to_random"] == pytest.approx(-0.01)
     assert summary["hybrid"]["mean_map50"] == pytest.approx([0.09, 0.5, 0.7])
     table = sim.format_table(sim.summarize(curves))
-    assert "| hybrid | 0.090 / 0.500 / 0.700 | 20 | 67% | -1.0 points |" in table
+    assert "| hybrid | 0.090 / 0.500 / 0.700 | 20 | 67% | - | - | -1.0 points |" in table
+
+
+def test_summary_in_boxes_and_corrections_uses_the_mean_cost_over_seeds():
+    def strategy(*runs):
+        return {"seeds": {str(s): [{"labeled": n, "map50": m, "boxes": b, "corrections": c}
+                                   for n, m, b, c in run] for s, run in enumerate(runs)}}
+    random = strategy([(10, 0.1, 30, 30), (20, 0.3, 60, 55), (30, 0.5, 90, 80)],
+                      [(10, 0.1, 30, 30), (20, 0.3, 60, 65), (30, 0.5, 90, 80)])
+    crowded = strategy([(10, 0.1, 30, 30), (20, 0.5, 100, 40), (30, 0.7, 170, 60)],
+                       [(10, 0.1, 30, 30), (20, 0.5, 80, 60), (30, 0.7, 150, 80)])
+    summary = sim.summarize({"strategies": {"random": random, "crowded": crowded}})
+    row = summary["strategies"]["crowded"]
+    assert row["mean_boxes"] == [30, 90, 160] and row["mean_corrections"] == [30, 50, 70]
+    assert row["to_random_final"]["images"] == {"needed": 20, "random": 30, "fraction": 0.667}
+    assert row["to_random_final"]["boxes"] == {"needed": 90, "random": 90, "fraction": 1.0}
+    assert row["to_random_final"]["corrections"] == {"needed": 50, "random": 80,
+                                                     "fraction": 0.625}
+    table = sim.format_table(summary)
+    assert "| crowded | 0.100 / 0.500 / 0.700 | 20 | 67% | 100% | 62% | +0.0 points |" in table
+    old = {"random": random, "crowded": {"seeds": {"0": [
+        {"labeled": n, "map50": m} for n, m in ((10, 0.1), (20, 0.5), (30, 0.7))]}}}
+    row = sim.summarize({"strategies": old})["strategies"]["crowded"]  # made before costs
+    assert set(row["to_random_final"]) == {"images"}
 
 
 def test_bad_settings_are_named():
