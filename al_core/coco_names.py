@@ -77,7 +77,7 @@ class NameMatch:
             ways.append("after decoding its %-escapes")
         if self.used != PurePosixPath(self.path).parts[-len(self.used):]:
             ways.append("spelled differently (Unicode form or the extension's letter case)")
-        return ", ".join(ways) or "as a relative path"
+        return ", ".join(ways) or "as a path inside the folder"
 
 
 class NameIndex:

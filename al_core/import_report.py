@@ -64,11 +64,12 @@ class ImportReport:
         """Counts, then what to do (:meth:`actions`); ``options`` names the import
         options as the caller shows them (``{"replace_labels": "--replace-labels"}``)."""
         existing = self.items_updated + self.items_unchanged
-        text = (f"{self.images_imported} of {self.images_found} images imported"
-                + (f", {existing} already in the project ({self.items_updated} updated, "
+        text = (f"{self.images_imported} of {self.images_found} images imported, "
+                f"{self.items_labeled} labeled"
+                + (f"; {existing} already in the project ({self.items_updated} updated, "
                    f"{self.items_unchanged} unchanged)" if existing else "")
-                + f"; {self.items_labeled} new images labeled; {self.boxes_imported} "
-                f"boxes imported ({self.boxes_clipped} clipped to the image), "
+                + f"; {self.boxes_imported} boxes imported ({self.boxes_clipped} clipped "
+                "to the image), "
                 f"{self.boxes_rejected} annotations not imported, "
                 f"{self.predictions_imported} pre-label boxes, {len(self.problems)} problems.")
         return " ".join([text, *self.actions(options=options)])
@@ -87,8 +88,8 @@ class ImportReport:
                           f"{named['crowd_as_boxes']}." if CROWD in why else ""))
         if self.images_unmatched:
             out.append(f"{plural(self.images_unmatched, 'image')} of the COCO file matched no "
-                       "image in the folder, or two: put them in the folder or fix their file_name, "
-                       "and import again.")
+                       "image in the folder, or two: put them in the folder or fix their "
+                       "file_name, and import again.")
         if self.labels_kept:
             out.append(f"{plural(self.labels_kept, 'image')} already labeled in the project "
                        f"kept their labels, which differ from the file's: import again with "

@@ -89,7 +89,7 @@ def _update_existing(store: Store, project: _Project, targets: list[tuple],
             holder = store.holder(item.id)
             if holder is not None:
                 unchanged += 1
-                why = f"{holder} has it open in the review page; import again when they are done"
+                why = f"{holder} has it open in the review page; import again when done"
                 if item.status == "labeled":
                     report.problem(f"{name}: its labels are unchanged, {why}")
                 else:

@@ -96,18 +96,19 @@ class _Plan:
     existing: dict[str, int]
     same_as: dict[str, str]
 
-    def target(self, rel: str) -> tuple[str, str | int] | None:
-        rel = self.same_as.get(rel, rel)
-        if rel in self.existing:
-            return ("item", self.existing[rel])
-        return ("new", rel) if rel in self._new_rels else None
-
     def __post_init__(self) -> None:
-        self._new_rels: set[str] = set()
+        self._new_rels = {f.rel for f in self.new}
 
     def add_new(self, f: _Found) -> None:
         self.new.append(f)
         self._new_rels.add(f.rel)
+
+    def target(self, rel: str) -> tuple[str, str | int] | None:
+        """('new', rel) or ('item', item id): where the file's labels go; None if nowhere."""
+        rel = self.same_as.get(rel, rel)
+        if rel in self.existing:
+            return ("item", self.existing[rel])
+        return ("new", rel) if rel in self._new_rels else None
 
 
 def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport, *,
