@@ -192,8 +192,8 @@ def _match_files(coco: CocoLabels, found: list[_Found], report: ImportReport
     return out
 
 
-def _decide(coco: CocoLabels, files: list[_Found | None], plan: _Plan, store: Store,
-            report: ImportReport, *, crowd_as_boxes: bool) -> dict[tuple, ImageLabels]:
+def _label_targets(coco: CocoLabels, files: list[_Found | None], plan: _Plan, store: Store,
+                   report: ImportReport, *, crowd_as_boxes: bool) -> dict[tuple, ImageLabels]:
     """Target (('new', rel) or ('item', id)) -> what the import does with its labels."""
     claims: dict[tuple, list[int]] = {}
     for n, f in enumerate(files):
@@ -214,9 +214,10 @@ def _decide(coco: CocoLabels, files: list[_Found | None], plan: _Plan, store: St
             name, size = f.file, (f.width, f.height)
         if len(indices) > 1:
             listed = ", ".join(str(coco.images[n]) for n in indices[:4])
-            total = sum(len(coco.annotations.get(coco.images[n].key, []))
-                        for n in indices) if coco.annotations else 0
-            report.boxes_rejected += total
+            keys = {coco.images[n].key for n in indices}
+            total = sum(len(coco.annotations[k]) for k in keys) if coco.annotations else 0
+            report.boxes_rejected += sum(len(coco.annotations[k]) for k in keys
+                                         - coco.shared_ids) if coco.annotations else 0
             outcome = ImageLabels(None, LISTED_TWICE, f"the file lists it {len(indices)} times "
                                   f"({listed}): their {total} annotations attach to none")
         else:
@@ -224,7 +225,8 @@ def _decide(coco: CocoLabels, files: list[_Found | None], plan: _Plan, store: St
                                   crowd_as_boxes=crowd_as_boxes)
             if outcome.detail and outcome.boxes is not None:
                 report.note(f"{name}: {outcome.detail}")
-        if outcome.boxes is None and target[0] == "item" and items[target[1]].status == "labeled":
+        labeled = target[0] == "item" and items[target[1]].status == "labeled"
+        if outcome.boxes is None and labeled:
             report.problem(f"{name}: its labels are unchanged, {outcome.detail}")
         elif outcome.boxes is None:
             report.leave_unlabeled(name, outcome.reason, outcome.detail)
@@ -279,7 +281,7 @@ def import_source(store: Store, source: ImportSource, *, model_name: str | None 
     plan = _dedupe(found, store, root, report, listed={f.rel for f in files if f})
     labels, prelabels = {}, {}
     if coco is not None:
-        labels = _decide(coco, files, plan, store, report, crowd_as_boxes=crowd_as_boxes)
+        labels = _label_targets(coco, files, plan, store, report, crowd_as_boxes=crowd_as_boxes)
         if source.results is not None:
             prelabels = _prelabels(coco, files, plan, source.results, report)
     author = author or (f"import:{source.coco_name}" if source.coco_name else None)

@@ -100,6 +100,8 @@ def test_no_image_is_ever_labeled_with_fewer_boxes_than_its_file_gives_it(
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "p", create=True) as store:
         (Path(tmp) / "c.json").write_text(json.dumps(coco))
         report = import_folder(store, folder, coco=Path(tmp) / "c.json")
+        # every annotation record is counted once: imported, or not imported
+        assert report.boxes_imported + report.boxes_rejected == len(coco.get("annotations", []))
         for item in store.items():
             name = unicodedata.normalize("NFC", item.file)
             if item.status == "labeled":
