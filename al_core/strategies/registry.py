@@ -190,7 +190,8 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              True, _hybrid),
     Strategy("consistency", "Images whose detections change under a horizontal flip "
              "(CALD-style): boxes that move, switch class or vanish. Runs the model twice "
-             "per image.", True, _consistency),
+             "per image. Measured no better than random on the demo (BENCHMARKS.md): kept "
+             "for comparison, not recommended.", True, _consistency),
     Strategy("coreset", "k-center greedy on image embeddings: the images farthest from "
              "everything labeled or picked, so the batch covers the pool. Uses the "
              "model's embeddings, or fixed image features when there is no model.", False,
