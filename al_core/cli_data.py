@@ -42,10 +42,11 @@ def cmd_demo(args) -> int:
 def cmd_import(args) -> int:
     if args.selection is not None:
         if args.coco is None or args.images is not None or args.predictions is not None \
-                or args.replace_labels or args.crowd_as_boxes:
+                or args.replace_labels:
             raise ValueError("--selection TAG takes only --coco FILE (the corrected batch; its "
-                             "images are already in the project)")
-        report = import_selection(Store(args.project), args.selection, args.coco)
+                             "images are already in the project) and --crowd-as-boxes")
+        report = import_selection(Store(args.project), args.selection, args.coco,
+                                  crowd_as_boxes=args.crowd_as_boxes)
     elif args.images is None:
         raise ValueError("--images FOLDER is required (or --selection TAG --coco FILE)")
     else:

@@ -16,14 +16,14 @@ from al_core.types import LabeledBox
 
 
 def import_selection(store: Store, tag: str, coco: str | Path, *,
-                     author: str | None = None) -> ImportReport:
+                     author: str | None = None, crowd_as_boxes: bool = False) -> ImportReport:
     """Label a selection's items from a COCO instances file corrected in an external tool
     (the images are already in the project). COCO images are matched to the selection's
     items by file name as exporters write it (:mod:`al_core.coco_names`); exactly the
     matched items are labeled, in one transaction, each with every one of its
-    annotations or not at all (:func:`al_core.coco_file.label_image`). Images of the
-    file that are not in the selection, and selection items the file lacks, are
-    reported."""
+    annotations or not at all (:func:`al_core.coco_file.label_image`; ``crowd_as_boxes``
+    takes crowd regions, CVAT's masks, as ordinary boxes). Images of the file that are
+    not in the selection, and selection items the file lacks, are reported."""
     data = read_json(coco, "COCO file")
     check_coco_instances(data, coco)
     selection = store.selection(tag)
@@ -33,12 +33,15 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
     matched = _match_selection_images(coco_labels.images, items, tag, report)
     labels = {}
     for image, f in matched.items():  # an image is labeled with all its boxes, or not
-        outcome = label_image(coco_labels, image, f.width, f.height, report)
+        outcome = label_image(coco_labels, image, f.width, f.height, report,
+                              crowd_as_boxes=crowd_as_boxes)
         if outcome.boxes is None:
             report.leave_unlabeled(f"{image} (item #{f.item_id})", outcome.reason,
                                    outcome.detail + "; it is left as it was")
         else:
             labels[image] = outcome.boxes
+            if outcome.detail:
+                report.note(f"{image} (item #{f.item_id}): {outcome.detail}")
     found_ids = {f.item_id for f in matched.values()}
     for item in items:
         if item.id not in found_ids:

@@ -291,3 +291,28 @@ def test_the_cli_prints_the_report_and_takes_the_options(tmp_path):
               "--replace-labels").stdout
     assert "its 2 boxes replaced by the file's 1" in out
     assert json.loads(cli("status", "--project", p, "--json").stdout)["labeled"] == 1
+
+
+def test_a_corrected_selection_with_cvat_masks_takes_the_advice_it_gives(tmp_path):
+    """import --selection left an image with a CVAT mask (iscrowd 1) unlabeled and said
+    'import with --crowd-as-boxes', which the command then refused with --selection."""
+    from al_core.store import Store
+    from al_core.types import SelectionItem
+    from tests.test_cli import cli
+
+    tiny_image(tmp_path / "imgs" / "masks.png", size=(32, 32))
+    coco = write_json(tmp_path / "c.json", _crowd_file())
+    p = tmp_path / "p"
+    cli("import", "--project", p, "--images", tmp_path / "imgs")
+    with Store(p) as s:
+        s.add_selection(tag="b", round=1, strategy="random", config={}, seed=0, model_id=None,
+                        items=[SelectionItem(s.query_pool()[0], 0, None, False)])
+    out = cli("import", "--project", p, "--selection", "b", "--coco", coco).stdout
+    assert "left unlabeled, 1 of its 2 annotations" in out
+    assert "import with --crowd-as-boxes" in out
+    out = cli("import", "--project", p, "--selection", "b", "--coco", coco,
+              "--crowd-as-boxes").stdout
+    assert "1 crowd region taken as ordinary boxes" in out
+    with Store(p) as s:
+        assert stored_boxes(s, s.items()[0]) == [("person", 2.0, 2.0, 10.0, 10.0),
+                                                 ("person", 14.0, 15.0, 9.0, 7.0)]
