@@ -40,8 +40,9 @@ def stray_file(path: Path, sha256: str) -> bool:
 
 def copy_in(files: Iterable[tuple[Path, str]], images_dir: Path) -> list[Path]:
     """Copy each (source, relative POSIX name) to ``images_dir / name`` unless that name
-    exists. Returns the files created. Raises OSError (after removing what it created)
-    when a copy fails; no partial file is left under any name."""
+    exists. Returns the files created. Raises OSError when a copy fails; on any failure
+    or interruption (Ctrl-C) it first removes what it created, so no file is left under
+    any name."""
     created: list[Path] = []
     try:
         for source, rel in files:
@@ -63,7 +64,7 @@ def copy_in(files: Iterable[tuple[Path, str]], images_dir: Path) -> list[Path]:
                 created.append(dest)
             finally:
                 tmp.unlink(missing_ok=True)
-    except OSError:
+    except BaseException:  # a full disk, or Ctrl-C: copies no item will ever use
         for path in created:
             path.unlink(missing_ok=True)
         raise

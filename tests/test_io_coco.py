@@ -353,6 +353,27 @@ def test_a_copy_that_fails_half_way_never_stays_behind(tmp_path, store, monkeypa
     assert all(_sha256(store.image_path(i)) == i.sha256 for i in store.items())
 
 
+
+def test_an_import_interrupted_while_copying_leaves_no_copied_file(tmp_path, store,
+                                                                   monkeypatch):
+    """Ctrl-C while the images were copied in left the copies made so far in the
+    project's images folder, used by no item."""
+    import shutil
+
+    write_dataset(tmp_path / "imgs", 4, nested=False)
+    real = shutil.copyfile
+    calls = []
+
+    def interrupted_on_the_third(src, dst, *a, **k):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(src, dst, *a, **k)
+    monkeypatch.setattr(shutil, "copyfile", interrupted_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        import_folder(store, tmp_path / "imgs")
+    assert store.items() == [] and not [p for p in store.images_dir.rglob("*") if p.is_file()]
+
 def test_a_stray_file_under_an_images_name_is_not_bound(tmp_path, store):
     write_dataset(tmp_path / "imgs", 2, nested=False)
     name = sorted(p.name for p in (tmp_path / "imgs").iterdir() if p.suffix != ".json")[0]
