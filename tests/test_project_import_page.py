@@ -36,6 +36,8 @@ def test_the_import_report_and_the_update_options(store, tmp_path, monkeypatch):
     assert "'Import crowd regions as ordinary boxes' ticked" in warning.value
     assert any("1.png: left unlabeled, 1 of its 1 annotations are crowd regions" in c.value
                for c in at.code)
+    # the lines wrap: cut off at the box's edge, the reason and what to do were hidden
+    assert all(c.proto.wrap_lines for c in at.code)
     assert store.count_items(status="labeled") == 1
 
     _checkbox(at, "Import crowd regions").check()

@@ -22,4 +22,4 @@ def show_flash() -> None:
     getattr(st, kind)(text)
     if details:
         with st.expander(title or f"{len(details)} problems", expanded=True):
-            st.code("\n".join(details), language=None)
+            st.code("\n".join(details), language=None, wrap_lines=True)  # read whole
