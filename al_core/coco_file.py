@@ -256,9 +256,9 @@ def label_image(coco: CocoLabels, image: CocoImage, width: int, height: int,
     if bad:  # none of its boxes is imported
         report.boxes_rejected += len(boxes) + bad
         report.boxes_clipped = clipped
-        why = (f"{crowds} of its {len(boxes) + bad} annotations are crowd regions"
-               if crowds == bad else
-               f"{bad} of its {len(boxes) + bad} annotations could not be imported")
+        of_its = f"of its {plural(len(boxes) + bad, 'annotation')}"
+        why = (f"{crowds} {of_its} {'is a crowd region' if crowds == 1 else 'are crowd regions'}"
+               if crowds == bad else f"{bad} {of_its} could not be imported")
         return ImageLabels(None, CROWD if crowds == bad else BAD_ANNOTATION, why)
     crowd_boxes = sum(is_crowd(a) for _, a in coco.annotations[image.key])
     return ImageLabels(boxes, detail=f"{plural(crowd_boxes, 'crowd region')} taken as "

@@ -21,9 +21,10 @@ NO_ANNOTATIONS = "the file has no 'annotations' list"
 HELD = "an annotator has it open"
 
 
-def plural(n: int, word: str) -> str:
-    """``1 image``, ``2 images``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 image``, ``2 images``; ``words`` where the plural is not ``word + "s"``
+    (``1 box``, ``2 boxes``)."""
+    return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
 
 
 @dataclass
@@ -68,10 +69,11 @@ class ImportReport:
                 f"{self.items_labeled} labeled"
                 + (f"; {existing} already in the project ({self.items_updated} updated, "
                    f"{self.items_unchanged} unchanged)" if existing else "")
-                + f"; {self.boxes_imported} boxes imported ({self.boxes_clipped} clipped "
-                "to the image), "
-                f"{self.boxes_rejected} annotations not imported, "
-                f"{self.predictions_imported} pre-label boxes, {len(self.problems)} problems.")
+                + f"; {plural(self.boxes_imported, 'box', 'boxes')} imported "
+                f"({self.boxes_clipped} clipped to the image), "
+                f"{plural(self.boxes_rejected, 'annotation')} not imported, "
+                f"{plural(self.predictions_imported, 'pre-label box', 'pre-label boxes')}, "
+                f"{plural(len(self.problems), 'problem')}.")
         return " ".join([text, *self.actions(options=options)])
 
     def actions(self, *, options: dict[str, str] | None = None) -> list[str]:

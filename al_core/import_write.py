@@ -9,7 +9,7 @@ from pathlib import Path
 
 from al_core import image_files
 from al_core.coco_file import ImageLabels
-from al_core.import_report import HELD, ImportReport
+from al_core.import_report import HELD, ImportReport, plural
 from al_core.store import Store
 from al_core.types import Box, LabeledBox
 
@@ -83,8 +83,10 @@ def _update_existing(store: Store, project: _Project, targets: list[tuple],
                 continue
             if item.status == "labeled" and not replace_labels:
                 unchanged, kept = unchanged + 1, kept + 1
-                report.note(f"{name}: keeps its {len(current[item.id])} boxes; the file "
-                            f"gives it {len(boxes)} other ones (replacing labels takes them)")
+                report.note(f"{name}: keeps its {_boxes(len(current[item.id]))}; the file "
+                            f"gives it {len(boxes)} other "
+                            f"{'one' if len(boxes) == 1 else 'ones'} (replacing labels "
+                            "takes them)")
                 continue
             holder = store.holder(item.id)
             if holder is not None:
@@ -100,9 +102,9 @@ def _update_existing(store: Store, project: _Project, targets: list[tuple],
                              else "imported from COCO")
             test += item.split == "test"
             updated, boxes_in = updated + 1, boxes_in + len(boxes)
-            report.note(f"{name}: " + (f"its {len(current[item.id])} boxes replaced by the "
-                                       f"file's {len(boxes)}" if item.status == "labeled"
-                                       else f"labeled with {len(boxes)} boxes"))
+            report.note(f"{name}: " + (f"its {_boxes(len(current[item.id]))} replaced by "
+                                       f"the file's {len(boxes)}" if item.status == "labeled"
+                                       else f"labeled with {_boxes(len(boxes))}"))
         if rows:
             store.add_predictions(project.model_id, rows)
     report.items_updated += updated  # counted once committed
@@ -113,6 +115,10 @@ def _update_existing(store: Store, project: _Project, targets: list[tuple],
     if test:
         report.note(f"{test} of the updated images are in the test split: models are "
                     "evaluated on their new labels from now on")
+
+
+def _boxes(n: int) -> str:
+    return plural(n, "box", "boxes")
 
 
 def _same(current: list, boxes: list[LabeledBox]) -> bool:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from al_core.demo import label_from_oracle_at_random
 from al_core.export import coco_instances, export_yolo
+from al_core.import_report import plural
 from al_core.io_coco import ImportFailed, import_folder
 from al_core.split import parse_distribution, split_project
 from al_core.store import Store
@@ -147,8 +148,9 @@ with import_tab:
             flash("success" if not report.problems else "warning",
                   report.summary(options={"replace_labels": f"'{REPLACE_LABELS}' ticked",
                                           "crowd_as_boxes": f"'{CROWD_AS_BOXES}' ticked"}),
-                  report.lines(), title=f"What happened: {len(report.problems)} problems, "
-                  f"{len(report.notes)} notes")
+                  report.lines(), title="What happened: "
+                  f"{plural(len(report.problems), 'problem')}, "
+                  f"{plural(len(report.notes), 'note')}")
 
 with export_tab:
     scope = st.selectbox("Items", ["all labeled", *SPLITS])

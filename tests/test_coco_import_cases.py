@@ -237,7 +237,7 @@ def test_the_report_says_what_to_do(tmp_path, store):
                             {"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 1, 3, 3]},
                             {"id": 3, "image_id": 1, "category_id": 1, "bbox": [20, 20, 3, 3]}]}
     report = _import(store, tmp_path / "imgs", coco, tmp_path)
-    assert "0.png: left unlabeled, 1 of its 1 annotations could not be imported" in \
+    assert "0.png: left unlabeled, 1 of its 1 annotation could not be imported" in \
         report.problems
     assert "1.png: left unlabeled, 1 of its 2 annotations could not be imported" in \
         report.problems
@@ -248,6 +248,19 @@ def test_the_report_says_what_to_do(tmp_path, store):
     assert "1 image of the COCO file matched no image in the folder" in summary
     assert store.count_items(status="labeled") == 1  # 2.png: listed, no annotations
 
+
+
+def test_the_report_counts_in_plain_words(tmp_path, store):
+    """The summary read '1 boxes imported ..., 1 annotations not imported, 1 problems'."""
+    tiny_image(tmp_path / "imgs" / "a.png", size=(10, 10))
+    coco = {"images": [{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "gone.png"}],
+            "categories": [{"id": 1, "name": "x"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 3, 3]},
+                            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [1, 1, 3, 3]}]}
+    report = _import(store, tmp_path / "imgs", coco, tmp_path)
+    assert report.summary().startswith(
+        "1 of 1 images imported, 1 labeled; 1 box imported (0 clipped to the image), "
+        "1 annotation not imported, 0 pre-label boxes, 1 problem. 1 image of the COCO file")
 
 @pytest.mark.parametrize("bbox", [[1, 1, 3], None, ["a", 1, 2, 3], [1, 1, "nan", 3]])
 def test_an_unreadable_bbox_leaves_the_image_unlabeled(tmp_path, store, bbox):
@@ -276,7 +289,7 @@ def test_the_cli_prints_the_report_and_takes_the_options(tmp_path):
     coco = write_json(tmp_path / "c.json", _crowd_file())
     p = tmp_path / "p"
     out = cli("import", "--project", p, "--images", tmp_path / "imgs", "--coco", coco).stdout
-    assert "masks.png: left unlabeled, 1 of its 2 annotations are crowd regions" in out
+    assert "masks.png: left unlabeled, 1 of its 2 annotations is a crowd region" in out
     assert "import with --crowd-as-boxes" in out
     out = cli("import", "--project", p, "--images", tmp_path / "imgs", "--coco", coco,
               "--crowd-as-boxes").stdout

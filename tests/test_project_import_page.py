@@ -34,7 +34,7 @@ def test_the_import_report_and_the_update_options(store, tmp_path, monkeypatch):
     (warning,) = at.warning
     assert "1 image left unlabeled: 1 because it has crowd regions" in warning.value
     assert "'Import crowd regions as ordinary boxes' ticked" in warning.value
-    assert any("1.png: left unlabeled, 1 of its 1 annotations are crowd regions" in c.value
+    assert any("1.png: left unlabeled, 1 of its 1 annotation is a crowd region" in c.value
                for c in at.code)
     # the lines wrap: cut off at the box's edge, the reason and what to do were hidden
     assert all(c.proto.wrap_lines for c in at.code)
