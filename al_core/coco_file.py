@@ -112,18 +112,19 @@ def read_coco(data: dict, report: ImportReport) -> CocoLabels:
     """Check ``data`` (already known to be a dict with lists, see
     :func:`check_coco_instances`) record by record; report the records that cannot be
     used and the annotations that belong to no image of the file."""
-    images, keys = [], {}
+    images, keys, skipped = [], {}, set()
     for entry in data["images"]:
         key = coco_id(entry.get("id")) if isinstance(entry, dict) else None
         name = entry.get("file_name") if isinstance(entry, dict) else None
         if key is None or not isinstance(name, str) or not name:
             report.problem(f"COCO image {shown(entry, 80)}: skipped, needs an 'id' and a "
                            "'file_name'")
+            skipped.add(key)  # its annotations are not another image's of that id
             continue
         keys[key] = keys.get(key, 0) + 1
         images.append(CocoImage(key, entry["id"], name, number(entry.get("width")),
                                 number(entry.get("height"))))
-    shared = frozenset(k for k, n in keys.items() if n > 1)
+    shared = frozenset(k for k, n in keys.items() if n > 1 or k in skipped)
     annotations: dict[str, list[tuple[int, dict]]] | None = None
     if "annotations" in data:
         annotations = {key: [] for key in keys}

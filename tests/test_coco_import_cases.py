@@ -73,6 +73,19 @@ def test_two_files_with_one_image_id_get_neither_image_s_boxes(tmp_path, store):
     assert "2 because its image id is also another image's" in report.summary()
 
 
+def test_an_image_record_without_a_file_name_does_not_give_its_boxes_to_its_id_twin(
+        tmp_path, store):
+    """A skipped image record (no file_name) shared its id with a.png, and a.png was
+    labeled with both records' boxes."""
+    tiny_image(tmp_path / "imgs" / "a.png", size=(20, 20))
+    coco = {"images": [{"id": 1, "file_name": "a.png"}, {"id": 1, "file_name": None}],
+            "categories": [{"id": 1, "name": "x"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 3, 3]},
+                            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [9, 9, 3, 3]}]}
+    report = _import(store, tmp_path / "imgs", coco, tmp_path)
+    assert store.items()[0].status == "unlabeled"
+    assert report.unlabeled == {"a.png": SHARED_ID} and report.boxes_rejected == 2
+
 def test_a_file_without_annotations_leaves_its_images_unlabeled(tmp_path, store):
     """Case 5: COCO's test-dev image-info files have no 'annotations' key; every image
     became labeled with 0 boxes, and split could freeze that 'empty' truth into test."""
