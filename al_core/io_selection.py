@@ -35,7 +35,10 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
     for image, f in matched.items():  # an image is labeled with all its boxes, or not
         outcome = label_image(coco_labels, image, f.width, f.height, report,
                               crowd_as_boxes=crowd_as_boxes)
-        if outcome.boxes is None:
+        if outcome.boxes is None and f.labeled:
+            report.problem(f"{image} (item #{f.item_id}): its labels are unchanged, "
+                           f"{outcome.detail}")
+        elif outcome.boxes is None:
             report.leave_unlabeled(f"{image} (item #{f.item_id})", outcome.reason,
                                    outcome.detail + "; it is left as it was")
         else:
@@ -78,6 +81,7 @@ class _SelectionImage:
     item_id: int
     width: int
     height: int
+    labeled: bool
 
 
 def _match_selection_images(images: list[CocoImage], items: list, tag: str,
@@ -103,5 +107,6 @@ def _match_selection_images(images: list[CocoImage], items: list, tag: str,
                            f"{len(listed)} times ({', '.join(map(str, listed[:4]))}); left "
                            "as it was")
         elif listed:
-            matched[listed[0]] = _SelectionImage(item.id, item.width, item.height)
+            matched[listed[0]] = _SelectionImage(item.id, item.width, item.height,
+                                                 item.status == "labeled")
     return matched

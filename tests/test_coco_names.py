@@ -81,3 +81,29 @@ def test_a_corrected_selection_is_matched_and_labeled_whole(demo_store, tmp_path
     assert demo_store.item(pool[1]).status == "unlabeled"
     assert any(f"(item #{pool[1]}): left unlabeled, 1 of its 2 annotations" in p
                for p in report.problems)
+
+
+def test_a_labeled_selection_item_a_faulty_file_cannot_label_keeps_its_labels(demo_store,
+                                                                             tmp_path):
+    """An item already reviewed was said to be 'left unlabeled' (and counted so in the
+    summary) when the corrected file had an unusable annotation for it; it keeps its
+    labels and the report says so."""
+    from al_core.io_selection import import_selection
+    from al_core.types import Box, LabeledBox, SelectionItem
+
+    item_id = demo_store.query_pool()[0]
+    demo_store.add_selection(tag="b", round=1, strategy="random", config={}, seed=0,
+                             model_id=None, items=[SelectionItem(item_id, 0, None, False)])
+    class_id = demo_store.classes()[0].id
+    demo_store.set_labels(item_id, [LabeledBox(class_id, Box(1, 1, 9, 9))], source="human")
+    coco = {"images": [{"id": 0, "file_name": demo_store.item(item_id).file}],
+            "categories": [{"id": 1, "name": "one"}],
+            "annotations": [{"id": 1, "image_id": 0, "category_id": 1, "bbox": [1, 1, 0, 9]}]}
+    (tmp_path / "c.json").write_text(json.dumps(coco))
+    report = import_selection(demo_store, "b", tmp_path / "c.json")
+    assert report.unlabeled == {} and "left unlabeled" not in report.summary()
+    assert any(f"(item #{item_id}): its labels are unchanged, 1 of its 1 annotation could "
+               "not be imported" in p for p in report.problems)
+    assert demo_store.item(item_id).status == "labeled"
+    assert [a.box.as_list() for a in demo_store.annotations([item_id])[item_id]] == \
+        [[1.0, 1.0, 9.0, 9.0]]
