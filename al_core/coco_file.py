@@ -21,8 +21,8 @@ import json
 import math
 from dataclasses import dataclass
 
-from al_core.import_report import (BAD_ANNOTATION, CROWD, NO_ANNOTATIONS, SHARED_ID,
-                                   ImportFailed, ImportReport, plural)
+from al_core.import_report import (BAD_ANNOTATION, CROWD, NO_ANNOTATIONS, OTHER_SIZE,
+                                   SHARED_ID, ImportFailed, ImportReport, plural)
 from al_core.types import Box
 
 
@@ -122,8 +122,8 @@ def read_coco(data: dict, report: ImportReport) -> CocoLabels:
             skipped.add(key)  # its annotations are not another image's of that id
             continue
         keys[key] = keys.get(key, 0) + 1
-        images.append(CocoImage(key, entry["id"], name, number(entry.get("width")),
-                                number(entry.get("height"))))
+        images.append(CocoImage(key, entry["id"], name, _size(entry.get("width")),
+                                _size(entry.get("height"))))
     shared = frozenset(k for k, n in keys.items() if n > 1 or k in skipped)
     annotations: dict[str, list[tuple[int, dict]]] | None = None
     if "annotations" in data:
@@ -140,6 +140,13 @@ def read_coco(data: dict, report: ImportReport) -> CocoLabels:
         report.boxes_rejected += sum(len(annotations[k]) for k in shared)
     classes, names = _categories(data["categories"], annotations, report)
     return CocoLabels(images, shared, classes, names, annotations)
+
+
+def _size(value) -> float | None:
+    """A width or height as the file says it; None where it says nothing usable (some
+    converters write 0 or null for "unknown")."""
+    v = number(value)
+    return v if v is not None and math.isfinite(v) and v > 0 else None
 
 
 def _where(n: int, a) -> str:
@@ -240,6 +247,15 @@ def label_image(coco: CocoLabels, image: CocoImage, width: int, height: int,
                            f"image's: the {n} annotations of that id attach to neither")
     if coco.annotations is None:
         return ImageLabels(None, NO_ANNOTATIONS, "the file has no 'annotations' list")
+    if image.width is not None and image.height is not None \
+            and (image.width, image.height) != (width, height):
+        report.boxes_rejected += len(coco.annotations[image.key])
+        said = (f"the COCO file says {image.width:g}x{image.height:g}, the image is "
+                f"{width}x{height}")
+        return ImageLabels(None, OTHER_SIZE, said + (
+            ": it is turned by its EXIF orientation, which the labeling tool probably ignored: "
+            "its boxes are for the unturned picture" if (image.width, image.height)
+            == (height, width) else ": its boxes were drawn on a picture of another size"))
     boxes, bad, crowds, clipped = [], 0, 0, report.boxes_clipped
     for n, a in coco.annotations[image.key]:
         where = f"{_where(n, a)} of {image}"

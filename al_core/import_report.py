@@ -18,6 +18,7 @@ CROWD = "it has crowd regions (iscrowd 1), which the project cannot hold"
 SHARED_ID = "its image id is also another image's"
 LISTED_TWICE = "the file lists it more than once"
 NO_ANNOTATIONS = "the file has no 'annotations' list"
+OTHER_SIZE = "its size in the COCO file is not the image's (its boxes are for another frame)"
 HELD = "an annotator has it open"
 
 

@@ -185,10 +185,6 @@ def _match_files(coco: CocoLabels, found: list[_Found], report: ImportReport
                            f"was skipped above){lost}")
         elif (how := m.how()) is not None:
             report.note(f"{image}: matched to {f.rel} {how}")
-        if f is not None and image.width is not None and image.height is not None \
-                and (image.width, image.height) != (f.width, f.height):
-            report.problem(f"{image}: COCO says {image.width:g}x{image.height:g}, the file "
-                           f"is {f.width}x{f.height}; boxes are clipped to the file")
     return out
 
 

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from al_core.export import coco_instances, export_yolo
-from al_core.import_report import CROWD, NO_ANNOTATIONS, SHARED_ID
+from al_core.import_report import CROWD, NO_ANNOTATIONS, OTHER_SIZE, SHARED_ID
 from al_core.io_coco import import_folder
 from al_core.split import parse_distribution, split_project
 from tests.coco_cases import item_by_file, pycocotools_boxes, stored_boxes, tiny_image
@@ -190,6 +190,39 @@ def test_ids_and_values_as_real_files_write_them(tmp_path, store):
         assert stored_boxes(store, item_by_file(store, image["file_name"])) == \
             expected[image["id"]], image
 
+
+def test_an_image_whose_size_is_not_the_files_is_left_unlabeled(tmp_path, store):
+    """A phone photo turned by its EXIF orientation, labeled in a tool that ignored it:
+    COCO says 60x40 and the file shows 40x60. Its boxes were clipped to the turned picture
+    and it was stored as labeled with boxes in the wrong frame. A size of 0 (some
+    converters write it for 'unknown') is no size."""
+    from PIL import Image
+
+    tmp_path.joinpath("imgs").mkdir()
+    photo = Image.new("RGB", (60, 40))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees to show
+    photo.save(tmp_path / "imgs" / "phone.jpg", exif=exif)
+    tiny_image(tmp_path / "imgs" / "small.png", size=(30, 20), value=1)
+    tiny_image(tmp_path / "imgs" / "zero.png", size=(30, 20), value=2)
+    coco = {"images": [{"id": 1, "file_name": "phone.jpg", "width": 60, "height": 40},
+                       {"id": 2, "file_name": "small.png", "width": 60, "height": 40},
+                       {"id": 3, "file_name": "zero.png", "width": 0, "height": 0}],
+            "categories": [{"id": 1, "name": "x"}],
+            "annotations": [{"id": n, "image_id": n, "category_id": 1, "bbox": [2, 2, 8, 8]}
+                            for n in (1, 2, 3)]}
+    report = _import(store, tmp_path / "imgs", coco, tmp_path)
+    assert report.unlabeled == {"phone.jpg": OTHER_SIZE, "small.png": OTHER_SIZE}
+    assert "phone.jpg: left unlabeled, the COCO file says 60x40, the image is 40x60: it is " \
+        "turned by its EXIF orientation" in report.problems[0]
+    assert report.boxes_imported == 1 and report.boxes_rejected == 2
+    assert [i.file for i in store.items(status="labeled")] == ["zero.png"]
+
+    coco["images"][0].update(width=40, height=60)  # fixed: the sizes the files show
+    del coco["images"][1]["width"]
+    report = _import(store, tmp_path / "imgs", coco, tmp_path)
+    assert report.items_updated == 2 and not report.unlabeled
+    assert stored_boxes(store, item_by_file(store, "phone.jpg")) == [("x", 2.0, 2.0, 8.0, 8.0)]
 
 def test_a_number_and_a_string_holding_it_are_one_id(tmp_path, store):
     tiny_image(tmp_path / "imgs" / "a.png", size=(20, 20))

@@ -227,7 +227,7 @@ def test_yolo_re_export_replaces_the_folder_and_keeps_stems_unique(tmp_path, sto
     coco = write_dataset(tmp_path / "imgs", 6, nested=False)
     write_dataset(tmp_path / "other-seed", 1, nested=False, seed=9)
     (tmp_path / "other-seed" / "img000.png").rename(tmp_path / "imgs" / "img000.jpg")
-    coco["images"].append({"id": 500, "file_name": "img000.jpg", "width": 1, "height": 1})
+    coco["images"].append({"id": 500, "file_name": "img000.jpg"})  # its size from the file
     import_folder(store, tmp_path / "imgs", coco=write_json(tmp_path / "c.json", coco))
     split_project(store, distribution=parse_distribution("1/0/0"))
     export_yolo(store, tmp_path / "y")
