@@ -13,7 +13,7 @@ from pathlib import Path
 from al_core import cli_data as data
 from al_core import cli_models as models
 from al_core import cli_simulate
-from al_core.demo import DemoConfig
+from al_core.demo import DEMO_KINDS, DemoConfig
 from al_core.export import PRELABEL_MIN_SCORE
 from al_core.images import DEFAULT_MAX_PIXELS
 from al_core.io_coco import ImportFailed
@@ -56,13 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         return p
 
-    p = command("demo", data.cmd_demo, "create the built-in handwritten-digits demo project")
+    p = command("demo", data.cmd_demo, "create a built-in demo project: handwritten digits "
+                "(default) or shapes (icons on photographs, with occlusion)")
+    p.add_argument("--kind", choices=DEMO_KINDS,
+                   help="which demo dataset (default digits; see README); on an existing "
+                        "demo, refused unless it is that kind")
     p.add_argument("--images", type=COUNT, default=DemoConfig.n_images,
                    help="scenes (default %(default)s)")
     p.add_argument("--test", type=COUNT, default=DemoConfig.test_size,
                    help="scenes labeled from the oracle and frozen as test (default %(default)s)")
     p.add_argument("--empty-share", type=float, default=DemoConfig.empty_share,
-                   help="share of scenes with no digit, like a raw pool's empty frames "
+                   help="share of scenes with no object, like a raw pool's empty frames "
                         "(default %(default)s)")
     p.add_argument("--labeled", type=COUNT, default=0,
                    help="also label N random pool items from the oracle and split them")
@@ -204,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-seed", type=SEED, help="with --demo: another draw of the demo's "
                    "scenes (default 0, the demo's own), e.g. to choose settings on one draw "
                    "and report on another")
+    p.add_argument("--demo-kind", choices=DEMO_KINDS,
+                   help="with --demo: which demo dataset (default digits)")
     p.add_argument("--test-size", type=COUNT,
                    help="with --coco: items frozen as the test split (default 300, or "
                    "for a small dataset what fits beside the labels queried)")
@@ -226,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True,
                    help="output folder; rerunning with the same one resumes")
     p.add_argument("--quick", action="store_true",
-                   help="a small variant for tests: a 300-image demo and tiny training")
+                   help="a small variant for tests: a 300-image demo of 96 px scenes and "
+                        "tiny training")
     p.set_defaults(fn=cli_simulate.cmd_simulate)
 
     help_text = ("per-class AP at one IoU threshold of a COCO results file against COCO "

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from al_core import jobs
 from al_core.cli_console import ProgressBar, follow_job, json_arg
-from al_core.demo import DemoConfig, create_demo_project, label_from_oracle_at_random
+from al_core.demo import create_demo_project, demo_config, label_from_oracle_at_random
 from al_core.export import export_coco, export_yolo
 from al_core.io_coco import import_source, read_import_source
 from al_core.io_selection import import_selection
@@ -20,16 +20,21 @@ MAX_PROBLEMS_SHOWN = 50
 
 
 def cmd_demo(args) -> int:
-    config = DemoConfig(n_images=args.images, test_size=args.test,
-                        empty_share=args.empty_share, seed=args.seed)
+    kind = args.kind or "digits"
+    config = demo_config(kind, n_images=args.images, test_size=args.test,
+                         empty_share=args.empty_share, seed=args.seed)
     if (args.project / DB_NAME).exists():
         store = Store(args.project)
         if not store.has_oracle():
             raise ProjectError(f"{store.root} is a project without an oracle, not a demo")
+        made_by = store.get_meta("demo_config") or ""
+        if args.kind and made_by and not made_by.startswith(type(config).__name__ + "("):
+            raise ProjectError(f"{store.root} holds another kind of demo than {args.kind} "
+                               f"({made_by.split('(')[0]}); give a new --project")
         print(f"demo project {store.root} exists; not regenerating it")
     else:
         store = create_demo_project(args.project, config, progress=ProgressBar())
-        print(f"created demo project {store.root}: {config.n_images} images, "
+        print(f"created {kind} demo project {store.root}: {config.n_images} images, "
               f"{config.test_size} labeled from the oracle and frozen as test")
     if args.labeled:
         label_from_oracle_at_random(store, args.labeled, seed=args.seed)

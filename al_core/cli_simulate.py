@@ -83,8 +83,9 @@ def cmd_simulate(args) -> int:
         min_train_images=given(args.min_train_images,
                                20 if quick else sim.DEFAULT_MIN_TRAIN_IMAGES),
         query=json_arg(args.config, "--config") or {})
-    if not args.demo and args.demo_seed is not None:
-        raise ValueError("--demo-seed goes with --demo")
+    for flag, value in (("--demo-seed", args.demo_seed), ("--demo-kind", args.demo_kind)):
+        if not args.demo and value is not None:
+            raise ValueError(f"{flag} goes with --demo")
     test_size = DEFAULT_TEST_SIZE
     resumed = None if args.test_size is not None else resumed_test_size(args.out)
     if resumed is not None:
@@ -97,7 +98,8 @@ def cmd_simulate(args) -> int:
             print(f"test split: {test_size} of the {labeled} labeled images (the default "
                   f"{DEFAULT_TEST_SIZE} does not fit; --test-size sets it)", file=sys.stderr)
     source = sim.Source(demo=bool(args.demo), quick=quick, images=args.images, coco=args.coco,
-                        test_size=test_size, demo_seed=given(args.demo_seed, 0))
+                        test_size=test_size, demo_seed=given(args.demo_seed, 0),
+                        demo_kind=given(args.demo_kind, "digits"))
     start = time.monotonic()
     curves = sim.simulate(args.out, source, config,
                           say=lambda line: print(line, file=sys.stderr, flush=True))

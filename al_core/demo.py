@@ -5,6 +5,10 @@ Scene ``i`` of seed ``s`` depends only on ``(s, i)``: generation is deterministi
 can be resumed. Test scenes are drawn from a held-out fifth of the handwritten glyphs,
 so the frozen test split measures generalisation to unseen handwriting.
 The ground truth goes to the store's hidden oracle, not to the labels.
+
+A demo project is of one of ``DEMO_KINDS``: ``digits`` (this module, ``DemoConfig``) or
+``shapes`` (icons on photographs with occlusion and hard negatives,
+:mod:`al_core.shapes_demo`, ``ShapesConfig``); ``create_demo_project`` makes either.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -24,6 +29,9 @@ from al_core.staging import staged_folder
 from al_core.store import DB_NAME, Store
 from al_core.types import Box, LabeledBox, brief
 
+if TYPE_CHECKING:
+    from al_core.shapes_demo import ShapesConfig
+
 log = logging.getLogger(__name__)
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -31,6 +39,7 @@ Progress = Callable[[int, int, str], None]
 
 
 MAX_DEMO_IMAGES = 1_000_000  # ~10 GB of scenes: past that a demo only fills the disk
+DEMO_KINDS = ("digits", "shapes")
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,30 @@ class DemoConfig:
             if not ok:
                 raise ValueError(f"{name}: {brief(value)} is out of range (it must be a "
                                  f"number in [{low}, {high}{')' if upper_open else ']'})")
+
+
+def demo_config(kind: str = "digits", **options) -> DemoConfig | ShapesConfig:
+    """The config of a demo of ``kind`` (one of ``DEMO_KINDS``) with ``options`` (the
+    fields both kinds have: n_images, test_size, empty_share, seed, ...)."""
+    if kind == "digits":
+        return DemoConfig(**options)
+    if kind == "shapes":
+        from al_core.shapes_demo import ShapesConfig
+
+        return ShapesConfig(**options)
+    raise ValueError(f"demo kind: {brief(kind)} is not one of {', '.join(DEMO_KINDS)}")
+
+
+def _generator(config) -> tuple[tuple[str, ...], Callable, Callable[[bool], object]]:
+    """The class names, the scene renderer and the material loader (test or not) of the
+    config's kind. Looked up when called, so a test can replace ``render_scene``."""
+    from al_core import shapes_demo
+
+    if isinstance(config, DemoConfig):
+        return DIGIT_NAMES, render_scene, lambda test: _glyph_pools(test=test)
+    if isinstance(config, shapes_demo.ShapesConfig):
+        return shapes_demo.SHAPE_NAMES, shapes_demo.render_scene, shapes_demo.scene_material
+    raise TypeError(f"not a demo config: {brief(config)}")
 
 
 def class_weights(skew: float) -> np.ndarray:
@@ -197,10 +230,12 @@ def render_scene(index: int, config: DemoConfig, pools: list[np.ndarray]
     return Image.fromarray(pixels), labels
 
 
-def create_demo_project(project_dir: str | Path, config: DemoConfig = DemoConfig(), *,
+def create_demo_project(project_dir: str | Path,
+                        config: DemoConfig | ShapesConfig = DemoConfig(), *,
                         progress: Progress | None = None) -> Store:
-    """Generate the scenes into a new project: images in ``images/demo/``, ground truth in
-    the hidden oracle, ``config.test_size`` items labeled from it and frozen as test.
+    """Generate the scenes of ``config`` (a ``DemoConfig``, or a ``ShapesConfig`` for the
+    shapes demo) into a new project: images in ``images/demo/``, ground truth in the
+    hidden oracle, ``config.test_size`` items labeled from it and frozen as test.
 
     The project is built in a staging folder beside ``project_dir`` and moved into place
     when complete, so an interrupted run leaves no half-made project behind."""
@@ -211,22 +246,25 @@ def create_demo_project(project_dir: str | Path, config: DemoConfig = DemoConfig
                              "demo needs an empty project")
     if target.exists() and any(target.iterdir()):
         raise ValueError(f"{target} is not empty; the demo needs a new or empty folder")
+    _generator(config)  # refuse what is no demo config before any file is written
     with staged_folder(target) as staging, Store(staging, create=True) as store:
         _fill_demo(store, config, progress)
     log.info("demo project %s: %d images, %d test", target, config.n_images, config.test_size)
     return Store(target)
 
 
-def _fill_demo(store: Store, config: DemoConfig, progress: Progress | None) -> None:
+def _fill_demo(store: Store, config: DemoConfig | ShapesConfig,
+               progress: Progress | None) -> None:
     rng = np.random.default_rng(config.seed)
     test_index = set(rng.choice(config.n_images, config.test_size, replace=False).tolist())
-    pools = {True: _glyph_pools(test=True), False: _glyph_pools(test=False)}
+    names, render, material = _generator(config)
+    pools = {True: material(True), False: material(False)}
     (store.images_dir / "demo").mkdir(parents=True, exist_ok=True)
-    class_ids = store.ensure_classes(DIGIT_NAMES)
+    class_ids = store.ensure_classes(names)
     test_ids: list[int] = []
     with store.write():
         for i in range(config.n_images):
-            image, boxes = render_scene(i, config, pools[i in test_index])
+            image, boxes = render(i, config, pools[i in test_index])
             buf = io.BytesIO()
             image.save(buf, format="PNG", compress_level=1)
             rel = f"demo/{i:05d}.png"
@@ -235,7 +273,7 @@ def _fill_demo(store: Store, config: DemoConfig, progress: Progress | None) -> N
                                      sha256=hashlib.sha256(buf.getvalue()).hexdigest(),
                                      source="demo")
             store.add_oracle_boxes(item_id, [
-                LabeledBox(class_ids[DIGIT_NAMES[b.class_id]], b.box) for b in boxes])
+                LabeledBox(class_ids[names[b.class_id]], b.box) for b in boxes])
             if i in test_index:
                 test_ids.append(item_id)
             if progress and (i % 50 == 0 or i == config.n_images - 1):

@@ -102,27 +102,36 @@ class Source:
     coco: Path | None = None
     test_size: int = 300
     demo_seed: int = 0  # which draw of the demo's scenes (DemoConfig.seed)
+    demo_kind: str = "digits"  # which demo (demo.DEMO_KINDS): digits or shapes
 
     def __post_init__(self) -> None:
+        from al_core.demo import DEMO_KINDS
+
         if isinstance(self.demo_seed, bool) or not isinstance(self.demo_seed, int) \
                 or self.demo_seed < 0:
             raise ValueError(f"--demo-seed: {self.demo_seed!r} is not an integer >= 0")
+        if self.demo_kind not in DEMO_KINDS:
+            raise ValueError(f"--demo-kind: {self.demo_kind!r} is not one of "
+                             f"{', '.join(DEMO_KINDS)}")
         if not self.demo and (isinstance(self.test_size, bool) or self.test_size < 1):
             raise ValueError(f"--test-size: {self.test_size!r} must be at least 1 (every "
                              "strategy is measured on the same frozen test split)")
 
     def demo_config(self):
-        from al_core.demo import DemoConfig
+        """The demo's config: the kind's defaults, or with ``quick`` a small variant."""
+        from al_core.demo import demo_config
 
-        if self.quick:
-            return DemoConfig(n_images=300, test_size=80, image_size=96, max_digit_px=32,
-                              seed=self.demo_seed)
-        return DemoConfig(seed=self.demo_seed)
+        small = {"digits": {"max_digit_px": 32},
+                 "shapes": {"min_object_px": 6, "max_object_px": 45}}[self.demo_kind]
+        options = {"n_images": 300, "test_size": 80, "image_size": 96, **small} \
+            if self.quick else {}
+        return demo_config(self.demo_kind, seed=self.demo_seed, **options)
 
     def describe(self) -> dict:
         return {"demo": self.demo, "quick": self.quick, "test_size": self.test_size,
                 "demo_seed": self.demo_seed,
-                # the generator's settings: a folder made with another demo is not mixed in
+                # the generator and its settings (the config's repr names its class, so the
+                # kind): a folder made with another demo is not mixed in
                 "demo_config": repr(self.demo_config()) if self.demo else None,
                 "images": str(self.images) if self.images else None,
                 "coco": str(self.coco) if self.coco else None}
@@ -138,7 +147,7 @@ def make_base(path: Path, source: Source, *, say: Say = print) -> None:
         from al_core.demo import create_demo_project
 
         config = source.demo_config()
-        say(f"creating the demo base project ({config.n_images} images)")
+        say(f"creating the {source.demo_kind} demo base project ({config.n_images} images)")
         create_demo_project(path, config).close()
         return
     _base_from_coco(path, source, say)
