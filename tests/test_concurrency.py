@@ -2,9 +2,11 @@
 update is lost, and a long import never stops a running training."""
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from al_core.store import Store
 from al_core.types import Box, LabeledBox
 
 PROCESSES, SAVES = 6, 40
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _boxes(writer: int, save: int) -> list[LabeledBox]:
@@ -20,38 +23,48 @@ def _boxes(writer: int, save: int) -> list[LabeledBox]:
             LabeledBox(2, Box(0, 0, 5.0 + writer, 5.0 + save))]
 
 
-def _save_many(root: str, writer: int, item_ids: list[int], start, errors) -> None:
-    start.wait()
-    try:
-        with Store(root) as store:
-            for save in range(SAVES):
-                item = item_ids[save % len(item_ids)]
-                store.set_labels(item, _boxes(writer, save), source="human",
-                                 author=f"annotator-{writer}", reason=f"save {save}")
-    except BaseException as exc:  # noqa: BLE001 - reported to the test
-        errors.put(f"writer {writer}: {type(exc).__name__}: {exc}")
+def _save_many(root: str, writer: int, item_ids: list[int]) -> None:
+    with Store(root) as store:
+        for save in range(SAVES):
+            item = item_ids[save % len(item_ids)]
+            store.set_labels(item, _boxes(writer, save), source="human",
+                             author=f"annotator-{writer}", reason=f"save {save}")
+
+
+def _import(root: str, folder: str) -> None:
+    from al_core.io_coco import ImportFailed, import_folder
+
+    with Store(root) as store:
+        try:
+            import_folder(store, folder)
+        except ImportFailed as exc:  # the loser is told to import again: allowed
+            if "another import added" not in str(exc):
+                raise
+
+
+def _run_together(calls: list[str], go: Path) -> list[str]:
+    """Run each ``tests.test_concurrency`` call in its own Python process (plain
+    subprocesses: multiprocessing's spawn would re-run whatever ``__main__`` an earlier
+    test left, e.g. app.py), all released at once by ``go`` appearing; returns the
+    stderr of those that failed."""
+    wait = ("import time, pathlib\n"
+            f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.01)\n")
+    procs = [subprocess.Popen(
+        [sys.executable, "-c",
+         wait + f"from tests.test_concurrency import _import, _save_many\n{call}"],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True) for call in calls]
+    time.sleep(2.0)  # every process imported and waiting: they start together
+    go.touch()
+    failed = []
+    for p in procs:
+        _, err = p.communicate(timeout=180)
+        if p.returncode:
+            failed.append(err[-2000:])
+    return failed
 
 
 def _as_lists(boxes) -> list[list[float]]:
     return [[b.class_id, *b.box.as_list()] for b in boxes]
-
-
-def _run_writers(root, plan: dict[int, list[int]]) -> list[str]:
-    ctx = multiprocessing.get_context("spawn")  # no sqlite connection crosses a fork
-    start, errors = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_save_many, args=(str(root), w, items, start, errors))
-             for w, items in plan.items()]
-    for p in procs:
-        p.start()
-    time.sleep(1.0)  # every process imported and waiting: they start together
-    start.set()
-    for p in procs:
-        p.join(timeout=120)
-    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
-    out = []
-    while not errors.empty():
-        out.append(errors.get())
-    return out
 
 
 def _check_history(store: Store, item_id: int, saves: int) -> None:
@@ -78,7 +91,8 @@ def test_six_processes_saving_40_times_each_queue_and_lose_nothing(demo_store, s
         plan = {w: [pool[w]] for w in range(PROCESSES)}
     root = demo_store.root
     demo_store.close()
-    assert _run_writers(root, plan) == []
+    calls = [f"_save_many({str(root)!r}, {w}, {items!r})" for w, items in plan.items()]
+    assert _run_together(calls, root.parent / "go") == []
     with Store(root) as store:
         items = sorted({i for ids in plan.values() for i in ids})
         per_item = PROCESSES * SAVES // len(items)
@@ -123,17 +137,6 @@ def test_a_long_import_beside_a_training_lets_the_training_finish(demo_store, tm
     assert os.path.exists(demo_store.root / demo_store.model(model)["checkpoint_path"])
 
 
-def _import(root: str, folder: str, start, errors) -> None:
-    from al_core.io_coco import import_folder
-
-    start.wait()
-    try:
-        with Store(root) as store:
-            import_folder(store, folder)
-    except BaseException as exc:  # noqa: BLE001 - the loser may be told to import again
-        errors.put(f"{type(exc).__name__}: {exc}")
-
-
 @pytest.mark.slow
 def test_two_imports_of_one_folder_at_once_leave_every_items_file_whole(store, tmp_path):
     """The loser of two concurrent imports once rolled back by deleting files the
@@ -145,20 +148,8 @@ def test_two_imports_of_one_folder_at_once_leave_every_items_file_whole(store, t
     write_dataset(folder, n=200, seed=2, nested=False)
     root = store.root
     store.close()
-    ctx = multiprocessing.get_context("spawn")
-    start, errors = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_import, args=(str(root), str(folder), start, errors))
-             for _ in range(2)]
-    for p in procs:
-        p.start()
-    time.sleep(1.0)
-    start.set()
-    for p in procs:
-        p.join(timeout=120)
-    failures = []
-    while not errors.empty():
-        failures.append(errors.get())
-    assert all("another import added" in f for f in failures), failures
+    calls = [f"_import({str(root)!r}, {str(folder)!r})"] * 2
+    assert _run_together(calls, tmp_path / "go") == []
     with Store(root) as after:
         items = after.items()
         assert len(items) == 200 and len({i.sha256 for i in items}) == 200
