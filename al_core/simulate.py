@@ -154,6 +154,7 @@ def make_base(path: Path, source: Source, *, say: Say = print) -> None:
 
 
 def _base_from_coco(path: Path, source: Source, say: Say) -> None:
+    from al_core.import_report import plural
     from al_core.io_coco import import_folder
     from al_core.split import freeze_test
 
@@ -163,6 +164,11 @@ def _base_from_coco(path: Path, source: Source, say: Say) -> None:
         say(report.summary())
         for problem in report.problems[:20]:
             say(f"  {problem}")
+        dropped = store.drop_unlabeled_items()  # no ground truth to answer with
+        if dropped:
+            say(f"{plural(len(dropped), 'image')} the file does not label whole "
+                f"{'is' if len(dropped) == 1 else 'are'} left out of the simulation "
+                f"(first: {', '.join(dropped[:3])})")
         moved = store.move_labels_to_oracle()
         if moved < source.test_size + 2:
             raise ValueError(f"{source.coco} labels {moved} usable images; the simulation "

@@ -245,6 +245,26 @@ def test_simulation_from_images_and_coco_keeps_labels_hidden(tmp_path):
     assert settings["query"]["aggregate"] == "max" and settings["query"]["class_weight"] == 2
 
 
+def test_a_coco_file_with_images_it_cannot_label_whole_still_simulates(tmp_path):
+    """An image the import leaves unlabeled (a crowd region here) has no ground truth:
+    it is left out of the base project, not a reason to refuse the whole file."""
+    data = write_dataset(tmp_path / "imgs", n=30, seed=4, nested=False)
+    crowded = data["annotations"][0]
+    crowded["iscrowd"] = 1
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    source = sim.Source(demo=False, images=tmp_path / "imgs", coco=tmp_path / "ann.json",
+                        test_size=5)
+    said = []
+    sim.make_base(tmp_path / "base", source, say=said.append)
+    with Store(tmp_path / "base") as base:
+        files = {i.file for i in base.items()}
+        assert len(files) == 29 and not base.count_items(status="unlabeled", split="test")
+        left_out = next(i["file_name"] for i in data["images"]
+                        if i["id"] == crowded["image_id"])
+        assert left_out not in files and not (base.images_dir / left_out).exists()
+    assert any("1 image the file does not label whole is left out" in s for s in said)
+
+
 def test_move_labels_to_oracle_refuses_partly_labeled(store):
     store.ensure_classes(["a"])
     store.add_item(file="x.png", width=4, height=4, sha256="0", source="t")

@@ -184,6 +184,21 @@ class ItemsMixin:
                 "UPDATE items SET status = 'unlabeled', split = NULL, labeled_by = NULL, "
                 "labeled_round = NULL").rowcount
 
+    def drop_unlabeled_items(self) -> list[str]:
+        """Delete the unlabeled items, and the image files copied into the project for
+        them (never a referenced folder's), for the simulation's start from an imported
+        dataset: an image the import could not label whole has no ground truth to
+        answer with. Returns their files. Raises sqlite3.IntegrityError if anything
+        refers to them (nothing does right after an import)."""
+        with self.write():
+            rows = self.db.execute("SELECT file, root FROM items WHERE status = 'unlabeled' "
+                                   "ORDER BY id").fetchall()
+            self.db.execute("DELETE FROM items WHERE status = 'unlabeled'")
+        for file, root in rows:
+            if not root:
+                (self.images_dir / file).unlink(missing_ok=True)
+        return [file for file, _ in rows]
+
     def label_from_oracle(self, item_ids: Sequence[int], *, round: int | None = None) -> int:
         """Copy the hidden ground truth of these items into their labels."""
         truth = self.oracle_boxes(item_ids)
