@@ -11,6 +11,8 @@ must not cross threads.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,7 +65,7 @@ class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
                 f"{self.db_path} was written by a newer version of Active Learning Studio: "
                 f"its schema is at {newer[-1]}, this version knows up to "
                 f"{latest_migration()}. Upgrade the app to open it; nothing was changed")
-        self.db.enable_wal()
+        self._enable_wal()
         if pending_migrations(self.db):
             try:
                 self._upgrade()
@@ -73,6 +75,22 @@ class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
         self.db.execute("PRAGMA foreign_keys = ON")
         self.images_dir.mkdir(exist_ok=True)
         self.models_dir.mkdir(exist_ok=True)
+
+    def _enable_wal(self, timeout_s: float = 10.0) -> None:
+        """Switch to WAL. Changing the journal mode needs the database to itself, and
+        SQLite can answer "database is locked" at once instead of applying the busy
+        timeout when another process is opening or upgrading it at the same moment:
+        retried until ``timeout_s``, then the error goes on."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.db.enable_wal()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    self.db.close()
+                    raise
+                time.sleep(0.05)
 
     def _has_project_files(self) -> bool:
         return any(d.is_dir() and any(p.is_file() for p in d.rglob("*"))
