@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from PIL import Image
 from al_core.split import freeze_test
 from al_core.staging import staged_folder
 from al_core.store import DB_NAME, Store
-from al_core.types import Box, LabeledBox, brief
+from al_core.types import Box, LabeledBox, brief, check_int, check_number
 
 if TYPE_CHECKING:
     from al_core.shapes_demo import ShapesConfig
@@ -68,11 +67,7 @@ class DemoConfig:
         """Refuse a bad option before any file is written, naming it and its range."""
         for name, low, high in (("n_images", 1, MAX_DEMO_IMAGES), ("image_size", 32, 1024),
                                 ("max_digits", 0, 20), ("seed", 0, 2 ** 32 - 1)):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool)
-                    and low <= value <= high):
-                raise ValueError(f"{name}: {brief(value)} is out of range (it must be an "
-                                 f"integer from {low:,} to {high:,})")
+            check_int(name, getattr(self, name), low, high)
         if not (isinstance(self.test_size, int) and 0 <= self.test_size <= self.n_images):
             raise ValueError(f"test_size: {brief(self.test_size)} is out of range (it must "
                              f"be an integer from 0 to n_images, {self.n_images:,})")
@@ -84,13 +79,7 @@ class DemoConfig:
         for name, low, high, upper_open in (("class_skew", 0, 10, False),
                                             ("theme_share", 0, 1, False),
                                             ("empty_share", 0, 1, True)):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
-                and math.isfinite(value) and low <= value and (
-                    value < high if upper_open else value <= high)
-            if not ok:
-                raise ValueError(f"{name}: {brief(value)} is out of range (it must be a "
-                                 f"number in [{low}, {high}{')' if upper_open else ']'})")
+            check_number(name, getattr(self, name), low, high, upper_open=upper_open)
 
 
 def demo_config(kind: str = "digits", **options) -> DemoConfig | ShapesConfig:

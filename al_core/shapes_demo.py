@@ -29,13 +29,12 @@ aspect, fill style), so the frozen test split measures generalisation.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from al_core.types import Box, LabeledBox, brief
+from al_core.types import Box, LabeledBox, brief, check_int, check_number
 
 SHAPE_NAMES = ("circle", "square", "triangle", "star", "cross", "ring", "arrow", "heart")
 CLUTTER_KINDS = ("hexagon", "crescent", "arc", "blob", "stroke")  # hard negatives, no class
@@ -72,7 +71,7 @@ class ShapesConfig:
         for name, low, high in (("n_images", 1, MAX_SHAPES_IMAGES), ("image_size", 32, 1024),
                                 ("max_objects", 0, 50), ("max_clutter", 0, 50),
                                 ("seed", 0, 2 ** 32 - 1)):
-            _check_int(name, getattr(self, name), low, high)
+            check_int(name, getattr(self, name), low, high)
         if not (_is_int(self.test_size) and 0 <= self.test_size <= self.n_images):
             raise ValueError(f"test_size: {brief(self.test_size)} is out of range (it must "
                              f"be an integer from 0 to n_images, {self.n_images:,})")
@@ -84,23 +83,11 @@ class ShapesConfig:
         for name, low, high, upper_open in (("mean_objects", 0, 50, False),
                                             ("class_skew", 0, 10, False),
                                             ("empty_share", 0, 1, True)):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
-                and math.isfinite(value) and low <= value and (
-                    value < high if upper_open else value <= high)
-            if not ok:
-                raise ValueError(f"{name}: {brief(value)} is out of range (it must be a "
-                                 f"number in [{low}, {high}{')' if upper_open else ']'})")
+            check_number(name, getattr(self, name), low, high, upper_open=upper_open)
 
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value, low: int, high: int) -> None:
-    if not (_is_int(value) and low <= value <= high):
-        raise ValueError(f"{name}: {brief(value)} is out of range (it must be an integer "
-                         f"from {low:,} to {high:,})")
 
 
 @dataclass(frozen=True)

@@ -148,3 +148,23 @@ def brief(value, limit: int = 60) -> str:
     20 MB is named, not echoed back whole."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def check_int(name: str, value, low: int, high: int) -> None:
+    """Raise ValueError naming ``name``, the value and the range unless ``value`` is an
+    integer (not a bool) in ``[low, high]``."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+        raise ValueError(f"{name}: {brief(value)} is out of range (it must be an integer "
+                         f"from {low:,} to {high:,})")
+
+
+def check_number(name: str, value, low: float, high: float, *,
+                 upper_open: bool = False) -> None:
+    """Raise ValueError naming ``name``, the value and the range unless ``value`` is a
+    finite number in ``[low, high]`` (``[low, high)`` with ``upper_open``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) and low <= value and (
+            value < high if upper_open else value <= high)
+    if not ok:
+        raise ValueError(f"{name}: {brief(value)} is out of range (it must be a number in "
+                         f"[{low}, {high}{')' if upper_open else ']'})")
