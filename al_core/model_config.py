@@ -31,11 +31,12 @@ RANGES: dict[str, tuple[float, float, str, str]] = {
     "weight_decay": (0, 1, "number", "a number >= 0 and < 1"),
     "repeat_threshold": (0, 1, "number", "a number from 0 (off) to 1"),
     "ema_decay": (0, 1, "number", "a number >= 0 (off) and < 1"),
+    "pseudo_label_score": (0, 1, "number", "0 (off), or a score above 0.1 and below 1"),
     "time_budget_s": (0, 7 * 24 * 3600, "number",
                       "a number of seconds > 0 and <= 604800 (a week), or null (none)"),
 }
 _OPEN_LOW = {"lr", "time_budget_s"}  # 0 itself is refused
-_OPEN_HIGH = {"weight_decay", "ema_decay"}  # the high bound itself is refused
+_OPEN_HIGH = {"weight_decay", "ema_decay", "pseudo_label_score"}  # the high bound itself is refused
 
 
 def check_range(name: str, value) -> None:
@@ -70,6 +71,9 @@ class TrainConfig:
     seed: int = 0
     weights_path: str | None = None  # torchvision archs: a local pretrained checkpoint
     warm_start: bool = False  # start from the parent model's weights (same arch/classes)
+    # > 0: also train on pool images the parent model is sure about, its boxes scored at
+    # least this as targets (al_core.pseudo_labels); 0 = off
+    pseudo_label_score: float = 0.0
     device: str = "auto"  # "auto" | "cpu" | "cuda"
 
     def __post_init__(self) -> None:
@@ -85,6 +89,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"augment: unknown {', '.join(map(repr, unknown))} "
                              f"(choose from {', '.join(AUGMENTATIONS)})")
+        if 0 < self.pseudo_label_score <= 0.1:  # below it a detection is background
+            raise ValueError(f"pseudo_label_score: {brief(self.pseudo_label_score)} is out "
+                             f"of range (it must be {RANGES['pseudo_label_score'][3]})")
         if not isinstance(self.warm_start, bool):
             raise ValueError(f"warm_start: {brief(self.warm_start)} is not true or false")
         if self.device not in ("auto", "cpu", "cuda"):

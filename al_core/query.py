@@ -17,15 +17,18 @@ import numpy as np
 from al_core.jobs import Cancelled, PartReporter, job_kind
 from al_core.store import Store
 from al_core.strategies import features as cold_features
+from al_core.strategies.cost import class_quality
 from al_core.strategies.measures import (ImageScores, flip_boxes, flip_inconsistency,
                                          image_uncertainty, rare_class_weights)
-from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_STRATEGY, Ranked,
-                                         check_options, get_strategy)
+from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_STRATEGY, Detections,
+                                         Ranked, check_options, get_strategy)
 from al_core.types import Selection, SelectionItem, brief
 
 log = logging.getLogger(__name__)
 DEFAULT_RANDOM_CONTROL = 0.1
 Progress = Callable[[float, str], None]
+# class_quality predicts at most this many labeled images (about 1.5 s on 2 cores)
+QUALITY_SAMPLE = 500
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,9 @@ class QueryContext:
                 self._boxes[item_id].append((class_id, score, probs))
         return {int(i): self._boxes[int(i)] for i in ids}
 
-    def uncertainty(self, ids: np.ndarray) -> ImageScores:
+    def detections(self, ids: np.ndarray) -> Detections:
+        """The active model's detections on ``ids``, as rows over the project's classes
+        (see :class:`~al_core.strategies.registry.Detections`)."""
         boxes = self._predictions(ids)
         classes = [c.id for c in self.store.classes()]
         column = {c: k for k, c in enumerate(classes)}
@@ -126,21 +131,64 @@ class QueryContext:
                 rows.append(probs)
                 scores.append(score)
                 index.append(position)
+                # each box's stored class (a two-stage model can give one box per class,
+                # so this is the box's class, not the argmax of its row)
                 predicted.append(column[class_id])
         width = max((len(r) for r in rows), default=len(classes))
-        probs = np.array(rows, np.float32).reshape(-1, width)
+        return Detections(np.array(rows, np.float32).reshape(-1, width),
+                          np.array(scores, np.float32), np.array(index, np.int64),
+                          np.array(predicted, np.int64), len(ids))
+
+    def uncertainty(self, ids: np.ndarray, class_factors: np.ndarray | None = None
+                    ) -> ImageScores:
+        found = self.detections(ids)
         o = self.options
         weights = None
-        if o["class_weight"] and len(probs):
-            # each box's stored class (a two-stage model can give one box per class, so
-            # this is the box's class, not the argmax of its row)
-            counts = self.labeled_class_counts()
-            labeled = np.array([counts.get(c, 0) for c in classes], np.float64)
-            weights = rare_class_weights(np.array(predicted, np.int64), labeled,
-                                         o["class_weight"])
-        return image_uncertainty(probs, np.array(scores, np.float32), np.array(index, np.int64),
-                                 len(ids), measure=o["measure"], aggregate=o["aggregate"],
+        if (o["class_weight"] or class_factors is not None) and len(found.scores):
+            weights = np.ones(len(found.scores), np.float32)
+            if o["class_weight"]:
+                counts = self.labeled_class_counts()
+                labeled = np.array([counts.get(c.id, 0) for c in self.store.classes()],
+                                   np.float64)
+                weights *= rare_class_weights(found.classes, labeled, o["class_weight"])
+            if class_factors is not None:
+                weights *= np.asarray(class_factors, np.float32)[found.classes]
+        return image_uncertainty(found.probs, found.scores, found.image_index, len(ids),
+                                 measure=o["measure"], aggregate=o["aggregate"],
                                  background=o["background"], weights=weights)
+
+    def class_quality(self) -> np.ndarray:
+        """:func:`~al_core.strategies.cost.class_quality` of the active model on (up to
+        :data:`QUALITY_SAMPLE` of) the labeled training images, ``(C,)`` in the
+        project's class order, NaN for a class without labeled boxes."""
+        classes = [c.id for c in self.store.classes()]
+        column = {c: k for k, c in enumerate(classes)}
+        ids = [int(i) for i in self.labeled]
+        if len(ids) > QUALITY_SAMPLE:  # the same sample for the same labeled set
+            ids = sorted(np.random.default_rng(len(ids)).choice(ids, QUALITY_SAMPLE,
+                                                                 replace=False).tolist())
+        if self.model_id is None or not ids:
+            return np.full(len(classes), np.nan)
+        self.ensure_predicted(ids)
+        found: dict[int, list[dict]] = {i: [] for i in ids}
+        for row in self.store.predictions(self.model_id, ids):
+            if row["class_id"] in column:
+                found[row["item_id"]].append(row)
+        labels = self.store.annotations(ids)
+        predictions, truth = [], []
+        for i in ids:
+            rows = found[i]
+            predictions.append((np.array([[r["x1"], r["y1"], r["x2"], r["y2"]] for r in rows],
+                                         np.float64).reshape(-1, 4),
+                                np.array([r["score"] for r in rows], np.float64),
+                                np.array([column[r["class_id"]] for r in rows], np.int64)))
+            anns = [a for a in labels.get(i, []) if a.class_id in column]
+            truth.append((np.array([a.box.as_list() for a in anns], np.float64).reshape(-1, 4),
+                          np.array([column[a.class_id] for a in anns], np.int64)))
+        quality = class_quality(predictions, truth, len(classes))
+        self.note("class_quality", {str(c): None if np.isnan(q) else round(float(q), 4)
+                                    for c, q in zip(classes, quality)})
+        return quality
 
     def predicted_classes(self, ids: np.ndarray) -> list[list[int]]:
         boxes = self._predictions(ids)

@@ -21,7 +21,7 @@ from al_core.jobs import Cancelled, Reporter, job_kind
 from al_core.memory_fit import check_fits
 from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
 from al_core.store import Store
-from al_core.train import describe_stop, resolve_device, train_loop
+from al_core.train import SplitData, describe_stop, resolve_device, train_loop
 from al_core.types import Box
 
 log = logging.getLogger(__name__)
@@ -87,12 +87,19 @@ def train_model(store: Store, model_id: int, *,
     index = {c: k for k, c in enumerate(class_ids)}
     if progress:
         progress(0.0, "loading images")
-    check_fits(config, store.count_items(split="train", status="labeled")
-               + store.count_items(split="val", status="labeled"))  # before loading them
+    n_train = store.count_items(split="train", status="labeled")
+    # before loading them; pseudo-labels add at most as many images as train holds
+    check_fits(config, n_train * (2 if config.pseudo_label_score else 1)
+               + store.count_items(split="val", status="labeled"))
     train = load_split(store, "train", image_size=config.image_size, class_index=index)
     val = load_split(store, "val", image_size=config.image_size, class_index=index)
+    labeled_train = len(train)
+    if config.pseudo_label_score:
+        train = _with_pseudo_labels(store, row["parent_id"], config, train, index, log_line,
+                                    progress)
     if log_line:
-        log_line(f"train {len(train)} images, val {len(val)} images, config {row['config']}")
+        log_line(f"train {len(train)} images ({len(train) - labeled_train} pseudo-labeled), "
+                 f"val {len(val)} images, config {row['config']}")
     model = build_detector(config, len(class_ids))
     if config.warm_start:
         _load_parent_weights(store, row, model, class_ids, log_line)
@@ -117,15 +124,52 @@ def train_model(store: Store, model_id: int, *,
                            "best_epoch": result.best_epoch}, path)
     metrics = {"best_epoch": result.best_epoch, "val_map50": result.best_val_map,
                "epochs_run": result.epochs_run, "stop_reason": result.stop_reason,
-               "train_images": len(train),
-               "val_images": len(val), "labeled_images": len(train) + len(val),
-               "rounds": _label_rounds(store, train.item_ids + val.item_ids),
+               "train_images": labeled_train, "pseudo_labeled_images": len(train) - labeled_train,
+               "val_images": len(val), "labeled_images": labeled_train + len(val),
+               "rounds": _label_rounds(store, train.item_ids[:labeled_train] + val.item_ids),
                "history": result.history}
     store.update_model(model_id, status="trained", checkpoint_path=str(path.relative_to(store.root)),
                        checkpoint_sha256=digest, metrics=metrics)
     if progress:
         progress(1.0, describe_stop(result, config))
     return metrics
+
+
+def _with_pseudo_labels(store: Store, parent_id: int | None, config: TrainConfig,
+                        train: SplitData, index: dict[int, int],
+                        log_line: Callable[[str], None] | None,
+                        progress: Callable[[float, str], None] | None) -> SplitData:
+    """``train`` with the parent model's pseudo-labeled pool images appended
+    (:mod:`al_core.pseudo_labels`); unchanged, saying why, without a usable parent."""
+    from al_core.pseudo_labels import pseudo_label_set
+
+    usable = parent_id is not None and bool(store.model(parent_id)["checkpoint_path"])
+    if not usable:
+        if log_line:
+            log_line("pseudo-labels: none, the model has no parent model with a checkpoint "
+                     "to label the pool")
+        return train
+    pool = store.query_pool()
+    missing = store.items_without_embedding(parent_id, pool)
+    if missing:
+        if progress:
+            progress(0.0, f"pseudo-labels: model #{parent_id} predicts {len(missing)} "
+                          "pool images")
+        predict_items(store, parent_id, missing)
+    found = pseudo_label_set(store, parent_id, score=config.pseudo_label_score,
+                             cap=len(train), seed=config.seed)
+    if not found.item_ids:
+        return train
+    data = load_items(store, found.item_ids, image_size=config.image_size, class_index=None)
+    targets, position = [], {item_id: k for k, item_id in enumerate(found.item_ids)}
+    for item_id, scale in zip(data.item_ids, data.scales):
+        k = position[item_id]
+        keep = np.array([c in index for c in found.class_ids[k]], bool)
+        targets.append({"boxes": torch.from_numpy(found.boxes[k][keep].reshape(-1, 4) * scale),
+                        "labels": torch.tensor([index[c] for c in found.class_ids[k][keep]],
+                                               dtype=torch.int64)})
+    return SplitData(torch.cat([train.images, data.images]), train.targets + targets,
+                     train.item_ids + data.item_ids, train.scales + data.scales)
 
 
 def _label_rounds(store: Store, item_ids: list[int]) -> list[int]:

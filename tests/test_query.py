@@ -21,7 +21,7 @@ from al_core.strategies.features import EXTRACTOR
 from al_core.types import Box, LabeledBox
 
 NO_CHECKPOINT_STRATEGIES = ["random", "uncertainty", "coreset", "typicality", "hybrid",
-                            "ranked_batch"]
+                            "ranked_batch", "dcus", "cost_aware"]
 
 
 def untrained_active_model(store: Store) -> int:
@@ -218,13 +218,17 @@ def test_model_strategies_store_pre_labels_for_the_batch(demo_store):
     label_from_oracle_at_random(demo_store, 8, seed=0)
     split_project(demo_store, seed=0)
     model = untrained_active_model(demo_store)
-    for strategy in ("hybrid", "consistency"):
+    for strategy in ("hybrid", "consistency", "dcus", "cost_aware"):
         sel = run_query(demo_store, QuerySpec(strategy=strategy, add=5, include_pending=True,
                                               tag=strategy))
         assert sel.strategy == strategy and sel.model_id == model
         picked = [i.item_id for i in sel.items]
         assert demo_store.items_without_embedding(model, picked) == []  # predicted: pre-labels
-        assert all(0.0 <= i.score <= 1.0 for i in sel.items if not i.is_control)
+        scores = [i.score for i in sel.items if not i.is_control]
+        if strategy in ("hybrid", "consistency"):
+            assert all(0.0 <= s <= 1.0 for s in scores)
+        else:  # sums (and ratios) of uncertainties; None: an image with no detection
+            assert all(s is None or 0.0 <= s < np.inf for s in scores)
 
 
 def test_selection_export_and_corrected_import_label_exactly_its_items(demo_store, tmp_path):

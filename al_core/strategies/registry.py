@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from al_core.strategies.cost import difficulty_weights, expected_corrections
 from al_core.strategies.measures import (AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_MEASURE,
                                          MEASURES, ImageScores)
 from al_core.strategies.selectors import (class_quotas, select_k_center,
@@ -33,6 +34,19 @@ NO_CLASS = -1  # hybrid's group for candidates without a confident detection
 Ranked = list[tuple[int, float | None]]  # (item id, score), best first
 
 
+@dataclass(frozen=True)
+class Detections:
+    """A model's detections on ``n_images`` images: class probabilities ``probs`` (M, C)
+    over the project's classes, ``scores`` (M,), ``image_index`` (M,) into the images
+    asked about, and each detection's own class ``classes`` (M,) as a column of probs."""
+
+    probs: np.ndarray
+    scores: np.ndarray
+    image_index: np.ndarray
+    classes: np.ndarray
+    n_images: int
+
+
 class Context(Protocol):
     """What strategies may ask of a query (implemented in :mod:`al_core.query`)."""
 
@@ -40,7 +54,11 @@ class Context(Protocol):
     labeled: np.ndarray  # (L,) labeled training item ids
     options: dict
 
-    def uncertainty(self, ids: np.ndarray) -> ImageScores: ...
+    # class_factors (C,): extra per-class weights of each detection's uncertainty
+    def uncertainty(self, ids: np.ndarray, class_factors: np.ndarray | None = None
+                    ) -> ImageScores: ...
+    def detections(self, ids: np.ndarray) -> Detections: ...
+    def class_quality(self) -> np.ndarray: ...  # (C,) in [0, 1], NaN: no labeled box
     def embeddings(self, ids: np.ndarray) -> np.ndarray: ...  # (len(ids), d) float32
     def consistency(self, ids: np.ndarray) -> np.ndarray: ...  # (len(ids),) in [0, 1]
     def predicted_classes(self, ids: np.ndarray) -> list[list[int]]: ...
@@ -69,6 +87,9 @@ DEFAULT_OPTIONS = {
     "prefilter": 4,  # hybrid: coreset among the prefilter x k most uncertain images
     "class_share": 0.5,  # hybrid: share of the batch reserved by predicted class
     "class_score": 0.3,  # a detection counts as a predicted class from this score
+    # cost_aware: the corrections an image costs beyond what its detections predict
+    # (objects the model misses entirely, opening the image at all)
+    "cost_floor": 1.0,
 }
 
 
@@ -88,7 +109,7 @@ def check_options(options: dict | None) -> dict:
     if not isinstance(merged["background"], bool):
         raise ValueError(f"background: {merged['background']!r} is not true or false")
     checks = {"prefilter": (1, None), "class_share": (0, 1), "class_score": (0, 1),
-              "class_weight": (0, 4), "missed_share": (0, 1)}
+              "class_weight": (0, 4), "missed_share": (0, 1), "cost_floor": (0.01, 100)}
     for key, (low, high) in checks.items():
         value = merged[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
@@ -162,9 +183,7 @@ def _hybrid(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     """Uncertainty pre-filter, then k-center greedy with class-balanced quotas."""
     scores = ctx.uncertainty(ctx.pool)
     ranked = capped_missed(scores, k, ctx.options["missed_share"], rng)
-    shortlist = select_top_k(ranked, min(len(ctx.pool), int(ctx.options["prefilter"] * k)))
-    # images with no detection past the quota only when the batch cannot be filled without
-    shortlist = shortlist[:max(k, int(np.sum(ranked[shortlist] > -np.inf)))]
+    shortlist = _shortlist(ranked, k, ctx.options["prefilter"])
     ids = ctx.pool[shortlist]
     counts = ctx.labeled_class_counts()
     groups = np.array([min(cs, key=lambda c: (counts.get(c, 0), c)) if cs else NO_CLASS
@@ -178,6 +197,44 @@ def _hybrid(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     return [(int(ids[j]), float(scores.scores[shortlist][j])) for j in picks]
 
 
+def _shortlist(ranked: np.ndarray, k: int, prefilter: float) -> np.ndarray:
+    """Positions of the ``prefilter x k`` best-ranked images (see :func:`capped_missed`),
+    images with no detection past the quota only when ``k`` cannot be filled without."""
+    shortlist = select_top_k(ranked, min(len(ranked), int(prefilter * k)))
+    return shortlist[:max(k, int(np.sum(ranked[shortlist] > -np.inf)))]
+
+
+def _dcus(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    """PPAL (Yang et al., CVPR 2024): difficulty-calibrated uncertainty, then diversity."""
+    factors = difficulty_weights(ctx.class_quality())
+    scores = ctx.uncertainty(ctx.pool, class_factors=factors)
+    ranked = capped_missed(scores, k, ctx.options["missed_share"], rng)
+    shortlist = _shortlist(ranked, k, ctx.options["prefilter"])
+    ids = ctx.pool[shortlist]
+    result = select_k_center(ctx.embeddings(ids), k, centers=ctx.embeddings(ctx.labeled))
+    ctx.note("missed_objects", [int(ids[j]) for j in result.indices
+                                if scores.missed[shortlist][j]])
+    return [(int(ids[j]), float(scores.scores[shortlist][j])) for j in result.indices]
+
+
+def _cost_aware(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
+    """Uncertainty per expected correction (return on investment)."""
+    from al_core.review import DEFAULT_MIN_SCORE  # the pre-labels the review screen shows
+
+    info = ctx.uncertainty(ctx.pool)
+    found = ctx.detections(ctx.pool)
+    own = found.probs[np.arange(len(found.scores)), found.classes] if len(found.scores) \
+        else np.zeros(0, np.float32)
+    cost = ctx.options["cost_floor"] + expected_corrections(
+        found.scores, own, found.image_index, len(ctx.pool), min_score=DEFAULT_MIN_SCORE)
+    ratio = ImageScores((info.scores / cost).astype(np.float32), info.missed)
+    ranked = capped_missed(ratio, k, ctx.options["missed_share"], rng)
+    top = select_top_k(ranked, k)
+    ctx.note("missed_objects", [int(i) for i in ctx.pool[top][ranked[top] == np.inf]])
+    return [(int(ctx.pool[j]), None if ranked[j] == -np.inf else float(ratio.scores[j]))
+            for j in top]
+
+
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("uncertainty", "Images holding the most detections the model is unsure of: "
              "each detection's uncertainty (measure: least_confidence, margin or entropy), "
@@ -188,6 +245,18 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              "measure), then k-center greedy among them so the batch is diverse, with part of "
              "the batch (class_share) reserved per predicted class, rare classes first.",
              True, _hybrid),
+    Strategy("dcus", "PPAL (Yang et al., \"Plug and Play Active Learning for Object "
+             "Detection\", CVPR 2024): uncertainty with each detection weighted up to 1.2x "
+             "for classes the model localizes and scores poorly on the labeled images "
+             "(difficulty calibration), the prefilter x batch most uncertain images kept, "
+             "then k-center greedy on image embeddings for a diverse batch (PPAL matches "
+             "per-box features by class; one embedding per image stands in here).",
+             True, _dcus),
+    Strategy("cost_aware", "Return on investment (Haertel et al. 2008): the uncertainty "
+             "score divided by the corrections the image's pre-labels are expected to "
+             "need (each box's score read as the chance it is real, plus cost_floor per "
+             "image), so an image that teaches much but needs little fixing comes first.",
+             True, _cost_aware),
     Strategy("consistency", "Images whose detections change under a horizontal flip "
              "(CALD-style): boxes that move, switch class or vanish. Runs the model twice "
              "per image. Measured no better than random on the demo (BENCHMARKS.md): kept "
