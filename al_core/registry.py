@@ -21,7 +21,8 @@ from al_core.jobs import Cancelled, Reporter, job_kind
 from al_core.memory_fit import check_fits
 from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
 from al_core.store import Store
-from al_core.train import SplitData, describe_stop, resolve_device, train_loop
+from al_core.train import (SplitData, describe_stop, resolve_device, train_loop,
+                           use_allowed_cpus)
 from al_core.types import Box
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ def _load_parent_weights(store: Store, row: dict, model, class_ids: list[int],
 def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
     model_id = params["model_id"]
     store.update_model(model_id, status="training", job_id=job_id)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    use_allowed_cpus()
     train_model(store, model_id, progress=reporter.progress, log_line=reporter.log,
                 should_stop=reporter.cancel_requested)
 

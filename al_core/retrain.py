@@ -11,7 +11,6 @@ comparison the rest. Each epoch is logged to the job's log as one JSON line
 from __future__ import annotations
 
 import json
-import os
 
 from al_core.jobs import PartReporter, Reporter, job_kind, start_job
 from al_core.model_config import create_candidate
@@ -33,13 +32,12 @@ def start_retrain(store: Store, *, override: dict | None = None, apply: bool = F
 
 @job_kind("retrain")
 def run_retrain_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
-    import torch
-
     from al_core.registry import run_compare_job, train_model
+    from al_core.train import use_allowed_cpus
 
     model_id = params["model_id"]
     store.update_model(model_id, status="training", job_id=job_id)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    use_allowed_cpus()
     training = PartReporter(reporter.progress, reporter.cancel_requested, 0.0, TRAIN_SHARE,
                             f"training model #{model_id}")
     train_model(store, model_id, progress=training.progress, log_line=reporter.log,

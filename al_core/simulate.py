@@ -364,12 +364,12 @@ def _check_pool(out: Path, config: SimConfig) -> None:
 
 def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) -> dict:
     """Run (or resume) every strategy x seed; returns the curves (also in curves.json)."""
-    import torch
+    from al_core.train import use_allowed_cpus
 
     out.mkdir(parents=True, exist_ok=True)
     curves = load_curves(out, config, source)
     _write_json(out / "settings.json", _settings(config, source))
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    use_allowed_cpus()
     make_base(out / "base", source, say=say)
     _check_pool(out, config)
     for name in config.strategies:  # the ones this run would continue

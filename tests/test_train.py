@@ -371,3 +371,16 @@ def test_training_keeps_the_average_not_the_last_weights(demo_store):
     assert seen[0] is not seen[-1] and isinstance(seen[-1], CompactCenterNet)
     with pytest.raises(ValueError, match="ema_decay: 1"):
         merge_config(TrainConfig(), {"ema_decay": 1})
+
+
+def test_torch_threads_follow_the_cpus_this_process_may_use(monkeypatch):
+    from al_core.train import use_allowed_cpus
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: {3}, raising=False)
+        assert use_allowed_cpus() == 1 and torch.get_num_threads() == 1  # pinned: taskset -c 3
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+        assert use_allowed_cpus() == 3 and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
