@@ -4,6 +4,7 @@ apply it, and see the active model change in the sidebar and the model history."
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from al_core.demo import label_from_oracle_at_random
 from al_core.promotion import save_compare_config
@@ -54,9 +55,10 @@ def test_retrain_compare_and_apply_from_the_browser(looping, served, page):  # n
     page.goto(f"{served}/compare")
     page.get_by_text(re.compile(r"update_model: #2 should replace #1")).wait_for(timeout=30_000)
     charts = page.locator("[data-testid=stVegaLiteChart]")
-    charts.first.wait_for(timeout=30_000)
     classes = len(store.comparisons(limit=1)[0]["per_class"])
-    assert charts.count() == classes  # one PR chart per class with ground truth
+    # one PR chart per class with ground truth; they draw one by one, so wait for the
+    # count (on a loaded machine it read 3 of 7 right after the first one appeared)
+    expect(charts).to_have_count(classes, timeout=30_000)
     page.screenshot(path=ARTIFACTS / "compare-1280.png")
     page.get_by_role("button", name="Apply: update_model").click()
     page.get_by_text(re.compile(r"Carried out by")).wait_for(timeout=30_000)
