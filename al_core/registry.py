@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from al_core.data import load_items, load_split
-from al_core.jobs import Cancelled, Reporter, job_kind
+from al_core.jobs import Cancelled, PartReporter, Reporter, job_kind
 from al_core.memory_fit import check_fits
 from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
 from al_core.store import Store
@@ -97,7 +97,7 @@ def train_model(store: Store, model_id: int, *,
     labeled_train = len(train)
     if config.pseudo_label_score:
         train = _with_pseudo_labels(store, row["parent_id"], config, train, index, log_line,
-                                    progress)
+                                    progress, should_stop)
     if log_line:
         log_line(f"train {len(train)} images ({len(train) - labeled_train} pseudo-labeled), "
                  f"val {len(val)} images, config {row['config']}")
@@ -139,24 +139,25 @@ def train_model(store: Store, model_id: int, *,
 def _with_pseudo_labels(store: Store, parent_id: int | None, config: TrainConfig,
                         train: SplitData, index: dict[int, int],
                         log_line: Callable[[str], None] | None,
-                        progress: Callable[[float, str], None] | None) -> SplitData:
+                        progress: Callable[[float, str], None] | None,
+                        should_stop: Callable[[], bool] | None) -> SplitData:
     """``train`` with the parent model's pseudo-labeled pool images appended
     (:mod:`al_core.pseudo_labels`); unchanged, saying why, without a usable parent."""
     from al_core.pseudo_labels import pseudo_label_set
 
-    usable = parent_id is not None and bool(store.model(parent_id)["checkpoint_path"])
-    if not usable:
+    # the checks of a warm start: a checkpoint that loads, of the same classes (a class
+    # added since would be taught as background on every pseudo-labeled image)
+    _, reason = _parent_weights(store, parent_id, list(index))
+    if reason:
         if log_line:
-            log_line("pseudo-labels: none, the model has no parent model with a checkpoint "
-                     "to label the pool")
+            log_line(f"pseudo-labels: none, {reason}")
         return train
     pool = store.query_pool()
     missing = store.items_without_embedding(parent_id, pool)
     if missing:
-        if progress:
-            progress(0.0, f"pseudo-labels: model #{parent_id} predicts {len(missing)} "
-                          "pool images")
-        predict_items(store, parent_id, missing)
+        predict_items(store, parent_id, missing, reporter=PartReporter(
+            progress, should_stop, 0.0, 0.0,
+            f"pseudo-labels: model #{parent_id} predicts {len(missing)} pool images"))
     found = pseudo_label_set(store, parent_id, score=config.pseudo_label_score,
                              cap=len(train), seed=config.seed)
     if not found.item_ids:
@@ -164,10 +165,9 @@ def _with_pseudo_labels(store: Store, parent_id: int | None, config: TrainConfig
     data = load_items(store, found.item_ids, image_size=config.image_size, class_index=None)
     targets, position = [], {item_id: k for k, item_id in enumerate(found.item_ids)}
     for item_id, scale in zip(data.item_ids, data.scales):
-        k = position[item_id]
-        keep = np.array([c in index for c in found.class_ids[k]], bool)
-        targets.append({"boxes": torch.from_numpy(found.boxes[k][keep].reshape(-1, 4) * scale),
-                        "labels": torch.tensor([index[c] for c in found.class_ids[k][keep]],
+        k = position[item_id]  # boxes: image pixels -> letterboxed input pixels
+        targets.append({"boxes": torch.from_numpy(found.boxes[k].reshape(-1, 4) * scale),
+                        "labels": torch.tensor([index[c] for c in found.class_ids[k]],
                                                dtype=torch.int64)})
     return SplitData(torch.cat([train.images, data.images]), train.targets + targets,
                      train.item_ids + data.item_ids, train.scales + data.scales)

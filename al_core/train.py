@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from al_core.evaluation import Detections, GroundTruth, evaluate
 from al_core.model_config import TrainConfig, merge_config  # noqa: F401 - re-exported
 
+
 def use_allowed_cpus() -> int:
     """Give torch one thread per CPU this process may run on (its affinity: ``taskset``,
     a container's cpuset), not per CPU of the machine: two jobs pinned to one core each

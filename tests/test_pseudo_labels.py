@@ -86,6 +86,13 @@ def test_training_with_pseudo_labels_never_writes_a_label(demo_store):
     assert demo_store.db.execute("SELECT count(*) FROM annotations").fetchone()[0] \
         == labels_before
     assert {i.id: (i.status, i.split) for i in demo_store.items()} == status_before
+    lines.clear()
+    bad = create_candidate(demo_store, override={**SMALL, "pseudo_label_score": 0.8},
+                           base_model_id=parent)
+    demo_store.ensure_classes(["added since the parent"])  # it would be taught as background
+    train_model(demo_store, bad, log_line=lines.append)
+    assert any("pseudo-labels: none, the classes changed since its parent" in line
+               for line in lines)
     off = create_candidate(demo_store, override=SMALL)
     assert train_model(demo_store, off)["pseudo_labeled_images"] == 0
 
@@ -96,7 +103,7 @@ def test_without_a_parent_checkpoint_training_says_why_and_uses_labels_only(demo
     lines = []
     model = create_candidate(demo_store, override={**SMALL, "pseudo_label_score": 0.8})
     assert train_model(demo_store, model, log_line=lines.append)["pseudo_labeled_images"] == 0
-    assert any("pseudo-labels: none, the model has no parent" in line for line in lines)
+    assert any("pseudo-labels: none, it has no parent model" in line for line in lines)
 
 
 @pytest.mark.parametrize("value", [0.05, 0.1, 1.0, -0.1, True])
@@ -104,3 +111,26 @@ def test_the_pseudo_label_score_is_refused_outside_its_range(value):
     with pytest.raises(ValueError, match="pseudo_label_score"):
         TrainConfig(pseudo_label_score=value)
     assert TrainConfig(pseudo_label_score=0.0).pseudo_label_score == 0.0
+
+
+def test_pseudo_boxes_are_scaled_into_the_letterboxed_input(demo_store):
+    import torch
+
+    from al_core.registry import _with_pseudo_labels
+    from al_core.train import SplitData
+
+    parent = _project_with_parent(demo_store)
+    _predict_everywhere(demo_store, parent, lambda i: [0.9])
+    config = TrainConfig(**{**SMALL, "pseudo_label_score": 0.8})
+    index = {c.id: k for k, c in enumerate(demo_store.classes())}
+    empty = SplitData(torch.zeros((0, 3, 64, 64), dtype=torch.uint8), [], [], [])
+    grown = _with_pseudo_labels(demo_store, parent, config,
+                                SplitData(empty.images, [{}] * 4, [0] * 4, [1.0] * 4),
+                                index, None, None, None)
+    assert len(grown) == 4 + 4  # capped at the train split's size
+    item = demo_store.items(ids=[grown.item_ids[4]])[0]
+    scale = 64 / max(item.width, item.height)
+    assert grown.scales[4] == pytest.approx(scale)
+    assert grown.targets[4]["boxes"].shape == (1, 4)
+    assert grown.targets[4]["boxes"][0].tolist() == pytest.approx(
+        [2 * scale, 2 * scale, 12 * scale, 12 * scale])

@@ -6,8 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from al_core.strategies.cost import class_quality, difficulty_weights, expected_corrections
-from al_core.strategies.measures import ImageScores
-from al_core.strategies.registry import Detections, check_options, get_strategy
+from al_core.strategies.registry import ModelDetections, check_options, get_strategy
 
 
 def _boxes(*rows):
@@ -60,6 +59,8 @@ def test_expected_corrections_on_known_detections():
     assert out == pytest.approx([0.1 + 0.75 + 0.2, 0.0, 0.0])
     with pytest.raises(ValueError, match="one entry per detection"):
         expected_corrections(scores, own[:2], np.zeros(4, np.int64), 1, min_score=0.3)
+    with pytest.raises(ValueError, match="image_index must be in 0..1"):
+        expected_corrections(scores, own, np.array([0, 0, 1, 3]), 2, min_score=0.3)
 
 
 class FakeContext:
@@ -74,7 +75,7 @@ class FakeContext:
 
     def detections(self, ids):
         rows = [(k, d) for k, i in enumerate(ids) for d in self._dets.get(int(i), [])]
-        return Detections(np.array([d[2] for _, d in rows], np.float32).reshape(-1, 2),
+        return ModelDetections(np.array([d[2] for _, d in rows], np.float32).reshape(-1, 2),
                           np.array([d[1] for _, d in rows], np.float32),
                           np.array([k for k, _ in rows], np.int64),
                           np.array([d[0] for _, d in rows], np.int64), len(ids))
@@ -120,19 +121,21 @@ def test_cost_aware_prefers_the_image_that_teaches_as_much_for_fewer_corrections
 
 
 def test_dcus_takes_the_hard_class_and_then_a_diverse_batch():
-    box = (0, 0.5, [1.0, 0.0])
-    hard = (1, 0.5, [0.0, 1.0])
-    # 1-3: near-duplicates, each one box of the hard class 1; 4: the easy class far off;
-    # 5: easy and a duplicate of 4; the labeled image sits at the origin
+    easy = (0, 0.5, [1.0, 0.0])
+    hard = (1, 0.5, [0.0, 1.0])  # as uncertain as the easy boxes: only difficulty differs
+    # 1-3: near-duplicates with one easy box each; 4-5: near-duplicates with one box of
+    # the hard class; the labeled image sits at the origin
     emb = {1: [10, 0], 2: [10, 0.01], 3: [10, 0.02], 4: [0, 10], 5: [0, 10.01], 100: [0, 0]}
-    ctx = FakeContext([1, 2, 3, 4, 5], {1: [hard], 2: [hard], 3: [hard], 4: [box], 5: [box]},
-                      emb, quality=[1.0, 0.0], options={"class_weight": 0, "prefilter": 1})
-    # prefilter 1 x k = 2: the two images ranked first are the hard class's (ties go to
-    # the lower id), so difficulty decided the shortlist
-    assert sorted(_pick("dcus", ctx, 2)) == [1, 2]
-    wide = FakeContext(ctx.pool, ctx._dets, emb, quality=[1.0, 0.0],
-                       options={"class_weight": 0, "prefilter": 4})
-    picks = _pick("dcus", wide, 2)
-    # k-center order (farthest from the labeled image first), one of each group: never
-    # two near-duplicates
+    dets = {1: [easy], 2: [easy], 3: [easy], 4: [hard], 5: [hard]}
+
+    def context(quality, prefilter):
+        return FakeContext([1, 2, 3, 4, 5], dets, emb, quality=quality,
+                           options={"class_weight": 0, "prefilter": prefilter})
+    # prefilter 1 x k = 2: the shortlist is the batch. Class 1 handled as well as class
+    # 0: a tie, the lower ids; class 1 handled badly: its images are weighed up
+    assert sorted(_pick("dcus", context([1.0, 1.0], 1), 2)) == [1, 2]
+    assert sorted(_pick("dcus", context([1.0, 0.0], 1), 2)) == [4, 5]
+    # prefilter 4: every image shortlisted, then k-center: one of each group, never two
+    # near-duplicates
+    picks = _pick("dcus", context([1.0, 0.0], 4), 2)
     assert len(set(picks) & {1, 2, 3}) == 1 and len(set(picks) & {4, 5}) == 1

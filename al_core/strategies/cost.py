@@ -93,6 +93,8 @@ def expected_corrections(scores: np.ndarray, top_probs: np.ndarray, image_index:
     if not (s.shape == p.shape == index.shape):
         raise ValueError(f"scores {s.shape}, top_probs {p.shape} and image_index "
                          f"{index.shape} must have one entry per detection")
+    if len(index) and (index.min() < 0 or index.max() >= n_images):
+        raise ValueError(f"image_index must be in 0..{n_images - 1}")
     shown = s >= min_score
     per_detection = np.where(shown, (1.0 - s) + s * (1.0 - p), s)
-    return np.bincount(index, weights=per_detection, minlength=n_images)[:n_images]
+    return np.bincount(index, weights=per_detection, minlength=n_images)

@@ -35,7 +35,7 @@ Ranked = list[tuple[int, float | None]]  # (item id, score), best first
 
 
 @dataclass(frozen=True)
-class Detections:
+class ModelDetections:
     """A model's detections on ``n_images`` images: class probabilities ``probs`` (M, C)
     over the project's classes, ``scores`` (M,), ``image_index`` (M,) into the images
     asked about, and each detection's own class ``classes`` (M,) as a column of probs."""
@@ -57,7 +57,7 @@ class Context(Protocol):
     # class_factors (C,): extra per-class weights of each detection's uncertainty
     def uncertainty(self, ids: np.ndarray, class_factors: np.ndarray | None = None
                     ) -> ImageScores: ...
-    def detections(self, ids: np.ndarray) -> Detections: ...
+    def detections(self, ids: np.ndarray) -> ModelDetections: ...
     def class_quality(self) -> np.ndarray: ...  # (C,) in [0, 1], NaN: no labeled box
     def embeddings(self, ids: np.ndarray) -> np.ndarray: ...  # (len(ids), d) float32
     def consistency(self, ids: np.ndarray) -> np.ndarray: ...  # (len(ids),) in [0, 1]
@@ -248,7 +248,7 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("dcus", "PPAL (Yang et al., \"Plug and Play Active Learning for Object "
              "Detection\", CVPR 2024): uncertainty with each detection weighted up to 1.2x "
              "for classes the model localizes and scores poorly on the labeled images "
-             "(difficulty calibration), the prefilter x batch most uncertain images kept, "
+             "(difficulty calibration, on top of the rarity weights of class_weight), the prefilter x batch most uncertain images kept, "
              "then k-center greedy on image embeddings for a diverse batch (PPAL matches "
              "per-box features by class; one embedding per image stands in here).",
              True, _dcus),
