@@ -31,7 +31,7 @@ RANGES: dict[str, tuple[float, float, str, str]] = {
     "weight_decay": (0, 1, "number", "a number >= 0 and < 1"),
     "repeat_threshold": (0, 1, "number", "a number from 0 (off) to 1"),
     "ema_decay": (0, 1, "number", "a number >= 0 (off) and < 1"),
-    "pseudo_label_score": (0, 1, "number", "0 (off), or a score above 0.1 and below 1"),
+    "pseudo_label_score": (0, 1, "number", "0 (off), or a score above 0.2 and below 1"),
     "time_budget_s": (0, 7 * 24 * 3600, "number",
                       "a number of seconds > 0 and <= 604800 (a week), or null (none)"),
 }
@@ -89,7 +89,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"augment: unknown {', '.join(map(repr, unknown))} "
                              f"(choose from {', '.join(AUGMENTATIONS)})")
-        if 0 < self.pseudo_label_score <= 0.1:  # below it a detection is background
+        if 0 < self.pseudo_label_score <= 0.2:  # pseudo_labels.IGNORE_BELOW: background
             raise ValueError(f"pseudo_label_score: {brief(self.pseudo_label_score)} is out "
                              f"of range (it must be {RANGES['pseudo_label_score'][3]})")
         if not isinstance(self.warm_start, bool):
