@@ -24,6 +24,8 @@ BAD_VALUES = [
     ("ema_decay", 1, "a number >= 0 \\(off\\) and < 1"), ("ema_decay", -0.5, "< 1"),
     ("seed", -1, "an integer from 0 to 4294967295"), ("seed", 2**32, "0 to 4294967295"),
     ("seed", 1.0, "an integer"),
+    ("pseudo_label_score", 1, "0 \\(off\\), or a score above 0.2 and below 1"),
+    ("pseudo_label_score", -0.5, "above 0.2"), ("pseudo_label_score", 0.15, "above 0.2"),
 ]
 
 
@@ -48,7 +50,8 @@ def test_every_numeric_key_has_a_range_and_a_bad_value_in_the_table():
     {"image_size": 150}, {"epochs": 1}, {"epochs": 10000}, {"width": 4}, {"width": 256},
     {"patience": 0}, {"patience": 10}, {"time_budget_s": None}, {"time_budget_s": 0.5},
     {"time_budget_s": 180}, {"repeat_threshold": 0}, {"repeat_threshold": 1},
-    {"ema_decay": 0}, {"ema_decay": 0.999}, {"seed": 0}, {"seed": 2**32 - 1}])
+    {"ema_decay": 0}, {"ema_decay": 0.999}, {"seed": 0}, {"seed": 2**32 - 1},
+    {"pseudo_label_score": 0}, {"pseudo_label_score": 0.21}, {"pseudo_label_score": 0.99}])
 def test_the_ends_of_each_range_are_accepted(override):
     config = merge_config(TrainConfig(), override)
     assert all(getattr(config, k) == v for k, v in override.items())
