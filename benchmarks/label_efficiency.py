@@ -5,15 +5,16 @@ demo datasets, 5 seeds each, timed as one whole simulation.
 
 Runs ``simulate`` on the digits demo (100 initial labels, 4 rounds of 75) and on the
 shapes demo (200 initial labels, 4 rounds of 150: its objects are small and many, and
-at 400 labels random's model is still near 0.2 mAP50), each on the demo's own draw
+at 400 labels random's model is still near 0.15 mAP50), each on the demo's own draw
 (``--demo-seed 0``, the reported one; settings are chosen on other draws). The two run
-side by side, the CPUs this process may use split between them (one each on 2 cores) (one torch thread each
-beats two processes of two threads fighting over two cores); each one's output goes to
-``OUT/<kind>-demo<draw>.log``. Then it prints each folder's wall time, the cost to reach random's final mAP50 in images, boxes and
-corrections (``label_cost.py``) and the worst gap to random at any round. Folders are
-resumed when rerun (the times then cover only what was left). ``--strategy`` adds
-strategies to compare (the default and random always run); ``--seeds`` and
-``--demo-seed`` choose other draws, e.g. development ones.
+side by side, the CPUs this process may use split between them (one each on 2 cores:
+one torch thread each beats two processes of two threads fighting over two cores);
+each one's output goes to ``OUT/<kind>-demo<draw>.log``. Then it prints each one's wall
+time, the cost to reach random's final mAP50 in images, boxes and corrections
+(``label_cost.py``) and the worst gap to random at any round. Folders are resumed when
+rerun (the times then cover only what was left). ``--strategy`` adds strategies to
+compare (the default and random always run); ``--seeds`` and ``--demo-seed`` choose
+other draws, e.g. development ones.
 """
 from __future__ import annotations
 
