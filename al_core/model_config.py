@@ -36,7 +36,8 @@ RANGES: dict[str, tuple[float, float, str, str]] = {
                       "a number of seconds > 0 and <= 604800 (a week), or null (none)"),
 }
 _OPEN_LOW = {"lr", "time_budget_s"}  # 0 itself is refused
-_OPEN_HIGH = {"weight_decay", "ema_decay", "pseudo_label_score"}  # the high bound itself is refused
+# the high bound itself is refused
+_OPEN_HIGH = {"weight_decay", "ema_decay", "pseudo_label_score"}
 
 
 def check_range(name: str, value) -> None:

@@ -136,8 +136,8 @@ class QueryContext:
                 predicted.append(column[class_id])
         width = max((len(r) for r in rows), default=len(classes))
         return ModelDetections(np.array(rows, np.float32).reshape(-1, width),
-                          np.array(scores, np.float32), np.array(index, np.int64),
-                          np.array(predicted, np.int64), len(ids))
+                               np.array(scores, np.float32), np.array(index, np.int64),
+                               np.array(predicted, np.int64), len(ids))
 
     def uncertainty(self, ids: np.ndarray, class_factors: np.ndarray | None = None
                     ) -> ImageScores:

@@ -125,7 +125,8 @@ def train_model(store: Store, model_id: int, *,
                            "best_epoch": result.best_epoch}, path)
     metrics = {"best_epoch": result.best_epoch, "val_map50": result.best_val_map,
                "epochs_run": result.epochs_run, "stop_reason": result.stop_reason,
-               "train_images": labeled_train, "pseudo_labeled_images": len(train) - labeled_train,
+               "train_images": labeled_train,
+               "pseudo_labeled_images": len(train) - labeled_train,
                "val_images": len(val), "labeled_images": labeled_train + len(val),
                "rounds": _label_rounds(store, train.item_ids[:labeled_train] + val.item_ids),
                "history": result.history}
