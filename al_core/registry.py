@@ -29,7 +29,14 @@ log = logging.getLogger(__name__)
 PREDICT_SCORE_THRESHOLD = 0.05  # low, so uncertain boxes are kept for the strategies
 
 
-def build_detector(config: TrainConfig, num_classes: int):
+def build_detector(config: TrainConfig, num_classes: int, *, seed: int | None = None):
+    """A detector of ``config.arch`` for ``num_classes`` classes, freshly initialised.
+    With ``seed``, torch's generator is seeded first, so the initial weights, and with
+    them a whole training of the same config and data, come out the same every time
+    (:func:`al_core.train.train_loop` seeds the rest); without it (a checkpoint is about
+    to be loaded over them) the weights are whatever torch's generator gives."""
+    if seed is not None:
+        torch.manual_seed(seed)
     if config.arch == "compact":
         from al_core.models.compact import CompactCenterNet
         return CompactCenterNet(num_classes, width=config.width)
@@ -101,7 +108,7 @@ def train_model(store: Store, model_id: int, *,
     if log_line:
         log_line(f"train {len(train)} images ({len(train) - labeled_train} pseudo-labeled), "
                  f"val {len(val)} images, config {row['config']}")
-    model = build_detector(config, len(class_ids))
+    model = build_detector(config, len(class_ids), seed=config.seed)
     if config.warm_start:
         _load_parent_weights(store, row, model, class_ids, log_line)
 

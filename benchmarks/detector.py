@@ -128,7 +128,7 @@ def run(store: Store, config: TrainConfig) -> dict:
     index = {c.id: k for k, c in enumerate(store.classes())}
     data = {s: load_split(store, s, image_size=config.image_size, class_index=index)
             for s in ("train", "val", "test")}
-    model = build_detector(config, len(index))
+    model = build_detector(config, len(index), seed=config.seed)
     cpu = torch.device("cpu")
     curve, reached, eval_s = [], None, 0.0
 
