@@ -96,8 +96,10 @@ def train_model(store: Store, model_id: int, *,
     if progress:
         progress(0.0, "loading images")
     n_train = store.count_items(split="train", status="labeled")
-    # before loading them; pseudo-labels add at most as many images as train holds
-    check_fits(config, n_train * (2 if config.pseudo_label_score else 1)
+    # before loading them; pseudo-labels (only with a parent to make them) add at most
+    # as many images as train holds
+    pseudo = bool(config.pseudo_label_score and row["parent_id"] is not None)
+    check_fits(config, n_train * (2 if pseudo else 1)
                + store.count_items(split="val", status="labeled"))
     train = load_split(store, "train", image_size=config.image_size, class_index=index)
     val = load_split(store, "val", image_size=config.image_size, class_index=index)

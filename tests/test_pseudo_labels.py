@@ -86,6 +86,10 @@ def test_training_with_pseudo_labels_never_writes_a_label(demo_store):
     assert demo_store.db.execute("SELECT count(*) FROM annotations").fetchone()[0] \
         == labels_before
     assert {i.id: (i.status, i.split) for i in demo_store.items()} == status_before
+    off = create_candidate(demo_store, override={**SMALL, "pseudo_label_score": 0})
+    assert train_model(demo_store, off)["pseudo_labeled_images"] == 0
+    default = create_candidate(demo_store, override=SMALL, base_model_id=parent)
+    assert demo_store.model(default)["config"]["pseudo_label_score"] == 0.6  # on by default
     lines.clear()
     bad = create_candidate(demo_store, override={**SMALL, "pseudo_label_score": 0.8},
                            base_model_id=parent)
@@ -93,17 +97,31 @@ def test_training_with_pseudo_labels_never_writes_a_label(demo_store):
     train_model(demo_store, bad, log_line=lines.append)
     assert any("pseudo-labels: none, the classes changed since its parent" in line
                for line in lines)
-    off = create_candidate(demo_store, override=SMALL)
-    assert train_model(demo_store, off)["pseudo_labeled_images"] == 0
 
 
-def test_without_a_parent_checkpoint_training_says_why_and_uses_labels_only(demo_store):
+def test_without_a_parent_checkpoint_training_says_why_and_uses_labels_only(demo_store,
+                                                                            monkeypatch):
+    import al_core.registry as registry
+
     label_from_oracle_at_random(demo_store, 16, seed=0)
     split_project(demo_store, seed=0)
+    sized = []  # the images the memory check was asked about
+    real_check = registry.check_fits
+    monkeypatch.setattr(registry, "check_fits",
+                        lambda config, images, **kw: sized.append(images)
+                        or real_check(config, images, **kw))
     lines = []
     model = create_candidate(demo_store, override={**SMALL, "pseudo_label_score": 0.8})
     assert train_model(demo_store, model, log_line=lines.append)["pseudo_labeled_images"] == 0
     assert any("pseudo-labels: none, it has no parent model" in line for line in lines)
+    # no parent, no pseudo-labels: the memory check counts the labeled images only
+    assert sized == [demo_store.count_items(split="train", status="labeled")
+                     + demo_store.count_items(split="val", status="labeled")]
+    demo_store.apply_decision(model, "update_model")
+    child = create_candidate(demo_store, override={**SMALL, "pseudo_label_score": 0.8})
+    train_model(demo_store, child)
+    assert sized[1] == 2 * demo_store.count_items(split="train", status="labeled") \
+        + demo_store.count_items(split="val", status="labeled")
 
 
 @pytest.mark.parametrize("value", [0.05, 0.2, 1.0, -0.1, True])
