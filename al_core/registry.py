@@ -32,9 +32,10 @@ PREDICT_SCORE_THRESHOLD = 0.05  # low, so uncertain boxes are kept for the strat
 def build_detector(config: TrainConfig, num_classes: int, *, seed: int | None = None):
     """A detector of ``config.arch`` for ``num_classes`` classes, freshly initialised.
     With ``seed``, torch's generator is seeded first, so the initial weights, and with
-    them a whole training of the same config and data, come out the same every time
-    (:func:`al_core.train.train_loop` seeds the rest); without it (a checkpoint is about
-    to be loaded over them) the weights are whatever torch's generator gives."""
+    them a whole training of the same config and data, come out the same every time on
+    one machine and thread count (:func:`al_core.train.train_loop` seeds the rest);
+    without it (a checkpoint is about to be loaded over them) the weights are whatever
+    torch's generator gives."""
     if seed is not None:
         torch.manual_seed(seed)
     if config.arch == "compact":
