@@ -116,10 +116,13 @@ def cmd_train(args) -> int:
     if code == 0:
         metrics = store.model(model_id)["metrics"]
         val = metrics.get("val_map50")
+        pseudo = metrics.get("pseudo_labeled_images") or 0
         print(f"model #{model_id} trained: val mAP50 "
               f"{'-' if val is None else f'{val:.3f}'} at epoch {metrics.get('best_epoch')} "
-              f"of {metrics.get('epochs_run')}; not active yet: `compare --new {model_id}` "
-              "decides whether it replaces the active model")
+              f"of {metrics.get('epochs_run')}, on {metrics.get('train_images')} labeled "
+              "train images" + (f" and {pseudo} pseudo-labeled pool images" if pseudo else "")
+              + f"; not active yet: `compare --new {model_id}` decides whether it replaces "
+              "the active model")
     return code
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from al_core.store import Store
 from tests.datasets import add_bad_inputs, write_dataset, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,6 +207,9 @@ def test_train_then_evaluate_and_compare_need_no_predict_step(tmp_path):
     cli("demo", "--project", p, "--images", 60, "--test", 10, "--labeled", 30)
     out = cli("train", "--project", p, "--config", TINY_TRAIN).stdout
     assert "job 1 succeeded" in out and "model #1 trained: val mAP50" in out
+    with Store(p) as store:  # a first model: no parent to make pseudo-labels
+        train = store.count_items(split="train", status="labeled")
+    assert f", on {train} labeled train images;" in out
     first = cli("evaluate", "--project", p, "--model", 1, "--json")
     data = json.loads(first.stdout)  # stdout stays exactly one JSON object
     assert set(data) == {"iou_threshold", "map", "per_class"}
