@@ -25,6 +25,7 @@ class VersionRow:
     decision: str  # the newest decision about it, in a few words
     decision_detail: str  # the same with who and why
     created: str  # ISO timestamp
+    pseudo_labels: int = 0  # pool images it also trained on, pseudo-labeled by its parent
 
 
 def config_change(config: dict, parent: dict | None) -> str:
@@ -97,5 +98,6 @@ def model_history(store: Store) -> list[VersionRow]:
             id=m["id"], name=m["name"], parent_id=m["parent_id"], status=m["status"],
             active=m["status"] == "active", config_change=change, labels=labels,
             rounds=list(metrics.get("rounds", [])), test_map50=test_map, test_note=note,
-            decision=decision[0], decision_detail=decision[1], created=m["created"]))
+            decision=decision[0], decision_detail=decision[1], created=m["created"],
+            pseudo_labels=int(metrics.get("pseudo_labeled_images") or 0)))
     return rows

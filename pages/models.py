@@ -86,7 +86,8 @@ def _test_map(r) -> str:
 def _trained_on(r) -> str:
     if r.labels is None:
         return "—"
-    return f"{r.labels:,} · {_span(r.rounds)}" if r.rounds else f"{r.labels:,}"
+    labels = f"{r.labels:,}" + (f" + {r.pseudo_labels:,} pseudo" if r.pseudo_labels else "")
+    return f"{labels} · {_span(r.rounds)}" if r.rounds else labels
 
 
 def _span(rounds: list[int]) -> str:

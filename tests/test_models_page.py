@@ -75,7 +75,8 @@ def test_history_shows_parents_decisions_and_config_changes_then_rolls_back(mode
     second = s.add_model(name="second", arch="compact", status="trained", parent_id=first,
                          config={"epochs": 40, "lr": 0.003})
     s.update_model(second, checkpoint_path="models/model-2.pt",
-                   metrics={"labeled_images": 30, "rounds": [0, 1]})
+                   metrics={"labeled_images": 30, "rounds": [0, 1],
+                            "pseudo_labeled_images": 12})
     s.apply_decision(second, "update_model", decided_by="ana", why="won 7 of 7 classes")
     page = _page("lead")
     table = next(d.value for d in page.dataframe if "version" in d.value.columns)
@@ -83,7 +84,7 @@ def test_history_shows_parents_decisions_and_config_changes_then_rolls_back(mode
     assert set(rows) == {f"● #{second} second", f"#{first} first"}
     new, old = rows[f"● #{second} second"], rows[f"#{first} first"]
     assert new["parent"] == f"#{first}" and old["parent"] == "—"
-    assert new["labels"] == "30 · rounds 0–1" and old["labels"] == "14 · round 0"
+    assert new["labels"] == "30 + 12 pseudo · rounds 0–1" and old["labels"] == "14 · round 0"
     assert new["decision"] == f"promoted over #{first}"
     assert old["decision"] == f"replaced by #{second}"
     why = next(m.value for m in page.markdown if f"- **#{second} second**" in m.value)
