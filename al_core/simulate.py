@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from al_core.model_config import TrainConfig
 from al_core.sim_results import (format_table, labels_to_reach, mean_curve,  # noqa: F401
                                   plot_curves, summarize)
 from al_core.staging import staged_folder
@@ -43,10 +44,11 @@ Say = Callable[[str], None]
 # training is 1.5x faster than at the product's default 160. Each round fine-tunes the
 # previous round's model (warm start), as a team would between rounds; from scratch,
 # the same budget leaves the early models barely past learning where objects are.
-# Pseudo-labels at 0.6, the product's default (model_config.TrainConfig), for every
-# strategy, random included: the comparison is of selections under the same training.
+# Pseudo-labels as in the product (recorded in settings.json, so a changed default
+# refuses old folders), for every strategy, random included: the comparison is of
+# selections under the same training.
 DEFAULT_TRAIN = {"epochs": 10, "time_budget_s": None, "image_size": 128, "warm_start": True,
-                 "pseudo_label_score": 0.6}
+                 "pseudo_label_score": TrainConfig.pseudo_label_score}
 DEFAULT_MIN_TRAIN_IMAGES = 4000
 QUICK_TRAIN = {"epochs": 2, "time_budget_s": None, "image_size": 96, "width": 8}
 FULL_DEFAULTS = {"strategies": ("random", "uncertainty", "coreset", "hybrid"), "initial": 100,

@@ -132,6 +132,7 @@ def test_a_trained_model_records_why_training_stopped(demo_store):
     assert fraction == 1.0 and re.fullmatch(r"stopped by the time budget \(0.01 s\) at epoch "
                                             r"1/3; best epoch 1, val mAP50 \d\.\d{3}", last)
 
+
 def test_the_same_seed_and_labels_train_the_same_weights(demo_store):
     # the initial weights used to come from whatever state torch's generator was in, so
     # the same round of a simulation trained to 0.41 and 0.30 test mAP50 in two runs
