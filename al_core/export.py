@@ -2,10 +2,12 @@
 and Roboflow exchange) and a YOLO txt dataset. Files are written atomically."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -124,20 +126,50 @@ def export_coco(store: Store, out: str | Path, *, selection: str | None = None,
             "categories": len(data["categories"])}
 
 
+def _fold(path: PurePosixPath | str) -> str:
+    """A path as a case- and normalisation-insensitive file system sees it (Windows,
+    macOS): two paths with one fold are one file there."""
+    return unicodedata.normalize("NFC", str(path)).casefold()
+
+
+def _yolo_paths(split: str, rel: PurePosixPath) -> tuple[str, str]:
+    """The image and label file an item with path ``rel`` writes, folded."""
+    return (_fold(PurePosixPath("images", split, rel)),
+            _fold(PurePosixPath("labels", split, rel.with_suffix(".txt"))))
+
+
 def _yolo_names(items) -> dict[int, PurePosixPath]:
-    """Each item's path inside its split folder. YOLO finds a label by the image's stem,
-    so images whose stems would collide (a.png and a.jpg, or one name from two
-    referenced folders) get the item id added to the name."""
-    taken: dict[tuple[str, str], int] = {}
-    for item in items:
-        key = (item.split or "unsplit", str(PurePosixPath(item.file).with_suffix("")))
-        taken[key] = taken.get(key, 0) + 1
-    names = {}
+    """Each item's path inside its split folder, so that no two items write one file.
+    YOLO finds a label by the image's stem, so images whose label files would be one
+    (``a.png`` and ``a.jpg``; ``A.jpg`` and ``a.jpg``, which are one file on Windows and
+    macOS; one name from two referenced folders) are each named ``STEM-<item id>``, and
+    ``STEM-<item id>-2``, ``-3``... where that is a name the export writes anyway (a
+    real ``img-4.jpg`` beside ``img.jpg`` of item 4) or a folder it makes."""
+    files: dict[str, int] = {}
+    folders: set[str] = set()
     for item in items:
         rel = PurePosixPath(item.file)
-        if taken[(item.split or "unsplit", str(rel.with_suffix("")))] > 1:
-            rel = rel.with_name(f"{rel.stem}-{item.id}{rel.suffix}")
-        names[item.id] = rel
+        for path in _yolo_paths(item.split or "unsplit", rel):
+            files[path] = files.get(path, 0) + 1
+            folders.update(_fold(p) for p in PurePosixPath(path).parents)
+    names, renamed = {}, []
+    for item in items:
+        rel = PurePosixPath(item.file)
+        paths = _yolo_paths(item.split or "unsplit", rel)
+        if all(files[p] == 1 and p not in folders for p in paths):
+            names[item.id] = rel
+        else:
+            renamed.append(item)
+    taken = set(files) | folders  # never a name another item has, kept or renamed
+    for item in renamed:
+        rel, split = PurePosixPath(item.file), item.split or "unsplit"
+        for n in itertools.count(1):
+            name = rel.with_name(f"{rel.stem}-{item.id}{'' if n == 1 else f'-{n}'}{rel.suffix}")
+            paths = _yolo_paths(split, name)
+            if taken.isdisjoint(paths):
+                break
+        taken.update(paths)
+        names[item.id] = name
     return names
 
 
@@ -250,6 +282,7 @@ def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
                                            encoding="utf-8")
         written = sorted(PurePosixPath(p.relative_to(staging).as_posix())
                          for p in staging.rglob("*") if p.is_file())
+        _check_one_file_per_item(written, items)
         foreign = [p for p in written if p not in owned and (out / p).exists()]
         if foreign:
             raise ValueError(f"{out / foreign[0]} was not written by the earlier export and "
@@ -260,6 +293,16 @@ def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
         shutil.rmtree(staging, ignore_errors=True)
     return {"images": len(items), "annotations": sum(len(anns[i.id]) for i in items),
             "categories": len(classes)}
+
+
+def _check_one_file_per_item(written: list[PurePosixPath], items) -> None:
+    """Raise RuntimeError unless the export wrote one image and one label file per item:
+    the counts it reports are the files it wrote, never more."""
+    images = sum(p.parts[0] == "images" for p in written)
+    labels = sum(p.parts[0] == "labels" for p in written)
+    if images != len(items) or labels != len(items):
+        raise RuntimeError(f"the YOLO export wrote {images} images and {labels} label files "
+                           f"for {len(items)} items; nothing was changed")
 
 
 def _swap_in(staging: Path, out: Path, owned: set[PurePosixPath],
