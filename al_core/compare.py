@@ -22,12 +22,13 @@ class won, mAP not lower, no class down by more than 5 AP points.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from al_core.evaluation import Detections, EvalResult, GroundTruth, evaluate
-from al_core.types import brief
+from al_core.types import Cancelled, brief
 
 TOP_KEYS = {"checks", "wins", "min_map_gain", "max_class_drop", "bootstrap"}
 PR_KEYS = {"iou_threshold", "min_delta"}
@@ -145,15 +146,23 @@ def _resample(gt: GroundTruth, dt: Detections, images: np.ndarray, pick: np.ndar
             Detections(did, dt.label[d], dt.xywh[d], dt.score[d]))
 
 
+BOOTSTRAP_BATCH = 25  # resamples between two looks at ``should_stop``
+
+
 def bootstrap_map_delta(gt: GroundTruth, new: Detections, old: Detections, *,
-                        iou_threshold: float, samples: int, seed: int
+                        iou_threshold: float, samples: int, seed: int,
+                        should_stop: Callable[[], bool] | None = None
                         ) -> tuple[float, tuple[float, float]]:
     """Paired bootstrap over test images: P(new mAP > old mAP) and a 95% interval of
-    the mAP difference. The same resampled images are used for both models."""
+    the mAP difference. The same resampled images are used for both models.
+    ``should_stop`` is asked every ``BOOTSTRAP_BATCH`` resamples; when it answers True,
+    :class:`~al_core.jobs.Cancelled` is raised."""
     images = np.unique(gt.image)
     rng = np.random.default_rng(seed)
     deltas = np.empty(samples)
     for s in range(samples):
+        if should_stop and s % BOOTSTRAP_BATCH == 0 and should_stop():
+            raise Cancelled()
         pick = rng.integers(0, len(images), len(images))
         g, dn = _resample(gt, new, images, pick)
         _, do = _resample(gt, old, images, pick)

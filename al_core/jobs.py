@@ -4,8 +4,18 @@ progress and a heartbeat to SQLite, can be cancelled, and survives the UI's relo
 A job whose process died (``kill -9``, out of memory, a reboot) stops beating; any reader
 that calls :func:`reap_stale` marks it failed, and its model with it, two heartbeats
 later. A job whose process lives is failed only when it has not beaten for
-``HUNG_AFTER_S`` (stopped or hung), never because another writer delayed its beat. A job's work is written only when it succeeds, so a failed or cancelled job never
-changes labels or the active model.
+``HUNG_AFTER_S`` (stopped or hung), never because another writer delayed its beat.
+Heartbeats are aged on the monotonic clock and processes identified by their start
+ticks (:mod:`al_core.liveness`), so a wall-clock step neither kills a beating job nor
+keeps a dead one alive.
+
+A cancel is final. A running job checks for it between its units of work (a prediction
+chunk, an epoch, a bootstrap batch) and, last, inside the write transaction that stores
+its result (:meth:`Reporter.commit`), which also marks the job succeeded: a cancel
+requested before that commit rolls the result back and ends the job ``cancelled`` with
+no decision stored and the active model untouched; one requested after it finds the
+job ended. A job's work is written only when it succeeds, so a failed or cancelled job
+never changes labels or the active model.
 
 Trainings (``SERIAL_KINDS``) each use every core, so they run one at a time: a second
 one stays queued, its process waiting, with the message "waiting for job N (train) to
@@ -25,10 +35,12 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
+from al_core.liveness import (alive, beat_age_s, beat_fields, process_identity,
+                              runs_job)
 from al_core.store import Store, now
+from al_core.types import Cancelled  # noqa: F401 - raised by the job kinds through here
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +58,6 @@ def job_kind(name: str):
         KINDS[name] = fn
         return fn
     return register
-
-
-class Cancelled(Exception):
-    """Raised inside a job when a cancel was requested."""
 
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
@@ -78,7 +86,7 @@ class Reporter:
 
     def progress(self, fraction: float, message: str) -> None:
         _bookkeeping(self.store.update_job, self.job_id, progress=max(0.0, min(1.0, fraction)),
-                     message=message, heartbeat=now())
+                     message=message, **beat_fields())
 
     def log(self, line: str) -> None:
         _bookkeeping(self.store.append_job_log, self.job_id, line)
@@ -88,6 +96,23 @@ class Reporter:
                                     [self.job_id]).fetchone()
         return bool(row and row[0])
 
+    def check(self) -> None:
+        """Raise :class:`Cancelled` when a cancel was requested (between units of work)."""
+        if self.cancel_requested():
+            raise Cancelled()
+
+    def commit(self) -> None:
+        """Call inside the write transaction that stores the job's result, before the
+        result is written: raises :class:`Cancelled` (rolling the transaction back) when
+        a cancel was requested, else marks the job succeeded in the same transaction, so
+        a cancel that comes later finds it ended instead of being ignored."""
+        if not self.store.db.conn.in_transaction:
+            raise RuntimeError("Reporter.commit must run inside the result's write "
+                               "transaction (store.write())")
+        self.check()
+        self.store.update_job(self.job_id, status="succeeded", progress=1.0, finished=now(),
+                              error=None, **beat_fields())
+
 
 class PartReporter:
     """A part of a longer piece of work, as :func:`registry.predict_items` reports to it:
@@ -95,9 +120,10 @@ class PartReporter:
 
     def __init__(self, progress: Callable[[float, str], None] | None,
                  should_stop: Callable[[], bool] | None, start: float, span: float,
-                 what: str) -> None:
+                 what: str, *, commit: Callable[[], None] | None = None) -> None:
         self.cb, self.stop, self.what = progress, should_stop, what
         self.start, self.span = start, span  # this part's share of the whole
+        self._commit = commit  # the whole job's Reporter.commit, when this part ends it
 
     def progress(self, fraction: float, message: str) -> None:
         if self.cb:
@@ -105,6 +131,19 @@ class PartReporter:
 
     def cancel_requested(self) -> bool:
         return bool(self.stop and self.stop())
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` when a cancel was requested."""
+        if self.cancel_requested():
+            raise Cancelled()
+
+    def commit(self) -> None:
+        """Inside the write transaction storing this part's result: the whole job's
+        :meth:`Reporter.commit` when this part is its last, else a cancel check."""
+        if self._commit:
+            self._commit()
+        else:
+            self.check()
 
 
 def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> int:
@@ -123,7 +162,7 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
             [sys.executable, "-m", "al_core", "run-job", "--project", str(store.root),
              "--job", str(job_id)], stdout=out, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
-    store.update_job(job_id, pid=proc.pid)
+    store.update_job(job_id, **process_identity(proc.pid))
     if wait:
         proc.wait()
     else:  # reap it when it ends, so a long-lived app (Streamlit) collects no zombies
@@ -134,7 +173,7 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
 def _beat(project: Path, job_id: int, stop: threading.Event) -> None:
     with Store(project) as store:  # its own connection: sqlite3 objects stay in one thread
         while not stop.wait(HEARTBEAT_S):  # never dies of a busy database
-            _bookkeeping(store.update_job, job_id, heartbeat=now())
+            _bookkeeping(store.update_job, job_id, **beat_fields())
 
 
 def job_ahead(store: Store, job_id: int) -> dict | None:
@@ -148,7 +187,7 @@ def job_ahead(store: Store, job_id: int) -> dict | None:
     for other in sorted(others, key=lambda j: j["id"]):
         if other["id"] == job_id or other["kind"] not in SERIAL_KINDS:
             continue
-        if other["status"] == "running" or (other["id"] < job_id and _alive(other["pid"])):
+        if other["status"] == "running" or (other["id"] < job_id and alive(other["pid"])):
             return other
     return None
 
@@ -163,8 +202,9 @@ def _take_turn(store: Store, job_id: int, poll_s: float) -> bool:
                 return False
             ahead = job_ahead(store, job_id)
             if ahead is None:
-                store.update_job(job_id, status="running", pid=os.getpid(), started=now(),
-                                 heartbeat=now(), message=None)
+                store.update_job(job_id, **{**process_identity(os.getpid()),
+                                            **beat_fields(), "status": "running",
+                                            "started": now(), "message": None})
                 return True
             if ahead["id"] != waiting_for:
                 waiting_for = ahead["id"]
@@ -211,7 +251,7 @@ def run_job(store: Store, job_id: int, *, poll_s: float = WAIT_POLL_S) -> str:
     end = {"progress": 1.0} if status == "succeeded" else {}  # else: where it stopped
     for _ in range(30):  # the job's outcome must be recorded: wait out a long writer
         if _bookkeeping(_record_end, store, job_id, status=status, error=error,
-                        finished=now(), heartbeat=now(), **end):
+                        finished=now(), **beat_fields(), **end):
             break
     _on_end(store, job_id, status)
     return store.job(job_id)["status"]
@@ -267,50 +307,6 @@ def cancel_job(store: Store, job_id: int) -> str:
     return job["status"]
 
 
-def _age_s(stamp: str | None) -> float:
-    if not stamp:
-        return float("inf")
-    return (datetime.now(timezone.utc) - datetime.fromisoformat(stamp)).total_seconds()
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped by its parent) is dead for our purposes
-        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1]
-        return state != "Z"
-    except OSError:
-        return True
-
-
-def _started_at(pid: int) -> float | None:
-    """When the process started (seconds since the epoch), from /proc; None elsewhere."""
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19])
-        boot = next(float(line.split()[1]) for line in
-                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
-def _runs_job(job: dict) -> bool:
-    """Whether the job's recorded process is alive and is still that process: a pid
-    reused after a reboot belongs to a process that started after the job's last beat."""
-    if not _alive(job["pid"]):
-        return False
-    started, beat = _started_at(job["pid"]), job["heartbeat"]
-    if started is None or not beat:
-        return True
-    return started <= datetime.fromisoformat(beat).timestamp() + 1.0
-
-
 def _stale(job: dict, hung_after_s: float) -> bool:
     """Whether a running or queued job's process is gone (or hung).
 
@@ -319,9 +315,9 @@ def _stale(job: dict, hung_after_s: float) -> bool:
     marked failed. Only one silent for ``hung_after_s`` (a stopped or hung process) is."""
     if job["status"] == "queued" and not job["heartbeat"]:
         # not in run_job yet (still starting, e.g. importing torch): only a dead process
-        return job["pid"] is not None and not _alive(job["pid"])
-    age = _age_s(job["heartbeat"])
-    if _runs_job(job):
+        return job["pid"] is not None and not alive(job["pid"])
+    age = beat_age_s(job)
+    if runs_job(job):
         return age > hung_after_s
     return age > HEARTBEAT_S * 2
 
@@ -358,10 +354,13 @@ def reap_stale(store: Store, *, hung_after_s: float = HUNG_AFTER_S) -> list[int]
                                                                       limit=1000):
         if not _stale(job, hung_after_s):
             continue
-        hung = _runs_job(job)
+        hung = runs_job(job)
         with store.write():
-            if store.job(job["id"])["status"] != job["status"]:
-                continue  # it moved on meanwhile (started, or ended)
+            current = store.job(job["id"])
+            if current["status"] != job["status"] or (
+                    current["beat_mono"], current["heartbeat"]) != (job["beat_mono"],
+                                                                    job["heartbeat"]):
+                continue  # it moved on meanwhile (started, beat, or ended): alive
             last = _last_output(store, job["id"])
             why = (f"has not reported for over {hung_after_s:.0f} s (hung) and was stopped"
                    if hung else "stopped without finishing")

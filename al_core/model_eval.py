@@ -2,13 +2,13 @@
 between them; every evaluation and decision is stored with its inputs' identity."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from al_core.compare import CompareConfig, Decision, bootstrap_map_delta, decide
 from al_core.evaluation import ClassResult, Detections, EvalResult, GroundTruth, evaluate
-from al_core.jobs import PartReporter
+from al_core.jobs import Cancelled, PartReporter
 from al_core.store import Store
 
 
@@ -86,19 +86,31 @@ def check_same_test_set(new_hash: str, old_hash: str) -> None:
 
 
 def compare_models(store: Store, new_id: int, old_id: int | None, config: CompareConfig, *,
-                   raw_config: dict, apply: bool = False, decided_by: str = "cli") -> Decision:
+                   raw_config: dict, apply: bool = False, decided_by: str = "cli",
+                   should_stop: Callable[[], bool] | None = None,
+                   on_commit: Callable[[], None] | None = None) -> Decision:
     """Both models evaluated on the current frozen test set, then the compare node. With
     no ``old_id`` the active model is the old one (none: the new model wins as the first).
-    The comparison is always stored; ``apply`` also carries out the decision."""
+    The comparison is always stored; ``apply`` also carries out the decision.
+
+    In a job: ``should_stop`` is checked between the evaluations and bootstrap batches
+    (raising :class:`~al_core.jobs.Cancelled`), and ``on_commit`` (the job's
+    :meth:`~al_core.jobs.Reporter.commit`) runs inside the transaction that stores the
+    comparison and applies it, so a cancel stores nothing and changes no active model."""
     old_id = store.active_model_id() if old_id is None else old_id
     if old_id == new_id:
         raise ValueError(f"model #{new_id} cannot be compared with itself")
     if apply and store.model(new_id)["status"] == "external":
         raise ValueError(f"model #{new_id} is an external model (imported predictions); it "
                          "can be compared but not made active")
+    def check() -> None:
+        if should_stop and should_stop():
+            raise Cancelled()
+
     new, new_hash = evaluate_model(store, new_id, iou_threshold=config.iou_threshold)
     old, boot = None, None
     if old_id is not None:
+        check()
         old, old_hash = evaluate_model(store, old_id, iou_threshold=config.iou_threshold)
         check_same_test_set(new_hash, old_hash)
         if config.bootstrap_samples:
@@ -106,10 +118,15 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
             boot = bootstrap_map_delta(
                 gt, model_detections(store, new_id, item_ids),
                 model_detections(store, old_id, item_ids), iou_threshold=config.iou_threshold,
-                samples=config.bootstrap_samples, seed=config.bootstrap_seed)
+                samples=config.bootstrap_samples, seed=config.bootstrap_seed,
+                should_stop=should_stop)
+    check()
     decision = decide(new, old, config, bootstrap=boot,
                       names={c.id: c.name for c in store.classes()})
     with store.write():
+        check()
+        if on_commit:
+            on_commit()
         if apply and store.active_model_id() != old_id:  # another promotion meanwhile
             raise ValueError(f"the active model changed while model #{new_id} was being "
                              f"compared with {f'#{old_id}' if old_id is not None else 'none'}"

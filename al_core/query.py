@@ -333,8 +333,12 @@ def plan_query(store: Store, spec: QuerySpec) -> QueryPlan:
 
 
 def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None,
-              should_stop: Callable[[], bool] | None = None) -> Selection:
-    """Pick a batch by ``spec`` and store it as a selection (see the module doc)."""
+              should_stop: Callable[[], bool] | None = None,
+              on_commit: Callable[[], None] | None = None) -> Selection:
+    """Pick a batch by ``spec`` and store it as a selection (see the module doc).
+    ``should_stop`` is checked at every progress step and once more inside the
+    transaction that stores the selection, where ``on_commit`` (a job's
+    :meth:`~al_core.jobs.Reporter.commit`) runs too; a cancel stores nothing."""
     options = check_options(spec.options)
     plan = plan_query(store, spec)
     strategy, model_id, pool, n, tag = (get_strategy(plan.strategy), plan.model_id, plan.pool,
@@ -356,8 +360,12 @@ def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None
               "control": n_control, "pool_size": len(pool), **ctx.notes}
     if strategy.name != spec.strategy:
         config["fallback"] = f"no active model: {spec.strategy} needs one"
-    store.add_selection(tag=tag, round=plan.round, strategy=strategy.name, config=config,
-                        seed=spec.seed, model_id=model_id, items=items)
+    with store.write():
+        ctx.report(0.95, "storing the selection")  # raises Cancelled on a cancel
+        if on_commit:
+            on_commit()
+        store.add_selection(tag=tag, round=plan.round, strategy=strategy.name, config=config,
+                            seed=spec.seed, model_id=model_id, items=items)
     return store.selection(tag)
 
 
@@ -372,6 +380,6 @@ def _check_picks(picked: Ranked, pool: np.ndarray, k: int) -> None:
 @job_kind("query")
 def run_query_job(store: Store, job_id: int, params: dict, reporter) -> None:
     selection = run_query(store, QuerySpec(**params), progress=reporter.progress,
-                          should_stop=reporter.cancel_requested)
+                          should_stop=reporter.cancel_requested, on_commit=reporter.commit)
     reporter.progress(1.0, f"selection {selection.tag}: {len(selection.items)} items")
     reporter.log(f"selection {selection.tag} (id {selection.id})")

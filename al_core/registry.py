@@ -86,10 +86,14 @@ def load_checkpoint(store: Store, model_id: int):
 def train_model(store: Store, model_id: int, *,
                 progress: Callable[[float, str], None] | None = None,
                 log_line: Callable[[str], None] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> dict:
+                should_stop: Callable[[], bool] | None = None,
+                on_commit: Callable[[], None] | None = None) -> dict:
     """Train a candidate on the train split's current labels (validating on val), write
     its checkpoint atomically and mark it trained. Returns its metrics. Raises
-    Cancelled when ``should_stop`` asked to stop (the model is then left untouched)."""
+    Cancelled when ``should_stop`` asked to stop, checked after every epoch and once more
+    inside the transaction that marks the model trained, where ``on_commit`` (a job's
+    :meth:`~al_core.jobs.Reporter.commit`) runs too: a cancel then leaves the model
+    untouched and removes its checkpoint file."""
     row = store.model(model_id)
     config = merge_config(TrainConfig(), row["config"])
     class_ids = [c.id for c in store.classes()]
@@ -129,6 +133,8 @@ def train_model(store: Store, model_id: int, *,
     result = train_loop(model, train, val, config, progress=on_epoch, should_stop=should_stop)
     if result.stopped:
         raise Cancelled()
+    if should_stop and should_stop():
+        raise Cancelled()
     path = store.models_dir / f"model-{model_id}.pt"
     digest = _atomic_save({"arch": config.arch, "config": config.to_dict(),
                            "class_ids": class_ids, "state_dict": result.state_dict,
@@ -140,8 +146,18 @@ def train_model(store: Store, model_id: int, *,
                "val_images": len(val), "labeled_images": labeled_train + len(val),
                "rounds": _label_rounds(store, train.item_ids[:labeled_train] + val.item_ids),
                "history": result.history}
-    store.update_model(model_id, status="trained", checkpoint_path=str(path.relative_to(store.root)),
-                       checkpoint_sha256=digest, metrics=metrics)
+    try:
+        with store.write():
+            if should_stop and should_stop():
+                raise Cancelled()
+            if on_commit:
+                on_commit()
+            store.update_model(model_id, status="trained",
+                               checkpoint_path=str(path.relative_to(store.root)),
+                               checkpoint_sha256=digest, metrics=metrics)
+    except Cancelled:
+        path.unlink(missing_ok=True)  # no model row will ever point at it
+        raise
     if progress:
         progress(1.0, describe_stop(result, config))
     return metrics
@@ -227,7 +243,7 @@ def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -
     store.update_model(model_id, status="training", job_id=job_id)
     use_allowed_cpus()
     train_model(store, model_id, progress=reporter.progress, log_line=reporter.log,
-                should_stop=reporter.cancel_requested)
+                should_stop=reporter.cancel_requested, on_commit=reporter.commit)
 
 
 def predict_items(store: Store, model_id: int, item_ids: list[int], *,
@@ -266,7 +282,12 @@ def predict_items(store: Store, model_id: int, item_ids: list[int], *,
 
 @job_kind("predict")
 def run_predict_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
+    """Predictions are stored a chunk at a time (a cancel keeps the chunks done: they are
+    a cache, and no decision rests on them); the job ends cancelled unless it finished
+    every chunk before the cancel came."""
     predict_items(store, params["model_id"], params["item_ids"], reporter=reporter)
+    with store.write():
+        reporter.commit()
 
 
 @job_kind("compare")
@@ -286,10 +307,13 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
         raise ValueError("the project has no labeled test items: split the labeled items "
                          "first (Project page, Split)")
     predict_missing_test(store, [new_id, old_id], reporter, share=0.9)
+    reporter.check()
     reporter.progress(0.95, "comparing on the test split")
     decision = compare_models(store, new_id, old_id, config, raw_config=raw,
                               apply=bool(params.get("apply")),
-                              decided_by=params.get("decided_by") or "app")
+                              decided_by=params.get("decided_by") or "app",
+                              should_stop=reporter.cancel_requested,
+                              on_commit=reporter.commit)
     against = f"model #{old_id}" if old_id is not None else "no active model"
     reporter.progress(1.0, f"#{new_id} vs {against}: {decision.decision} "
                            f"({decision.reason})")

@@ -41,9 +41,9 @@ def run_retrain_job(store: Store, job_id: int, params: dict, reporter: Reporter)
     training = PartReporter(reporter.progress, reporter.cancel_requested, 0.0, TRAIN_SHARE,
                             f"training model #{model_id}")
     train_model(store, model_id, progress=training.progress, log_line=reporter.log,
-                should_stop=reporter.cancel_requested)
+                should_stop=reporter.cancel_requested)  # not the end: no commit yet
     deciding = PartReporter(reporter.progress, reporter.cancel_requested, TRAIN_SHARE,
-                            1 - TRAIN_SHARE, "deciding")
+                            1 - TRAIN_SHARE, "deciding", commit=reporter.commit)
     run_compare_job(store, job_id, {
         "new_model_id": model_id, "config": project_compare_config(store),
         "apply": bool(params.get("apply")), "decided_by": params.get("decided_by") or "app"},

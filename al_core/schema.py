@@ -317,6 +317,23 @@ def m007_comparison_figures_and_model_decisions(db: Database) -> None:
     """)
 
 
+
+@migrations()
+def m008_monotonic_heartbeats_and_leases(db: Database) -> None:
+    # A wall-clock step made readers kill healthy jobs as hung and stretched leases
+    # (al_core.liveness): heartbeats and leases also record a monotonic reading and the
+    # boot it belongs to; a job records its process's start ticks, so a reused pid never
+    # passes for its process. Leases taken before this have no monotonic reading and
+    # count as expired (they last 5 minutes; the holder's next look renews them).
+    _run(db, """
+    ALTER TABLE jobs ADD COLUMN beat_mono REAL;
+    ALTER TABLE jobs ADD COLUMN boot_id TEXT;
+    ALTER TABLE jobs ADD COLUMN pid_start INTEGER;
+    ALTER TABLE claims ADD COLUMN boot_id TEXT;
+    ALTER TABLE claims ADD COLUMN taken_mono REAL;
+    ALTER TABLE claims ADD COLUMN expires_mono REAL
+    """)
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)

@@ -143,6 +143,10 @@ class ProjectStatus:
     test_frozen: bool = False
 
 
+class Cancelled(Exception):
+    """Raised inside long work (a job, a bootstrap) when a cancel was requested."""
+
+
 def brief(value, limit: int = 60) -> str:
     """``repr(value)`` for an error message, cut to ``limit`` characters: a bad input of
     20 MB is named, not echoed back whole."""

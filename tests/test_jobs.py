@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from al_core import jobs
+from al_core import jobs, liveness
 from al_core.demo import label_from_oracle_at_random
 from al_core.registry import create_candidate  # registers the job kinds
 from al_core.split import split_project
@@ -304,7 +304,7 @@ def test_a_live_job_is_not_failed_for_a_late_heartbeat_only_when_hung(trainable,
     """A long writer can hold a job's heartbeat up past any short timeout; a job whose
     process lives was marked failed then, and ran on under a failed row. It is failed
     only when silent for HUNG_AFTER_S, and then its process is stopped."""
-    monkeypatch.setattr(jobs, "_started_at", lambda pid: 0.0)  # started before its beats
+    monkeypatch.setattr(liveness, "_started_at", lambda pid: 0.0)  # started before its beats
     late = _running_training(trainable)  # this process stands in: alive
     trainable.update_job(late, heartbeat=_ago(60))
     assert jobs.reap_stale(trainable) == []

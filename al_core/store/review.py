@@ -1,5 +1,10 @@
 """Review and claims: saved reviews with their change counts, leases that keep two
-annotators off one image, per-user skips and settings. Times of leases are Unix seconds."""
+annotators off one image, per-user skips and settings.
+
+A lease lasts its length of monotonic time in the boot it was taken in
+(:mod:`al_core.liveness`), never longer, whatever the wall clock does (a clock stepped
+back an hour once stretched a 5-minute lease to 65). ``expires`` keeps the wall time it
+was meant to end at, for people to read."""
 from __future__ import annotations
 
 import time
@@ -7,8 +12,18 @@ from collections.abc import Sequence
 
 from sqlite_utils import Database
 
+from al_core import liveness
 from al_core.store.rows import now
 from al_core.types import LabeledBox
+
+# an unexpired lease of claims row ``c``; its parameters come from _lease_clock()
+LIVE_LEASE = "(c.boot_id = ? AND c.taken_mono <= ? AND c.expires_mono > ?)"
+
+
+def _lease_clock(at: float | None = None) -> list:
+    """The parameters of ``LIVE_LEASE`` now (or at monotonic reading ``at``)."""
+    mono = liveness.monotonic() if at is None else at
+    return [liveness.BOOT_ID, mono + 1.0, mono]
 
 
 class ReviewMixin:
@@ -16,22 +31,28 @@ class ReviewMixin:
 
     # -- leases -----------------------------------------------------------------
     def holder(self, item_id: int, *, at: float | None = None) -> str | None:
-        """Who holds the item now (an unexpired lease), or None."""
-        row = self.db.execute("SELECT holder FROM claims WHERE item_id = ? AND expires > ?",
-                              [item_id, time.time() if at is None else at]).fetchone()
+        """Who holds the item now (or at monotonic reading ``at``: an unexpired lease),
+        or None."""
+        row = self.db.execute(f"SELECT holder FROM claims c WHERE item_id = ? AND {LIVE_LEASE}",
+                              [item_id, *_lease_clock(at)]).fetchone()
         return row[0] if row else None
 
     def claim(self, item_id: int, user: str, *, seconds: float) -> str | None:
-        """Hold the item for ``user`` for ``seconds`` (renewing their own lease). Returns
-        None on success, else the name of the other annotator who holds it."""
+        """Hold the item for ``user`` for ``seconds`` of monotonic time (renewing their
+        own lease). Returns None on success, else the name of the other annotator who
+        holds it."""
         with self.write():
-            stamp = time.time()
-            other = self.holder(item_id, at=stamp)
+            mono = liveness.monotonic()
+            other = self.holder(item_id, at=mono)
             if other is not None and other != user:
                 return other
-            self.db.execute("INSERT INTO claims (item_id, holder, expires) VALUES (?, ?, ?) "
-                            "ON CONFLICT (item_id) DO UPDATE SET holder = excluded.holder, "
-                            "expires = excluded.expires", [item_id, user, stamp + seconds])
+            self.db.execute(
+                "INSERT INTO claims (item_id, holder, expires, boot_id, taken_mono, "
+                "expires_mono) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE SET "
+                "holder = excluded.holder, expires = excluded.expires, boot_id = "
+                "excluded.boot_id, taken_mono = excluded.taken_mono, expires_mono = "
+                "excluded.expires_mono",
+                [item_id, user, time.time() + seconds, liveness.BOOT_ID, mono, mono + seconds])
         return None
 
     def release(self, item_id: int, user: str) -> None:
@@ -46,12 +67,12 @@ class ReviewMixin:
         rows = self.db.execute(
             "SELECT si.item_id FROM selection_items si "
             "JOIN items i ON i.id = si.item_id "
-            "LEFT JOIN claims c ON c.item_id = si.item_id AND c.expires > ? "
+            f"LEFT JOIN claims c ON c.item_id = si.item_id AND {LIVE_LEASE} "
             "WHERE si.selection_id = ? AND i.status = 'unlabeled' "
             "AND (c.holder IS NULL OR c.holder = ?) "
             "AND si.item_id NOT IN (SELECT item_id FROM skips WHERE user = ?) "
             "ORDER BY (c.holder IS NULL), si.rank",
-            [time.time(), selection_id, user, user]).fetchall()
+            [*_lease_clock(), selection_id, user, user]).fetchall()
         excluded = set(exclude)
         ids = [r[0] for r in rows if r[0] not in excluded]
         return ids if limit is None else ids[:limit]
@@ -131,8 +152,8 @@ class ReviewMixin:
             "AND c.holder != ?), 0) "
             "FROM selection_items si JOIN items i ON i.id = si.item_id "
             "LEFT JOIN skips k ON k.item_id = si.item_id AND k.user = ? "
-            "LEFT JOIN claims c ON c.item_id = si.item_id AND c.expires > ? "
-            "WHERE si.selection_id = ?", [user, user, time.time(), selection_id]).fetchone()
+            f"LEFT JOIN claims c ON c.item_id = si.item_id AND {LIVE_LEASE} "
+            "WHERE si.selection_id = ?", [user, user, *_lease_clock(), selection_id]).fetchone()
         total, labeled, skipped, held = row
         return {"total": total, "labeled": labeled, "skipped": skipped, "held": held,
                 "left": total - labeled - skipped}
