@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 
@@ -124,3 +124,33 @@ class NameIndex:
                                  tuple(sorted(fits)) if len(fits) > 1 else (),
                                  used=raw[-k:], unused=raw[:-k], decoded=decoded)
         return NameMatch(name)
+
+
+def export_file_names(items, images_dir: str | Path) -> dict[int, str]:
+    """item id -> the ``file_name`` a COCO export writes for it: its relative path, except
+    where two items of the export have one path (one name in two referenced folders, or
+    in a referenced folder and the project's ``images_dir``): each of those is prefixed
+    with the last parts of its folder, as few as make the names differ (``cam1/img.jpg``,
+    ``cam2/img.jpg``), so no two images of a file share a name. An import of the file
+    (``import --selection``) matches by these names again."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(item.file, []).append(item)
+    names = {group[0].id: file for file, group in groups.items() if len(group) == 1}
+    taken = set(groups)
+    for file, group in groups.items():
+        if len(group) == 1:
+            continue
+        folders = [PurePosixPath(Path(i.root or images_dir).as_posix()).parts[1:]
+                   for i in group]
+        qualified = [file] * len(group)
+        for k in range(1, max(map(len, folders)) + 1):
+            qualified = ["/".join((*f[-k:], file)) for f in folders]
+            if len(set(qualified)) == len(group) and taken.isdisjoint(qualified):
+                break
+        else:  # the whole folder path is another item's name: the item id makes it one
+            qualified = [str(PurePosixPath(q).with_stem(f"{PurePosixPath(q).stem}-{i.id}"))
+                         for q, i in zip(qualified, group)]
+        taken.update(qualified)
+        names.update((i.id, q) for i, q in zip(group, qualified))
+    return names

@@ -12,6 +12,8 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from al_core.coco_names import export_file_names
+from al_core.json_input import read_json_file
 from al_core.review import DEFAULT_MIN_SCORE
 from al_core.store import Store
 from al_core.types import SPLITS
@@ -38,9 +40,11 @@ def _labeled_items(store: Store, split: str | None, tag: str | None) -> list:
 
 def coco_instances(store: Store, *, split: str | None = None, tag: str | None = None) -> dict:
     """The labeled items (optionally one split or tag) as a COCO instances dict; image
-    ids are item ids, category ids are class ids."""
+    ids are item ids, category ids are class ids, file names are the items' relative
+    paths, made unique where two folders hold one (:func:`export_file_names`)."""
     items = _labeled_items(store, split, tag)
     anns = store.annotations([i.id for i in items])
+    names = export_file_names(items, store.images_dir)
     annotations = []
     for item in items:
         for a in anns[item.id]:
@@ -50,8 +54,8 @@ def coco_instances(store: Store, *, split: str | None = None, tag: str | None = 
                                 "area": w * h, "iscrowd": 0})
     return {
         "info": {"description": f"Active Learning Studio export of {store.root.name}"},
-        "images": [{"id": i.id, "file_name": i.file, "width": i.width, "height": i.height}
-                   for i in items],
+        "images": [{"id": i.id, "file_name": names[i.id], "width": i.width,
+                    "height": i.height} for i in items],
         "categories": [{"id": c.id, "name": c.name} for c in store.classes()],
         "annotations": annotations,
     }
@@ -76,12 +80,14 @@ def coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SC
     """A selection's items, in rank order, as COCO instances for an external labeling
     tool (CVAT, Label Studio and FiftyOne read it). An item already labeled carries its
     labels; the others carry the selection model's predictions with score >= ``min_score``
-    as pre-labels, each keeping its ``score``. Image ids are item ids."""
+    as pre-labels, each keeping its ``score``. Image ids are item ids; file names as in
+    :func:`coco_instances`."""
     if not 0 <= min_score <= 1:
         raise ValueError(f"min_score {min_score!r} must be between 0 and 1")
     selection = store.selection(tag)
     ids = [i.item_id for i in selection.items]
     items = {i.id: i for i in store.items(ids=ids)}
+    names = export_file_names(items.values(), store.images_dir)
     labels = store.annotations(ids)
     model = selection.model_id
     prelabels: dict[int, list[dict]] = {i: [] for i in ids}
@@ -107,7 +113,7 @@ def coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SC
                                 f"pre-labels from model #{model} (score >= {min_score})"
                  if model is not None else f"selection {tag} of {store.root.name}: "
                                            f"{len(ids)} images, no model, no pre-labels"},
-        "images": [{"id": i, "file_name": items[i].file, "width": items[i].width,
+        "images": [{"id": i, "file_name": names[i], "width": items[i].width,
                     "height": items[i].height} for i in ids],
         "categories": [{"id": c.id, "name": c.name} for c in store.classes()],
         "annotations": annotations,
@@ -236,7 +242,7 @@ def _owned_files(out: Path) -> set[PurePosixPath]:
                              "choose a new or empty folder")
         return set()
     try:
-        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        files = read_json_file(manifest, "export manifest", expect=dict)["files"]
         owned = {PurePosixPath(f) for f in files}
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{manifest} is damaged ({exc}); nothing in {out} is replaced: "

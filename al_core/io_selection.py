@@ -8,7 +8,7 @@ from pathlib import Path
 
 from al_core.coco_file import (CocoImage, check_coco_instances, label_image, read_coco,
                                read_json)
-from al_core.coco_names import NameIndex
+from al_core.coco_names import NameIndex, export_file_names
 from al_core.import_report import ImportReport
 from al_core.review import DEFAULT_MIN_SCORE, HeldError, prelabels, submit_review
 from al_core.store import Store
@@ -30,7 +30,8 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
     items = store.items(ids=[i.item_id for i in selection.items])
     report = ImportReport(images_found=len(data["images"]))
     coco_labels = read_coco(data, report)
-    matched = _match_selection_images(coco_labels.images, items, tag, report)
+    matched = _match_selection_images(coco_labels.images, items,
+                                      export_file_names(items, store.images_dir), tag, report)
     labels = {}
     for image, f in matched.items():  # an image is labeled with all its boxes, or not
         outcome = label_image(coco_labels, image, f.width, f.height, report,
@@ -84,11 +85,12 @@ class _SelectionImage:
     labeled: bool
 
 
-def _match_selection_images(images: list[CocoImage], items: list, tag: str,
-                            report: ImportReport) -> dict[CocoImage, _SelectionImage]:
+def _match_selection_images(images: list[CocoImage], items: list, names: dict[int, str],
+                            tag: str, report: ImportReport) -> dict[CocoImage, _SelectionImage]:
     """COCO image -> selection item, by file name as exporters write it (see
-    :mod:`al_core.coco_names`); an item two images name is matched to neither."""
-    by_file = {i.file: i for i in items}
+    :mod:`al_core.coco_names`) against ``names``, the item's file names as the selection's
+    export wrote them; an item two images name is matched to neither."""
+    by_file = {names[i.id]: i for i in items}
     index = NameIndex(by_file)
     claims: dict[int, list[CocoImage]] = {}
     for image in images:

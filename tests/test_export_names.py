@@ -138,3 +138,51 @@ def test_the_export_refuses_to_report_more_images_than_it_wrote(store, tmp_path,
     with pytest.raises(RuntimeError, match="wrote 1 images and 1 label files for 2 items"):
         export_yolo(store, tmp_path / "y")
     assert not (tmp_path / "y").exists()
+
+
+def _two_folders_one_name(store: Store, tmp_path: Path, *, labeled: bool) -> list[int]:
+    """img.jpg in the project's images folder and in referenced folders a/cam and b/cam,
+    c.jpg in a/cam only; when ``labeled`` each with one box of its own."""
+    store.ensure_classes(["a", "b"])
+    ids = []
+    for k, (root, file) in enumerate([("", "img.jpg"), ("a/cam", "img.jpg"),
+                                      ("b/cam", "img.jpg"), ("a/cam", "c.jpg")], 1):
+        folder = tmp_path / root if root else store.images_dir
+        (folder / file).parent.mkdir(parents=True, exist_ok=True)
+        (folder / file).write_bytes(f"item {k}".encode())
+        item = store.add_item(file=file, width=W, height=H, sha256=f"{k:064x}", source="t",
+                              root=str(folder) if root else "")
+        if labeled:
+            store.set_labels(item, [LabeledBox(1, Box(k, k, 20, 20))], source="human")
+        ids.append(item)
+    return ids
+
+
+def test_coco_exports_name_one_path_in_two_folders_apart(store, tmp_path):
+    ids = _two_folders_one_name(store, tmp_path, labeled=True)
+    want = {ids[0]: "project/images/img.jpg", ids[1]: "a/cam/img.jpg", ids[2]: "b/cam/img.jpg",
+            ids[3]: "c.jpg"}
+    assert {i["id"]: i["file_name"] for i in coco_instances(store)["images"]} == want
+    export_coco(store, tmp_path / "all.json")
+    data = json.loads((tmp_path / "all.json").read_text())
+    assert {i["id"]: i["file_name"] for i in data["images"]} == want
+
+
+def test_a_selection_with_one_path_in_two_folders_goes_out_and_back_whole(store, tmp_path):
+    from al_core.io_selection import import_selection
+    from al_core.types import SelectionItem
+
+    ids = _two_folders_one_name(store, tmp_path, labeled=False)
+    store.add_selection(tag="b", round=1, strategy="random", config={}, seed=0, model_id=None,
+                        items=[SelectionItem(i, n, None, False) for n, i in enumerate(ids)])
+    export_coco(store, tmp_path / "batch.json", selection="b")
+    data = json.loads((tmp_path / "batch.json").read_text())
+    assert [i["file_name"] for i in data["images"]] == [
+        "project/images/img.jpg", "a/cam/img.jpg", "b/cam/img.jpg", "c.jpg"]
+    data["annotations"] = [{"id": n, "image_id": i, "category_id": 1,
+                            "bbox": [n, n, 10, 10]} for n, i in enumerate(ids, 1)]
+    (tmp_path / "fixed.json").write_text(json.dumps(data))
+    report = import_selection(store, "b", tmp_path / "fixed.json")
+    assert report.problems == [] and report.items_labeled == 4
+    assert {i: [a.box.x1 for a in anns] for i, anns in store.annotations(ids).items()} == {
+        i: [float(n)] for n, i in enumerate(ids, 1)}
