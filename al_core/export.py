@@ -7,12 +7,12 @@ import json
 import os
 import shutil
 import tempfile
-import unicodedata
 from pathlib import Path, PurePosixPath
 
 import yaml
 
 from al_core.coco_names import export_file_names
+from al_core.image_files import same_file_key
 from al_core.json_input import read_json_file
 from al_core.review import DEFAULT_MIN_SCORE
 from al_core.store import Store
@@ -132,16 +132,10 @@ def export_coco(store: Store, out: str | Path, *, selection: str | None = None,
             "categories": len(data["categories"])}
 
 
-def _fold(path: PurePosixPath | str) -> str:
-    """A path as a case- and normalisation-insensitive file system sees it (Windows,
-    macOS): two paths with one fold are one file there."""
-    return unicodedata.normalize("NFC", str(path)).casefold()
-
-
 def _yolo_paths(split: str, rel: PurePosixPath) -> tuple[str, str]:
     """The image and label file an item with path ``rel`` writes, folded."""
-    return (_fold(PurePosixPath("images", split, rel)),
-            _fold(PurePosixPath("labels", split, rel.with_suffix(".txt"))))
+    return (same_file_key(PurePosixPath("images", split, rel)),
+            same_file_key(PurePosixPath("labels", split, rel.with_suffix(".txt"))))
 
 
 def _yolo_names(items) -> dict[int, PurePosixPath]:
@@ -157,7 +151,7 @@ def _yolo_names(items) -> dict[int, PurePosixPath]:
         rel = PurePosixPath(item.file)
         for path in _yolo_paths(item.split or "unsplit", rel):
             files[path] = files.get(path, 0) + 1
-            folders.update(_fold(p) for p in PurePosixPath(path).parents)
+            folders.update(same_file_key(p) for p in PurePosixPath(path).parents)
     names, renamed = {}, []
     for item in items:
         rel = PurePosixPath(item.file)

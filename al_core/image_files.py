@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +23,13 @@ from al_core.store import Store
 
 class FileConflict(Exception):
     """A planned image file is missing or holds other content than expected."""
+
+
+def same_file_key(path) -> str:
+    """A relative path as a case- and normalisation-insensitive file system sees it
+    (Windows; macOS, which also folds Unicode forms): two paths with one key are one
+    file there, so a writer that names files must keep these keys apart."""
+    return unicodedata.normalize("NFC", str(path)).casefold()
 
 
 def _sha256(path: Path) -> str:

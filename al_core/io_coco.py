@@ -26,7 +26,8 @@ from al_core.coco_file import (CocoLabels, ImageLabels, check_coco_instances,
                                label_image, prediction_boxes, read_coco, read_json)
 from al_core.coco_names import NameIndex, safe_relative
 from al_core.import_report import LISTED_TWICE, ImportFailed, ImportReport, plural
-from al_core.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, probe_image
+from al_core.image_folder import check_importable, image_paths, probe_in_folder
+from al_core.images import DEFAULT_MAX_PIXELS, ImageError
 from al_core.import_write import Progress, write_import
 from al_core.store import Store
 
@@ -65,22 +66,16 @@ def scan_folder(folder: Path, report: ImportReport, *, max_pixels: int,
                 progress: Progress | None = None) -> list[_Found]:
     """Every readable image under ``folder`` (recursive, symlinks must stay inside)."""
     root = folder.resolve()
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                   and (p.is_file() or p.is_symlink()))
+    paths = image_paths(folder)
     report.images_found = len(paths)
     found: list[_Found] = []
     for n, path in enumerate(paths):
         rel = path.relative_to(folder).as_posix()
-        if not path.exists():
-            report.problem(f"{rel}: skipped, a broken link")
-        elif not path.resolve().is_relative_to(root):
-            report.problem(f"{rel}: skipped, it links outside the images folder")
-        else:
-            try:
-                info = probe_image(path, max_pixels=max_pixels)
-                found.append(_Found(path, rel, info.width, info.height, info.sha256))
-            except ImageError as exc:
-                report.problem(f"{rel}: skipped, {str(exc).split(': ', 1)[-1]}")
+        try:
+            info = probe_in_folder(path, root, max_pixels=max_pixels)
+            found.append(_Found(path, rel, info.width, info.height, info.sha256))
+        except ImageError as exc:
+            report.problem(f"{rel}: skipped, {str(exc).split(': ', 1)[-1]}")
         if progress and (n % 100 == 0 or n == len(paths) - 1):
             progress(n + 1, len(paths), "reading images")
     return found
@@ -116,11 +111,13 @@ def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport, 
     """Sort files into new and already in the project (by content; a referenced file
     also by path, see the module). Of two identical files the one the COCO file lists is
     kept. A different image whose name is taken in the project's images folder is
-    stored under a new name."""
+    stored under a new name; names one in letter case or Unicode form are one name
+    there (:func:`image_files.same_file_key`: one file on Windows and macOS). A
+    referenced folder keeps its files' names."""
     by_file, by_hash = store.item_ids_by_file(root), store.item_ids_by_sha256()
     same_root = {i.file: i for i in store.items() if i.root == root} if root else {}
     seen: dict[str, str] = {}
-    names = set(by_file)
+    names = {image_files.same_file_key(n) for n in by_file}
     plan = _Plan([], {}, {})
     for f in sorted(found, key=lambda f: (f.rel not in listed, f.rel)):
         if f.sha256 in by_hash:
@@ -142,13 +139,13 @@ def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport, 
                 report.problem(f"{f.rel}: skipped, it changed on disk since it was imported "
                                f"(was {item.width}x{item.height}, {item.sha256[:12]})")
         else:
-            if f.rel in names or (not root and image_files.stray_file(
-                    store.images_dir / f.rel, f.sha256)):
+            if not root and (image_files.same_file_key(f.rel) in names or
+                             image_files.stray_file(store.images_dir / f.rel, f.sha256)):
                 dest = _free_name(f.rel, names)
                 report.problem(f"{f.rel}: stored as {dest}, a different image of that name is "
                                "already in the project")
                 f = replace(f, dest=dest)
-            names.add(f.file)
+            names.add(image_files.same_file_key(f.file))
             seen[f.sha256] = f.rel
             plan.add_new(f)
     plan.new.sort(key=lambda f: f.rel)
@@ -156,9 +153,12 @@ def _dedupe(found: list[_Found], store: Store, root: str, report: ImportReport, 
 
 
 def _free_name(rel: str, taken: set[str]) -> str:
+    """``rel`` as ``STEM~N.EXT``, the first N from 2 whose :func:`same_file_key` is not
+    in ``taken``."""
     p = PurePosixPath(rel)
     n = 2
-    while (candidate := str(p.with_name(f"{p.stem}~{n}{p.suffix}"))) in taken:
+    while image_files.same_file_key(
+            candidate := str(p.with_name(f"{p.stem}~{n}{p.suffix}"))) in taken:
         n += 1
     return candidate
 
@@ -231,11 +231,15 @@ def _label_targets(coco: CocoLabels, files: list[_Found | None], plan: _Plan, st
 
 
 def read_import_source(images: str | Path, *, coco: str | Path | None = None,
-                       predictions: str | Path | None = None) -> ImportSource:
-    """Check the folder and parse the JSON files; raises ImportFailed, writes nothing."""
+                       predictions: str | Path | None = None,
+                       max_pixels: int = DEFAULT_MAX_PIXELS) -> ImportSource:
+    """Check the folder and parse the JSON files; writes nothing. Raises ImportFailed
+    for a folder that is missing, or holds no image this can read (saying what it holds:
+    :func:`al_core.image_folder.check_importable`), and for unusable JSON files."""
     folder = Path(images)
     if not folder.is_dir():
         raise ImportFailed(f"images folder {folder} does not exist or is not a folder")
+    check_importable(folder, max_pixels=max_pixels)
     if predictions is not None and coco is None:
         raise ImportFailed("--predictions needs --coco: result image and category ids refer "
                            "to the COCO instances file")
@@ -255,8 +259,9 @@ def import_folder(store: Store, images: str | Path, *, coco: str | Path | None =
     """Import every image under ``images``; label the ones ``coco`` lists (an image listed
     with no annotations is labeled as empty); store ``predictions`` (a COCO results list)
     as pre-labels of an external model. See :func:`import_source` for the options."""
-    return import_source(store, read_import_source(images, coco=coco, predictions=predictions),
-                         **options)
+    source = read_import_source(images, coco=coco, predictions=predictions,
+                                max_pixels=options.get("max_pixels", DEFAULT_MAX_PIXELS))
+    return import_source(store, source, **options)
 
 
 def import_source(store: Store, source: ImportSource, *, model_name: str | None = None,

@@ -2,7 +2,9 @@
 so that no two items write one image or one label file, also where file names differ only
 in letter case, Unicode normal form or extension (one file on Windows and macOS; one
 label stem for ``img.jpg`` and ``img.png``), and the counts it reports are the files it
-wrote. Images are read back by their bytes, labels from the label files."""
+wrote. Images are read back by their bytes, labels from the label files. The COCO
+exports give two images of one relative path (two folders) two file names, and an
+import never copies two images to names one on those file systems."""
 from __future__ import annotations
 
 import json
@@ -186,3 +188,30 @@ def test_a_selection_with_one_path_in_two_folders_goes_out_and_back_whole(store,
     assert report.problems == [] and report.items_labeled == 4
     assert {i: [a.box.x1 for a in anns] for i, anns in store.annotations(ids).items()} == {
         i: [float(n)] for n, i in enumerate(ids, 1)}
+
+
+def test_an_import_stores_names_one_in_letter_case_or_form_apart(store, tmp_path):
+    """Copied into the project, IMG.png, img.png, café.png and cafe\\u0301.png would be
+    two files on Windows and macOS: the second of each is stored under a new name. A
+    referenced folder keeps its names."""
+    from al_core.io_coco import import_folder
+    from tests.datasets import write_dataset
+
+    write_dataset(tmp_path / "gen", 4, nested=False)
+    (tmp_path / "in").mkdir()
+    for src, name in zip(sorted((tmp_path / "gen").iterdir()),
+                         ["IMG.png", "img.png", "caf\u00e9.png", "cafe\u0301.png"]):
+        src.rename(tmp_path / "in" / name)
+    report = import_folder(store, tmp_path / "in")
+    assert report.images_imported == 4
+    assert sorted(i.file for i in store.items()) == [
+        "IMG.png", "cafe\u0301.png", "caf\u00e9~2.png", "img~2.png"]
+    assert [p for p in report.problems if "stored as" in p] == [
+        "caf\u00e9.png: stored as caf\u00e9~2.png, a different image of that name is "
+        "already in the project",  # the first of two, sorted by name, keeps its name
+        "img.png: stored as img~2.png, a different image of that name is already in the "
+        "project"]
+    with Store(tmp_path / "ref", create=True) as ref:
+        import_folder(ref, tmp_path / "in", reference=True)
+        assert sorted(i.file for i in ref.items()) == sorted(
+            p.name for p in (tmp_path / "in").iterdir())
