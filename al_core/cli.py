@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help='a list of {"id", "status", "parent", "arch", "created"}')
 
-    p = sub.add_parser("run-job", help=argparse.SUPPRESS)  # the job process itself
+    # the job process itself: no help= keeps it out of the listing (help=SUPPRESS
+    # listed it as "==SUPPRESS==")
+    p = sub.add_parser("run-job")
     p.add_argument("--project", type=Path, required=True)
     p.add_argument("--job", type=ID, required=True)
     p.set_defaults(fn=models.cmd_run_job)

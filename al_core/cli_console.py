@@ -2,15 +2,13 @@
 arguments given inline or as a file, and following a job until it ends."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 from al_core import jobs
-from al_core.io_coco import read_json
+from al_core.json_input import MAX_TEXT_CHARS, parse_json, read_json_file
 from al_core.store import Store
-from al_core.types import brief
 
 
 class ProgressBar:
@@ -62,21 +60,15 @@ class ConsoleReporter:
 
 
 def json_arg(text: str | None, what: str) -> dict:
-    """A JSON object given inline or as a path to a file."""
+    """A JSON object given inline or as a path to a file, read by the one bounded reader
+    (:mod:`al_core.json_input`; a file as large as an inline config may be). Raises
+    ValueError naming ``what`` for a file or text that is not a usable JSON object."""
     if not text:
         return {}
     looks_like_json = text.lstrip()[:1] in ("{", "[")  # never tried as a path: a long
-    data = None if looks_like_json else (  # one is "File name too long" there
-        read_json(text, what) if Path(text).is_file() else None)
-    if data is None:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{what}: neither a file nor valid JSON ({exc.msg} at column "
-                             f"{exc.colno})") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{what}: expected a JSON object, got {brief(data)}")
-    return data
+    if not looks_like_json and Path(text).is_file():  # one is "File name too long" there
+        return read_json_file(text, what, expect=dict, max_bytes=MAX_TEXT_CHARS)
+    return parse_json(text, what if looks_like_json else f"{what} (not a file)", expect=dict)
 
 
 def follow_job(store: Store, job_id: int) -> int:

@@ -55,7 +55,8 @@ def cmd_import(args) -> int:
     elif args.images is None:
         raise ValueError("--images FOLDER is required (or --selection TAG --coco FILE)")
     else:
-        source = read_import_source(args.images, coco=args.coco, predictions=args.predictions)
+        source = read_import_source(args.images, coco=args.coco, predictions=args.predictions,
+                                    max_pixels=args.max_pixels)
         store = Store(args.project, create=True)  # only once the inputs are known usable
         report = import_source(store, source, model_name=args.model_name,
                                reference=args.reference, max_pixels=args.max_pixels,

@@ -9,10 +9,12 @@ import sys
 from al_core import jobs
 from al_core.cli_console import ConsoleReporter, follow_job, json_arg
 from al_core.compare import parse_compare_config
-from al_core.evaluation import evaluate_coco, result_json
+from al_core.evaluation import degenerate_ground_truth, evaluate_coco, result_json
 from al_core.io_coco import read_json
 from al_core.model_eval import compare_models, evaluate_model, predict_missing_test
 from al_core.store import Store
+
+MAX_WARNINGS_SHOWN = 20
 
 
 def print_evaluation(result, names: dict, iou: float, *, as_json: bool) -> None:
@@ -31,6 +33,12 @@ def cmd_eval_coco(args) -> int:
     gt = read_json(args.gt, "ground-truth file")
     dt = read_json(args.dt, "detections file")
     result, names = evaluate_coco(gt, dt, iou_threshold=args.iou)
+    degenerate = degenerate_ground_truth(gt)  # scored as pycocotools does, but said
+    for line in degenerate[:MAX_WARNINGS_SHOWN]:
+        print(f"warning: ground truth {line}", file=sys.stderr)
+    if len(degenerate) > MAX_WARNINGS_SHOWN:
+        print(f"warning: and {len(degenerate) - MAX_WARNINGS_SHOWN} more ground-truth boxes "
+              "with zero or negative width or height", file=sys.stderr)
     print_evaluation(result, names, args.iou, as_json=args.json)
     return 0
 

@@ -30,7 +30,7 @@ def resumed_test_size(out: Path) -> int | None:
     path = out / "settings.json"
     if not path.is_file():
         return None
-    saved = read_json(path, "simulation settings")
+    saved = read_json(path, "simulation settings", expect=dict)
     source = saved.get("source") if isinstance(saved, dict) else None
     return source.get("test_size") if isinstance(source, dict) and not source.get("demo") \
         else None

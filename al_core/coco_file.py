@@ -23,24 +23,19 @@ from dataclasses import dataclass
 
 from al_core.import_report import (BAD_ANNOTATION, CROWD, NO_ANNOTATIONS, OTHER_SIZE,
                                    SHARED_ID, ImportFailed, ImportReport, plural)
+from al_core.json_input import JsonInputError, read_json_file
 from al_core.types import Box
 
 
-def read_json(path, what: str):
-    from pathlib import Path
-
-    path = Path(path)
+def read_json(path, what: str, *, expect: type | None = None):
+    """The JSON file at ``path`` through the one bounded reader
+    (:func:`al_core.json_input.read_json_file`; ``what`` names it in messages). Raises
+    ImportFailed when it cannot be read, is too large or too deeply nested, is not valid
+    JSON, or is not ``expect`` (``dict`` or ``list``)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ImportFailed(f"{what} {path}: cannot be read ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise ImportFailed(f"{what} {path}: not UTF-8 text ({exc.reason})") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFailed(f"{what} {path}: invalid JSON at line {exc.lineno} column "
-                           f"{exc.colno}: {exc.msg}") from exc
+        return read_json_file(path, what, expect=expect)
+    except JsonInputError as exc:
+        raise ImportFailed(str(exc)) from None
 
 
 def check_coco_instances(data, path) -> None:
@@ -237,10 +232,18 @@ class ImageLabels:
     detail: str = ""
 
 
+def size_swapped(image: CocoImage, width: int, height: int) -> bool:
+    """Whether the COCO file records ``image`` as ``height`` x ``width`` (not square)."""
+    return (image.width, image.height) == (height, width) != (width, height)
+
+
 def label_image(coco: CocoLabels, image: CocoImage, width: int, height: int,
-                report: ImportReport, *, crowd_as_boxes: bool = False) -> ImageLabels:
+                report: ImportReport, *, crowd_as_boxes: bool = False,
+                exif_turned: bool = False) -> ImageLabels:
     """The invariant, in one place: every annotation of ``image`` as a box in a
-    ``width`` x ``height`` image, or none and why (each unusable annotation is reported)."""
+    ``width`` x ``height`` image, or none and why (each unusable annotation is reported).
+    ``exif_turned``: the file's EXIF orientation turns it a quarter (a COCO size that is
+    the file's swapped is then blamed on it, and only then)."""
     if image.key in coco.shared_ids:
         n = len(coco.annotations.get(image.key, [])) if coco.annotations else 0
         return ImageLabels(None, SHARED_ID, f"its id {shown(image.id)} is also another "
@@ -252,10 +255,15 @@ def label_image(coco: CocoLabels, image: CocoImage, width: int, height: int,
         report.boxes_rejected += len(coco.annotations[image.key])
         said = (f"the COCO file says {image.width:g}x{image.height:g}, the image is "
                 f"{width}x{height}")
-        return ImageLabels(None, OTHER_SIZE, said + (
-            ": it is turned by its EXIF orientation, which the labeling tool probably ignored: "
-            "its boxes are for the unturned picture" if (image.width, image.height)
-            == (height, width) else ": its boxes were drawn on a picture of another size"))
+        if not size_swapped(image, width, height):
+            said += ": its boxes were drawn on a picture of another size"
+        elif exif_turned:
+            said += (": it is turned by its EXIF orientation, which the labeling tool "
+                     "probably ignored: its boxes are for the unturned picture")
+        else:
+            said += (": its recorded width and height are swapped (the file has no EXIF "
+                     "orientation that turns it), so its boxes may be for a turned picture")
+        return ImageLabels(None, OTHER_SIZE, said)
     boxes, bad, crowds, clipped = [], 0, 0, report.boxes_clipped
     for n, a in coco.annotations[image.key]:
         where = f"{_where(n, a)} of {image}"

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from al_core.names import printable
+
 RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101)
 AREA_RANGE = (0.0, 1e5 ** 2)  # COCO's "all"
 
@@ -290,6 +292,34 @@ def evaluate_coco(gt: dict, results: list, *, iou_threshold: float = 0.5
     category = {k: v for v, k in ids.categories.items()}
     per_class = {category[k]: r for k, r in result.per_class.items()}
     return EvalResult(result.iou_threshold, result.map, per_class), ids.names
+
+
+def degenerate_ground_truth(gt: dict) -> list[str]:
+    """One line per scored ground-truth box (its image and category in the file) whose
+    bbox has zero or negative width or height, naming the annotation and its image: no
+    detection can match it, and it is kept, as pycocotools keeps it: a missed object,
+    or ignored where it is a crowd region or its area is outside COCO's range. (Import
+    refuses such boxes.) ``gt`` as :func:`evaluate_coco` takes it; raises ValueError
+    where :func:`coco_ground_truth` does."""
+    _, ids = coco_ground_truth(gt)
+    lines = []
+    for a in gt["annotations"]:
+        if _position(ids.images, a.get("image_id")) < 0 \
+                or _position(ids.categories, a.get("category_id")) < 0:
+            continue
+        _, _, w, h = _number_list(a.get("bbox"), f"annotation {a.get('id')}")
+        if w > 0 and h > 0:
+            continue
+        area = a["area"] if "area" in a else w * h
+        fate = ("it is ignored, a crowd region" if a.get("iscrowd", 0) else
+                f"it is ignored, its area {area:g} is outside COCO's range"
+                if not AREA_RANGE[0] <= area <= AREA_RANGE[1] else
+                "it counts as a missed object")
+        lines.append(f"annotation {printable(repr(a.get('id')), 40)} of image "
+                     f"{printable(repr(a['image_id']), 40)}: bbox width {w:g}, height {h:g}: "
+                     f"no detection can match it; {fate}, as in pycocotools (import "
+                     "refuses such a box)")
+    return lines
 
 
 def result_json(result: EvalResult, names: dict) -> dict:

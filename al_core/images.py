@@ -26,9 +26,14 @@ class ImageError(ValueError):
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """An image file's displayed size (after EXIF rotation) and content hash;
+    ``exif_turned``: its EXIF orientation turns it a quarter, so the stored frame is
+    ``height`` x ``width``."""
+
     width: int
     height: int
     sha256: str
+    exif_turned: bool = False
 
 
 # Pillow refuses images over twice its MAX_IMAGE_PIXELS before any check of ours runs.
@@ -79,13 +84,28 @@ def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
         raise ImageError(f"{path.name}: the file is empty")
     image = _open_checked(data, path.name, max_pixels)
     width, height = image.size
-    try:
-        orientation = image.getexif().get(0x0112)
-    except Exception:  # noqa: BLE001 - a damaged EXIF block: use the stored frame
-        orientation = None
-    if orientation in _TRANSPOSED_ORIENTATIONS:
+    turned = _turned(image)
+    if turned:
         width, height = height, width
-    return ImageInfo(width, height, hashlib.sha256(data).hexdigest())
+    return ImageInfo(width, height, hashlib.sha256(data).hexdigest(), turned)
+
+
+def exif_turned(path: Path) -> bool:
+    """Whether the file's EXIF orientation turns it a quarter (orientations 5-8: it is
+    shown ``height`` x ``width`` of its stored frame). False for a file without such a
+    tag, and for one that cannot be opened (never raises)."""
+    try:
+        with Image.open(path) as image:
+            return _turned(image)
+    except Exception:  # noqa: BLE001 - unreadable: it has no orientation this can use
+        return False
+
+
+def _turned(image: Image.Image) -> bool:
+    try:
+        return image.getexif().get(0x0112) in _TRANSPOSED_ORIENTATIONS
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: use the stored frame
+        return False
 
 
 def load_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

@@ -25,9 +25,9 @@ from al_core import image_files
 from al_core.coco_file import (CocoLabels, ImageLabels, check_coco_instances,
                                label_image, prediction_boxes, read_coco, read_json)
 from al_core.coco_names import NameIndex, safe_relative
-from al_core.import_report import LISTED_TWICE, ImportFailed, ImportReport, plural
 from al_core.image_folder import check_importable, image_paths, probe_in_folder
 from al_core.images import DEFAULT_MAX_PIXELS, ImageError
+from al_core.import_report import LISTED_TWICE, ImportFailed, ImportReport, plural
 from al_core.import_write import Progress, write_import
 from al_core.store import Store
 
@@ -45,6 +45,7 @@ class _Found:
     height: int
     sha256: str
     dest: str = ""  # the item's file name in the project, when it differs from rel
+    exif_turned: bool = False  # its EXIF orientation turns it a quarter
 
     @property
     def file(self) -> str:
@@ -73,9 +74,10 @@ def scan_folder(folder: Path, report: ImportReport, *, max_pixels: int,
         rel = path.relative_to(folder).as_posix()
         try:
             info = probe_in_folder(path, root, max_pixels=max_pixels)
-            found.append(_Found(path, rel, info.width, info.height, info.sha256))
+            found.append(_Found(path, rel, info.width, info.height, info.sha256,
+                                exif_turned=info.exif_turned))
         except ImageError as exc:
-            report.problem(f"{rel}: skipped, {str(exc).split(': ', 1)[-1]}")
+            report.problem(f"{rel}: skipped, {exc.reason}")
         if progress and (n % 100 == 0 or n == len(paths) - 1):
             progress(n + 1, len(paths), "reading images")
     return found
@@ -218,7 +220,8 @@ def _label_targets(coco: CocoLabels, files: list[_Found | None], plan: _Plan, st
                                   f"({listed}): their {total} annotations attach to none")
         else:
             outcome = label_image(coco, coco.images[indices[0]], *size, report,
-                                  crowd_as_boxes=crowd_as_boxes)
+                                  crowd_as_boxes=crowd_as_boxes,
+                                  exif_turned=files[indices[0]].exif_turned)
             if outcome.detail and outcome.boxes is not None:
                 report.note(f"{name}: {outcome.detail}")
         labeled = target[0] == "item" and items[target[1]].status == "labeled"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from al_core.coco_file import (CocoImage, check_coco_instances, label_image, read_coco,
-                               read_json)
+                               read_json, size_swapped)
 from al_core.coco_names import NameIndex, export_file_names
+from al_core.images import exif_turned
 from al_core.import_report import ImportReport
 from al_core.review import DEFAULT_MIN_SCORE, HeldError, prelabels, submit_review
 from al_core.store import Store
@@ -32,10 +33,12 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
     coco_labels = read_coco(data, report)
     matched = _match_selection_images(coco_labels.images, items,
                                       export_file_names(items, store.images_dir), tag, report)
-    labels = {}
+    labels, by_id = {}, {i.id: i for i in items}
     for image, f in matched.items():  # an image is labeled with all its boxes, or not
+        turned = size_swapped(image, f.width, f.height) and exif_turned(
+            store.image_path(by_id[f.item_id]))  # read only where it matters
         outcome = label_image(coco_labels, image, f.width, f.height, report,
-                              crowd_as_boxes=crowd_as_boxes)
+                              crowd_as_boxes=crowd_as_boxes, exif_turned=turned)
         if outcome.boxes is None and f.labeled:
             report.problem(f"{image} (item #{f.item_id}): its labels are unchanged, "
                            f"{outcome.detail}")

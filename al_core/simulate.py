@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from al_core.json_input import read_json_file
 from al_core.model_config import TrainConfig
 from al_core.sim_results import (format_table, labels_to_reach, mean_curve,  # noqa: F401
                                   plot_curves, summarize)
@@ -341,7 +342,7 @@ def load_curves(out: Path, config: SimConfig, source: Source) -> dict:
     (whether or not it got as far as writing curves), not mixed in."""
     saved_path = out / "settings.json"
     if saved_path.exists():
-        saved = json.loads(saved_path.read_text())
+        saved = read_json_file(saved_path, "simulation settings", expect=dict)
         if saved.get("format") != SETTINGS_FORMAT:
             raise ValueError(f"{out} holds a simulation made by an older version of simulate "
                              "(other defaults or another demo); use a new --out folder")
@@ -354,7 +355,8 @@ def load_curves(out: Path, config: SimConfig, source: Source) -> dict:
     elif any(p.name not in ("base", ".base.partial") for p in out.iterdir()):
         raise ValueError(f"{out} is not empty and holds no simulation; use a new --out folder")
     path = out / "curves.json"
-    return json.loads(path.read_text()) if path.exists() else {"strategies": {}}
+    return read_json_file(path, "simulation curves", expect=dict) if path.exists() \
+        else {"strategies": {}}
 
 
 def _check_pool(out: Path, config: SimConfig) -> None:
@@ -404,7 +406,7 @@ def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) 
             with Store(_copy_project(out / "base", out / "seeds" / f"seed-{seed}")) as store:
                 _write_json(first_file, run_round(store, 0, "initial", seed, config, say))
             done += 1
-        first = json.loads(first_file.read_text())
+        first = read_json_file(first_file, "simulation round 0", expect=dict)
         for strategy in config.strategies:
             points = curves["strategies"].setdefault(strategy, {"seeds": {}})["seeds"] \
                 .setdefault(str(seed), [])

@@ -11,6 +11,7 @@ import streamlit as st
 from al_core import jobs
 from al_core.compare import describe_rule, parse_compare_config
 from al_core.comparison_report import ComparisonReport, comparison_report
+from al_core.json_input import JsonInputError, parse_json
 from al_core.promotion import carry_out, project_compare_config, save_compare_config
 from ui import state
 from ui.charts import pr_chart, pr_frame
@@ -60,11 +61,11 @@ def comparison_form() -> None:
                             help="Dataloop's format, plus min_map_gain, max_class_drop and "
                                  "bootstrap (README). Unknown keys are refused.")
     try:
-        raw = json.loads(raw_text)
+        raw = parse_json(raw_text, "The config", expect=dict)
         rule = describe_rule(parse_compare_config(raw))
-    except json.JSONDecodeError as exc:
+    except JsonInputError as exc:  # too large, too deep, not JSON, not an object
         raw, rule = None, None
-        st.error(f"The config is not valid JSON: {exc}.")
+        st.error(f"{exc}.")
     except ValueError as exc:
         raw, rule = None, None
         st.error(f"The config is refused: {exc}.")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from al_core import jobs
 from al_core.compare import describe_rule, parse_compare_config
+from al_core.json_input import JsonInputError, parse_json
 from al_core.memory_fit import check_fits
 from al_core.model_config import TrainConfig, merge_config
 from al_core.model_history import model_history
@@ -49,11 +50,11 @@ def retrain_form() -> None:
                              "values are refused.")
     override, problem = {}, None
     try:
-        override = json.loads(text or "{}")
+        override = parse_json(text or "{}", "The override", expect=dict)
         check_fits(merge_config(base["config"] if base else TrainConfig(), override),
                    train_n + val_n)
-    except json.JSONDecodeError as exc:
-        problem = f"The override is not valid JSON: {exc}."
+    except JsonInputError as exc:  # too large, too deep, not JSON, not an object
+        problem = f"{exc}."
     except ValueError as exc:
         problem = f"The override is refused: {exc}."
     if problem:

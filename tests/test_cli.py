@@ -88,7 +88,7 @@ def test_split_and_errors(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     refused = cli("import", "--project", p, "--images", tmp_path, "--coco", broken, check=False)
-    assert refused.returncode == 2 and "invalid JSON" in refused.stderr
+    assert refused.returncode == 2 and "not valid JSON" in refused.stderr
     fresh = tmp_path / "never-made"
     refused = cli("import", "--project", fresh, "--images", tmp_path, "--coco", broken,
                   check=False)
