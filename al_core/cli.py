@@ -17,6 +17,7 @@ from al_core.demo import DEMO_KINDS, DemoConfig
 from al_core.export import PRELABEL_MIN_SCORE
 from al_core.images import DEFAULT_MAX_PIXELS
 from al_core.io_coco import ImportFailed
+from al_core.names import printable
 from al_core.query import DEFAULT_RANDOM_CONTROL
 from al_core.split import DEFAULT_DISTRIBUTION
 from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_OPTIONS, DEFAULT_STRATEGY,
@@ -262,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: nothing half-written was kept", file=sys.stderr)
         return 130
     except KeyError as exc:  # str() of a KeyError quotes its message
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        print(f"error: {printable(exc.args[0] if exc.args else exc, None)}", file=sys.stderr)
         return 2
     except (ProjectError, ImportFailed, ValueError, OSError, sqlite3.DatabaseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc, None)}", file=sys.stderr)  # it may quote a name
         return 2

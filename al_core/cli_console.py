@@ -8,6 +8,7 @@ from pathlib import Path
 
 from al_core import jobs
 from al_core.json_input import MAX_TEXT_CHARS, parse_json, read_json_file
+from al_core.names import printable
 from al_core.store import Store
 
 
@@ -21,13 +22,14 @@ class ProgressBar:
 
     def progress_line(self, fraction: float, message: str) -> None:
         filled = int(30 * fraction)
-        line = f"[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message}"
+        shown = printable(message, None)  # a job's message may quote a name
+        line = f"[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {shown}"
         if self.tty:
             sys.stderr.write("\r" + line[:120].ljust(120))
             sys.stderr.flush()
-        elif message != self.last:
+        elif shown != self.last:
             print(line, file=sys.stderr)
-        self.last = message
+        self.last = shown
 
     def finish(self) -> None:
         if self.tty:
@@ -77,9 +79,13 @@ def follow_job(store: Store, job_id: int) -> int:
         job = jobs.wait_for(store, job_id, on_progress=lambda j: bar.progress_line(
             j["progress"], j["message"] or j["status"]))
     except KeyboardInterrupt:
-        jobs.cancel_job(store, job_id)
-        print("\ncancelling...", file=sys.stderr)
+        try:
+            jobs.cancel_job(store, job_id)
+            print("\ncancelling...", file=sys.stderr)
+        except ValueError:  # it stored its result just before: that stands
+            print("\nthe job had already finished; its result stands", file=sys.stderr)
         job = jobs.wait_for(store, job_id)
     bar.finish()
-    print(f"job {job_id} {job['status']}" + (f": {job['error']}" if job["error"] else ""))
+    print(f"job {job_id} {job['status']}"
+          + (f": {printable(job['error'], None)}" if job["error"] else ""))
     return 0 if job["status"] == "succeeded" else 1

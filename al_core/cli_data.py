@@ -11,6 +11,7 @@ from al_core.demo import create_demo_project, demo_config, label_from_oracle_at_
 from al_core.export import export_coco, export_yolo
 from al_core.io_coco import import_source, read_import_source
 from al_core.io_selection import import_selection
+from al_core.names import printable
 from al_core.query import QuerySpec, plan_query
 from al_core.split import parse_distribution, split_project
 from al_core.store import DB_NAME, ProjectError, Store
@@ -64,7 +65,7 @@ def cmd_import(args) -> int:
                                crowd_as_boxes=args.crowd_as_boxes, progress=ProgressBar())
     lines = report.lines()  # what happened per image and record: problems, then notes
     for line in lines[:None if args.verbose else MAX_PROBLEMS_SHOWN]:
-        print(f"  - {line}")
+        print(f"  - {printable(line, None)}")
     hidden = len(lines) - MAX_PROBLEMS_SHOWN
     if hidden > 0 and not args.verbose:
         print(f"  ... and {hidden} more (--verbose shows all)")
@@ -83,7 +84,8 @@ def cmd_export(args) -> int:
                    **{k: v for k, v in filters.items() if v is not None}}
     fn = export_coco if args.format == "coco" else export_yolo
     counts = fn(Store(args.project), args.out, **filters)
-    print(f"wrote {args.out}: {counts['images']} images, {counts['annotations']} boxes, "
+    print(f"wrote {printable(args.out, None)}: {counts['images']} images, "
+          f"{counts['annotations']} boxes, "
           f"{counts['categories']} categories")
     return 0
 
@@ -112,13 +114,15 @@ def cmd_status(args) -> int:
         row = status.by_split_status.get(split, {})
         print(f"{split:<8}{row.get('unlabeled', 0):>10}{row.get('labeled', 0):>9}"
               + ("   (frozen)" if split == "test" and status.test_frozen else ""))
-    print("boxes by class: " + (", ".join(f"{k} {v}" for k, v in status.boxes_by_class.items())
+    print("boxes by class: " + (", ".join(f"{printable(k)} {v}"
+                                          for k, v in status.boxes_by_class.items())
                                 or "no classes yet"))
-    print(f"active model: {status.active_model or 'none'}   models: {status.models}")
+    print(f"active model: {printable(status.active_model or 'none')}   "
+          f"models: {status.models}")
     print(f"rounds: {status.rounds}   selections: {len(status.selections) or 'none'}")
     for s in status.selections:
         model = f"model #{s.model_id}" if s.model_id is not None else "no model"
-        print(f"  {s.tag:<20} round {s.round:<3} {s.strategy:<13} {model:<10} "
+        print(f"  {printable(s.tag):<20} round {s.round:<3} {s.strategy:<13} {model:<10} "
               f"{s.size} items ({s.control} random control), {s.labeled} labeled")
     return 0
 
@@ -134,7 +138,8 @@ def cmd_query(args) -> int:
     job_id = jobs.start_job(store, "query", asdict(spec))
     fallback = f" (no active model: {spec.strategy} needs one)" \
         if plan.strategy != spec.strategy else ""
-    print(f"query {plan.tag}: {plan.batch} of {len(plan.pool)} pool items by {plan.strategy}"
+    print(f"query {printable(plan.tag)}: {plan.batch} of {len(plan.pool)} pool items by "
+          f"{plan.strategy}"
           f"{fallback}, in job {job_id}")
     if args.background:
         return 0
@@ -147,7 +152,8 @@ def cmd_query(args) -> int:
 def print_selection(store: Store, tag: str) -> None:
     sel = store.selection(tag)
     note = f" ({sel.config['fallback']})" if "fallback" in sel.config else ""
-    print(f"selection {sel.tag}, round {sel.round}: {len(sel.items)} items by {sel.strategy}"
+    print(f"selection {printable(sel.tag)}, round {sel.round}: {len(sel.items)} items by "
+          f"{sel.strategy}"
           f"{note}, {len(sel.control_ids)} random control; "
           + (f"pre-labels from model #{sel.model_id}" if sel.model_id is not None
              else "no model, no pre-labels"))
@@ -160,7 +166,8 @@ def print_selection(store: Store, tag: str) -> None:
               + ("  control" if item.is_control else "")
               + ("  no detection" if item.item_id in missed else ""))
     if len(sel.items) > 10:
-        print(f"  ... {len(sel.items) - 10} more (export --selection {tag} lists all)")
+        print(f"  ... {len(sel.items) - 10} more (export --selection {printable(tag)} lists "
+              "all)")
 
 
 def cmd_label(args) -> int:
@@ -172,7 +179,8 @@ def cmd_label(args) -> int:
     with Store(args.project) as store:
         n = label_selection_from_oracle(store, args.selection, min_score=args.min_score)
         s = next(x for x in store.selections() if x.tag == args.selection)
-        print(f"labeled {n} images of {args.selection} from the ground truth (author oracle); "
+        print(f"labeled {n} images of {printable(args.selection)} from the ground truth "
+              "(author oracle); "
               f"{s.labeled} of {s.size} labeled; train {store.count_items(split='train')}, "
               f"val {store.count_items(split='val')}")
     return 0

@@ -12,6 +12,7 @@ from al_core.compare import parse_compare_config
 from al_core.evaluation import degenerate_ground_truth, evaluate_coco, result_json
 from al_core.io_coco import read_json
 from al_core.model_eval import compare_models, evaluate_model, predict_missing_test
+from al_core.names import printable
 from al_core.store import Store
 
 MAX_WARNINGS_SHOWN = 20
@@ -24,7 +25,7 @@ def print_evaluation(result, names: dict, iou: float, *, as_json: bool) -> None:
         return
     print(f"{'class':<24}{'AP':>8}{'gt boxes':>10}")
     for class_id, r in result.per_class.items():
-        print(f"{names[class_id]:<24}{r.ap:>8.4f}{r.num_gt:>10}")
+        print(f"{printable(names[class_id]):<24}{r.ap:>8.4f}{r.num_gt:>10}")
     print(f"mAP@{iou:g} over {len(result.per_class)} classes with ground truth: "
           f"{result.map:.4f}")
 
@@ -103,6 +104,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_train(args) -> int:
+    override = json_arg(args.config, "--config")  # refused before anything is said or loaded
     from al_core import registry  # noqa: F401 - torch loads only for these commands
 
     store = Store(args.project)
@@ -111,8 +113,7 @@ def cmd_train(args) -> int:
           f"{store.count_items(split='val')}; {unsplit} labeled images outside train/val"
           + (" are left out: run `python -m al_core split` first" if unsplit else ""),
           file=sys.stderr)
-    model_id = registry.create_candidate(store, base_model_id=args.base,
-                                         override=json_arg(args.config, "--config"))
+    model_id = registry.create_candidate(store, base_model_id=args.base, override=override)
     job_id = jobs.start_job(store, "train", {"model_id": model_id})
     ahead = jobs.job_ahead(store, job_id)
     print(f"model #{model_id} training in job {job_id}" + (
@@ -159,7 +160,8 @@ def cmd_jobs(args) -> int:
     jobs.reap_stale(store)
     for job in store.jobs(limit=args.limit):
         print(f"{job['id']:>4}  {job['kind']:<8} {job['status']:<10} {job['progress']:>4.0%}  "
-              f"{job['message'] or ''}" + (f"  [{job['error']}]" if job["error"] else ""))
+              f"{printable(job['message'] or '', None)}"  # they may quote names
+              + (f"  [{printable(job['error'], None)}]" if job["error"] else ""))
     return 0
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from al_core.cli_console import json_arg
+from al_core.names import printable
 from al_core.io_coco import read_json
 
 DEFAULT_TEST_SIZE = 300
@@ -102,7 +103,8 @@ def cmd_simulate(args) -> int:
                         demo_kind=given(args.demo_kind, "digits"))
     start = time.monotonic()
     curves = sim.simulate(args.out, source, config,
-                          say=lambda line: print(line, file=sys.stderr, flush=True))
+                          say=lambda line: print(printable(line, None), file=sys.stderr,
+                                                 flush=True))
     summary = sim.summarize(curves)
     print(sim.format_table(summary))
     print(f"\n{args.out / 'curves.json'}, {args.out / 'curves.png'}, "

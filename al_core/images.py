@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from al_core.names import printable
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 DEFAULT_MAX_PIXELS = 64_000_000  # 64 MP: above any camera a labeling team meets
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
@@ -21,7 +23,15 @@ _ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
 
 
 class ImageError(ValueError):
-    """An image file cannot be used; the message says why."""
+    """An image file cannot be used. ``ImageError(name, reason)``: the message is
+    ``name: reason`` (the name through :func:`~al_core.names.printable`); ``reason``
+    alone is what a report writes after its own name of the file, so a name holding
+    ``": "`` is never cut. ``ImageError(message)``: ``reason`` is the whole message."""
+
+    def __init__(self, name: str, reason: str | None = None) -> None:
+        super().__init__(name if reason is None else f"{printable(name, None)}: {reason}")
+        self.name = None if reason is None else name
+        self.reason = name if reason is None else reason
 
 
 @dataclass(frozen=True)
@@ -52,24 +62,24 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
         try:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
-            raise ImageError(f"{name}: too many pixels, over the limit of {max_pixels:,} "
+            raise ImageError(name, f"too many pixels, over the limit of {max_pixels:,} "
                              "(possible decompression bomb)") from exc
         except UnidentifiedImageError as exc:
-            raise ImageError(f"{name}: not a readable image (unknown or corrupt format)") from exc
+            raise ImageError(name, "not a readable image (unknown or corrupt format)") from exc
         except Exception as exc:  # noqa: BLE001 - see the docstring
-            raise ImageError(f"{name}: not a readable image ({exc})") from exc
+            raise ImageError(name, f"not a readable image ({exc})") from exc
         return _decode(image, name, max_pixels)
 
 
 def _decode(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageError(f"{name}: {width}x{height} = {width * height:,} pixels is over the "
+        raise ImageError(name, f"{width}x{height} = {width * height:,} pixels is over the "
                          f"limit of {max_pixels:,} (possible decompression bomb)")
     try:
         image.load()
     except Exception as exc:  # noqa: BLE001 - any decoder failure means a damaged file
-        raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+        raise ImageError(name, f"the image data is truncated or corrupt ({exc})") from exc
     return image
 
 
@@ -79,9 +89,9 @@ def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImageError(f"{path.name}: cannot be read ({exc.strerror})") from exc
+        raise ImageError(path.name, f"cannot be read ({exc.strerror})") from exc
     if not data:
-        raise ImageError(f"{path.name}: the file is empty")
+        raise ImageError(path.name, "the file is empty")
     image = _open_checked(data, path.name, max_pixels)
     width, height = image.size
     turned = _turned(image)
@@ -114,7 +124,7 @@ def load_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImageError(f"{path}: cannot be read ({exc.strerror})") from exc
+        raise ImageError(str(path), f"cannot be read ({exc.strerror})") from exc
     image = _open_checked(data, path.name, max_pixels)
     try:
         image = ImageOps.exif_transpose(image)

@@ -5,6 +5,8 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+from al_core.names import printable
+
 log = logging.getLogger(__name__)
 
 
@@ -46,10 +48,16 @@ class ImportReport:
     unlabeled: dict[str, str] = field(default_factory=dict)  # image -> why (a reason above)
 
     def problem(self, message: str) -> None:
+        """Add a line; file, class and model names in it are data, so it is kept as
+        :func:`~al_core.names.printable` text: a name holding an escape code or a line
+        break is shown escaped and can neither act on a terminal nor forge a line."""
+        message = printable(message, None)
         log.warning(message)
         self.problems.append(message)
 
     def note(self, message: str) -> None:
+        """Add a note, kept as printable text like :meth:`problem`."""
+        message = printable(message, None)
         log.info(message)
         self.notes.append(message)
 
