@@ -18,6 +18,7 @@ from ui.charts import pr_chart, pr_frame
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.job_watch import running_jobs
+from ui.text import md
 from ui.timefmt import when
 
 page_entry()
@@ -31,6 +32,8 @@ active = store.active_model_id()
 
 
 def label(model_id: int | None) -> str:
+    """The model's id and name as plain text (a selectbox option); ``md(label(...))`` in
+    Markdown."""
     if model_id is None:
         return "no previous model"
     m = models[model_id]
@@ -68,9 +71,9 @@ def comparison_form() -> None:
         st.error(f"{exc}.")
     except ValueError as exc:
         raw, rule = None, None
-        st.error(f"The config is refused: {exc}.")
+        st.error(f"The config is refused: {md(exc)}.")
     if rule:
-        st.caption(rule)
+        st.caption(md(rule))
     apply = st.checkbox("Carry out the decision as soon as it is made", value=False)
     b1, b2, _ = st.columns([1, 1, 3])
     if b1.button("Compare", type="primary", icon=":material/compare_arrows:",
@@ -86,7 +89,7 @@ def comparison_form() -> None:
                 "new_model_id": new, "old_model_id": old, "config": raw, "apply": apply,
                 "decided_by": st.session_state.get("annotator") or "app"})
         except ValueError as exc:
-            st.error(f"Not started: {exc}")
+            st.error(f"Not started: {md(exc)}")
         else:
             flash("success", f"Comparing #{new} with {label(old)} (job {job_id}); the "
                              "dashboard below shows it when it ends.")
@@ -99,16 +102,16 @@ def comparison_form() -> None:
 def decision_box(r: ComparisonReport) -> None:
     c = r.comparison
     promote = c["decision"] == "update_model"
-    text = (f"**update_model**: #{c['new_model_id']} should replace {label(c['old_model_id'])}"
-            if promote else f"**discard**: #{c['new_model_id']} should not replace "
-                            f"{label(c['old_model_id'])}")
-    (st.success if promote else st.warning)(f"{text}. Why: {c['reason']}.",
+    old = md(label(c["old_model_id"]))
+    text = (f"**update_model**: #{c['new_model_id']} should replace {old}" if promote else
+            f"**discard**: #{c['new_model_id']} should not replace {old}")
+    (st.success if promote else st.warning)(f"{text}. Why: {md(c['reason'])}.",
                                             icon=":material/gavel:")
     done = r.carried_out
     if done:
         how = "Overridden" if done["override"] else "Carried out"
-        st.caption(f"{how} by **{done['decided_by']}**, {when(done['created'])}"
-                   + (f": “{done['why']}”" if done["override"] else "."))
+        st.caption(f"{how} by **{md(done['decided_by'])}**, {when(done['created'])}"
+                   + (f": “{md(done['why'])}”" if done["override"] else "."))
         return
     if not r.current_test_set:
         st.info("This comparison was made on an earlier test set (its labels changed since); "
@@ -120,7 +123,7 @@ def decision_box(r: ComparisonReport) -> None:
         try:
             carry_out(store, c["id"], decided_by=who or "app")
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             flash("success", f"Done: {c['decision']} for model #{c['new_model_id']}.")
     with b2.expander("Override the decision"):
@@ -134,7 +137,7 @@ def decision_box(r: ComparisonReport) -> None:
                     raise ValueError("say who overrides the decision")
                 carry_out(store, c["id"], decided_by=name.strip(), override=True, why=why)
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
             else:
                 flash("success", f"Overridden: {opposite} for model #{c['new_model_id']}.")
 
@@ -161,7 +164,7 @@ def figures(r: ComparisonReport) -> None:
     else:
         m3.metric("Bootstrap", "not run", help="This comparison's config has no bootstrap.")
     st.caption(f"Test set: {r.test_images:,} images, IoU {r.iou_threshold:g}; compared "
-               f"{when(c['created'])} by {c['decided_by']}.")
+               f"{when(c['created'])} by {md(c['decided_by'])}.")
 
 
 def class_table(r: ComparisonReport) -> pd.DataFrame:
@@ -182,7 +185,7 @@ def curves(r: ComparisonReport) -> pd.DataFrame:
         if row.old_curve and row.old_ap is not None:
             series[f"old #{c['old_model_id']} · AP {row.old_ap:.3f}"] = row.old_curve
         if not series:
-            columns[k % 3].caption(f"{row.name}: no curve stored")
+            columns[k % 3].caption(f"{md(row.name)}: no curve stored")
             continue
         columns[k % 3].altair_chart(pr_chart(series, f"{row.name} ({row.num_gt} objects)"),
                                     width="stretch")

@@ -9,6 +9,7 @@ from al_core.types import SPLITS, Item
 from ui import state
 from ui.chrome import page_entry
 from ui.draw import draw_boxes, thumbnail_scale
+from ui.text import md
 
 page_entry()
 
@@ -108,7 +109,7 @@ for start in range(0, len(items), COLUMNS):
                                                               THUMBNAIL_PX),
                                scores=[s for _, s in boxes])
         except ImageError as exc:
-            col.warning(f"#{item.id}: {exc}")
+            col.warning(f"#{item.id}: {md(exc)}")
             continue
         n = len(boxes)
         what = (f"{n} predicted" if model is not None else

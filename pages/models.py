@@ -19,6 +19,7 @@ from ui import state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.job_watch import running_jobs
+from ui.text import md
 from ui.timefmt import when
 
 page_entry()
@@ -33,7 +34,7 @@ models = store.models()
 
 def retrain_form() -> None:
     base = store.model(active) if active is not None else None
-    st.markdown(f"A new version from the config of **#{active} {base['name']}**, the active "
+    st.markdown(f"A new version from the config of **#{active} {md(base['name'])}**, the active "
                 "model, trained on the current labels, then run on the test split and "
                 "compared with it." if base else
                 "No active model yet: the first version starts from the default config.")
@@ -58,9 +59,9 @@ def retrain_form() -> None:
     except ValueError as exc:
         problem = f"The override is refused: {exc}."
     if problem:
-        c2.error(problem)
+        c2.error(md(problem))  # it may quote the override
     rule = describe_rule(parse_compare_config(project_compare_config(store)))
-    c2.caption(f"Then: {rule}")
+    c2.caption(f"Then: {md(rule)}")
     c2.page_link("pages/compare.py", label="Edit the rule on the Compare page",
                  icon=":material/tune:")
     apply = c2.checkbox("Carry the decision out when the job ends", value=False,
@@ -72,7 +73,7 @@ def retrain_form() -> None:
                                              decided_by=st.session_state.get("annotator")
                                              or "app")
         except ValueError as exc:
-            st.error(f"Not started: {exc}")
+            st.error(f"Not started: {md(exc)}")
         else:
             flash("success", f"Retraining: model #{model_id} (job {job_id}). Follow it "
                              "below; the decision shows on the Compare page.")
@@ -116,10 +117,10 @@ def history() -> None:
     st.caption("● marks the active model. Comparisons and their curves: Compare page.")
     with st.expander("Each version: its config against its parent's, and why it is where "
                      "it is", icon=":material/gavel:"):
-        st.markdown("\n".join(
-            f"- **#{r.id} {r.name}**"
-            + (f" (config vs #{r.parent_id}: {r.config_change})" if r.parent_id else "")
-            + f": {r.decision_detail or 'no decision yet'}" for r in rows))
+        st.markdown("\n".join(  # each line one row, whatever a name or a reason holds
+            f"- **#{r.id} {md(r.name)}**"
+            + (f" (config vs #{r.parent_id}: {md(r.config_change)})" if r.parent_id else "")
+            + f": {md(r.decision_detail or 'no decision yet')}" for r in rows))
     earlier = [r for r in rows if not r.active and r.status in ("trained", "discarded")]
     if earlier:
         with st.expander("Roll back to an earlier version", icon=":material/history:"):
@@ -132,7 +133,7 @@ def history() -> None:
                 try:
                     roll_back(store, target.id, decided_by=name, why=why)
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
                 else:
                     flash("success", f"Model #{target.id} is active again (recorded as a "
                                      "rollback).")

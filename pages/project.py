@@ -14,6 +14,7 @@ from al_core.types import SPLITS
 from ui import state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
+from ui.text import md, md_code
 
 REPLACE_LABELS = "Replace the labels of images already labeled in the project"
 CROWD_AS_BOXES = "Import crowd regions as ordinary boxes"
@@ -23,8 +24,8 @@ page_entry()
 store = state.store()
 status = store.status()
 
-st.title(store.root.name)
-st.caption(f"Project folder `{store.root}`")
+st.title(md(store.root.name))
+st.caption(f"Project folder {md_code(store.root)}")
 show_flash()
 
 pool = status.by_split_status.get("pool", {}).get("unlabeled", 0)
@@ -44,7 +45,7 @@ if active_id is None:
               delta_arrow="off")
 else:  # the id fits the card; the name (often long) goes underneath
     c5.metric("Active model", f"#{active_id}", border=True,
-              delta=store.model(active_id)["name"], delta_color="off", delta_arrow="off")
+              delta=md(store.model(active_id)["name"]), delta_color="off", delta_arrow="off")
 
 left, right = st.columns([2, 3])
 with left:
@@ -92,7 +93,7 @@ with split_tab:
             dist = parse_distribution(custom if choice == "custom" else choice)
             report = split_project(store, distribution=dist, seed=int(seed), resplit=resplit)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             flash("success", "Assigned " + ", ".join(
                 f"{n} to {s}" for s, n in report.assigned.items()) + ".")
@@ -110,7 +111,7 @@ with split_tab:
                 chosen = label_from_oracle_at_random(store, int(n), seed=int(seed))
                 report = split_project(store, seed=int(seed))
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
             else:
                 flash("success", f"Labeled {len(chosen)} images from the ground truth: "
                       + ", ".join(f"{k} to {s}" for s, k in report.assigned.items() if k)
@@ -140,10 +141,10 @@ with import_tab:
                 coco=state.inside_allowed_roots(coco, "COCO file") if coco.strip() else None,
                 reference=reference, replace_labels=replace_labels,
                 crowd_as_boxes=crowd_as_boxes,
-                progress=lambda d, t, w: bar.progress(d / max(t, 1), text=f"{w} {d}/{t}"))
+                progress=lambda d, t, w: bar.progress(d / max(t, 1), text=f"{md(w)} {d}/{t}"))
         except (ImportFailed, OSError, ValueError) as exc:
             bar.empty()
-            st.error(f"Nothing was imported: {exc}")
+            st.error(f"Nothing was imported: {md(exc)}")
         else:  # the per-image lines, then what to do about them
             flash("success" if not report.problems else "warning",
                   report.summary(options={"replace_labels": f"'{REPLACE_LABELS}' ticked",
@@ -170,8 +171,8 @@ with export_tab:
                 counts = export_yolo(store, state.inside_allowed_roots(out, "YOLO folder"),
                                      split=split_filter)
             except (ValueError, OSError) as exc:
-                st.error(f"Nothing was written: {exc}")
+                st.error(f"Nothing was written: {md(exc)}")
             else:
                 st.success(f"Wrote {counts['images']} images and {counts['annotations']} "
-                           f"boxes to `{out}`.")
+                           f"boxes to {md_code(out)}.")
 store.close()

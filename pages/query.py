@@ -1,6 +1,7 @@
 """Query: pick the next batch to label with a strategy from the registry (plus a random
 control slice), as a job; the selections so far, each downloadable with its pre-labels."""
 import json
+import shlex
 from dataclasses import asdict, replace
 
 import pandas as pd
@@ -15,6 +16,7 @@ from ui import state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.job_watch import running_jobs
+from ui.text import md, md_code
 from ui.timefmt import when
 
 page_entry()
@@ -55,7 +57,7 @@ if submitted:
         plan = plan_query(store, spec)
         job_id = jobs.start_job(store, "query", asdict(replace(spec, tag=plan.tag)))
     except ValueError as exc:
-        st.error(f"Not started: {exc}")
+        st.error(f"Not started: {md(exc)}")
     else:
         flash("success", f"Query {plan.tag}: {plan.batch} images by {plan.strategy}, "
                          f"in job {job_id}.")
@@ -70,7 +72,7 @@ def selections_panel() -> None:
     with state.store() as s:
         failed = [j for j in s.jobs(limit=5) if j["kind"] == "query" and j["status"] == "failed"]
         if failed:
-            st.caption(f"Last failed query job {failed[0]['id']}: {failed[0]['error']}")
+            st.caption(f"Last failed query job {failed[0]['id']}: {md(failed[0]['error'])}")
         st.subheader("Selections")
         rows = s.selections()
         if not rows:
@@ -98,6 +100,7 @@ if tags:
     st.download_button("Download COCO with pre-labels", icon=":material/download:",
                        data=batch_json, file_name=f"{root.name}-{pick}.coco.json",
                        mime="application/json")
-    st.caption("Import the corrected file back with `python -m al_core import --project DIR "
-               f"--selection {pick} --coco FILE`: exactly the batch's images are labeled.")
+    command = f"python -m al_core import --project DIR --selection {shlex.quote(pick)} --coco FILE"
+    st.caption(f"Import the corrected file back with {md_code(command)}: exactly the batch's "
+               "images are labeled.")
 store.close()

@@ -7,6 +7,7 @@ from ui import review_editor, review_grid, review_nav, review_upload, state
 from ui.annotator import annotator
 from ui.chrome import page_entry
 from ui.flash import show_flash
+from ui.text import md
 
 page_entry()
 
@@ -82,7 +83,7 @@ with st.sidebar:
                  "slider starts with"):
         store.set_meta("review_min_score", str(min_score))
         st.rerun()
-    st.caption(f"Annotator: **{user}**")
+    st.caption(f"Annotator: **{md(user)}**")
 
 review_nav.lease_keeper(store.root, user)
 if selection is None:

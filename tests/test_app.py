@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 from pathlib import Path
 
 from al_core.demo import label_from_oracle_at_random
+from tests.apptest import read
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -61,7 +62,7 @@ def test_an_empty_project_db_is_one_readable_message_in_the_app(tmp_path, monkey
     monkeypatch.setenv("ALS_PROJECT", str(root))
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
-    assert [e.value for e in at.error if "is empty (0 bytes)" in e.value and "Restore" in
+    assert [e.value for e in at.error if "is empty (0 bytes)" in read(e.value) and "Restore" in
             e.value], [e.value for e in at.error]
     assert (root / "project.db").stat().st_size == 0
 

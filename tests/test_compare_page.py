@@ -8,7 +8,7 @@ from al_core.compare import DEFAULT_COMPARE_CONFIG, parse_compare_config
 from al_core.comparison_report import comparison_report
 from al_core.export import coco_instances, coco_results
 from al_core.model_eval import compare_models
-from tests.apptest import open_page
+from tests.apptest import open_page, read
 from tests.datasets import add_model_from_labels
 
 def _trained(store, name, **kw):
@@ -46,8 +46,8 @@ def test_a_stored_comparison_renders_its_curves_table_and_decision(compared):
     page = _page()
     assert not page.exception
     assert decision.decision == "update_model"
-    assert any(f"#{new} should replace #{old}" in s.value and decision.reason in s.value
-               for s in page.success)
+    assert any(f"#{new} should replace #{old}" in read(s.value)
+               and decision.reason in read(s.value) for s in page.success)
     table = next(d.value for d in page.dataframe if "AP new" in d.value.columns)
     names = {c.id: c.name for c in store.classes()}
     by_class = {c.class_id: c for c in decision.per_class}
@@ -103,7 +103,7 @@ def test_a_bad_config_shows_its_error_inline_and_starts_nothing(compared):
     page = _page()
     area = next(t for t in page.text_area if t.label == "Compare config (JSON)")
     area.input('{"wins": "most"}').run()
-    assert any("wins: 'most' is not a number" in e.value for e in page.error)
+    assert any("wins: 'most' is not a number" in read(e.value) for e in page.error)
     assert _button(page, "Compare").disabled
     area.input('{"wins": "any"').run()
     assert any("not valid JSON" in e.value for e in page.error)

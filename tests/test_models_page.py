@@ -5,7 +5,7 @@ import pytest
 from al_core import jobs
 from al_core.demo import label_from_oracle_at_random
 from al_core.split import split_project
-from tests.apptest import open_page
+from tests.apptest import open_page, read
 from tests.datasets import add_model_from_labels
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_a_bad_override_is_refused_inline_and_starts_nothing(models_page, demo_s
                           ('{"width": 256, "image_size": 2048, "batch_size": 1024}',
                            "image_size: this config needs about")):  # cannot fit in memory
         _override(page).input(text).run()
-        assert any(message in e.value for e in page.error), text
+        assert any(message in read(e.value) for e in page.error), text
         assert _button(page, "Retrain").disabled
     _override(page).input('{"epochs": 3}').run()
     assert not page.error and not _button(page, "Retrain").disabled
@@ -51,7 +51,7 @@ def test_retrain_started_from_the_page_trains_and_compares_in_its_own_process(mo
     page = models_page
     _override(page).input('{"epochs": 1, "batch_size": 8, "width": 4, "image_size": 64}').run()
     _button(page, "Retrain").click().run()
-    assert any("Retraining: model #1" in s.value for s in page.success)
+    assert any("Retraining: model #1" in read(s.value) for s in page.success)
     job = demo_store.jobs()[0]
     assert job["pid"] and job["kind"] == "retrain"
     final = jobs.wait_for(demo_store, job["id"])
@@ -89,7 +89,7 @@ def test_history_shows_parents_decisions_and_config_changes_then_rolls_back(mode
     assert old["decision"] == f"replaced by #{second}"
     why = next(m.value for m in page.markdown if f"- **#{second} second**" in m.value)
     assert f"**#{second} second** (config vs #{first}: epochs 80 → 40): promoted over " \
-           f"#{first} (ana): won 7 of 7 classes" in why
+           f"#{first} (ana): won 7 of 7 classes" in read(why)
     assert old["test mAP50"] == "not evaluated" and new["test mAP50"] == "not evaluated"
     assert "None" not in " ".join(map(str, table.to_numpy().ravel()))
     assert "T" not in new["created"] and new["created"].startswith("today")
@@ -132,7 +132,8 @@ def test_a_running_training_shows_its_live_loss_and_val_map_chart(models_page, d
     demo_store.update_job(job, status="running", pid=os.getpid(), heartbeat=now(), log=log,
                           progress=0.4, message="training model #1: epoch 3/5")
     page = _page()
-    assert any("epoch 3/5" in str(p.proto) for p in page.get("progress"))
+    assert any("training model #1: epoch 3/5" in read(p.proto.text)
+               for p in page.get("progress"))
     specs = [json.loads(c.proto.spec) for c in page.get("vega_lite_chart")]
     titles = {s.get("title", {}).get("text") if isinstance(s.get("title"), dict)
               else s.get("title") for s in specs}

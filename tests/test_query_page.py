@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from al_core import jobs
 from al_core.strategies.registry import DEFAULT_STRATEGY, STRATEGIES
+from tests.apptest import read
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -26,7 +27,8 @@ def test_the_page_offers_the_registry_and_runs_a_cold_start_query(query_page, de
     assert any("No active model yet" in m.value for m in query_page.markdown)
     query_page.number_input[0].set_value(6)
     query_page.button[0].click().run()
-    assert any("al-iteration-1: 6 images by typicality" in s.value for s in query_page.success)
+    assert any("al-iteration-1: 6 images by typicality" in read(s.value)
+               for s in query_page.success)
     job = demo_store.jobs()[0]
     assert job["kind"] == "query" and jobs.wait_for(demo_store, job["id"])["status"] == "succeeded"
     query_page.run()

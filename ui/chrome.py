@@ -13,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import state
+from ui.text import md, md_code
 
 PAGES = [  # url paths equal Streamlit's own names for pages/*.py, so links agree
     ("pages/project.py", "Project", ":material/dashboard:", "project"),
@@ -52,8 +53,8 @@ def _sidebar_status() -> None:
     with state.store() as store, st.sidebar:
         status = store.status()
         st.caption("PROJECT")
-        st.markdown(f"**{store.root.name}**")
-        st.caption(f"`{store.root}`")
+        st.markdown(f"**{md(store.root.name)}**")
+        st.caption(md_code(store.root))
         st.markdown(f"{status.labeled:,} of {status.items:,} images labeled  \n"
-                    f"Active model: {status.active_model or 'none yet'}  \n"
+                    f"Active model: {md(status.active_model or 'none yet')}  \n"
                     f"Rounds: {status.rounds}")

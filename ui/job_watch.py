@@ -9,6 +9,7 @@ from al_core import jobs
 from al_core.retrain import training_curve
 from ui import state
 from ui.charts import training_charts
+from ui.text import md
 
 TRAINING_KINDS = ("train", "retrain")
 
@@ -31,8 +32,8 @@ def running_jobs(kinds: tuple[str, ...] | None = None, *, key: str = "jobs") -> 
         box.caption("No job is running.")
     for job in sorted(running, key=lambda j: j["id"]):
         cols = box.columns([6, 1], vertical_alignment="center")
-        cols[0].progress(job["progress"], text=f"Job {job['id']} · {job['kind']} · "
-                                               f"{job['message'] or job['status']}")
+        cols[0].progress(job["progress"], text=f"Job {job['id']} · {md(job['kind'])} · "
+                                               f"{md(job['message'] or job['status'])}")
         if job["cancel_requested"]:
             cols[1].caption("cancelling...")
         elif cols[1].button("Cancel", key=f"{key}-cancel-{job['id']}"):

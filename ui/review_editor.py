@@ -15,6 +15,7 @@ from al_core.store import Store
 from al_core.types import LabeledBox, Selection
 from ui import browser, canvas, state
 from ui import review_nav as nav
+from ui.text import css_color, md, md_code
 from ui.working import Working, class_name
 
 HEADER_PX = 285  # what the page shows above and below the canvas, in CSS pixels
@@ -113,7 +114,7 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         background = canvas.background_jpeg(str(store.image_path(item)), _mtime(store, item),
                                             view.canvas_w, view.canvas_h)
     except ImageError as exc:
-        image_slot.error(f"Image #{item.id} cannot be shown: {exc}. Nothing was saved; skip "
+        image_slot.error(f"Image #{item.id} cannot be shown: {md(exc)}. Nothing was saved; skip "
                          "it (S) and tell whoever manages the project.")
         background = None
     if background is not None:  # before the side panel: it lists the canvas's edits
@@ -166,10 +167,10 @@ def _caption(store: Store, item, selection: Selection | None) -> None:
                          if i.item_id == item.id), (None, None))
         if entry is not None:
             why = (f" · rank {n} · random control" if entry.is_control else
-                   f" · rank {n} · {selection.strategy} {entry.score:.3f}"
-                   if entry.score is not None else f" · rank {n} · {selection.strategy}")
+                   f" · rank {n} · {md(selection.strategy)} {entry.score:.3f}"
+                   if entry.score is not None else f" · rank {n} · {md(selection.strategy)}")
     state_ = "labeled" if item.status == "labeled" else "unlabeled"
-    st.markdown(f"**#{item.id}** `{item.file}` · {item.width}×{item.height} · "
+    st.markdown(f"**#{item.id}** {md_code(item.file)} · {item.width}×{item.height} · "
                 f"{item.split or 'pool'} · {state_}{why}")
 
 
@@ -192,7 +193,7 @@ def _progress(store: Store, selection: Selection, user: str) -> None:
     where = f"{position} / {p['total']}" if position else f"{p['labeled']} / {p['total']}"
     held = f" · {p['held']} open by others" if p["held"] else ""
     st.progress(p["labeled"] / max(p["total"], 1),
-                text=f"**{where}** in {selection.tag} · {p['labeled']} labeled · "
+                text=f"**{where}** in {md(selection.tag)} · {p['labeled']} labeled · "
                      f"{p['skipped']} skipped · {p['left']} left{held}")
 
 
@@ -201,7 +202,7 @@ def _done(selection: Selection | None) -> None:
         st.success("Saved. Open another image from the Images page.")
         st.page_link("pages/images.py", label="Images", icon=":material/photo_library:")
         return
-    st.success(f"Nothing left for you in {selection.tag}: every image is labeled, skipped by "
+    st.success(f"Nothing left for you in {md(selection.tag)}: every image is labeled, skipped by "
                "you, or open for someone else.")
     with state.store() as store:
         busy = [j for j in store.jobs(status="running") + store.jobs(status="queued")
@@ -216,7 +217,7 @@ def _done(selection: Selection | None) -> None:
                 model_id, job_id = start_retrain(store, decided_by=st.session_state.get(
                     "annotator") or "app")
             except ValueError as exc:
-                st.error(f"Not started: {exc}")
+                st.error(f"Not started: {md(exc)}")
             else:
                 st.success(f"Retraining: model #{model_id} (job {job_id}).")
     st.page_link("pages/models.py", label="Follow the training on the Models page",
@@ -228,7 +229,7 @@ def _palette_buttons(classes) -> None:
     current = st.session_state["rv_class"]
     with st.container(horizontal=True, gap="small"):
         for k, c in enumerate(classes[:9]):
-            st.button(c.name, key=f"rv-pal-{c.id}", shortcut=str(k + 1),
+            st.button(md(c.name), key=f"rv-pal-{c.id}", shortcut=str(k + 1),
                       type="primary" if c.id == current else "secondary",
                       on_click=nav.palette, args=(c.id,))
     if len(classes) > 9:
@@ -257,7 +258,7 @@ def _box_list(w: Working, classes, *, max_h: int) -> None:
         cls = by_id[b["class_id"]]
         with box.container(horizontal=True, vertical_alignment="center", gap="small",
                            key=f"rv-row-{k}"):
-            st.markdown(f"<span style='color:{cls.color};font-size:1.4em'>■</span>",
+            st.markdown(f"<span style='color:{css_color(cls.color)};font-size:1.4em'>■</span>",
                         unsafe_allow_html=True, width="content")
             if k == focus:
                 key = f"rv-cls-{w.tag}-{k}"
@@ -266,7 +267,7 @@ def _box_list(w: Working, classes, *, max_h: int) -> None:
                              on_change=nav.relabel_from_list,
                              args=(k, key, names, w.tag), width=112)
             else:
-                st.button(cls.name, key=f"rv-focus-{w.tag}-{k}", width=112,
+                st.button(md(cls.name), key=f"rv-focus-{w.tag}-{k}", width=112,
                           help="Highlight this box on the image", type="tertiary",
                           on_click=nav.focus, args=(k, w.tag))
             st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "—", width=36,

@@ -13,6 +13,7 @@ from al_core.review import (LEASE_SECONDS, HeldError, StaleLabelsError, prelabel
 from al_core.store import Store
 from al_core.types import Selection
 from ui.draw import draw_boxes, thumbnail_scale
+from ui.text import md
 
 GRID_PAGE = 12
 COLUMNS = 4
@@ -57,7 +58,7 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
         getattr(message, msg[0])(msg[1])
     ids = _page(store, selection, user)
     if not ids:
-        st.success(f"Nothing left for you in {selection.tag}.")
+        st.success(f"Nothing left for you in {md(selection.tag)}.")
         return
     marked: set[int] = st.session_state["rv_marked"]
     shown = prelabels(store, selection.model_id, ids, min_score=min_score)
@@ -83,7 +84,7 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
                     classes, scale=thumbnail_scale(item.width, item.height, THUMB_PX),
                     scores=[s for _, s in boxes])
             except ImageError as exc:
-                col.warning(f"#{item_id}: {exc}")
+                col.warning(f"#{item_id}: {md(exc)}")
                 marked.add(item_id)  # never accepted unseen
                 continue
             col.image(image, width="stretch")
@@ -124,7 +125,7 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
                               selection=selection, seconds=seconds)
                 saved += 1
             except (StaleLabelsError, HeldError, ValueError) as exc:
-                problems.append(str(exc))
+                problems.append(md(exc))  # the message is Markdown: it names people
     if st.session_state.get("rv_item") in rest:  # the editor's image was accepted here
         st.session_state["rv_work"].pop(st.session_state["rv_item"], None)
         st.session_state["rv_item"] = None

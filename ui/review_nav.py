@@ -13,6 +13,7 @@ from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_re
 from al_core.store import Store
 from al_core.types import Selection
 from ui import canvas
+from ui.text import md
 from ui.working import Working
 
 RENEW_AFTER = 60  # seconds between lease renewals while an image stays open
@@ -70,7 +71,7 @@ def open_item(store: Store, item_id: int, user: str) -> bool:
     message) when another annotator holds it."""
     other = store.claim(item_id, user, seconds=LEASE_SECONDS)
     if other is not None:
-        msg("warning", f"Image #{item_id} is open for {other}; pick another one.")
+        msg("warning", f"Image #{item_id} is open for {md(other)}; pick another one.")
         return False
     if st.session_state.get("rv_item") not in (None, item_id):
         _leave(store, user)
@@ -146,10 +147,10 @@ def save(root, selection: Selection | None, user: str, accept: bool, item_id: in
                 expected_version=w.base_version, selection=selection, seconds=w.seconds())
         except StaleLabelsError as exc:
             del st.session_state["rv_work"][w.item_id]  # reopened with their labels
-            msg("error", f"Not saved: {exc}. It now shows their labels.")
+            msg("error", f"Not saved: {md(exc)}. It now shows their labels.")
             return
         except (HeldError, ValueError) as exc:
-            msg("error", f"Not saved: {exc}")
+            msg("error", f"Not saved: {md(exc)}")
             return
         del st.session_state["rv_work"][w.item_id]
         c = result.changes
@@ -260,6 +261,6 @@ def renew(store: Store, item_id: int, user: str) -> None:
     if time.monotonic() - renewed.get(item_id, 0) > RENEW_AFTER:
         other = store.claim(item_id, user, seconds=LEASE_SECONDS)
         if other is not None:
-            msg("warning", f"{other} opened image #{item_id} while it sat idle here; "
+            msg("warning", f"{md(other)} opened image #{item_id} while it sat idle here; "
                             "your edits stay on screen but cannot be saved.")
         renewed[item_id] = time.monotonic()

@@ -13,10 +13,11 @@ from al_core.review import label_selection_from_oracle
 from al_core.store import Store
 from al_core.types import Selection
 from ui.flash import flash
+from ui.text import md
 
 
 def panel(store: Store, selection: Selection, user: str) -> None:
-    with st.expander(f"Upload a corrected COCO file for {selection.tag}"):
+    with st.expander(f"Upload a corrected COCO file for {md(selection.tag)}"):
         st.caption("Exported from the Query page and corrected in another tool: the batch's "
                    "images it lists are labeled (matched by file name); others are reported.")
         upload = st.file_uploader("COCO instances JSON", type=["json"], key="rv-upload")
@@ -28,7 +29,7 @@ def panel(store: Store, selection: Selection, user: str) -> None:
                     report = import_selection(store, selection.tag, path,
                                               author=f"{user} (import:{upload.name})")
                 except (ImportFailed, ValueError) as exc:
-                    st.error(f"Not imported: {exc}")
+                    st.error(f"Not imported: {md(exc)}")
                     return
             flash("warning" if report.problems else "success",
                   f"Labeled {report.items_labeled} of {len(selection.items)} images of "
@@ -39,7 +40,7 @@ def panel(store: Store, selection: Selection, user: str) -> None:
 def oracle_panel(store: Store, selection: Selection) -> None:
     """The demo's stand-in for a person: label the rest of the batch from the hidden
     ground truth, so a demo user can run the loop without drawing every box."""
-    with st.expander(f"Demo: label the rest of {selection.tag} from the ground truth"):
+    with st.expander(f"Demo: label the rest of {md(selection.tag)} from the ground truth"):
         st.caption("This demo project keeps the true boxes hidden. This labels the batch's "
                    "unlabeled images that nobody has open with them, as reviews by `oracle` "
                    "(their corrections against the pre-labels are counted like anyone's).")

@@ -13,6 +13,7 @@ import streamlit as st
 
 from al_core.demo import DemoConfig, create_demo_project
 from al_core.store import DB_NAME, ProjectError, Store
+from ui.text import md, md_code
 
 DEFAULT_PROJECT = Path(__file__).resolve().parent.parent / "data" / "demo"
 _demo_lock = threading.Lock()
@@ -35,11 +36,11 @@ def ensure_project() -> Path:
         try:  # a project this version cannot open: one readable message, not a trace
             Store(path).close()
         except (ProjectError, sqlite3.DatabaseError) as exc:
-            st.error(f"The project at `{path}` cannot be opened: {exc}")
+            st.error(f"The project at {md_code(path)} cannot be opened: {md(exc)}")
             st.stop()
         return path
     if path != DEFAULT_PROJECT:
-        st.error(f"No project at `{path}`: `{DB_NAME}` is missing.")
+        st.error(f"No project at {md_code(path)}: `{DB_NAME}` is missing.")
         st.markdown("Create one with `python -m al_core demo --project DIR` or "
                     "`python -m al_core import --project DIR --images FOLDER`, "
                     "or start without `--project` to open the built-in demo.")
