@@ -224,6 +224,49 @@ def test_an_image_whose_size_is_not_the_files_is_left_unlabeled(tmp_path, store)
     assert report.items_updated == 2 and not report.unlabeled
     assert stored_boxes(store, item_by_file(store, "phone.jpg")) == [("x", 2.0, 2.0, 8.0, 8.0)]
 
+def _photo(path, size, orientation):
+    """A JPEG of ``size`` whose EXIF orientation tag is ``orientation``."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    photo = Image.new("RGB", size)
+    exif = photo.getexif()
+    exif[0x0112] = orientation
+    photo.save(path, exif=exif)
+
+
+def test_a_swapped_size_is_blamed_on_exif_only_where_the_file_has_an_exif_orientation(
+        tmp_path, store):
+    """Any COCO size that was the file's swapped was reported as 'turned by its EXIF
+    orientation', also for a file with no EXIF at all; so in import --selection too."""
+    from al_core.io_selection import import_selection
+    from al_core.types import SelectionItem
+
+    _photo(tmp_path / "imgs" / "phone.jpg", (60, 40), 6)  # shown 40x60
+    tiny_image(tmp_path / "imgs" / "plain.png", size=(40, 60))
+    _photo(tmp_path / "imgs" / "upside.jpg", (40, 60), 3)  # turned 180 degrees: still 40x60
+    coco = {"images": [{"id": n, "file_name": name, "width": 60, "height": 40}
+                       for n, name in enumerate(["phone.jpg", "plain.png", "upside.jpg"])],
+            "categories": [{"id": 1, "name": "x"}],
+            "annotations": [{"id": n, "image_id": n, "category_id": 1, "bbox": [2, 2, 8, 8]}
+                            for n in range(3)]}
+    exif = "it is turned by its EXIF orientation, which the labeling tool probably ignored: " \
+        "its boxes are for the unturned picture"
+    swapped = "its recorded width and height are swapped (the file has no EXIF orientation " \
+        "that turns it), so its boxes may be for a turned picture"
+    said = "left unlabeled, the COCO file says 60x40, the image is 40x60"
+    report = _import(store, tmp_path / "imgs", coco, tmp_path)
+    assert report.problems == [f"phone.jpg: {said}: {exif}", f"plain.png: {said}: {swapped}",
+                               f"upside.jpg: {said}: {swapped}"]
+
+    ids = [item_by_file(store, name).id for name in ("phone.jpg", "plain.png", "upside.jpg")]
+    store.add_selection(tag="b", round=1, strategy="random", config={}, seed=0, model_id=None,
+                        items=[SelectionItem(i, n, None, False) for n, i in enumerate(ids)])
+    report = import_selection(store, "b", write_json(tmp_path / "fixed.json", coco))
+    assert [p.split(": ", 1)[1] for p in report.problems] == [
+        f"{said}: {w}; it is left as it was" for w in (exif, swapped, swapped)]
+
+
 def test_a_number_and_a_string_holding_it_are_one_id(tmp_path, store):
     tiny_image(tmp_path / "imgs" / "a.png", size=(20, 20))
     coco = {"images": [{"id": 12, "file_name": "a.png"}],

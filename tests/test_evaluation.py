@@ -233,3 +233,60 @@ def test_eval_coco_command_takes_visdrone_ids(tmp_path):
     refused = cli("eval-coco", "--gt", gt, "--dt", dt, check=False)
     assert refused.returncode == 2 and "image_id 1 is not an image of the ground truth" in \
         refused.stderr
+
+
+def test_degenerate_ground_truth_is_named_and_scored_as_pycocotools_scores_it():
+    """eval-coco scored ground truth with a zero or negative width or height silently
+    (import refuses such a box). It is kept as pycocotools keeps it, and named."""
+    from al_core.evaluation import degenerate_ground_truth
+
+    def ann(n, image, bbox, **extra):
+        return {"id": n, "image_id": image, "category_id": 1, "bbox": bbox,
+                "area": bbox[2] * bbox[3], "iscrowd": 0, **extra}
+
+    gt = {"images": [{"id": 1}, {"id": 2}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": [ann(10, 1, [10, 10, 20, 20]), ann(11, 1, [50, 50, -10, 20]),
+                          ann(12, 2, [50, 50, 0, 0]), ann(13, 2, [50, 50, -5, -5]),
+                          ann(14, 2, [5, 5, 0, 5], iscrowd=1), ann(15, 9, [5, 5, 0, 5])]}
+    results = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9},
+               {"image_id": 2, "category_id": 1, "bbox": [45, 45, 10, 10], "score": 0.8}]
+    tail = "no detection can match it; {}, as in pycocotools (import refuses such a box)"
+    assert degenerate_ground_truth(gt) == [
+        "annotation 11 of image 1: bbox width -10, height 20: " + tail.format(
+            "it is ignored, its area -200 is outside COCO's range"),
+        "annotation 12 of image 2: bbox width 0, height 0: " + tail.format(
+            "it counts as a missed object"),
+        "annotation 13 of image 2: bbox width -5, height -5: " + tail.format(
+            "it counts as a missed object"),
+        "annotation 14 of image 2: bbox width 0, height 5: " + tail.format(
+            "it is ignored, a crowd region")]  # 15's image is not in the file: not scored
+    ours, _ = evaluate_coco(gt, results, iou_threshold=0.5)
+    assert ours.per_class[1].num_gt == 3
+    assert ours.per_class[1].ap == pytest.approx(reference(gt, results, 0.5)[1], abs=1e-6)
+    assert degenerate_ground_truth({**gt, "annotations": gt["annotations"][:1]}) == []
+
+
+def test_eval_coco_warns_on_stderr_and_keeps_stdout_json(tmp_path, capsys):
+    import json
+
+    from al_core.cli import main
+
+    gt = {"images": [{"id": "a"}], "categories": [{"id": 1, "name": "c"}],
+          "annotations": [{"id": n, "image_id": "a", "category_id": 1,
+                           "bbox": [1, 1, 4, 4] if n == 0 else [1, 1, 0, 4]}
+                          for n in range(25)]}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps([{"image_id": "a", "category_id": 1,
+                                                    "bbox": [1, 1, 4, 4], "score": 1}]))
+    assert main(["eval-coco", "--gt", str(tmp_path / "gt.json"), "--dt",
+                 str(tmp_path / "dt.json"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    # recall 1/25 at precision 1: 5 of the 101 recall thresholds (0 to 0.04) are reached
+    assert json.loads(out)["per_class"] == {"c": {"ap": pytest.approx(5 / 101), "num_gt": 25}}
+    lines = err.splitlines()
+    assert len(lines) == 21 and lines[0] == (
+        "warning: ground truth annotation 1 of image 'a': bbox width 0, height 4: no "
+        "detection can match it; it counts as a missed object, as in pycocotools (import "
+        "refuses such a box)")
+    assert lines[-1] == ("warning: and 4 more ground-truth boxes with zero or negative "
+                         "width or height")
