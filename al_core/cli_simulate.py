@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 from al_core.cli_console import json_arg
+from al_core.image_folder import check_importable
+from al_core.images import DEFAULT_MAX_PIXELS
+from al_core.io_coco import ImportFailed, read_json
 from al_core.names import printable
-from al_core.io_coco import read_json
 
 DEFAULT_TEST_SIZE = 300
 SMALL_TEST_SHARE = 0.2  # where 300 does not fit, the test split takes at most this share
@@ -16,7 +18,13 @@ SMALL_TEST_SHARE = 0.2  # where 300 does not fit, the test split takes at most t
 
 def labeled_images(images: Path, coco: Path) -> int:
     """The images the COCO file lists that are in the folder (each becomes an oracle
-    item; import still rejects unreadable ones)."""
+    item; import still rejects unreadable ones). Raises ImportFailed (a ValueError) for
+    a folder that is missing or holds no image import reads (saying what it holds; it
+    was counted as "0 labeled images cannot hold the labels"), or an unusable COCO file."""
+    if not images.is_dir():
+        raise ImportFailed(f"images folder {printable(str(images), 160)} does not exist or "
+                           "is not a folder")
+    check_importable(images, max_pixels=DEFAULT_MAX_PIXELS)
     data = read_json(coco, "COCO file")
     listed = data.get("images") if isinstance(data, dict) else None
     if not isinstance(listed, list):

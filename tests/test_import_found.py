@@ -85,3 +85,18 @@ def test_the_hidden_run_job_command_is_not_listed_but_still_runs(capsys):
     assert "SUPPRESS" not in out and "run-job" not in out and "eval-coco" in out
     args = build_parser().parse_args(["run-job", "--project", "p", "--job", "3"])
     assert (args.job, args.fn.__name__) == (3, "cmd_run_job")
+
+
+def test_simulate_on_a_folder_without_images_says_what_it_holds(tmp_path, capsys):
+    """It said "0 labeled images cannot hold the 13 labels the simulation queries"."""
+    from tests.datasets import write_json
+
+    coco = write_json(tmp_path / "c.json", {"images": [{"id": 1, "file_name": "a.gif"}],
+                                            "annotations": [], "categories": []})
+    for folder, said in [(_gifs(tmp_path / "gifs"), "found 4 files (3 .gif, 1 .txt)"),
+                         (tmp_path / "nope", "does not exist or is not a folder")]:
+        assert main(["simulate", "--images", str(folder), "--coco", str(coco), "--quick",
+                     "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: images folder {folder}") and said in err, err
+    assert not (tmp_path / "out").exists()
