@@ -13,7 +13,7 @@ from al_core.compare import describe_rule, parse_compare_config
 from al_core.comparison_report import ComparisonReport, comparison_report
 from al_core.json_input import JsonInputError, parse_json
 from al_core.promotion import carry_out, project_compare_config, save_compare_config
-from ui import state
+from ui import params, state
 from ui.charts import pr_chart, pr_frame
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
@@ -22,6 +22,8 @@ from ui.text import md
 from ui.timefmt import when
 
 page_entry()
+
+PAGE = "compare"  # its url path: the notices of its links
 
 store = state.store()
 st.title("Compare models")
@@ -135,7 +137,8 @@ def decision_box(r: ComparisonReport) -> None:
             try:
                 if not name.strip():
                     raise ValueError("say who overrides the decision")
-                carry_out(store, c["id"], decided_by=name.strip(), override=True, why=why)
+                carry_out(store, c["id"], decided_by=params.person_name(name), override=True,
+                          why=why)
             except ValueError as exc:
                 st.error(md(exc))
             else:
@@ -204,13 +207,22 @@ if not stored:
     store.close()
     st.stop()
 by_id = {c["id"]: c for c in stored}
-asked = st.query_params.get("comparison")
 ids = list(by_id)
-pick = st.selectbox("Comparison", ids, index=ids.index(int(asked)) if asked and asked.isdigit()
-                    and int(asked) in by_id else 0,
+try:  # a link's comparison (ui.params); a bad one is said and the newest shown instead
+    asked = params.id_param("comparison", "comparison")
+    if asked is not None and asked not in by_id:
+        raise ValueError(f"there is no comparison #{asked} in this project")
+except ValueError as exc:
+    asked = None
+    params.notice("comparison", PAGE, f"The link's comparison is not valid: {exc}. Showing "
+                                      f"the newest, #{ids[0]}, instead.")
+params.show_notices(PAGE)
+pick = st.selectbox("Comparison", ids, index=ids.index(asked) if asked is not None else 0,
                     format_func=lambda i: f"{label(by_id[i]['new_model_id'])} vs "
                                           f"{label(by_id[i]['old_model_id'])} · "
                                           f"{by_id[i]['decision']} · {when(by_id[i]['created'])}")
+if pick != (asked if asked is not None else ids[0]):
+    params.forget("comparison")  # another one was picked
 report = comparison_report(store, pick)
 decision_box(report)
 figures(report)

@@ -12,9 +12,10 @@ from al_core.export import coco_selection
 from al_core.query import DEFAULT_RANDOM_CONTROL, QuerySpec, plan_query
 from al_core.store import Store
 from al_core.strategies.registry import COLD_START_STRATEGY, DEFAULT_STRATEGY, STRATEGIES
-from ui import state
+from ui import params, state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
+from ui.fragments import fragment
 from ui.job_watch import running_jobs
 from ui.text import md, md_code
 from ui.timefmt import when
@@ -53,7 +54,7 @@ with st.expander("What the strategies do"):
 if submitted:
     try:
         spec = QuerySpec(strategy=strategy, add=int(add), random_control=float(control),
-                         seed=int(seed), tag=tag.strip() or None)
+                         seed=int(seed), tag=params.tag_value(tag) if tag.strip() else None)
         plan = plan_query(store, spec)
         job_id = jobs.start_job(store, "query", asdict(replace(spec, tag=plan.tag)))
     except ValueError as exc:
@@ -67,7 +68,7 @@ if submitted:
 running_jobs(("query",), key="query")
 
 
-@st.fragment(run_every=2)
+@fragment("the selections", run_every=2)
 def selections_panel() -> None:
     with state.store() as s:
         failed = [j for j in s.jobs(limit=5) if j["kind"] == "query" and j["status"] == "failed"]

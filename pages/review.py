@@ -3,13 +3,15 @@ at a time, or fix any image's labels (``?item=ID``). Deep link: ``?selection=TAG
 import streamlit as st
 
 from al_core.review import DEFAULT_MIN_SCORE
-from ui import review_editor, review_grid, review_nav, review_upload, state
+from ui import params, review_editor, review_grid, review_nav, review_upload, state
 from ui.annotator import annotator
 from ui.chrome import page_entry
 from ui.flash import show_flash
 from ui.text import md
 
 page_entry()
+
+PAGE = "review"  # its url path: the notices of its links
 
 store = state.store()
 # The image is what matters here: less space above it than Streamlit's default page top.
@@ -18,13 +20,34 @@ show_flash()
 user = annotator()
 
 selections = store.selections()
-params = st.query_params
-wanted_tag = params.get("selection")
-wanted_item = params.get("item")
+tags = [s.tag for s in reversed(selections)]
+# a link's values, checked once (ui.params); one that is not valid is said, with what
+# the page shows instead, in a notice that stays until the page is left
+single = "item" in st.query_params and "selection" not in st.query_params
+bad_item = None
+try:
+    wanted_item = params.id_param("item", "image")
+    if wanted_item is not None:
+        store.item(wanted_item)
+except ValueError as exc:
+    wanted_item, bad_item = None, f"The link's image is not valid: {exc}."
+except KeyError:
+    wanted_item, bad_item = None, f"The link's image #{wanted_item} is not in this project."
+try:
+    wanted_tag = params.tag_param("selection")
+except ValueError as exc:
+    wanted_tag, bad_tag = None, f"The link's selection is not valid: {exc}."
+else:
+    bad_tag = None if wanted_tag is None or wanted_tag in tags else \
+        f"There is no selection '{md(wanted_tag)}' in this project."
 
-if wanted_item is not None and wanted_tag is None:
-    tag = None  # one image, opened from the Images page
+if single:  # one image, opened from the Images page
+    tag = None
+    if bad_item:
+        params.notice("item", PAGE, f"{bad_item} No image is open: open one from the Images "
+                                    "page, or review a selection.")
 elif not selections:
+    params.show_notices(PAGE)
     st.info("No selection yet: a query round picks the images that teach the model most, "
             "with the model's boxes as pre-labels.")
     st.page_link("pages/query.py", label="Make one on the Query page",
@@ -32,19 +55,25 @@ elif not selections:
     store.close()
     st.stop()
 else:
-    tags = [s.tag for s in reversed(selections)]
     open_ = [s.tag for s in reversed(selections) if s.labeled < s.size]
     working_on = st.session_state.get("rv_sel")
     default = (wanted_tag if wanted_tag in tags else working_on if working_on in tags
                else open_[0] if open_ else tags[0])
-    if wanted_tag is not None and wanted_tag not in tags:
-        st.warning(f"There is no selection {wanted_tag!r}; showing {default}.")
+    if bad_tag:
+        params.notice("selection", PAGE, f"{bad_tag} Showing selection "
+                                         f"{md(default)} instead.")
+    if bad_item:
+        params.notice("item", PAGE, f"{bad_item} Showing selection {md(default)} "
+                                    "from its next image instead.")
     summary = {s.tag: s for s in selections}
     pick, mode_col = st.columns([3, 1.25], vertical_alignment="center")
     tag = pick.selectbox(
         "Selection", tags, index=tags.index(default), label_visibility="collapsed",
         format_func=lambda t: f"Selection {t} · round {summary[t].round} · "
                               f"{summary[t].strategy} · {summary[t].size} images")
+    if tag != default:
+        params.forget("item", "selection")  # another selection was picked
+params.show_notices(PAGE)
 
 if tag is not None and wanted_tag is not None and tag != wanted_tag:
     wanted_item = None  # another selection was picked: the link's image was of the old one
@@ -56,15 +85,19 @@ if new_start:
         st.query_params["selection"] = tag
 # act on a link once: the editor keeps the URL on its current image (rv_link), so only a
 # new link (another image opened from the Images page, an edited URL) opens an image
-if wanted_item is not None and (new_start or wanted_item != st.session_state.get("rv_link")):
-    try:  # a deep link, or another image opened from the Images page
-        item_id = int(wanted_item)
-        store.item(item_id)
-    except (ValueError, KeyError):
-        st.warning(f"There is no image {wanted_item!r} in this project.")
-        st.session_state["rv_link"] = wanted_item
-    else:
-        review_nav.open_item(store, item_id, user)
+if wanted_item is not None and (new_start or str(wanted_item) != st.session_state.get("rv_link")):
+    review_nav.open_item(store, wanted_item, user)
+if single and bad_item:  # the page says so and opens nothing (no other image in silence)
+    if selections and st.button("Review a selection instead", key="rv-to-batch",
+                                icon=":material/arrow_back:"):
+        st.query_params.clear()
+        st.session_state["rv_sel"] = "unset"
+        params.forget("item")
+        st.rerun()
+    st.page_link("pages/images.py", label="Open an image from the Images page",
+                 icon=":material/photo_library:")
+    store.close()
+    st.stop()
 
 selection = store.selection(tag) if tag is not None else None
 min_score = float(store.user_setting(user, "min_score") or
@@ -91,6 +124,7 @@ if selection is None:
                                 icon=":material/arrow_back:"):
         st.query_params.clear()
         st.session_state["rv_sel"] = "unset"
+        params.forget("item")
         st.rerun()
     review_editor.render(store.root, None, user, min_score)
 else:

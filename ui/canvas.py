@@ -8,6 +8,7 @@ the image's aspect ratio (one ``scale`` for both axes), so the conversion is exa
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,13 @@ import streamlit as st
 from PIL import Image
 
 from al_core.images import load_image
+from al_core.names import printable
 from al_core.types import ClassInfo
 
 STROKE_PX = 3
 FONT_PX = 14
 JPEG_QUALITY = 85
+CHIP_CHARS = 60  # a longer class name is cut on its chip (it stays whole in the project)
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,46 @@ def to_image(box: dict, view: View) -> list[float]:
 
 
 def chip_text(name: str, score: float | None) -> str:
-    """The label chip on a box: the class name, and the model's score for a pre-label."""
+    """The label chip on a box: the class's chip name (:func:`chip_names`), and the
+    model's score for a pre-label."""
     return name if score is None else f"{name} {score:.2f}"
 
 
+def chip_names(classes: Sequence[ClassInfo]) -> dict[int, str]:
+    """The name each class goes by on the canvas, by class id: one line of visible text
+    (control characters as escapes, each whitespace run one space, at most
+    ``CHIP_CHARS``), and one per class. The canvas keeps a box's class only as its chip's
+    text, and its text field may reflow spaces, so a class is found again by this table
+    (:func:`parse_chip`), never by its stored name: ``traffic  light`` goes by
+    ``traffic light`` and ``two\\nlines`` by ``two\\\\nlines`` (a visible backslash). Names
+    that come out alike, and a name that reads as another's name and a score (``cat
+    0.50`` beside ``cat``), get their class id added (``cat 0.50 (#4)``)."""
+    names = {c.id: " ".join(printable(c.name, CHIP_CHARS).split()) or f"class #{c.id}"
+             for c in classes}
+    for _ in range(len(names) + 1):  # a suffix may meet a name that has it: again
+        count = Counter(names.values())
+        clash = {cid for cid, text in names.items()
+                 if count[text] > 1 or _reads_as_scored(text, count)}
+        if not clash:
+            break
+        names.update({cid: f"{names[cid]} (#{cid})" for cid in clash})
+    return names
+
+
+def _reads_as_scored(text: str, names) -> bool:
+    head, _, tail = text.rpartition(" ")
+    try:
+        float(tail)
+    except ValueError:
+        return False
+    return head in names
+
+
 def parse_chip(text: str, classes: Sequence[ClassInfo]) -> int | None:
-    """The class id a chip names (a trailing score is ignored; an edit through the
-    canvas may leave spaces or a newline). None for a name that is not a class."""
-    by_name = {c.name: c.id for c in classes}
+    """The class id a chip names (:func:`chip_names`; a trailing score is ignored, and an
+    edit through the canvas may leave extra spaces or a newline). None for a text that
+    names no class."""
+    by_name = {name: cid for cid, name in chip_names(classes).items()}
     text = " ".join(str(text).split())
     if text in by_name:
         return by_name[text]
@@ -85,12 +120,13 @@ def drawing(boxes: Sequence[dict], classes: Sequence[ClassInfo], view: View, *,
     stroke colour per class, the focused box thicker and tinted. ``nonce`` makes two
     otherwise equal drawings differ, so the canvas always reloads for a new image."""
     by_id = {c.id: c for c in classes}
+    names = chip_names(classes)
     objects = []
     for k, b in enumerate(boxes):
         cls = by_id[b["class_id"]]
         focused = k == focus
         objects.append({
-            "type": "LabeledRect", "label": chip_text(cls.name, b.get("score")),
+            "type": "LabeledRect", "label": chip_text(names[cls.id], b.get("score")),
             **to_canvas(b["box"], view), "originX": "left", "originY": "top",
             "scaleX": 1, "scaleY": 1, "angle": 0, "stroke": cls.color,
             "strokeWidth": STROKE_PX * 2 if focused else STROKE_PX,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import state
+from ui import errors, params, state
 from ui.text import md, md_code
 
 PAGES = [  # url paths equal Streamlit's own names for pages/*.py, so links agree
@@ -33,11 +33,14 @@ def run_app() -> None:
     st.set_page_config(page_title="Active Learning Studio", page_icon=str(ICON), layout="wide")
     page = st.navigation([st.Page(path, title=title, icon=icon, url_path=url, default=(k == 0))
                           for k, (path, title, icon, url) in enumerate(PAGES)])
-    st.session_state["project_dir"] = state.ensure_project()
-    _sidebar_status()
+    params.keep_notices_of(page.url_path)  # a link's notices stay until its page is left
     _running.active = True
     try:
-        page.run()
+        with errors.guarded(f"the {page.title} page"):  # one message, never a traceback
+            st.session_state["project_dir"] = state.ensure_project()
+            _sidebar_status()
+            errors.show_pending()
+            page.run()
     finally:
         _running.active = False
 

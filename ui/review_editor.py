@@ -15,8 +15,9 @@ from al_core.store import Store
 from al_core.types import LabeledBox, Selection
 from ui import browser, canvas, state
 from ui import review_nav as nav
+from ui.fragments import fragment, rerun_fragment
 from ui.text import css_color, md, md_code
-from ui.working import Working, class_name
+from ui.working import Working
 
 HEADER_PX = 285  # what the page shows above and below the canvas, in CSS pixels
 
@@ -58,7 +59,7 @@ def editor(root, selection: Selection | None, user: str, min_score: float) -> No
         _editor(store, selection, user, min_score)
 
 
-@st.fragment
+@fragment("the review editor")
 def render(root, selection: Selection | None, user: str, min_score: float) -> None:
     editor(root, selection, user, min_score)
 
@@ -136,7 +137,7 @@ def _draw(w: Working, classes, view, background: bytes) -> None:
         st.caption("Boxes hidden (H shows them).")
         return
     key = canvas.canvas_key(w.tag, view)
-    label = class_name(classes, st.session_state["rv_class"])
+    label = canvas.chip_names(classes).get(st.session_state["rv_class"], "")
     # One initial drawing per key: edits made on the canvas are already on it. Passing
     # them back as a new initial drawing made the canvas reload and echo its state, and
     # two draws in a row then fought (the box count flipping, a box lost on save).
@@ -151,13 +152,15 @@ def _draw(w: Working, classes, view, background: bytes) -> None:
     st.session_state["rv_canvas"] = {"tag": w.tag, "key": key, "view": view,
                                      "classes": classes}
     browser.canvas_keys(key)
+    if canvas.state_boxes(st.session_state.get(key)) is None:
+        return  # the canvas has sent nothing under this key: it shows our drawing
     rev = w.rev
     problems = w.from_canvas([(canvas.parse_chip(b["label"], classes), canvas.to_image(b, view))
                               for b in result])
     for p in problems:
         nav.msg("warning", p)
-    if w.rev != rev:
-        st.rerun(scope="fragment")
+    if w.rev != rev:  # redraw the canvas (the page, when this is a full-page run)
+        rerun_fragment()
 
 
 def _caption(store: Store, item, selection: Selection | None) -> None:
@@ -227,13 +230,14 @@ def _done(selection: Selection | None) -> None:
 def _palette_buttons(classes) -> None:
     st.caption("CLASS FOR NEW BOXES · keys 1-9 (relabel the highlighted box)")
     current = st.session_state["rv_class"]
+    names = canvas.chip_names(classes)  # as the canvas shows them: one line, one per class
     with st.container(horizontal=True, gap="small"):
         for k, c in enumerate(classes[:9]):
-            st.button(md(c.name), key=f"rv-pal-{c.id}", shortcut=str(k + 1),
+            st.button(md(names[c.id]), key=f"rv-pal-{c.id}", shortcut=str(k + 1),
                       type="primary" if c.id == current else "secondary",
                       on_click=nav.palette, args=(c.id,))
     if len(classes) > 9:
-        more = {c.name: c.id for c in classes[9:]}
+        more = {names[c.id]: c.id for c in classes[9:]}
         st.selectbox("More classes", list(more), index=None, key="rv-more",
                      placeholder="More classes", label_visibility="collapsed",
                      on_change=lambda: st.session_state["rv-more"] and nav.palette(
@@ -244,7 +248,8 @@ def _box_list(w: Working, classes, *, max_h: int) -> None:
     """One light row per box (a selectbox per row costs ~100 ms a redraw in the browser):
     the class as a button that highlights the box; the highlighted box's row holds the class
     picker, and a number key relabels it."""
-    names = {c.name: c.id for c in classes}
+    shown = canvas.chip_names(classes)  # as the canvas shows them: one line, one per class
+    names = {shown[c.id]: c.id for c in classes}
     by_id = {c.id: c for c in classes}
     st.caption(f"BOXES ({len(w.boxes)}) · click one to highlight it, then a number key "
                "or its picker sets its class")
@@ -262,12 +267,12 @@ def _box_list(w: Working, classes, *, max_h: int) -> None:
                         unsafe_allow_html=True, width="content")
             if k == focus:
                 key = f"rv-cls-{w.tag}-{k}"
-                st.selectbox("Class", list(names), index=list(names).index(cls.name),
+                st.selectbox("Class", list(names), index=list(names).index(shown[cls.id]),
                              key=key, label_visibility="collapsed",
                              on_change=nav.relabel_from_list,
                              args=(k, key, names, w.tag), width=112)
             else:
-                st.button(md(cls.name), key=f"rv-focus-{w.tag}-{k}", width=112,
+                st.button(md(shown[cls.id]), key=f"rv-focus-{w.tag}-{k}", width=112,
                           help="Highlight this box on the image", type="tertiary",
                           on_click=nav.focus, args=(k, w.tag))
             st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "—", width=36,

@@ -3,6 +3,7 @@ page of thumbnails with their pre-labels; the annotator marks the wrong ones, ac
 rest of the page with their shown boxes, and the marked ones open in the editor."""
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import streamlit as st
@@ -13,6 +14,8 @@ from al_core.review import (LEASE_SECONDS, HeldError, StaleLabelsError, prelabel
 from al_core.store import Store
 from al_core.types import Selection
 from ui.draw import draw_boxes, thumbnail_scale
+from ui.errors import guarded_callback, storage_problem
+from ui.fragments import fragment
 from ui.text import md
 
 GRID_PAGE = 12
@@ -20,7 +23,7 @@ COLUMNS = 4
 THUMB_PX = 300
 
 
-@st.fragment
+@fragment("the grid")
 def render(root, selection: Selection, user: str, min_score: float) -> None:
     with Store(root) as store:
         _grid(store, selection, user, min_score)
@@ -108,6 +111,8 @@ def _mark(item_id: int, wrong: bool) -> None:
         st.session_state["rv_marked"].discard(item_id)
 
 
+@guarded_callback("accepting the page", on_error=lambda text: st.session_state.update(
+    rv_grid_msg=("error", text)))
 def _accept(root, selection: Selection, user: str, min_score: float) -> None:
     ids = st.session_state["rv_grid_page"]
     marked = st.session_state["rv_marked"]
@@ -126,6 +131,12 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
                 saved += 1
             except (StaleLabelsError, HeldError, ValueError) as exc:
                 problems.append(md(exc))  # the message is Markdown: it names people
+            except (sqlite3.OperationalError, OSError) as exc:
+                if storage_problem(exc) is None:
+                    raise
+                problems.append(f"{storage_problem(exc)}: the rest of the page stays "
+                                "unlabeled, to accept again")
+                break
     if st.session_state.get("rv_item") in rest:  # the editor's image was accepted here
         st.session_state["rv_work"].pop(st.session_state["rv_item"], None)
         st.session_state["rv_item"] = None

@@ -5,6 +5,7 @@ kept until it is saved, so going back and forth between images loses nothing.
 """
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import streamlit as st
@@ -13,6 +14,8 @@ from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_re
 from al_core.store import Store
 from al_core.types import Selection
 from ui import canvas
+from ui.errors import guarded_callback, storage_problem
+from ui.fragments import fragment
 from ui.text import md
 from ui.working import Working
 
@@ -126,46 +129,83 @@ def _on(item_id: int) -> Working | None:
     return w if w is not None and w.item_id == item_id else None
 
 
+def _failed(text: str) -> None:
+    msg("error", text)
+
+
+def _guard(where: str):
+    """A callback of the editor: an unexpected error is one message beside the image."""
+    return guarded_callback(where, on_error=_failed)
+
+
+@_guard("saving the image")
 def save(root, selection: Selection | None, user: str, accept: bool, item_id: int) -> None:
     w = _on(item_id)
     if w is None:
         return
-    with Store(root) as store:
-        if w.from_labels and not w.dirty:  # a labeled image taken as it is: saving would
-            del st.session_state["rv_work"][w.item_id]  # only bump its version (and for
-            store.release(w.item_id, user)  # a test image, invalidate evaluations)
-            msg("info", f"#{w.item_id} is unchanged: nothing saved.")
-            if selection is not None:
-                advance(store, selection, user)
-            else:
-                st.session_state["rv_done"] = True
-            return
-        try:
-            result = submit_review(
-                store, w.item_id, w.final(), author=user,
-                action="accept" if accept and not w.dirty else "save", prelabels=w.shown(),
-                expected_version=w.base_version, selection=selection, seconds=w.seconds())
-        except StaleLabelsError as exc:
-            del st.session_state["rv_work"][w.item_id]  # reopened with their labels
-            msg("error", f"Not saved: {md(exc)}. It now shows their labels.")
-            return
-        except (HeldError, ValueError) as exc:
-            msg("error", f"Not saved: {md(exc)}")
-            return
-        del st.session_state["rv_work"][w.item_id]
-        c = result.changes
-        joined = f"; joined {result.split}" if result.split else ""
-        dropped = f"; {result.dropped} stray-click boxes dropped" if result.dropped else ""
-        n = len(w.final())
-        msg("success", f"Saved #{w.item_id}: {n} box{'' if n == 1 else 'es'} ({c.kept} kept, "
-                        f"{c.moved} moved, {c.relabeled} relabeled, {c.deleted} deleted, "
-                        f"{c.added} added){joined}{dropped}.")
-        if selection is not None:
+    try:
+        with Store(root) as store:
+            saved = _submit(store, selection, user, accept, w)
+    except (sqlite3.OperationalError, OSError) as exc:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        msg("error", f"Not saved: {problem}. Your boxes are still here: save again when "
+                     "that is fixed.")
+        return
+    if saved:
+        _next(root, selection, user)
+
+
+def _submit(store: Store, selection: Selection | None, user: str, accept: bool,
+            w: Working) -> bool:
+    """Save the working boxes (True: move on); a refusal is the message instead."""
+    if w.from_labels and not w.dirty:  # a labeled image taken as it is: saving would
+        del st.session_state["rv_work"][w.item_id]  # only bump its version (and for
+        store.release(w.item_id, user)  # a test image, invalidate evaluations)
+        msg("info", f"#{w.item_id} is unchanged: nothing saved.")
+        return True
+    try:
+        result = submit_review(
+            store, w.item_id, w.final(), author=user,
+            action="accept" if accept and not w.dirty else "save", prelabels=w.shown(),
+            expected_version=w.base_version, selection=selection, seconds=w.seconds())
+    except StaleLabelsError as exc:
+        del st.session_state["rv_work"][w.item_id]  # reopened with their labels
+        msg("error", f"Not saved: {md(exc)}. It now shows their labels.")
+        return False
+    except (HeldError, ValueError) as exc:
+        msg("error", f"Not saved: {md(exc)}")
+        return False
+    del st.session_state["rv_work"][w.item_id]
+    c = result.changes
+    joined = f"; joined {result.split}" if result.split else ""
+    dropped = f"; {result.dropped} stray-click boxes dropped" if result.dropped else ""
+    n = len(w.final())
+    msg("success", f"Saved #{w.item_id}: {n} box{'' if n == 1 else 'es'} ({c.kept} kept, "
+                   f"{c.moved} moved, {c.relabeled} relabeled, {c.deleted} deleted, "
+                   f"{c.added} added){joined}{dropped}.")
+    return True
+
+
+def _next(root, selection: Selection | None, user: str) -> None:
+    """After a save: the next image of the selection (a single image: done)."""
+    if selection is None:
+        st.session_state["rv_done"] = True
+        return
+    try:
+        with Store(root) as store:
             advance(store, selection, user)
-        else:
-            st.session_state["rv_done"] = True
+    except (sqlite3.OperationalError, OSError) as exc:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        done = (st.session_state.get("rv_msg") or ("", ""))[1]
+        msg("error", f"{done} The next image could not be opened: {problem}. Press F to "
+                     "try again.")
 
 
+@_guard("skipping the image")
 def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
     if _on(item_id) is None and st.session_state["rv_item"] != item_id:
         return
@@ -176,6 +216,7 @@ def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
         advance(store, selection, user)
 
 
+@_guard("opening the previous image")
 def previous_cb(root, user: str) -> None:
     sync()
     with Store(root) as store:
@@ -239,7 +280,7 @@ def toggle_hidden() -> None:
 
 # -- the fragment --------------------------------------------------------------------------
 
-@st.fragment(run_every=RENEW_AFTER / 2)
+@fragment("keeping the open image", run_every=RENEW_AFTER / 2)
 def lease_keeper(root, user: str) -> None:
     """Renew the leases on the open image and the grid's page while the page stays open,
     even with no input (a fragment of its own: it never redraws the editor)."""

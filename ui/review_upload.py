@@ -9,6 +9,7 @@ import streamlit as st
 
 from al_core.io_coco import ImportFailed
 from al_core.io_selection import import_selection
+from al_core.names import printable
 from al_core.review import label_selection_from_oracle
 from al_core.store import Store
 from al_core.types import Selection
@@ -26,8 +27,9 @@ def panel(store: Store, selection: Selection, user: str) -> None:
                 path = Path(tmp) / Path(upload.name).name
                 path.write_bytes(upload.getvalue())
                 try:
+                    source = printable(upload.name, 40)  # the browser's file name
                     report = import_selection(store, selection.tag, path,
-                                              author=f"{user} (import:{upload.name})")
+                                              author=f"{user} (import:{source})")
                 except (ImportFailed, ValueError) as exc:
                     st.error(f"Not imported: {md(exc)}")
                     return

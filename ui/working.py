@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from al_core.review import MOVE_TOLERANCE_PX, clip_box
-from al_core.types import Box, ClassInfo, LabeledBox
+from al_core.types import Box, LabeledBox
 
 UNDO_DEPTH = 100
 _serials = itertools.count(1)
@@ -187,6 +187,3 @@ class Working:
         self.rev += 1
         return True
 
-
-def class_name(classes: Sequence[ClassInfo], class_id: int) -> str:
-    return next((c.name for c in classes if c.id == class_id), f"#{class_id}")
