@@ -9,12 +9,13 @@ from al_core import jobs
 from al_core.retrain import training_curve
 from ui import state
 from ui.charts import training_charts
+from ui.fragments import fragment, rerun_fragment
 from ui.text import md
 
 TRAINING_KINDS = ("train", "retrain")
 
 
-@st.fragment(run_every=2)
+@fragment("following the jobs", run_every=2)
 def running_jobs(kinds: tuple[str, ...] | None = None, *, key: str = "jobs") -> None:
     """Follow the project's queued and running jobs (of ``kinds``, or all)."""
     with state.store() as s:
@@ -39,7 +40,7 @@ def running_jobs(kinds: tuple[str, ...] | None = None, *, key: str = "jobs") -> 
         elif cols[1].button("Cancel", key=f"{key}-cancel-{job['id']}"):
             with state.store() as s:
                 jobs.cancel_job(s, job["id"])
-            st.rerun(scope="fragment")
+            rerun_fragment()
         if job["kind"] in TRAINING_KINDS:
             curve = training_curve(job["log"] or "")
             if curve:
