@@ -9,7 +9,7 @@ from al_core import jobs
 from al_core.cli_console import ProgressBar, follow_job, json_arg
 from al_core.demo import create_demo_project, demo_config, label_from_oracle_at_random
 from al_core.export import export_coco, export_yolo
-from al_core.io_coco import import_source, read_import_source
+from al_core.io_coco import import_source, prelabel_model_name, read_import_source
 from al_core.io_selection import import_selection
 from al_core.names import printable
 from al_core.query import QuerySpec, plan_query
@@ -58,6 +58,7 @@ def cmd_import(args) -> int:
     else:
         source = read_import_source(args.images, coco=args.coco, predictions=args.predictions,
                                     max_pixels=args.max_pixels)
+        prelabel_model_name(args.model_name, None)  # a bad --model-name: refused here too
         store = Store(args.project, create=True)  # only once the inputs are known usable
         report = import_source(store, source, model_name=args.model_name,
                                reference=args.reference, max_pixels=args.max_pixels,

@@ -7,7 +7,12 @@ are one id). Annotation ids are never needed: each annotation record is one box,
 when two share an id. Categories may come in any order and with gaps; a category that is
 only the supercategory of others and owns no annotation (Roboflow writes the dataset's
 name so, ``{"id": 0, "name": "fish", "supercategory": "none"}``) is left out and
-reported, so it never becomes a class. bbox values may be numbers or numeric strings.
+reported, so it never becomes a class. Category names are class names under the one
+naming rule (:mod:`al_core.names`): ``traffic  light`` is stored as ``traffic light``, a
+name with a line break or escape code (or over 100 characters) is refused with a problem
+naming the category, and its annotations are not imported; two categories whose names
+are one once normalised are merged into one class, as two of one name are, and reported.
+bbox values may be numbers or numeric strings.
 
 :func:`label_image` decides each image: its boxes when every annotation of it can be
 read, else None and why. Crowd regions (``iscrowd: 1``; CVAT writes its masks so, with
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from al_core.import_report import (BAD_ANNOTATION, CROWD, NO_ANNOTATIONS, OTHER_SIZE,
                                    SHARED_ID, ImportFailed, ImportReport, plural)
 from al_core.json_input import JsonInputError, read_json_file
+from al_core.names import normalize_name
 from al_core.types import Box
 
 
@@ -151,32 +157,57 @@ def _where(n: int, a) -> str:
 
 def _categories(categories: list, annotations: dict | None, report: ImportReport
                 ) -> tuple[dict[str, str | None], list[str]]:
-    """Category key -> class name, and the class names in category-id order."""
+    """Category key -> class name (:func:`~al_core.names.normalize_name`: ``traffic  light``
+    is ``traffic light``; None where the name breaks the rule or the id names two
+    categories, whose annotations are then not imported), and the class names in
+    category-id order; categories whose names are one once normalised are merged."""
     found: dict[str, tuple[str, object]] = {}  # key -> (name, supercategory)
     out: dict[str, str | None] = {}
+    spelled: dict[str, str] = {}  # key -> the name as the file writes it
     for c in categories:
         key = coco_id(c.get("id")) if isinstance(c, dict) else None
-        name = c.get("name") if isinstance(c, dict) else None
-        if key is None or not isinstance(name, str) or not name.strip():
+        raw = c.get("name") if isinstance(c, dict) else None
+        name, why = _class_name(raw)
+        if key is None or not isinstance(raw, str) or not raw.strip():
             report.problem(f"COCO category {shown(c, 80)}: skipped, needs an 'id' and a "
                            "non-empty 'name'")
-        elif key in found and found[key][0] != name.strip():
+        elif name is None:
+            if key not in found:
+                report.problem(f"COCO category {key}: {why}; its annotations are not imported")
+                out[key] = None
+        elif key in found and found[key][0] != name:
             report.problem(f"COCO category id {shown(c['id'])} names two categories "
-                           f"('{found[key][0]}', '{name.strip()}'): its annotations are not "
+                           f"('{found[key][0]}', '{name}'): its annotations are not "
                            "imported")
             out[key] = None
-        elif key not in found:
-            found[key] = (name.strip(), c.get("supercategory"))
-            out[key] = name.strip()
+        elif key not in found and key not in out:  # (in out: refused above)
+            found[key] = (name, c.get("supercategory"))
+            out[key], spelled[key] = name, raw
     used = {coco_id(a.get("category_id")) for anns in (annotations or {}).values()
             for _, a in anns}
     for key, (name, _) in found.items():
-        children = sorted(n for k, (n, sup) in found.items() if k != key and sup == name)
+        children = sorted(n for k, (n, sup) in found.items() if k != key
+                          and isinstance(sup, str) and _class_name(sup)[0] == name)
         if children and key not in used and out[key] is not None:
             report.note(f"COCO category {key} '{name}': left out, it is only the "
                         f"supercategory of {', '.join(map(repr, children[:5]))}"
                         f"{' ...' if len(children) > 5 else ''} and no annotation has it")
             del out[key]
+    return out, _merged_names(out, spelled, report)
+
+
+def _class_name(raw) -> tuple[str | None, str]:
+    """A category's name as the project stores it, or None and why it is refused."""
+    try:
+        return normalize_name(raw, kind="class"), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _merged_names(out: dict[str, str | None], spelled: dict[str, str],
+                  report: ImportReport) -> list[str]:
+    """The class names in category-id order, each once: categories with one name (as
+    written, or once normalised) are merged, and reported naming both."""
     names: list[str] = []
     by_name: dict[str, str] = {}
     for key in sorted(out, key=lambda k: (0, int(k), "") if k.lstrip("-").isdigit()
@@ -185,12 +216,16 @@ def _categories(categories: list, annotations: dict | None, report: ImportReport
         if name is None:
             continue
         if name in by_name:
-            report.problem(f"COCO categories {by_name[name]} and {key} are both named "
-                           f"'{name}'; their boxes are merged into one class")
+            first = by_name[name]
+            how = ("are both named" if spelled[first] == spelled[key] else
+                   f"('{spelled[first]}', '{spelled[key]}') are one name by the naming rule "
+                   "(spaces trimmed and made one, Unicode NFC):")
+            report.problem(f"COCO categories {first} and {key} {how} '{name}'; their boxes "
+                           "are merged into one class")
         else:
             by_name[name] = key
             names.append(name)
-    return out, names
+    return names
 
 
 def parse_bbox(bbox, width: int, height: int, where: str, report: ImportReport) -> Box | None:

@@ -29,6 +29,7 @@ from al_core.image_folder import check_importable, image_paths, probe_in_folder
 from al_core.images import DEFAULT_MAX_PIXELS, ImageError
 from al_core.import_report import LISTED_TWICE, ImportFailed, ImportReport, plural
 from al_core.import_write import Progress, write_import
+from al_core.names import name_or_none, normalize_name
 from al_core.store import Store
 
 __all__ = ["IMPORT_CHUNK", "ImportFailed", "ImportReport", "ImportSource", "import_folder",
@@ -267,6 +268,15 @@ def import_folder(store: Store, images: str | Path, *, coco: str | Path | None =
     return import_source(store, source, **options)
 
 
+def prelabel_model_name(given: str | None, results_name: str | None) -> str:
+    """The name the pre-labels' model is stored under: ``given`` as
+    :func:`~al_core.names.normalize_name` makes it (ValueError naming it when it breaks
+    the rule), else the results file's name where it keeps the rule, else ``external``."""
+    if given is not None:
+        return normalize_name(given, kind="model")
+    return (name_or_none(results_name, kind="model") if results_name else None) or "external"
+
+
 def import_source(store: Store, source: ImportSource, *, model_name: str | None = None,
                   reference: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
                   author: str | None = None, replace_labels: bool = False,
@@ -276,7 +286,10 @@ def import_source(store: Store, source: ImportSource, *, model_name: str | None 
     files in place instead of copying them; ``model_name`` names the predictions' model;
     ``replace_labels`` lets the file replace the labels of images already labeled in the
     project; ``crowd_as_boxes`` imports crowd regions' boxes as ordinary objects (CVAT
-    writes its masks as crowd regions) instead of leaving their images unlabeled."""
+    writes its masks as crowd regions) instead of leaving their images unlabeled.
+    Raises ValueError naming ``model_name`` when it breaks the naming rule, before
+    anything is read or written."""
+    model_name = prelabel_model_name(model_name, source.results_name)
     report = ImportReport()
     root = str(source.folder.resolve()) if reference else ""
     found = scan_folder(source.folder, report, max_pixels=max_pixels, progress=progress)
@@ -298,7 +311,7 @@ def import_source(store: Store, source: ImportSource, *, model_name: str | None 
     try:
         write_import(store, plan.new, labels, prelabels, coco.class_names if coco else [],
                      report, root=root, author=author, replace_labels=replace_labels,
-                     model_name=model_name or source.results_name or "external",
+                     model_name=model_name,
                      created=None if reference else created, chunk=IMPORT_CHUNK)
     except BaseException as exc:
         image_files.remove_unbound(store, created)

@@ -327,8 +327,7 @@ def plan_query(store: Store, spec: QuerySpec) -> QueryPlan:
                          + ("" if spec.include_pending else ", not waiting in a selection")
                          + ")")
     round_ = store.next_round()
-    tag = spec.tag or f"al-iteration-{round_}"
-    store.check_new_tag(tag)
+    tag = store.check_new_tag(spec.tag or f"al-iteration-{round_}")  # as it is stored
     return QueryPlan(strategy.name, model_id, pool, n, tag, round_)
 
 

@@ -305,8 +305,8 @@ def test_a_long_inline_json_config_is_parsed_not_tried_as_a_path():
     (["query", "--add", "5", "--seed", "-1"], "--seed: -1 is outside the seed range"),
     (["query", "--add", "5", "--seed", str(2 ** 64)], "outside the seed range"),
     (["query", "--add", "-5"], "--add: -5 is outside the count range"),
-    (["query", "--add", "5", "--tag", "a\nrow 1 | forged"], "printable characters"),
-    (["query", "--add", "5", "--tag", "\x1b[31mred"], "printable characters"),
+    (["query", "--add", "5", "--tag", "a\nrow 1 | forged"], "holds a control character"),
+    (["query", "--add", "5", "--tag", "\x1b[31mred"], "holds a control character"),
 ])
 def test_out_of_range_arguments_are_refused_up_front(demo_store, args, message):
     """Ids past SQLite's integer range, seeds past 2^63 or negative, and tags with

@@ -6,6 +6,7 @@ import json
 
 from sqlite_utils import Database
 
+from al_core.names import normalize_name
 from al_core.store.rows import now
 
 DECISIONS = ("update_model", "discard", "rollback")
@@ -50,6 +51,7 @@ class DecisionsMixin:
                         confidence: float | None = None,
                         delta_interval: tuple[float, float] | None = None) -> int:
         lo, hi = delta_interval if delta_interval else (None, None)
+        decided_by = normalize_name(decided_by, kind="person")
         return self.db["comparisons"].insert({
             "new_model_id": new_model_id, "old_model_id": old_model_id,
             "config": json.dumps(config), "test_set_hash": test_set_hash,
@@ -83,6 +85,7 @@ class DecisionsMixin:
         Raises ValueError for an unknown decision."""
         if decision not in DECISIONS:
             raise ValueError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+        decided_by = normalize_name(decided_by, kind="person")  # who, as the rule has it
         with self.write():
             stamp = now()
             previous = self.db.execute("SELECT id FROM models WHERE status = 'active'"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from al_core.names import name_or_none, normalize_name
 from al_core.store.rows import PALETTE, _box, _item, now
 from al_core.types import SPLITS, Annotation, ClassInfo, Item, LabeledBox
 
@@ -22,16 +23,29 @@ class ItemsMixin:
                 for r in self.db.query("SELECT * FROM classes ORDER BY id")]
 
     def ensure_classes(self, names: Iterable[str]) -> dict[str, int]:
-        """Create the classes that do not exist yet; return name -> id for all given."""
+        """Create the classes that do not exist yet; return name -> id for every class
+        and every given name. A new name is stored as :func:`~al_core.names.normalize_name`
+        makes it (``"traffic  light"`` is ``traffic light``); one that breaks the rule
+        (empty, a control character such as a line break, over 100 characters) raises
+        ValueError naming it, before any class is created. A given name maps to the class
+        of that name as stored, else of that name once normalised, also a class stored
+        before the rule existed (``"cat "`` of an old project is ``cat``)."""
+        names = list(names)
         with self.write():
             existing = {c.name: c.id for c in self.classes()}
-            for name in names:
-                if not isinstance(name, str) or not name.strip():
-                    raise ValueError(f"class name {name!r} is empty or not a string")
-                if name not in existing:
-                    color = PALETTE[len(existing) % len(PALETTE)]
-                    existing[name] = self.db["classes"].insert(
+            by_rule: dict[str, int] = {}
+            for stored, class_id in existing.items():  # old names may break the rule
+                by_rule.setdefault(name_or_none(stored, kind="class") or stored, class_id)
+            wanted = {n: n if n in existing else normalize_name(n, kind="class")
+                      for n in names}  # every name checked before any is written
+            count = len(existing)
+            for given, name in wanted.items():
+                if name not in existing and name not in by_rule:
+                    color = PALETTE[count % len(PALETTE)]
+                    by_rule[name] = self.db["classes"].insert(
                         {"name": name, "color": color, "created": now()}).last_pk
+                    count += 1
+                existing[given] = existing[name] = existing.get(name, by_rule.get(name))
         return existing
 
     # -- items --------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlite_utils import Database
 
+from al_core.names import normalize_name
 from al_core.store.rows import now
 from al_core.types import Box
 
@@ -17,6 +18,9 @@ class ModelsMixin:
     # -- models (the registry grows with the detector issue) ------------------
     def add_model(self, *, name: str, arch: str, status: str, config: dict | None = None,
                   parent_id: int | None = None) -> int:
+        """A new model row; ``name`` is stored as :func:`~al_core.names.normalize_name`
+        makes it (ValueError naming it when it breaks the rule)."""
+        name = normalize_name(name, kind="model")
         stamp = now()
         return self.db["models"].insert({
             "name": name, "parent_id": parent_id, "arch": arch,

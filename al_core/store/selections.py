@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from sqlite_utils import Database
 
+from al_core.names import MAX_NAME, normalize_name
 from al_core.store.rows import now
-from al_core.types import SPLITS, Selection, SelectionItem, SelectionSummary, brief
+from al_core.types import SPLITS, Selection, SelectionItem, SelectionSummary
 
-MAX_TAG = 100  # characters of a selection name
+MAX_TAG = MAX_NAME["tag"]  # characters of a selection name
 
 
 class SelectionsMixin:
@@ -44,14 +45,12 @@ class SelectionsMixin:
     def next_round(self) -> int:
         return self.db.execute("SELECT coalesce(max(round), 0) + 1 FROM selections").fetchone()[0]
 
-    def check_new_tag(self, tag: str) -> None:
-        """Refuse a selection tag that is empty, a split name, or already used."""
-        if not isinstance(tag, str) or not tag.strip() or tag != tag.strip():
-            raise ValueError(f"tag {brief(tag)} must be a non-empty name without surrounding "
-                             "spaces")
-        if len(tag) > MAX_TAG or not tag.isprintable():
-            raise ValueError(f"tag {brief(tag)} must be at most {MAX_TAG} printable characters "
-                             "(no newlines or terminal control codes)")
+    def check_new_tag(self, tag: str) -> str:
+        """The tag as a new selection stores it: :func:`~al_core.names.normalize_name`
+        (``" round  1 "`` is ``round 1``). Raises ValueError naming the tag when it breaks
+        the rule (empty, a line break or escape code, over 100 characters), is a split
+        name, or is already a selection's or items' tag."""
+        tag = normalize_name(tag, kind="tag")
         if tag in SPLITS:
             raise ValueError(f"tag {tag!r} is reserved for the split of the same name")
         if self.db.execute("SELECT 1 FROM selections WHERE tag = ?", [tag]).fetchone():
@@ -59,12 +58,14 @@ class SelectionsMixin:
         if tag in self.tags():
             raise ValueError(f"tag {tag!r} is already on {self.tags()[tag]} items; a selection "
                              "needs a tag of its own")
+        return tag
 
     def add_selection(self, *, tag: str, round: int, strategy: str, config: dict, seed: int,
                       model_id: int | None, items: Sequence[SelectionItem]) -> int:
-        """Store a selection and tag its items with ``tag``, in one transaction."""
+        """Store a selection and tag its items with ``tag`` as :meth:`check_new_tag`
+        gives it, in one transaction."""
         with self.write():
-            self.check_new_tag(tag)
+            tag = self.check_new_tag(tag)
             selection_id = self.db["selections"].insert({
                 "tag": tag, "round": round, "strategy": strategy, "config": json.dumps(config),
                 "seed": seed, "model_id": model_id, "created": now()}).last_pk
