@@ -3,7 +3,8 @@
 Playwright). Each image holding such a box used to fail with a Streamlit exception
 instead of the editor (``st.rerun(scope="fragment")`` in a full-page run: the canvas
 sent its drawing back and the chip text no longer named the class), with no Skip, and a
-reload reopened the same image. Now the image shows, saves, reloads and skips."""
+reload reopened the same image. Now the image shows, saves, reloads and skips, and a
+box drawn on it survives hiding and showing the boxes."""
 import re
 
 import pytest
@@ -72,6 +73,25 @@ def test_stored_names_with_two_spaces_or_a_newline_show_save_and_skip(odd, serve
     _no_failure(page, errors)
     assert [a.class_id for a in store.annotations([pool[1]])[pool[1]]] == [lines]
     page.get_by_text("BOXES (2)").wait_for(timeout=5_000)
+
+    # a box drawn on the canvas survives hiding and showing the boxes (H, H): the canvas
+    # used to reload its first drawing under its old key and send it back, dropping it
+    upper = page.locator("canvas.upper-canvas")
+    bb = upper.bounding_box()
+    sx, sy = bb["x"] + bb["width"] * 0.6, bb["y"] + bb["height"] * 0.1
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(sx + 6 * k, sy + 6 * k)
+    page.mouse.up()
+    page.get_by_text("BOXES (3)").wait_for(timeout=10_000)
+    page.keyboard.press("h")
+    page.get_by_text("Boxes hidden (H shows them).").wait_for(timeout=10_000)
+    page.keyboard.press("h")
+    _editor_ready(page)
+    page.wait_for_timeout(1500)
+    assert page.get_by_text("BOXES (3)").is_visible()
+    _no_failure(page, errors)
 
     page.keyboard.press("s")  # skip the third
     page.get_by_text(re.compile("Nothing left for you")).wait_for(timeout=30_000)

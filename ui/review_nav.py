@@ -274,8 +274,10 @@ def focus(k: int, tag: str) -> None:
 
 
 def toggle_hidden() -> None:
-    sync()
+    w = sync()
     st.session_state["rv_hidden"] = not st.session_state["rv_hidden"]
+    if w is not None:  # shown again, the canvas starts from the boxes as they are now:
+        w.rev += 1  # under its old key it reloaded its first drawing and sent it back
 
 
 # -- the fragment --------------------------------------------------------------------------
