@@ -125,3 +125,23 @@ def _echo(at):
                                         "backgroundFit": None}
     at.run()
     assert not at.exception, at.exception
+
+
+def test_a_thumbnail_chip_shows_a_stored_odd_name_on_one_line(monkeypatch):
+    """The Images page's and the grid's thumbnails: a newline in a stored class name used
+    to break the chip into two lines over the box."""
+    from PIL import Image, ImageDraw
+
+    from al_core.types import LabeledBox
+    from ui.draw import draw_boxes
+
+    written = []
+    real = ImageDraw.ImageDraw.text
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text",
+                        lambda self, xy, text, *a, **k: written.append(text) or
+                        real(self, xy, text, *a, **k))
+    classes = [ClassInfo(1, "two\nlines", "#e6194b"), ClassInfo(2, "\x1b[31mred", "#3cb44b")]
+    draw_boxes(Image.new("RGB", (100, 100)), [LabeledBox(1, Box(10, 10, 50, 50)),
+                                              LabeledBox(2, Box(50, 50, 90, 90))],
+               classes, scores=[0.9, None])
+    assert written == ["\\x1b[31mred", "two\\nlines 0.90"]

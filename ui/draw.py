@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
+from al_core.names import printable
 from al_core.types import Annotation, ClassInfo, LabeledBox
 
 MIN_LABEL_PX = 13  # below this a class name on a thumbnail cannot be read
@@ -42,8 +43,8 @@ def draw_boxes(image: Image.Image, annotations: Sequence[Annotation | LabeledBox
         x1, y1, x2, y2 = _inside([v * scale for v in a.box.as_list()], out.size)
         draw.rectangle([x1, y1, x2, y2], outline=color, width=width)
         score = scores[k] if scores is not None else None
-        text = (cls.name if cls else str(a.class_id)) + ("" if score is None else
-                                                          f" {score:.2f}")
+        name = printable(cls.name, 40) if cls else str(a.class_id)  # one line, whatever
+        text = name + ("" if score is None else f" {score:.2f}")  # the stored name holds
         chips.append((-1.0 if score is None else score, x1, y1, color, text))
     # after every line, so no box crosses a chip; where chips overlap, the most
     # confident is drawn last, on top
