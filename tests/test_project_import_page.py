@@ -4,6 +4,7 @@ import copy
 
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import read
 from tests.coco_cases import tiny_image
 from tests.datasets import write_json
 from tests.test_app import APP
@@ -32,8 +33,8 @@ def test_the_import_report_and_the_update_options(store, tmp_path, monkeypatch):
     at.button(key=SUBMIT).click().run()
     assert not at.exception
     (warning,) = at.warning
-    assert "1 image left unlabeled: 1 because it has crowd regions" in warning.value
-    assert "'Import crowd regions as ordinary boxes' ticked" in warning.value
+    assert "1 image left unlabeled: 1 because it has crowd regions" in read(warning.value)
+    assert "'Import crowd regions as ordinary boxes' ticked" in read(warning.value)
     assert any("1.png: left unlabeled, 1 of its 1 annotation is a crowd region" in c.value
                for c in at.code)
     # the lines wrap: cut off at the box's edge, the reason and what to do were hidden
@@ -42,7 +43,7 @@ def test_the_import_report_and_the_update_options(store, tmp_path, monkeypatch):
 
     _checkbox(at, "Import crowd regions").check()
     at.button(key=SUBMIT).click().run()
-    assert any("2 already in the project (1 updated, 1 unchanged)" in s.value
+    assert any("2 already in the project (1 updated, 1 unchanged)" in read(s.value)
                for s in at.success)
     assert store.count_items(status="labeled") == 2
 
@@ -50,10 +51,10 @@ def test_the_import_report_and_the_update_options(store, tmp_path, monkeypatch):
     changed["annotations"][0]["bbox"] = [3, 3, 4, 4]
     write_json(path, changed)
     at.button(key=SUBMIT).click().run()
-    assert any("kept their labels" in m.value and "'Replace the labels" in m.value
+    assert any("kept their labels" in read(m.value) and "'Replace the labels" in read(m.value)
                for m in [*at.success, *at.warning])
     _checkbox(at, "Replace the labels").check()
     at.button(key=SUBMIT).click().run()
-    assert any("(1 updated, 1 unchanged)" in s.value for s in at.success)
+    assert any("(1 updated, 1 unchanged)" in read(s.value) for s in at.success)
     boxes = [a.box.as_list() for anns in store.annotations().values() for a in anns]
     assert [3.0, 3.0, 7.0, 7.0] in boxes
