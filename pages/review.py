@@ -74,6 +74,8 @@ else:
     if tag != default:
         params.forget("item", "selection")  # another selection was picked
 params.show_notices(PAGE)
+# the editor leaves the notices' height out of the canvas's: the image stays whole
+st.session_state[review_editor.NOTICES_PX] = 96 * len(params.notices(PAGE))
 
 if tag is not None and wanted_tag is not None and tag != wanted_tag:
     wanted_item = None  # another selection was picked: the link's image was of the old one

@@ -20,6 +20,7 @@ from ui.text import css_color, md, md_code
 from ui.working import Working
 
 HEADER_PX = 285  # what the page shows above and below the canvas, in CSS pixels
+NOTICES_PX = "_review_notices_px"  # set by the page: the height of a link's notices
 
 
 def _working(store: Store, item_id: int, selection: Selection | None, min_score: float
@@ -304,8 +305,9 @@ def _actions(root, selection: Selection | None, user: str, w: Working, *, broken
 def _view(item, avail: tuple[int, int]) -> canvas.View:
     """The canvas size for an item in the space the browser reported."""
     width, window_h = avail
+    above = st.session_state.get(NOTICES_PX, 0)
     return canvas.fit_view(item.width, item.height, max_w=max(width, 200),
-                           max_h=max(window_h - HEADER_PX, 240))
+                           max_h=max(window_h - HEADER_PX - above, 240))
 
 
 def _mtime(store: Store, item) -> float:

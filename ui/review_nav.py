@@ -13,7 +13,7 @@ import streamlit as st
 from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
 from al_core.store import Store
 from al_core.types import Selection
-from ui import canvas
+from ui import canvas, params
 from ui.errors import guarded_callback, storage_problem
 from ui.fragments import fragment
 from ui.text import md
@@ -47,7 +47,8 @@ def sync() -> Working | None:
     sends its drawing in the same rerun as a key pressed right after a drag; callbacks
     run before the page is drawn), so the action never drops it. Returns the current
     working boxes."""
-    st.session_state["rv_msg"] = None  # a message stays until the next action
+    st.session_state["rv_msg"] = None  # a message stays until the next action, and so
+    params.forget("item", "selection")  # does a link's notice (ui.params) once acted on
     w = current()
     drawn = st.session_state.get("rv_canvas")
     if w is None or not drawn or drawn["tag"] != w.tag:
