@@ -34,7 +34,7 @@ except ValueError as exc:
 except KeyError:
     wanted_item, bad_item = None, f"The link's image #{wanted_item} is not in this project."
 try:
-    wanted_tag = params.tag_param("selection")
+    wanted_tag = params.tag_param("selection", tags)
 except ValueError as exc:
     wanted_tag, bad_tag = None, f"The link's selection is not valid: {exc}."
 else:

@@ -188,3 +188,14 @@ def test_the_query_pages_selection_name_follows_the_name_rule(project):
     assert job["params"]["tag"] == "round one"
     assert jobs.wait_for(project, job["id"])["status"] == "succeeded"
     assert [s.tag for s in project.selections()] == ["round one"]
+
+
+def test_a_link_to_a_selection_stored_before_the_name_rule_opens_it(project):
+    """The Images page links a selection by its stored tag: one with two spaces (allowed
+    before the name rule) still opens, not another selection with a notice."""
+    make_selection(project, n=2, tag="round one")
+    with project.write():  # stored as it was before the rule
+        project.db.execute("UPDATE selections SET tag = 'round  one'")
+        project.db.execute("UPDATE tags SET tag = 'round  one' WHERE tag = 'round one'")
+    at = _review({"selection": "round  one"})
+    assert _warnings(at) == [] and at.session_state["rv_sel"] == "round  one"

@@ -50,12 +50,14 @@ def tag_value(text: str) -> str:
     return normalize_name(text, kind="tag")
 
 
-def tag_param(name: str) -> str | None:
-    """The query parameter ``name`` as a selection tag; None when it is absent.
-    ValueError naming it when it is not a name (as :func:`id_param`)."""
+def tag_param(name: str, known=()) -> str | None:
+    """The query parameter ``name`` as a selection tag: itself when it is one of
+    ``known`` (tags stored before the name rule keep working in links), else by the
+    name rule; None when it is absent. ValueError naming it when it is not a name (as
+    :func:`id_param`)."""
     raw = st.query_params.get(name)
-    if raw is None:
-        return None
+    if raw is None or raw in known:
+        return raw
     try:
         return tag_value(raw)
     except ValueError:
