@@ -39,7 +39,10 @@ def running_jobs(kinds: tuple[str, ...] | None = None, *, key: str = "jobs") -> 
             cols[1].caption("cancelling...")
         elif cols[1].button("Cancel", key=f"{key}-cancel-{job['id']}"):
             with state.store() as s:
-                jobs.cancel_job(s, job["id"])
+                try:
+                    jobs.cancel_job(s, job["id"])
+                except ValueError:  # it stored its result a moment ago: that stands
+                    st.toast(f"Job {job['id']} had already finished; its result stands.")
             rerun_fragment()
         if job["kind"] in TRAINING_KINDS:
             curve = training_curve(job["log"] or "")
