@@ -83,7 +83,8 @@ def cmd_compare(args) -> int:
             store.model(model_id)  # a clear error for an unknown id, before any work
     predict_test_first(store, [args.new, old], out=sys.stderr)
     decision = compare_models(store, args.new, args.old, config, raw_config=raw,
-                              apply=args.apply, decided_by=f"cli ({getpass.getuser()})")
+                              apply=args.apply,
+                              decided_by=f"cli ({printable(getpass.getuser(), 40)})")
     names = {c.id: c.name for c in store.classes()}
     outcome = "not applied (--apply carries it out)"
     if args.apply:

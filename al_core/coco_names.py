@@ -126,6 +126,18 @@ class NameIndex:
         return NameMatch(name)
 
 
+def _free_name(name: str, item_id: int, taken: set[str]) -> str:
+    """``STEM-<id>``, then ``STEM-<id>-2``, ``-3``... : the first not in ``taken`` (which
+    it joins)."""
+    path = PurePosixPath(name)
+    candidate, n = str(path.with_stem(f"{path.stem}-{item_id}")), 1
+    while candidate in taken:
+        n += 1
+        candidate = str(path.with_stem(f"{path.stem}-{item_id}-{n}"))
+    taken.add(candidate)
+    return candidate
+
+
 def export_file_names(items, images_dir: str | Path) -> dict[int, str]:
     """item id -> the ``file_name`` a COCO export writes for it: its relative path, except
     where two items of the export have one path (one name in two referenced folders, or
@@ -149,8 +161,7 @@ def export_file_names(items, images_dir: str | Path) -> dict[int, str]:
             if len(set(qualified)) == len(group) and taken.isdisjoint(qualified):
                 break
         else:  # the whole folder path is another item's name: the item id makes it one
-            qualified = [str(PurePosixPath(q).with_stem(f"{PurePosixPath(q).stem}-{i.id}"))
-                         for q, i in zip(qualified, group)]
+            qualified = [_free_name(q, i.id, taken) for q, i in zip(qualified, group)]
         taken.update(qualified)
         names.update((i.id, q) for i, q in zip(group, qualified))
     return names

@@ -310,10 +310,13 @@ def degenerate_ground_truth(gt: dict) -> list[str]:
         _, _, w, h = _number_list(a.get("bbox"), f"annotation {a.get('id')}")
         if w > 0 and h > 0:
             continue
-        area = a["area"] if "area" in a else w * h
+        try:  # as coco_ground_truth reads it (numpy: null is nan, "1e11" a number)
+            area = float(np.float64(a["area"] if "area" in a else w * h))
+        except (TypeError, ValueError):
+            area = float("nan")
         fate = ("it is ignored, a crowd region" if a.get("iscrowd", 0) else
                 f"it is ignored, its area {area:g} is outside COCO's range"
-                if not AREA_RANGE[0] <= area <= AREA_RANGE[1] else
+                if area < AREA_RANGE[0] or area > AREA_RANGE[1] else
                 "it counts as a missed object")
         lines.append(f"annotation {printable(repr(a.get('id')), 40)} of image "
                      f"{printable(repr(a['image_id']), 40)}: bbox width {w:g}, height {h:g}: "

@@ -296,12 +296,12 @@ def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
 
 
 def _check_one_file_per_item(written: list[PurePosixPath], items) -> None:
-    """Raise RuntimeError unless the export wrote one image and one label file per item:
+    """Raise ValueError unless the export wrote one image and one label file per item:
     the counts it reports are the files it wrote, never more."""
     images = sum(p.parts[0] == "images" for p in written)
     labels = sum(p.parts[0] == "labels" for p in written)
     if images != len(items) or labels != len(items):
-        raise RuntimeError(f"the YOLO export wrote {images} images and {labels} label files "
+        raise ValueError(f"the YOLO export wrote {images} images and {labels} label files "
                            f"for {len(items)} items; nothing was changed")
 
 

@@ -11,6 +11,7 @@ from al_core.coco_file import (CocoImage, check_coco_instances, label_image, rea
 from al_core.coco_names import NameIndex, export_file_names
 from al_core.images import exif_turned
 from al_core.import_report import ImportReport
+from al_core.names import printable
 from al_core.review import DEFAULT_MIN_SCORE, HeldError, prelabels, submit_review
 from al_core.store import Store
 from al_core.types import LabeledBox
@@ -54,7 +55,7 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
         if item.id not in found_ids:
             report.problem(f"{item.file} (item #{item.id}) of selection {tag} is not in the "
                            "file; its labels are unchanged")
-    author = author or f"import:{Path(coco).name}"
+    author = author or f"import:{printable(Path(coco).name, 50)}"  # one visible line
     shown = prelabels(store, selection.model_id, [f.item_id for f in matched.values()],
                       min_score=DEFAULT_MIN_SCORE)  # what the export carried
     reviewed = {r["item_id"]: r["author"] for r in store.reviews(selection_id=selection.id)}

@@ -283,6 +283,11 @@ def _on_end(store: Store, job_id: int, status: str) -> None:
         if model and model["status"] in ("candidate", "training"):
             store.update_model(model_id, status="cancelled" if status == "cancelled"
                                else "failed")
+        elif (model and status == "cancelled" and job["kind"] == "retrain"
+              and model["status"] == "trained" and model["job_id"] == job_id):
+            # cancelled after its training, while it was being compared: the person
+            # asked to drop it, so it is not offered for a rollback either
+            store.update_model(model_id, status="cancelled")
         # a checkpoint the training was writing when it died (registry._atomic_save)
         (store.models_dir / f"model-{model_id}.pt.tmp").unlink(missing_ok=True)
     if job["kind"] in ON_END:

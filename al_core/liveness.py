@@ -22,37 +22,23 @@ of monotonic time in the boot it was taken in, whatever the wall clock did.
 from __future__ import annotations
 
 import os
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from al_core.store.rows import now
-
-
-def _read_boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:  # no /proc (macOS): a reboot is seen as a reading from the future
-        return "unknown"
-
-
-BOOT_ID = _read_boot_id()
-
-
-def monotonic() -> float:
-    """Seconds on this boot's monotonic clock (shared by every process of the boot)."""
-    return time.monotonic()
-
-
-def wall_time() -> float:
-    """Seconds since the epoch on the wall clock (the one that can jump)."""
-    return time.time()
+from al_core import clock
+from al_core.clock import BOOT_ID
 
 
 def beat_fields() -> dict:
     """The columns a heartbeat writes: wall time for people, the monotonic reading and
     the boot for liveness."""
-    return {"heartbeat": now(), "beat_mono": monotonic(), "boot_id": BOOT_ID}
+    return {"heartbeat": _wall_stamp(), "beat_mono": clock.monotonic(), "boot_id": BOOT_ID}
+
+
+def _wall_stamp() -> str:
+    """The wall time as the store writes its timestamps (ISO 8601, UTC, seconds)."""
+    return datetime.fromtimestamp(clock.wall_time(), timezone.utc).isoformat(
+        timespec="seconds")
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -119,12 +105,12 @@ def beat_age_s(job: dict) -> float:
     process is gone), and by wall-clock time only for rows without a monotonic reading
     (written by an older version). Never negative."""
     if job.get("beat_mono") is not None and job.get("boot_id"):
-        age = monotonic() - job["beat_mono"]
+        age = clock.monotonic() - job["beat_mono"]
         if job["boot_id"] != BOOT_ID or age < -1.0:  # a reading of another boot
             return float("inf")
         return max(0.0, age)
     stamp = job.get("heartbeat")
     if not stamp:
         return float("inf")
-    wall = datetime.fromtimestamp(wall_time(), timezone.utc)
+    wall = datetime.fromtimestamp(clock.wall_time(), timezone.utc)
     return max(0.0, (wall - datetime.fromisoformat(stamp)).total_seconds())

@@ -9,6 +9,7 @@ import numpy as np
 from al_core.compare import CompareConfig, Decision, bootstrap_map_delta, decide
 from al_core.evaluation import ClassResult, Detections, EvalResult, GroundTruth, evaluate
 from al_core.jobs import Cancelled, PartReporter
+from al_core.names import normalize_name
 from al_core.store import Store
 
 
@@ -97,6 +98,7 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
     (raising :class:`~al_core.jobs.Cancelled`), and ``on_commit`` (the job's
     :meth:`~al_core.jobs.Reporter.commit`) runs inside the transaction that stores the
     comparison and applies it, so a cancel stores nothing and changes no active model."""
+    decided_by = normalize_name(decided_by, kind="person")  # before any work, not at the save
     old_id = store.active_model_id() if old_id is None else old_id
     if old_id == new_id:
         raise ValueError(f"model #{new_id} cannot be compared with itself")

@@ -14,6 +14,7 @@ import json
 
 from al_core.jobs import PartReporter, Reporter, job_kind, start_job
 from al_core.model_config import create_candidate
+from al_core.names import normalize_name
 from al_core.promotion import project_compare_config
 from al_core.store import Store
 
@@ -23,7 +24,9 @@ TRAIN_SHARE = 0.8  # of the job's progress bar
 def start_retrain(store: Store, *, override: dict | None = None, apply: bool = False,
                   decided_by: str = "app") -> tuple[int, int]:
     """Create the new version (the active model's config with ``override``; errors name
-    the bad key) and start its retrain job. Returns (model id, job id)."""
+    the bad key) and start its retrain job. Returns (model id, job id). A ``decided_by``
+    that breaks the name rule is refused here, before anything is trained."""
+    decided_by = normalize_name(decided_by, kind="person")
     model_id = create_candidate(store, override=override)
     job_id = start_job(store, "retrain", {"model_id": model_id, "apply": apply,
                                           "decided_by": decided_by})

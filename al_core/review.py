@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from al_core.names import normalize_name
 from al_core.split import split_for_new_label
 from al_core.strategies.measures import box_iou
 from al_core.store import Store
@@ -152,6 +153,7 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, au
         raise ValueError(f"action {action!r} is not one of {ACTIONS}")
     if not isinstance(author, str) or not author.strip():
         raise ValueError("a review needs the annotator's name")
+    author = normalize_name(author, kind="person")  # as the lease was taken
     known = {c.id: c.name for c in store.classes()}
     unknown = sorted({b.class_id for b in boxes} - set(known))
     if unknown:
@@ -173,7 +175,7 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, au
                  if (c := clip_box(b.box.as_list(), item.width, item.height)) is not None]
         changes = match_changes(prelabels, clean)
         version = store.save_review(
-            item_id, clean, author=author.strip(), action=action, source=_SOURCE[action],
+            item_id, clean, author=author, action=action, source=_SOURCE[action],
             selection_id=selection.id if selection else None,
             round=selection.round if selection else None, seconds=seconds,
             prelabels=len(prelabels), changes=changes.as_dict(),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,18 @@ from al_core.demo import DemoConfig, create_demo_project
 from al_core.store import Store
 
 TINY_DEMO = DemoConfig(n_images=40, test_size=8, seed=3)
+_MAIN = sys.modules["__main__"]  # pytest's
+
+
+@pytest.fixture(autouse=True)
+def _pytest_stays_main():
+    """An AppTest leaves ``app.py`` as ``sys.modules["__main__"]``, and multiprocessing's
+    spawn re-runs ``__main__`` in every child it starts: a later test's worker processes
+    then ran the app and died (``EOFError`` from a Manager). Every test starts and ends
+    with pytest's own ``__main__``."""
+    sys.modules["__main__"] = _MAIN
+    yield
+    sys.modules["__main__"] = _MAIN
 
 
 @pytest.fixture

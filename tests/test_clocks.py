@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from al_core import jobs, liveness
+from al_core import clock, jobs, liveness
 from al_core.registry import create_candidate  # registers the job kinds
 from al_core.store import Store
 
@@ -25,7 +25,7 @@ def _running_job(store, *, pid=None, wall_offset_s=0.0, mono_age_s=0.0, **fields
     job = store.add_job("train", {"model_id": create_candidate(store)})
     store.update_job(job, status="running", **liveness.process_identity(pid or os.getpid()))
     store.update_job(job, heartbeat=_stamp(wall_offset_s),
-                     beat_mono=liveness.monotonic() - mono_age_s, **fields)
+                     beat_mono=clock.monotonic() - mono_age_s, **fields)
     return job
 
 
@@ -92,16 +92,16 @@ def test_a_real_job_records_its_process_and_monotonic_beats(demo_store, monkeypa
     row = demo_store.job(job)
     assert (row["pid"], row["boot_id"]) == (os.getpid(), liveness.BOOT_ID)
     assert row["pid_start"] == liveness.process_start_ticks(os.getpid())
-    assert 0 <= liveness.monotonic() - row["beat_mono"] < 60
+    assert 0 <= clock.monotonic() - row["beat_mono"] < 60
 
 
 # -- leases -------------------------------------------------------------------------------
 
 def _shift(monkeypatch, *, wall_s=0.0, mono_s=0.0):
     """Step the wall clock by ``wall_s`` and let ``mono_s`` seconds of real time pass."""
-    wall, mono = time.time, liveness.monotonic
+    wall, mono = time.time, time.monotonic
     monkeypatch.setattr(time, "time", lambda: wall() + wall_s)
-    monkeypatch.setattr(liveness, "monotonic", lambda: mono() + mono_s)
+    monkeypatch.setattr(clock, "monotonic", lambda: mono() + mono_s)
 
 
 def test_a_lease_never_outlives_its_length_when_the_clock_steps_back(demo_store, monkeypatch):

@@ -290,3 +290,22 @@ def test_eval_coco_warns_on_stderr_and_keeps_stdout_json(tmp_path, capsys):
         "refuses such a box)")
     assert lines[-1] == ("warning: and 4 more ground-truth boxes with zero or negative "
                          "width or height")
+
+
+def test_a_degenerate_box_whose_area_is_null_or_text_is_named_not_a_traceback():
+    """``"area": null`` beside a zero-width box raised TypeError in the warning pass
+    after the file had been scored; the area is read as the evaluator reads it."""
+    from al_core.evaluation import degenerate_ground_truth
+    gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 0, 5],
+                           "area": None},
+                          {"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 0, 5],
+                           "area": "1e11"}]}
+    tail = "no detection can match it; {}, as in pycocotools (import refuses such a box)"
+    assert degenerate_ground_truth(gt) == [
+        "annotation 1 of image 1: bbox width 0, height 5: " + tail.format(
+            "it counts as a missed object"),
+        "annotation 2 of image 1: bbox width 0, height 5: " + tail.format(
+            "it is ignored, its area 1e+11 is outside COCO's range")]
+    result, _ = evaluate_coco(gt, [], iou_threshold=0.5)
+    assert result.per_class[1].num_gt == 1  # the null area counts, the huge one is ignored

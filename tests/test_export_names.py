@@ -137,7 +137,7 @@ def test_the_export_refuses_to_report_more_images_than_it_wrote(store, tmp_path,
     _add(store, tmp_path / "src", 2, "img.png", "train", 1)
     monkeypatch.setattr(export, "_yolo_names", lambda items: {
         i.id: export.PurePosixPath("img.jpg") for i in items})  # the old mistake
-    with pytest.raises(RuntimeError, match="wrote 1 images and 1 label files for 2 items"):
+    with pytest.raises(ValueError, match="wrote 1 images and 1 label files for 2 items"):
         export_yolo(store, tmp_path / "y")
     assert not (tmp_path / "y").exists()
 
@@ -215,3 +215,20 @@ def test_an_import_stores_names_one_in_letter_case_or_form_apart(store, tmp_path
         import_folder(ref, tmp_path / "in", reference=True)
         assert sorted(i.file for i in ref.items()) == sorted(
             p.name for p in (tmp_path / "in").iterdir())
+
+
+def test_a_coco_name_made_from_the_item_id_is_checked_against_every_other_name():
+    """img.jpg in /x and /y: their folder-qualified names are taken by a project image
+    (x/img.jpg), so the item id is added, and x/img-1.jpg is itself another image's
+    name: it went out twice, and import --selection then matched neither."""
+    from types import SimpleNamespace
+
+    from al_core.coco_names import export_file_names
+    items = [SimpleNamespace(id=1, file="img.jpg", root="/x"),
+             SimpleNamespace(id=2, file="img.jpg", root="/y"),
+             SimpleNamespace(id=3, file="x/img.jpg", root=""),
+             SimpleNamespace(id=4, file="x/img-1.jpg", root="")]
+    names = export_file_names(items, "/project/images")
+    assert names == {3: "x/img.jpg", 4: "x/img-1.jpg", 1: "x/img-1-2.jpg",
+                     2: "y/img-2.jpg"}
+    assert len(set(names.values())) == len(items)

@@ -169,3 +169,24 @@ def test_the_cli_refuses_a_bad_model_name_before_making_a_project(tmp_path, caps
     assert capsys.readouterr().err == (
         "error: model name 'two\\nlines' holds a control character (\\n); names are one "
         "line of visible text\n")
+
+
+@pytest.mark.parametrize("value,message", [
+    ("\u200b", r"holds an invisible character \(\\u200b\)"),
+    ("car\u200b", r"holds an invisible character \(\\u200b\)"),
+    ("\ufeffcar", r"holds an invisible character \(\\ufeff\)"),
+    ("ca\u00adr", r"holds an invisible character \(\\xad\)"),
+    ("\u0301", "has no visible character"),
+])
+def test_a_name_that_would_look_like_another_or_like_nothing_is_refused(value, message):
+    """``car`` + U+200B was stored as a second class that reads exactly as ``car``."""
+    from al_core.names import normalize_name
+    with pytest.raises(ValueError, match=message):
+        normalize_name(value, kind="class")
+
+
+def test_emoji_joined_with_zwj_stay_one_name():
+    from al_core.names import normalize_name, printable
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"
+    assert normalize_name(family, kind="class") == family
+    assert printable("car\u200b") == "car\\u200b"

@@ -143,3 +143,18 @@ def test_a_100000_deep_json_upload_is_refused_in_one_line(project):
     assert "\n" not in errors[0] and len(errors[0]) < 400
     assert "deep" in errors[0].lower() or "nest" in errors[0].lower()
     assert [s.tag for s in project.selections()] == [TAG]
+
+
+@pytest.mark.parametrize("name", ["x" * 300 + ".json", "a\nb.json"])
+def test_an_upload_whose_browser_name_is_no_file_name_is_still_read(project, name):
+    """The upload was written under the browser's file name: 300 characters gave
+    ENAMETOOLONG, the generic error instead of the file's own problem. It is written
+    under a fixed name; the message names the file as the browser did."""
+    make_selection(project)
+    at = open_review(project)
+    at.get("file_uploader")[0].set_value((name, b"[1, 2]", "application/json")).run()
+    at.button(key="rv-upload-go").click().run()
+    assert not at.exception, at.exception
+    errors = _errors(at)
+    assert len(errors) == 1 and errors[0].startswith("Not imported: "), errors
+    assert "upload.json" not in errors[0] and "Something went wrong" not in errors[0]

@@ -149,7 +149,7 @@ def test_a_bad_annotator_name_is_refused_by_name(project):
     at.text_input[0].input("ana\u202elee")  # a form: typed and submitted in one run
     at.button[0].click().run()
     assert "annotator" not in at.session_state
-    assert len(_warnings(at)) == 1 and "holds a control character" in _warnings(at)[0]
+    assert len(_warnings(at)) == 1 and "holds an invisible character" in _warnings(at)[0]
     at.text_input[0].input("  ana   lee ")
     at.button[0].click().run()
     assert not at.exception and at.session_state["annotator"] == "ana lee"

@@ -173,3 +173,18 @@ def test_concurrent_saves_wait_for_each_other(demo_store):
         assert [r.get(timeout=120) for r in results] == [40, 40]
     assert len(demo_store.reviews(item_id=item)) == 80
     assert demo_store.item(item).label_version == 80
+
+
+def test_the_library_holds_and_saves_under_one_normalised_name(demo_store):
+    """submit_review compared the raw author with the lease's holder: a caller passing
+    ' ana ' got 'held by ana' against her own lease, and her lease was never released."""
+    from al_core.review import submit_review
+    item = demo_store.items(status="unlabeled")[0].id
+    assert demo_store.claim(item, " ana ", seconds=60) is None
+    assert demo_store.holder(item) == "ana"
+    assert demo_store.claim(item, "bob", seconds=60) == "ana"
+    submit_review(demo_store, item, [], author="ana  ", action="save")
+    assert demo_store.holder(item) is None  # the save released the lease it took
+    assert demo_store.reviews(item_id=item)[-1]["author"] == "ana"
+    with pytest.raises(ValueError, match="holds a control character"):
+        demo_store.claim(item, "ana\nbob", seconds=60)

@@ -76,15 +76,10 @@ def _open_project(path, barrier):
         return [m["id"] for m in store.models()]
 
 
-def test_processes_opening_an_old_project_at_once_all_succeed(tmp_path, monkeypatch):
-    """One upgrades; the others wait for its write lock, then find nothing pending."""
+def test_processes_opening_an_old_project_at_once_all_succeed(tmp_path):
+    """One upgrades; the others wait for its write lock, then find nothing pending
+    (spawned children: conftest keeps pytest's ``__main__`` for them)."""
     import multiprocessing
-    import sys
-
-    # spawn re-runs __main__ in each child: after an AppTest that is app.py (which would
-    # build a demo project); this test's children need nothing of it
-    monkeypatch.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
-    monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
 
     db = Database(tmp_path / "project.db")
     schema.migrations.apply(db, stop_before="m005_models_cancelled_status")

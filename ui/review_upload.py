@@ -9,7 +9,6 @@ import streamlit as st
 
 from al_core.io_coco import ImportFailed
 from al_core.io_selection import import_selection
-from al_core.names import printable
 from al_core.review import label_selection_from_oracle
 from al_core.store import Store
 from al_core.types import Selection
@@ -24,14 +23,14 @@ def panel(store: Store, selection: Selection, user: str) -> None:
         upload = st.file_uploader("COCO instances JSON", type=["json"], key="rv-upload")
         if upload is not None and st.button("Import labels", key="rv-upload-go"):
             with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / Path(upload.name).name
+                # a fixed name: the browser's ('..', '', 300 bytes) is no path to write to
+                path = Path(tmp) / "upload.json"
                 path.write_bytes(upload.getvalue())
-                try:
-                    source = printable(upload.name, 40)  # the browser's file name
-                    report = import_selection(store, selection.tag, path,
-                                              author=f"{user} (import:{source})")
+                try:  # the annotator's own name, so the leases they hold are theirs;
+                    # the reviews say "import" as their action
+                    report = import_selection(store, selection.tag, path, author=user)
                 except (ImportFailed, ValueError) as exc:
-                    st.error(f"Not imported: {md(exc)}")
+                    st.error(f"Not imported: {md(str(exc).replace(str(path), upload.name))}")
                     return
             flash("warning" if report.problems else "success",
                   f"Labeled {report.items_labeled} of {len(selection.items)} images of "

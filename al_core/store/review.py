@@ -2,17 +2,17 @@
 annotators off one image, per-user skips and settings.
 
 A lease lasts its length of monotonic time in the boot it was taken in
-(:mod:`al_core.liveness`), never longer, whatever the wall clock does (a clock stepped
+(:mod:`al_core.clock`), never longer, whatever the wall clock does (a clock stepped
 back an hour once stretched a 5-minute lease to 65). ``expires`` keeps the wall time it
 was meant to end at, for people to read."""
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from sqlite_utils import Database
 
-from al_core import liveness
+from al_core import clock
+from al_core.names import normalize_name
 from al_core.store.rows import now
 from al_core.types import LabeledBox
 
@@ -22,8 +22,8 @@ LIVE_LEASE = "(c.boot_id = ? AND c.taken_mono <= ? AND c.expires_mono > ?)"
 
 def _lease_clock(at: float | None = None) -> list:
     """The parameters of ``LIVE_LEASE`` now (or at monotonic reading ``at``)."""
-    mono = liveness.monotonic() if at is None else at
-    return [liveness.BOOT_ID, mono + 1.0, mono]
+    mono = clock.monotonic() if at is None else at
+    return [clock.BOOT_ID, mono + 1.0, mono]
 
 
 class ReviewMixin:
@@ -40,9 +40,11 @@ class ReviewMixin:
     def claim(self, item_id: int, user: str, *, seconds: float) -> str | None:
         """Hold the item for ``user`` for ``seconds`` of monotonic time (renewing their
         own lease). Returns None on success, else the name of the other annotator who
-        holds it."""
+        holds it. ``user`` goes by the name rule (:func:`al_core.names.normalize_name`),
+        here as in every method that takes one, so `` ana `` holds what ``ana`` saves."""
+        user = normalize_name(user, kind="person")
         with self.write():
-            mono = liveness.monotonic()
+            mono = clock.monotonic()
             other = self.holder(item_id, at=mono)
             if other is not None and other != user:
                 return other
@@ -52,11 +54,13 @@ class ReviewMixin:
                 "holder = excluded.holder, expires = excluded.expires, boot_id = "
                 "excluded.boot_id, taken_mono = excluded.taken_mono, expires_mono = "
                 "excluded.expires_mono",
-                [item_id, user, time.time() + seconds, liveness.BOOT_ID, mono, mono + seconds])
+                [item_id, user, clock.wall_time() + seconds, clock.BOOT_ID, mono,
+                 mono + seconds])
         return None
 
     def release(self, item_id: int, user: str) -> None:
         """Give up ``user``'s lease on the item (another's lease is left alone)."""
+        user = normalize_name(user, kind="person")
         self.db.execute("DELETE FROM claims WHERE item_id = ? AND holder = ?", [item_id, user])
 
     def review_queue(self, selection_id: int, user: str, *, exclude: Sequence[int] = (),
@@ -64,6 +68,7 @@ class ReviewMixin:
         """The selection's items left for ``user``, in rank order: unlabeled, not skipped
         by them, not in ``exclude``, not held by another annotator; items they hold
         themselves first."""
+        user = normalize_name(user, kind="person")
         rows = self.db.execute(
             "SELECT si.item_id FROM selection_items si "
             "JOIN items i ON i.id = si.item_id "
@@ -96,6 +101,7 @@ class ReviewMixin:
     # -- skips and settings -----------------------------------------------------------
     def skip(self, item_id: int, user: str, *, selection_id: int | None) -> None:
         """The item leaves ``user``'s queue (it stays unlabeled for everyone else)."""
+        user = normalize_name(user, kind="person")
         with self.write():
             self.db.execute("INSERT OR REPLACE INTO skips (item_id, user, selection_id, at) "
                             "VALUES (?, ?, ?, ?)", [item_id, user, selection_id, now()])
