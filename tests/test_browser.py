@@ -29,8 +29,14 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(demo_store):
+    yield from serve_app(demo_store.root)
+
+
+def serve_app(project: Path):
+    """Start the app as a user does (``./dev.sh app``) on ``project`` and a free port;
+    yields its URL once it answers, stops it afterwards. For a fixture: ``yield from``."""
     port = _free_port()
-    proc = subprocess.Popen([str(ROOT / "dev.sh"), "app", "--", "--project", str(demo_store.root)],
+    proc = subprocess.Popen([str(ROOT / "dev.sh"), "app", "--", "--project", str(project)],
                             cwd=ROOT, env={**os.environ, "PORT": str(port)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://localhost:{port}"

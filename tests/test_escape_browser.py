@@ -5,12 +5,8 @@ job messages and errors), then every page visited. Nothing it holds may become a
 element (an image, a link, bold text, a list row) or a request that leaves the machine,
 and it must read literally. Screenshots (1280x800, each page's top and where its last
 expander opened) land in tests/artifacts/escape-*.png."""
-import os
 import re
 import shutil
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -18,16 +14,11 @@ import pytest
 from PIL import Image
 
 from al_core.names import printable
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve_app
 from ui.text import ZERO_WIDTH
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 OUTSIDE = "203.0.113.9"  # TEST-NET-3: never reached (every request to it is aborted)
 HOSTILE = (f"x`y ![x](http://{OUTSIDE}/x.png) <img src=http://{OUTSIDE}/y.png> \n"
            f"- **#99 fake row** [link](http://{OUTSIDE}/) :material/home: $x^2$")
@@ -36,14 +27,6 @@ FILE_NAME = "f`g ![f](f.png) **#98 fake file** <br> ~~gone~~.png"
 PROJECT_DIR = "p`q **#97 fake dir** ![d](d.png)"
 ANNOTATOR = f"a`n ![a](http://{OUTSIDE}/a.png) **#96 fake**"
 FORGED = ("#99 fake row", "#98 fake file", "#97 fake dir", "#96 fake")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 def _plant(store) -> int:
@@ -113,25 +96,7 @@ def hostile(demo_store, tmp_path):
 
 @pytest.fixture
 def served(hostile):
-    path, _ = hostile
-    port = _free_port()
-    proc = subprocess.Popen([str(ROOT / "dev.sh"), "app", "--", "--project", str(path)],
-                            cwd=ROOT, env={**os.environ, "PORT": str(port)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"the app did not start: {proc.stdout.read()}")
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    yield from serve_app(hostile[0])
 
 
 @pytest.fixture
