@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from al_core.sim_results import UNITS, has_unit, labels_to_reach, mean_curve  # noqa: E402
-from al_core.simulate import _round_tag  # noqa: E402
+from al_core.simulation.results import UNITS, has_unit, labels_to_reach, mean_curve  # noqa: E402
+from al_core.simulation.simulate import _round_tag  # noqa: E402
 from al_core.store import Store  # noqa: E402
 
 

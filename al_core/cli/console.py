@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from al_core import jobs
-from al_core.json_input import MAX_TEXT_CHARS, parse_json, read_json_file
+from al_core.jobs import runner as jobs
+from al_core.formats.json_input import MAX_TEXT_CHARS, parse_json, read_json_file
 from al_core.names import printable
 from al_core.store import Store
 
@@ -63,7 +63,7 @@ class ConsoleReporter:
 
 def json_arg(text: str | None, what: str) -> dict:
     """A JSON object given inline or as a path to a file, read by the one bounded reader
-    (:mod:`al_core.json_input`; a file as large as an inline config may be). Raises
+    (:mod:`al_core.formats.json_input`; a file as large as an inline config may be). Raises
     ValueError naming ``what`` for a file or text that is not a usable JSON object."""
     if not text:
         return {}

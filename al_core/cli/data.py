@@ -5,15 +5,15 @@ import dataclasses
 import json
 from dataclasses import asdict
 
-from al_core import jobs
-from al_core.cli_console import ProgressBar, follow_job, json_arg
-from al_core.demo import create_demo_project, demo_config, label_from_oracle_at_random
-from al_core.export import export_coco, export_yolo
-from al_core.io_coco import import_source, prelabel_model_name, read_import_source
-from al_core.io_selection import import_selection
+from al_core.jobs import runner as jobs
+from al_core.cli.console import ProgressBar, follow_job, json_arg
+from al_core.simulation.demo import create_demo_project, demo_config, label_from_oracle_at_random
+from al_core.formats.export import export_coco, export_yolo
+from al_core.formats.coco_import import import_source, prelabel_model_name, read_import_source
+from al_core.review.external import import_selection
 from al_core.names import printable
-from al_core.query import QuerySpec, plan_query
-from al_core.split import parse_distribution, split_project
+from al_core.query.round import QuerySpec, plan_query
+from al_core.training.split import parse_distribution, split_project
 from al_core.store import DB_NAME, ProjectError, Store
 from al_core.types import SPLITS
 
@@ -172,7 +172,7 @@ def print_selection(store: Store, tag: str) -> None:
 
 
 def cmd_label(args) -> int:
-    from al_core.review import label_selection_from_oracle
+    from al_core.review.save import label_selection_from_oracle
 
     if not args.from_oracle:
         raise ValueError("label needs --from-oracle (the demo's ground truth); people label "

@@ -6,14 +6,16 @@ import getpass
 import json
 import sys
 
-from al_core import jobs
-from al_core.cli_console import ConsoleReporter, follow_job, json_arg
-from al_core.compare import parse_compare_config
-from al_core.evaluation import degenerate_ground_truth, evaluate_coco, result_json
-from al_core.io_coco import read_json
-from al_core.model_eval import compare_models, evaluate_model, predict_missing_test
+from al_core.cli.console import ConsoleReporter, follow_job, json_arg
+from al_core.decide.compare import parse_compare_config
+from al_core.decide.comparison import compare_models, predict_missing_test
+from al_core.evaluation.metrics import degenerate_ground_truth, evaluate_coco, result_json
+from al_core.evaluation.model_eval import evaluate_model
+from al_core.formats.coco_import import read_json
+from al_core.jobs import runner as jobs
 from al_core.names import printable
 from al_core.store import Store
+from al_core.training.candidates import create_candidate
 
 MAX_WARNINGS_SHOWN = 20
 
@@ -69,8 +71,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from al_core.compare import describe_rule
-    from al_core.promotion import project_compare_config
+    from al_core.decide.compare import describe_rule
+    from al_core.decide.promotion import project_compare_config
 
     store = Store(args.project)
     raw = json_arg(args.config, "compare config") if args.config else \
@@ -106,15 +108,13 @@ def cmd_compare(args) -> int:
 
 def cmd_train(args) -> int:
     override = json_arg(args.config, "--config")  # refused before anything is said or loaded
-    from al_core import registry  # noqa: F401 - torch loads only for these commands
-
     store = Store(args.project)
     unsplit = store.count_items(status="labeled", unsplit=True)
     print(f"training on {store.count_items(split='train')} images, validating on "
           f"{store.count_items(split='val')}; {unsplit} labeled images outside train/val"
           + (" are left out: run `python -m al_core split` first" if unsplit else ""),
           file=sys.stderr)
-    model_id = registry.create_candidate(store, base_model_id=args.base, override=override)
+    model_id = create_candidate(store, base_model_id=args.base, override=override)
     job_id = jobs.start_job(store, "train", {"model_id": model_id})
     ahead = jobs.job_ahead(store, job_id)
     print(f"model #{model_id} training in job {job_id}" + (
@@ -137,7 +137,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from al_core import registry  # torch loads only for these commands
+    from al_core.training.prediction import PREDICT_SCORE_THRESHOLD  # torch loads only here
 
     store = Store(args.project)
     store.model(args.model)
@@ -152,7 +152,7 @@ def cmd_predict(args) -> int:
     if code == 0:
         print(f"stored model #{args.model}'s predictions on {len(ids)} images: "
               f"{len(store.predictions(args.model, ids))} boxes (score >= "
-              f"{registry.PREDICT_SCORE_THRESHOLD})")
+              f"{PREDICT_SCORE_THRESHOLD})")
     return code
 
 
@@ -191,7 +191,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_run_job(args) -> int:
-    from al_core import query, registry  # noqa: F401 - they register their job kinds
+    from al_core.cli import job_kinds  # noqa: F401 - registers every job kind (loads torch)
 
     status = jobs.run_job(Store(args.project), args.job)
     return 0 if status == "succeeded" else 1

@@ -10,18 +10,18 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from al_core import cli_data as data
-from al_core import cli_models as models
-from al_core import cli_simulate
-from al_core.demo import DEMO_KINDS, DemoConfig
-from al_core.export import PRELABEL_MIN_SCORE
-from al_core.images import DEFAULT_MAX_PIXELS
-from al_core.io_coco import ImportFailed
+from al_core.cli import data
+from al_core.cli import models
+from al_core.cli import simulate as cli_simulate
+from al_core.simulation.demo import DEMO_KINDS, DemoConfig
+from al_core.formats.export import PRELABEL_MIN_SCORE
+from al_core.formats.images import DEFAULT_MAX_PIXELS
+from al_core.formats.coco_import import ImportFailed
 from al_core.names import printable
-from al_core.query import DEFAULT_RANDOM_CONTROL
-from al_core.split import DEFAULT_DISTRIBUTION
-from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_OPTIONS, DEFAULT_STRATEGY,
-                                         STRATEGIES)
+from al_core.query.round import DEFAULT_RANDOM_CONTROL
+from al_core.training.split import DEFAULT_DISTRIBUTION
+from al_core.query.strategies import (COLD_START_STRATEGY, DEFAULT_OPTIONS, DEFAULT_STRATEGY,
+                                      STRATEGIES)
 from al_core.store import ProjectError
 from al_core.types import SPLITS
 

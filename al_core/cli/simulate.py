@@ -6,10 +6,10 @@ import sys
 import time
 from pathlib import Path
 
-from al_core.cli_console import json_arg
-from al_core.image_folder import check_importable
-from al_core.images import DEFAULT_MAX_PIXELS
-from al_core.io_coco import ImportFailed, read_json
+from al_core.cli.console import json_arg
+from al_core.formats.image_folder import check_importable
+from al_core.formats.images import DEFAULT_MAX_PIXELS
+from al_core.formats.coco_import import ImportFailed, read_json
 from al_core.names import printable
 
 DEFAULT_TEST_SIZE = 300
@@ -66,7 +66,7 @@ def fit_test_size(images: int, need: int, asked: int | None) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from al_core import simulate as sim
+    from al_core.simulation import simulate as sim
 
     if bool(args.demo) == bool(args.images or args.coco):
         raise ValueError("give either --demo or both --images DIR and --coco ANN.json")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from al_core.evaluation import Detections, EvalResult, GroundTruth, evaluate
+from al_core.evaluation.metrics import Detections, EvalResult, GroundTruth, evaluate
 from al_core.types import Cancelled, brief
 
 TOP_KEYS = {"checks", "wins", "min_map_gain", "max_class_drop", "bootstrap"}
@@ -156,7 +156,7 @@ def bootstrap_map_delta(gt: GroundTruth, new: Detections, old: Detections, *,
     """Paired bootstrap over test images: P(new mAP > old mAP) and a 95% interval of
     the mAP difference. The same resampled images are used for both models.
     ``should_stop`` is asked every ``BOOTSTRAP_BATCH`` resamples; when it answers True,
-    :class:`~al_core.jobs.Cancelled` is raised."""
+    :class:`~al_core.jobs.runner.Cancelled` is raised."""
     images = np.unique(gt.image)
     rng = np.random.default_rng(seed)
     deltas = np.empty(samples)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from al_core.compare import DEFAULT_COMPARE_CONFIG, parse_compare_config
+from al_core.decide.compare import DEFAULT_COMPARE_CONFIG, parse_compare_config
 from al_core.store import Store
 
 COMPARE_CONFIG_KEY = "compare_config"
@@ -14,7 +14,7 @@ OPPOSITE = {"update_model": "discard", "discard": "update_model"}
 
 def project_compare_config(store: Store) -> dict:
     """The project's compare config (raw JSON, as Dataloop writes it): the saved one, or
-    :data:`al_core.compare.DEFAULT_COMPARE_CONFIG` when none was saved."""
+    :data:`al_core.decide.compare.DEFAULT_COMPARE_CONFIG` when none was saved."""
     raw = store.get_meta(COMPARE_CONFIG_KEY)
     return json.loads(raw) if raw else json.loads(json.dumps(DEFAULT_COMPARE_CONFIG))
 

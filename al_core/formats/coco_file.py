@@ -26,16 +26,16 @@ import json
 import math
 from dataclasses import dataclass
 
-from al_core.import_report import (BAD_ANNOTATION, CROWD, NO_ANNOTATIONS, OTHER_SIZE,
-                                   SHARED_ID, ImportFailed, ImportReport, plural)
-from al_core.json_input import JsonInputError, read_json_file
+from al_core.formats.import_report import (BAD_ANNOTATION, CROWD, NO_ANNOTATIONS, OTHER_SIZE,
+                                           SHARED_ID, ImportFailed, ImportReport, plural)
+from al_core.formats.json_input import JsonInputError, read_json_file
 from al_core.names import normalize_name
 from al_core.types import Box
 
 
 def read_json(path, what: str, *, expect: type | None = None):
     """The JSON file at ``path`` through the one bounded reader
-    (:func:`al_core.json_input.read_json_file`; ``what`` names it in messages). Raises
+    (:func:`al_core.formats.json_input.read_json_file`; ``what`` names it in messages). Raises
     ImportFailed when it cannot be read, is too large or too deeply nested, is not valid
     JSON, or is not ``expect`` (``dict`` or ``list``)."""
     try:

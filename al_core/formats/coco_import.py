@@ -1,19 +1,19 @@
 """Import a folder of images with optional COCO instances labels and COCO results
-pre-labels (export lives in :mod:`al_core.export`).
+pre-labels (export lives in :mod:`al_core.formats.export`).
 
 Import validates everything before writing anything: bad files and bad records are
 reported (:class:`ImportReport`) and skipped. An image the COCO file lists is labeled
 with every one of its annotations or left unlabeled, named in the report with the reason
-(:func:`al_core.coco_file.label_image`); COCO file names are matched to the folder's
-files as exporters write them (:mod:`al_core.coco_names`).
+(:func:`al_core.formats.coco_file.label_image`); COCO file names are matched to the folder's
+files as exporters write them (:mod:`al_core.formats.coco_names`).
 
 Images already in the project (recognised by content; a ``--reference`` folder's file
 also by its path when its content changed but not its size) are not added again: the
 file labels those that are unlabeled, and with ``replace_labels`` replaces the labels of
 labeled ones (their history keeps the old), all in one transaction, before the new
 images. New images are written a chunk of ``IMPORT_CHUNK`` at a time, each whole with its
-labels (:mod:`al_core.image_files` keeps the copied files safe beside other writers).
-Labeling a selection's images from a corrected COCO file is :mod:`al_core.io_selection`.
+labels (:mod:`al_core.formats.image_files` keeps the copied files safe beside other writers).
+Labeling a selection's images from a corrected COCO file is :mod:`al_core.review.external`.
 """
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from al_core import image_files
-from al_core.coco_file import (CocoLabels, ImageLabels, check_coco_instances,
-                               label_image, prediction_boxes, read_coco, read_json)
-from al_core.coco_names import NameIndex, safe_relative
-from al_core.image_folder import check_importable, image_paths, probe_in_folder
-from al_core.images import DEFAULT_MAX_PIXELS, ImageError
-from al_core.import_report import LISTED_TWICE, ImportFailed, ImportReport, plural
-from al_core.import_write import Progress, write_import
+from al_core.formats import image_files
+from al_core.formats.coco_file import (CocoLabels, ImageLabels, check_coco_instances, label_image,
+                                       prediction_boxes, read_coco, read_json)
+from al_core.formats.coco_names import NameIndex, safe_relative
+from al_core.formats.image_folder import check_importable, image_paths, probe_in_folder
+from al_core.formats.images import DEFAULT_MAX_PIXELS, ImageError
+from al_core.formats.import_report import LISTED_TWICE, ImportFailed, ImportReport, plural
+from al_core.formats.import_write import Progress, write_import
 from al_core.names import name_or_none, normalize_name
 from al_core.store import Store
 
@@ -239,7 +239,7 @@ def read_import_source(images: str | Path, *, coco: str | Path | None = None,
                        max_pixels: int = DEFAULT_MAX_PIXELS) -> ImportSource:
     """Check the folder and parse the JSON files; writes nothing. Raises ImportFailed
     for a folder that is missing, or holds no image this can read (saying what it holds:
-    :func:`al_core.image_folder.check_importable`), and for unusable JSON files."""
+    :func:`al_core.formats.image_folder.check_importable`), and for unusable JSON files."""
     folder = Path(images)
     if not folder.is_dir():
         raise ImportFailed(f"images folder {folder} does not exist or is not a folder")

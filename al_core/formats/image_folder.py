@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from al_core.images import IMAGE_SUFFIXES, ImageError, ImageInfo, probe_image
-from al_core.import_report import ImportFailed, plural
+from al_core.formats.images import IMAGE_SUFFIXES, ImageError, ImageInfo, probe_image
+from al_core.formats.import_report import ImportFailed, plural
 from al_core.names import printable
 
 READS = " ".join(sorted(IMAGE_SUFFIXES))

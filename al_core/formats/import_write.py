@@ -1,15 +1,15 @@
 """Writing a checked import into the project: the labels of images already in it (one
 transaction), then the new images a chunk at a time, each whole with its labels. What
-to write was decided before (:mod:`al_core.io_coco`); an image whose labels are None
+to write was decided before (:mod:`al_core.formats.coco_import`); an image whose labels are None
 is never labeled here."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from al_core import image_files
-from al_core.coco_file import ImageLabels
-from al_core.import_report import HELD, ImportReport, plural
+from al_core.formats import image_files
+from al_core.formats.coco_file import ImageLabels
+from al_core.formats.import_report import HELD, ImportReport, plural
 from al_core.store import Store
 from al_core.types import Box, LabeledBox
 

@@ -6,7 +6,7 @@ that calls :func:`reap_stale` marks it failed, and its model with it, two heartb
 later. A job whose process lives is failed only when it has not beaten for
 ``HUNG_AFTER_S`` (stopped or hung), never because another writer delayed its beat.
 Heartbeats are aged on the monotonic clock and processes identified by their start
-ticks (:mod:`al_core.liveness`), so a wall-clock step neither kills a beating job nor
+ticks (:mod:`al_core.jobs.liveness`), so a wall-clock step neither kills a beating job nor
 keeps a dead one alive.
 
 A cancel is final. A running job checks for it between its units of work (a prediction
@@ -37,8 +37,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from al_core.liveness import (alive, beat_age_s, beat_fields, process_identity,
-                              runs_job)
+from al_core.jobs.liveness import alive, beat_age_s, beat_fields, process_identity, runs_job
 from al_core.store import Store, now
 from al_core.types import Cancelled  # noqa: F401 - raised by the job kinds through here
 
@@ -48,7 +47,8 @@ HEARTBEAT_S = 2.0
 HUNG_AFTER_S = 300.0  # a job whose process lives but has not beaten for this long: hung
 WAIT_POLL_S = 1.0  # how often a queued training looks whether its turn has come
 SERIAL_KINDS = ("train", "retrain")  # each uses every core: one runs, the others wait
-JOB_KINDS = ("train", "retrain", "predict", "query", "compare")  # registered by al_core.registry, .query
+# registered on import of their modules, which al_core.cli.job_kinds imports for run-job
+JOB_KINDS = ("train", "retrain", "predict", "query", "compare")
 KINDS: dict[str, Callable] = {}  # kind -> fn(store, job_id, params, reporter)
 
 
@@ -115,7 +115,7 @@ class Reporter:
 
 
 class PartReporter:
-    """A part of a longer piece of work, as :func:`registry.predict_items` reports to it:
+    """A part of a longer piece of work, as :func:`~al_core.training.prediction.predict_items` reports to it:
     its progress maps into ``[start, start + span]`` of the whole, prefixed by ``what``."""
 
     def __init__(self, progress: Callable[[float, str], None] | None,
@@ -155,7 +155,7 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
     logs = store.root / "jobs"
     logs.mkdir(exist_ok=True)
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
                                                       env.get("PYTHONPATH")]))
     with open(logs / f"job-{job_id}.log", "ab") as out:
         proc = subprocess.Popen(
@@ -288,7 +288,7 @@ def _on_end(store: Store, job_id: int, status: str) -> None:
             # cancelled after its training, while it was being compared: the person
             # asked to drop it, so it is not offered for a rollback either
             store.update_model(model_id, status="cancelled")
-        # a checkpoint the training was writing when it died (registry._atomic_save)
+        # a checkpoint the training was writing when it died (al_core.training.checkpoints.atomic_save)
         (store.models_dir / f"model-{model_id}.pt.tmp").unlink(missing_ok=True)
     if job["kind"] in ON_END:
         ON_END[job["kind"]](store, job_id, status)

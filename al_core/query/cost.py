@@ -6,7 +6,7 @@
   class the model localizes and scores poorly weighs its detections' uncertainty up,
   by at most ``1 + upper``.
 - :func:`expected_corrections`: the corrections an annotator is expected to make on an
-  image's pre-labels (the count :mod:`al_core.corrections` makes once the truth is
+  image's pre-labels (the count :mod:`al_core.review.corrections` makes once the truth is
   known), estimated from the model's own scores, so that a strategy can rank images by
   information per correction (cost-sensitive active learning: Settles et al., "Active
   learning with real annotation costs", NIPS workshop 2008; Haertel et al., "Return on
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from al_core.strategies.measures import box_iou
+from al_core.query.measures import box_iou
 
 # PPAL's published settings (class_weight_ub 0.2, class_weight_alpha 0.3 in every config
 # of the authors' code): the hardest class weighs 1.2, a perfectly handled one 1.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from al_core.images import to_rgb
+from al_core.formats.images import to_rgb
 
 # The cache key: change it when the vector changes. v2: 16-bit, float and transparent
 # images are read as they look (v1 saw a 16-bit grey image as white).

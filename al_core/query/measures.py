@@ -18,7 +18,7 @@ a low threshold either holds no objects or holds objects the model misses entire
 model cannot tell which, so a person should look (tools that score such images 0 never
 query them, which hides exactly the model's blind spots). How many of them a batch
 takes is the strategies' business (``missed_share``, see
-:func:`al_core.strategies.registry.capped_missed`): a raw pool's empty frames would
+:func:`al_core.query.strategies.capped_missed`): a raw pool's empty frames would
 otherwise fill whole batches.
 """
 from __future__ import annotations

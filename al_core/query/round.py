@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from al_core.jobs import Cancelled, PartReporter, job_kind
+from al_core.jobs.runner import Cancelled, PartReporter, job_kind
 from al_core.store import Store
-from al_core.strategies import features as cold_features
-from al_core.strategies.cost import class_quality
-from al_core.strategies.measures import (ImageScores, flip_boxes, flip_inconsistency,
-                                         image_uncertainty, rare_class_weights)
-from al_core.strategies.registry import (COLD_START_STRATEGY, DEFAULT_STRATEGY, ModelDetections,
-                                         Ranked, check_options, get_strategy)
+from al_core.query import features as cold_features
+from al_core.query.cost import class_quality
+from al_core.query.measures import (ImageScores, flip_boxes, flip_inconsistency, image_uncertainty,
+                                    rare_class_weights)
+from al_core.query.strategies import (COLD_START_STRATEGY, DEFAULT_STRATEGY, ModelDetections,
+                                      Ranked, check_options, get_strategy)
 from al_core.types import Selection, SelectionItem, brief
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class QuerySpec:
 
 
 class QueryContext:
-    """The :class:`~al_core.strategies.registry.Context` of one query: model outputs are
+    """The :class:`~al_core.query.strategies.Context` of one query: model outputs are
     computed (and stored) on first use, for the items asked about only."""
 
     def __init__(self, store: Store, model_id: int | None, pool: np.ndarray, options: dict, *,
@@ -98,7 +98,7 @@ class QueryContext:
             return
         missing = self.store.items_without_embedding(self.model_id, [int(i) for i in ids])
         if missing:
-            from al_core.registry import predict_items  # torch loads only when needed
+            from al_core.training.prediction import predict_items  # torch loads only when needed
 
             predict_items(self.store, self.model_id, missing, reporter=PartReporter(
                 self._progress, self._should_stop, 0.05, 0.8, f"predicting {len(missing)} images"))
@@ -119,7 +119,7 @@ class QueryContext:
 
     def detections(self, ids: np.ndarray) -> ModelDetections:
         """The active model's detections on ``ids``, as rows over the project's classes
-        (see :class:`~al_core.strategies.registry.ModelDetections`)."""
+        (see :class:`~al_core.query.strategies.ModelDetections`)."""
         boxes = self._predictions(ids)
         classes = [c.id for c in self.store.classes()]
         column = {c: k for k, c in enumerate(classes)}
@@ -158,7 +158,7 @@ class QueryContext:
                                  background=o["background"], weights=weights)
 
     def class_quality(self) -> np.ndarray:
-        """:func:`~al_core.strategies.cost.class_quality` of the active model on (up to
+        """:func:`~al_core.query.cost.class_quality` of the active model on (up to
         :data:`QUALITY_SAMPLE` of) the labeled training images, ``(C,)`` in the
         project's class order, NaN for a class without labeled boxes."""
         classes = [c.id for c in self.store.classes()]
@@ -233,7 +233,7 @@ class QueryContext:
 def cold_start_features(store: Store, ids: list[int], *, report: Progress | None = None
                         ) -> np.ndarray:
     """Fixed features (``features.EXTRACTOR``) of the items, computed once and cached."""
-    from al_core.images import load_image
+    from al_core.formats.images import load_image
 
     cached = store.feature_vectors(cold_features.EXTRACTOR, ids)
     missing = [i for i in ids if i not in cached]
@@ -253,13 +253,14 @@ def cold_start_features(store: Store, ids: list[int], *, report: Progress | None
 
 def flip_consistency_scores(store: Store, model_id: int, ids: list[int], *,
                             report: Progress | None = None, batch_size: int = 32) -> np.ndarray:
-    """:func:`~al_core.strategies.measures.flip_inconsistency` of each item: the model
+    """:func:`~al_core.query.measures.flip_inconsistency` of each item: the model
     runs on the image and on its mirror image, unchanged."""
     import torch
 
-    from al_core.data import load_items
-    from al_core.registry import PREDICT_SCORE_THRESHOLD, load_checkpoint
-    from al_core.train import resolve_device
+    from al_core.training.data import load_items
+    from al_core.training.checkpoints import load_checkpoint
+    from al_core.training.prediction import PREDICT_SCORE_THRESHOLD
+    from al_core.training.loop import resolve_device
 
     model, config, _ = load_checkpoint(store, model_id)
     device = resolve_device(config.device)
@@ -337,7 +338,7 @@ def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None
     """Pick a batch by ``spec`` and store it as a selection (see the module doc).
     ``should_stop`` is checked at every progress step and once more inside the
     transaction that stores the selection, where ``on_commit`` (a job's
-    :meth:`~al_core.jobs.Reporter.commit`) runs too; a cancel stores nothing."""
+    :meth:`~al_core.jobs.runner.Reporter.commit`) runs too; a cancel stores nothing."""
     options = check_options(spec.options)
     plan = plan_query(store, spec)
     strategy, model_id, pool, n, tag = (get_strategy(plan.strategy), plan.model_id, plan.pool,

@@ -15,12 +15,11 @@ from typing import Protocol
 
 import numpy as np
 
-from al_core.strategies.cost import difficulty_weights, expected_corrections
-from al_core.strategies.measures import (AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_MEASURE,
-                                         MEASURES, ImageScores)
-from al_core.strategies.selectors import (class_quotas, select_k_center,
-                                          select_k_center_with_quotas, select_ranked_batch,
-                                          select_top_k, select_typical)
+from al_core.query.cost import difficulty_weights, expected_corrections
+from al_core.query.measures import (AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_MEASURE, MEASURES,
+                                    ImageScores)
+from al_core.query.selectors import (class_quotas, select_k_center, select_k_center_with_quotas,
+                                     select_ranked_batch, select_top_k, select_typical)
 
 # The best mean curve in the simulation on the demo's draws 1 and 2 (--demo-seed; choices
 # are not made on the reported split), and on draw 1 of both demos the only strategy to
@@ -50,7 +49,7 @@ class ModelDetections:
 
 
 class Context(Protocol):
-    """What strategies may ask of a query (implemented in :mod:`al_core.query`)."""
+    """What strategies may ask of a query (implemented in :mod:`al_core.query.round`)."""
 
     pool: np.ndarray  # (N,) candidate item ids, ascending
     labeled: np.ndarray  # (L,) labeled training item ids
@@ -221,7 +220,7 @@ def _dcus(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
 
 def _cost_aware(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     """Uncertainty per expected correction (return on investment)."""
-    from al_core.review import DEFAULT_MIN_SCORE  # the pre-labels the review screen shows
+    from al_core.types import DEFAULT_MIN_SCORE  # the pre-labels the review screen shows
 
     info = ctx.uncertainty(ctx.pool)
     found = ctx.detections(ctx.pool)

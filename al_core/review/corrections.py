@@ -3,9 +3,9 @@ cost of a labeled image when the review screen shows the model's boxes pre-drawn
 the oracle simulation counts it (``curves.json``'s ``corrections``).
 
 Pre-labels are the model's boxes scored at least the review screen's default
-(:data:`al_core.review.DEFAULT_MIN_SCORE`). They are matched to the true boxes as the
-review screen matches them to saved boxes (:func:`al_core.review.match_changes`:
-greedily by IoU, at IoU >= :data:`al_core.review.MATCH_IOU`; a box overlapping an
+(:data:`al_core.types.DEFAULT_MIN_SCORE`). They are matched to the true boxes as the
+review screen matches them to saved boxes (:func:`al_core.review.changes.match_changes`:
+greedily by IoU, at IoU >= :data:`al_core.review.changes.MATCH_IOU`; a box overlapping an
 object less is a wrong box, deleted, and the object drawn anew). Each correction
 counts one:
 
@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from al_core.review import DEFAULT_MIN_SCORE, ChangeCounts, match_changes
+from al_core.review.changes import ChangeCounts, match_changes
+from al_core.types import DEFAULT_MIN_SCORE
 from al_core.types import Box, LabeledBox
 
 FIT_IOU = 0.75  # a matched pre-label below this IoU with its true box is moved or resized

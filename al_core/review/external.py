@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from al_core.coco_file import (CocoImage, check_coco_instances, label_image, read_coco,
-                               read_json, size_swapped)
-from al_core.coco_names import NameIndex, export_file_names
-from al_core.images import exif_turned
-from al_core.import_report import ImportReport
+from al_core.formats.coco_file import (CocoImage, check_coco_instances, label_image, read_coco,
+                                       read_json, size_swapped)
+from al_core.formats.coco_names import NameIndex, export_file_names
+from al_core.formats.images import exif_turned
+from al_core.formats.import_report import ImportReport
 from al_core.names import printable
-from al_core.review import DEFAULT_MIN_SCORE, HeldError, prelabels, submit_review
+from al_core.review.save import HeldError, prelabels, submit_review
+from al_core.types import DEFAULT_MIN_SCORE
 from al_core.store import Store
 from al_core.types import LabeledBox
 
@@ -21,9 +22,9 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
                      author: str | None = None, crowd_as_boxes: bool = False) -> ImportReport:
     """Label a selection's items from a COCO instances file corrected in an external tool
     (the images are already in the project). COCO images are matched to the selection's
-    items by file name as exporters write it (:mod:`al_core.coco_names`); exactly the
+    items by file name as exporters write it (:mod:`al_core.formats.coco_names`); exactly the
     matched items are labeled, in one transaction, each with every one of its
-    annotations or not at all (:func:`al_core.coco_file.label_image`; ``crowd_as_boxes``
+    annotations or not at all (:func:`al_core.formats.coco_file.label_image`; ``crowd_as_boxes``
     takes crowd regions, CVAT's masks, as ordinary boxes). Images of the file that are
     not in the selection, and selection items the file lacks, are reported."""
     data = read_json(coco, "COCO file")
@@ -92,7 +93,7 @@ class _SelectionImage:
 def _match_selection_images(images: list[CocoImage], items: list, names: dict[int, str],
                             tag: str, report: ImportReport) -> dict[CocoImage, _SelectionImage]:
     """COCO image -> selection item, by file name as exporters write it (see
-    :mod:`al_core.coco_names`) against ``names``, the item's file names as the selection's
+    :mod:`al_core.formats.coco_names`) against ``names``, the item's file names as the selection's
     export wrote them; an item two images name is matched to neither."""
     by_file = {names[i.id]: i for i in items}
     index = NameIndex(by_file)

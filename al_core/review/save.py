@@ -1,6 +1,6 @@
-"""Reviewing a selection: what an annotator changed against the pre-labels, and saving
-a review (the labels, who, the round, the seconds spent, the change counts) as one
-transaction that also deals the item into train or val.
+"""Saving a review (the labels, who, the round, the seconds spent, the change counts
+against the pre-labels, :mod:`al_core.review.changes`) as one transaction that also
+deals the item into train or val; the pre-labels an annotator is shown; leases.
 
 Every box is float ``[x1, y1, x2, y2]`` in absolute image pixels. The review screen,
 ``import --selection``, the demo's oracle and the tests all save through
@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-
-import numpy as np
+from dataclasses import dataclass
 
 from al_core.names import normalize_name
-from al_core.split import split_for_new_label
-from al_core.strategies.measures import box_iou
+from al_core.review.changes import ChangeCounts, match_changes
 from al_core.store import Store
-from al_core.types import Box, LabeledBox, Selection
+from al_core.training.split import split_for_new_label
+from al_core.types import DEFAULT_MIN_SCORE, Box, LabeledBox, Selection
 
-MATCH_IOU = 0.3  # a saved box and a pre-label are the same object at IoU >= this
-MOVE_TOLERANCE_PX = 1.0  # a box whose every side moved by less than this was kept as is
 MIN_BOX_SIDE_PX = 2.0  # a clipped box with a side below this is a stray click: dropped
-DEFAULT_MIN_SCORE = 0.3  # pre-labels below this are hidden (they cost more than they save)
 LEASE_SECONDS = 300  # an opened image is held this long, renewed while it stays open
 ACTIONS = ("accept", "save", "import", "oracle")
 _SOURCE = {"accept": "human", "save": "human", "import": "import", "oracle": "oracle"}
@@ -38,73 +33,12 @@ class HeldError(Exception):
 
 
 @dataclass(frozen=True)
-class ChangeCounts:
-    """What a review changed against the pre-labels it was shown, matched by IoU.
-
-    ``kept``: same class, every side within :data:`MOVE_TOLERANCE_PX`; ``moved``: matched
-    but moved or resized; ``relabeled``: matched with another class (a box both moved and
-    relabeled counts in both); ``deleted``: pre-labels with no saved box; ``added``: saved
-    boxes with no pre-label."""
-
-    kept: int = 0
-    moved: int = 0
-    relabeled: int = 0
-    deleted: int = 0
-    added: int = 0
-
-    @property
-    def corrections(self) -> int:
-        """Edits an annotator made: moves, relabels, deletions and additions."""
-        return self.moved + self.relabeled + self.deleted + self.added
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
 class ReviewResult:
     item_id: int
     label_version: int
     changes: ChangeCounts
     split: str | None  # the split the item joined now (None: it kept its split)
     dropped: int  # boxes dropped as stray clicks after clipping
-
-
-def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
-    """IoU of every box of ``a`` with every box of ``b``: shape (len(a), len(b)), float64."""
-    return box_iou(np.array([x.as_list() for x in a]), np.array([x.as_list() for x in b]))
-
-
-def match_changes(prelabels: Sequence[LabeledBox], saved: Sequence[LabeledBox], *,
-                  iou_threshold: float = MATCH_IOU,
-                  tolerance_px: float = MOVE_TOLERANCE_PX,
-                  fit_iou: float | None = None) -> ChangeCounts:
-    """Count the edits that turn ``prelabels`` (the boxes the annotator was shown) into
-    ``saved``. Pairs are matched greedily by IoU, highest first (unchanged boxes, IoU 1,
-    pair first), each box at most once, at IoU >= ``iou_threshold``. A matched box was
-    moved when a side moved by ``tolerance_px`` or more (what a person did), or, with
-    ``fit_iou``, when its IoU is below it (what a person would have to do to reach
-    ``saved`` as the ground truth: :mod:`al_core.corrections`)."""
-    iou = iou_matrix([p.box for p in prelabels], [s.box for s in saved])
-    pairs = sorted(((iou[i, j], i, j) for i in range(iou.shape[0]) for j in range(iou.shape[1])
-                    if iou[i, j] >= iou_threshold), key=lambda t: (-t[0], t[1], t[2]))
-    used_p: set[int] = set()
-    used_s: set[int] = set()
-    kept = moved = relabeled = 0
-    for _, i, j in pairs:
-        if i in used_p or j in used_s:
-            continue
-        used_p.add(i)
-        used_s.add(j)
-        p, s = prelabels[i], saved[j]
-        same_place = iou[i, j] >= fit_iou if fit_iou is not None else max(
-            abs(u - v) for u, v in zip(p.box.as_list(), s.box.as_list())) < tolerance_px
-        same_class = p.class_id == s.class_id
-        kept += same_place and same_class
-        moved += not same_place
-        relabeled += not same_class
-    return ChangeCounts(kept=kept, moved=moved, relabeled=relabeled,
-                        deleted=len(prelabels) - len(used_p), added=len(saved) - len(used_s))
 
 
 def clip_box(coords: Sequence[float], width: int, height: int, *,

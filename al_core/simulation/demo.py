@@ -8,7 +8,7 @@ The ground truth goes to the store's hidden oracle, not to the labels.
 
 A demo project is of one of ``DEMO_KINDS``: ``digits`` (this module, ``DemoConfig``) or
 ``shapes`` (icons on photographs with occlusion and hard negatives,
-:mod:`al_core.shapes_demo`, ``ShapesConfig``); ``create_demo_project`` makes either.
+:mod:`al_core.simulation.shapes`, ``ShapesConfig``); ``create_demo_project`` makes either.
 """
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from al_core.split import freeze_test
-from al_core.staging import staged_folder
+from al_core.training.split import freeze_test
+from al_core.formats.staging import staged_folder
 from al_core.store import DB_NAME, Store
 from al_core.types import Box, LabeledBox, brief, check_int, check_number
 
 if TYPE_CHECKING:
-    from al_core.shapes_demo import ShapesConfig
+    from al_core.simulation.shapes import ShapesConfig
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def demo_config(kind: str = "digits", **options) -> DemoConfig | ShapesConfig:
     if kind == "digits":
         return DemoConfig(**options)
     if kind == "shapes":
-        from al_core.shapes_demo import ShapesConfig
+        from al_core.simulation.shapes import ShapesConfig
 
         return ShapesConfig(**options)
     raise ValueError(f"demo kind: {brief(kind)} is not one of {', '.join(DEMO_KINDS)}")
@@ -97,7 +97,7 @@ def demo_config(kind: str = "digits", **options) -> DemoConfig | ShapesConfig:
 def _generator(config) -> tuple[tuple[str, ...], Callable, Callable[[bool], object]]:
     """The class names, the scene renderer and the material loader (test or not) of the
     config's kind. Looked up when called, so a test can replace ``render_scene``."""
-    from al_core import shapes_demo
+    from al_core.simulation import shapes as shapes_demo
 
     if isinstance(config, DemoConfig):
         return DIGIT_NAMES, render_scene, lambda test: _glyph_pools(test=test)

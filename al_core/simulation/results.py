@@ -4,7 +4,7 @@ needs to reach random's final mAP50, and the plot, in three units of annotation 
 A curve point (``curves.json``) holds, after a round, ``labeled`` (train + val images),
 ``map50`` (test mAP50), and, from simulations made since corrections are counted,
 ``boxes`` (true boxes in those images) and ``corrections`` (the edits their review
-needed against the selecting model's pre-labels, :mod:`al_core.corrections`), both
+needed against the selecting model's pre-labels, :mod:`al_core.review.corrections`), both
 summed over the rounds so far. A unit is reported where every point of a strategy
 has it.
 """

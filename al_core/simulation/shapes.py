@@ -1,6 +1,6 @@
 """The second built-in demo, ``shapes``: eight classes of geometric icons on natural
 photographs (scikit-learn's bundled ``load_sample_images``: a temple and a flower, no
-download), built to differ from the digits demo (:mod:`al_core.demo`) in what matters to
+download), built to differ from the digits demo (:mod:`al_core.simulation.demo`) in what matters to
 a detector:
 
 - objects: circle, square, triangle, star, cross, ring, arrow and heart, filled or

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from al_core.json_input import read_json_file
-from al_core.model_config import TrainConfig
-from al_core.sim_results import (format_table, labels_to_reach, mean_curve,  # noqa: F401
-                                  plot_curves, summarize)
-from al_core.staging import staged_folder
+from al_core.formats.json_input import read_json_file
+from al_core.training.config import TrainConfig
+from al_core.simulation.results import (format_table, labels_to_reach, mean_curve, plot_curves,
+                                        summarize)
+from al_core.formats.staging import staged_folder
 from al_core.store import DB_NAME, Store
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ class SimConfig:
     query: dict = field(default_factory=dict)  # query options of rounds >= 1 (--config)
 
     def __post_init__(self) -> None:
-        from al_core.model_config import TrainConfig, merge_config
-        from al_core.strategies.registry import check_options, get_strategy
+        from al_core.training.config import TrainConfig, merge_config
+        from al_core.query.strategies import check_options, get_strategy
 
         if not self.strategies:
             raise ValueError("give at least one --strategy")
@@ -111,7 +111,7 @@ class Source:
     demo_kind: str = "digits"  # which demo (demo.DEMO_KINDS): digits or shapes
 
     def __post_init__(self) -> None:
-        from al_core.demo import DEMO_KINDS
+        from al_core.simulation.demo import DEMO_KINDS
 
         if isinstance(self.demo_seed, bool) or not isinstance(self.demo_seed, int) \
                 or self.demo_seed < 0:
@@ -125,7 +125,7 @@ class Source:
 
     def demo_config(self):
         """The demo's config: the kind's defaults, or with ``quick`` a small variant."""
-        from al_core.demo import demo_config
+        from al_core.simulation.demo import demo_config
 
         small = {"digits": {"max_digit_px": 32},
                  "shapes": {"min_object_px": 6, "max_object_px": 45}}[self.demo_kind]
@@ -150,7 +150,7 @@ def make_base(path: Path, source: Source, *, say: Say = print) -> None:
     if (path / DB_NAME).exists():
         return
     if source.demo:
-        from al_core.demo import create_demo_project
+        from al_core.simulation.demo import create_demo_project
 
         config = source.demo_config()
         say(f"creating the {source.demo_kind} demo base project ({config.n_images} images)")
@@ -160,9 +160,9 @@ def make_base(path: Path, source: Source, *, say: Say = print) -> None:
 
 
 def _base_from_coco(path: Path, source: Source, say: Say) -> None:
-    from al_core.import_report import plural
-    from al_core.io_coco import import_folder
-    from al_core.split import freeze_test
+    from al_core.formats.import_report import plural
+    from al_core.formats.coco_import import import_folder
+    from al_core.training.split import freeze_test
 
     with staged_folder(path) as staging, Store(staging, create=True) as store:
         say(f"importing {source.coco} with the images in {source.images}")
@@ -224,12 +224,13 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
               say: Say) -> dict:
     """Select (unless this round's selection exists: a resumed run), label from the
     oracle, split, train, evaluate; returns the curve point."""
-    from al_core.model_config import create_candidate
-    from al_core.model_eval import evaluate_model
-    from al_core.query import QuerySpec, run_query
-    from al_core.registry import predict_items, train_model
-    from al_core.split import split_project
-    from al_core.strategies.registry import COLD_START_STRATEGY
+    from al_core.training.candidates import create_candidate
+    from al_core.evaluation.model_eval import evaluate_model
+    from al_core.query.round import QuerySpec, run_query
+    from al_core.training.prediction import predict_items
+    from al_core.training.train_job import train_model
+    from al_core.training.split import split_project
+    from al_core.query.strategies import COLD_START_STRATEGY
 
     tag = _round_tag(r)
     if tag not in {s.tag for s in store.selections()}:
@@ -277,12 +278,12 @@ def _model_name(strategy: str, seed: int, r: int) -> str:
 
 
 def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int]) -> dict:
-    """The boxes and corrections (:mod:`al_core.corrections`) that labeling the round's
+    """The boxes and corrections (:mod:`al_core.review.corrections`) that labeling the round's
     selection costs against the pre-labels of the model that selected it (the previous
     round's; none at round 0: every box is drawn), summed with the earlier rounds'. Each
     round's figures are kept in the project's meta, so a resumed run counts them once."""
-    from al_core.corrections import prelabel_corrections
-    from al_core.registry import predict_items
+    from al_core.review.corrections import prelabel_corrections
+    from al_core.training.prediction import predict_items
 
     key = f"sim-cost-round-{r}"
     if store.get_meta(key) is None:
@@ -321,7 +322,7 @@ def _settings(config: SimConfig, source: Source) -> dict:
     """What must not change between a run and its resumption: strategies may be added and
     rounds appended (every round only depends on the ones before it). The query options
     are recorded as resolved, so a changed default is not mixed into a resumed run."""
-    from al_core.strategies.registry import check_options
+    from al_core.query.strategies import check_options
 
     settings = {k: v for k, v in asdict(config).items() if k not in ("strategies", "rounds")}
     settings["query"] = check_options(config.query)
@@ -371,7 +372,7 @@ def _check_pool(out: Path, config: SimConfig) -> None:
 
 def simulate(out: Path, source: Source, config: SimConfig, *, say: Say = print) -> dict:
     """Run (or resume) every strategy x seed; returns the curves (also in curves.json)."""
-    from al_core.train import use_allowed_cpus
+    from al_core.training.loop import use_allowed_cpus
 
     out.mkdir(parents=True, exist_ok=True)
     curves = load_curves(out, config, source)

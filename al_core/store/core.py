@@ -19,8 +19,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from al_core.schema import (latest_migration, migrate, pending_migrations,
-                            unknown_migrations)
+from al_core.store.schema import latest_migration, migrate, pending_migrations, unknown_migrations
 from al_core.store.decisions import DecisionsMixin
 from al_core.store.items import ItemsMixin
 from al_core.store.jobs import JobsMixin

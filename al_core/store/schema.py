@@ -321,7 +321,7 @@ def m007_comparison_figures_and_model_decisions(db: Database) -> None:
 @migrations()
 def m008_monotonic_heartbeats_and_leases(db: Database) -> None:
     # A wall-clock step made readers kill healthy jobs as hung and stretched leases
-    # (al_core.liveness): heartbeats and leases also record a monotonic reading and the
+    # (al_core.jobs.liveness): heartbeats and leases also record a monotonic reading and the
     # boot it belongs to; a job records its process's start ticks, so a reused pid never
     # passes for its process. Leases taken before this have no monotonic reading and
     # count as expired (they last 5 minutes; the holder's next look renews them).

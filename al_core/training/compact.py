@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.ops import roi_align
 
-from al_core.models.base import Prediction
+from al_core.training.detector import Prediction
 
 STRIDE = 4
 CROP = 12  # the classifier's input patch in pixels: 12 kept the accuracy of 16, 1.8x cheaper

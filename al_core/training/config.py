@@ -1,12 +1,12 @@
-"""A model version's configuration (no torch here, so the UI can use it cheaply) and
-Create New Model: a candidate whose config clones a base model's, with an override."""
+"""A model version's training configuration: ``TrainConfig``, its keys' ranges, and
+merging an override into a base config. No torch here, so the UI can use it cheaply;
+no store either (Create New Model is :mod:`al_core.training.candidates`)."""
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
 
-from al_core.store import Store
 from al_core.types import brief
 
 AUGMENTATIONS = ("color", "scale", "hflip")
@@ -73,7 +73,7 @@ class TrainConfig:
     weights_path: str | None = None  # torchvision archs: a local pretrained checkpoint
     warm_start: bool = False  # start from the parent model's weights (same arch/classes)
     # > 0: also train on pool images the parent model is sure about, its boxes scored at
-    # least this as targets (al_core.pseudo_labels); 0 = off. 0.6: on the development
+    # least this as targets (al_core.training.pseudo_labels); 0 = off. 0.6: on the development
     # draw of the digits demo (5 seeds, the same round-0 models) uncertainty reached
     # random's final mAP50 with 61% of its images and 93% of its corrections with them,
     # 69% and 101% without; at 0.8 the compact detector is sure of no image at all, and
@@ -125,21 +125,3 @@ def merge_config(base: dict | TrainConfig, override: dict | None) -> TrainConfig
     elif "augment" in merged:
         raise ValueError(f"augment: {brief(merged['augment'])} is not a list")
     return TrainConfig(**merged)
-
-
-def create_candidate(store: Store, *, base_model_id: int | None = None,
-                     override: dict | None = None, name: str | None = None) -> int:
-    """A new model version whose config is the base model's (by default the active one;
-    the defaults when there is none) with ``override`` applied; parent = the base.
-    Raises ValueError for a bad override, a project without classes, or a config whose
-    training would not fit in this machine's memory (:func:`memory_fit.check_fits`)."""
-    base_id = base_model_id if base_model_id is not None else store.active_model_id()
-    base = store.model(base_id)["config"] if base_id is not None else TrainConfig()
-    config = merge_config(base, override)
-    if not store.classes():
-        raise ValueError("the project has no classes yet; import or label some images first")
-    from al_core.memory_fit import check_fits  # it imports this module
-    check_fits(config, store.count_items(status="labeled"))  # the train + val it will load
-    count = len(store.models()) + 1
-    return store.add_model(name=name or f"{config.arch}-v{count}", arch=config.arch,
-                           status="candidate", config=config.to_dict(), parent_id=base_id)

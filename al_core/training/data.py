@@ -5,9 +5,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from al_core.images import load_image
+from al_core.formats.images import load_image
 from al_core.store import Store
-from al_core.train import SplitData
+from al_core.training.loop import SplitData
 
 
 def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray, float]:

@@ -32,7 +32,7 @@ class Prediction:
 
 
 class Detector(Protocol):
-    """What :mod:`al_core.train` and prediction need from a model."""
+    """What :mod:`al_core.training.loop` and prediction need from a model."""
 
     num_classes: int
 

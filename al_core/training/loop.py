@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from al_core.evaluation import Detections, GroundTruth, evaluate
-from al_core.model_config import TrainConfig, merge_config  # noqa: F401 - re-exported
+from al_core.evaluation.metrics import Detections, GroundTruth, evaluate
+from al_core.training.config import TrainConfig, merge_config  # noqa: F401 - re-exported
 
 
 def use_allowed_cpus() -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from al_core.model_config import RANGES, TrainConfig
+from al_core.training.config import RANGES, TrainConfig
 
 # autograd bytes saved per input pixel and image: compact per unit of width, the
 # torchvision archs as a whole (measured; see the module docstring)

@@ -52,7 +52,7 @@ def pseudo_label_set(store: Store, parent_id: int, *, score: float, cap: int, se
                      ) -> PseudoLabels:
     """The pool images the parent model is sure about (see the module doc), at most
     ``cap``, with its boxes scored at least ``score``. The parent must have predicted
-    the pool (:func:`al_core.registry.predict_items`); images it has not predicted are
+    the pool (:func:`al_core.training.prediction.predict_items`); images it has not predicted are
     left out. Raises ValueError for a score outside (IGNORE_BELOW, 1)."""
     if not IGNORE_BELOW < score < 1:
         raise ValueError(f"pseudo_label_score: {score!r} must be above {IGNORE_BELOW} "

@@ -1,4 +1,4 @@
-"""torchvision's detectors behind the :class:`~al_core.models.base.Detector` interface.
+"""torchvision's detectors behind the :class:`~al_core.training.detector.Detector` interface.
 
 Four architectures (:data:`TORCHVISION_ARCHS`), built with ``weights=None,
 weights_backbone=None``: nothing is ever downloaded. Pretrained weights come from a file or
@@ -42,7 +42,7 @@ from torchvision.models.detection.ssd import SSD
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import boxes as box_ops
 
-from al_core.models.base import Prediction
+from al_core.training.detector import Prediction
 
 log = logging.getLogger(__name__)
 

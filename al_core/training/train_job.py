@@ -1,86 +1,22 @@
-"""Model versions: Create New Model (clone a base config, apply an override, train in a
-job), checkpoints, loading, and predicting into the store.
-
-Checkpoints are plain dicts written atomically (temp file + rename) with their SHA-256
-recorded, and loaded with ``torch.load(..., weights_only=True)``.
-"""
+"""The train job: a candidate model version trained on the train split's current labels
+(validating on val), optionally warm-started from its parent's weights and with the
+parent's pseudo-labeled pool images added, its checkpoint written atomically
+(:mod:`al_core.training.checkpoints`) and the model marked trained."""
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
-import os
 from collections.abc import Callable
-from pathlib import Path
 
-import numpy as np
 import torch
 
-from al_core.data import load_items, load_split
-from al_core.jobs import Cancelled, PartReporter, Reporter, job_kind
-from al_core.memory_fit import check_fits
-from al_core.model_config import TrainConfig, create_candidate, merge_config  # noqa: F401
+from al_core.jobs.runner import Cancelled, PartReporter, Reporter, job_kind
 from al_core.store import Store
-from al_core.train import (SplitData, describe_stop, resolve_device, train_loop,
-                           use_allowed_cpus)
-from al_core.types import Box
-
-log = logging.getLogger(__name__)
-PREDICT_SCORE_THRESHOLD = 0.05  # low, so uncertain boxes are kept for the strategies
-
-
-def build_detector(config: TrainConfig, num_classes: int, *, seed: int | None = None):
-    """A detector of ``config.arch`` for ``num_classes`` classes, freshly initialised.
-    With ``seed``, torch's generator is seeded first, so the initial weights, and with
-    them a whole training of the same config and data, come out the same every time on
-    one machine and thread count (:func:`al_core.train.train_loop` seeds the rest);
-    without it (a checkpoint is about to be loaded over them) the weights are whatever
-    torch's generator gives."""
-    if seed is not None:
-        torch.manual_seed(seed)
-    if config.arch == "compact":
-        from al_core.models.compact import CompactCenterNet
-        return CompactCenterNet(num_classes, width=config.width)
-    from al_core.models.torchvision_zoo import TORCHVISION_ARCHS, build_torchvision_detector
-    if config.arch not in TORCHVISION_ARCHS:
-        raise ValueError(f"arch: unknown {config.arch!r} (choose compact or one of "
-                         f"{', '.join(TORCHVISION_ARCHS)})")
-    return build_torchvision_detector(config.arch, num_classes, image_size=config.image_size,
-                                      weights_path=config.weights_path)
-
-
-def _atomic_save(obj: dict, path: Path) -> str:
-    tmp = path.with_name(path.name + ".tmp")  # jobs._on_end removes it if the job dies
-    try:
-        torch.save(obj, tmp)
-        with open(tmp, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return digest
-
-
-def load_checkpoint(store: Store, model_id: int):
-    """(model in eval mode, TrainConfig, class ids in model order), the file's hash checked."""
-    row = store.model(model_id)
-    if not row["checkpoint_path"]:
-        raise ValueError(f"model #{model_id} has no checkpoint (status {row['status']})")
-    path = store.root / row["checkpoint_path"]
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != row["checkpoint_sha256"]:
-        raise ValueError(f"the checkpoint {path} does not match its recorded hash; it was "
-                         "changed or damaged after training")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    config = merge_config(TrainConfig(), {**ckpt["config"], "weights_path": None})
-    model = build_detector(config, len(ckpt["class_ids"]))
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        raise ValueError(f"the checkpoint of model #{model_id} does not fit the current "
-                         f"{config.arch} architecture (made by an older version?); train a "
-                         f"new model. Details: {str(exc).splitlines()[0]}") from None
-    return model.eval(), config, list(ckpt["class_ids"])
+from al_core.training.checkpoints import atomic_save, build_detector, load_checkpoint
+from al_core.training.config import TrainConfig, merge_config
+from al_core.training.data import load_items, load_split
+from al_core.training.loop import SplitData, describe_stop, train_loop, use_allowed_cpus
+from al_core.training.memory_fit import check_fits
+from al_core.training.prediction import predict_items
 
 
 def train_model(store: Store, model_id: int, *,
@@ -92,7 +28,7 @@ def train_model(store: Store, model_id: int, *,
     its checkpoint atomically and mark it trained. Returns its metrics. Raises
     Cancelled when ``should_stop`` asked to stop, checked after every epoch and once more
     inside the transaction that marks the model trained, where ``on_commit`` (a job's
-    :meth:`~al_core.jobs.Reporter.commit`) runs too: a cancel then leaves the model
+    :meth:`~al_core.jobs.runner.Reporter.commit`) runs too: a cancel then leaves the model
     untouched and removes its checkpoint file."""
     row = store.model(model_id)
     config = merge_config(TrainConfig(), row["config"])
@@ -136,7 +72,7 @@ def train_model(store: Store, model_id: int, *,
     if should_stop and should_stop():
         raise Cancelled()
     path = store.models_dir / f"model-{model_id}.pt"
-    digest = _atomic_save({"arch": config.arch, "config": config.to_dict(),
+    digest = atomic_save({"arch": config.arch, "config": config.to_dict(),
                            "class_ids": class_ids, "state_dict": result.state_dict,
                            "best_epoch": result.best_epoch}, path)
     metrics = {"best_epoch": result.best_epoch, "val_map50": result.best_val_map,
@@ -169,8 +105,8 @@ def _with_pseudo_labels(store: Store, parent_id: int | None, config: TrainConfig
                         progress: Callable[[float, str], None] | None,
                         should_stop: Callable[[], bool] | None) -> SplitData:
     """``train`` with the parent model's pseudo-labeled pool images appended
-    (:mod:`al_core.pseudo_labels`); unchanged, saying why, without a usable parent."""
-    from al_core.pseudo_labels import pseudo_label_set
+    (:mod:`al_core.training.pseudo_labels`); unchanged, saying why, without a usable parent."""
+    from al_core.training.pseudo_labels import pseudo_label_set
 
     # the checks of a warm start: a checkpoint that loads, of the same classes (a class
     # added since would be taught as background on every pseudo-labeled image)
@@ -244,79 +180,3 @@ def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -
     use_allowed_cpus()
     train_model(store, model_id, progress=reporter.progress, log_line=reporter.log,
                 should_stop=reporter.cancel_requested, on_commit=reporter.commit)
-
-
-def predict_items(store: Store, model_id: int, item_ids: list[int], *,
-                  score_threshold: float = PREDICT_SCORE_THRESHOLD, batch_size: int = 64,
-                  reporter: Reporter | None = None) -> int:
-    """Run the model on the items and replace its stored predictions and embeddings for
-    them (one transaction per batch). Returns the number of boxes stored."""
-    model, config, class_ids = load_checkpoint(store, model_id)
-    device = resolve_device(config.device)
-    model.to(device)
-    stored = 0
-    for start in range(0, len(item_ids), batch_size):
-        if reporter and reporter.cancel_requested():
-            raise Cancelled()
-        chunk = item_ids[start:start + batch_size]
-        data = load_items(store, chunk, image_size=config.image_size, class_index=None)
-        with torch.inference_mode():
-            preds = model.predict(data.images.to(device).float() / 255,
-                                  score_threshold=score_threshold)
-        rows, vectors = [], []
-        sizes = {i.id: (i.width, i.height) for i in store.items(ids=data.item_ids)}
-        for item_id, scale, p in zip(data.item_ids, data.scales, preds):
-            boxes = np.clip(p.boxes / scale, 0, list(sizes[item_id]) * 2)
-            for box, label, score, probs in zip(boxes, p.labels, p.scores, p.probs):
-                if box[2] > box[0] and box[3] > box[1]:
-                    rows.append((item_id, class_ids[int(label)], Box(*map(float, box)),
-                                 float(score), probs.round(5).tolist()))
-            vectors.append((item_id, p.embedding.astype(np.float32).tobytes()))
-        store.replace_predictions(model_id, data.item_ids, rows, vectors)
-        stored += len(rows)
-        if reporter:
-            reporter.progress((start + len(chunk)) / len(item_ids),
-                              f"predicted {start + len(chunk)}/{len(item_ids)} images")
-    return stored
-
-
-@job_kind("predict")
-def run_predict_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
-    """Predictions are stored a chunk at a time (a cancel keeps the chunks done: they are
-    a cache, and no decision rests on them); the job ends cancelled unless it finished
-    every chunk before the cancel came."""
-    predict_items(store, params["model_id"], params["item_ids"], reporter=reporter)
-    with store.write():
-        reporter.commit()
-
-
-@job_kind("compare")
-def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
-    """The compare node from the app: the new model against ``old_model_id`` (default:
-    whichever is active when the job runs), each first run on the test items it has not predicted,
-    then the decision stored and, with ``apply``, carried out."""
-    from al_core.compare import parse_compare_config
-    from al_core.model_eval import compare_models, predict_missing_test
-
-    raw = params["config"]
-    config = parse_compare_config(raw)
-    new_id = params["new_model_id"]
-    old_id = params.get("old_model_id") or store.active_model_id()
-    test_ids, _ = store.test_set_identity()
-    if not test_ids:
-        raise ValueError("the project has no labeled test items: split the labeled items "
-                         "first (Project page, Split)")
-    predict_missing_test(store, [new_id, old_id], reporter, share=0.9)
-    reporter.check()
-    reporter.progress(0.95, "comparing on the test split")
-    decision = compare_models(store, new_id, old_id, config, raw_config=raw,
-                              apply=bool(params.get("apply")),
-                              decided_by=params.get("decided_by") or "app",
-                              should_stop=reporter.cancel_requested,
-                              on_commit=reporter.commit)
-    against = f"model #{old_id}" if old_id is not None else "no active model"
-    reporter.progress(1.0, f"#{new_id} vs {against}: {decision.decision} "
-                           f"({decision.reason})")
-
-
-from al_core import retrain  # noqa: E402,F401 - registers the retrain job (it imports us lazily)
