@@ -67,14 +67,17 @@ def fit_test_size(images: int, need: int, asked: int | None) -> int:
 
 def cmd_simulate(args) -> int:
     from al_core.simulation import simulate as sim
+    from al_core.simulation.config import (DEFAULT_MIN_TRAIN_IMAGES, DEFAULT_TRAIN,
+                                           FULL_DEFAULTS, QUICK_DEFAULTS, QUICK_TRAIN,
+                                           SimConfig, Source)
 
     if bool(args.demo) == bool(args.images or args.coco):
         raise ValueError("give either --demo or both --images DIR and --coco ANN.json")
     if not args.demo and not (args.images and args.coco):
         raise ValueError("--images and --coco go together")
     quick = args.quick
-    defaults = sim.QUICK_DEFAULTS if quick else sim.FULL_DEFAULTS
-    train = dict(sim.QUICK_TRAIN if quick else sim.DEFAULT_TRAIN)
+    defaults = QUICK_DEFAULTS if quick else FULL_DEFAULTS
+    train = dict(QUICK_TRAIN if quick else DEFAULT_TRAIN)
     train.update(json_arg(args.train_config, "--train-config") or {})
     if args.demo and args.test_size is not None:
         raise ValueError("--test-size goes with --coco; the demo's test split is fixed "
@@ -83,14 +86,14 @@ def cmd_simulate(args) -> int:
     def given(value, default):  # 0 is a value (refused by SimConfig), not "use the default"
         return default if value is None else value
 
-    config = sim.SimConfig(
+    config = SimConfig(
         strategies=tuple(args.strategy or defaults["strategies"]),
         initial=given(args.initial, defaults["initial"]), add=given(args.add, defaults["add"]),
         rounds=given(args.rounds, defaults["rounds"]),
         seeds=given(args.seeds, defaults["seeds"]), train=train,
         initial_strategy=args.initial_strategy,
         min_train_images=given(args.min_train_images,
-                               20 if quick else sim.DEFAULT_MIN_TRAIN_IMAGES),
+                               20 if quick else DEFAULT_MIN_TRAIN_IMAGES),
         query=json_arg(args.config, "--config") or {})
     for flag, value in (("--demo-seed", args.demo_seed), ("--demo-kind", args.demo_kind)):
         if not args.demo and value is not None:
@@ -106,7 +109,7 @@ def cmd_simulate(args) -> int:
         if test_size != DEFAULT_TEST_SIZE and args.test_size is None:
             print(f"test split: {test_size} of the {labeled} labeled images (the default "
                   f"{DEFAULT_TEST_SIZE} does not fit; --test-size sets it)", file=sys.stderr)
-    source = sim.Source(demo=bool(args.demo), quick=quick, images=args.images, coco=args.coco,
+    source = Source(demo=bool(args.demo), quick=quick, images=args.images, coco=args.coco,
                         test_size=test_size, demo_seed=given(args.demo_seed, 0),
                         demo_kind=given(args.demo_kind, "digits"))
     start = time.monotonic()

@@ -5,6 +5,7 @@ back decisions (:mod:`~al_core.decide.promotion`), the comparison report, and th
 compare and retrain jobs (:mod:`~al_core.decide.compare_job`,
 :mod:`~al_core.decide.retrain`).
 
-May import: ``al_core.evaluation``, ``al_core.training``, ``al_core.jobs``,
+May import: ``al_core.training``, ``al_core.evaluation``, ``al_core.formats``, ``al_core.jobs``,
 ``al_core.store`` and the root modules.
+The layering: docs/architecture.md, checked by tests/test_layering.py.
 """

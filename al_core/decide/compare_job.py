@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from al_core.decide.compare import parse_compare_config
 from al_core.decide.comparison import compare_models, predict_missing_test
-from al_core.jobs.runner import Reporter, job_kind
+from al_core.jobs.reporter import Reporter
+from al_core.jobs.runner import job_kind
 from al_core.store import Store
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from al_core.decide.compare import CompareConfig, Decision, bootstrap_map_delta, decide
 from al_core.evaluation.model_eval import (check_same_test_set, evaluate_model,
                                            model_detections, test_ground_truth)
-from al_core.jobs.runner import Cancelled, PartReporter
+from al_core.jobs.reporter import PartReporter
+from al_core.jobs.runner import Cancelled
 from al_core.names import normalize_name
 from al_core.store import Store
 

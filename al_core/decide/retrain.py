@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 
-from al_core.jobs.runner import PartReporter, Reporter, job_kind, start_job
+from al_core.jobs.reporter import PartReporter, Reporter
+from al_core.jobs.runner import job_kind, start_job
 from al_core.training.candidates import create_candidate
 from al_core.names import normalize_name
 from al_core.decide.promotion import project_compare_config

@@ -7,4 +7,5 @@ No decisions here (those are :mod:`al_core.decide`), and no torch: training impo
 metrics for its validation mAP.
 
 May import: ``al_core.store`` and the root modules.
+The layering: docs/architecture.md, checked by tests/test_layering.py.
 """

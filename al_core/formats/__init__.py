@@ -8,4 +8,5 @@ decoding (:mod:`~al_core.formats.images`), and checked JSON input
 (:mod:`~al_core.formats.json_input`).
 
 May import: ``al_core.store`` and the root modules.
+The layering: docs/architecture.md, checked by tests/test_layering.py.
 """

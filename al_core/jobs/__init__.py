@@ -7,4 +7,5 @@ registry (:mod:`al_core.jobs.runner`), and whether a job's process is alive
 query, decide) and register with ``@job_kind``; :mod:`al_core.cli.job_kinds` imports them all.
 
 May import: ``al_core.store`` and the root modules.
+The layering: docs/architecture.md, checked by tests/test_layering.py.
 """

@@ -11,8 +11,8 @@ keeps a dead one alive.
 
 A cancel is final. A running job checks for it between its units of work (a prediction
 chunk, an epoch, a bootstrap batch) and, last, inside the write transaction that stores
-its result (:meth:`Reporter.commit`), which also marks the job succeeded: a cancel
-requested before that commit rolls the result back and ends the job ``cancelled`` with
+its result (:meth:`~al_core.jobs.reporter.Reporter.commit`), which also marks the job
+succeeded: a cancel requested before that commit rolls the result back and ends the job ``cancelled`` with
 no decision stored and the active model untouched; one requested after it finds the
 job ended. A job's work is written only when it succeeds, so a failed or cancelled job
 never changes labels or the active model.
@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -38,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from al_core.jobs.liveness import alive, beat_age_s, beat_fields, process_identity, runs_job
+from al_core.jobs.reporter import Reporter, bookkeeping
 from al_core.store import Store, now
 from al_core.types import Cancelled  # noqa: F401 - raised by the job kinds through here
 
@@ -58,92 +58,6 @@ def job_kind(name: str):
         KINDS[name] = fn
         return fn
     return register
-
-
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
-def _bookkeeping(write: Callable, *args, **kwargs) -> bool:
-    """A progress, log or heartbeat write: best effort. Another writer holding the
-    database past the busy timeout (a long import) skips this one instead of killing
-    the job; the next one catches up. Returns whether it was written."""
-    try:
-        write(*args, **kwargs)
-        return True
-    except sqlite3.OperationalError as exc:
-        if not _locked(exc):
-            raise
-        log.warning("job bookkeeping write skipped: %s", exc)
-        return False
-
-
-class Reporter:
-    """What a running job uses to report progress and see cancel requests."""
-
-    def __init__(self, store: Store, job_id: int) -> None:
-        self.store, self.job_id = store, job_id
-
-    def progress(self, fraction: float, message: str) -> None:
-        _bookkeeping(self.store.update_job, self.job_id, progress=max(0.0, min(1.0, fraction)),
-                     message=message, **beat_fields())
-
-    def log(self, line: str) -> None:
-        _bookkeeping(self.store.append_job_log, self.job_id, line)
-
-    def cancel_requested(self) -> bool:
-        row = self.store.db.execute("SELECT cancel_requested FROM jobs WHERE id = ?",
-                                    [self.job_id]).fetchone()
-        return bool(row and row[0])
-
-    def check(self) -> None:
-        """Raise :class:`Cancelled` when a cancel was requested (between units of work)."""
-        if self.cancel_requested():
-            raise Cancelled()
-
-    def commit(self) -> None:
-        """Call inside the write transaction that stores the job's result, before the
-        result is written: raises :class:`Cancelled` (rolling the transaction back) when
-        a cancel was requested, else marks the job succeeded in the same transaction, so
-        a cancel that comes later finds it ended instead of being ignored."""
-        if not self.store.db.conn.in_transaction:
-            raise RuntimeError("Reporter.commit must run inside the result's write "
-                               "transaction (store.write())")
-        self.check()
-        self.store.update_job(self.job_id, status="succeeded", progress=1.0, finished=now(),
-                              error=None, **beat_fields())
-
-
-class PartReporter:
-    """A part of a longer piece of work, as :func:`~al_core.training.prediction.predict_items` reports to it:
-    its progress maps into ``[start, start + span]`` of the whole, prefixed by ``what``."""
-
-    def __init__(self, progress: Callable[[float, str], None] | None,
-                 should_stop: Callable[[], bool] | None, start: float, span: float,
-                 what: str, *, commit: Callable[[], None] | None = None) -> None:
-        self.cb, self.stop, self.what = progress, should_stop, what
-        self.start, self.span = start, span  # this part's share of the whole
-        self._commit = commit  # the whole job's Reporter.commit, when this part ends it
-
-    def progress(self, fraction: float, message: str) -> None:
-        if self.cb:
-            self.cb(self.start + self.span * fraction, f"{self.what}: {message}")
-
-    def cancel_requested(self) -> bool:
-        return bool(self.stop and self.stop())
-
-    def check(self) -> None:
-        """Raise :class:`Cancelled` when a cancel was requested."""
-        if self.cancel_requested():
-            raise Cancelled()
-
-    def commit(self) -> None:
-        """Inside the write transaction storing this part's result: the whole job's
-        :meth:`Reporter.commit` when this part is its last, else a cancel check."""
-        if self._commit:
-            self._commit()
-        else:
-            self.check()
 
 
 def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> int:
@@ -173,7 +87,7 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
 def _beat(project: Path, job_id: int, stop: threading.Event) -> None:
     with Store(project) as store:  # its own connection: sqlite3 objects stay in one thread
         while not stop.wait(HEARTBEAT_S):  # never dies of a busy database
-            _bookkeeping(store.update_job, job_id, **beat_fields())
+            bookkeeping(store.update_job, job_id, **beat_fields())
 
 
 def job_ahead(store: Store, job_id: int) -> dict | None:
@@ -250,7 +164,7 @@ def run_job(store: Store, job_id: int, *, poll_s: float = WAIT_POLL_S) -> str:
         return store.job(job_id)["status"]
     end = {"progress": 1.0} if status == "succeeded" else {}  # else: where it stopped
     for _ in range(30):  # the job's outcome must be recorded: wait out a long writer
-        if _bookkeeping(_record_end, store, job_id, status=status, error=error,
+        if bookkeeping(_record_end, store, job_id, status=status, error=error,
                         finished=now(), **beat_fields(), **end):
             break
     _on_end(store, job_id, status)
@@ -288,7 +202,7 @@ def _on_end(store: Store, job_id: int, status: str) -> None:
             # cancelled after its training, while it was being compared: the person
             # asked to drop it, so it is not offered for a rollback either
             store.update_model(model_id, status="cancelled")
-        # a checkpoint the training was writing when it died (al_core.training.checkpoints.atomic_save)
+        # a checkpoint the training was writing when it died (training.checkpoints.atomic_save)
         (store.models_dir / f"model-{model_id}.pt.tmp").unlink(missing_ok=True)
     if job["kind"] in ON_END:
         ON_END[job["kind"]](store, job_id, status)

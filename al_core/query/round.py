@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from al_core.jobs.runner import Cancelled, PartReporter, job_kind
+from al_core.jobs.reporter import PartReporter
+from al_core.jobs.runner import Cancelled, job_kind
 from al_core.store import Store
 from al_core.query import features as cold_features
 from al_core.query.cost import class_quality

@@ -4,6 +4,7 @@
 (:mod:`~al_core.review.corrections`), and a selection reviewed in an external tool and
 imported back (:mod:`~al_core.review.external`).
 
-May import: ``al_core.query``, ``al_core.training``, ``al_core.formats``,
-``al_core.store`` and the root modules.
+May import: ``al_core.query``, ``al_core.training``, ``al_core.evaluation``, ``al_core.formats``,
+``al_core.jobs``, ``al_core.store`` and the root modules.
+The layering: docs/architecture.md, checked by tests/test_layering.py.
 """

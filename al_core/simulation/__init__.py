@@ -4,4 +4,5 @@ ground truth as the annotator (:mod:`al_core.simulation.simulate`), its learning
 :mod:`~al_core.simulation.demo`; shapes, :mod:`~al_core.simulation.shapes`).
 
 May import: every package except ``al_core.cli``.
+The layering: docs/architecture.md, checked by tests/test_layering.py.
 """

@@ -10,4 +10,5 @@ split and pseudo_labels stay light, so the UI can use them cheaply.
 
 May import: ``al_core.evaluation``, ``al_core.formats``, ``al_core.jobs``,
 ``al_core.store`` and the root modules.
+The layering: docs/architecture.md, checked by tests/test_layering.py.
 """

@@ -13,7 +13,8 @@ def create_candidate(store: Store, *, base_model_id: int | None = None,
     """A new model version whose config is the base model's (by default the active one;
     the defaults when there is none) with ``override`` applied; parent = the base.
     Raises ValueError for a bad override, a project without classes, or a config whose
-    training would not fit in this machine's memory (:func:`al_core.training.memory_fit.check_fits`)."""
+    training would not fit in this machine's memory
+    (:func:`al_core.training.memory_fit.check_fits`)."""
     base_id = base_model_id if base_model_id is not None else store.active_model_id()
     base = store.model(base_id)["config"] if base_id is not None else TrainConfig()
     config = merge_config(base, override)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from al_core.evaluation.metrics import Detections, GroundTruth, evaluate
-from al_core.training.config import TrainConfig, merge_config  # noqa: F401 - re-exported
+from al_core.training.config import TrainConfig
 
 
 def use_allowed_cpus() -> int:

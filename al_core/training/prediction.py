@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from al_core.jobs.runner import Cancelled, Reporter, job_kind
+from al_core.jobs.reporter import Reporter
+from al_core.jobs.runner import Cancelled, job_kind
 from al_core.store import Store
 from al_core.training.checkpoints import load_checkpoint
 from al_core.training.data import load_items

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import torch
 
-from al_core.jobs.runner import Cancelled, PartReporter, Reporter, job_kind
+from al_core.jobs.reporter import PartReporter, Reporter
+from al_core.jobs.runner import Cancelled, job_kind
 from al_core.store import Store
 from al_core.training.checkpoints import atomic_save, build_detector, load_checkpoint
 from al_core.training.config import TrainConfig, merge_config
