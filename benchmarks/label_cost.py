@@ -1,6 +1,6 @@
 """What each strategy's labels cost to reach random's final test mAP50, in the three
 units annotators pay: labeled images, the true boxes in them, and the corrections their
-review needed against the selecting model's pre-labels (al_core/corrections.py).
+review needed against the selecting model's pre-labels (al_core/review/corrections.py).
 
     .venv/bin/python benchmarks/label_cost.py data/sim-demo [data/sim-other ...]
 

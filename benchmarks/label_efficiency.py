@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from label_cost import cost_table  # noqa: E402
 
-from al_core.simulation.results import summarize  # noqa: E402
 from al_core.query.strategies import DEFAULT_STRATEGY  # noqa: E402
+from al_core.simulation.results import summarize  # noqa: E402
 
 # per dataset: (initial, add, rounds)
 SETTINGS = {"digits": (100, 75, 4), "shapes": (200, 150, 4)}

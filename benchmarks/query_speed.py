@@ -26,8 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from al_core.query.measures import (MEASURES, entropy, image_uncertainty, least_confidence, margin,
                                     rare_class_weights)
-from al_core.query.strategies import DEFAULT_OPTIONS  # noqa: E402
 from al_core.query.selectors import coverage_radius, select_k_center, select_ranked_batch
+from al_core.query.strategies import DEFAULT_OPTIONS  # noqa: E402
 
 
 def timed(fn, repeats: int):

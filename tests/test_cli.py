@@ -247,9 +247,9 @@ def test_cancel_says_what_it_did(demo_store):
 
 
 def test_simulate_fits_the_test_split_to_a_small_dataset(tmp_path, monkeypatch, capsys):
-    import al_core.simulation.simulate as sim
     from al_core.cli import main
     from al_core.cli.simulate import fit_test_size
+    import al_core.simulation.simulate as sim
 
     assert fit_test_size(2000, 400, None) == 300  # the default, where it fits
     assert fit_test_size(100, 60, None) == 20  # a fifth of a small dataset

@@ -6,9 +6,9 @@ import unicodedata
 
 import pytest
 
+from al_core.formats.coco_import import import_folder
 from al_core.formats.export import coco_instances, export_yolo
 from al_core.formats.import_report import CROWD, NO_ANNOTATIONS, OTHER_SIZE, SHARED_ID
-from al_core.formats.coco_import import import_folder
 from al_core.training.split import parse_distribution, split_project
 from tests.coco_cases import item_by_file, pycocotools_boxes, stored_boxes, tiny_image
 from tests.datasets import write_json

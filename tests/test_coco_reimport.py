@@ -4,8 +4,8 @@ import copy
 import json
 import time
 
-from al_core.formats.import_report import HELD
 from al_core.formats.coco_import import import_folder
+from al_core.formats.import_report import HELD
 from al_core.training.split import parse_distribution, split_project
 from tests.coco_cases import item_by_file, pycocotools_boxes, stored_boxes, tiny_image
 from tests.datasets import write_json

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from al_core.decide.compare import CompareConfig, decide, parse_compare_config
-from al_core.evaluation.metrics import ClassResult, EvalResult
 from al_core.decide.comparison import compare_models
+from al_core.evaluation.metrics import ClassResult, EvalResult
 from al_core.evaluation.model_eval import check_same_test_set, evaluate_model
 from tests.datasets import add_model_from_labels as _add_model
 

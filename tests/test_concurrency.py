@@ -110,9 +110,9 @@ def test_a_long_import_beside_a_training_lets_the_training_finish(demo_store, tm
     """A 20,000-image import once held the database for seconds in one transaction and a
     running training's progress write failed with 'database is locked'. The import here
     runs while the training job runs; both finish, the training succeeds."""
+    from al_core.formats.coco_import import import_folder
     from al_core.jobs import runner as jobs
     from al_core.simulation.demo import label_from_oracle_at_random
-    from al_core.formats.coco_import import import_folder
     from al_core.training.candidates import create_candidate
     from al_core.training.split import split_project
     from tests.datasets import write_dataset

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from al_core.formats.export import coco_instances, export_coco, export_yolo
 from al_core.formats.coco_import import ImportFailed, import_folder, safe_relative
+from al_core.formats.export import coco_instances, export_coco, export_yolo
 from al_core.store import Store
 from tests.datasets import add_bad_inputs, write_dataset, write_json
 

@@ -13,9 +13,9 @@ import pytest
 
 from al_core.jobs import runner as jobs
 from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.store import Store, now
 from al_core.training.candidates import create_candidate
 from al_core.training.split import split_project
-from al_core.store import Store, now
 
 TINY = {"epochs": 1, "batch_size": 8, "width": 4}
 

@@ -3,13 +3,13 @@ training, and that they never reach the labels table, the test split or review."
 import numpy as np
 import pytest
 
+from al_core.query.round import QuerySpec, run_query
 from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.training.candidates import create_candidate
 from al_core.training.config import TrainConfig
 from al_core.training.pseudo_labels import pseudo_label_set
-from al_core.query.round import QuerySpec, run_query
-from al_core.training.candidates import create_candidate
-from al_core.training.train_job import train_model
 from al_core.training.split import split_project
+from al_core.training.train_job import train_model
 from al_core.types import Box
 
 SMALL = {"epochs": 1, "width": 4, "batch_size": 8, "image_size": 64}
@@ -135,8 +135,8 @@ def test_the_pseudo_label_score_is_refused_outside_its_range(value):
 def test_pseudo_boxes_are_scaled_into_the_letterboxed_input(demo_store):
     import torch
 
-    from al_core.training.train_job import _with_pseudo_labels
     from al_core.training.loop import SplitData
+    from al_core.training.train_job import _with_pseudo_labels
 
     parent = _project_with_parent(demo_store)
     _predict_everywhere(demo_store, parent, lambda i: [0.9])

@@ -2,13 +2,13 @@
 compare config, carrying out / overriding a comparison, rolling back."""
 import pytest
 
-from al_core.jobs import runner as jobs
+from al_core.cli import job_kinds  # noqa: F401 - registers every job kind
 from al_core.decide.compare import DEFAULT_COMPARE_CONFIG
-from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.decide.promotion import (carry_out, project_compare_config, roll_back,
                                       save_compare_config)
 from al_core.decide.retrain import training_curve
-from al_core.cli import job_kinds  # noqa: F401 - registers every job kind
+from al_core.jobs import runner as jobs
+from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.training.candidates import create_candidate
 from al_core.training.split import split_project
 

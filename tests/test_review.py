@@ -9,8 +9,8 @@ import pytest
 
 from al_core.review.save import (HeldError, StaleLabelsError, label_selection_from_oracle,
                                  submit_review)
-from al_core.training.split import split_for_new_label
 from al_core.store import Store
+from al_core.training.split import split_for_new_label
 from al_core.types import Box, LabeledBox, SelectionItem
 from tests.test_cli import cli
 

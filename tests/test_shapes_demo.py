@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from al_core.cli import main
 from al_core.simulation import shapes
 from al_core.simulation import simulate as sim
-from al_core.cli import main
 from al_core.simulation.demo import DemoConfig, demo_config
 from al_core.simulation.shapes import (MAX_COVERED, SHAPE_NAMES, ShapesConfig, compose_scene,
                                        render_scene, scene_material)

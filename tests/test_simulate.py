@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from al_core.simulation import simulate as sim
 from al_core.cli import main
+from al_core.simulation import simulate as sim
 from al_core.store import Store
 from tests.datasets import write_dataset
 

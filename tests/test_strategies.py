@@ -9,10 +9,10 @@ from al_core.query.measures import (MEASURE_FUNCTIONS, MISSED_OBJECTS_SCORE, agg
                                     detection_uncertainty, entropy, flip_boxes, flip_inconsistency,
                                     image_uncertainty, least_confidence, margin, rare_class_weights,
                                     with_background)
-from al_core.query.strategies import STRATEGIES, check_options
 from al_core.query.selectors import (class_quotas, coverage_radius, select_k_center,
                                      select_k_center_with_quotas, select_ranked_batch, select_top_k,
                                      select_typical)
+from al_core.query.strategies import STRATEGIES, check_options
 
 ROWS = np.array([[1.0, 0.0, 0.0],  # certain
                  [1 / 3, 1 / 3, 1 / 3],  # uniform

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from al_core.training.data import load_split
 from al_core.simulation.demo import label_from_oracle_at_random
-from al_core.training.compact import CompactCenterNet
 from al_core.training.candidates import create_candidate
 from al_core.training.checkpoints import atomic_save as _atomic_save, load_checkpoint
-from al_core.training.split import split_project
+from al_core.training.compact import CompactCenterNet
 from al_core.training.config import TrainConfig, merge_config
+from al_core.training.data import load_split
 from al_core.training.loop import SplitData, describe_stop, train_loop, val_map
+from al_core.training.split import split_project
 
 
 def test_the_config_knows_every_architecture_of_the_zoo():

@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from al_core.jobs import runner as jobs
 from al_core.formats.json_input import MAX_TEXT_CHARS, parse_json, read_json_file
+from al_core.jobs import runner as jobs
 from al_core.names import printable
 from al_core.store import Store
 

@@ -5,16 +5,16 @@ import dataclasses
 import json
 from dataclasses import asdict
 
-from al_core.jobs import runner as jobs
 from al_core.cli.console import ProgressBar, follow_job, json_arg
-from al_core.simulation.demo import create_demo_project, demo_config, label_from_oracle_at_random
-from al_core.formats.export import export_coco, export_yolo
 from al_core.formats.coco_import import import_source, prelabel_model_name, read_import_source
-from al_core.review.external import import_selection
+from al_core.formats.export import export_coco, export_yolo
+from al_core.jobs import runner as jobs
 from al_core.names import printable
 from al_core.query.round import QuerySpec, plan_query
-from al_core.training.split import parse_distribution, split_project
+from al_core.review.external import import_selection
+from al_core.simulation.demo import create_demo_project, demo_config, label_from_oracle_at_random
 from al_core.store import DB_NAME, ProjectError, Store
+from al_core.training.split import parse_distribution, split_project
 from al_core.types import SPLITS
 
 MAX_PROBLEMS_SHOWN = 50

@@ -1,7 +1,8 @@
 """``python -m al_core``: the project's operations, headless. Thin: parse arguments,
 call the library, print. Every subcommand has ``--help``."""
-# The parser and main() live here; the commands in cli_data (a project's data) and
-# cli_models (models and jobs), what they share on the console in cli_console.
+# The parser and main() live here; the commands in cli/data.py (a project's data),
+# cli/models.py (models and jobs) and cli/simulate.py, what they share on the console
+# in cli/console.py.
 from __future__ import annotations
 
 import argparse
@@ -13,16 +14,16 @@ from pathlib import Path
 from al_core.cli import data
 from al_core.cli import models
 from al_core.cli import simulate as cli_simulate
-from al_core.simulation.demo import DEMO_KINDS, DemoConfig
+from al_core.formats.coco_import import ImportFailed
 from al_core.formats.export import PRELABEL_MIN_SCORE
 from al_core.formats.images import DEFAULT_MAX_PIXELS
-from al_core.formats.coco_import import ImportFailed
 from al_core.names import printable
 from al_core.query.round import DEFAULT_RANDOM_CONTROL
-from al_core.training.split import DEFAULT_DISTRIBUTION
 from al_core.query.strategies import (COLD_START_STRATEGY, DEFAULT_OPTIONS, DEFAULT_STRATEGY,
                                       STRATEGIES)
+from al_core.simulation.demo import DEMO_KINDS, DemoConfig
 from al_core.store import ProjectError
+from al_core.training.split import DEFAULT_DISTRIBUTION
 from al_core.types import SPLITS
 
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from al_core.cli.console import json_arg
+from al_core.formats.coco_import import ImportFailed, read_json
 from al_core.formats.image_folder import check_importable
 from al_core.formats.images import DEFAULT_MAX_PIXELS
-from al_core.formats.coco_import import ImportFailed, read_json
 from al_core.names import printable
 
 DEFAULT_TEST_SIZE = 300

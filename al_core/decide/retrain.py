@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 
+from al_core.decide.promotion import project_compare_config
 from al_core.jobs.reporter import PartReporter, Reporter
 from al_core.jobs.runner import job_kind, start_job
-from al_core.training.candidates import create_candidate
 from al_core.names import normalize_name
-from al_core.decide.promotion import project_compare_config
 from al_core.store import Store
+from al_core.training.candidates import create_candidate
 
 TRAIN_SHARE = 0.8  # of the job's progress bar
 
@@ -37,8 +37,8 @@ def start_retrain(store: Store, *, override: dict | None = None, apply: bool = F
 @job_kind("retrain")
 def run_retrain_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
     from al_core.decide.compare_job import run_compare_job
-    from al_core.training.train_job import train_model
     from al_core.training.loop import use_allowed_cpus
+    from al_core.training.train_job import train_model
 
     model_id = params["model_id"]
     store.update_model(model_id, status="training", job_id=job_id)

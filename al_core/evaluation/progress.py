@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from al_core.evaluation.history import MAP_IOU, model_history
 from al_core.evaluation.metrics import evaluate
 from al_core.evaluation.model_eval import labels_ground_truth, model_detections
-from al_core.evaluation.history import MAP_IOU, model_history
 from al_core.store import Store
 
 FLAT_POINTS_PER_100 = 1.0  # fewer test mAP50 points per 100 labels than this: flattening

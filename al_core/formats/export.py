@@ -14,8 +14,8 @@ import yaml
 from al_core.formats.coco_names import export_file_names
 from al_core.formats.image_files import same_file_key
 from al_core.formats.json_input import read_json_file
-from al_core.types import DEFAULT_MIN_SCORE
 from al_core.store import Store
+from al_core.types import DEFAULT_MIN_SCORE
 from al_core.types import SPLITS
 
 

@@ -16,13 +16,13 @@ import numpy as np
 
 from al_core.jobs.reporter import PartReporter
 from al_core.jobs.runner import Cancelled, job_kind
-from al_core.store import Store
 from al_core.query import features as cold_features
 from al_core.query.cost import class_quality
 from al_core.query.measures import (ImageScores, flip_boxes, flip_inconsistency, image_uncertainty,
                                     rare_class_weights)
 from al_core.query.strategies import (COLD_START_STRATEGY, DEFAULT_STRATEGY, ModelDetections,
                                       Ranked, check_options, get_strategy)
+from al_core.store import Store
 from al_core.types import Selection, SelectionItem, brief
 
 log = logging.getLogger(__name__)
@@ -258,10 +258,10 @@ def flip_consistency_scores(store: Store, model_id: int, ids: list[int], *,
     runs on the image and on its mirror image, unchanged."""
     import torch
 
-    from al_core.training.data import load_items
     from al_core.training.checkpoints import load_checkpoint
-    from al_core.training.prediction import PREDICT_SCORE_THRESHOLD
+    from al_core.training.data import load_items
     from al_core.training.loop import resolve_device
+    from al_core.training.prediction import PREDICT_SCORE_THRESHOLD
 
     model, config, _ = load_checkpoint(store, model_id)
     device = resolve_device(config.device)

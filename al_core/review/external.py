@@ -13,8 +13,8 @@ from al_core.formats.images import exif_turned
 from al_core.formats.import_report import ImportReport
 from al_core.names import printable
 from al_core.review.save import HeldError, prelabels, submit_review
-from al_core.types import DEFAULT_MIN_SCORE
 from al_core.store import Store
+from al_core.types import DEFAULT_MIN_SCORE
 from al_core.types import LabeledBox
 
 

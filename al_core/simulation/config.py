@@ -45,8 +45,8 @@ class SimConfig:
     query: dict = field(default_factory=dict)  # query options of rounds >= 1 (--config)
 
     def __post_init__(self) -> None:
-        from al_core.training.config import TrainConfig, merge_config
         from al_core.query.strategies import check_options, get_strategy
+        from al_core.training.config import TrainConfig, merge_config
 
         if not self.strategies:
             raise ValueError("give at least one --strategy")

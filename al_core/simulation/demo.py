@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from al_core.training.split import freeze_test
 from al_core.formats.staging import staged_folder
 from al_core.store import DB_NAME, Store
+from al_core.training.split import freeze_test
 from al_core.types import Box, LabeledBox, brief, check_int, check_number
 
 if TYPE_CHECKING:

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from al_core.formats.json_input import read_json_file
-from al_core.simulation.results import (format_table, labels_to_reach, mean_curve, plot_curves,
-                                        summarize)
 from al_core.formats.staging import staged_folder
 from al_core.simulation.config import Say, SimConfig, Source
+from al_core.simulation.results import (format_table, labels_to_reach, mean_curve, plot_curves,
+                                        summarize)
 from al_core.store import DB_NAME, Store
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ def make_base(path: Path, source: Source, *, say: Say = print) -> None:
 
 
 def _base_from_coco(path: Path, source: Source, say: Say) -> None:
-    from al_core.formats.import_report import plural
     from al_core.formats.coco_import import import_folder
+    from al_core.formats.import_report import plural
     from al_core.training.split import freeze_test
 
     with staged_folder(path) as staging, Store(staging, create=True) as store:
@@ -117,13 +117,13 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
               say: Say) -> dict:
     """Select (unless this round's selection exists: a resumed run), label from the
     oracle, split, train, evaluate; returns the curve point."""
-    from al_core.training.candidates import create_candidate
     from al_core.evaluation.model_eval import evaluate_model
     from al_core.query.round import QuerySpec, run_query
-    from al_core.training.prediction import predict_items
-    from al_core.training.train_job import train_model
-    from al_core.training.split import split_project
     from al_core.query.strategies import COLD_START_STRATEGY
+    from al_core.training.candidates import create_candidate
+    from al_core.training.prediction import predict_items
+    from al_core.training.split import split_project
+    from al_core.training.train_job import train_model
 
     tag = _round_tag(r)
     if tag not in {s.tag for s in store.selections()}:
