@@ -1,7 +1,7 @@
 """The machine's clocks, read in one place: the wall clock (which can jump) and the
 monotonic clock of this boot (which cannot), with the boot it belongs to. Nothing here
 imports the rest of the library, so the store and the job reaper can both use it
-(:mod:`al_core.liveness` explains what is judged with which)."""
+(:mod:`al_core.jobs.liveness` explains what is judged with which)."""
 from __future__ import annotations
 
 import time

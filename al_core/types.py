@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 SPLITS = ("train", "val", "test")
 ITEM_STATUSES = ("unlabeled", "labeled")
 ANNOTATION_SOURCES = ("human", "model", "import", "oracle")
+# Pre-labels (a model's boxes shown for review) scoring below this are hidden: they cost
+# more than they save. One threshold everywhere: the review screen's default, a
+# selection's COCO export, the strategies' correction estimates, the simulation's oracle.
+DEFAULT_MIN_SCORE = 0.3
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from al_core.data import load_split  # noqa: E402
-from al_core.demo import DemoConfig, create_demo_project, label_from_oracle_at_random  # noqa: E402
-from al_core.registry import build_detector  # noqa: E402
-from al_core.split import split_project  # noqa: E402
+from al_core.simulation.demo import (DemoConfig, create_demo_project, label_from_oracle_at_random)  # noqa: E402
 from al_core.store import DB_NAME, Store  # noqa: E402
-from al_core.train import TrainConfig, merge_config, train_loop, val_map  # noqa: E402
+from al_core.training.checkpoints import build_detector  # noqa: E402
+from al_core.training.config import TrainConfig, merge_config
+from al_core.training.data import load_split  # noqa: E402
+from al_core.training.loop import train_loop, val_map  # noqa: E402
+from al_core.training.split import split_project  # noqa: E402
 
 TARGET = 0.85
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from al_core.evaluation import evaluate_coco  # noqa: E402
+from al_core.evaluation.metrics import evaluate_coco  # noqa: E402
 
 
 def make_dataset(n_images: int, n_classes: int = 80, seed: int = 0):

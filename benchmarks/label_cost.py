@@ -1,6 +1,6 @@
 """What each strategy's labels cost to reach random's final test mAP50, in the three
 units annotators pay: labeled images, the true boxes in them, and the corrections their
-review needed against the selecting model's pre-labels (al_core/corrections.py).
+review needed against the selecting model's pre-labels (al_core/review/corrections.py).
 
     .venv/bin/python benchmarks/label_cost.py data/sim-demo [data/sim-other ...]
 
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from al_core.sim_results import UNITS, has_unit, labels_to_reach, mean_curve  # noqa: E402
-from al_core.simulate import _round_tag  # noqa: E402
+from al_core.simulation.results import UNITS, has_unit, labels_to_reach, mean_curve  # noqa: E402
+from al_core.simulation.simulate import _round_tag  # noqa: E402
 from al_core.store import Store  # noqa: E402
 
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from label_cost import cost_table  # noqa: E402
 
-from al_core.sim_results import summarize  # noqa: E402
-from al_core.strategies.registry import DEFAULT_STRATEGY  # noqa: E402
+from al_core.query.strategies import DEFAULT_STRATEGY  # noqa: E402
+from al_core.simulation.results import summarize  # noqa: E402
 
 # per dataset: (initial, add, rounds)
 SETTINGS = {"digits": (100, 75, 4), "shapes": (200, 150, 4)}
@@ -48,7 +48,7 @@ def _command(kind: str, out: Path, args, strategies: tuple[str, ...]) -> list[st
 
 def _pin(cpus: list[int]):
     """A preexec_fn that keeps the child on ``cpus`` (torch then runs one thread per CPU
-    there: al_core.train.use_allowed_cpus), or None where that cannot be done."""
+    there: al_core.training.loop.use_allowed_cpus), or None where that cannot be done."""
     if not cpus or not hasattr(os, "sched_setaffinity"):
         return None
     return lambda: os.sched_setaffinity(0, set(cpus))

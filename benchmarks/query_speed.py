@@ -24,12 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from al_core.strategies.measures import (MEASURES, entropy,  # noqa: E402
-                                         image_uncertainty, least_confidence, margin,
-                                         rare_class_weights)
-from al_core.strategies.registry import DEFAULT_OPTIONS  # noqa: E402
-from al_core.strategies.selectors import (coverage_radius, select_k_center,  # noqa: E402
-                                          select_ranked_batch)
+from al_core.query.measures import (MEASURES, entropy, image_uncertainty, least_confidence, margin,
+                                    rare_class_weights)
+from al_core.query.selectors import coverage_radius, select_k_center, select_ranked_batch
+from al_core.query.strategies import DEFAULT_OPTIONS  # noqa: E402
 
 
 def timed(fn, repeats: int):

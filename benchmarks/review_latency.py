@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from al_core.demo import DemoConfig, create_demo_project  # noqa: E402
+from al_core.simulation.demo import DemoConfig, create_demo_project  # noqa: E402
 from al_core.store import Store  # noqa: E402
 from al_core.types import SelectionItem  # noqa: E402
 

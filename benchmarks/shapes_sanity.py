@@ -19,12 +19,13 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from al_core.demo import (DEMO_KINDS, create_demo_project, demo_config,  # noqa: E402
-                          label_from_oracle_at_random)
-from al_core.model_config import create_candidate  # noqa: E402
-from al_core.model_eval import evaluate_model  # noqa: E402
-from al_core.registry import predict_items, train_model  # noqa: E402
-from al_core.split import split_project  # noqa: E402
+from al_core.evaluation.model_eval import evaluate_model  # noqa: E402
+from al_core.simulation.demo import (DEMO_KINDS, create_demo_project, demo_config,
+                                     label_from_oracle_at_random)
+from al_core.training.candidates import create_candidate  # noqa: E402
+from al_core.training.prediction import predict_items
+from al_core.training.split import split_project  # noqa: E402
+from al_core.training.train_job import train_model  # noqa: E402
 
 
 def main() -> None:

@@ -8,11 +8,11 @@ import json
 import pandas as pd
 import streamlit as st
 
-from al_core import jobs
-from al_core.compare import describe_rule, parse_compare_config
-from al_core.comparison_report import ComparisonReport, comparison_report
-from al_core.json_input import JsonInputError, parse_json
-from al_core.promotion import carry_out, project_compare_config, save_compare_config
+from al_core.decide.compare import describe_rule, parse_compare_config
+from al_core.decide.comparison_report import ComparisonReport, comparison_report
+from al_core.decide.promotion import carry_out, project_compare_config, save_compare_config
+from al_core.formats.json_input import JsonInputError, parse_json
+from al_core.jobs import runner as jobs
 from ui import params, state
 from ui.charts import pr_chart, pr_frame
 from ui.chrome import page_entry

@@ -2,9 +2,9 @@
 filtered by split, status and selection; each opens in the Review page's editor."""
 import streamlit as st
 
-from al_core.images import ImageError, load_image
-from al_core.review import prelabels
-from al_core.review import DEFAULT_MIN_SCORE
+from al_core.formats.images import ImageError, load_image
+from al_core.review.save import prelabels
+from al_core.types import DEFAULT_MIN_SCORE
 from al_core.types import SPLITS, Item
 from ui import state
 from ui.chrome import page_entry

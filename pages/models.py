@@ -7,14 +7,14 @@ import json
 import pandas as pd
 import streamlit as st
 
-from al_core import jobs
-from al_core.compare import describe_rule, parse_compare_config
-from al_core.json_input import JsonInputError, parse_json
-from al_core.memory_fit import check_fits
-from al_core.model_config import TrainConfig, merge_config
-from al_core.model_history import model_history
-from al_core.promotion import project_compare_config, roll_back
-from al_core.retrain import start_retrain
+from al_core.decide.compare import describe_rule, parse_compare_config
+from al_core.decide.promotion import project_compare_config, roll_back
+from al_core.decide.retrain import start_retrain
+from al_core.evaluation.history import model_history
+from al_core.formats.json_input import JsonInputError, parse_json
+from al_core.jobs import runner as jobs
+from al_core.training.config import TrainConfig, merge_config
+from al_core.training.memory_fit import check_fits
 from ui import state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash

@@ -6,8 +6,9 @@ against the control images. Every chart's numbers download as CSV."""
 import pandas as pd
 import streamlit as st
 
-from al_core.progress import (control_rounds, correction_effort, effort_verdict,
-                              flattening_hint, learning_curve, review_records, round_steps)
+from al_core.evaluation.progress import (control_rounds, correction_effort, effort_verdict,
+                                         flattening_hint, learning_curve, review_records,
+                                         round_steps)
 from ui import state
 from ui.chrome import page_entry
 from ui.progress_charts import (control_chart, control_frame, curve_chart, curve_frame,

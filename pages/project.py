@@ -4,12 +4,12 @@ import json
 import pandas as pd
 import streamlit as st
 
-from al_core.demo import label_from_oracle_at_random
-from al_core.export import coco_instances, export_yolo
-from al_core.import_report import plural
-from al_core.io_coco import ImportFailed, import_folder
-from al_core.split import parse_distribution, split_project
+from al_core.formats.coco_import import ImportFailed, import_folder
+from al_core.formats.export import coco_instances, export_yolo
+from al_core.formats.import_report import plural
+from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store
+from al_core.training.split import parse_distribution, split_project
 from al_core.types import SPLITS
 from ui import state
 from ui.chrome import page_entry

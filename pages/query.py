@@ -7,11 +7,11 @@ from dataclasses import asdict, replace
 import pandas as pd
 import streamlit as st
 
-from al_core import jobs
-from al_core.export import coco_selection
-from al_core.query import DEFAULT_RANDOM_CONTROL, QuerySpec, plan_query
+from al_core.formats.export import coco_selection
+from al_core.jobs import runner as jobs
+from al_core.query.round import DEFAULT_RANDOM_CONTROL, QuerySpec, plan_query
+from al_core.query.strategies import COLD_START_STRATEGY, DEFAULT_STRATEGY, STRATEGIES
 from al_core.store import Store
-from al_core.strategies.registry import COLD_START_STRATEGY, DEFAULT_STRATEGY, STRATEGIES
 from ui import params, state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash

@@ -2,7 +2,7 @@
 at a time, or fix any image's labels (``?item=ID``). Deep link: ``?selection=TAG&item=ID``."""
 import streamlit as st
 
-from al_core.review import DEFAULT_MIN_SCORE
+from al_core.types import DEFAULT_MIN_SCORE
 from ui import params, review_editor, review_grid, review_nav, review_upload, state
 from ui.annotator import annotator
 from ui.chrome import page_entry

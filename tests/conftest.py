@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from al_core.demo import DemoConfig, create_demo_project
+from al_core.simulation.demo import DemoConfig, create_demo_project
 from al_core.store import Store
 
 TINY_DEMO = DemoConfig(n_images=40, test_size=8, seed=3)

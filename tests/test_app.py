@@ -4,7 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from pathlib import Path
 
-from al_core.demo import label_from_oracle_at_random
+from al_core.simulation.demo import label_from_oracle_at_random
 from tests.apptest import read
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

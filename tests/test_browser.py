@@ -120,8 +120,8 @@ def lived_in(demo_store):
     """Something on every page: two external models with predictions on the test split,
     one active and the other compared with it, and a selection of pool images that the
     active one pre-labels."""
-    from al_core.compare import parse_compare_config
-    from al_core.model_eval import compare_models
+    from al_core.decide.compare import parse_compare_config
+    from al_core.decide.comparison import compare_models
     from al_core.types import SelectionItem
     from tests.test_compare import DATALOOP, _add_model
 

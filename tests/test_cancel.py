@@ -8,11 +8,15 @@ import shutil
 
 import pytest
 
-from al_core import compare, jobs, model_eval, query, registry
-from al_core.demo import label_from_oracle_at_random
-from al_core.registry import create_candidate
-from al_core.split import split_project
+from al_core.cli import job_kinds  # noqa: F401 - registers every job kind
+from al_core.decide import compare, compare_job, comparison
+from al_core.jobs import runner as jobs
+from al_core.query import round as query
+from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store
+from al_core.training import prediction, train_job
+from al_core.training.candidates import create_candidate
+from al_core.training.split import split_project
 
 TINY = {"epochs": 2, "image_size": 64, "width": 8, "batch_size": 8}
 BOOT = {"bootstrap": {"samples": 50, "seed": 0}}
@@ -78,13 +82,13 @@ def _assert_cancelled(store, job_id, before, calls):
 
 
 RETRAIN_STEPS = [  # (module, function wrapped, which call): the step the cancel comes at
-    pytest.param(registry, "load_split", 1, id="loading-images"),
-    pytest.param(registry, "train_loop", 1, id="training"),
-    pytest.param(registry, "_atomic_save", 1, id="writing-the-checkpoint"),
-    pytest.param(registry, "predict_items", 1, id="predicting-the-test-split"),
-    pytest.param(model_eval, "evaluate_model", 1, id="evaluating"),
-    pytest.param(model_eval, "bootstrap_map_delta", 1, id="bootstrap"),
-    pytest.param(model_eval, "decide", 1, id="before-storing-and-applying"),
+    pytest.param(train_job, "load_split", 1, id="loading-images"),
+    pytest.param(train_job, "train_loop", 1, id="training"),
+    pytest.param(train_job, "atomic_save", 1, id="writing-the-checkpoint"),
+    pytest.param(prediction, "predict_items", 1, id="predicting-the-test-split"),
+    pytest.param(comparison, "evaluate_model", 1, id="evaluating"),
+    pytest.param(comparison, "bootstrap_map_delta", 1, id="bootstrap"),
+    pytest.param(comparison, "decide", 1, id="before-storing-and-applying"),
 ]
 
 
@@ -96,7 +100,7 @@ def test_a_retrain_cancelled_at_any_step_decides_nothing(project, monkeypatch, m
     before = _state(store)
     new = create_candidate(store, override={**TINY, "pseudo_label_score": 0})
     job = store.add_job("retrain", {"model_id": new, "apply": True})
-    monkeypatch.setattr("al_core.retrain.project_compare_config", lambda s: BOOT)
+    monkeypatch.setattr("al_core.decide.retrain.project_compare_config", lambda s: BOOT)
     calls = _cancel_when_called(monkeypatch, module, name, store, job, on_call=call)
     assert jobs.run_job(store, job) == "cancelled"
     _assert_cancelled(store, job, before, calls)
@@ -104,8 +108,8 @@ def test_a_retrain_cancelled_at_any_step_decides_nothing(project, monkeypatch, m
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module,name", [(registry, "load_split"), (registry, "train_loop"),
-                                         (registry, "_atomic_save")],
+@pytest.mark.parametrize("module,name", [(train_job, "load_split"), (train_job, "train_loop"),
+                                         (train_job, "atomic_save")],
                          ids=["loading-images", "training", "before-marking-trained"])
 def test_a_training_cancelled_at_any_step_leaves_no_model(project, monkeypatch, module, name):
     store, _, _ = project
@@ -121,10 +125,10 @@ def test_a_training_cancelled_at_any_step_leaves_no_model(project, monkeypatch, 
 
 
 @pytest.mark.parametrize("module,name,call", [
-    pytest.param(registry, "predict_items", 1, id="predicting"),
-    pytest.param(model_eval, "evaluate_model", 2, id="evaluating-the-old-model"),
-    pytest.param(model_eval, "bootstrap_map_delta", 1, id="bootstrap"),
-    pytest.param(model_eval, "decide", 1, id="before-storing-and-applying")])
+    pytest.param(prediction, "predict_items", 1, id="predicting"),
+    pytest.param(comparison, "evaluate_model", 2, id="evaluating-the-old-model"),
+    pytest.param(comparison, "bootstrap_map_delta", 1, id="bootstrap"),
+    pytest.param(comparison, "decide", 1, id="before-storing-and-applying")])
 def test_a_compare_job_cancelled_at_any_step_decides_nothing(project, monkeypatch, module,
                                                              name, call):
     store, a, b = project
@@ -140,7 +144,7 @@ def test_a_bootstrap_stops_between_batches():
     """The bootstrap asks every BOOTSTRAP_BATCH resamples, not only before the first."""
     import numpy as np
 
-    from al_core.evaluation import Detections, GroundTruth
+    from al_core.evaluation.metrics import Detections, GroundTruth
     gt = GroundTruth(np.array([1, 2]), np.array([0, 0]), np.array([[0, 0, 10, 10]] * 2, float),
                      np.zeros(2, bool), np.array([100.0, 100.0]))
     dt = Detections(np.array([1, 2]), np.array([0, 0]),
@@ -163,9 +167,9 @@ def test_a_predict_job_cancelled_at_any_chunk_ends_cancelled(project, monkeypatc
     pool = [i.id for i in store.items(status="unlabeled")]  # 8: chunks of 5 and 3
     assert len(pool) == 8
     job = store.add_job("predict", {"model_id": a, "item_ids": pool})
-    monkeypatch.setattr(registry, "predict_items",
-                        _batched(registry.predict_items, batch_size=5))
-    calls = _cancel_when_called(monkeypatch, registry, "load_items", store, job,
+    monkeypatch.setattr(prediction, "predict_items",
+                        _batched(prediction.predict_items, batch_size=5))
+    calls = _cancel_when_called(monkeypatch, prediction, "load_items", store, job,
                                 on_call=on_call)
     assert jobs.run_job(store, job) == "cancelled"
     assert calls and store.job(job)["status"] == "cancelled"
@@ -185,7 +189,7 @@ def test_a_query_job_cancelled_at_any_step_stores_no_selection(project, monkeypa
     before = _state(store)
     job = store.add_job("query", {"strategy": "uncertainty", "add": 4, "seed": 0,
                                   "tag": "round-x"})
-    module = query if name == "_check_picks" else registry
+    module = query if name == "_check_picks" else prediction
     calls = _cancel_when_called(monkeypatch, module, name, store, job)
     assert jobs.run_job(store, job) == "cancelled"
     _assert_cancelled(store, job, before, calls)
@@ -204,14 +208,14 @@ def test_a_cancel_after_the_result_is_stored_is_refused_not_ignored(project, mon
         with pytest.raises(ValueError, match="already ended \\(succeeded\\)"):
             jobs.cancel_job(store, job)
 
-    original = model_eval.compare_models
+    original = compare_job.compare_models
 
     def compare_then_cancel(*args, **kwargs):
         decision = original(*args, **kwargs)
         after_commit()
         return decision
 
-    monkeypatch.setattr(model_eval, "compare_models", compare_then_cancel)
+    monkeypatch.setattr(compare_job, "compare_models", compare_then_cancel)
     assert jobs.run_job(store, job) == "succeeded"
     assert seen["status"] == "succeeded"
     row = store.job(job)

@@ -99,7 +99,7 @@ def test_split_and_errors(tmp_path):
 
 
 def test_eval_coco_json_matches_the_library(tmp_path):
-    from al_core.evaluation import evaluate_coco
+    from al_core.evaluation.metrics import evaluate_coco
     from tests.test_evaluation import make_case
 
     gt, results = make_case(7, many=True, ties=True)
@@ -234,7 +234,7 @@ def test_train_then_evaluate_and_compare_need_no_predict_step(tmp_path):
 
 
 def test_cancel_says_what_it_did(demo_store):
-    from al_core.model_config import create_candidate
+    from al_core.training.candidates import create_candidate
 
     model = create_candidate(demo_store)
     job = demo_store.add_job("train", {"model_id": model})
@@ -247,9 +247,9 @@ def test_cancel_says_what_it_did(demo_store):
 
 
 def test_simulate_fits_the_test_split_to_a_small_dataset(tmp_path, monkeypatch, capsys):
-    import al_core.simulate as sim
     from al_core.cli import main
-    from al_core.cli_simulate import fit_test_size
+    from al_core.cli.simulate import fit_test_size
+    import al_core.simulation.simulate as sim
 
     assert fit_test_size(2000, 400, None) == 300  # the default, where it fits
     assert fit_test_size(100, 60, None) == 20  # a fifth of a small dataset
@@ -291,7 +291,7 @@ def test_simulate_fits_the_test_split_to_a_small_dataset(tmp_path, monkeypatch, 
 
 def test_a_long_inline_json_config_is_parsed_not_tried_as_a_path():
     """Over 255 characters, an inline --config failed as "File name too long"."""
-    from al_core.cli_console import json_arg
+    from al_core.cli.console import json_arg
 
     text = json.dumps({"checks": {"precision_recall": {"iou_threshold": 0.5}},
                        "wins": "any", "max_class_drop": 0.05, "note_padding": "p" * 300})

@@ -10,9 +10,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from al_core import clock, jobs, liveness
-from al_core.registry import create_candidate  # registers the job kinds
+from al_core import clock
+from al_core.cli import job_kinds  # noqa: F401 - registers every job kind
+from al_core.jobs import runner as jobs
+from al_core.jobs import liveness
 from al_core.store import Store
+from al_core.training.candidates import create_candidate
 
 
 def _stamp(offset_s: float) -> str:

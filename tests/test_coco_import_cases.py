@@ -6,10 +6,10 @@ import unicodedata
 
 import pytest
 
-from al_core.export import coco_instances, export_yolo
-from al_core.import_report import CROWD, NO_ANNOTATIONS, OTHER_SIZE, SHARED_ID
-from al_core.io_coco import import_folder
-from al_core.split import parse_distribution, split_project
+from al_core.formats.coco_import import import_folder
+from al_core.formats.export import coco_instances, export_yolo
+from al_core.formats.import_report import CROWD, NO_ANNOTATIONS, OTHER_SIZE, SHARED_ID
+from al_core.training.split import parse_distribution, split_project
 from tests.coco_cases import item_by_file, pycocotools_boxes, stored_boxes, tiny_image
 from tests.datasets import write_json
 
@@ -239,7 +239,7 @@ def test_a_swapped_size_is_blamed_on_exif_only_where_the_file_has_an_exif_orient
         tmp_path, store):
     """Any COCO size that was the file's swapped was reported as 'turned by its EXIF
     orientation', also for a file with no EXIF at all; so in import --selection too."""
-    from al_core.io_selection import import_selection
+    from al_core.review.external import import_selection
     from al_core.types import SelectionItem
 
     _photo(tmp_path / "imgs" / "phone.jpg", (60, 40), 6)  # shown 40x60

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from al_core.io_coco import import_folder
+from al_core.formats.coco_import import import_folder
 from al_core.store import Store
 from tests.coco_cases import pycocotools_boxes, stored_boxes, tiny_image
 

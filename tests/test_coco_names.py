@@ -5,7 +5,7 @@ import unicodedata
 
 import pytest
 
-from al_core.coco_names import NameIndex, name_parts
+from al_core.formats.coco_names import NameIndex, name_parts
 
 FOLDER = ["images/cb0618f6-cat_01.png", "a/x.png", "b/x.png", "x.png", "IMG_1.JPG",
           unicodedata.normalize("NFD", "café.png"), "my cat.png", "sub/my cat.png",
@@ -60,7 +60,7 @@ def test_name_parts_apply_dot_dot_and_drop_drives():
 def test_a_corrected_selection_is_matched_and_labeled_whole(demo_store, tmp_path):
     """import --selection takes Label Studio's paths too, and an image with an unusable
     annotation is left as it was, not labeled with the rest."""
-    from al_core.io_selection import import_selection
+    from al_core.review.external import import_selection
     from al_core.types import SelectionItem
 
     pool = demo_store.query_pool()[:2]
@@ -88,7 +88,7 @@ def test_a_labeled_selection_item_a_faulty_file_cannot_label_keeps_its_labels(de
     """An item already reviewed was said to be 'left unlabeled' (and counted so in the
     summary) when the corrected file had an unusable annotation for it; it keeps its
     labels and the report says so."""
-    from al_core.io_selection import import_selection
+    from al_core.review.external import import_selection
     from al_core.types import Box, LabeledBox, SelectionItem
 
     item_id = demo_store.query_pool()[0]

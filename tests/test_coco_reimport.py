@@ -4,9 +4,9 @@ import copy
 import json
 import time
 
-from al_core.import_report import HELD
-from al_core.io_coco import import_folder
-from al_core.split import parse_distribution, split_project
+from al_core.formats.coco_import import import_folder
+from al_core.formats.import_report import HELD
+from al_core.training.split import parse_distribution, split_project
 from tests.coco_cases import item_by_file, pycocotools_boxes, stored_boxes, tiny_image
 from tests.datasets import write_json
 
@@ -110,7 +110,7 @@ def test_an_image_an_annotator_has_open_is_left_alone(tmp_path, store):
 
 def test_re_import_of_a_referenced_folder_and_chunks(tmp_path, store, monkeypatch):
     """The update of existing images is one transaction, new images still go in chunks."""
-    from al_core import io_coco
+    from al_core.formats import coco_import as io_coco
 
     monkeypatch.setattr(io_coco, "IMPORT_CHUNK", 2)
     folder, coco = _folder(tmp_path, 6), _coco(6)

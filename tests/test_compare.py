@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from al_core.compare import CompareConfig, decide, parse_compare_config
-from al_core.evaluation import ClassResult, EvalResult
-from al_core.model_eval import check_same_test_set, compare_models, evaluate_model
+from al_core.decide.compare import CompareConfig, decide, parse_compare_config
+from al_core.decide.comparison import compare_models
+from al_core.evaluation.metrics import ClassResult, EvalResult
+from al_core.evaluation.model_eval import check_same_test_set, evaluate_model
 from tests.datasets import add_model_from_labels as _add_model
 
 DATALOOP = {"checks": {"precision_recall": {"iou_threshold": 0.5, "min_delta": 0.0}},
@@ -110,18 +111,18 @@ def test_compare_promotes_the_first_then_gates_the_next(demo_store):
 
 
 def test_applying_refuses_when_another_model_was_promoted_meanwhile(demo_store, monkeypatch):
-    from al_core import model_eval
+    from al_core.decide import comparison
 
     first = _add_model(demo_store, "first", keep=0.6, seed=1, status="trained")
     demo_store.apply_decision(first, "update_model")
     other = demo_store.add_model(name="other", arch="compact", status="trained")
     new = _add_model(demo_store, "new", keep=0.95, seed=2, status="trained")
-    real = model_eval.decide
+    real = comparison.decide
 
     def decide_while_another_is_promoted(*args, **kwargs):  # a second compare job won
         demo_store.apply_decision(other, "update_model")
         return real(*args, **kwargs)
-    monkeypatch.setattr(model_eval, "decide", decide_while_another_is_promoted)
+    monkeypatch.setattr(comparison, "decide", decide_while_another_is_promoted)
     with pytest.raises(ValueError, match="the active model changed while model"):
         compare_models(demo_store, new, None, parse_compare_config(DATALOOP),
                        raw_config=DATALOOP, apply=True)
@@ -168,7 +169,7 @@ def test_a_model_that_never_saw_some_test_items_is_not_scored_on_them(demo_store
 def test_the_default_config_never_promotes_the_regression_a_new_user_hit():
     """Dataloop's "wins": "any" promoted a model that lost 9 of 10 classes (mAP50 0.842 ->
     0.776, one class down 14.6 points); the default the app and CLI offer discards it."""
-    from al_core.compare import DEFAULT_COMPARE_CONFIG
+    from al_core.decide.compare import DEFAULT_COMPARE_CONFIG
 
     old = [0.842] * 10
     new = [0.842 + 0.05] + [0.842 - 0.055] * 8 + [0.842 - 0.146]
@@ -194,7 +195,7 @@ def test_the_default_config_never_promotes_the_regression_a_new_user_hit():
 def test_inputs_are_bounded_and_never_echoed_whole():
     """A bootstrap of 10^12 samples tried to allocate 7 TiB; a 20 MB string came back whole
     in the error."""
-    from al_core.model_config import TrainConfig, merge_config
+    from al_core.training.config import TrainConfig, merge_config
 
     with pytest.raises(ValueError, match=r"bootstrap.samples: 1000000000000 is not an "
                                          r"integer in \[0, 100,000\]"):

@@ -4,10 +4,10 @@ import json
 import pytest
 
 from al_core.cli import main as cli
-from al_core.compare import DEFAULT_COMPARE_CONFIG, parse_compare_config
-from al_core.comparison_report import comparison_report
-from al_core.export import coco_instances, coco_results
-from al_core.model_eval import compare_models
+from al_core.decide.compare import DEFAULT_COMPARE_CONFIG, parse_compare_config
+from al_core.decide.comparison import compare_models
+from al_core.decide.comparison_report import comparison_report
+from al_core.formats.export import coco_instances, coco_results
 from tests.apptest import open_page, read
 from tests.datasets import add_model_from_labels
 

@@ -32,7 +32,7 @@ def _save_many(root: str, writer: int, item_ids: list[int]) -> None:
 
 
 def _import(root: str, folder: str) -> None:
-    from al_core.io_coco import ImportFailed, import_folder
+    from al_core.formats.coco_import import ImportFailed, import_folder
 
     with Store(root) as store:
         try:
@@ -110,11 +110,11 @@ def test_a_long_import_beside_a_training_lets_the_training_finish(demo_store, tm
     """A 20,000-image import once held the database for seconds in one transaction and a
     running training's progress write failed with 'database is locked'. The import here
     runs while the training job runs; both finish, the training succeeds."""
-    from al_core import jobs
-    from al_core.demo import label_from_oracle_at_random
-    from al_core.io_coco import import_folder
-    from al_core.registry import create_candidate
-    from al_core.split import split_project
+    from al_core.formats.coco_import import import_folder
+    from al_core.jobs import runner as jobs
+    from al_core.simulation.demo import label_from_oracle_at_random
+    from al_core.training.candidates import create_candidate
+    from al_core.training.split import split_project
     from tests.datasets import write_dataset
 
     label_from_oracle_at_random(demo_store, 24, seed=0)
@@ -141,7 +141,7 @@ def test_a_long_import_beside_a_training_lets_the_training_finish(demo_store, tm
 def test_two_imports_of_one_folder_at_once_leave_every_items_file_whole(store, tmp_path):
     """The loser of two concurrent imports once rolled back by deleting files the
     winner's items used (162 of 200 images lost). Real processes, started together."""
-    from al_core import image_files
+    from al_core.formats import image_files
     from tests.datasets import write_dataset
 
     folder = tmp_path / "incoming"

@@ -1,6 +1,6 @@
 """The corrections an annotator needs to turn pre-labels into the ground truth."""
-from al_core.corrections import FIT_IOU, prelabel_corrections
-from al_core.review import DEFAULT_MIN_SCORE
+from al_core.review.corrections import FIT_IOU, prelabel_corrections
+from al_core.types import DEFAULT_MIN_SCORE
 from al_core.types import Box, LabeledBox
 
 TRUTH = [LabeledBox(1, Box(0, 0, 20, 20)), LabeledBox(2, Box(40, 40, 60, 60)),

@@ -1,9 +1,9 @@
 import numpy as np
 from PIL import Image
 
-from al_core.demo import (DIGIT_NAMES, DemoConfig, _glyph_pools, class_weights,
-                          create_demo_project, label_from_oracle_at_random, render_scene,
-                          scene_classes)
+from al_core.simulation.demo import (DIGIT_NAMES, DemoConfig, _glyph_pools, class_weights,
+                                     create_demo_project, label_from_oracle_at_random, render_scene,
+                                     scene_classes)
 
 CONFIG = DemoConfig(n_images=20, test_size=4, seed=11)
 
@@ -108,7 +108,7 @@ def test_demo_refuses_a_non_empty_project(tmp_path):
 def test_an_interrupted_demo_leaves_no_project_and_the_next_run_succeeds(tmp_path, monkeypatch):
     import pytest
 
-    import al_core.demo as demo
+    import al_core.simulation.demo as demo
 
     real = demo.render_scene
 
@@ -129,7 +129,7 @@ def test_an_interrupted_demo_leaves_no_project_and_the_next_run_succeeds(tmp_pat
 
 def test_bad_demo_options_are_refused_by_name_before_any_file(tmp_path):
     import pytest
-    from al_core.demo import create_demo_project as create
+    from al_core.simulation.demo import create_demo_project as create
     for options, named in (({"seed": -1}, "seed: -1 is out of range"),
                            ({"seed": 2 ** 64}, "seed: "), ({"n_images": 0}, "n_images: 0"),
                            ({"n_images": 10 ** 9}, "n_images: "),
@@ -143,7 +143,7 @@ def test_bad_demo_options_are_refused_by_name_before_any_file(tmp_path):
 
 def test_a_demo_that_fails_half_way_leaves_nothing_behind(tmp_path, monkeypatch):
     import pytest
-    from al_core import demo
+    from al_core.simulation import demo
 
     def broken(index, config, pools):
         if index == 5:

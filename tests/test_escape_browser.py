@@ -31,12 +31,12 @@ FORGED = ("#99 fake row", "#98 fake file", "#97 fake dir", "#96 fake")
 
 def _plant(store) -> int:
     """HOSTILE in every field of a small project; returns the imported image's id."""
-    from al_core.compare import parse_compare_config
-    from al_core.demo import label_from_oracle_at_random
-    from al_core.io_coco import import_folder
-    from al_core.model_eval import compare_models
-    from al_core.promotion import carry_out, roll_back
-    from al_core.split import split_project
+    from al_core.decide.compare import parse_compare_config
+    from al_core.decide.comparison import compare_models
+    from al_core.decide.promotion import carry_out, roll_back
+    from al_core.formats.coco_import import import_folder
+    from al_core.simulation.demo import label_from_oracle_at_random
+    from al_core.training.split import split_project
     from al_core.types import SelectionItem
     from tests.datasets import add_model_from_labels
     from tests.test_compare import DATALOOP

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from al_core.evaluation import evaluate_coco
+from al_core.evaluation.metrics import evaluate_coco
 
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -238,7 +238,7 @@ def test_eval_coco_command_takes_visdrone_ids(tmp_path):
 def test_degenerate_ground_truth_is_named_and_scored_as_pycocotools_scores_it():
     """eval-coco scored ground truth with a zero or negative width or height silently
     (import refuses such a box). It is kept as pycocotools keeps it, and named."""
-    from al_core.evaluation import degenerate_ground_truth
+    from al_core.evaluation.metrics import degenerate_ground_truth
 
     def ann(n, image, bbox, **extra):
         return {"id": n, "image_id": image, "category_id": 1, "bbox": bbox,
@@ -295,7 +295,7 @@ def test_eval_coco_warns_on_stderr_and_keeps_stdout_json(tmp_path, capsys):
 def test_a_degenerate_box_whose_area_is_null_or_text_is_named_not_a_traceback():
     """``"area": null`` beside a zero-width box raised TypeError in the warning pass
     after the file had been scored; the area is read as the evaluator reads it."""
-    from al_core.evaluation import degenerate_ground_truth
+    from al_core.evaluation.metrics import degenerate_ground_truth
     gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 0, 5],
                            "area": None},

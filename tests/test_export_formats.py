@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from al_core.export import coco_instances, export_coco, export_yolo
+from al_core.formats.export import coco_instances, export_coco, export_yolo
 from al_core.types import Box, LabeledBox
 
 AWKWARD = ["🐟 fish", 'say "hi"', "it's", "a: b", "- dash", "yes", "no", "null", "~",

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from al_core.export import coco_instances, export_coco, export_yolo
+from al_core.formats.export import coco_instances, export_coco, export_yolo
 from al_core.store import Store
 from al_core.types import Box, LabeledBox
 
@@ -130,7 +130,7 @@ def test_every_exported_image_is_one_item_with_exactly_its_boxes(tree):
 
 def test_the_export_refuses_to_report_more_images_than_it_wrote(store, tmp_path,
                                                                   monkeypatch):
-    import al_core.export as export
+    import al_core.formats.export as export
 
     store.ensure_classes(["a", "b"])
     _add(store, tmp_path / "src", 1, "img.jpg", "train", 1)
@@ -171,7 +171,7 @@ def test_coco_exports_name_one_path_in_two_folders_apart(store, tmp_path):
 
 
 def test_a_selection_with_one_path_in_two_folders_goes_out_and_back_whole(store, tmp_path):
-    from al_core.io_selection import import_selection
+    from al_core.review.external import import_selection
     from al_core.types import SelectionItem
 
     ids = _two_folders_one_name(store, tmp_path, labeled=False)
@@ -194,7 +194,7 @@ def test_an_import_stores_names_one_in_letter_case_or_form_apart(store, tmp_path
     """Copied into the project, IMG.png, img.png, café.png and cafe\\u0301.png would be
     two files on Windows and macOS: the second of each is stored under a new name. A
     referenced folder keeps its names."""
-    from al_core.io_coco import import_folder
+    from al_core.formats.coco_import import import_folder
     from tests.datasets import write_dataset
 
     write_dataset(tmp_path / "gen", 4, nested=False)
@@ -223,7 +223,7 @@ def test_a_coco_name_made_from_the_item_id_is_checked_against_every_other_name()
     name: it went out twice, and import --selection then matched neither."""
     from types import SimpleNamespace
 
-    from al_core.coco_names import export_file_names
+    from al_core.formats.coco_names import export_file_names
     items = [SimpleNamespace(id=1, file="img.jpg", root="/x"),
              SimpleNamespace(id=2, file="img.jpg", root="/y"),
              SimpleNamespace(id=3, file="x/img.jpg", root=""),

@@ -135,7 +135,7 @@ def test_where_chips_overlap_the_most_confident_is_on_top():
 
 
 def test_prelabels_keep_those_at_the_min_score(demo_store):
-    from al_core.review import prelabels
+    from al_core.review.save import prelabels
 
     a, b = demo_store.query_pool()[:2]
     model = demo_store.add_model(name="m", arch="external", status="external")

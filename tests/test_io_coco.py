@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from al_core.export import coco_instances, export_coco, export_yolo
-from al_core.io_coco import ImportFailed, import_folder, safe_relative
+from al_core.formats.coco_import import ImportFailed, import_folder, safe_relative
+from al_core.formats.export import coco_instances, export_coco, export_yolo
 from al_core.store import Store
 from tests.datasets import add_bad_inputs, write_dataset, write_json
 
@@ -163,7 +163,7 @@ def test_damaged_files_of_every_format_are_reported_never_raised(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from al_core.images import ImageError, probe_image
+    from al_core.formats.images import ImageError, probe_image
 
     rng, rand = np.random.default_rng(0), random.Random(0)
     originals = []
@@ -222,7 +222,7 @@ def test_the_copy_the_coco_file_lists_by_base_name_is_kept(tmp_path, store):
 
 
 def test_yolo_re_export_replaces_the_folder_and_keeps_stems_unique(tmp_path, store):
-    from al_core.split import parse_distribution, split_project
+    from al_core.training.split import parse_distribution, split_project
 
     coco = write_dataset(tmp_path / "imgs", 6, nested=False)
     write_dataset(tmp_path / "other-seed", 1, nested=False, seed=9)
@@ -250,7 +250,7 @@ def test_yolo_re_export_replaces_the_folder_and_keeps_stems_unique(tmp_path, sto
 def test_a_yolo_export_never_deletes_what_it_did_not_write(tmp_path, demo_store):
     """A folder holding a data.yaml with a user's weights/ and notes (a YOLO training
     folder) was deleted whole by a re-export; now only the export's own files change."""
-    from al_core.export import MANIFEST
+    from al_core.formats.export import MANIFEST
 
     theirs = tmp_path / "theirs"
     (theirs / "weights").mkdir(parents=True)
@@ -260,8 +260,8 @@ def test_a_yolo_export_never_deletes_what_it_did_not_write(tmp_path, demo_store)
         export_yolo(demo_store, theirs)
     assert sorted(p.name for p in theirs.rglob("*")) == ["best.pt", "data.yaml", "weights"]
 
-    from al_core.demo import label_from_oracle_at_random
-    from al_core.split import split_project
+    from al_core.simulation.demo import label_from_oracle_at_random
+    from al_core.training.split import split_project
 
     label_from_oracle_at_random(demo_store, 6, seed=0)
     split_project(demo_store, seed=0)
@@ -297,8 +297,9 @@ def test_a_failed_import_never_deletes_files_another_import_bound(tmp_path, stor
                                                                   monkeypatch):
     """Two imports of one folder at once: the loser used to roll back by deleting the
     files it had copied, which the winner's items now used (162 of 200 lost)."""
-    from al_core import image_files, io_coco
-    from al_core.io_coco import ImportFailed
+    from al_core.formats import image_files
+    from al_core.formats import coco_import as io_coco
+    from al_core.formats.coco_import import ImportFailed
     from al_core.store import Store
 
     write_dataset(tmp_path / "imgs", 6, nested=False)
@@ -329,7 +330,7 @@ def test_a_copy_that_fails_half_way_never_stays_behind(tmp_path, store, monkeypa
     import errno
     import shutil
 
-    from al_core.io_coco import ImportFailed
+    from al_core.formats.coco_import import ImportFailed
 
     write_dataset(tmp_path / "imgs", 4, nested=False)
     real = shutil.copyfile
@@ -349,7 +350,7 @@ def test_a_copy_that_fails_half_way_never_stays_behind(tmp_path, store, monkeypa
     monkeypatch.setattr(shutil, "copyfile", real)
     report = import_folder(store, tmp_path / "imgs")
     assert report.images_imported == 4
-    from al_core.image_files import _sha256
+    from al_core.formats.image_files import _sha256
     assert all(_sha256(store.image_path(i)) == i.sha256 for i in store.items())
 
 
@@ -390,8 +391,9 @@ def test_a_large_import_commits_in_chunks_and_a_late_failure_keeps_whole_images(
     """A 20,000-image import held the database for seconds in one transaction (a running
     training's writes failed); now it commits IMPORT_CHUNK images at a time, each with
     its labels, and a failure later on says what went in."""
-    from al_core import image_files, io_coco
-    from al_core.io_coco import ImportFailed
+    from al_core.formats import image_files
+    from al_core.formats import coco_import as io_coco
+    from al_core.formats.coco_import import ImportFailed
 
     coco = write_dataset(tmp_path / "imgs", 6, nested=False)
     coco_file = write_json(tmp_path / "c.json", coco)

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from al_core import jobs
-from al_core.demo import label_from_oracle_at_random
-from al_core.registry import create_candidate
-from al_core.split import split_project
+from al_core.jobs import runner as jobs
+from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store, now
+from al_core.training.candidates import create_candidate
+from al_core.training.split import split_project
 
 TINY = {"epochs": 1, "batch_size": 8, "width": 4}
 
@@ -81,14 +81,14 @@ def test_a_training_killed_while_writing_its_checkpoint_leaves_nothing(trainable
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(textwrap.dedent("""
         import time
-        import al_core.registry as registry
+        import al_core.training.train_job as train_job
 
         def stalled_save(obj, path):
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_bytes(b"half a checkpoint")
             time.sleep(120)
 
-        registry._atomic_save = stalled_save
+        train_job.atomic_save = stalled_save
     """))
     monkeypatch.setenv("PYTHONPATH", str(hook))
     model = create_candidate(trainable, override=TINY)

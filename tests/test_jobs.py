@@ -7,11 +7,13 @@ import time
 
 import pytest
 
-from al_core import jobs, liveness
-from al_core.demo import label_from_oracle_at_random
-from al_core.registry import create_candidate  # registers the job kinds
-from al_core.split import split_project
+from al_core.cli import job_kinds  # noqa: F401 - registers every job kind
+from al_core.jobs import runner as jobs
+from al_core.jobs import liveness
+from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store, now
+from al_core.training.candidates import create_candidate
+from al_core.training.split import split_project
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from al_core.cli import main
-from al_core.json_input import (MAX_DEPTH, JsonInputError, nesting_depth, parse_json,
-                                read_json_file)
+from al_core.formats.json_input import (MAX_DEPTH, JsonInputError, nesting_depth, parse_json,
+                                        read_json_file)
 from tests.datasets import write_dataset, write_json
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -145,7 +145,7 @@ def test_a_simulation_settings_file_holding_a_list_is_refused_by_name(tmp_path, 
 
 
 def test_a_yolo_manifest_too_deep_is_damaged_not_a_traceback(tmp_path, store):
-    from al_core.export import MANIFEST, export_yolo
+    from al_core.formats.export import MANIFEST, export_yolo
 
     (tmp_path / "y").mkdir()
     (tmp_path / "y" / MANIFEST).write_text('{"files": ' + DEEP + "}")
@@ -156,8 +156,8 @@ def test_a_yolo_manifest_too_deep_is_damaged_not_a_traceback(tmp_path, store):
 
 def test_a_deep_corrected_batch_is_refused_at_the_library_and_on_the_review_page(
         tmp_path, demo_store, monkeypatch, deep):
-    from al_core.io_coco import ImportFailed
-    from al_core.io_selection import import_selection
+    from al_core.formats.coco_import import ImportFailed
+    from al_core.review.external import import_selection
     from tests.apptest import read
     from tests.test_review_page import TAG, make_selection, open_review
 

@@ -6,10 +6,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from al_core.demo import label_from_oracle_at_random
-from al_core.promotion import save_compare_config
-from al_core.registry import create_candidate, train_model
-from al_core.split import split_project
+from al_core.decide.promotion import save_compare_config
+from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.training.candidates import create_candidate
+from al_core.training.split import split_project
+from al_core.training.train_job import train_model
 from tests.test_browser import ARTIFACTS, page, served  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

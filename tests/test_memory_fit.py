@@ -4,8 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from al_core.memory_fit import USABLE_FRACTION, check_fits, training_bytes
-from al_core.model_config import TrainConfig, create_candidate
+from al_core.training.candidates import create_candidate
+from al_core.training.config import TrainConfig
+from al_core.training.memory_fit import USABLE_FRACTION, check_fits, training_bytes
 from tests.test_cli import cli
 
 GIB = 2 ** 30

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from al_core.model_config import RANGES, TrainConfig, merge_config
+from al_core.training.config import RANGES, TrainConfig, merge_config
 
 BAD_VALUES = [
     ("lr", 0, "a number > 0 and <= 1"), ("lr", -0.1, "> 0"), ("lr", 1.5, "<= 1"),

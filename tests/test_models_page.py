@@ -2,9 +2,9 @@
 checked inline, the model history with its decisions, rollback, the predict form."""
 import pytest
 
-from al_core import jobs
-from al_core.demo import label_from_oracle_at_random
-from al_core.split import split_project
+from al_core.jobs import runner as jobs
+from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.training.split import split_project
 from tests.apptest import open_page, read
 from tests.datasets import add_model_from_labels
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from al_core.io_coco import import_folder, prelabel_model_name
+from al_core.formats.coco_import import import_folder, prelabel_model_name
 from al_core.store import Store
 from al_core.types import SelectionItem
 from tests.datasets import write_dataset
@@ -94,7 +94,7 @@ def test_a_selection_tag_that_breaks_the_rule_is_refused(store, tag, message):
 
 
 def test_a_query_plan_carries_the_tag_as_stored(demo_store):
-    from al_core.query import QuerySpec, plan_query
+    from al_core.query.round import QuerySpec, plan_query
 
     plan = plan_query(demo_store, QuerySpec(strategy="random", add=3, tag=" round  one "))
     assert plan.tag == "round one"
@@ -116,7 +116,7 @@ def test_model_names_are_normalised_or_refused(store):
 
 
 def test_an_import_with_a_bad_model_name_writes_nothing(tmp_path, store):
-    from al_core.io_coco import import_source, read_import_source
+    from al_core.formats.coco_import import import_source, read_import_source
 
     write_dataset(tmp_path / "imgs", 2, nested=False)
     source = read_import_source(tmp_path / "imgs")

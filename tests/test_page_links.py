@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from al_core import jobs
+from al_core.jobs import runner as jobs
 from ui.text import md
 from tests.test_compare_page import compared  # noqa: F401 - fixture
 from tests.test_review_page import TAG, make_selection

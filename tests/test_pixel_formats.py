@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from al_core.data import load_items
-from al_core.images import BACKGROUND, load_image, probe_image, to_rgb
-from al_core.io_coco import import_folder
-from al_core.strategies.features import image_features
+from al_core.formats.coco_import import import_folder
+from al_core.formats.images import BACKGROUND, load_image, probe_image, to_rgb
+from al_core.query.features import image_features
+from al_core.training.data import load_items
 
 WHITE = list(BACKGROUND)
 

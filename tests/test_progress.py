@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from al_core.demo import label_from_oracle_at_random
-from al_core.progress import (CONTROL, EVERYONE, PICKS, ReviewRecord, control_rounds,
-                              correction_effort, effort_verdict, flattening_hint,
-                              learning_curve, review_records, round_steps)
-from al_core.review import label_selection_from_oracle, submit_review
-from al_core.split import split_project
+from al_core.evaluation.progress import (CONTROL, EVERYONE, PICKS, ReviewRecord, control_rounds,
+                                         correction_effort, effort_verdict, flattening_hint,
+                                         learning_curve, review_records, round_steps)
+from al_core.review.save import label_selection_from_oracle, submit_review
+from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.training.split import split_project
 from al_core.types import Box, LabeledBox, SelectionItem
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -1,14 +1,15 @@
-"""Pseudo-labels (al_core.pseudo_labels): which pool images a parent model labels for
+"""Pseudo-labels (al_core.training.pseudo_labels): which pool images a parent model labels for
 training, and that they never reach the labels table, the test split or review."""
 import numpy as np
 import pytest
 
-from al_core.demo import label_from_oracle_at_random
-from al_core.model_config import TrainConfig
-from al_core.pseudo_labels import pseudo_label_set
-from al_core.query import QuerySpec, run_query
-from al_core.registry import create_candidate, train_model
-from al_core.split import split_project
+from al_core.query.round import QuerySpec, run_query
+from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.training.candidates import create_candidate
+from al_core.training.config import TrainConfig
+from al_core.training.pseudo_labels import pseudo_label_set
+from al_core.training.split import split_project
+from al_core.training.train_job import train_model
 from al_core.types import Box
 
 SMALL = {"epochs": 1, "width": 4, "batch_size": 8, "image_size": 64}
@@ -101,13 +102,13 @@ def test_training_with_pseudo_labels_never_writes_a_label(demo_store):
 
 def test_without_a_parent_checkpoint_training_says_why_and_uses_labels_only(demo_store,
                                                                             monkeypatch):
-    import al_core.registry as registry
+    import al_core.training.train_job as train_job
 
     label_from_oracle_at_random(demo_store, 16, seed=0)
     split_project(demo_store, seed=0)
     sized = []  # the images the memory check was asked about
-    real_check = registry.check_fits
-    monkeypatch.setattr(registry, "check_fits",
+    real_check = train_job.check_fits
+    monkeypatch.setattr(train_job, "check_fits",
                         lambda config, images, **kw: sized.append(images)
                         or real_check(config, images, **kw))
     lines = []
@@ -134,8 +135,8 @@ def test_the_pseudo_label_score_is_refused_outside_its_range(value):
 def test_pseudo_boxes_are_scaled_into_the_letterboxed_input(demo_store):
     import torch
 
-    from al_core.registry import _with_pseudo_labels
-    from al_core.train import SplitData
+    from al_core.training.loop import SplitData
+    from al_core.training.train_job import _with_pseudo_labels
 
     parent = _project_with_parent(demo_store)
     _predict_everywhere(demo_store, parent, lambda i: [0.9])

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from al_core.demo import label_from_oracle_at_random
-from al_core.export import coco_selection
-from al_core.io_selection import import_selection
-from al_core.query import QuerySpec, plan_query, run_query
-from al_core.split import split_project
+from al_core.formats.export import coco_selection
+from al_core.query.features import EXTRACTOR
+from al_core.query.round import QuerySpec, plan_query, run_query
+from al_core.review.external import import_selection
+from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store
-from al_core.strategies.features import EXTRACTOR
+from al_core.training.split import split_project
 from al_core.types import Box, LabeledBox
 
 NO_CHECKPOINT_STRATEGIES = ["random", "uncertainty", "coreset", "typicality", "hybrid",
@@ -26,8 +26,8 @@ NO_CHECKPOINT_STRATEGIES = ["random", "uncertainty", "coreset", "typicality", "h
 
 def untrained_active_model(store: Store) -> int:
     """A real (randomly initialised) compact detector checkpoint, made active."""
-    from al_core.model_config import TrainConfig
-    from al_core.registry import _atomic_save, build_detector
+    from al_core.training.checkpoints import atomic_save as _atomic_save, build_detector
+    from al_core.training.config import TrainConfig
 
     config = TrainConfig(width=4)
     class_ids = [c.id for c in store.classes()]

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from al_core import jobs
-from al_core.strategies.registry import DEFAULT_STRATEGY, STRATEGIES
+from al_core.jobs import runner as jobs
+from al_core.query.strategies import DEFAULT_STRATEGY, STRATEGIES
 from tests.apptest import read
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -2,14 +2,15 @@
 compare config, carrying out / overriding a comparison, rolling back."""
 import pytest
 
-from al_core import jobs
-from al_core.compare import DEFAULT_COMPARE_CONFIG
-from al_core.demo import label_from_oracle_at_random
-from al_core.promotion import (carry_out, project_compare_config, roll_back,
-                               save_compare_config)
-from al_core.retrain import training_curve
-from al_core.registry import create_candidate  # registers the job kinds
-from al_core.split import split_project
+from al_core.cli import job_kinds  # noqa: F401 - registers every job kind
+from al_core.decide.compare import DEFAULT_COMPARE_CONFIG
+from al_core.decide.promotion import (carry_out, project_compare_config, roll_back,
+                                      save_compare_config)
+from al_core.decide.retrain import training_curve
+from al_core.jobs import runner as jobs
+from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.training.candidates import create_candidate
+from al_core.training.split import split_project
 
 TINY = {"epochs": 2, "image_size": 64, "width": 8, "batch_size": 8}
 

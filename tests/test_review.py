@@ -1,4 +1,4 @@
-"""Saving reviews (al_core.review and the store's review part): atomic saves with their
+"""Saving reviews (al_core.review.save and the store's review part): atomic saves with their
 accounting, stale saves, leases, skips, the split rule for new labels, the CLI and
 import paths that share it, and writers that queue instead of failing."""
 import json
@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from al_core.review import (HeldError, StaleLabelsError, label_selection_from_oracle,
-                            submit_review)
-from al_core.split import split_for_new_label
+from al_core.review.save import (HeldError, StaleLabelsError, label_selection_from_oracle,
+                                 submit_review)
 from al_core.store import Store
+from al_core.training.split import split_for_new_label
 from al_core.types import Box, LabeledBox, SelectionItem
 from tests.test_cli import cli
 
@@ -126,7 +126,7 @@ def test_label_from_oracle_needs_a_ground_truth(store):
 
 
 def test_import_selection_counts_corrections_against_the_exported_prelabels(batch, tmp_path):
-    from al_core.io_selection import import_selection
+    from al_core.review.external import import_selection
 
     store, _, _ = batch
     pool = store.query_pool()[:2]
@@ -178,7 +178,7 @@ def test_concurrent_saves_wait_for_each_other(demo_store):
 def test_the_library_holds_and_saves_under_one_normalised_name(demo_store):
     """submit_review compared the raw author with the lease's holder: a caller passing
     ' ana ' got 'held by ana' against her own lease, and her lease was never released."""
-    from al_core.review import submit_review
+    from al_core.review.save import submit_review
     item = demo_store.items(status="unlabeled")[0].id
     assert demo_store.claim(item, " ana ", seconds=60) is None
     assert demo_store.holder(item) == "ana"

@@ -2,7 +2,8 @@
 the working boxes between saves."""
 import pytest
 
-from al_core.review import ChangeCounts, clip_box, match_changes
+from al_core.review.changes import ChangeCounts, match_changes
+from al_core.review.save import clip_box
 from al_core.types import Box, ClassInfo, LabeledBox
 from ui.canvas import View, chip_text, drawing, fit_view, parse_chip, to_canvas, to_image
 from ui.working import Working

@@ -182,7 +182,7 @@ def test_the_grid_never_overwrites_a_save_made_after_the_page_was_shown(project)
     victim = page[1]
     project.release(victim, "ana")  # her lease ran out while she looked away
     c = project.classes()[2].id
-    from al_core.review import submit_review
+    from al_core.review.save import submit_review
     submit_review(project, victim, [LabeledBox(c, Box(1, 1, 30, 30))], author="bob",
                   action="save", expected_version=0)
     at.button(key="rv-grid-accept").click().run()
@@ -369,7 +369,7 @@ def test_accepting_a_labeled_image_unchanged_saves_nothing(project):
 
 
 def test_the_end_of_a_batch_offers_to_retrain(project, monkeypatch):
-    from al_core import retrain
+    from al_core.decide import retrain
 
     started = []
     monkeypatch.setattr(retrain, "start_job", lambda store, kind, params: started.append(

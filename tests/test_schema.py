@@ -5,7 +5,7 @@ import pytest
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from al_core import schema
+from al_core.store import schema
 from al_core.store import Store
 
 EXPECTED_TABLES = {"meta", "classes", "items", "annotations", "annotation_history", "embeddings",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from al_core import shapes_demo as shapes
-from al_core import simulate as sim
 from al_core.cli import main
-from al_core.demo import DemoConfig, demo_config
-from al_core.shapes_demo import (MAX_COVERED, SHAPE_NAMES, ShapesConfig, compose_scene,
-                                 render_scene, scene_material)
+from al_core.simulation import shapes
+from al_core.simulation import simulate as sim
+from al_core.simulation.demo import DemoConfig, demo_config
+from al_core.simulation.shapes import (MAX_COVERED, SHAPE_NAMES, ShapesConfig, compose_scene,
+                                       render_scene, scene_material)
 from al_core.store import Store
 
 CONFIG = ShapesConfig(seed=4)
@@ -168,7 +168,7 @@ def test_the_simulation_source_tells_the_two_kinds_apart(tmp_path, capsys, monke
                                  max_object_px=45, seed=2)
     with pytest.raises(ValueError, match="--demo-kind: 'boxes' is not one of digits, shapes"):
         sim.Source(demo_kind="boxes")
-    import al_core.demo as demo
+    import al_core.simulation.demo as demo
     made = []
     monkeypatch.setattr(demo, "create_demo_project",
                         lambda path, config: made.append(config) or Store(path, create=True))

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from al_core import simulate as sim
 from al_core.cli import main
+from al_core.simulation import simulate as sim
 from al_core.store import Store
 from tests.datasets import write_dataset
 
@@ -200,7 +200,7 @@ def test_cli_refuses_zero_counts_and_a_test_size_for_the_demo(tmp_path, capsys):
 
 def test_demo_seed_draws_other_scenes_and_is_part_of_the_settings(tmp_path, capsys,
                                                                    monkeypatch):
-    import al_core.demo as demo
+    import al_core.simulation.demo as demo
 
     made = []
     monkeypatch.setattr(demo, "create_demo_project",

@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from al_core.demo import label_from_oracle_at_random
-from al_core.split import parse_distribution, plan_split, split_project
+from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.training.split import parse_distribution, plan_split, split_project
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -5,15 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from al_core.strategies.measures import (MEASURE_FUNCTIONS, MISSED_OBJECTS_SCORE,
-                                         aggregate_per_image, detection_uncertainty, entropy,
-                                         flip_boxes, flip_inconsistency, image_uncertainty,
-                                         least_confidence, margin, rare_class_weights,
-                                         with_background)
-from al_core.strategies.registry import STRATEGIES, check_options
-from al_core.strategies.selectors import (class_quotas, coverage_radius, select_k_center,
-                                          select_k_center_with_quotas, select_ranked_batch,
-                                          select_top_k, select_typical)
+from al_core.query.measures import (MEASURE_FUNCTIONS, MISSED_OBJECTS_SCORE, aggregate_per_image,
+                                    detection_uncertainty, entropy, flip_boxes, flip_inconsistency,
+                                    image_uncertainty, least_confidence, margin, rare_class_weights,
+                                    with_background)
+from al_core.query.selectors import (class_quotas, coverage_radius, select_k_center,
+                                     select_k_center_with_quotas, select_ranked_batch, select_top_k,
+                                     select_typical)
+from al_core.query.strategies import STRATEGIES, check_options
 
 ROWS = np.array([[1.0, 0.0, 0.0],  # certain
                  [1 / 3, 1 / 3, 1 / 3],  # uniform
@@ -76,8 +75,8 @@ def test_images_without_detections_are_possible_missed_objects_not_zero():
 
 
 def test_missed_images_take_at_most_their_share_of_a_batch_drawn_at_random():
-    from al_core.strategies.measures import ImageScores
-    from al_core.strategies.registry import capped_missed
+    from al_core.query.measures import ImageScores
+    from al_core.query.strategies import capped_missed
 
     missed = np.array([True] * 6 + [False] * 4)
     scores = ImageScores(np.where(missed, 1.0, [0.1] * 6 + [0.2, 0.9, 0.4, 0.3]).astype(
@@ -96,7 +95,7 @@ def test_missed_images_take_at_most_their_share_of_a_batch_drawn_at_random():
 
 
 def test_the_default_class_weight_2_lets_a_rarer_class_outrank_a_more_uncertain_box():
-    from al_core.strategies.registry import check_options
+    from al_core.query.strategies import check_options
 
     counts = np.array([30, 10])  # mean 20: weights (21/31)**w and (21/11)**w
     uncertain = np.array([[0.5, 0.5]], np.float32)  # common class, a coin toss

@@ -1,12 +1,12 @@
 """The cost-aware and difficulty-calibrated strategies: their numbers on known cases
-(al_core.strategies.cost) and what they pick from a context with known detections."""
+(al_core.query.cost) and what they pick from a context with known detections."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from al_core.strategies.cost import class_quality, difficulty_weights, expected_corrections
-from al_core.strategies.registry import ModelDetections, check_options, get_strategy
+from al_core.query.cost import class_quality, difficulty_weights, expected_corrections
+from al_core.query.strategies import ModelDetections, check_options, get_strategy
 
 
 def _boxes(*rows):
@@ -81,7 +81,7 @@ class FakeContext:
                           np.array([d[0] for _, d in rows], np.int64), len(ids))
 
     def uncertainty(self, ids, class_factors=None):
-        from al_core.strategies.measures import image_uncertainty
+        from al_core.query.measures import image_uncertainty
         found = self.detections(ids)
         weights = None if class_factors is None else np.asarray(class_factors)[found.classes]
         return image_uncertainty(found.probs, found.scores, found.image_index, len(ids),

@@ -103,7 +103,7 @@ def test_errors_and_written_paths_are_printed_escaped(tmp_path, capsys):
 
 
 def test_an_image_error_keeps_a_file_name_with_a_colon_whole(tmp_path):
-    from al_core.images import ImageError, probe_image
+    from al_core.formats.images import ImageError, probe_image
 
     (tmp_path / "c: d.png").write_bytes(b"")
     with pytest.raises(ImageError) as caught:

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from al_core.models.base import Prediction
-from al_core.models.torchvision_zoo import (
-    TORCHVISION_ARCHS, TorchvisionDetector, build_torchvision_detector, coco_cache_path,
-    from_model_labels, to_model_labels)
+from al_core.training.detector import Prediction
+from al_core.training.torchvision_zoo import (TORCHVISION_ARCHS, TorchvisionDetector,
+                                              build_torchvision_detector, coco_cache_path,
+                                              from_model_labels, to_model_labels)
 
 SIZE, C = 64, 3
 
@@ -228,7 +228,7 @@ def test_coco_checkpoint_is_found_in_the_torch_hub_cache(tmp_path, monkeypatch, 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     expected = tmp_path / "checkpoints" / "ssdlite320_mobilenet_v3_large_coco-a79551df.pth"
     assert coco_cache_path(ARCH) == expected
-    with caplog.at_level(logging.INFO, logger="al_core.models.torchvision_zoo"):
+    with caplog.at_level(logging.INFO, logger="al_core.training.torchvision_zoo"):
         assert _build(ARCH, use_torch_cache=True).weights_report is None   # absent: scratch
     assert "starts from scratch" in caplog.text
 

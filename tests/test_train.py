@@ -4,18 +4,19 @@ import numpy as np
 import pytest
 import torch
 
-from al_core.data import load_split
-from al_core.demo import label_from_oracle_at_random
-from al_core.models.compact import CompactCenterNet
-from al_core.registry import _atomic_save, create_candidate, load_checkpoint
-from al_core.split import split_project
-from al_core.train import (SplitData, TrainConfig, describe_stop, merge_config,
-                            train_loop, val_map)
+from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.training.candidates import create_candidate
+from al_core.training.checkpoints import atomic_save as _atomic_save, load_checkpoint
+from al_core.training.compact import CompactCenterNet
+from al_core.training.config import TrainConfig, merge_config
+from al_core.training.data import load_split
+from al_core.training.loop import SplitData, describe_stop, train_loop, val_map
+from al_core.training.split import split_project
 
 
 def test_the_config_knows_every_architecture_of_the_zoo():
-    from al_core.model_config import ARCHS
-    from al_core.models.torchvision_zoo import TORCHVISION_ARCHS
+    from al_core.training.config import ARCHS
+    from al_core.training.torchvision_zoo import TORCHVISION_ARCHS
 
     assert ARCHS == ("compact", *TORCHVISION_ARCHS)
 
@@ -50,7 +51,7 @@ def test_a_tiny_model_overfits_four_images(demo_store):
 
 def test_the_detection_cap_keeps_the_best_final_scores():
     """max_detections keeps the best centre x class scores, not the best centres."""
-    from al_core.models.compact import decode
+    from al_core.training.compact import decode
 
     centre = torch.full((1, 1, 8, 8), -9.0)
     centre[0, 0, 1, 1], centre[0, 0, 5, 5] = 3.0, 2.0  # the stronger centre ...
@@ -118,7 +119,7 @@ def test_the_time_budget_ends_training_inside_an_epoch():
 
 
 def test_a_trained_model_records_why_training_stopped(demo_store):
-    from al_core.registry import train_model
+    from al_core.training.train_job import train_model
 
     label_from_oracle_at_random(demo_store, 12, seed=0)
     split_project(demo_store, seed=0)
@@ -136,7 +137,7 @@ def test_a_trained_model_records_why_training_stopped(demo_store):
 def test_the_same_seed_and_labels_train_the_same_weights(demo_store):
     # the initial weights used to come from whatever state torch's generator was in, so
     # the same round of a simulation trained to 0.41 and 0.30 test mAP50 in two runs
-    from al_core.registry import train_model
+    from al_core.training.train_job import train_model
 
     label_from_oracle_at_random(demo_store, 12, seed=0)
     split_project(demo_store, seed=0)
@@ -164,7 +165,7 @@ def _one_box_data(n: int) -> SplitData:
 def test_a_val_plateau_anneals_then_stops_and_keeps_the_best_epoch(monkeypatch, patience):
     """val mAP50 that cannot improve after epoch 2: training stops ``patience`` epochs
     later, after a final anneal that takes the learning rate to 0."""
-    import al_core.train as train_module
+    import al_core.training.loop as train_module
 
     scores = iter([0.2, 0.5] + [0.5, 0.4] * 10)
     monkeypatch.setattr(train_module, "val_map", lambda *a, **k: next(scores))
@@ -197,7 +198,7 @@ def _recording(factor, seen: list):
 
 
 def test_without_patience_or_a_plateau_all_epochs_run(monkeypatch):
-    import al_core.train as train_module
+    import al_core.training.loop as train_module
 
     data = _one_box_data(4)
     for patience, scores in [(0, [0.5] * 6), (2, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]),
@@ -220,7 +221,7 @@ def test_a_cancel_stops_inside_the_epoch_and_says_so():
 
 
 def test_repeat_factors_oversample_images_with_rare_classes():
-    from al_core.train import _epoch_order, repeat_factors
+    from al_core.training.loop import _epoch_order, repeat_factors
 
     targets = [{"labels": torch.tensor(k)} for k in ([0], [0, 0], [0, 1], [0], [])]
     factors = repeat_factors(targets, 0.5)
@@ -237,7 +238,7 @@ def test_repeat_factors_oversample_images_with_rare_classes():
 
 @pytest.mark.slow
 def test_warm_start_fine_tunes_the_parent_and_says_when_it_cannot(demo_store):
-    from al_core.registry import train_model
+    from al_core.training.train_job import train_model
 
     label_from_oracle_at_random(demo_store, 16, seed=0)
     split_project(demo_store, seed=0)
@@ -279,7 +280,7 @@ def test_a_checkpoint_of_another_architecture_is_refused_by_name(demo_store):
 
 
 def test_targets_and_decoding_agree_on_a_hand_built_object():
-    from al_core.models.compact import STRIDE, decode, encode_targets
+    from al_core.training.compact import STRIDE, decode, encode_targets
 
     box = torch.tensor([[16.0, 8.0, 40.0, 40.0]])  # centre (28, 24) px = cell (7, 6)
     heat, reg, mask = encode_targets([{"boxes": box, "labels": torch.tensor([2])}],
@@ -311,7 +312,7 @@ def test_targets_and_decoding_agree_on_a_hand_built_object():
 def test_the_classifier_sees_the_box_and_ignores_contrast():
     """Crops are taken under the box (with a little context) and standardised, so the
     same glyph in another colour or brightness gives the same classifier input."""
-    from al_core.models.compact import CROP, crops
+    from al_core.training.compact import CROP, crops
 
     image = torch.zeros(1, 3, 64, 64)
     image[0, :, 20:40, 10:30] = 0.2
@@ -361,7 +362,7 @@ def test_folded_inference_matches_the_model_and_follows_new_weights():
 
 
 def test_the_moving_average_follows_the_weights_with_a_ramped_decay():
-    from al_core.train import ModelEMA
+    from al_core.training.loop import ModelEMA
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
     ema = ModelEMA(model, decay=0.9, tau=1.0)
@@ -397,7 +398,7 @@ def test_training_keeps_the_average_not_the_last_weights(demo_store):
 
 
 def test_torch_threads_follow_the_cpus_this_process_may_use(monkeypatch):
-    from al_core.train import use_allowed_cpus
+    from al_core.training.loop import use_allowed_cpus
 
     before = torch.get_num_threads()
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from al_core.images import load_image
+from al_core.formats.images import load_image
 from al_core.names import printable
 from al_core.types import ClassInfo
 
@@ -143,7 +143,7 @@ def _tint(hex_color: str) -> str:
 @st.cache_data(max_entries=256, show_spinner=False)
 def background_jpeg(path: str, mtime: float, canvas_w: int, canvas_h: int) -> bytes:
     """The image resized to the canvas, as JPEG bytes (cached by path, mtime and size).
-    Raises :class:`al_core.images.ImageError` for a missing or unreadable file."""
+    Raises :class:`al_core.formats.images.ImageError` for a missing or unreadable file."""
     image = load_image(Path(path))
     up = canvas_w > image.width
     image = image.resize((canvas_w, canvas_h), Image.NEAREST if up and canvas_w >= 3 * image.width

@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from al_core.evaluation import RECALL_THRESHOLDS
+from al_core.evaluation.metrics import RECALL_THRESHOLDS
 
 NEW_COLOR, OLD_COLOR = "#1f77b4", "#ff7f0e"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from al_core import jobs
-from al_core.retrain import training_curve
+from al_core.decide.retrain import training_curve
+from al_core.jobs import runner as jobs
 from ui import state
 from ui.charts import training_charts
 from ui.fragments import fragment, rerun_fragment

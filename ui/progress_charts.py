@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from al_core.progress import ControlRound, CurvePoint, EffortRow, RoundStep
+from al_core.evaluation.progress import ControlRound, CurvePoint, EffortRow, RoundStep
 
 PICKS_COLOR, CONTROL_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c"
 CHANGES = ["added", "deleted", "moved", "relabeled"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from al_core.images import ImageError
-from al_core.retrain import start_retrain
-from al_core.review import prelabels
+from al_core.decide.retrain import start_retrain
+from al_core.formats.images import ImageError
+from al_core.review.save import prelabels
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
 from ui import browser, canvas, state

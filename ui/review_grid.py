@@ -8,9 +8,8 @@ import time
 
 import streamlit as st
 
-from al_core.images import ImageError, load_image
-from al_core.review import (LEASE_SECONDS, HeldError, StaleLabelsError, prelabels,
-                            submit_review)
+from al_core.formats.images import ImageError, load_image
+from al_core.review.save import LEASE_SECONDS, HeldError, StaleLabelsError, prelabels, submit_review
 from al_core.store import Store
 from al_core.types import Selection
 from ui.draw import draw_boxes, thumbnail_scale

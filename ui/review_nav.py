@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from al_core.review import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
+from al_core.review.save import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
 from al_core.store import Store
 from al_core.types import Selection
 from ui import canvas, params

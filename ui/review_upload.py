@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from al_core.io_coco import ImportFailed
-from al_core.io_selection import import_selection
-from al_core.review import label_selection_from_oracle
+from al_core.formats.coco_import import ImportFailed
+from al_core.review.external import import_selection
+from al_core.review.save import label_selection_from_oracle
 from al_core.store import Store
 from al_core.types import Selection
 from ui.flash import flash

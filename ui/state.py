@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from al_core.demo import DemoConfig, create_demo_project
+from al_core.simulation.demo import DemoConfig, create_demo_project
 from al_core.store import DB_NAME, ProjectError, Store
 from ui.text import md, md_code
 

@@ -15,7 +15,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from al_core.review import MOVE_TOLERANCE_PX, clip_box
+from al_core.review.changes import MOVE_TOLERANCE_PX
+from al_core.review.save import clip_box
 from al_core.types import Box, LabeledBox
 
 UNDO_DEPTH = 100

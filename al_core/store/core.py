@@ -19,13 +19,12 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from al_core.schema import (latest_migration, migrate, pending_migrations,
-                            unknown_migrations)
 from al_core.store.decisions import DecisionsMixin
 from al_core.store.items import ItemsMixin
 from al_core.store.jobs import JobsMixin
 from al_core.store.models import ModelsMixin
 from al_core.store.review import ReviewMixin
+from al_core.store.schema import latest_migration, migrate, pending_migrations, unknown_migrations
 from al_core.store.selections import SelectionsMixin
 from al_core.types import ProjectStatus
 

@@ -123,7 +123,7 @@ class ReviewMixin:
                     reason: str) -> int:
         """Write the labels, the review row and the history, and release ``author``'s
         lease, in one transaction; returns the new label version. The caller
-        (:func:`al_core.review.submit_review`) checks versions, leases and classes."""
+        (:func:`al_core.review.save.submit_review`) checks versions, leases and classes."""
         with self.write():
             version = self.set_labels(item_id, boxes, source=source, author=author,
                                       round=round, reason=reason)

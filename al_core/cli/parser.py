@@ -1,0 +1,271 @@
+"""``python -m al_core``: the project's operations, headless. Thin: parse arguments,
+call the library, print. Every subcommand has ``--help``."""
+# The parser and main() live here; the commands in cli/data.py (a project's data),
+# cli/models.py (models and jobs) and cli/simulate.py, what they share on the console
+# in cli/console.py.
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from pathlib import Path
+
+from al_core.cli import data
+from al_core.cli import models
+from al_core.cli import simulate as cli_simulate
+from al_core.formats.coco_import import ImportFailed
+from al_core.formats.export import PRELABEL_MIN_SCORE
+from al_core.formats.images import DEFAULT_MAX_PIXELS
+from al_core.names import printable
+from al_core.query.round import DEFAULT_RANDOM_CONTROL
+from al_core.query.strategies import (COLD_START_STRATEGY, DEFAULT_OPTIONS, DEFAULT_STRATEGY,
+                                      STRATEGIES)
+from al_core.simulation.demo import DEMO_KINDS, DemoConfig
+from al_core.store import ProjectError
+from al_core.training.split import DEFAULT_DISTRIBUTION
+from al_core.types import SPLITS
+
+
+def int_in(low: int, high: int, what: str):
+    """An argparse type: an integer in [low, high], refused with the range named (a value
+    past SQLite's integer range or a negative seed failed deep inside, or left files)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text[:40]} is outside {what} [{low:,}, "
+                                             f"{high:,}]")
+        return value
+    parse.__name__ = what  # argparse names the type in its own messages
+    return parse
+
+
+ID = int_in(1, 2 ** 63 - 1, "the id range")
+SEED = int_in(0, 2 ** 32 - 1, "the seed range")
+COUNT = int_in(0, 10 ** 9, "the count range")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m al_core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, fn, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--project", type=Path, required=True, help="project directory")
+        p.set_defaults(fn=fn)
+        return p
+
+    p = command("demo", data.cmd_demo, "create a built-in demo project: handwritten digits "
+                "(default) or shapes (icons on photographs, with occlusion)")
+    p.add_argument("--kind", choices=DEMO_KINDS,
+                   help="which demo dataset (default digits; see README); on an existing "
+                        "demo, refused unless it is that kind")
+    p.add_argument("--images", type=COUNT, default=DemoConfig.n_images,
+                   help="scenes (default %(default)s)")
+    p.add_argument("--test", type=COUNT, default=DemoConfig.test_size,
+                   help="scenes labeled from the oracle and frozen as test (default %(default)s)")
+    p.add_argument("--empty-share", type=float, default=DemoConfig.empty_share,
+                   help="share of scenes with no object, like a raw pool's empty frames "
+                        "(default %(default)s)")
+    p.add_argument("--labeled", type=COUNT, default=0,
+                   help="also label N random pool items from the oracle and split them")
+    p.add_argument("--seed", type=SEED, default=0)
+
+    p = command("import", data.cmd_import, "import a folder of images, optionally with COCO "
+                "labels; or label a selection's items from a corrected COCO file")
+    p.add_argument("--images", type=Path, help="folder of jpg/png/webp (recursive)")
+    p.add_argument("--coco", type=Path, help="COCO instances JSON with the labels")
+    p.add_argument("--selection", metavar="TAG",
+                   help="label exactly this selection's items from --coco (matched by file "
+                        "name); no --images")
+    p.add_argument("--predictions", type=Path, help="COCO results JSON to keep as pre-labels")
+    p.add_argument("--model-name", help="name of the model that made --predictions")
+    p.add_argument("--reference", action="store_true",
+                   help="leave the images where they are instead of copying them in")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help="reject larger images (default %(default)s)")
+    p.add_argument("--replace-labels", action="store_true",
+                   help="images already labeled in the project take the file's labels "
+                        "(their history keeps the old ones); unlabeled ones always do")
+    p.add_argument("--crowd-as-boxes", action="store_true",
+                   help="import crowd regions (iscrowd 1; CVAT writes masks so) as ordinary "
+                        "boxes instead of leaving their images unlabeled")
+    p.add_argument("--verbose", action="store_true", help="list every problem and note")
+
+    p = command("export", data.cmd_export, "export the current labels")
+    p.add_argument("--format", choices=("coco", "yolo"), required=True)
+    p.add_argument("--out", type=Path, required=True, help="JSON file (coco) or folder (yolo)")
+    p.add_argument("--split", choices=SPLITS, help="only this split")
+    p.add_argument("--tag", help="only labeled items with this tag (or selection)")
+    p.add_argument("--selection", metavar="TAG", help="a selection's whole batch, labeled or "
+                   "not, with the model's pre-labels (coco only)")
+    p.add_argument("--min-score", type=float, default=PRELABEL_MIN_SCORE,
+                   help="pre-labels from this score (default %(default)s)")
+
+    p = command("query", data.cmd_query, "pick the next batch to label with a strategy (plus a "
+                "random control slice) and store it as a named selection")
+    p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=list(STRATEGIES),
+                   help="default %(default)s; with no active model, strategies that need one "
+                        f"use {COLD_START_STRATEGY}")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--add", type=COUNT, help="items to pick")
+    size.add_argument("--target", type=COUNT, help="the labeled set's size (labeled items "
+                      "outside test, plus items waiting in earlier selections) after this query")
+    p.add_argument("--random-control", type=float, default=DEFAULT_RANDOM_CONTROL,
+                   help="fraction of the batch drawn uniformly from the pool, marked as the "
+                        "control (default %(default)s)")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--tag", help="the selection's name (default al-iteration-ROUND)")
+    p.add_argument("--pool-tag", help="only pool items carrying this tag")
+    p.add_argument("--include-pending", action="store_true",
+                   help="also consider unlabeled items waiting in earlier selections")
+    p.add_argument("--config", help="JSON object (inline or a file) of strategy options: "
+                   + ", ".join(f"{k} ({v})" for k, v in DEFAULT_OPTIONS.items()))
+    p.add_argument("--background", action="store_true", help="start the job and return")
+
+    p = command("label", data.cmd_label, "label a selection's unlabeled images from the demo's "
+                "hidden ground truth, as reviews by 'oracle' (the demo's stand-in for a person)")
+    p.add_argument("--selection", metavar="TAG", required=True)
+    p.add_argument("--from-oracle", action="store_true", required=True,
+                   help="use the project's hidden ground truth (demo and simulation projects)")
+    p.add_argument("--min-score", type=float, default=PRELABEL_MIN_SCORE,
+                   help="the pre-labels a reviewer would see, to count the corrections "
+                        "(default %(default)s)")
+
+    p = command("split", data.cmd_split, "assign labeled items to train/val/test")
+    default = "/".join(str(round(100 * DEFAULT_DISTRIBUTION[s])) for s in SPLITS)
+    p.add_argument("--distribution", default=default,
+                   help="train/val/test as 80/10/10, 'equal', or train=0.7,val=0.2,test=0.1 "
+                        "(default %(default)s)")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--resplit", action="store_true",
+                   help="redraw every labeled item's split, the frozen test split included")
+
+    p = command("status", data.cmd_status, "counts by split and status, model, rounds")
+    p.add_argument("--json", action="store_true")
+
+    p = command("evaluate", models.cmd_evaluate, "evaluate a model on the frozen test split, "
+                "first predicting the test images it has not predicted (stored with the test "
+                "set's identity)")
+    p.add_argument("--model", type=ID, required=True, help="model id")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="the same schema as eval-coco --json")
+
+    p = command("compare", models.cmd_compare, "compare a new model with the active (or --old) "
+                "one on the frozen test split: update_model or discard (each model first "
+                "predicts the test images it has not predicted)")
+    p.add_argument("--new", type=ID, required=True, help="the candidate model id")
+    p.add_argument("--old", type=ID, help="the model to beat (default: the active model)")
+    p.add_argument("--config",
+                   help="compare config, a JSON object inline or a file (Dataloop's format, "
+                        "see README; default: the "
+                        "project's, else the safe default: one class won, mAP higher, no "
+                        "class down by more than 0.05 AP)")
+    p.add_argument("--apply", action="store_true",
+                   help="carry the decision out: make the new model active, or discard it")
+
+    p = command("train", models.cmd_train, "Create New Model: clone the active (or --base) "
+                "model's config, apply --config, train on the train split, validate on val "
+                "(one training at a time: a second one waits for the first)")
+    p.add_argument("--config", help="JSON object (inline or a file) overriding config keys: "
+                                    "arch, width, image_size, epochs, batch_size, lr, "
+                                    "weight_decay, patience (stop on a val plateau), "
+                                    "time_budget_s, augment, repeat_threshold, "
+                                    "ema_decay, seed, weights_path, warm_start (fine-tune "
+                                    "the base model), device")
+    p.add_argument("--base", type=ID, help="model id whose config to clone (default: active)")
+    p.add_argument("--background", action="store_true", help="start the job and return")
+
+    p = command("predict", models.cmd_predict, "store a model's predictions (score >= 0.05) and "
+                "image embeddings")
+    p.add_argument("--model", type=ID, required=True)
+    p.add_argument("--split", choices=("pool+test", "pool", "test", "all"), default="pool+test",
+                   help="which items (default: the unlabeled pool and the test split)")
+
+    p = command("jobs", models.cmd_jobs, "recent jobs (a job whose process died is marked failed)")
+    p.add_argument("--limit", type=COUNT, default=20)
+
+    p = command("cancel", models.cmd_cancel, "ask a running job to stop; a queued one is "
+                "cancelled at once")
+    p.add_argument("job_id", type=ID)
+
+    p = command("models", models.cmd_models, "the model registry")
+    p.add_argument("--json", action="store_true",
+                   help='a list of {"id", "status", "parent", "arch", "created"}')
+
+    # the job process itself: no help= keeps it out of the listing (help=SUPPRESS
+    # listed it as "==SUPPRESS==")
+    p = sub.add_parser("run-job")
+    p.add_argument("--project", type=Path, required=True)
+    p.add_argument("--job", type=ID, required=True)
+    p.set_defaults(fn=models.cmd_run_job)
+
+    help_text = ("the whole loop headless with the ground truth as the oracle: label "
+                 "efficiency of query strategies vs random (curves.json, curves.png)")
+    p = sub.add_parser("simulate", help=help_text, description=help_text)
+    p.add_argument("--demo", action="store_true", help="simulate on the built-in demo")
+    p.add_argument("--images", type=Path, help="images folder (with --coco)")
+    p.add_argument("--coco", type=Path, help="COCO instances JSON: the oracle's labels")
+    p.add_argument("--demo-seed", type=SEED, help="with --demo: another draw of the demo's "
+                   "scenes (default 0, the demo's own), e.g. to choose settings on one draw "
+                   "and report on another")
+    p.add_argument("--demo-kind", choices=DEMO_KINDS,
+                   help="with --demo: which demo dataset (default digits)")
+    p.add_argument("--test-size", type=COUNT,
+                   help="with --coco: items frozen as the test split (default 300, or "
+                   "for a small dataset what fits beside the labels queried)")
+    p.add_argument("--strategy", action="append", choices=list(STRATEGIES),
+                   help="repeat for several (default: random, uncertainty, coreset, hybrid)")
+    p.add_argument("--initial", type=COUNT, help="labels of round 0, picked by the cold-start "
+                   "strategy (the same for every strategy)")
+    p.add_argument("--initial-strategy", choices=list(STRATEGIES),
+                   help=f"round 0's strategy (default {COLD_START_STRATEGY})")
+    p.add_argument("--add", type=COUNT, help="labels added per round")
+    p.add_argument("--rounds", type=COUNT, help="query rounds after round 0")
+    p.add_argument("--seeds", type=COUNT, help="seeds per strategy")
+    p.add_argument("--config", help="JSON object (inline or a file) of strategy options "
+                   "for every query after round 0, as for query --config")
+    p.add_argument("--train-config", help="JSON object overriding the training config of "
+                   "every round (default epochs and sizes: see README)")
+    p.add_argument("--min-train-images", type=COUNT,
+                   help="each round trains for at least this many images (default "
+                        "4000; --quick 20)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder; rerunning with the same one resumes")
+    p.add_argument("--quick", action="store_true",
+                   help="a small variant for tests: a 300-image demo of 96 px scenes and "
+                        "tiny training")
+    p.set_defaults(fn=cli_simulate.cmd_simulate)
+
+    help_text = ("per-class AP at one IoU threshold of a COCO results file against COCO "
+                 "instances (equal to pycocotools)")
+    p = sub.add_parser("eval-coco", help=help_text, description=help_text)
+    p.add_argument("--gt", type=Path, required=True,
+                   help="COCO instances JSON (image and category ids: numbers or strings, "
+                        "as pycocotools takes them)")
+    p.add_argument("--dt", type=Path, required=True,
+                   help="COCO results JSON: a list of {image_id, category_id, bbox, score}")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold (default %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"iou_threshold", "map", "per_class": {name: {"ap", "num_gt"}}}')
+    p.set_defaults(fn=models.cmd_eval_coco)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing half-written was kept", file=sys.stderr)
+        return 130
+    except KeyError as exc:  # str() of a KeyError quotes its message
+        print(f"error: {printable(exc.args[0] if exc.args else exc, None)}", file=sys.stderr)
+        return 2
+    except (ProjectError, ImportFailed, ValueError, OSError, sqlite3.DatabaseError) as exc:
+        print(f"error: {printable(exc, None)}", file=sys.stderr)  # it may quote a name
+        return 2

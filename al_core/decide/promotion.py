@@ -1,0 +1,80 @@
+"""Which model is active: the project's compare config, carrying out a stored
+comparison's decision, overriding it (who and why are recorded), rolling back to an
+earlier version. Every change is one transaction and one ``model_decisions`` record."""
+from __future__ import annotations
+
+import json
+
+from al_core.decide.compare import DEFAULT_COMPARE_CONFIG, parse_compare_config
+from al_core.store import Store
+
+COMPARE_CONFIG_KEY = "compare_config"
+OPPOSITE = {"update_model": "discard", "discard": "update_model"}
+
+
+def project_compare_config(store: Store) -> dict:
+    """The project's compare config (raw JSON, as Dataloop writes it): the saved one, or
+    :data:`al_core.decide.compare.DEFAULT_COMPARE_CONFIG` when none was saved."""
+    raw = store.get_meta(COMPARE_CONFIG_KEY)
+    return json.loads(raw) if raw else json.loads(json.dumps(DEFAULT_COMPARE_CONFIG))
+
+
+def save_compare_config(store: Store, raw: dict) -> None:
+    """Validate and keep the project's compare config. Raises ValueError naming the key."""
+    parse_compare_config(raw)
+    store.set_meta(COMPARE_CONFIG_KEY, json.dumps(raw))
+
+
+def _promotable(store: Store, model_id: int) -> None:
+    model = store.model(model_id)
+    if model["status"] == "external":
+        raise ValueError(f"model #{model_id} is an external model (imported predictions); "
+                         "it can be compared but not made active")
+    if not model["checkpoint_path"]:
+        raise ValueError(f"model #{model_id} has no checkpoint (status {model['status']}); "
+                         "only a trained model can be made active")
+
+
+def carry_out(store: Store, comparison_id: int, *, decided_by: str, override: bool = False,
+              why: str = "") -> str:
+    """Carry out a stored comparison's decision, or with ``override`` the opposite one
+    (``why`` required). Returns the decision carried out. Raises ValueError when the
+    comparison is stale: the active model is no longer the one it was compared with
+    (for update_model), or the new model is already active or discarded."""
+    c = store.comparison(comparison_id)
+    decision = OPPOSITE[c["decision"]] if override else c["decision"]
+    if override and not why.strip():
+        raise ValueError("an override needs a reason: say why the comparison's decision "
+                         "is not followed")
+    new_id = c["new_model_id"]
+    with store.write():
+        status = store.model(new_id)["status"]
+        if status == "active":
+            raise ValueError(f"model #{new_id} is already the active model")
+        if decision == "update_model":
+            _promotable(store, new_id)
+            active = store.active_model_id()
+            if active != c["old_model_id"] and active is not None:
+                raise ValueError(
+                    f"this comparison was made against "
+                    f"{'#' + str(c['old_model_id']) if c['old_model_id'] else 'no model'}, "
+                    f"but #{active} is active now: compare #{new_id} with #{active} first")
+        elif status == "discarded":
+            raise ValueError(f"model #{new_id} is already discarded")
+        store.apply_decision(new_id, decision, decided_by=decided_by,
+                             why=why.strip() if override else c["reason"],
+                             comparison_id=comparison_id, override=override)
+    return decision
+
+
+def roll_back(store: Store, model_id: int, *, decided_by: str, why: str) -> None:
+    """Make an earlier version active again (recorded as a rollback, with who and why).
+    Raises ValueError for the active model, a model without checkpoint or an external
+    one, or an empty reason."""
+    if not why.strip():
+        raise ValueError("a rollback needs a reason")
+    with store.write():
+        if store.active_model_id() == model_id:
+            raise ValueError(f"model #{model_id} is already the active model")
+        _promotable(store, model_id)
+        store.apply_decision(model_id, "rollback", decided_by=decided_by, why=why.strip())

@@ -1,0 +1,72 @@
+"""Retrain: the loop's "train, then decide" as one job. A new model version is created
+from the active one's config (plus an override), trained, run on the test split (with
+the active model, where it has not seen those images), evaluated, and compared with the
+active model under the project's compare config. The decision is stored; it is carried
+out only with ``apply`` (otherwise a person applies or overrides it on the Compare page).
+
+Progress: training takes the first 80% of the bar, the test-split predictions and the
+comparison the rest. Each epoch is logged to the job's log as one JSON line
+(:func:`training_curve` reads them back for the live chart).
+"""
+from __future__ import annotations
+
+import json
+
+from al_core.decide.promotion import project_compare_config
+from al_core.jobs.reporter import PartReporter, Reporter
+from al_core.jobs.runner import job_kind, start_job
+from al_core.names import normalize_name
+from al_core.store import Store
+from al_core.training.candidates import create_candidate
+
+TRAIN_SHARE = 0.8  # of the job's progress bar
+
+
+def start_retrain(store: Store, *, override: dict | None = None, apply: bool = False,
+                  decided_by: str = "app") -> tuple[int, int]:
+    """Create the new version (the active model's config with ``override``; errors name
+    the bad key) and start its retrain job. Returns (model id, job id). A ``decided_by``
+    that breaks the name rule is refused here, before anything is trained."""
+    decided_by = normalize_name(decided_by, kind="person")
+    model_id = create_candidate(store, override=override)
+    job_id = start_job(store, "retrain", {"model_id": model_id, "apply": apply,
+                                          "decided_by": decided_by})
+    return model_id, job_id
+
+
+@job_kind("retrain")
+def run_retrain_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
+    from al_core.decide.compare_job import run_compare_job
+    from al_core.training.loop import use_allowed_cpus
+    from al_core.training.train_job import train_model
+
+    model_id = params["model_id"]
+    store.update_model(model_id, status="training", job_id=job_id)
+    use_allowed_cpus()
+    training = PartReporter(reporter.progress, reporter.cancel_requested, 0.0, TRAIN_SHARE,
+                            f"training model #{model_id}")
+    train_model(store, model_id, progress=training.progress, log_line=reporter.log,
+                should_stop=reporter.cancel_requested)  # not the end: no commit yet
+    deciding = PartReporter(reporter.progress, reporter.cancel_requested, TRAIN_SHARE,
+                            1 - TRAIN_SHARE, "deciding", commit=reporter.commit)
+    run_compare_job(store, job_id, {
+        "new_model_id": model_id, "config": project_compare_config(store),
+        "apply": bool(params.get("apply")), "decided_by": params.get("decided_by") or "app"},
+        deciding)
+    # this job's comparison (another job may have stored one meanwhile)
+    comparison = next(c for c in store.comparisons(limit=50) if c["new_model_id"] == model_id)
+    reporter.progress(1.0, f"model #{model_id}: {comparison['decision']} "
+                           f"({comparison['reason']})")
+
+
+def training_curve(log: str) -> list[dict]:
+    """The per-epoch records a training logged (``{"epoch", "epochs", "loss",
+    "val_map50", "elapsed_s", ...}``), oldest first; other log lines are skipped."""
+    records = []
+    for line in log.splitlines():
+        if line.startswith('{"epoch"'):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a killed process
+                continue
+    return records

@@ -1,1 +1,0 @@
-"""Detectors behind one interface (see :mod:`al_core.models.base`)."""

@@ -1,0 +1,146 @@
+"""Saving a review (the labels, who, the round, the seconds spent, the change counts
+against the pre-labels, :mod:`al_core.review.changes`) as one transaction that also
+deals the item into train or val; the pre-labels an annotator is shown; leases.
+
+Every box is float ``[x1, y1, x2, y2]`` in absolute image pixels. The review screen,
+``import --selection``, the demo's oracle and the tests all save through
+:func:`submit_review`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from al_core.names import normalize_name
+from al_core.review.changes import ChangeCounts, match_changes
+from al_core.store import Store
+from al_core.training.split import split_for_new_label
+from al_core.types import DEFAULT_MIN_SCORE, Box, LabeledBox, Selection
+
+MIN_BOX_SIDE_PX = 2.0  # a clipped box with a side below this is a stray click: dropped
+LEASE_SECONDS = 300  # an opened image is held this long, renewed while it stays open
+ACTIONS = ("accept", "save", "import", "oracle")
+_SOURCE = {"accept": "human", "save": "human", "import": "import", "oracle": "oracle"}
+
+
+class StaleLabelsError(Exception):
+    """The image's labels changed since it was opened; saving would overwrite them."""
+
+
+class HeldError(Exception):
+    """Another annotator holds the image."""
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    item_id: int
+    label_version: int
+    changes: ChangeCounts
+    split: str | None  # the split the item joined now (None: it kept its split)
+    dropped: int  # boxes dropped as stray clicks after clipping
+
+
+def clip_box(coords: Sequence[float], width: int, height: int, *,
+             min_side: float = MIN_BOX_SIDE_PX) -> Box | None:
+    """``[x1, y1, x2, y2]`` (any order, pixels) clipped to a ``width`` x ``height`` image;
+    None when the clipped box has a side below ``min_side`` pixels (a stray click, or a
+    box dragged wholly off the image) or a coordinate is not finite."""
+    if len(coords) != 4 or not all(math.isfinite(v) for v in coords):
+        return None
+    x1, x2 = sorted((min(max(coords[0], 0.0), width), min(max(coords[2], 0.0), width)))
+    y1, y2 = sorted((min(max(coords[1], 0.0), height), min(max(coords[3], 0.0), height)))
+    if x2 - x1 < min_side or y2 - y1 < min_side:
+        return None
+    return Box(float(x1), float(y1), float(x2), float(y2))
+
+
+def prelabels(store: Store, model_id: int | None, item_ids: Sequence[int], *,
+              min_score: float) -> dict[int, list[tuple[LabeledBox, float]]]:
+    """A model's boxes scoring at least ``min_score`` as ``(box, score)`` pairs per item, in
+    the order stored; every id in ``item_ids`` has an entry (empty with no model)."""
+    out: dict[int, list[tuple[LabeledBox, float]]] = {i: [] for i in item_ids}
+    if model_id is not None:
+        for p in store.predictions(model_id, list(item_ids)):
+            if p["score"] >= min_score:
+                out[p["item_id"]].append(
+                    (LabeledBox(p["class_id"], Box(p["x1"], p["y1"], p["x2"], p["y2"])),
+                     p["score"]))
+    return out
+
+
+def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, author: str,
+                  action: str, prelabels: Sequence[LabeledBox] = (),
+                  expected_version: int | None = None, selection: Selection | None = None,
+                  seconds: float | None = None) -> ReviewResult:
+    """Save an item's reviewed boxes in one transaction: the labels (clipped to the image;
+    boxes with a side under :data:`MIN_BOX_SIDE_PX` dropped), a review row with ``author``,
+    the selection's round, ``seconds`` spent and the changes against ``prelabels`` (the
+    boxes the annotator was shown), the edit history, the release of the item's lease; an
+    item without a split joins train or val at once (:func:`split_for_new_label`).
+
+    ``action`` is one of :data:`ACTIONS`. Raises :class:`StaleLabelsError` when
+    ``expected_version`` is given and the labels changed since (naming who changed them),
+    :class:`HeldError` when another annotator holds the item, ``ValueError`` for an unknown
+    class, an empty author or an unknown action, ``KeyError`` for an unknown item."""
+    if action not in ACTIONS:
+        raise ValueError(f"action {action!r} is not one of {ACTIONS}")
+    if not isinstance(author, str) or not author.strip():
+        raise ValueError("a review needs the annotator's name")
+    author = normalize_name(author, kind="person")  # as the lease was taken
+    known = {c.id: c.name for c in store.classes()}
+    unknown = sorted({b.class_id for b in boxes} - set(known))
+    if unknown:
+        raise ValueError(f"class id {unknown[0]} is not a class of this project "
+                         f"(classes: {', '.join(known.values()) or 'none'}); nothing was saved")
+    with store.write():
+        item = store.item(item_id)
+        holder = store.holder(item_id)
+        if holder is not None and holder != author:
+            raise HeldError(f"image #{item_id} is held by {holder}; nothing was saved")
+        if expected_version is not None and item.label_version != expected_version:
+            last = store.label_history(item_id)[-1]
+            raise StaleLabelsError(
+                f"image #{item_id} was changed by {last['author'] or 'someone'} at "
+                f"{last['at']} after you opened it (version {item.label_version}, you opened "
+                f"version {expected_version}); your boxes were not saved, reopen the image to "
+                "see theirs")
+        clean = [LabeledBox(b.class_id, c) for b in boxes
+                 if (c := clip_box(b.box.as_list(), item.width, item.height)) is not None]
+        changes = match_changes(prelabels, clean)
+        version = store.save_review(
+            item_id, clean, author=author, action=action, source=_SOURCE[action],
+            selection_id=selection.id if selection else None,
+            round=selection.round if selection else None, seconds=seconds,
+            prelabels=len(prelabels), changes=changes.as_dict(),
+            reason=f"reviewed for selection {selection.tag}" if selection else "reviewed")
+        split = split_for_new_label(store, item_id) if item.split is None else None
+        if split is not None:
+            store.set_splits({item_id: split})
+    return ReviewResult(item_id, version, changes, split, len(boxes) - len(clean))
+
+
+def label_selection_from_oracle(store: Store, tag: str, *,
+                                min_score: float = DEFAULT_MIN_SCORE) -> int:
+    """The demo's stand-in for a person: label the selection's unlabeled items that no
+    annotator holds with the hidden ground truth, as reviews by ``oracle`` whose changes
+    are counted against the pre-labels the review screen would show at ``min_score``.
+    Returns the items labeled. Raises ``ValueError`` when the project has no hidden
+    ground truth (only demo and simulation projects have one), ``KeyError`` for an
+    unknown selection."""
+    if not store.has_oracle():
+        raise ValueError("this project has no hidden ground truth to label from (only the "
+                         "demo and simulation projects have one)")
+    selection = store.selection(tag)
+    labeled = 0
+    with store.write():  # nobody claims or saves one of these between the check and the save
+        ids = [i.id for i in store.items(ids=[s.item_id for s in selection.items],
+                                         status="unlabeled") if store.holder(i.id) is None]
+        truth = store.oracle_boxes(ids)
+        shown = prelabels(store, selection.model_id, ids, min_score=min_score)
+        for item in store.items(ids=ids):
+            submit_review(store, item.id, truth[item.id], author="oracle", action="oracle",
+                          prelabels=[b for b, _ in shown[item.id]],
+                          expected_version=item.label_version, selection=selection)
+            labeled += 1
+    return labeled
