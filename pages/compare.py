@@ -64,7 +64,7 @@ def comparison_form() -> None:
     raw_text = st.text_area("Compare config (JSON)", height=110,
                             value=json.dumps(project_compare_config(store)),
                             help="Dataloop's format, plus min_map_gain, max_class_drop and "
-                                 "bootstrap (README). Unknown keys are refused.")
+                                 "bootstrap (docs/guide/compare.md). Unknown keys are refused.")
     try:
         raw = parse_json(raw_text, "The config", expect=dict)
         rule = describe_rule(parse_compare_config(raw))

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("demo", data.cmd_demo, "create a built-in demo project: handwritten digits "
                 "(default) or shapes (icons on photographs, with occlusion)")
     p.add_argument("--kind", choices=DEMO_KINDS,
-                   help="which demo dataset (default digits; see README); on an existing "
+                   help="which demo dataset (default digits; see docs/demo.md); on an existing "
                         "demo, refused unless it is that kind")
     p.add_argument("--images", type=COUNT, default=DemoConfig.n_images,
                    help="scenes (default %(default)s)")
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--old", type=ID, help="the model to beat (default: the active model)")
     p.add_argument("--config",
                    help="compare config, a JSON object inline or a file (Dataloop's format, "
-                        "see README; default: the "
+                        "see docs/guide/compare.md; default: the "
                         "project's, else the safe default: one class won, mAP higher, no "
                         "class down by more than 0.05 AP)")
     p.add_argument("--apply", action="store_true",
@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON object (inline or a file) of strategy options "
                    "for every query after round 0, as for query --config")
     p.add_argument("--train-config", help="JSON object overriding the training config of "
-                   "every round (default epochs and sizes: see README)")
+                   "every round (default epochs and sizes: see docs/simulation.md)")
     p.add_argument("--min-train-images", type=COUNT,
                    help="each round trains for at least this many images (default "
                         "4000; --quick 20)")
