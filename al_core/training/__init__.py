@@ -1,5 +1,6 @@
 """Training detectors: architectures behind one interface
-(:mod:`al_core.training.detector`; compact and torchvision), the training config and
+(:mod:`al_core.training.detector`; compact and torchvision, with pretrained backbone
+files verified in :mod:`~al_core.training.backbone_weights`), the training config and
 its ranges (:mod:`~al_core.training.config`), Create New Model
 (:mod:`~al_core.training.candidates`), the memory check, the train/val/test split, the
 training loop (:mod:`~al_core.training.loop`), pseudo-labels, checkpoints, the train job

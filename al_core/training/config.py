@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from al_core.types import brief
 
 AUGMENTATIONS = ("color", "scale", "hflip")
-# The model zoo's names (the torchvision ones are models.torchvision_zoo.TORCHVISION_ARCHS;
+# The model zoo's names (the torchvision ones are training.torchvision_zoo.TORCHVISION_ARCHS;
 # a test keeps the two in step), here so a config is checked without importing torch.
 ARCHS = ("compact", "fasterrcnn_mobilenet_v3_large_fpn", "retinanet_resnet50_fpn",
-         "fcos_resnet50_fpn", "ssdlite320_mobilenet_v3_large")
+         "fcos_resnet50_fpn", "ssdlite320_mobilenet_v3_large", "fasterrcnn_mobilenet_v2_fpn")
 
 
 # Every numeric key's allowed range: (low, high, kind, what the range says). "int" keys

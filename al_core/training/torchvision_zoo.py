@@ -1,10 +1,13 @@
 """torchvision's detectors behind the :class:`~al_core.training.detector.Detector` interface.
 
-Four architectures (:data:`TORCHVISION_ARCHS`), built with ``weights=None,
+Five architectures (:data:`TORCHVISION_ARCHS`), built with ``weights=None,
 weights_backbone=None``: nothing is ever downloaded. Pretrained weights come from a file or
 from torchvision's COCO checkpoint when it already sits in the torch hub cache, loaded
 shape-aware (:mod:`al_core.training.pretrained_weights`): the class-count-dependent head
-layers are skipped and train from scratch.
+layers are skipped and train from scratch. ``fasterrcnn_mobilenet_v2_fpn``
+(:mod:`al_core.training.mobilenet_fpn`) has no COCO checkpoint: its trunk loads
+torchvision's ImageNet MobileNetV2 file from the torch cache, verified by its pinned
+SHA-256 (:mod:`al_core.training.backbone_weights`).
 Inputs ``(N, 3, S, S)`` in ``[0, 1]`` with ``S = image_size``: the transform has
 ``min_size = max_size = S`` (SSD: ``fixed_size = (S, S)``), so it never resizes; it keeps
 torchvision's normalisation for the arch.
@@ -39,6 +42,7 @@ from torchvision.models.detection.ssd import SSD
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import boxes as box_ops
 
+from al_core.training import backbone_weights, mobilenet_fpn
 from al_core.training.detector import Prediction
 from al_core.training.pretrained_weights import WeightsReport, load_matching_weights
 
@@ -53,7 +57,7 @@ _COCO_WEIGHTS = {  # arch -> (builder, torchvision's COCO weights enum; its url 
     "ssdlite320_mobilenet_v3_large": (tvd.ssdlite320_mobilenet_v3_large,
                                       tvd.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1),
 }
-TORCHVISION_ARCHS: tuple[str, ...] = tuple(_COCO_WEIGHTS)
+TORCHVISION_ARCHS: tuple[str, ...] = (*_COCO_WEIGHTS, mobilenet_fpn.ARCH)
 
 
 def to_model_labels(labels: Tensor) -> Tensor:
@@ -209,7 +213,9 @@ def _pool_deepest(features: Tensor | dict[str, Tensor]) -> Tensor:
 class TorchvisionDetector(nn.Module):
     """A torchvision detector (``self.model``) with our labels, ``probs`` and embeddings.
 
-    ``weights_report`` says which pretrained tensors were loaded (``None``: from scratch).
+    ``weights_report`` says which pretrained tensors were loaded (``None``: from scratch);
+    ``weights_hint`` is the one line to show when pretrained weights were expected but
+    missing (``None`` otherwise).
     """
 
     def __init__(self, model: nn.Module, *, arch: str, num_classes: int, image_size: int):
@@ -219,6 +225,7 @@ class TorchvisionDetector(nn.Module):
         self.num_classes = num_classes
         self.image_size = image_size
         self.weights_report: WeightsReport | None = None
+        self.weights_hint: str | None = None
 
     def _check_images(self, images: Tensor) -> None:
         expected = (3, self.image_size, self.image_size)
@@ -286,16 +293,18 @@ class TorchvisionDetector(nn.Module):
 
 
 def _check_arch(arch: str) -> None:
-    if arch not in _COCO_WEIGHTS:
+    if arch not in TORCHVISION_ARCHS:
         raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(TORCHVISION_ARCHS)}")
 
 
 def coco_cache_path(arch: str) -> Path:
     """Where torchvision caches ``arch``'s COCO checkpoint (``<hub dir>/checkpoints/...``).
 
-    Reads the weights enum's url; downloads nothing.
+    Reads the weights enum's url; downloads nothing. ValueError for an arch without one.
     """
     _check_arch(arch)
+    if arch not in _COCO_WEIGHTS:
+        raise ValueError(f"{arch} has no COCO checkpoint (its backbone is ImageNet's)")
     url = _COCO_WEIGHTS[arch][1].url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
@@ -308,14 +317,19 @@ def build_torchvision_detector(arch: str, num_classes: int, *, image_size: int,
     Weights: ``weights_path`` when given (FileNotFoundError / ValueError when missing or not
     a checkpoint); else torchvision's COCO checkpoint if ``use_torch_cache`` and it is in the
     torch hub cache (:func:`coco_cache_path`); else from scratch. Loading is shape-aware
-    (:func:`load_matching_weights`); the report is ``detector.weights_report``. The module
-    is returned in train mode.
+    (:func:`load_matching_weights`); the report is ``detector.weights_report``.
+    ``fasterrcnn_mobilenet_v2_fpn``: see :func:`_build_mobilenet_v2_fpn`. The module is
+    returned in train mode.
     """
     _check_arch(arch)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if image_size < 32:
         raise ValueError(f"image_size must be >= 32, got {image_size}")
+    if arch == mobilenet_fpn.ARCH:
+        return _build_mobilenet_v2_fpn(num_classes, image_size=image_size,
+                                       weights_path=weights_path,
+                                       use_torch_cache=use_torch_cache)
     builder = _COCO_WEIGHTS[arch][0]
     options = {"weights": None, "weights_backbone": None, "num_classes": num_classes + 1}
     if arch.startswith("ssd"):
@@ -337,4 +351,27 @@ def build_torchvision_detector(arch: str, num_classes: int, *, image_size: int,
             detector.weights_report = load_matching_weights(model, cached)
         else:
             log.info("no cached COCO weights at %s: %s starts from scratch", cached, arch)
+    return detector
+
+
+def _build_mobilenet_v2_fpn(num_classes: int, *, image_size: int,
+                            weights_path: str | Path | None,
+                            use_torch_cache: bool) -> TorchvisionDetector:
+    """The MobileNetV2 FPN detector. With ``use_torch_cache``, its trunk starts from
+    torchvision's ImageNet file in the torch cache when that is there and verified
+    (:func:`backbone_weights.installed_path`: a file that is not the pinned one is refused
+    by name); when it is absent, everything trains from scratch and ``weights_hint`` says
+    so. ``weights_path`` (a checkpoint of this arch, say) is then loaded over it,
+    shape-aware. Nothing is downloaded either way."""
+    trunk = backbone_weights.installed_path() if use_torch_cache else None
+    model, report = mobilenet_fpn.build_fasterrcnn_mobilenet_v2_fpn(
+        num_classes + 1, image_size=image_size, trunk_weights=trunk)
+    _keep_probs(model)
+    detector = TorchvisionDetector(model, arch=mobilenet_fpn.ARCH, num_classes=num_classes,
+                                   image_size=image_size)
+    detector.weights_report = report
+    if use_torch_cache and trunk is None:
+        detector.weights_hint = backbone_weights.missing_hint()
+    if weights_path is not None:
+        detector.weights_report = load_matching_weights(model, weights_path)
     return detector

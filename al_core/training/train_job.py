@@ -53,6 +53,8 @@ def train_model(store: Store, model_id: int, *,
         log_line(f"train {len(train)} images ({len(train) - labeled_train} pseudo-labeled), "
                  f"val {len(val)} images, config {row['config']}")
     model = build_detector(config, len(class_ids), seed=config.seed)
+    if log_line and getattr(model, "weights_hint", None):  # pretrained weights missing
+        log_line(model.weights_hint)
     if config.warm_start:
         _load_parent_weights(store, row, model, class_ids, log_line)
 
