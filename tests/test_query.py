@@ -266,3 +266,13 @@ def test_selection_export_and_corrected_import_label_exactly_its_items(demo_stor
         assert demo_store.item(item).labeled_round == sel.round
     assert demo_store.item(ids[0]).status == demo_store.item(outsider).status == "unlabeled"
     assert demo_store.status().selections[0].labeled == 5
+
+
+def test_a_second_query_job_is_refused_while_one_has_not_finished(demo_store):
+    """Two queries started seconds apart both took the name al-iteration-1, scored the
+    whole pool side by side, and the second failed only then."""
+    from al_core.jobs import runner as jobs
+    first = demo_store.add_job("query", {"strategy": "random", "add": 2})  # still starting
+    with pytest.raises(ValueError, match=f"job {first} \\(query\\) has not finished yet"):
+        jobs.start_job(demo_store, "query", {"strategy": "random", "add": 2})
+    assert [j["id"] for j in demo_store.jobs()] == [first]  # nothing queued

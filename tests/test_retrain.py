@@ -121,3 +121,17 @@ def test_training_curve_skips_other_and_cut_lines():
            '{"epoch": 2, "loss": 1.5, "val_map50": 0.3}\n{"epoch": 3, "lo')
     assert [r["epoch"] for r in training_curve(log)] == [1, 2]
 
+
+
+def test_a_retrain_that_could_not_finish_is_refused_before_any_model_is_made(demo_store):
+    """With no labeled train images, or no test split, the job failed after starting
+    (or after a whole training), leaving a failed or unevaluated model behind."""
+    from al_core.decide.retrain import start_retrain
+    with pytest.raises(ValueError, match="the train split has no labeled images"):
+        start_retrain(demo_store, override=TINY)
+    label_from_oracle_at_random(demo_store, 24, seed=0)
+    split_project(demo_store, seed=0)
+    demo_store.db.execute("UPDATE items SET split = 'train' WHERE split = 'test'")
+    with pytest.raises(ValueError, match="no labeled test images"):
+        start_retrain(demo_store, override=TINY)
+    assert demo_store.models() == [] and demo_store.jobs() == []

@@ -28,6 +28,14 @@ def start_retrain(store: Store, *, override: dict | None = None, apply: bool = F
     the bad key) and start its retrain job. Returns (model id, job id). A ``decided_by``
     that breaks the name rule is refused here, before anything is trained."""
     decided_by = normalize_name(decided_by, kind="person")
+    # what the job would only find out after training: refused before anything is made
+    if not store.count_items(split="train", status="labeled"):
+        raise ValueError("the train split has no labeled images: split the labeled images "
+                         "first (Project page, Split tab; `split` on the command line)")
+    if not store.test_set_identity()[0]:
+        raise ValueError("the project has no labeled test images, so a new model cannot be "
+                         "compared: split some labeled images into test first (Project "
+                         "page, Split tab)")
     model_id = create_candidate(store, override=override)
     job_id = start_job(store, "retrain", {"model_id": model_id, "apply": apply,
                                           "decided_by": decided_by})

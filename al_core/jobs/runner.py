@@ -60,12 +60,29 @@ def job_kind(name: str):
     return register
 
 
+# Kinds of which a second job is refused while one is queued or running: two queries at
+# once pick from the same pool under one round number (and one default name), and the
+# second failed only after scoring the whole pool.
+ONE_AT_A_TIME = ("query",)
+
+
 def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> int:
     """Queue a job and start its process (detached from the caller's session, so a
-    Streamlit rerun or a closed terminal does not stop it). ``wait`` blocks until done."""
+    Streamlit rerun or a closed terminal does not stop it). ``wait`` blocks until done.
+    Raises ValueError for an unknown kind, or for a kind of ``ONE_AT_A_TIME`` while a job
+    of it has not ended (naming that job)."""
     if kind not in JOB_KINDS:
         raise ValueError(f"unknown job kind {kind!r} (known: {', '.join(JOB_KINDS)})")
-    job_id = store.add_job(kind, params)
+    if kind in ONE_AT_A_TIME:
+        reap_stale(store)  # a dead one must not block the next forever
+    with store.write():  # checked and queued at once
+        if kind in ONE_AT_A_TIME:
+            busy = [j for j in store.jobs(status="running", limit=1000)
+                    + store.jobs(status="queued", limit=1000) if j["kind"] == kind]
+            if busy:
+                raise ValueError(f"job {busy[0]['id']} ({kind}) has not finished yet: wait "
+                                 f"for it (two at once would pick from the same pool)")
+        job_id = store.add_job(kind, params)
     logs = store.root / "jobs"
     logs.mkdir(exist_ok=True)
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
