@@ -25,6 +25,18 @@ def _pytest_stays_main():
     sys.modules["__main__"] = _MAIN
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module's tests: two spinning OpenMP threads on two
+    shared cores made torchvision's detectors 10-50x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def store(tmp_path) -> Store:
     with Store(tmp_path / "project", create=True) as s:

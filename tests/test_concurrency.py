@@ -154,5 +154,5 @@ def test_two_imports_of_one_folder_at_once_leave_every_items_file_whole(store, t
         items = after.items()
         assert len(items) == 200 and len({i.sha256 for i in items}) == 200
         for item in items:
-            assert image_files._sha256(after.image_path(item)) == item.sha256
+            assert image_files.file_sha256(after.image_path(item)) == item.sha256
         assert not list(after.images_dir.rglob("*.partial"))

@@ -7,14 +7,13 @@ and it must read literally. Screenshots (1280x800, each page's top and where its
 expander opened) land in tests/artifacts/escape-*.png."""
 import re
 import shutil
-from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
 from PIL import Image
 
 from al_core.names import printable
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve_app
+from tests.test_browser import ARTIFACTS, chromium_page, serve_app
 from ui.text import ZERO_WIDTH
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -101,14 +100,7 @@ def served(hostile):
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: ./dev.sh test installs Debian's chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1280, "height": 800})
-        browser.close()
+    yield from chromium_page(1280, 800)
 
 
 def _rendered(page) -> None:

@@ -320,7 +320,7 @@ def test_a_failed_import_never_deletes_files_another_import_bound(tmp_path, stor
     items = store.items()
     assert len(items) == 6
     for item in items:  # every file the winner's items use is there, whole
-        assert image_files._sha256(store.image_path(item)) == item.sha256
+        assert image_files.file_sha256(store.image_path(item)) == item.sha256
     assert not list(store.images_dir.rglob("*.partial"))
 
 
@@ -350,7 +350,7 @@ def test_a_copy_that_fails_half_way_never_stays_behind(tmp_path, store, monkeypa
     monkeypatch.setattr(shutil, "copyfile", real)
     report = import_folder(store, tmp_path / "imgs")
     assert report.images_imported == 4
-    from al_core.formats.image_files import _sha256
+    from al_core.formats.image_files import file_sha256 as _sha256
     assert all(_sha256(store.image_path(i)) == i.sha256 for i in store.items())
 
 

@@ -10,13 +10,8 @@ import ui.review_nav
 from al_core.store import Store
 from tests.apptest import open_page
 from ui.text import md
-from tests.test_review_page import TAG, draw, make_selection, open_review
-
-
-@pytest.fixture
-def project(demo_store, monkeypatch):
-    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
-    return demo_store
+from tests.test_review_page import (TAG, draw, make_selection, open_review,  # noqa: F401
+                                    project)  # a fixture
 
 
 def _errors(at):

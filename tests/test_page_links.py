@@ -10,17 +10,11 @@ from streamlit.testing.v1 import AppTest
 from al_core.jobs import runner as jobs
 from ui.text import md
 from tests.test_compare_page import compared  # noqa: F401 - fixture
-from tests.test_review_page import TAG, make_selection
+from tests.test_review_page import TAG, make_selection, project  # noqa: F401 - fixture
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 RANGE = "ids are whole numbers from 1 to 9,223,372,036,854,775,807"
 TWENTY = "12345678901234567890"
-
-
-@pytest.fixture
-def project(demo_store, monkeypatch):
-    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
-    return demo_store
 
 
 def _warnings(at):

@@ -16,13 +16,7 @@ from al_core.training.torchvision_zoo import (TORCHVISION_ARCHS, TorchvisionDete
 SIZE, C = 64, 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # 2 spinning OpenMP threads on 2 shared cores made these 10-50x slower
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _build(arch: str, num_classes: int = C, **options) -> TorchvisionDetector:

@@ -32,7 +32,8 @@ def same_file_key(path) -> str:
     return unicodedata.normalize("NFC", str(path)).casefold()
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex), read a MiB at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -43,7 +44,7 @@ def _sha256(path: Path) -> str:
 def stray_file(path: Path, sha256: str) -> bool:
     """A file is at ``path`` (no item of the project uses it: a killed import's, a copy
     put there by hand) with other content than ``sha256``: the name is taken."""
-    return path.is_file() and _sha256(path) != sha256
+    return path.is_file() and file_sha256(path) != sha256
 
 
 def copy_in(files: Iterable[tuple[Path, str]], images_dir: Path) -> list[Path]:
@@ -91,7 +92,7 @@ def verify(images_dir: Path, planned: Iterable[tuple[str, str]], created: list[P
         if not path.is_file():
             raise FileConflict(f"{path} disappeared while importing (another import "
                                "rolled back?)")
-        if _sha256(path) != sha256:
+        if file_sha256(path) != sha256:
             raise FileConflict(f"{path} holds other content than the imported image "
                                "(written by another import meanwhile, or left half-written)")
 

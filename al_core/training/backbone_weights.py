@@ -16,7 +16,6 @@ Command line (what ``dev.sh`` runs)::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import re
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from al_core.formats.image_files import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,6 @@ class WeightsFileError(ValueError):
 def cache_dir() -> Path:
     """Where torchvision keeps downloaded weights: ``torch.hub.get_dir()/checkpoints``."""
     return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _or_default(spec: BackboneFile | None) -> BackboneFile:
