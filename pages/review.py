@@ -85,17 +85,25 @@ if new_start:
     review_nav.reset(tag, store, user)
     if tag is not None:
         st.query_params["selection"] = tag
+
+
+def back_to_a_selection() -> None:
+    """The button that leaves a single image (or none) for the selections' review."""
+    if st.button("Review a selection instead", key="rv-to-batch",
+                 icon=":material/arrow_back:"):
+        st.query_params.clear()
+        st.session_state["rv_sel"] = "unset"
+        params.forget("item")
+        st.rerun()
+
+
 # act on a link once: the editor keeps the URL on its current image (rv_link), so only a
 # new link (another image opened from the Images page, an edited URL) opens an image
 if wanted_item is not None and (new_start or str(wanted_item) != st.session_state.get("rv_link")):
     review_nav.open_item(store, wanted_item, user)
 if single and bad_item:  # the page says so and opens nothing (no other image in silence)
-    if selections and st.button("Review a selection instead", key="rv-to-batch",
-                                icon=":material/arrow_back:"):
-        st.query_params.clear()
-        st.session_state["rv_sel"] = "unset"
-        params.forget("item")
-        st.rerun()
+    if selections:
+        back_to_a_selection()
     st.page_link("pages/images.py", label="Open an image from the Images page",
                  icon=":material/photo_library:")
     store.close()
@@ -122,12 +130,8 @@ with st.sidebar:
 
 review_nav.lease_keeper(store.root, user)
 if selection is None:
-    if selections and st.button("Review a selection instead", key="rv-to-batch",
-                                icon=":material/arrow_back:"):
-        st.query_params.clear()
-        st.session_state["rv_sel"] = "unset"
-        params.forget("item")
-        st.rerun()
+    if selections:
+        back_to_a_selection()
     review_editor.render(store.root, None, user, min_score)
 else:
     st.session_state.setdefault("rv-mode", "One at a time")  # the grid may set it
