@@ -1,6 +1,8 @@
-"""What each strategy's labels cost to reach random's final test mAP50, in the three
-units annotators pay: labeled images, the true boxes in them, and the corrections their
-review needed against the selecting model's pre-labels (al_core/review/corrections.py).
+"""What each strategy's labels cost to reach random's final test mAP50, in the four
+units annotators pay: labeled images, the true boxes in them, the corrections their
+review needed against the selecting model's pre-labels (al_core/review/corrections.py),
+and the annotator time those reviews would take, estimated with the published-constant
+cost model (al_core/review/effort.py; shown in hours, kept boxes' checks included).
 
     .venv/bin/python benchmarks/label_cost.py data/sim-demo [data/sim-other ...]
 
@@ -9,7 +11,8 @@ which the mean curve over seeds first reaches random's final mean mAP50, as a sh
 what random spent, and the spread of that share over the seeds (each seed's own
 curve against the same target). Folders simulated before corrections were counted
 have no boxes or corrections in curves.json: their boxes are counted from the run
-projects, their corrections are reported as "-".
+projects, their corrections are reported as "-"; folders simulated before seconds were
+estimated report their seconds as "-".
 """
 from __future__ import annotations
 
@@ -47,6 +50,10 @@ def _share(cost: np.ndarray, curve: np.ndarray, target: float, spent: float) -> 
     return None if needed is None else needed / spent
 
 
+def _amount(cost: float, unit: str) -> str:
+    return f"{cost / 3600:,.1f} h" if unit == "seconds" else f"{cost:,.0f}"
+
+
 def cost_table(out: Path) -> str:
     curves = json.loads((out / "curves.json").read_text())
     strategies = {n: s for n, s in curves["strategies"].items() if s["seeds"]}
@@ -81,7 +88,7 @@ def cost_table(out: Path) -> str:
                 f", {len(per_seed) - len(reached)} not reached" if len(reached) < len(per_seed)
                 else "")
             cells.append("not reached" if overall is None else
-                         f"{overall * spent:,.0f} ({overall:.0%}; {spread})")
+                         f"{_amount(overall * spent, unit)} ({overall:.0%}; {spread})")
         lines.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -2,15 +2,19 @@
 images, one point per model) with what each round bought and a hint when it flattens;
 the random control slice (the picking model's mAP50 on randomly drawn pool images beside
 its test mAP50); the correction effort per round and annotator on the strategy's picks
-against the control images. Every chart's numbers download as CSV."""
+against the control images; the annotator-time model (seconds per action, fitted from the
+project's reviews once there are enough, else the published constants). Every chart's
+numbers download as CSV."""
 import pandas as pd
 import streamlit as st
 
 from al_core.evaluation.progress import (control_rounds, correction_effort, effort_verdict,
                                          flattening_hint, learning_curve, review_records,
                                          round_steps)
+from al_core.review.effort_fit import describe_cost, project_cost_model
 from ui import state
 from ui.chrome import page_entry
+from ui.effort_charts import cost_chart, cost_frame
 from ui.progress_charts import (control_chart, control_frame, curve_chart, curve_frame,
                                 effort_chart, effort_frame, seconds_chart, steps_frame)
 
@@ -118,6 +122,26 @@ def effort_section() -> None:
           columns=per_image)
 
 
+def time_section() -> None:
+    st.subheader("Annotator time")
+    st.caption("What a reviewed image costs in seconds: one term per image viewed and one "
+               "per box confirmed, moved or resized, relabeled, deleted and drawn. The "
+               "simulation and the label-cost benchmark use the published figures; this "
+               "project's own timed reviews replace them here once there are enough.")
+    cost = project_cost_model(store)
+    if cost.fit is None:
+        st.info(describe_cost(cost), icon=":material/timer:")
+    else:
+        st.success(describe_cost(cost), icon=":material/timer:")
+    frame = cost_frame(cost)
+    if cost.fit is not None:
+        st.altair_chart(cost_chart(frame), width="stretch")
+    seconds = st.column_config.NumberColumn(format="%.2f")
+    table(frame, "annotator-time-model", columns={
+        **{c: seconds for c in frame.columns if c.endswith(" s") or "interval" in c},
+        "source of the published figure": st.column_config.TextColumn(width="large")})
+
+
 if not points and not controls and not records:
     st.info("Nothing to show yet. This page fills in as the loop runs: train a first "
             "model on the **Models** page, query a batch on the **Query** page and label it "
@@ -128,3 +152,4 @@ if not points and not controls and not records:
 learning_curve_section()
 control_section()
 effort_section()
+time_section()

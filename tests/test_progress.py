@@ -4,6 +4,7 @@ page headless with AppTest."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -225,9 +226,41 @@ def test_the_page_draws_the_curve_the_control_and_the_effort_with_csv(small_proj
         ("ana", "strategy's picks", 1), ("oracle", "strategy's picks", 3),
         ("oracle", "random control", 2)]
     assert effort["seconds per image"].iloc[0] == 12.0
-    assert len(page.get("download_button")) == 5
+    assert len(page.get("download_button")) == 6
     text = " ".join(str(e.value) for e in [*page.markdown, *page.caption, *page.info])
     assert "None" not in text
+    # one timed review: the published seconds per action are in use, no fit to chart
+    model = next(t for cols, t in tables.items() if "in use s" in cols)
+    assert list(model["in use s"]) == [3.0, 1.6, 12.75, 3.6, 2.6, 25.5]
+    assert model["fitted s"].isna().all()
+    assert any("Published constants in use: the project holds 1 timed review of the 30 a "
+               "fit needs. 29 more" in i.value for i in page.info)
+
+
+def test_the_page_shows_the_seconds_fitted_from_enough_reviews_with_their_spread(
+        small_project):
+    store, _, _ = small_project
+    rng = np.random.default_rng(0)
+    for i in range(40):  # 40 more timed reviews: 4 s an image, 2 s a box kept, 10 s drawn
+        item = store.add_item(file=f"extra-{i}.png", width=64, height=64, sha256=f"x{i}",
+                              source="test")
+        kept, added = int(rng.integers(0, 4)), int(rng.integers(0, 3))
+        store.save_review(item, [], author="bob", action="save", source="human",
+                          selection_id=None, round=None, seconds=4 + 2 * kept + 10 * added,
+                          prelabels=kept, changes={"kept": kept, "moved": 0, "relabeled": 0,
+                                                   "deleted": 0, "added": added},
+                          reason="test")
+    page = _page()
+    assert not page.exception, page.exception
+    specs = [json.dumps(json.loads(c.proto.spec)) for c in page.get("vega_lite_chart")]
+    assert len(specs) == 5 and "95% interval" in specs[-1]
+    model = next(d.value for d in page.dataframe if "in use s" in d.value.columns)
+    fitted = dict(zip(model["action"], model["fitted s"]))
+    # ana's one review (12 s, a box deleted) is among them: the fit is close, not exact
+    assert fitted["box drawn (added)"] == pytest.approx(10, abs=0.5)
+    assert np.isnan(fitted["box relabeled"])  # never seen: the published constant stays
+    assert model["in use s"].iloc[3] == 3.6
+    assert any(s.value.startswith("Fitted from 41 timed reviews") for s in page.success)
 
 
 def test_an_empty_project_gets_a_friendly_message(store, monkeypatch):

@@ -32,12 +32,14 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
         assert set(strategy["seeds"]) == {"0"}
         points = strategy["seeds"]["0"]
         assert [p["labeled"] for p in points] == [20, 35, 50]  # monotone, by --add
-        assert all(set(p) == {"labeled", "map50", "boxes", "corrections"}
+        assert all(set(p) == {"labeled", "map50", "boxes", "corrections", "seconds"}
                    and 0 <= p["map50"] <= 1 for p in points)
-        # round 0 has no model to pre-label: every box is drawn, one correction each
+        # round 0 has no model to pre-label: every box is drawn, one correction each,
+        # at the published seconds (3 s an image viewed, 25.5 s a box drawn)
         assert points[0]["corrections"] == points[0]["boxes"] > 0
-        assert all(a["boxes"] < b["boxes"] and a["corrections"] < b["corrections"]
-                   for a, b in zip(points, points[1:]))  # summed over the rounds
+        assert points[0]["seconds"] == pytest.approx(3.0 * 20 + 25.5 * points[0]["boxes"])
+        assert all(a[unit] < b[unit] for a, b in zip(points, points[1:])
+                   for unit in ("boxes", "corrections", "seconds"))  # summed over the rounds
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "summary.json").read_text())
     assert 0 < summary["strategies"]["random"]["fraction_of_random_labels"] <= 1.0
@@ -45,7 +47,7 @@ def test_quick_simulation_writes_curves_plot_and_resumes(tmp_path, capsys):
                                                          "worst_gap_to_random"}
     assert "| uncertainty |" in capsys.readouterr().out
     assert set(summary["strategies"]["uncertainty"]["to_random_final"]) == {
-        "images", "boxes", "corrections"}
+        "images", "boxes", "corrections", "seconds"}
 
     # round 0 (the initial set and its model) is shared: the same point for every strategy
     firsts = [s["seeds"]["0"][0] for s in curves["strategies"].values()]
@@ -140,7 +142,7 @@ def test_summary_label_savings_and_worst_gap():
     assert summary["hybrid"]["worst_gap_to_random"] == pytest.approx(-0.01)
     assert summary["hybrid"]["mean_map50"] == pytest.approx([0.09, 0.5, 0.7])
     table = sim.format_table(sim.summarize(curves))
-    assert "| hybrid | 0.090 / 0.500 / 0.700 | 20 | 67% | - | - | -1.0 points |" in table
+    assert "| hybrid | 0.090 / 0.500 / 0.700 | 20 | 67% | - | - | - | -1.0 points |" in table
 
 
 def test_summary_in_boxes_and_corrections_uses_the_mean_cost_over_seeds():
@@ -159,7 +161,8 @@ def test_summary_in_boxes_and_corrections_uses_the_mean_cost_over_seeds():
     assert row["to_random_final"]["corrections"] == {"needed": 50, "random": 80,
                                                      "fraction": 0.625}
     table = sim.format_table(summary)
-    assert "| crowded | 0.100 / 0.500 / 0.700 | 20 | 67% | 100% | 62% | +0.0 points |" in table
+    assert "| crowded | 0.100 / 0.500 / 0.700 | 20 | 67% | 100% | 62% | - | +0.0 points |" \
+        in table  # made before seconds were estimated: none
     old = {"random": random, "crowded": {"seeds": {"0": [
         {"labeled": n, "map50": m} for n, m in ((10, 0.1), (20, 0.5), (30, 0.7))]}}}
     row = sim.summarize({"strategies": old})["strategies"]["crowded"]  # made before costs

@@ -20,7 +20,9 @@ A matched box both off and of the wrong class costs two. Without pre-labels (rou
 no model yet) every true box is added: the cost is the box count. This is the edit
 count the pre-annotation literature compares against drawing every box (e.g.
 Papadopoulos et al., "We don't need no bounding-boxes", CVPR 2016; Adhikari and Huttunen,
-"Iterative bounding box annotation for object detection", ICPR 2020).
+"Iterative bounding box annotation for object detection", ICPR 2020). What the counts cost
+in annotator seconds, kept boxes (still looked at and confirmed) included:
+:mod:`al_core.review.effort`.
 """
 from __future__ import annotations
 
@@ -44,3 +46,13 @@ def prelabel_corrections(predictions: Iterable[dict], truth: Sequence[LabeledBox
     shown = [LabeledBox(int(p["class_id"]), Box(p["x1"], p["y1"], p["x2"], p["y2"]))
              for p in predictions if p["score"] >= min_score]
     return match_changes(shown, truth, fit_iou=FIT_IOU)
+
+
+def summed_changes(counts: Iterable[ChangeCounts]) -> ChangeCounts:
+    """Several images' change counts added up, field by field (kept, moved, relabeled,
+    deleted, added): what a batch of reviews changed in all."""
+    total = {name: 0 for name in ChangeCounts().as_dict()}
+    for c in counts:
+        for name, value in c.as_dict().items():
+            total[name] += value
+    return ChangeCounts(**total)

@@ -1,22 +1,26 @@
 """The oracle simulation's results: mean curves over seeds, the labels each strategy
-needs to reach random's final mAP50, and the plot, in three units of annotation cost.
+needs to reach random's final mAP50, and the plot, in four units of annotation cost.
 
 A curve point (``curves.json``) holds, after a round, ``labeled`` (train + val images),
 ``map50`` (test mAP50), and, from simulations made since corrections are counted,
 ``boxes`` (true boxes in those images) and ``corrections`` (the edits their review
-needed against the selecting model's pre-labels, :mod:`al_core.review.corrections`), both
-summed over the rounds so far. A unit is reported where every point of a strategy
-has it.
+needed against the selecting model's pre-labels, :mod:`al_core.review.corrections`), and,
+since seconds are estimated, ``seconds`` (the annotator seconds those reviews would take
+by the published-constant cost model, :mod:`al_core.review.effort`), all summed over the
+rounds so far. A unit is reported where every point of a strategy has it; a point
+without it (an older ``curves.json``) leaves the unit out, as ``None`` does.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 # unit name -> the point's key
-UNITS = {"images": "labeled", "boxes": "boxes", "corrections": "corrections"}
+UNITS = {"images": "labeled", "boxes": "boxes", "corrections": "corrections",
+         "seconds": "seconds"}
 
 
 def _runs(strategy: dict) -> tuple[list[list[dict]], int]:
@@ -33,7 +37,7 @@ def mean_curve(strategy: dict, unit: str = "images"
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cost in ``unit`` (R,), mean, min and max of mAP50 over the seeds, R being the
     rounds every seed has finished. Images are the same for every seed at a round;
-    boxes and corrections are the mean over the seeds."""
+    boxes, corrections and seconds are the mean over the seeds."""
     runs, length = _runs(strategy)
     key = UNITS[unit]
     cost = np.array([[p[key] for p in run[:length]] for run in runs], np.float64).mean(0)
@@ -42,8 +46,8 @@ def mean_curve(strategy: dict, unit: str = "images"
 
 
 def labels_to_reach(labeled: np.ndarray, curve: np.ndarray, level: float) -> float | None:
-    """Cost (labels, boxes or corrections) where the linearly interpolated curve first
-    reaches ``level``; None when it never does."""
+    """Cost (labels, boxes, corrections or seconds) where the linearly interpolated
+    curve first reaches ``level``; None when it never does."""
     for i in range(len(curve)):
         if curve[i] >= level:
             if i == 0:
@@ -65,7 +69,7 @@ def summarize(curves: dict) -> dict:
         labeled, mean, _, _ = mean_curve(s)
         row = {"labeled": labeled.tolist(), "mean_map50": mean.round(4).tolist(),
                "seeds": len(s["seeds"])}
-        for unit in ("boxes", "corrections"):
+        for unit in ("boxes", "corrections", "seconds"):
             if has_unit(s, unit):
                 row[f"mean_{unit}"] = mean_curve(s, unit)[0].round(1).tolist()
         if reference is not None:
@@ -94,12 +98,12 @@ def summarize(curves: dict) -> dict:
 
 def format_table(summary: dict) -> str:
     """A Markdown table of :func:`summarize`'s result: the curve, the images needed to
-    reach random's final mAP50, the shares of random's images, boxes and corrections,
-    and the worst gap to random."""
+    reach random's final mAP50, the shares of random's images, boxes, corrections and
+    estimated annotator seconds, and the worst gap to random."""
     lines = ["| strategy | mAP50 per round (mean over seeds) | labels to random's final "
              "mAP50 | share of random's labels | of its boxes | of its corrections "
-             "| worst gap to random |",
-             "|---|---|---|---|---|---|---|"]
+             "| share of random's seconds | worst gap to random |",
+             "|---|---|---|---|---|---|---|---|"]
 
     def share(row: dict, unit: str) -> str:
         figures = row.get("to_random_final", {}).get(unit)
@@ -115,14 +119,16 @@ def format_table(summary: dict) -> str:
             "not reached" if needed is None else f"{needed:.0f}"
         lines.append(f"| {name} | {curve} | {reached} | {share(row, 'images')} | "
                      f"{share(row, 'boxes')} | {share(row, 'corrections')} | "
+                     f"{share(row, 'seconds')} | "
                      f"{'-' if gap is None else f'{gap * 100:+.1f} points'} |")
     return "\n".join(lines)
 
 
 def plot_curves(curves: dict, path: Path) -> None:
-    """Test mAP50 against labeled images, their boxes and the corrections they needed
-    (one panel per unit the curves have): per strategy the mean over seeds and its
-    min-max band. Written atomically as PNG."""
+    """Test mAP50 against labeled images, their boxes, the corrections they needed and
+    the annotator time estimated for them, in hours (one panel per unit the curves have,
+    two panels a row): per strategy the mean over seeds and its min-max band. Written
+    atomically as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,20 +136,27 @@ def plot_curves(curves: dict, path: Path) -> None:
 
     shown = {n: s for n, s in curves["strategies"].items() if s["seeds"]}
     units = [u for u in UNITS if all(has_unit(s, u) for s in shown.values())] or ["images"]
-    fig, axes = plt.subplots(1, len(units), figsize=(5.5 * len(units), 4.5), dpi=120,
+    columns = min(2, len(units))
+    rows = math.ceil(len(units) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.2 * rows), dpi=120,
                              sharey=True, squeeze=False)
     labels = {"images": "labeled images (train + val)", "boxes": "boxes in them",
-              "corrections": "corrections to the pre-labels"}
-    for ax, unit in zip(axes[0], units):
+              "corrections": "corrections to the pre-labels",
+              "seconds": "estimated annotator hours (published constants)"}
+    scale = {"seconds": 1 / 3600}
+    for ax, unit in zip(axes.flat, units):
         for name, s in shown.items():
             cost, mean, low, high = mean_curve(s, unit)
+            cost = cost * scale.get(unit, 1)
             style = {"color": "0.4", "linestyle": "--"} if name == "random" else {}
             line, = ax.plot(cost, mean, marker="o",
                             label=f"{name} ({len(s['seeds'])} seeds)", **style)
             ax.fill_between(cost, low, high, color=line.get_color(), alpha=0.15)
         ax.set_xlabel(labels[unit])
+        ax.set_ylabel("test mAP50")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test mAP50")
+    for ax in list(axes.flat)[len(units):]:
+        ax.set_visible(False)
     axes[0][-1].legend(loc="lower right")
     fig.suptitle("Label efficiency: test mAP50 against what the labels cost")
     fig.tight_layout()

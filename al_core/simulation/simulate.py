@@ -171,11 +171,13 @@ def _model_name(strategy: str, seed: int, r: int) -> str:
 
 
 def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int]) -> dict:
-    """The boxes and corrections (:mod:`al_core.review.corrections`) that labeling the round's
-    selection costs against the pre-labels of the model that selected it (the previous
-    round's; none at round 0: every box is drawn), summed with the earlier rounds'. Each
-    round's figures are kept in the project's meta, so a resumed run counts them once."""
-    from al_core.review.corrections import prelabel_corrections
+    """The boxes, corrections (:mod:`al_core.review.corrections`) and estimated annotator
+    seconds (:mod:`al_core.review.effort`) that labeling the round's selection costs against
+    the pre-labels of the model that selected it (the previous round's; none at round 0:
+    every box is drawn), summed with the earlier rounds'. Each round's figures are kept in
+    the project's meta, so a resumed run counts them once."""
+    from al_core.review.corrections import prelabel_corrections, summed_changes
+    from al_core.review.effort import counts_from_dict, published_model
     from al_core.training.prediction import predict_items
 
     key = f"sim-cost-round-{r}"
@@ -191,13 +193,19 @@ def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int]) 
                 predict_items(store, model_id, missing)
             for row in store.predictions(model_id, ids):
                 rows[row["item_id"]].append(row)
-        corrections = sum(prelabel_corrections(rows[i], truth[i]).corrections for i in ids)
+        changes = summed_changes(prelabel_corrections(rows[i], truth[i]) for i in ids)
         store.set_meta(key, json.dumps({"boxes": sum(len(b) for b in truth.values()),
-                                        "corrections": corrections}))
+                                        "corrections": changes.corrections, "images": len(ids),
+                                        "changes": changes.as_dict()}))
     rounds = [json.loads(store.get_meta(f"sim-cost-round-{k}") or "null") for k in range(r + 1)]
     if any(c is None for c in rounds):  # a run made before costs were counted
-        return {"boxes": None, "corrections": None}
-    return {unit: sum(c[unit] for c in rounds) for unit in ("boxes", "corrections")}
+        return {"boxes": None, "corrections": None, "seconds": None}
+    cost = {unit: sum(c[unit] for c in rounds) for unit in ("boxes", "corrections")}
+    if any("changes" not in c for c in rounds):  # a run made before seconds were estimated
+        return {**cost, "seconds": None}
+    model = published_model()  # the oracle has no real seconds: the published constants
+    return {**cost, "seconds": round(sum(model.seconds(counts_from_dict(c["changes"]),
+                                                       c["images"]) for c in rounds), 1)}
 
 
 # -- the whole simulation ---------------------------------------------------------
