@@ -3,7 +3,8 @@ at a time, or fix any image's labels (``?item=ID``). Deep link: ``?selection=TAG
 import streamlit as st
 
 from al_core.types import DEFAULT_MIN_SCORE
-from ui import params, review_editor, review_grid, review_nav, review_upload, state
+from ui import (params, review_boxlevel, review_editor, review_grid, review_nav, review_upload,
+                state)
 from ui.annotator import annotator
 from ui.chrome import page_entry
 from ui.flash import show_flash
@@ -126,13 +127,15 @@ with st.sidebar:
                  "slider starts with"):
         store.set_meta("review_min_score", str(min_score))
         st.rerun()
+    box_level = review_boxlevel.sidebar_toggle(
+        store, user, selection.model_id if selection is not None else None)
     st.caption(f"Annotator: **{md(user)}**")
 
 review_nav.lease_keeper(store.root, user)
 if selection is None:
     if selections:
         back_to_a_selection()
-    review_editor.render(store.root, None, user, min_score)
+    review_editor.render(store.root, None, user, min_score, box_level)
 else:
     st.session_state.setdefault("rv-mode", "One at a time")  # the grid may set it
     mode = mode_col.segmented_control("Mode", ["One at a time", "Grid"], required=True,
@@ -140,7 +143,7 @@ else:
     if mode == "Grid":
         review_grid.render(store.root, selection, user, min_score)
     else:
-        review_editor.render(store.root, selection, user, min_score)
+        review_editor.render(store.root, selection, user, min_score, box_level)
     review_upload.panel(store, selection, user)
     if store.has_oracle():
         review_upload.oracle_panel(store, selection)

@@ -182,3 +182,19 @@ def review_canvas(*, background: bytes, initial: dict, view: View, label: str, k
                        height=view.canvas_h, stroke_width=STROKE_PX, fill_color="rgba(0,0,0,0)",
                        font_size=FONT_PX, key=key, disabled=disabled)
     return result.boxes
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def with_accepted(background: bytes, boxes: tuple[tuple[str, tuple[float, ...]], ...]) -> bytes:
+    """The canvas background (JPEG bytes) with box-level review's accepted boxes drawn
+    faint on it (:func:`ui.draw.draw_dimmed`; ``(hex colour, canvas-pixel box)`` each):
+    they are part of the picture, not of the canvas, so they cannot be edited until
+    reopened."""
+    from ui.draw import draw_dimmed
+
+    if not boxes:
+        return background
+    image = draw_dimmed(Image.open(io.BytesIO(background)).convert("RGB"), boxes)
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue()

@@ -79,3 +79,43 @@ def _chip(draw: ImageDraw.ImageDraw, size: tuple[int, int], x1: int, y1: int, co
 def _light(hex_color: str) -> bool:
     r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
     return 0.299 * r + 0.587 * g + 0.114 * b > 140
+
+
+DIM_ALPHA = 0.75  # box-level review: an accepted box's dashes, this opaque
+HALO_ALPHA = 0.5  # under a white halo this opaque, so a dash shows on any colour
+DIM_FILL = 0.10  # and its inside, tinted this much
+DASH_PX = 6
+
+
+def _dashes(x1: int, y1: int, x2: int, y2: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The dashes of a rectangle's outline: :data:`DASH_PX` on, as much off."""
+    out = []
+    for start in range(x1, x2 + 1, 2 * DASH_PX):
+        end = min(start + DASH_PX - 1, x2)
+        out += [((start, y1), (end, y1)), ((start, y2), (end, y2))]
+    for start in range(y1, y2 + 1, 2 * DASH_PX):
+        end = min(start + DASH_PX - 1, y2)
+        out += [((x1, start), (x1, end)), ((x2, start), (x2, end))]
+    return out
+
+
+def draw_dimmed(image: Image.Image, boxes: Sequence[tuple[str, Sequence[float]]], *,
+                width: int = 2) -> Image.Image:
+    """A copy of ``image`` (RGB) with each ``(hex colour, [x1, y1, x2, y2] in its
+    pixels)`` drawn faint: a dashed outline (the colour at :data:`DIM_ALPHA` on a white
+    halo) and a light tint inside, no label chip. Box-level review draws the boxes it
+    accepted without asking this way, beside the solid, labeled boxes the annotator
+    decides on."""
+    base = image.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    for color, coords in boxes:
+        r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+        x1, y1, x2, y2 = _inside(list(coords), base.size)
+        draw.rectangle([x1, y1, x2, y2], fill=(r, g, b, round(255 * DIM_FILL)))
+        dashes = _dashes(x1, y1, x2, y2)
+        for a, z in dashes:
+            draw.line([a, z], fill=(255, 255, 255, round(255 * HALO_ALPHA)), width=width + 2)
+        for a, z in dashes:
+            draw.line([a, z], fill=(r, g, b, round(255 * DIM_ALPHA)), width=width)
+    return Image.alpha_composite(base, layer).convert("RGB")

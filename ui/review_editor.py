@@ -13,7 +13,7 @@ from al_core.formats.images import ImageError
 from al_core.review.save import prelabels
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
-from ui import browser, canvas, state
+from ui import browser, canvas, review_boxlevel, state
 from ui import review_nav as nav
 from ui.fragments import fragment, rerun_fragment
 from ui.text import css_color, md, md_code
@@ -23,10 +23,11 @@ HEADER_PX = 285  # what the page shows above and below the canvas, in CSS pixels
 NOTICES_PX = "_review_notices_px"  # set by the page: the height of a link's notices
 
 
-def _working(store: Store, item_id: int, selection: Selection | None, min_score: float
-             ) -> Working:
+def _working(store: Store, item_id: int, selection: Selection | None, min_score: float,
+             box_level: bool = False) -> Working:
     """The image's working boxes, opened now from its labels or pre-labels if needed, with
-    notes about where its pre-labels came from."""
+    notes about where its pre-labels came from; in box-level review, the pre-labels at or
+    above their class's threshold marked accepted."""
     notes: list[str] = []
     work = st.session_state["rv_work"]
     if item_id in work:
@@ -44,6 +45,9 @@ def _working(store: Store, item_id: int, selection: Selection | None, min_score:
         if item.status != "labeled" and store.unpredicted_items(model_id, [item_id]):
             notes.append(f"Model #{model_id}'s predictions are missing for this image: it is "
                          "shown without pre-labels.")
+        if box_level and item.status != "labeled" and preds:
+            preds, more = review_boxlevel.mark(store, model_id, preds)
+            notes += more
     labels = None
     if item.status == "labeled":
         labels = [LabeledBox(a.class_id, a.box) for a in store.annotations([item_id])[item_id]]
@@ -54,18 +58,21 @@ def _working(store: Store, item_id: int, selection: Selection | None, min_score:
     return w
 
 
-def editor(root, selection: Selection | None, user: str, min_score: float) -> None:
+def editor(root, selection: Selection | None, user: str, min_score: float,
+           box_level: bool = False) -> None:
     """Draw the editor for the current image (a fragment: see :func:`render`)."""
     with Store(root) as store:
-        _editor(store, selection, user, min_score)
+        _editor(store, selection, user, min_score, box_level)
 
 
 @fragment("the review editor")
-def render(root, selection: Selection | None, user: str, min_score: float) -> None:
-    editor(root, selection, user, min_score)
+def render(root, selection: Selection | None, user: str, min_score: float,
+           box_level: bool = False) -> None:
+    editor(root, selection, user, min_score, box_level)
 
 
-def _editor(store: Store, selection: Selection | None, user: str, min_score: float) -> None:
+def _editor(store: Store, selection: Selection | None, user: str, min_score: float,
+            box_level: bool) -> None:
     # Every optional element sits inside a container drawn on every run, so the fragment's
     # element tree keeps one shape from image to image: Streamlit's browser side fails
     # ("'setIn' cannot be called on an ElementNode", a blank page) when a rerun puts a
@@ -94,7 +101,7 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         return
     nav.renew(store, item_id, user)
     item = store.item(item_id)
-    w = _working(store, item_id, selection, min_score)
+    w = _working(store, item_id, selection, min_score, box_level)
     w.set_min_score(min_score)
     if st.session_state["rv_class"] is None:
         st.session_state["rv_class"] = classes[0].id
@@ -111,7 +118,8 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         image_slot = st.container()
         st.caption("Drag on the image to draw a box · **E** edit mode: move, resize, click a "
                    "selected box to retype its class · **N** draw again · **Del** deletes the "
-                   "selected box")
+                   "selected box" + (" · **O** reopens the boxes accepted without asking"
+                                     if box_level else ""))
     try:
         background = canvas.background_jpeg(str(store.image_path(item)), _mtime(store, item),
                                             view.canvas_w, view.canvas_h)
@@ -124,6 +132,8 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
             _draw(w, classes, view, background)
     with side:
         _actions(store.root, selection, user, w, broken=background is None)
+        if box_level:
+            review_boxlevel.panel(w)
         with st.container():
             if msg and msg[0] in ("warning", "error"):
                 getattr(st, msg[0])(msg[1])
@@ -137,6 +147,7 @@ def _draw(w: Working, classes, view, background: bytes) -> None:
         st.image(background, width=view.canvas_w)
         st.caption("Boxes hidden (H shows them).")
         return
+    background = review_boxlevel.background(w, background, classes, view)
     key = canvas.canvas_key(w.tag, view)
     label = canvas.chip_names(classes).get(st.session_state["rv_class"], "")
     # One initial drawing per key: edits made on the canvas are already on it. Passing

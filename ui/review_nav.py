@@ -170,7 +170,8 @@ def _submit(store: Store, selection: Selection | None, user: str, accept: bool,
         result = submit_review(
             store, w.item_id, w.final(), author=user,
             action="accept" if accept and not w.dirty else "save", prelabels=w.shown(),
-            expected_version=w.base_version, selection=selection, seconds=w.seconds())
+            expected_version=w.base_version, selection=selection, seconds=w.seconds(),
+            auto_accepted=w.accepted())
     except StaleLabelsError as exc:
         del st.session_state["rv_work"][w.item_id]  # reopened with their labels
         msg("error", f"Not saved: {md(exc)}. It now shows their labels.")
@@ -182,10 +183,11 @@ def _submit(store: Store, selection: Selection | None, user: str, accept: bool,
     c = result.changes
     joined = f"; joined {result.split}" if result.split else ""
     dropped = f"; {result.dropped} stray-click boxes dropped" if result.dropped else ""
-    n = len(w.final())
-    msg("success", f"Saved #{w.item_id}: {n} box{'' if n == 1 else 'es'} ({c.kept} kept, "
-                   f"{c.moved} moved, {c.relabeled} relabeled, {c.deleted} deleted, "
-                   f"{c.added} added){joined}{dropped}.")
+    n, auto = len(w.final()), len(w.accepted())
+    accepted = f", {auto} accepted without asking" if auto else ""
+    msg("success", f"Saved #{w.item_id}: {n + auto} box{'' if n + auto == 1 else 'es'} "
+                   f"({c.kept} kept, {c.moved} moved, {c.relabeled} relabeled, {c.deleted} "
+                   f"deleted, {c.added} added{accepted}){joined}{dropped}.")
     return True
 
 

@@ -6,6 +6,11 @@ list, the score threshold, undo) rewrites it and bumps ``rev``, which gives the 
 new key and so a fresh drawing. Every change pushes the previous boxes on an undo stack.
 Boxes are ``{class_id, box: [x1, y1, x2, y2] image pixels, score, pred}``: ``score`` and
 ``pred`` (the index of the pre-label it still is) only while it is an untouched pre-label.
+
+Box-level review: a pre-label marked ``accepted`` (at or above its class's threshold,
+:mod:`al_core.review.auto_accept`) is not among the boxes the annotator works on; it is
+saved beside them as auto-accepted (:meth:`Working.accepted`) until :meth:`Working.reopen`
+puts it back among them, an ordinary pre-label again.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ class Working:
     notes: list[str] = field(default_factory=list)  # where the pre-labels came from
     initial: list[dict] = field(default_factory=list)  # the labels it opened with
     serial: int = field(default_factory=lambda: next(_serials))  # one per opening
+    reopened: bool = False  # box-level review: the accepted pre-labels were reopened
 
     @property
     def tag(self) -> str:
@@ -64,17 +70,56 @@ class Working:
             w.boxes = w._visible_prelabels()
         return w
 
+    def _asked(self, p: dict) -> bool:
+        """Whether a pre-label is among the boxes the annotator decides on (not accepted
+        without asking, or reopened)."""
+        return self.reopened or not p.get("accepted")
+
     def _visible_prelabels(self) -> list[dict]:
         return [{"class_id": p["class_id"], "box": list(p["box"]), "score": p["score"], "pred": k}
                 for k, p in enumerate(self.prelabels)
-                if p["score"] >= self.min_score and k not in self.deleted_preds]
+                if p["score"] >= self.min_score and k not in self.deleted_preds
+                and self._asked(p)]
 
     def shown(self) -> list[LabeledBox]:
         """What the annotator was shown to start from: the changes are counted against it."""
         if self.from_labels:
             return [LabeledBox(b["class_id"], Box(*b["box"])) for b in self.initial]
         return [LabeledBox(p["class_id"], Box(*p["box"])) for p in self.prelabels
-                if p["score"] >= self.min_score]
+                if p["score"] >= self.min_score and self._asked(p)]
+
+    def accepted(self) -> list[LabeledBox]:
+        """Box-level review: the pre-labels saved without asking (those at or above their
+        class's threshold and the score shown), clipped; none once reopened."""
+        if self.from_labels or self.reopened:
+            return []
+        out = []
+        for p in self.prelabels:
+            if p.get("accepted") and p["score"] >= self.min_score:
+                box = clip_box(p["box"], self.width, self.height)
+                if box is not None:
+                    out.append(LabeledBox(p["class_id"], box))
+        return out
+
+    def accepted_boxes(self) -> list[dict]:
+        """:meth:`accepted` as pre-label dicts ``{class_id, box, score}``, to draw."""
+        if self.from_labels or self.reopened:
+            return []
+        return [p for p in self.prelabels if p.get("accepted") and p["score"] >= self.min_score]
+
+    def reopen(self) -> int:
+        """Put the accepted pre-labels among the boxes to decide on (as pre-labels, at the
+        end). Not an edit: like the threshold it stays through undo. Returns how many."""
+        back = len(self.accepted_boxes())
+        if not back:
+            return 0
+        self.reopened = True
+        present = {b["pred"] for b in self.boxes}
+        self.boxes = self.boxes + [b for b in self._visible_prelabels()
+                                   if b["pred"] not in present
+                                   and self.prelabels[b["pred"]].get("accepted")]
+        self.rev += 1
+        return back
 
     def final(self) -> list[LabeledBox]:
         """The boxes to save, clipped to the image (stray-click boxes dropped)."""
@@ -185,6 +230,10 @@ class Working:
                       if b["pred"] is None or b["score"] >= self.min_score]
         self.deleted_preds = {p for p in self.deleted_preds
                               if p not in {b["pred"] for b in self.boxes}}
+        if self.reopened:  # reopened boxes stay, though the change undone came before
+            present = {b["pred"] for b in self.boxes}
+            self.boxes += [b for b in self._visible_prelabels() if b["pred"] not in present
+                           and self.prelabels[b["pred"]].get("accepted")]
         self.rev += 1
         return True
 

@@ -84,7 +84,8 @@ def cmd_export(args) -> int:
         filters = {"selection": args.selection, "min_score": args.min_score,
                    **{k: v for k, v in filters.items() if v is not None}}
     fn = export_coco if args.format == "coco" else export_yolo
-    counts = fn(Store(args.project), args.out, **filters)
+    counts = fn(Store(args.project), args.out,
+                without_auto_accepted=args.without_auto_accepted, **filters)
     print(f"wrote {printable(args.out, None)}: {counts['images']} images, "
           f"{counts['annotations']} boxes, "
           f"{counts['categories']} categories")

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "not, with the model's pre-labels (coco only)")
     p.add_argument("--min-score", type=float, default=PRELABEL_MIN_SCORE,
                    help="pre-labels from this score (default %(default)s)")
+    p.add_argument("--without-auto-accepted", action="store_true",
+                   help="leave out the boxes box-level review accepted without asking "
+                        "(keeping only the boxes people decided)")
 
     p = command("query", data.cmd_query, "pick the next batch to label with a strategy (plus a "
                 "random control slice) and store it as a named selection")

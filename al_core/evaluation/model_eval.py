@@ -27,6 +27,12 @@ def test_ground_truth(store: Store) -> tuple[GroundTruth, list[int], str]:
     if not item_ids:
         raise ValueError("the project has no labeled test items: split the labeled items "
                          "first (python -m al_core split)")
+    auto = sorted(store.items_with_auto_accepted(item_ids))
+    if auto:  # the store never puts them there (Store.set_splits, set_labels): refuse
+        raise ValueError(f"{len(auto)} test images (e.g. #{auto[0]}) have auto-accepted boxes, "
+                         "labels no person checked; a model is never scored against them. "
+                         "Review those images again on the Review page (?item=ID) and save "
+                         "them, then evaluate")
     return labels_ground_truth(store, item_ids), item_ids, digest
 
 

@@ -31,6 +31,16 @@ def _atomic_write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _kept(store: Store, items, without_auto_accepted: bool) -> dict[int, list]:
+    """The boxes to export per item: all its labels, or with ``without_auto_accepted``
+    those a person decided (auto-accepted boxes of box-level review left out)."""
+    anns = store.annotations([i.id for i in items])
+    if without_auto_accepted:
+        auto = store.auto_accepted_ids([i.id for i in items])
+        anns = {i: [a for a in found if a.id not in auto] for i, found in anns.items()}
+    return anns
+
+
 def _labeled_items(store: Store, split: str | None, tag: str | None) -> list:
     if tag is not None and tag not in SPLITS and tag not in store.tags():
         raise ValueError(f"no items carry the tag {tag!r} (tags: "
@@ -38,12 +48,15 @@ def _labeled_items(store: Store, split: str | None, tag: str | None) -> list:
     return store.items(status="labeled", split=split, tag=tag)
 
 
-def coco_instances(store: Store, *, split: str | None = None, tag: str | None = None) -> dict:
+def coco_instances(store: Store, *, split: str | None = None, tag: str | None = None,
+                   without_auto_accepted: bool = False) -> dict:
     """The labeled items (optionally one split or tag) as a COCO instances dict; image
     ids are item ids, category ids are class ids, file names are the items' relative
-    paths, made unique where two folders hold one (:func:`export_file_names`)."""
+    paths, made unique where two folders hold one (:func:`export_file_names`).
+    ``without_auto_accepted`` leaves out the boxes box-level review saved without asking
+    (the images stay, with the boxes people decided)."""
     items = _labeled_items(store, split, tag)
-    anns = store.annotations([i.id for i in items])
+    anns = _kept(store, items, without_auto_accepted)
     names = export_file_names(items, store.images_dir)
     annotations = []
     for item in items:
@@ -76,19 +89,20 @@ def coco_results(store: Store, model_id: int, item_ids: list[int]) -> list[dict]
 PRELABEL_MIN_SCORE = DEFAULT_MIN_SCORE  # the review screen's default: one threshold everywhere
 
 
-def coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SCORE) -> dict:
+def coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SCORE,
+                   without_auto_accepted: bool = False) -> dict:
     """A selection's items, in rank order, as COCO instances for an external labeling
     tool (CVAT, Label Studio and FiftyOne read it). An item already labeled carries its
     labels; the others carry the selection model's predictions with score >= ``min_score``
     as pre-labels, each keeping its ``score``. Image ids are item ids; file names as in
-    :func:`coco_instances`."""
+    :func:`coco_instances`; ``without_auto_accepted`` as there."""
     if not 0 <= min_score <= 1:
         raise ValueError(f"min_score {min_score!r} must be between 0 and 1")
     selection = store.selection(tag)
     ids = [i.item_id for i in selection.items]
     items = {i.id: i for i in store.items(ids=ids)}
     names = export_file_names(items.values(), store.images_dir)
-    labels = store.annotations(ids)
+    labels = _kept(store, list(items.values()), without_auto_accepted)
     model = selection.model_id
     prelabels: dict[int, list[dict]] = {i: [] for i in ids}
     if model is not None:
@@ -121,12 +135,16 @@ def coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SC
 
 
 def export_coco(store: Store, out: str | Path, *, selection: str | None = None,
-                min_score: float = PRELABEL_MIN_SCORE, **filters) -> dict:
-    """Write the labeled items (by ``filters``), or a selection's batch with pre-labels."""
+                min_score: float = PRELABEL_MIN_SCORE, without_auto_accepted: bool = False,
+                **filters) -> dict:
+    """Write the labeled items (by ``filters``), or a selection's batch with pre-labels;
+    ``without_auto_accepted`` leaves out the boxes box-level review saved without asking."""
     if selection is not None and any(v is not None for v in filters.values()):
         raise ValueError("a selection is exported whole; --split and --tag do not apply")
-    data = coco_selection(store, selection, min_score=min_score) if selection is not None \
-        else coco_instances(store, **filters)
+    data = coco_selection(store, selection, min_score=min_score,
+                          without_auto_accepted=without_auto_accepted) \
+        if selection is not None else \
+        coco_instances(store, without_auto_accepted=without_auto_accepted, **filters)
     _atomic_write_text(Path(out), json.dumps(data))
     return {"images": len(data["images"]), "annotations": len(data["annotations"]),
             "categories": len(data["categories"])}
@@ -247,13 +265,14 @@ def _owned_files(out: Path) -> set[PurePosixPath]:
 
 
 def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
-                tag: str | None = None) -> dict:
+                tag: str | None = None, without_auto_accepted: bool = False) -> dict:
     """A YOLO dataset: ``images/<split>/``, ``labels/<split>/`` (``class cx cy w h``,
     normalised), ``data.yaml`` with the class names. Items without a split go to
     ``unsplit``. Written into a new or empty folder, or over an earlier export of ours:
     then only the files that export wrote (listed in its ``.als-export.json``) are
     replaced or removed, and anything else in the folder (weights, runs, notes) is left
-    as it is. The new files are made in a private folder beside ``out_dir`` first, so a
+    as it is. ``without_auto_accepted`` as in :func:`coco_instances`. The new files are
+    made in a private folder beside ``out_dir`` first, so a
     failure (disk full) changes nothing. Raises ValueError for a folder that is not ours,
     or when a new file would overwrite one the export does not own."""
     out = Path(out_dir).resolve()
@@ -261,7 +280,7 @@ def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
     classes = store.classes()
     index = {c.id: k for k, c in enumerate(classes)}
     items = _labeled_items(store, split, tag)
-    anns = store.annotations([i.id for i in items])
+    anns = _kept(store, items, without_auto_accepted)
     names = _yolo_names(items)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))

@@ -72,12 +72,16 @@ def prelabels(store: Store, model_id: int | None, item_ids: Sequence[int], *,
 def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, author: str,
                   action: str, prelabels: Sequence[LabeledBox] = (),
                   expected_version: int | None = None, selection: Selection | None = None,
-                  seconds: float | None = None) -> ReviewResult:
+                  seconds: float | None = None,
+                  auto_accepted: Sequence[LabeledBox] = ()) -> ReviewResult:
     """Save an item's reviewed boxes in one transaction: the labels (clipped to the image;
     boxes with a side under :data:`MIN_BOX_SIDE_PX` dropped), a review row with ``author``,
     the selection's round, ``seconds`` spent and the changes against ``prelabels`` (the
     boxes the annotator was shown), the edit history, the release of the item's lease; an
     item without a split joins train or val at once (:func:`split_for_new_label`).
+    ``auto_accepted``: pre-labels saved beside ``boxes`` without the annotator being asked
+    (box-level review, :mod:`al_core.review.auto_accept`), marked as such; ``prelabels``
+    are then only the boxes the annotator was asked about.
 
     ``action`` is one of :data:`ACTIONS`. Raises :class:`StaleLabelsError` when
     ``expected_version`` is given and the labels changed since (naming who changed them),
@@ -89,7 +93,7 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, au
         raise ValueError("a review needs the annotator's name")
     author = normalize_name(author, kind="person")  # as the lease was taken
     known = {c.id: c.name for c in store.classes()}
-    unknown = sorted({b.class_id for b in boxes} - set(known))
+    unknown = sorted({b.class_id for b in [*boxes, *auto_accepted]} - set(known))
     if unknown:
         raise ValueError(f"class id {unknown[0]} is not a class of this project "
                          f"(classes: {', '.join(known.values()) or 'none'}); nothing was saved")
@@ -107,17 +111,23 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, au
                 "see theirs")
         clean = [LabeledBox(b.class_id, c) for b in boxes
                  if (c := clip_box(b.box.as_list(), item.width, item.height)) is not None]
+        auto = [LabeledBox(b.class_id, c) for b in auto_accepted
+                if (c := clip_box(b.box.as_list(), item.width, item.height)) is not None]
         changes = match_changes(prelabels, clean)
+        reason = f"reviewed for selection {selection.tag}" if selection else "reviewed"
+        if auto:
+            reason += f"; {len(auto)} boxes auto-accepted above their class thresholds"
         version = store.save_review(
-            item_id, clean, author=author, action=action, source=_SOURCE[action],
+            item_id, auto + clean, author=author, action=action, source=_SOURCE[action],
             selection_id=selection.id if selection else None,
             round=selection.round if selection else None, seconds=seconds,
-            prelabels=len(prelabels), changes=changes.as_dict(),
-            reason=f"reviewed for selection {selection.tag}" if selection else "reviewed")
+            prelabels=len(prelabels), changes=changes.as_dict(), reason=reason,
+            auto_accepted=[True] * len(auto) + [False] * len(clean))
         split = split_for_new_label(store, item_id) if item.split is None else None
         if split is not None:
             store.set_splits({item_id: split})
-    return ReviewResult(item_id, version, changes, split, len(boxes) - len(clean))
+    return ReviewResult(item_id, version, changes, split,
+                        len(boxes) + len(auto_accepted) - len(clean) - len(auto))
 
 
 def label_selection_from_oracle(store: Store, tag: str, *,

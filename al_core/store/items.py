@@ -2,6 +2,7 @@
 and tags."""
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -133,11 +134,23 @@ class ItemsMixin:
 
     def set_labels(self, item_id: int, boxes: Sequence[LabeledBox], *, source: str,
                    author: str | None = None, round: int | None = None,
-                   reason: str | None = None) -> int:
+                   reason: str | None = None,
+                   auto_accepted: Sequence[bool] | None = None) -> int:
         """Replace the item's boxes, mark it labeled, append the change to the history.
-        Returns the item's new label version."""
+        ``auto_accepted`` (one flag per box) marks the boxes saved without a person
+        looking at them (box-level review). Returns the item's new label version.
+        Raises ValueError when the flags do not match the boxes, or for auto-accepted
+        boxes on a test item (the test split holds only labels people made)."""
+        flags = [bool(f) for f in auto_accepted] if auto_accepted is not None \
+            else [False] * len(boxes)
+        if len(flags) != len(boxes):
+            raise ValueError(f"{len(flags)} auto_accepted flags for {len(boxes)} boxes")
         with self.write():
             item = self.item(item_id)
+            if item.split == "test" and any(flags):
+                raise ValueError(f"image #{item_id} is in the frozen test split: its labels "
+                                 "cannot include auto-accepted boxes (the test split holds "
+                                 "only labels people made); nothing was saved")
             before = [[a.class_id, *a.box.as_list()] for a in self.annotations([item_id])[item_id]]
             after = [[b.class_id, *b.box.as_list()] for b in boxes]
             self.db.execute("DELETE FROM annotations WHERE item_id = ?", [item_id])
@@ -145,7 +158,8 @@ class ItemsMixin:
             self.db["annotations"].insert_all(
                 {"item_id": item_id, "class_id": b.class_id, "x1": b.box.x1, "y1": b.box.y1,
                  "x2": b.box.x2, "y2": b.box.y2, "source": source, "author": author,
-                 "round": round, "created": stamp} for b in boxes)
+                 "round": round, "created": stamp, "auto_accepted": int(f)}
+                for b, f in zip(boxes, flags))
             version = item.label_version + 1
             self.db.execute(
                 "UPDATE items SET status = 'labeled', label_version = ?, labeled_by = ?, "
@@ -155,6 +169,43 @@ class ItemsMixin:
                 "item_id": item_id, "label_version": version, "before": json.dumps(before),
                 "after": json.dumps(after), "author": author, "reason": reason, "at": stamp})
         return version
+
+    def auto_accepted_ids(self, item_ids: Sequence[int] | None = None) -> set[int]:
+        """The ids of the current boxes (of these items, or all) that were auto-accepted."""
+        if item_ids is None:
+            return {r[0] for r in self.db.execute(
+                "SELECT id FROM annotations WHERE auto_accepted = 1")}
+        out: set[int] = set()
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start:start + 500])
+            out |= {r[0] for r in self.db.execute(
+                "SELECT id FROM annotations WHERE auto_accepted = 1 AND item_id IN "
+                f"({','.join('?' * len(chunk))})", chunk)}
+        return out
+
+    def items_with_auto_accepted(self, item_ids: Sequence[int] | None = None) -> set[int]:
+        """The items (of these, or all) whose current labels include an auto-accepted box."""
+        if item_ids is None:
+            return {r[0] for r in self.db.execute(
+                "SELECT DISTINCT item_id FROM annotations WHERE auto_accepted = 1")}
+        out: set[int] = set()
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start:start + 500])
+            out |= {r[0] for r in self.db.execute(
+                "SELECT DISTINCT item_id FROM annotations WHERE auto_accepted = 1 AND "
+                f"item_id IN ({','.join('?' * len(chunk))})", chunk)}
+        return out
+
+    def split_identity(self, split: str) -> tuple[list[int], str]:
+        """A split's labeled items and a hash of their ids and label versions (as
+        ``test_set_identity``): anything computed from the split's labels is stale
+        once this hash changes."""
+        if split not in SPLITS:
+            raise ValueError(f"split {split!r} is not one of {SPLITS}")
+        rows = self.db.execute("SELECT id, label_version FROM items WHERE split = ? "
+                               "AND status = 'labeled' ORDER BY id", [split]).fetchall()
+        digest = hashlib.sha256(json.dumps([list(r) for r in rows]).encode()).hexdigest()[:16]
+        return [r[0] for r in rows], digest
 
     def label_history(self, item_id: int) -> list[dict]:
         return [dict(r, before=json.loads(r["before"]), after=json.loads(r["after"]))
@@ -224,7 +275,16 @@ class ItemsMixin:
 
     # -- splits and tags ----------------------------------------------------
     def set_splits(self, assignment: dict[int, str | None]) -> None:
+        """Set items' splits in one transaction. Raises ValueError (nothing changed) for
+        an unknown split, or for an item whose labels include auto-accepted boxes sent
+        to test: the test split holds only labels people made."""
         with self.write():
+            to_test = [i for i, s in assignment.items() if s == "test"]
+            auto = sorted(self.items_with_auto_accepted(to_test)) if to_test else []
+            if auto:
+                raise ValueError(f"image #{auto[0]} ({len(auto)} in all) has auto-accepted "
+                                 "boxes and cannot join the test split (it holds only labels "
+                                 "people made); nothing was changed")
             for item_id, split in assignment.items():
                 if split is not None and split not in SPLITS:
                     raise ValueError(f"split {split!r} is not one of {SPLITS}")

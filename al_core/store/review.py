@@ -7,6 +7,7 @@ back an hour once stretched a 5-minute lease to 65). ``expires`` keeps the wall 
 was meant to end at, for people to read."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from sqlite_utils import Database
@@ -120,18 +121,21 @@ class ReviewMixin:
     def save_review(self, item_id: int, boxes: Sequence[LabeledBox], *, author: str,
                     action: str, source: str, selection_id: int | None, round: int | None,
                     seconds: float | None, prelabels: int, changes: dict[str, int],
-                    reason: str) -> int:
+                    reason: str, auto_accepted: Sequence[bool] | None = None) -> int:
         """Write the labels, the review row and the history, and release ``author``'s
-        lease, in one transaction; returns the new label version. The caller
-        (:func:`al_core.review.save.submit_review`) checks versions, leases and classes."""
+        lease, in one transaction; returns the new label version. ``auto_accepted``: one
+        flag per box, set for a box saved without a person looking at it (the review row
+        counts them). The caller (:func:`al_core.review.save.submit_review`) checks
+        versions, leases and classes."""
         with self.write():
             version = self.set_labels(item_id, boxes, source=source, author=author,
-                                      round=round, reason=reason)
+                                      round=round, reason=reason, auto_accepted=auto_accepted)
             self.db["reviews"].insert({
                 "item_id": item_id, "selection_id": selection_id, "round": round,
                 "author": author, "action": action, "seconds": seconds,
                 "label_version": version, "prelabels": prelabels, "boxes": len(boxes),
-                **changes, "at": now()})
+                **changes, "auto_accepted": sum(map(bool, auto_accepted or ())),
+                "at": now()})
             self.db.execute("DELETE FROM skips WHERE item_id = ?", [item_id])
             self.release(item_id, author)
         return version
@@ -163,3 +167,19 @@ class ReviewMixin:
         total, labeled, skipped, held = row
         return {"total": total, "labeled": labeled, "skipped": skipped, "held": held,
                 "left": total - labeled - skipped}
+
+    # -- box-level review's thresholds -------------------------------------------------
+    def auto_accept_thresholds(self, model_id: int, val_set_hash: str) -> dict | None:
+        """The stored thresholds of a model on the validation set of this identity
+        (``{"settings": {...}, "classes": {...}}``), or None."""
+        row = self.db.execute("SELECT settings, classes FROM auto_accept_thresholds WHERE "
+                              "model_id = ? AND val_set_hash = ?",
+                              [model_id, val_set_hash]).fetchone()
+        return {"settings": json.loads(row[0]), "classes": json.loads(row[1])} if row else None
+
+    def save_auto_accept_thresholds(self, model_id: int, val_set_hash: str, *,
+                                    settings: dict, classes: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO auto_accept_thresholds (model_id, val_set_hash, settings, "
+            "classes, created) VALUES (?, ?, ?, ?, ?)",
+            [model_id, val_set_hash, json.dumps(settings), json.dumps(classes), now()])

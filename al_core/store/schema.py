@@ -334,6 +334,30 @@ def m008_monotonic_heartbeats_and_leases(db: Database) -> None:
     ALTER TABLE claims ADD COLUMN expires_mono REAL
     """)
 
+
+@migrations()
+def m009_auto_accepted_boxes(db: Database) -> None:
+    # Box-level review (al_core.review.auto_accept): a pre-label scoring at or above its
+    # class's threshold is saved without a person looking at it. Such a box is marked
+    # (a column, not a fifth annotations.source: the box still came from a review of the
+    # image, and the CHECK would mean rebuilding the table); a review counts them; the
+    # thresholds are stored per model and validation set (their ids and label versions),
+    # so a new model or new validation labels never reuse old ones.
+    _run(db, """
+    ALTER TABLE annotations ADD COLUMN auto_accepted INTEGER NOT NULL DEFAULT 0
+        CHECK (auto_accepted IN (0, 1));
+    ALTER TABLE reviews ADD COLUMN auto_accepted INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE auto_accept_thresholds (
+        model_id INTEGER NOT NULL REFERENCES models (id),
+        val_set_hash TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        classes TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (model_id, val_set_hash)
+    )
+    """)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)

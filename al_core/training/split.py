@@ -4,6 +4,11 @@ train / val / test by a distribution, seeded, stratified by class where possible
 The test split is frozen once it exists: later splits only deal new items into train
 and val, so every model is evaluated on the same test set. ``resplit=True`` is the one
 explicit way to redraw it.
+
+An image whose labels include auto-accepted boxes (box-level review,
+``al_core.review.auto_accept``) never joins test, whatever the distribution: it is dealt
+to train and val only, and the store refuses it too (``Store.set_splits``). Pseudo-labels
+never reach the labels at all (``al_core.training.pseudo_labels``).
 """
 from __future__ import annotations
 
@@ -127,7 +132,15 @@ def split_project(store: Store, *, distribution: dict[str, float] | None = None,
     labels = store.annotations([item.id for item in candidates])
     item_classes = {i: [a.class_id for a in anns] for i, anns in labels.items()}
     frequency = Counter(a.class_id for anns in store.annotations().values() for a in anns)
-    plan = plan_split(item_classes, distribution, seed=seed, class_frequency=frequency)
+    auto = store.items_with_auto_accepted(list(item_classes))
+    plan = plan_split({i: c for i, c in item_classes.items() if i not in auto}, distribution,
+                      seed=seed, class_frequency=frequency)
+    if auto:  # never test: train and val in their shares
+        no_test = {**distribution, "test": 0.0}
+        if no_test.get("train", 0) + no_test.get("val", 0) <= 0:
+            no_test["train"] = 1.0
+        plan.update(plan_split({i: item_classes[i] for i in auto}, no_test, seed=seed,
+                               class_frequency=frequency))
     with store.write():
         store.set_splits(plan)
         if any(s == "test" for s in plan.values()):
