@@ -13,7 +13,8 @@ from al_core.decide.retrain import start_retrain
 from al_core.evaluation.history import model_history
 from al_core.formats.json_input import JsonInputError, parse_json
 from al_core.jobs import runner as jobs
-from al_core.training.config import TrainConfig, merge_config
+from al_core.training.config import merge_config
+from al_core.training.data_fit import fit_first_config
 from al_core.training.memory_fit import check_fits
 from ui import state
 from ui.chrome import page_entry
@@ -37,22 +38,31 @@ def retrain_form() -> None:
     st.markdown(f"A new version from the config of **#{active} {md(base['name'])}**, the active "
                 "model, trained on the current labels, then run on the test split and "
                 "compared with it." if base else
-                "No active model yet: the first version starts from the default config.")
+                "No active model yet: the first version starts from the default config, "
+                "fitted to your labeled boxes (input size, batch size, length).")
     train_n, val_n = store.count_items(split="train"), store.count_items(split="val")
     outside = store.count_items(status="labeled", unsplit=True)
     st.markdown(f"Trains on **{train_n:,}** images, validates on **{val_n:,}**. "
                 + (f":orange[**{outside:,}** labeled images have no split and are left out: "
                    "split them on the Project page first.]" if outside else ""))
+    fitted = None
+    if base is None:  # the first model: the defaults fitted to the labeled boxes
+        first, fitted = fit_first_config(store, {}, memory_images=train_n + val_n)
     c1, c2 = st.columns(2)
-    c1.code(json.dumps(base["config"] if base else TrainConfig().to_dict(), indent=1),
+    c1.code(json.dumps(base["config"] if base else first.to_dict(), indent=1),
             language="json")
+    if fitted is not None:
+        c1.caption("Fitted to your labeled boxes (an override key wins):\n"
+                   + "\n".join(f"- {md(r)}" for r in fitted.reasons))
+        if fitted.warning:
+            c1.warning(md(fitted.warning), icon=":material/visibility_off:")
     text = c2.text_area("Override (JSON)", placeholder='{"epochs": 40}', height=120,
                         help="Any of the keys on the left; unknown keys and out-of-range "
                              "values are refused.")
     override, problem = {}, None
     try:
         override = parse_json(text or "{}", "The override", expect=dict)
-        check_fits(merge_config(base["config"] if base else TrainConfig(), override),
+        check_fits(merge_config(base["config"] if base else first, override),
                    train_n + val_n)
     except JsonInputError as exc:  # too large, too deep, not JSON, not an object
         problem = f"{exc}."
@@ -115,6 +125,10 @@ def history() -> None:
         "status": r.status, "test mAP50": _test_map(r), "labels": _trained_on(r),
         "decision": r.decision or "—"} for r in rows]), hide_index=True, width="stretch")
     st.caption("● marks the active model. Comparisons and their curves: Compare page.")
+    warned = [m for m in models if m["metrics"].get("warning")]
+    if warned:  # e.g. a model that learned nothing: never a silent 0.000
+        st.warning(f"Model #{warned[-1]['id']}: {md(warned[-1]['metrics']['warning'])}",
+                   icon=":material/warning:")
     with st.expander("Each version: its config against its parent's, and why it is where "
                      "it is", icon=":material/gavel:"):
         st.markdown("\n".join(  # each line one row, whatever a name or a reason holds

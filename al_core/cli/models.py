@@ -16,6 +16,7 @@ from al_core.jobs import runner as jobs
 from al_core.names import printable
 from al_core.store import Store
 from al_core.training.candidates import create_candidate
+from al_core.training.data_fit import describe_fit
 
 MAX_WARNINGS_SHOWN = 20
 
@@ -115,6 +116,8 @@ def cmd_train(args) -> int:
           + (" are left out: run `python -m al_core split` first" if unsplit else ""),
           file=sys.stderr)
     model_id = create_candidate(store, base_model_id=args.base, override=override)
+    for line in describe_fit(store.model(model_id)["metrics"].get("data_fit")):
+        print(line, file=sys.stderr)
     job_id = jobs.start_job(store, "train", {"model_id": model_id})
     ahead = jobs.job_ahead(store, job_id)
     print(f"model #{model_id} training in job {job_id}" + (
@@ -133,6 +136,8 @@ def cmd_train(args) -> int:
               "train images" + (f" and {pseudo} pseudo-labeled pool images" if pseudo else "")
               + f"; not active yet: `compare --new {model_id}` decides whether it replaces "
               "the active model")
+        if metrics.get("warning"):
+            print(f"warning: {metrics['warning']}", file=sys.stderr)
     return code
 
 

@@ -150,8 +150,10 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
     else:
         # patience 0: every round trains its full epochs, as before the product's
         # default stopped on a val plateau (a --train-config may still set it)
+        # fit_to_data False: the simulation sets each round's budget itself (SimConfig)
         model_id = create_candidate(store, override={"patience": 0, **config.train,
-                                                     "epochs": epochs, "seed": seed}, name=name)
+                                                     "epochs": epochs, "seed": seed}, name=name,
+                                    fit_to_data=False)
         train_model(store, model_id, log_line=lambda line: say(f"  {line}")
                     if line.startswith("warm start:") and r > 0 else None)
     test_ids, _ = store.test_set_identity()

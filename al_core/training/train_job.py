@@ -15,6 +15,7 @@ from al_core.store import Store
 from al_core.training.checkpoints import atomic_save, build_detector, load_checkpoint
 from al_core.training.config import TrainConfig, merge_config
 from al_core.training.data import load_items, load_split
+from al_core.training.data_fit import describe_fit, learned_nothing
 from al_core.training.loop import SplitData, describe_stop, train_loop, use_allowed_cpus
 from al_core.training.memory_fit import check_fits
 from al_core.training.prediction import predict_items
@@ -49,7 +50,10 @@ def train_model(store: Store, model_id: int, *,
     if config.pseudo_label_score:
         train = _with_pseudo_labels(store, row["parent_id"], config, train, index, log_line,
                                     progress, should_stop)
+    fitted = row["metrics"].get("data_fit")
     if log_line:
+        for line in describe_fit(fitted):
+            log_line(line)
         log_line(f"train {len(train)} images ({len(train) - labeled_train} pseudo-labeled), "
                  f"val {len(val)} images, config {row['config']}")
     model = build_detector(config, len(class_ids), seed=config.seed)
@@ -85,6 +89,12 @@ def train_model(store: Store, model_id: int, *,
                "val_images": len(val), "labeled_images": labeled_train + len(val),
                "rounds": _label_rounds(store, train.item_ids[:labeled_train] + val.item_ids),
                "history": result.history}
+    if fitted:
+        metrics["data_fit"] = fitted
+    if labeled_train and len(val) and not result.best_val_map:
+        metrics["warning"] = learned_nothing(fitted)
+        if log_line:
+            log_line(f"warning: {metrics['warning']}")
     try:
         with store.write():
             if should_stop and should_stop():
