@@ -290,3 +290,52 @@ def test_pseudo_labels_never_come_from_the_test_split(store):
 def test_predict_validation_runs_nothing_for_a_model_without_a_checkpoint(store):
     model, *_ = _val_project(store)
     assert auto_accept.predict_validation(store, model) == 0
+
+
+# -- the simulation's box-level annotator ---------------------------------------------------
+def test_the_oracle_keeps_accepted_boxes_as_predicted_and_draws_the_rest():
+    from al_core.review.auto_accept import oracle_box_level
+
+    t = Thresholds(1, "h", {1: ClassThreshold(1, 0.9, 20, 0.95),
+                            2: ClassThreshold(2, None, 0, None)}, 30)
+    truth = [LabeledBox(1, Box(0, 0, 10, 10)), LabeledBox(2, Box(20, 20, 30, 30)),
+             LabeledBox(1, Box(40, 40, 50, 50)), LabeledBox(2, Box(60, 60, 70, 70))]
+    pre = [(LabeledBox(1, Box(0, 0, 10, 10)), 0.95),    # accepted, right
+           (LabeledBox(1, Box(20, 20, 30, 30)), 0.97),  # accepted, wrong class: noise
+           (LabeledBox(1, Box(40, 40, 50, 50)), 0.5),   # asked: kept by the person
+           (LabeledBox(1, Box(80, 80, 90, 90)), 0.6),   # asked: deleted
+           (LabeledBox(1, Box(0, 60, 9, 69)), 0.2)]     # below the score shown: unseen
+    r = oracle_box_level(pre, truth, t, min_score=0.3)
+    assert r.saved == [pre[0][0], pre[1][0], truth[2], truth[3]]
+    assert r.auto == [True, True, False, False]
+    assert r.changes.as_dict() == {"kept": 1, "moved": 0, "relabeled": 0, "deleted": 1,
+                                   "added": 1}
+    assert r.noise == {"right": 3, "saved": 4, "truth": 4}  # the wrong class let in
+
+
+def test_a_simulated_round_labels_box_level_and_records_the_noise(store):
+    from al_core.simulation import box_level
+    from al_core.types import SelectionItem
+
+    model, a, _, _ = _val_project(store)
+    pool = [_item(store, f"q{k}") for k in range(3)]
+    for i in pool:
+        store.add_oracle_boxes(i, [LabeledBox(a, Box(10, 10, 50, 50)),
+                                   LabeledBox(a, Box(60, 10, 90, 40))])
+    store.add_predictions(model, [row for i in pool for row in (
+        (i, a, Box(10, 10, 50, 50), 0.9), (i, a, Box(60, 60, 90, 90), 0.95),  # sure
+        (i, a, Box(60, 10, 90, 40), 0.5))])  # unsure: the oracle's box anyway
+    store.add_selection(tag="t", round=1, strategy="uncertainty", config={}, seed=0,
+                        model_id=model, items=[SelectionItem(i, r, 0.5, False)
+                                               for r, i in enumerate(pool)])
+    assert box_level.label_round(store, 1, "t", pool)
+    for i in pool:
+        anns = store.annotations([i])[i]
+        auto = store.auto_accepted_ids([i])
+        assert sorted((a.box.x1, a.box.y1, a.id in auto) for a in anns) == [
+            (10, 10, True), (60, 10, False), (60, 60, True)]
+    figures = box_level.round_figures(store, 1)
+    assert figures["auto_accepted"] == 6
+    assert figures["label_precision"] == pytest.approx(6 / 9, abs=1e-4)  # a wrong sure box
+    assert figures["label_recall"] == 1.0
+    assert figures["seconds"] is None  # no whole-review cost of round 0 recorded here

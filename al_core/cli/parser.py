@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-train-images", type=COUNT,
                    help="each round trains for at least this many images (default "
                         "4000; --quick 20)")
+    p.add_argument("--box-level", action="store_true",
+                   help="label rounds after round 0 by box-level review: pre-labels at or "
+                        "above their class's threshold kept as predicted, the rest from the "
+                        "oracle; records the seconds saved and the noise let in")
     p.add_argument("--out", type=Path, required=True,
                    help="output folder; rerunning with the same one resumes")
     p.add_argument("--quick", action="store_true",

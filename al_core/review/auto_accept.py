@@ -214,3 +214,52 @@ def split_prelabels(prelabels: Sequence[tuple[LabeledBox, float]], thresholds: T
         ok = thresholds is not None and thresholds.accepts(box.class_id, score)
         (accepted if ok else uncertain).append((box, score))
     return accepted, uncertain
+
+
+# -- the oracle simulation's box-level annotator ---------------------------------------
+@dataclass(frozen=True)
+class OracleReview:
+    """One image reviewed box-level by the oracle: ``saved`` the labels (``auto[k]`` set
+    on an auto-accepted box, kept as predicted), ``changes`` what the person did to the
+    pre-labels they were asked about (the change counts the effort model prices; the
+    auto-accepted boxes cost nothing), ``noise`` the saved labels against the truth."""
+
+    saved: list[LabeledBox]
+    auto: list[bool]
+    changes: object  # al_core.review.changes.ChangeCounts
+    noise: dict[str, int]  # right (saved boxes matching a true box), saved, truth
+
+
+def oracle_box_level(prelabels: Sequence[tuple[LabeledBox, float]], truth: Sequence[LabeledBox],
+                     thresholds: Thresholds | None, *, min_score: float) -> OracleReview:
+    """The oracle as a box-level annotator: the pre-labels scoring at least ``min_score``
+    and at or above their class's threshold are accepted as predicted; every true box
+    that no accepted box covers (IoU >= :data:`MATCH_IOU`, one-to-one, any class: the
+    annotator sees a box there) comes from the oracle, and the changes are counted
+    against the other shown pre-labels as :func:`al_core.review.corrections` counts them."""
+    from al_core.review.corrections import FIT_IOU
+    from al_core.review.changes import match_changes
+
+    shown = [(b, s) for b, s in prelabels if s >= min_score]
+    accepted, asked = split_prelabels(shown, thresholds)
+    acc = [b for b, _ in accepted]
+    covered = match_predictions(
+        np.array([t.box.as_list() for t in truth]).reshape(-1, 4), -np.arange(len(truth)),
+        np.zeros(len(truth)), np.array([b.box.as_list() for b in acc]).reshape(-1, 4),
+        np.zeros(len(acc)))  # (T,): a true box some accepted box covers
+    person = [t for t, c in zip(truth, covered) if not c]
+    changes = match_changes([b for b, _ in asked], person, fit_iou=FIT_IOU)
+    saved = acc + person
+    return OracleReview(saved, [True] * len(acc) + [False] * len(person), changes,
+                        label_noise(saved, truth))
+
+
+def label_noise(saved: Sequence[LabeledBox], truth: Sequence[LabeledBox]) -> dict[str, int]:
+    """``{right, saved, truth}``: saved boxes matching a true box of their class at IoU >=
+    :data:`MATCH_IOU` one-to-one (precision = right / saved, recall = right / truth)."""
+    right = match_predictions(
+        np.array([b.box.as_list() for b in saved]).reshape(-1, 4), -np.arange(len(saved)),
+        np.array([b.class_id for b in saved]),
+        np.array([t.box.as_list() for t in truth]).reshape(-1, 4),
+        np.array([t.class_id for t in truth]))
+    return {"right": int(right.sum()), "saved": len(saved), "truth": len(truth)}

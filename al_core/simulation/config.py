@@ -43,6 +43,9 @@ class SimConfig:
     initial_strategy: str | None = None  # None: the registry's cold-start strategy
     min_train_images: int = DEFAULT_MIN_TRAIN_IMAGES
     query: dict = field(default_factory=dict)  # query options of rounds >= 1 (--config)
+    # rounds >= 1 labeled by box-level review (al_core.simulation.box_level): pre-labels at
+    # or above their class's threshold kept as predicted, the rest from the oracle
+    box_level: bool = False
 
     def __post_init__(self) -> None:
         from al_core.query.strategies import check_options, get_strategy

@@ -29,6 +29,7 @@ import numpy as np
 
 from al_core.formats.json_input import read_json_file
 from al_core.formats.staging import staged_folder
+from al_core.simulation import box_level
 from al_core.simulation.config import Say, SimConfig, Source
 from al_core.simulation.results import (format_table, labels_to_reach, mean_curve, plot_curves,
                                         summarize)
@@ -135,7 +136,13 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
     ids = [i.item_id for i in store.selection(tag).items]
     cost = _round_cost(store, r, strategy, seed, ids)
     unlabeled = [i.id for i in store.items(ids=ids) if i.status != "labeled"]
-    store.label_from_oracle(unlabeled, round=r)
+    if not (config.box_level and r > 0 and box_level.label_round(store, r, tag, unlabeled)):
+        store.label_from_oracle(unlabeled, round=r)
+    if config.box_level and (figures := box_level.round_figures(store, r)) is not None:
+        saved = None if None in (cost["seconds"], figures["seconds"]) else \
+            round(cost["seconds"] - figures["seconds"], 1)
+        cost = {**cost, **figures, "seconds_whole_review": cost["seconds"],
+                "seconds_saved": saved}
     split_project(store, seed=seed * 1000 + r)
     labeled = len(store.training_labeled_ids())
     # epochs from the labeled count (the same for every strategy at this round), not
@@ -228,6 +235,8 @@ def _settings(config: SimConfig, source: Source) -> dict:
     from al_core.query.strategies import check_options
 
     settings = {k: v for k, v in asdict(config).items() if k not in ("strategies", "rounds")}
+    if not config.box_level:  # a run from before box-level review resumes as it was
+        del settings["box_level"]
     settings["query"] = check_options(config.query)
     return json.loads(json.dumps({"format": SETTINGS_FORMAT, **settings,
                                   "source": source.describe()}))
