@@ -7,6 +7,7 @@ import streamlit as st
 from al_core.formats.coco_import import ImportFailed, import_folder
 from al_core.formats.export import coco_instances, export_yolo
 from al_core.formats.import_report import plural
+from al_core.query.duplicates import near_duplicates
 from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store
 from al_core.training.split import parse_distribution, split_project
@@ -71,7 +72,8 @@ with right:
                 + (" (on the demo: label from the ground truth, under Split below)."
                    if store.has_oracle() else "."))
 
-split_tab, import_tab, export_tab = st.tabs(["Split", "Import", "Export"])
+split_tab, import_tab, export_tab, duplicates_tab = st.tabs(
+    ["Split", "Import", "Export", "Near-duplicates"])
 
 with split_tab:
     unsplit = store.count_items(status="labeled", unsplit=True)
@@ -175,4 +177,43 @@ with export_tab:
             else:
                 st.success(f"Wrote {counts['images']} images and {counts['annotations']} "
                            f"boxes to {md_code(out)}.")
+@st.cache_data(ttl=300, max_entries=4, show_spinner="Looking for near-duplicates...")
+def stored_duplicates(_store: Store, root: str, n_items: int, n_selections: int):
+    """Keyed by what adds stored features (new items, a query's picks): a large pool's
+    pairs are not searched again at every rerun. The check button clears it."""
+    return near_duplicates(_store, [i.id for i in _store.items()])
+
+
+with duplicates_tab:
+    all_ids = [i.id for i in store.items()]
+    found = stored_duplicates(store, str(store.root), len(all_ids), len(status.selections))
+    st.caption(f"Images whose pictures are nearly the same (cosine >= {found.threshold} of "
+               "their layout, colour and edge features): a JPEG re-encoding or a resized copy. "
+               "A query never puts two of them in one batch. Features are stored for every "
+               "image a query picked, and for all images once checked here.")
+    d1, d2, d3 = st.columns(3)
+    d1.metric("Images checked", f"{found.items_checked:,} of {len(all_ids):,}", border=True)
+    d2.metric("Near-duplicate pairs", f"{len(found.pairs):,}", border=True)
+    d3.metric("Images in a pair", f"{found.items_in_pairs:,}", border=True)
+    if found.items_checked < len(all_ids) and st.button(
+            f"Check all {len(all_ids):,} images", key="check_duplicates",
+            help="Computes each unchecked image's features once (a few milliseconds each)."):
+        bar = st.progress(0.0, text="Reading images...")
+        found = near_duplicates(store, all_ids, compute=True,
+                                report=lambda f, text: bar.progress(min(f, 1.0), text=md(text)))
+        bar.empty()
+        stored_duplicates.clear()
+        flash("success", f"Checked {found.items_checked:,} images: "
+              f"{plural(len(found.pairs), 'near-duplicate pair')}.")
+    shown = found.pairs[:6]
+    items = {i.id: i for i in store.items(ids=[i for a, b, _ in shown for i in (a, b)])}
+    for a, b, cosine in shown:
+        row = st.columns([1, 1, 2])
+        for col, item in zip(row, (items[a], items[b])):
+            col.image(str(store.image_path(item)), width=120)
+            col.caption(f"{md(item.file)} ({item.split or 'pool'}, {item.status})")
+        row[2].markdown(f"cosine **{cosine:.3f}**")
+    if len(found.pairs) > len(shown):
+        st.caption(f"The {len(shown)} most similar of {len(found.pairs):,} pairs.")
+
 store.close()

@@ -12,13 +12,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from al_core.formats.export import coco_selection
-from al_core.query.features import EXTRACTOR
+from al_core.query.embeddings import current_extractor
 from al_core.query.round import QuerySpec, plan_query, run_query
 from al_core.review.external import import_selection
 from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store
 from al_core.training.split import split_project
 from al_core.types import Box, LabeledBox
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 NO_CHECKPOINT_STRATEGIES = ["random", "uncertainty", "coreset", "typicality", "hybrid",
                             "ranked_batch", "dcus", "cost_aware"]
@@ -199,15 +201,17 @@ def test_pool_rules_target_tags_and_errors(small_template, tmp_path):
         assert {i.item_id for i in tagged.items} == set(some)
 
 
-def test_cold_start_on_the_demo_uses_fixed_features_and_records_why(demo_store):
+def test_cold_start_on_the_demo_uses_image_embeddings_and_records_why(demo_store):
     label_from_oracle_at_random(demo_store, 8, seed=0)
     split_project(demo_store, seed=0)
     pool = set(demo_store.query_pool())
     sel = run_query(demo_store, QuerySpec(strategy="hybrid", add=10, random_control=0.2, seed=4))
     assert sel.strategy == "typicality" and sel.model_id is None
-    assert "no active model" in sel.config["fallback"] and sel.config["features"] == EXTRACTOR
+    extractor = current_extractor()  # the backbone's, or handcrafted without its weights
+    assert "no active model" in sel.config["fallback"] and sel.config["features"] == extractor
     assert {i.item_id for i in sel.items} <= pool and len(sel.control_ids) == 2
-    cached = demo_store.db.execute("SELECT count(*) FROM features").fetchone()[0]
+    cached = demo_store.db.execute("SELECT count(*) FROM features WHERE extractor = ?",
+                                   [extractor]).fetchone()[0]
     assert cached == len(pool) - 2 + 8  # candidates (the pool less the control) and labeled
     status = demo_store.status()
     assert [(s.tag, s.size, s.control, s.strategy) for s in status.selections] == [

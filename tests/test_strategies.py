@@ -240,6 +240,16 @@ def test_typicality_takes_the_densest_point_of_each_cluster():
     assert again[0] // 60 == 3  # the one blob no label covers comes first
 
 
+def test_typicality_picks_the_centre_of_each_dense_cluster():
+    """Two 5 x 5 grids far apart, and one far outlier: with a budget of 2, TypiClust
+    (Hacohen et al. 2022) takes each grid's centre point, the one whose 20 nearest
+    neighbours are closest on average; the outlier, the least typical, never."""
+    grid = np.stack(np.meshgrid(np.arange(5.0), np.arange(5.0)), -1).reshape(-1, 2)  # (25, 2)
+    x = np.concatenate([grid, grid + 100, [[50.0, -80.0]]])  # centres at 12 and 37
+    for seed in range(3):
+        assert sorted(select_typical(x, 2, seed=seed).tolist()) == [12, 37]
+
+
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 60), k=st.integers(0, 60), d=st.integers(1, 6), seed=st.integers(0, 99))
 def test_selectors_return_k_distinct_positions(n, k, d, seed):

@@ -63,3 +63,8 @@ def _orientations(gray: np.ndarray) -> np.ndarray:
     hist = np.bincount(index.ravel(), weights=magnitude.ravel(),
                        minlength=_CELLS * _CELLS * _BINS)
     return np.sqrt(hist / (hist.sum() + 1e-8))  # (128,)
+
+
+def batch_features(images) -> np.ndarray:
+    """(B, DIM) float32: :func:`image_features` of each PIL image."""
+    return np.stack([image_features(im) for im in images]).reshape(-1, DIM)

@@ -1,6 +1,7 @@
 """A query round: gather the pool, let a strategy pick a batch (plus a random control
-slice), make sure the picks carry the active model's predictions as pre-labels, and
-store it all as a named selection. Runs as a job (kind ``query``) from the CLI and UI.
+slice) with no two near-duplicates in it (:func:`select_distinct`), make sure the picks
+carry the active model's predictions as pre-labels, and store it all as a named
+selection. Runs as a job (kind ``query``) from the CLI and UI.
 
 Deterministic for a seed: the control slice is drawn with ``default_rng(seed)`` from the
 pool first (so it is a uniform sample of the pool, untouched by the strategy), then the
@@ -14,22 +15,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from al_core.jobs.reporter import PartReporter
-from al_core.jobs.runner import Cancelled, job_kind
-from al_core.query import features as cold_features
-from al_core.query.cost import class_quality
-from al_core.query.measures import (ImageScores, flip_boxes, flip_inconsistency, image_uncertainty,
-                                    rare_class_weights)
-from al_core.query.strategies import (COLD_START_STRATEGY, DEFAULT_STRATEGY, ModelDetections,
-                                      Ranked, check_options, get_strategy)
+from al_core.jobs.runner import job_kind
+from al_core.query.context import Progress, QueryContext
+from al_core.query.duplicates import DUPLICATE_COSINE, drop_near_duplicates, duplicate_vectors
+from al_core.query.strategies import (COLD_START_STRATEGY, DEFAULT_STRATEGY, Ranked, Strategy,
+                                      check_options, get_strategy)
 from al_core.store import Store
 from al_core.types import Selection, SelectionItem, brief
 
 log = logging.getLogger(__name__)
 DEFAULT_RANDOM_CONTROL = 0.1
-Progress = Callable[[float, str], None]
-# class_quality matches at most this many labeled images against their labels
-QUALITY_SAMPLE = 500
 
 
 @dataclass(frozen=True)
@@ -63,226 +58,6 @@ class QuerySpec:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"--seed: {brief(self.seed)} is not an integer >= 0")
         check_options(self.options)
-
-
-class QueryContext:
-    """The :class:`~al_core.query.strategies.Context` of one query: model outputs are
-    computed (and stored) on first use, for the items asked about only."""
-
-    def __init__(self, store: Store, model_id: int | None, pool: np.ndarray, options: dict, *,
-                 progress: Progress | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> None:
-        self.store, self.model_id, self.options = store, model_id, options
-        self.pool = np.asarray(pool, np.int64)
-        self.labeled = np.asarray(store.training_labeled_ids(), np.int64)
-        self.notes: dict = {}
-        self._progress, self._should_stop = progress, should_stop
-        self._has_checkpoint = model_id is not None and bool(
-            store.model(model_id)["checkpoint_path"])
-        self._boxes: dict[int, list[tuple]] = {}
-        self._class_counts: dict[int, int] | None = None
-
-    def note(self, key: str, value) -> None:
-        self.notes[key] = value
-
-    def report(self, fraction: float, message: str) -> None:
-        if self._should_stop and self._should_stop():
-            raise Cancelled()
-        if self._progress:
-            self._progress(fraction, message)
-
-    # -- model outputs ------------------------------------------------------------
-    def ensure_predicted(self, ids) -> None:
-        """Run the active model on the items it has not predicted yet (stores boxes with
-        per-class probabilities, and embeddings)."""
-        if not self._has_checkpoint:
-            return
-        missing = self.store.items_without_embedding(self.model_id, [int(i) for i in ids])
-        if missing:
-            from al_core.training.prediction import predict_items  # torch loads only when needed
-
-            predict_items(self.store, self.model_id, missing, reporter=PartReporter(
-                self._progress, self._should_stop, 0.05, 0.8, f"predicting {len(missing)} images"))
-
-    def _predictions(self, ids: np.ndarray) -> dict[int, list[tuple]]:
-        """item id -> [(class_id, score, probs or None)]"""
-        need = [int(i) for i in ids if int(i) not in self._boxes]
-        if need:
-            if self.model_id is None:
-                raise ValueError("this strategy needs model predictions and no model is active")
-            self.ensure_predicted(need)
-            for i in need:
-                self._boxes[i] = []
-            for item_id, class_id, score, probs in self.store.predictions_with_probs(
-                    self.model_id, need):
-                self._boxes[item_id].append((class_id, score, probs))
-        return {int(i): self._boxes[int(i)] for i in ids}
-
-    def detections(self, ids: np.ndarray) -> ModelDetections:
-        """The active model's detections on ``ids``, as rows over the project's classes
-        (see :class:`~al_core.query.strategies.ModelDetections`)."""
-        boxes = self._predictions(ids)
-        classes = [c.id for c in self.store.classes()]
-        column = {c: k for k, c in enumerate(classes)}
-        rows, scores, index, predicted = [], [], [], []
-        for position, item_id in enumerate(ids):
-            for class_id, score, probs in boxes[int(item_id)]:
-                if probs is None:  # an imported model's box: only its class is known
-                    probs = np.eye(len(classes), dtype=np.float32)[column[class_id]]
-                rows.append(probs)
-                scores.append(score)
-                index.append(position)
-                # each box's stored class (a two-stage model can give one box per class,
-                # so this is the box's class, not the argmax of its row)
-                predicted.append(column[class_id])
-        width = max((len(r) for r in rows), default=len(classes))
-        return ModelDetections(np.array(rows, np.float32).reshape(-1, width),
-                               np.array(scores, np.float32), np.array(index, np.int64),
-                               np.array(predicted, np.int64), len(ids))
-
-    def uncertainty(self, ids: np.ndarray, class_factors: np.ndarray | None = None
-                    ) -> ImageScores:
-        found = self.detections(ids)
-        o = self.options
-        weights = None
-        if (o["class_weight"] or class_factors is not None) and len(found.scores):
-            weights = np.ones(len(found.scores), np.float32)
-            if o["class_weight"]:
-                counts = self.labeled_class_counts()
-                labeled = np.array([counts.get(c.id, 0) for c in self.store.classes()],
-                                   np.float64)
-                weights *= rare_class_weights(found.classes, labeled, o["class_weight"])
-            if class_factors is not None:
-                weights *= np.asarray(class_factors, np.float32)[found.classes]
-        return image_uncertainty(found.probs, found.scores, found.image_index, len(ids),
-                                 measure=o["measure"], aggregate=o["aggregate"],
-                                 background=o["background"], weights=weights)
-
-    def class_quality(self) -> np.ndarray:
-        """:func:`~al_core.query.cost.class_quality` of the active model on (up to
-        :data:`QUALITY_SAMPLE` of) the labeled training images, ``(C,)`` in the
-        project's class order, NaN for a class without labeled boxes."""
-        classes = [c.id for c in self.store.classes()]
-        column = {c: k for k, c in enumerate(classes)}
-        ids = [int(i) for i in self.labeled]
-        if len(ids) > QUALITY_SAMPLE:  # the same sample for the same labeled set
-            ids = sorted(np.random.default_rng(len(ids)).choice(ids, QUALITY_SAMPLE,
-                                                                 replace=False).tolist())
-        if self.model_id is None or not ids:
-            return np.full(len(classes), np.nan)
-        self.ensure_predicted(ids)
-        found: dict[int, list[dict]] = {i: [] for i in ids}
-        for row in self.store.predictions(self.model_id, ids):
-            if row["class_id"] in column:
-                found[row["item_id"]].append(row)
-        if not self._has_checkpoint:  # an imported model: only the images it has boxes for
-            ids = [i for i in ids if found[i]]
-        labels = self.store.annotations(ids)
-        predictions, truth = [], []
-        for i in ids:
-            rows = found[i]
-            predictions.append((np.array([[r["x1"], r["y1"], r["x2"], r["y2"]] for r in rows],
-                                         np.float64).reshape(-1, 4),
-                                np.array([r["score"] for r in rows], np.float64),
-                                np.array([column[r["class_id"]] for r in rows], np.int64)))
-            anns = [a for a in labels.get(i, []) if a.class_id in column]
-            truth.append((np.array([a.box.as_list() for a in anns], np.float64).reshape(-1, 4),
-                          np.array([column[a.class_id] for a in anns], np.int64)))
-        quality = class_quality(predictions, truth, len(classes))
-        self.note("class_quality", {str(c): None if np.isnan(q) else round(float(q), 4)
-                                    for c, q in zip(classes, quality)})
-        return quality
-
-    def predicted_classes(self, ids: np.ndarray) -> list[list[int]]:
-        boxes = self._predictions(ids)
-        floor = self.options["class_score"]
-        return [sorted({c for c, s, _ in boxes[int(i)] if s >= floor}) for i in ids]
-
-    def labeled_class_counts(self) -> dict[int, int]:
-        """Labeled boxes per class id, read once per query (uncertainty's class weights
-        and hybrid's quotas both ask)."""
-        if self._class_counts is None:
-            counts: dict[int, int] = {}
-            for anns in self.store.annotations([int(i) for i in self.labeled]).values():
-                for a in anns:
-                    counts[a.class_id] = counts.get(a.class_id, 0) + 1
-            self._class_counts = counts
-        return dict(self._class_counts)
-
-    def embeddings(self, ids: np.ndarray) -> np.ndarray:
-        """(len(ids), d) float32: the model's image embeddings, or the fixed cold-start
-        features when no model with a checkpoint is active."""
-        ids = [int(i) for i in ids]
-        if not self._has_checkpoint:
-            self.note("features", cold_features.EXTRACTOR)
-            return cold_start_features(self.store, ids, report=self.report)
-        self.ensure_predicted(ids)
-        vectors = self.store.embedding_vectors(self.model_id, ids)
-        self.note("features", f"model #{self.model_id} embeddings")
-        if not ids:
-            return np.zeros((0, 1), np.float32)
-        return np.stack([np.frombuffer(vectors[i], np.float32) for i in ids])
-
-    def consistency(self, ids: np.ndarray) -> np.ndarray:
-        if not self._has_checkpoint:
-            raise ValueError("consistency needs a model with a checkpoint to run; the active "
-                             f"model #{self.model_id} has none (imported predictions)")
-        return flip_consistency_scores(self.store, self.model_id, [int(i) for i in ids],
-                                       report=self.report)
-
-
-def cold_start_features(store: Store, ids: list[int], *, report: Progress | None = None
-                        ) -> np.ndarray:
-    """Fixed features (``features.EXTRACTOR``) of the items, computed once and cached."""
-    from al_core.formats.images import load_image
-
-    cached = store.feature_vectors(cold_features.EXTRACTOR, ids)
-    missing = [i for i in ids if i not in cached]
-    for start in range(0, len(missing), 256):
-        chunk = store.items(ids=missing[start:start + 256])
-        fresh = [(i.id, cold_features.image_features(load_image(store.image_path(i))).tobytes())
-                 for i in chunk]
-        store.save_feature_vectors(cold_features.EXTRACTOR, fresh)
-        cached.update(fresh)
-        if report:
-            report(0.05 + 0.8 * (start + len(chunk)) / len(missing),
-                   f"image features {start + len(chunk)}/{len(missing)}")
-    if not ids:
-        return np.zeros((0, cold_features.DIM), np.float32)
-    return np.stack([np.frombuffer(cached[i], np.float32) for i in ids])
-
-
-def flip_consistency_scores(store: Store, model_id: int, ids: list[int], *,
-                            report: Progress | None = None, batch_size: int = 32) -> np.ndarray:
-    """:func:`~al_core.query.measures.flip_inconsistency` of each item: the model
-    runs on the image and on its mirror image, unchanged."""
-    import torch
-
-    from al_core.training.checkpoints import load_checkpoint
-    from al_core.training.data import load_items
-    from al_core.training.loop import resolve_device
-    from al_core.training.prediction import PREDICT_SCORE_THRESHOLD
-
-    model, config, _ = load_checkpoint(store, model_id)
-    device = resolve_device(config.device)
-    model.to(device)
-    out: dict[int, float] = {}
-    for start in range(0, len(ids), batch_size):
-        data = load_items(store, ids[start:start + batch_size], image_size=config.image_size,
-                          class_index=None)
-        images = data.images.to(device).float() / 255  # (B, 3, S, S)
-        with torch.inference_mode():
-            preds = model.predict(torch.cat([images, images.flip(-1)]),
-                                  score_threshold=PREDICT_SCORE_THRESHOLD)
-        n = len(data.item_ids)
-        for item_id, a, b in zip(data.item_ids, preds[:n], preds[n:]):
-            back = flip_boxes(b.boxes, config.image_size)
-            out[item_id] = flip_inconsistency((a.boxes, a.scores, a.probs),
-                                              (back, b.scores, b.probs))
-        if report:
-            done = min(start + batch_size, len(ids))
-            report(0.05 + 0.8 * done / len(ids), f"flip consistency {done}/{len(ids)}")
-    return np.array([out[i] for i in ids], np.float64)
 
 
 def batch_size_for(store: Store, spec: QuerySpec) -> int:
@@ -351,7 +126,7 @@ def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None
     ctx = QueryContext(store, model_id, np.setdiff1d(pool, control), options,
                        progress=progress, should_stop=should_stop)
     ctx.report(0.0, f"{strategy.name}: picking {n - n_control} of {len(ctx.pool)}")
-    picked = strategy.select(ctx, n - n_control, np.random.default_rng([spec.seed, 1]))
+    picked = select_distinct(strategy, ctx, n - n_control, np.random.default_rng([spec.seed, 1]))
     _check_picks(picked, ctx.pool, n - n_control)
     items = [SelectionItem(i, rank, s, False) for rank, (i, s) in enumerate(picked, 1)]
     items += [SelectionItem(int(i), len(picked) + r, None, True) for r, i in enumerate(control, 1)]
@@ -368,6 +143,52 @@ def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None
         store.add_selection(tag=tag, round=plan.round, strategy=strategy.name, config=config,
                             seed=spec.seed, model_id=model_id, items=items)
     return store.selection(tag)
+
+
+def select_distinct(strategy: Strategy, ctx: QueryContext, k: int,
+                    rng: np.random.Generator) -> Ranked:
+    """The strategy's ``k`` picks, where a pick that is a near-duplicate
+    (:mod:`~al_core.query.duplicates`) of an earlier pick is skipped and the strategy is
+    asked again, on the pool without the picks so far and the skipped, for what is
+    missing. Skipped ids are noted (``near_duplicates_skipped``); a pool with fewer than
+    ``k`` distinct images fills the rest with the skipped, in rank order. Option
+    ``skip_duplicates`` false: the strategy's picks as they are."""
+    if not ctx.options["skip_duplicates"]:
+        return strategy.select(ctx, k, rng)
+    full_pool, kept, skipped = ctx.pool, [], []
+    kept_vectors = np.zeros((0, 1), np.float32)
+    try:
+        while len(kept) < k:
+            taken = [i for i, _ in kept] + [i for i, _ in skipped]
+            ctx.pool = np.setdiff1d(full_pool, taken)
+            want = min(k - len(kept), len(ctx.pool))
+            if want == 0:  # fewer than k distinct images: the duplicates fill up
+                kept += skipped[:k - len(kept)]
+                break
+            earlier = dict(ctx.notes)
+            picks = strategy.select(ctx, want, rng)
+            _merge_notes(ctx, earlier)
+            vectors = duplicate_vectors(ctx.store, [i for i, _ in picks])
+            keep = drop_near_duplicates(vectors, DUPLICATE_COSINE,
+                                        kept=kept_vectors if len(kept) else None)
+            kept += [p for p, ok in zip(picks, keep) if ok]
+            skipped += [p for p, ok in zip(picks, keep) if not ok]
+            kept_vectors = np.concatenate([kept_vectors.reshape(-1, vectors.shape[1]),
+                                           vectors[keep]])
+    finally:
+        ctx.pool = full_pool
+    left_out = {int(i) for i, _ in skipped} - {int(i) for i, _ in kept}
+    if left_out:
+        ctx.note("near_duplicates_skipped", sorted(left_out))
+    return kept
+
+
+def _merge_notes(ctx: QueryContext, earlier: dict) -> None:
+    """A repeated strategy call adds to list notes (missed objects) instead of replacing."""
+    for key, value in earlier.items():
+        if isinstance(value, list) and isinstance(ctx.notes.get(key), list) \
+                and ctx.notes[key] is not value:
+            ctx.notes[key] = value + [v for v in ctx.notes[key] if v not in value]
 
 
 def _check_picks(picked: Ranked, pool: np.ndarray, k: int) -> None:

@@ -49,7 +49,7 @@ class ModelDetections:
 
 
 class Context(Protocol):
-    """What strategies may ask of a query (implemented in :mod:`al_core.query.round`)."""
+    """What strategies may ask of a query (implemented in :mod:`al_core.query.context`)."""
 
     pool: np.ndarray  # (N,) candidate item ids, ascending
     labeled: np.ndarray  # (L,) labeled training item ids
@@ -60,7 +60,9 @@ class Context(Protocol):
                     ) -> ImageScores: ...
     def detections(self, ids: np.ndarray) -> ModelDetections: ...
     def class_quality(self) -> np.ndarray: ...  # (C,) in [0, 1], NaN: no labeled box
-    def embeddings(self, ids: np.ndarray) -> np.ndarray: ...  # (len(ids), d) float32
+    # (len(ids), d) float32; prefer "model" or "image": the source when option embedding
+    # is "auto" (see QueryContext.embeddings)
+    def embeddings(self, ids: np.ndarray, *, prefer: str = "model") -> np.ndarray: ...
     def consistency(self, ids: np.ndarray) -> np.ndarray: ...  # (len(ids),) in [0, 1]
     def predicted_classes(self, ids: np.ndarray) -> list[list[int]]: ...
     def labeled_class_counts(self) -> dict[int, int]: ...
@@ -91,7 +93,15 @@ DEFAULT_OPTIONS = {
     # cost_aware: the corrections an image costs beyond what its detections predict
     # (objects the model misses entirely, opening the image at all)
     "cost_floor": 1.0,
+    # which image vectors diversity uses: "image" (the pretrained backbone's, fixed across
+    # rounds), "model" (the active model's, else the backbone's), "auto" (typicality:
+    # image, as TypiClust clusters a pretrained representation; the others: model, as in
+    # Sener & Savarese's coreset)
+    "embedding": "auto",
+    # a pick that is a near-duplicate of an earlier pick of the batch is skipped
+    "skip_duplicates": True,
 }
+EMBEDDING_SOURCES = ("auto", "image", "model")
 
 
 def check_options(options: dict | None) -> dict:
@@ -107,8 +117,12 @@ def check_options(options: dict | None) -> dict:
     if merged["aggregate"] not in AGGREGATES:
         raise ValueError(f"aggregate: {merged['aggregate']!r} is not one of "
                          f"{', '.join(AGGREGATES)}")
-    if not isinstance(merged["background"], bool):
-        raise ValueError(f"background: {merged['background']!r} is not true or false")
+    for key in ("background", "skip_duplicates"):
+        if not isinstance(merged[key], bool):
+            raise ValueError(f"{key}: {merged[key]!r} is not true or false")
+    if merged["embedding"] not in EMBEDDING_SOURCES:
+        raise ValueError(f"embedding: {merged['embedding']!r} is not one of "
+                         f"{', '.join(EMBEDDING_SOURCES)}")
     checks = {"prefilter": (1, None), "class_share": (0, 1), "class_score": (0, 1),
               "class_weight": (0, 4), "missed_share": (0, 1), "cost_floor": (0.01, 100)}
     for key, (low, high) in checks.items():
@@ -166,8 +180,8 @@ def _coreset(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
 
 def _typicality(ctx: Context, k: int, rng: np.random.Generator) -> Ranked:
     seed = int(rng.integers(2 ** 31))
-    picks = select_typical(ctx.embeddings(ctx.pool), k, labeled=ctx.embeddings(ctx.labeled),
-                           seed=seed)
+    picks = select_typical(ctx.embeddings(ctx.pool, prefer="image"), k,
+                           labeled=ctx.embeddings(ctx.labeled, prefer="image"), seed=seed)
     return [(int(ctx.pool[j]), None) for j in picks]
 
 
@@ -268,16 +282,18 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              "(CALD-style): boxes that move, switch class or vanish. Runs the model twice "
              "per image. Measured no better than random on the demo (BENCHMARKS.md): kept "
              "for comparison, not recommended.", True, _consistency),
-    Strategy("coreset", "k-center greedy on image embeddings: the images farthest from "
-             "everything labeled or picked, so the batch covers the pool. Uses the "
-             "model's embeddings, or fixed image features when there is no model.", False,
-             _coreset),
+    Strategy("coreset", "k-center greedy (Sener & Savarese, ICLR 2018) on image "
+             "embeddings: the images farthest from everything labeled or picked, so the "
+             "batch covers the pool. Uses the model's embeddings, or the pretrained "
+             "backbone's when there is no model (option embedding).", False, _coreset),
     Strategy("ranked_batch", "Ranked batch (Cardoso et al., modAL's uncertainty batch "
              "sampling): uncertainty traded against distance to the labeled set, the "
              "trade-off shifting as the batch grows.", True, _ranked_batch),
-    Strategy("typicality", "TypiClust, for a cold start: cluster the embeddings and take "
-             "the most typical image of each cluster not yet covered by labels.", False,
-             _typicality),
+    Strategy("typicality", "TypiClust (Hacohen et al., ICML 2022), for a cold start: "
+             "k-means on the pretrained backbone's image embeddings into as many clusters "
+             "as labeled plus asked images, then the most typical image (1 / mean distance "
+             "to its 20 nearest neighbours) of each cluster not yet covered by labels.",
+             False, _typicality),
     Strategy("random", "Uniformly at random: the baseline every strategy must beat.", False,
              _random),
 )}
