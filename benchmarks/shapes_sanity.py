@@ -2,7 +2,7 @@
 random part of its pool from the oracle, the default training config, test mAP50.
 
     .venv/bin/python benchmarks/shapes_sanity.py [--kind shapes] [--images 600] [--test 150]
-        [--labeled 300] [--seed 101] [--project DIR]
+        [--labeled 300] [--seed 101] [--project DIR] [--config JSON]
 
 Seed 101 by default: a draw of the scenes that no reported benchmark uses, so choosing the
 dataset's difficulty on it does not tune on the reported draws.
@@ -10,6 +10,7 @@ dataset's difficulty on it does not tune on the reported draws.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--labeled", type=int, default=300)
     parser.add_argument("--seed", type=int, default=101)
     parser.add_argument("--project", type=Path, help="where to make it (default: a temp dir)")
+    parser.add_argument("--config", default="{}", help="a training override (JSON)")
     args = parser.parse_args()
     project = args.project or Path(tempfile.mkdtemp()) / "p"
     start = time.monotonic()
@@ -44,14 +46,14 @@ def main() -> None:
     label_from_oracle_at_random(store, args.labeled, seed=args.seed)
     split_project(store, seed=args.seed)
     made = time.monotonic()
-    model_id = create_candidate(store)
+    model_id = create_candidate(store, override=json.loads(args.config))
     train_model(store, model_id, log_line=lambda line: print(f"  {line}", flush=True))
     trained = time.monotonic()
     test_ids, _ = store.test_set_identity()
     predict_items(store, model_id, test_ids)
     result, _ = evaluate_model(store, model_id)
     names = {c.id: c.name for c in store.classes()}
-    print(f"{args.kind} seed {args.seed}: {args.images} images, {args.labeled} labeled, "
+    print(f"{args.kind} seed {args.seed} {args.config}: {args.images} images, {args.labeled} labeled, "
           f"{len(test_ids)} test; test mAP50 {result.map:.3f}")
     print("per class AP50: " + ", ".join(f"{names.get(k, k)} {c.ap:.2f}"
                                          for k, c in sorted(result.per_class.items())))

@@ -18,7 +18,7 @@ def test_the_config_knows_every_architecture_of_the_zoo():
     from al_core.training.config import ARCHS
     from al_core.training.torchvision_zoo import TORCHVISION_ARCHS
 
-    assert ARCHS == ("compact", *TORCHVISION_ARCHS)
+    assert ARCHS == ("compact", "compact_mobilenet_v2", *TORCHVISION_ARCHS)
 
 
 def test_merge_applies_the_override_and_names_unknown_keys():

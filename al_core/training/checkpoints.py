@@ -26,9 +26,20 @@ def build_detector(config: TrainConfig, num_classes: int, *, seed: int | None = 
     if config.arch == "compact":
         from al_core.training.compact import CompactCenterNet
         return CompactCenterNet(num_classes, width=config.width)
+    if config.arch == "compact_mobilenet_v2":
+        from al_core.training import backbone_weights
+        from al_core.training.compact_pretrained import build_compact_mobilenet_v2
+        # a checkpoint about to be loaded (no seed) needs no ImageNet file
+        weights = backbone_weights.installed_path() if seed is not None else None
+        model = build_compact_mobilenet_v2(num_classes, width=config.width,
+                                           weights_file=weights)
+        if seed is None:
+            model.weights_hint = None
+        return model
     from al_core.training.torchvision_zoo import TORCHVISION_ARCHS, build_torchvision_detector
     if config.arch not in TORCHVISION_ARCHS:
-        raise ValueError(f"arch: unknown {config.arch!r} (choose compact or one of "
+        raise ValueError(f"arch: unknown {config.arch!r} (choose compact, "
+                         "compact_mobilenet_v2 or one of "
                          f"{', '.join(TORCHVISION_ARCHS)})")
     return build_torchvision_detector(config.arch, num_classes, image_size=config.image_size,
                                       weights_path=config.weights_path)

@@ -12,7 +12,7 @@ from al_core.types import brief
 AUGMENTATIONS = ("color", "scale", "hflip")
 # The model zoo's names (the torchvision ones are training.torchvision_zoo.TORCHVISION_ARCHS;
 # a test keeps the two in step), here so a config is checked without importing torch.
-ARCHS = ("compact", "fasterrcnn_mobilenet_v3_large_fpn", "retinanet_resnet50_fpn",
+ARCHS = ("compact", "compact_mobilenet_v2", "fasterrcnn_mobilenet_v3_large_fpn", "retinanet_resnet50_fpn",
          "fcos_resnet50_fpn", "ssdlite320_mobilenet_v3_large", "fasterrcnn_mobilenet_v2_fpn")
 
 
@@ -56,7 +56,7 @@ def check_range(name: str, value) -> None:
 @dataclass(frozen=True)
 class TrainConfig:
     arch: str = "compact"
-    width: int = 16  # compact only
+    width: int = 16  # compact and compact_mobilenet_v2 only
     image_size: int = 160
     # 25 epochs: on 2 CPU cores a demo with 500 labeled images trains in about 2 minutes
     # to ~0.91 test mAP50 (80 took ~400 s for ~0.96; BENCHMARKS.md)
