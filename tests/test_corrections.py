@@ -45,3 +45,18 @@ def test_a_box_barely_overlapping_is_deleted_and_the_object_drawn():
     preds = [_pred(1, 15, 15, 35, 35)]  # IoU 0.08 with the true box: not its box
     counts = prelabel_corrections(preds, TRUTH[:1])
     assert (counts.added, counts.deleted, counts.moved) == (1, 1, 0)
+
+
+def test_change_counts_are_plain_ints_that_json_can_write():
+    import json
+
+    import numpy as np
+
+    from al_core.review.changes import ChangeCounts
+    from al_core.review.corrections import summed_changes
+
+    counts = summed_changes([ChangeCounts(kept=np.int64(2), added=np.int64(1)),
+                             ChangeCounts(deleted=np.int64(3))])
+    assert json.loads(json.dumps(counts.as_dict())) == {
+        "kept": 2, "moved": 0, "relabeled": 0, "deleted": 3, "added": 1}
+    assert all(type(v) is int for v in counts.as_dict().values())

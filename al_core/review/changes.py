@@ -30,6 +30,12 @@ class ChangeCounts:
     deleted: int = 0
     added: int = 0
 
+    def __post_init__(self) -> None:
+        # plain ints whatever counted them (numpy's int64 is not JSON: a simulation's
+        # round cost once failed to save)
+        for name, value in asdict(self).items():
+            object.__setattr__(self, name, int(value))
+
     @property
     def corrections(self) -> int:
         """Edits an annotator made: moves, relabels, deletions and additions."""

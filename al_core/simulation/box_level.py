@@ -45,8 +45,10 @@ def label_round(store: Store, r: int, tag: str, item_ids: list[int], *,
             store.set_meta(_key(r), json.dumps({
                 "images": len(item_ids),
                 "changes": summed_changes(v.changes for v in reviews.values()).as_dict(),
-                "auto_accepted": sum(sum(v.auto) for v in reviews.values()), **noise,
-                "thresholds": {str(c): t.threshold for c, t in thresholds.classes.items()}}))
+                "auto_accepted": int(sum(sum(v.auto) for v in reviews.values())),
+                **{k: int(v) for k, v in noise.items()},  # numpy's ints are not JSON
+                "thresholds": {str(c): None if t.threshold is None else float(t.threshold)
+                               for c, t in thresholds.classes.items()}}))
     return True
 
 
