@@ -158,10 +158,16 @@ with import_tab:
 with export_tab:
     scope = st.selectbox("Items", ["all labeled", *SPLITS])
     split_filter = None if scope == "all labeled" else scope
+    skip_auto = st.checkbox(
+        "Leave out boxes accepted without asking (box-level review)",
+        help="Boxes saved by box-level review without a person looking at them are "
+             "marked; ticked, neither export holds them.")
     root = store.root
+
     def coco_json() -> str:
         with Store(root) as s:  # runs in the download's own thread
-            return json.dumps(coco_instances(s, split=split_filter))
+            return json.dumps(coco_instances(s, split=split_filter,
+                                             without_auto_accepted=skip_auto))
 
     st.download_button(
         "Download COCO instances JSON", icon=":material/download:", data=coco_json,
@@ -171,7 +177,7 @@ with export_tab:
         if st.form_submit_button("Write YOLO dataset"):
             try:
                 counts = export_yolo(store, state.inside_allowed_roots(out, "YOLO folder"),
-                                     split=split_filter)
+                                     split=split_filter, without_auto_accepted=skip_auto)
             except (ValueError, OSError) as exc:
                 st.error(f"Nothing was written: {md(exc)}")
             else:
