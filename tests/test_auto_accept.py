@@ -339,3 +339,22 @@ def test_a_simulated_round_labels_box_level_and_records_the_noise(store):
     assert figures["label_precision"] == pytest.approx(6 / 9, abs=1e-4)  # a wrong sure box
     assert figures["label_recall"] == 1.0
     assert figures["seconds"] is None  # no whole-review cost of round 0 recorded here
+
+
+def test_a_trained_model_that_predicted_nothing_is_asked_again_not_cached(store):
+    model, a, _, items = _val_project(store)
+    other = store.add_model(name="t", arch="compact", status="trained")
+    store.update_model(other, checkpoint_path="models/model-2.pt")
+    fresh = thresholds_for(store, other)  # no embeddings at all: nothing predicted yet
+    assert fresh.unpredicted == len(items)
+    assert store.auto_accept_thresholds(other, fresh.val_set_hash) is None
+    rows = [(r["item_id"], r["class_id"], Box(r["x1"], r["y1"], r["x2"], r["y2"]),
+             r["score"], []) for r in store.predictions(model, items)]
+    store.replace_predictions(other, items, rows, [(i, b"\0\0\0\0") for i in items])
+    assert thresholds_for(store, other).threshold(a) == thresholds_for(store, model).threshold(a)
+
+
+def test_a_nan_score_is_left_out_of_the_threshold():
+    scores = np.r_[np.full(24, 0.9), np.nan]
+    t = lowest_threshold(scores, np.ones(25, bool))
+    assert t.threshold == 0.9 and t.support == 24

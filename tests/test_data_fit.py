@@ -152,3 +152,21 @@ def _split(split: str):
     return SplitData(torch.zeros((n, 3, 8, 8), dtype=torch.uint8),
                      [{"boxes": torch.zeros((0, 4)), "labels": torch.zeros(0)}] * n,
                      list(range(n)), [1.0] * n)
+
+
+def test_the_other_keys_are_fitted_around_the_users():
+    # the user's batch of 32 on 48 images makes 2 steps an epoch: the epochs follow it
+    fit = fit_config(stats(10, 1000, 48), base=TrainConfig(batch_size=32),
+                     fixed=frozenset({"batch_size"}))
+    assert "batch_size" not in fit.override and fit.override["epochs"] == 175
+    assert "epochs 175: 175 x 2 steps" in " ".join(fit.reasons)
+    # the user's input size on data that needs nothing else: no budget added for it
+    fit = fit_config(stats(10, 1000, 444), base=TrainConfig(image_size=320),
+                     fixed=frozenset({"image_size"}))
+    assert fit.override == {}
+
+
+def test_a_users_batch_size_sets_the_first_models_epochs(small_object_store):
+    model_id = create_candidate(small_object_store, override={"batch_size": 32})
+    config = small_object_store.model(model_id)["config"]
+    assert config["batch_size"] == 32 and config["epochs"] == 350  # 10 images: 1 step

@@ -133,3 +133,23 @@ def test_undo_keeps_reopened_boxes(project):
     w = _working(at)
     assert any(b["box"] == ACCEPTED.as_list() for b in w.boxes)  # still reopened
     assert w.accepted() == []
+
+
+def test_switched_off_mid_edit_nothing_is_saved_as_accepted(project):
+    _, zero, picked, truth = box_level_project(project)
+    project.set_user_setting("ana", "box_level", "1")
+    at = open_review(project)
+    first = at.session_state["rv_item"]
+    w = _working(at)
+    assert [b.box for b in w.accepted()] == [ACCEPTED]
+    k = 0  # an edit: the image is dirty, so switching off keeps its working copy
+    at.button(key=f"rv-del-{w.tag}-{k}").click().run()
+    assert _working(at).dirty
+    at.toggle(key="rv-box-level").set_value(False).run()
+    assert not at.exception, at.exception
+    w = _working(at)
+    assert w.accepted() == [] and any(b["box"] == ACCEPTED.as_list() for b in w.boxes)
+    at.button(key="rv-save").click().run()
+    assert not at.exception, at.exception
+    assert project.auto_accepted_ids([first]) == set()
+    assert ACCEPTED in [a.box for a in project.annotations([first])[first]]

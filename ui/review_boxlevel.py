@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from al_core.jobs.runner import start_job
-from al_core.review.auto_accept import TARGET_PRECISION, Thresholds, thresholds_for
+from al_core.review.auto_accept import (TARGET_PRECISION, Thresholds, thresholds_for,
+                                        unpredicted_by)
 from al_core.store import Store
 from al_core.types import ClassInfo
 from ui import canvas
@@ -55,7 +56,7 @@ def _summary(store: Store, model_id: int) -> None:
         if st.button("Predict the validation images", key="rv-predict-val",
                      icon=":material/play_arrow:"):
             val_ids, _ = store.split_identity("val")
-            missing = store.unpredicted_items(model_id, val_ids)
+            missing = unpredicted_by(store, model_id, val_ids)
             try:
                 job = start_job(store, "predict", {"model_id": model_id, "item_ids": missing})
             except ValueError as exc:

@@ -31,6 +31,8 @@ def _working(store: Store, item_id: int, selection: Selection | None, min_score:
     notes: list[str] = []
     work = st.session_state["rv_work"]
     if item_id in work:
+        if not box_level:  # switched off while this image was being edited: nothing
+            work[item_id].reopen()  # stays accepted that can no longer be reopened
         return work[item_id]
     item = store.item(item_id)
     model_id = selection.model_id if selection is not None else store.active_model_id()

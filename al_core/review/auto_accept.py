@@ -111,6 +111,8 @@ def lowest_threshold(scores: np.ndarray, right: np.ndarray, *,
     one class's boxes). ``class_id`` is left -1 for the caller to fill in."""
     scores = np.asarray(scores, np.float64).reshape(-1)
     right = np.asarray(right, bool).reshape(-1)
+    finite = np.isfinite(scores)  # a NaN score would sort last and become the threshold
+    scores, right = scores[finite], right[finite]
     n = len(scores)
     if n < min_support:
         return ClassThreshold(-1, None, n, None,
@@ -136,7 +138,7 @@ def class_thresholds(store: Store, model_id: int, *, precision: float = TARGET_P
     module doc). Reads the stored predictions; predicts nothing."""
     val_ids, digest = store.split_identity("val")
     class_ids = [c.id for c in store.classes()]
-    unpredicted = store.unpredicted_items(model_id, val_ids)
+    unpredicted = unpredicted_by(store, model_id, val_ids)
     if unpredicted:
         why = (f"model #{model_id} has not predicted {len(unpredicted)} of the "
                f"{len(val_ids)} validation images")
@@ -185,7 +187,9 @@ def thresholds_for(store: Store, model_id: int, *, precision: float = TARGET_PRE
         return Thresholds(model_id, digest, classes, stored["settings"].get("val_images", 0))
     result = class_thresholds(store, model_id, precision=precision,
                               iou_threshold=iou_threshold, min_support=min_support)
-    if not result.unpredicted:
+    # stored once every validation image is predicted and some box was found: a model
+    # that has predicted nothing yet is asked again, never cached as having no threshold
+    if not result.unpredicted and any(t.support for t in result.classes.values()):
         store.save_auto_accept_thresholds(
             model_id, digest, settings={**settings, "val_images": result.val_images},
             classes={str(c): asdict(t) for c, t in result.classes.items()})
@@ -196,13 +200,22 @@ def predict_validation(store: Store, model_id: int) -> int:
     """Run the model on the validation images it has not predicted (torch loads here);
     returns how many it ran on."""
     val_ids, _ = store.split_identity("val")
-    missing = store.unpredicted_items(model_id, val_ids) if store.model(model_id).get(
+    missing = unpredicted_by(store, model_id, val_ids) if store.model(model_id).get(
         "checkpoint_path") else []
     if missing:
         from al_core.training.prediction import predict_items
 
         predict_items(store, model_id, missing)
     return len(missing)
+
+
+def unpredicted_by(store: Store, model_id: int, item_ids: Sequence[int]) -> list[int]:
+    """The items a model with a checkpoint has not predicted (one that has predicted
+    nothing yet has predicted none of them); for an imported external model, which
+    cannot be run, none (its predictions are all there will be)."""
+    if store.model(model_id).get("checkpoint_path"):
+        return store.items_without_embedding(model_id, item_ids)
+    return store.unpredicted_items(model_id, item_ids)
 
 
 def split_prelabels(prelabels: Sequence[tuple[LabeledBox, float]], thresholds: Thresholds | None

@@ -10,8 +10,9 @@ as a peak of a heatmap at stride 4):
   heatmap cell: the detector cannot see it and learns nothing (measured: test mAP50
   0.000 on dense small objects, ``benchmarks/small_objects.py``; BENCHMARKS.md). The fit
   takes the size at which the smaller boxes (the 25th percentile of their shorter sides)
-  reach :data:`MIN_SIDE_PX`, from 160 (the default) up to :data:`MAX_SIZE`, never past
-  the images' own longer side, and lower if the training set would not fit in memory.
+  reach :data:`MIN_SIDE_PX`, from 160 (the default) up to :data:`MAX_SIZE`, not past
+  the images' own longer side (rounded up to 32; never below the default 160), and lower
+  if the training set would not fit in memory.
 - ``batch_size``: a few dozen images in batches of 32 make 2 optimizer steps an epoch;
   the fit keeps at least :data:`MIN_STEPS_PER_EPOCH` (batches of 4 to 32).
 - ``epochs``: at least the demo's number of optimizer steps (:data:`MIN_STEPS`, 25 epochs
@@ -71,11 +72,14 @@ class DataFit:
 
 
 def fit_config(stats: BoxStats, *, base: TrainConfig | None = None,
-               fits: "callable | None" = None) -> DataFit:
+               fits: "callable | None" = None, fixed: frozenset[str] = frozenset()
+               ) -> DataFit:
     """The keys of ``base`` (default :class:`TrainConfig`) that the data asks to change,
-    with the reasons. ``fits(image_size, batch_size) -> bool`` says whether training
-    would fit in memory (:func:`al_core.training.memory_fit.check_fits`); the input
-    size is lowered in steps of 32 until it does. Without boxes nothing changes."""
+    with the reasons. ``fixed``: keys the user set; they keep ``base``'s value and the
+    other keys are fitted around them (a user's batch size sets the epochs' steps).
+    ``fits(image_size, batch_size) -> bool`` says whether training would fit in memory
+    (:func:`al_core.training.memory_fit.check_fits`); the input size is lowered in steps
+    of 32 until it does. Without boxes nothing changes."""
     base = base or TrainConfig()
     n_boxes = len(stats.box_short)
     if n_boxes == 0 or stats.n_train == 0:
@@ -89,8 +93,9 @@ def fit_config(stats: BoxStats, *, base: TrainConfig | None = None,
     wanted = MIN_SIDE_PX / small
     native = float(np.max(stats.image_long)) if len(stats.image_long) else wanted
     size = int(min(MAX_SIZE, _round_up(min(wanted, native), 32)))
-    size = max(size, base.image_size)
-    batch = _batch_size(stats.n_train, base.batch_size)
+    size = base.image_size if "image_size" in fixed else max(size, base.image_size)
+    batch = base.batch_size if "batch_size" in fixed else \
+        _batch_size(stats.n_train, base.batch_size)
     while fits is not None and size > base.image_size and not fits(size, batch):
         size -= 32
     at = lambda s: float(np.percentile(ratio * s, SMALL_QUANTILE))  # noqa: E731
@@ -109,12 +114,13 @@ def fit_config(stats: BoxStats, *, base: TrainConfig | None = None,
                        f"epoch in batches of {base.batch_size}, "
                        f"{math.ceil(stats.n_train / batch)} in batches of {batch}")
     steps = math.ceil(stats.n_train / batch)
-    epochs = min(MAX_EPOCHS, max(base.epochs, math.ceil(MIN_STEPS / steps)))
+    epochs = base.epochs if "epochs" in fixed else \
+        min(MAX_EPOCHS, max(base.epochs, math.ceil(MIN_STEPS / steps)))
     if epochs != base.epochs:
         override["epochs"] = epochs
         reasons.append(f"epochs {epochs}: {epochs} x {steps} steps reach the "
                        f"{MIN_STEPS} optimizer steps the default makes on the demo")
-    if override and base.time_budget_s is None:
+    if override and base.time_budget_s is None and "time_budget_s" not in fixed:
         override["time_budget_s"] = BUDGET_S
         reasons.append(f"time_budget_s {BUDGET_S:g}: training ends (its learning rate "
                        "annealed) within the 3-minute default")
@@ -165,8 +171,8 @@ def box_stats(store) -> BoxStats:
 def fit_first_config(store, override: dict | None, *,
                      memory_images: int) -> tuple[TrainConfig, DataFit]:
     """The config of a project's first model: the defaults with the :func:`fit_config`
-    keys, then ``override`` (the user's keys win; a fitted key the user set is dropped
-    from the reasons). ``memory_images``: how many images training will hold."""
+    keys fitted around ``override`` (the user's keys win, and the others are fitted to
+    them). ``memory_images``: how many images training will hold."""
     from al_core.training.memory_fit import check_fits
 
     user = dict(override or {})
@@ -180,11 +186,8 @@ def fit_first_config(store, override: dict | None, *,
             return False
         return True
 
-    fit = fit_config(box_stats(store), base=base, fits=fits)
-    kept = {k: v for k, v in fit.override.items() if k not in user}
-    reasons = [r for r in fit.reasons if r.split(" ", 1)[0] not in user]
-    fit = DataFit(kept, reasons, fit.warning)
-    return merge_config(base, kept), fit
+    fit = fit_config(box_stats(store), base=base, fits=fits, fixed=frozenset(user))
+    return merge_config(base, fit.override), fit
 
 
 def describe_fit(fit: dict | DataFit | None) -> Sequence[str]:
