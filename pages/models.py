@@ -48,14 +48,14 @@ def retrain_form() -> None:
     fitted = None
     if base is None:  # the first model: the defaults fitted to the labeled boxes
         first, fitted = fit_first_config(store, {}, memory_images=train_n + val_n)
+    if fitted is not None:  # above the config: the first thing to read, whatever the screen
+        if fitted.warning:
+            st.warning(md(fitted.warning), icon=":material/visibility_off:")
+        st.markdown("Fitted to your labeled boxes (a key in the override wins):\n"
+                    + "\n".join(f"- {md(r)}" for r in fitted.reasons))
     c1, c2 = st.columns(2)
     c1.code(json.dumps(base["config"] if base else first.to_dict(), indent=1),
             language="json")
-    if fitted is not None:
-        c1.caption("Fitted to your labeled boxes (an override key wins):\n"
-                   + "\n".join(f"- {md(r)}" for r in fitted.reasons))
-        if fitted.warning:
-            c1.warning(md(fitted.warning), icon=":material/visibility_off:")
     text = c2.text_area("Override (JSON)", placeholder='{"epochs": 40}', height=120,
                         help="Any of the keys on the left; unknown keys and out-of-range "
                              "values are refused.")

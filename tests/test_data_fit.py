@@ -31,9 +31,9 @@ def test_small_objects_on_large_images_get_a_larger_input_and_more_steps():
     # 10-px objects on 1,000-px images: 1.6 px at 160
     fit = fit_config(stats(10, 1000, 48))
     assert fit.override == {"image_size": MAX_SIZE, "batch_size": 8, "epochs": 59,
-                            "time_budget_s": BUDGET_S}
+                            "patience": 12, "time_budget_s": BUDGET_S}
     assert [r.split(" ", 1)[0] for r in fit.reasons] == ["image_size", "batch_size", "epochs",
-                                                       "time_budget_s"]
+                                                       "patience", "time_budget_s"]
     assert "1.6 px at the default 160" in fit.reasons[0]
     assert fit.warning is None  # 6.4 px at 640: visible
 
@@ -51,9 +51,12 @@ def test_the_input_size_reaches_the_smaller_boxes_in_steps_of_32():
 def test_it_warns_in_one_line_when_boxes_stay_below_what_the_detector_sees():
     fit = fit_config(stats(3, 2000, 500))  # 0.96 px even at 640
     assert fit.override["image_size"] == MAX_SIZE
-    assert fit.warning.startswith("200 of 200 labeled boxes (100%) are under 4 px at the "
-                                  "640-px input")
-    assert "\n" not in fit.warning
+    assert fit.warning.startswith("200 of the 200 boxes in train and val (100%) are under "
+                                  "4 px at the 640-px input")
+    assert "\n" not in fit.warning and "image_size to about" not in fit.warning  # > 2048
+    # 2.5 px at 640 on 1,000-px images: about 4 / (4 / 1000) = 1,000 px would do
+    fit = fit_config(stats(4, 1000, 500))
+    assert fit.warning.endswith("set image_size to about 1024 in the override (slower)")
 
 
 def test_memory_lowers_the_input_size():
@@ -159,7 +162,7 @@ def test_the_other_keys_are_fitted_around_the_users():
     fit = fit_config(stats(10, 1000, 48), base=TrainConfig(batch_size=32),
                      fixed=frozenset({"batch_size"}))
     assert "batch_size" not in fit.override and fit.override["epochs"] == 175
-    assert "epochs 175: 175 x 2 steps" in " ".join(fit.reasons)
+    assert "epochs 175: 175 x 2 optimizer steps reach" in " ".join(fit.reasons)
     # the user's input size on data that needs nothing else: no budget added for it
     fit = fit_config(stats(10, 1000, 444), base=TrainConfig(image_size=320),
                      fixed=frozenset({"image_size"}))

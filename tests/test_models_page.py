@@ -138,3 +138,20 @@ def test_a_running_training_shows_its_live_loss_and_val_map_chart(models_page, d
     titles = {s.get("title", {}).get("text") if isinstance(s.get("title"), dict)
               else s.get("title") for s in specs}
     assert {"Training loss", "Validation mAP50"} <= titles
+
+
+def test_before_the_first_model_the_fitted_config_and_its_warning_come_first(
+        demo_store, monkeypatch):
+    from al_core.types import Box, LabeledBox
+
+    # 3-px boxes on the demo's 160-px images: under 4 px even at the largest fitted input
+    (cls, *_) = [c.id for c in demo_store.classes()]
+    ids = [i.id for i in demo_store.items(status="unlabeled", unsplit=True)][:12]
+    for i in ids:
+        demo_store.set_labels(i, [LabeledBox(cls, Box(10, 10, 13, 13))], source="human")
+    demo_store.set_splits({i: "val" if k < 2 else "train" for k, i in enumerate(ids)})
+    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
+    page = _page()
+    text = " ".join(read(m.value) for m in page.markdown)
+    assert "Fitted to your labeled boxes" in text and "batch_size 4:" in text
+    assert any("too small for the detector to find" in read(w.value) for w in page.warning)

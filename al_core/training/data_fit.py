@@ -17,6 +17,8 @@ as a peak of a heatmap at stride 4):
   the fit keeps at least :data:`MIN_STEPS_PER_EPOCH` (batches of 4 to 32).
 - ``epochs``: at least the demo's number of optimizer steps (:data:`MIN_STEPS`, 25 epochs
   of 444 images in batches of 32), so a small project trains as long in steps.
+- ``patience``: scaled with the epochs (the default's 5 of 25), so that the val plateau
+  stop, on a handful of validation images, does not end a longer training early.
 - ``time_budget_s``: whenever any of these differs from the default, a budget of
   :data:`BUDGET_S` keeps the first training within the 3-minute default however large
   the input (the learning rate anneals to 0 by then; :mod:`al_core.training.loop`).
@@ -43,7 +45,7 @@ MIN_STEPS_PER_EPOCH = 6
 MIN_STEPS = 350  # the demo's default: 25 epochs x 14 batches of 32 (444 train images)
 MAX_EPOCHS = 400
 BUDGET_S = 170.0  # under the 3-minute default, with the images' loading and the checkpoint
-FITTED_KEYS = ("image_size", "batch_size", "epochs", "time_budget_s")
+FITTED_KEYS = ("image_size", "batch_size", "epochs", "patience", "time_budget_s")
 
 
 @dataclass(frozen=True)
@@ -110,16 +112,22 @@ def fit_config(stats: BoxStats, *, base: TrainConfig | None = None,
     if batch != base.batch_size:
         override["batch_size"] = batch
         reasons.append(f"batch_size {batch}: {stats.n_train} train images make "
-                       f"{math.ceil(stats.n_train / base.batch_size)} optimizer steps an "
-                       f"epoch in batches of {base.batch_size}, "
+                       f"{_steps(math.ceil(stats.n_train / base.batch_size))} an epoch in "
+                       f"batches of {base.batch_size}, "
                        f"{math.ceil(stats.n_train / batch)} in batches of {batch}")
     steps = math.ceil(stats.n_train / batch)
     epochs = base.epochs if "epochs" in fixed else \
         min(MAX_EPOCHS, max(base.epochs, math.ceil(MIN_STEPS / steps)))
     if epochs != base.epochs:
         override["epochs"] = epochs
-        reasons.append(f"epochs {epochs}: {epochs} x {steps} steps reach the "
+        reasons.append(f"epochs {epochs}: {epochs} x {_steps(steps)} reach the "
                        f"{MIN_STEPS} optimizer steps the default makes on the demo")
+        patience = round(base.patience * epochs / base.epochs)
+        if base.patience and "patience" not in fixed and patience != base.patience:
+            override["patience"] = patience
+            reasons.append(f"patience {patience}: the same share of the epochs as the "
+                           f"default's {base.patience} of {base.epochs} (a few validation "
+                           "images make val mAP50 jump; a short patience stopped early)")
     if override and base.time_budget_s is None and "time_budget_s" not in fixed:
         override["time_budget_s"] = BUDGET_S
         reasons.append(f"time_budget_s {BUDGET_S:g}: training ends (its learning rate "
@@ -127,14 +135,22 @@ def fit_config(stats: BoxStats, *, base: TrainConfig | None = None,
     warning = None
     unseen = int(np.sum(ratio * size < UNSEEN_PX))
     if unseen > UNSEEN_WARN_SHARE * n_boxes:
-        warning = (f"{unseen} of {n_boxes} labeled boxes ({unseen / n_boxes:.0%}) are under "
-                   f"{UNSEEN_PX} px at the {size}-px input, too small for the detector to "
-                   "find: crop or tile the images, or raise image_size (slower)")
+        # the input at which nine in ten of the boxes would reach UNSEEN_PX
+        enough = _round_up(UNSEEN_PX / float(np.percentile(ratio, 10)), 32)
+        warning = (f"{unseen} of the {n_boxes} boxes in train and val "
+                   f"({unseen / n_boxes:.0%}) are under {UNSEEN_PX} px at the {size}-px "
+                   "input, too small for the detector to find: crop or tile the images"
+                   + (f", or set image_size to about {enough} in the override (slower)"
+                      if size < enough <= 2048 else ""))
     if not override:
         reasons.append(f"the defaults fit: a quarter of the boxes are under "
                        f"{at(base.image_size):.1f} px at {base.image_size} px, and "
-                       f"{stats.n_train} train images make {steps} steps an epoch")
+                       f"{stats.n_train} train images make {_steps(steps)} an epoch")
     return DataFit(override, reasons, warning)
+
+
+def _steps(n: int) -> str:
+    return f"{n} optimizer step" + ("" if n == 1 else "s")
 
 
 def _round_up(value: float, step: int) -> int:
