@@ -211,6 +211,8 @@ with duplicates_tab:
         stored_duplicates.clear()
         flash("success", f"Checked {found.items_checked:,} images: "
               f"{plural(len(found.pairs), 'near-duplicate pair')}.")
+    if found.items_checked and not found.pairs:
+        st.success(f"No near-duplicates among the {found.items_checked:,} images checked.")
     shown = found.pairs[:6]
     items = {i.id: i for i in store.items(ids=[i for a, b, _ in shown for i in (a, b)])}
     for a, b, cosine in shown:

@@ -164,3 +164,12 @@ def test_the_project_page_reports_near_duplicates(demo_store, monkeypatch):
     assert sum("(pool, unlabeled)" in c.value for c in at.caption) == 2  # the pair's two
     assert [s.value.replace("\\", "") for s in at.success] == [
         "Checked 41 images: 1 near-duplicate pair."]  # shown as text, escaped
+
+
+def test_the_project_page_says_when_no_pair_was_found(demo_store, monkeypatch):
+    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not any("No near-duplicates" in s.value for s in at.success)  # nothing checked
+    at.button(key="check_duplicates").click().run()
+    assert any(s.value.replace("\\", "") == "No near-duplicates among the 40 images checked."
+               for s in at.success)

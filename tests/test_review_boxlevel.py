@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from al_core.types import Box, LabeledBox, SelectionItem
+from tests.apptest import read
 from tests.test_review_page import open_review
 
 TAG = "al-iteration-1"
@@ -64,6 +65,10 @@ def test_box_level_review_is_off_until_the_annotator_turns_it_on(project):
     assert [b.box for b in w.accepted()] == [ACCEPTED]
     assert all(b["box"] != ACCEPTED.as_list() for b in w.boxes)  # not on the canvas
     assert any("zero ≥ 0.95" in c.value for c in at.sidebar.caption)
+    # the classes without a threshold say why they are always asked about
+    assert any(read(c.value) == "Always asked: one, two, three, four, five, six, seven, "
+               "eight, nine (0 validation boxes, fewer than the 20 needed)"
+               for c in at.sidebar.caption)
     assert any("ACCEPTED WITHOUT ASKING (1)" in c.value for c in at.caption)
 
 

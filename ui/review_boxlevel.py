@@ -71,6 +71,13 @@ def _summary(store: Store, model_id: int) -> None:
                "images): " + (", ".join(rows) if rows else
                               "no class yet: too few validation boxes, or none "
                               f"{TARGET_PRECISION:.0%} right"))
+    why: dict[str, list[str]] = {}  # reason -> the classes it keeps asked about
+    for c, v in t.classes.items():
+        if v.threshold is None and v.why:
+            why.setdefault(v.why, []).append(names.get(c, str(c)))
+    if rows and why:  # a class is asked about until it has earned its threshold
+        st.caption("Always asked: " + "; ".join(
+            f"{md(', '.join(n))} ({md(reason)})" for reason, n in why.items()))
 
 
 def thresholds(store: Store, model_id: int) -> Thresholds:

@@ -1,5 +1,6 @@
-"""A query round: gather the pool, let a strategy pick a batch (plus a random control
-slice) with no two near-duplicates in it (:func:`select_distinct`), make sure the picks
+"""A query round: gather the pool, let a strategy pick a batch with no two near-duplicates
+among its picks (:func:`select_distinct`; the random control slice is drawn as it
+falls, unchecked), make sure the picks
 carry the active model's predictions as pre-labels, and store it all as a named
 selection. Runs as a job (kind ``query``) from the CLI and UI.
 
