@@ -115,7 +115,8 @@ def test_the_o_key_reopens_the_accepted_boxes_and_a_save_marks_them(project):
     assert not at.exception, at.exception
     w = _working(at)
     assert w.accepted() == [] and len(w.boxes) == len(truth[second]) + 1
-    assert any("Reopened 1 accepted box" in c.value for c in at.caption)
+    assert any("Reopened 1 accepted box: it is yours to decide now." in c.value
+               for c in at.caption)
     # reopened, it is a pre-label like the others: deleted, it is not saved
     k = next(k for k, b in enumerate(w.boxes) if b["box"] == ACCEPTED.as_list())
     at.button(key=f"rv-del-{w.tag}-{k}").click().run()
@@ -158,3 +159,17 @@ def test_switched_off_mid_edit_nothing_is_saved_as_accepted(project):
     assert not at.exception, at.exception
     assert project.auto_accepted_ids([first]) == set()
     assert ACCEPTED in [a.box for a in project.annotations([first])[first]]
+
+
+def test_unpredicted_validation_images_are_offered_a_predict_job_followed_in_place(project):
+    model, _, picked, _ = box_level_project(project)
+    project.update_model(model, checkpoint_path="models/model-1.pt")  # a model that runs
+    project.replace_predictions(model, [], [], [(i, b"\0\0\0\0") for i in picked])
+    project.set_user_setting("ana", "box_level", "1")
+    at = open_review(project)
+    assert not at.exception, at.exception
+    assert any(c.value.startswith(f"Model #{model} has not predicted 8 validation images")
+               for c in at.sidebar.caption)
+    assert any(b.label == "Predict the validation images" for b in at.sidebar.button)
+    assert any(c.value == "No job is running." for c in at.sidebar.caption)  # followed here
+    assert _working(at).accepted() == []  # nothing is accepted until it has

@@ -15,6 +15,7 @@ from al_core.store import Store
 from al_core.types import ClassInfo
 from ui import canvas
 from ui import review_nav as nav
+from ui.job_watch import running_jobs
 from ui.text import md
 from ui.working import Working
 
@@ -62,7 +63,10 @@ def _summary(store: Store, model_id: int) -> None:
             except ValueError as exc:
                 st.error(f"Not started: {md(exc)}")
             else:
-                st.caption(f"Predicting (job {job}); reopen the page when it is done.")
+                st.caption(f"Predicting (job {job}): the thresholds show when it ends.")
+        # a predict job running (this one, or one started elsewhere): followed here, and
+        # the page redrawn when it ends, so the thresholds appear without a reload
+        running_jobs(("predict",), key="rv-boxlevel")
         return
     names = {c.id: c.name for c in store.classes()}
     rows = [f"{md(names.get(c, c))} ≥ {v.threshold:.2f}" for c, v in t.classes.items()
@@ -123,5 +127,6 @@ def reopen(tag: str) -> None:
     w = nav.target(tag)
     if w is not None:
         n = w.reopen()
-        nav.msg("info", f"Reopened {n} accepted box{'' if n == 1 else 'es'}: they are yours "
-                        "to decide now." if n else "No accepted boxes to reopen.")
+        nav.msg("info", (f"Reopened {n} accepted box: it is yours to decide now." if n == 1
+                         else f"Reopened {n} accepted boxes: they are yours to decide now.")
+                if n else "No accepted boxes to reopen.")
