@@ -173,3 +173,18 @@ def test_unpredicted_validation_images_are_offered_a_predict_job_followed_in_pla
     assert any(b.label == "Predict the validation images" for b in at.sidebar.button)
     assert any(c.value == "No job is running." for c in at.sidebar.caption)  # followed here
     assert _working(at).accepted() == []  # nothing is accepted until it has
+
+
+def test_an_accepted_box_carries_its_class_and_score_faintly():
+    from ui.canvas import with_accepted
+
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 200), (0, 0, 0)).save(buf, format="JPEG")
+    box = ("#ff0000", (20.0, 20.0, 180.0, 180.0))
+    plain = np.asarray(Image.open(io.BytesIO(with_accepted(buf.getvalue(), (box,)))), int)
+    labeled = np.asarray(Image.open(io.BytesIO(with_accepted(
+        buf.getvalue(), ((*box, "zero 0.97"),)))), int)
+    changed = np.abs(labeled - plain).sum(axis=2) > 60
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 50  # the text is drawn...
+    assert xs.min() >= 20 and ys.min() >= 140 and ys.max() <= 180  # ...inside, bottom-left

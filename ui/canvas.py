@@ -185,9 +185,10 @@ def review_canvas(*, background: bytes, initial: dict, view: View, label: str, k
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def with_accepted(background: bytes, boxes: tuple[tuple[str, tuple[float, ...]], ...]) -> bytes:
+def with_accepted(background: bytes, boxes: tuple[tuple, ...]) -> bytes:
     """The canvas background (JPEG bytes) with box-level review's accepted boxes drawn
-    faint on it (:func:`ui.draw.draw_dimmed`; ``(hex colour, canvas-pixel box)`` each):
+    faint on it (:func:`ui.draw.draw_dimmed`; ``(hex colour, canvas-pixel box[, label])``
+    each):
     they are part of the picture, not of the canvas, so they cannot be edited until
     reopened."""
     from ui.draw import draw_dimmed

@@ -99,17 +99,18 @@ def _dashes(x1: int, y1: int, x2: int, y2: int) -> list[tuple[tuple[int, int], t
     return out
 
 
-def draw_dimmed(image: Image.Image, boxes: Sequence[tuple[str, Sequence[float]]], *,
+def draw_dimmed(image: Image.Image, boxes: Sequence[tuple], *,
                 width: int = 2) -> Image.Image:
     """A copy of ``image`` (RGB) with each ``(hex colour, [x1, y1, x2, y2] in its
-    pixels)`` drawn faint: a dashed outline (the colour at :data:`DIM_ALPHA` on a white
-    halo) and a light tint inside, no label chip. Box-level review draws the boxes it
-    accepted without asking this way, beside the solid, labeled boxes the annotator
-    decides on."""
+    pixels[, label])`` drawn faint: a dashed outline (the colour at :data:`DIM_ALPHA` on a
+    white halo), a light tint inside and the label, if any, in small faint text inside
+    the box's bottom-left corner, no chip. Box-level review draws the boxes it accepted
+    without asking this way, beside the solid, labeled boxes the annotator decides on."""
     base = image.convert("RGBA")
     layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    for color, coords in boxes:
+    font = ImageFont.load_default(size=MIN_LABEL_PX)
+    for color, coords, *label in boxes:
         r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
         x1, y1, x2, y2 = _inside(list(coords), base.size)
         draw.rectangle([x1, y1, x2, y2], fill=(r, g, b, round(255 * DIM_FILL)))
@@ -118,4 +119,9 @@ def draw_dimmed(image: Image.Image, boxes: Sequence[tuple[str, Sequence[float]]]
             draw.line([a, z], fill=(255, 255, 255, round(255 * HALO_ALPHA)), width=width + 2)
         for a, z in dashes:
             draw.line([a, z], fill=(r, g, b, round(255 * DIM_ALPHA)), width=width)
+        if label and label[0]:
+            ascent, descent = font.getmetrics()
+            draw.text((x1 + width + 2, max(y1, y2 - width - 2 - ascent - descent)),
+                      str(label[0]), font=font, fill=(r, g, b, round(255 * DIM_ALPHA)),
+                      stroke_width=2, stroke_fill=(255, 255, 255, round(255 * HALO_ALPHA)))
     return Image.alpha_composite(base, layer).convert("RGB")

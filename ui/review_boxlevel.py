@@ -106,7 +106,9 @@ def background(w: Working, background_jpeg: bytes, classes: list[ClassInfo],
                view: canvas.View) -> bytes:
     """The canvas background with the image's accepted boxes drawn faint."""
     colors = {c.id: c.color for c in classes}
-    boxes = tuple((colors[p["class_id"]], tuple(v * view.scale for v in p["box"]))
+    names = {c.id: c.name for c in classes}
+    boxes = tuple((colors[p["class_id"]], tuple(v * view.scale for v in p["box"]),
+                   f"{names[p['class_id']]} {p['score']:.2f}")  # drawn as text, not markup
                   for p in w.accepted_boxes())
     return canvas.with_accepted(background_jpeg, boxes)
 
