@@ -127,8 +127,8 @@ with st.sidebar:
                  "slider starts with"):
         store.set_meta("review_min_score", str(min_score))
         st.rerun()
-    box_level = review_boxlevel.sidebar_toggle(
-        store, user, selection.model_id if selection is not None else None)
+    box_level = review_boxlevel.sidebar_toggle(  # the model whose pre-labels are shown
+        store, user, selection.model_id if selection is not None else store.active_model_id())
     st.caption(f"Annotator: **{md(user)}**")
 
 review_nav.lease_keeper(store.root, user)
