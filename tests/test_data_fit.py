@@ -173,3 +173,10 @@ def test_a_users_batch_size_sets_the_first_models_epochs(small_object_store):
     model_id = create_candidate(small_object_store, override={"batch_size": 32})
     config = small_object_store.model(model_id)["config"]
     assert config["batch_size"] == 32 and config["epochs"] == 350  # 10 images: 1 step
+
+
+def test_a_null_time_budget_keeps_the_other_fitted_keys_and_no_budget(small_object_store):
+    model_id = create_candidate(small_object_store, override={"time_budget_s": None})
+    config = small_object_store.model(model_id)["config"]
+    assert config["time_budget_s"] is None  # reproducible: no clock in the schedule
+    assert config["image_size"] == MAX_SIZE and config["batch_size"] == 4
