@@ -93,3 +93,14 @@ def mobilenet_cache(mobilenet_file, monkeypatch, tmp_path) -> Path:
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
     return tmp_path / "hub" / "checkpoints" / path.name
+
+
+@pytest.fixture
+def no_sockets(monkeypatch) -> None:
+    """Any attempt to open a network connection fails the test: nothing is downloaded."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a socket was opened")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)

