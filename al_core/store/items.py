@@ -175,26 +175,18 @@ class ItemsMixin:
         if item_ids is None:
             return {r[0] for r in self.db.execute(
                 "SELECT id FROM annotations WHERE auto_accepted = 1")}
-        out: set[int] = set()
-        for start in range(0, len(item_ids), 500):
-            chunk = list(item_ids[start:start + 500])
-            out |= {r[0] for r in self.db.execute(
-                "SELECT id FROM annotations WHERE auto_accepted = 1 AND item_id IN "
-                f"({','.join('?' * len(chunk))})", chunk)}
-        return out
+        return {r[0] for r in self._chunked(  # ModelsMixin's: 500 ids a query
+            "SELECT id FROM annotations WHERE auto_accepted = 1 AND item_id IN ({marks})",
+            item_ids)}
 
     def items_with_auto_accepted(self, item_ids: Sequence[int] | None = None) -> set[int]:
         """The items (of these, or all) whose current labels include an auto-accepted box."""
         if item_ids is None:
             return {r[0] for r in self.db.execute(
                 "SELECT DISTINCT item_id FROM annotations WHERE auto_accepted = 1")}
-        out: set[int] = set()
-        for start in range(0, len(item_ids), 500):
-            chunk = list(item_ids[start:start + 500])
-            out |= {r[0] for r in self.db.execute(
-                "SELECT DISTINCT item_id FROM annotations WHERE auto_accepted = 1 AND "
-                f"item_id IN ({','.join('?' * len(chunk))})", chunk)}
-        return out
+        return {r[0] for r in self._chunked(
+            "SELECT DISTINCT item_id FROM annotations WHERE auto_accepted = 1 AND "
+            "item_id IN ({marks})", item_ids)}
 
     def split_identity(self, split: str) -> tuple[list[int], str]:
         """A split's labeled items and a hash of their ids and label versions (as
