@@ -23,7 +23,6 @@ from torchvision.models import mobilenet_v2
 
 from al_core.training.compact import CompactCenterNet
 
-ARCH = "compact_mobilenet_v2"
 STAGES = ((0, 4), (4, 7), (7, 14))  # features slices: strides 4, 8, 16
 CHANNELS = (24, 32, 96)
 FROZEN_STAGES = 1  # the stride-4 stage keeps its ImageNet weights

@@ -47,7 +47,6 @@ MAX_EPOCHS = 400
 # the training loop's share of the 3-minute default: starting the job, loading large
 # images and the checkpoint take the rest (at 170 s the whole command took 197 s, loaded)
 BUDGET_S = 150.0
-FITTED_KEYS = ("image_size", "batch_size", "epochs", "patience", "time_budget_s")
 
 
 @dataclass(frozen=True)
