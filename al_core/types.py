@@ -176,3 +176,43 @@ def check_number(name: str, value, low: float, high: float, *,
     if not ok:
         raise ValueError(f"{name}: {brief(value)} is out of range (it must be a number in "
                          f"[{low}, {high}{')' if upper_open else ']'})")
+
+
+@dataclass(frozen=True)
+class TeamUser:
+    """A project user (team mode). ``role`` is one of :data:`al_core.permissions.ROLES`;
+    the password hash never leaves the store."""
+
+    id: int
+    name: str
+    role: str
+    email: str | None
+    disabled: bool
+    created: str
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an operation. ``user`` is None in single-user mode (a project with
+    no users), where ``name`` is whatever the person or command gave (or ``None``) and
+    every action is allowed; in team mode it is the signed-in project user."""
+
+    name: str | None
+    role: str
+    user: TeamUser | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of the append-only audit log. ``before`` and ``after`` are short JSON
+    texts (or None)."""
+
+    id: int
+    at: str
+    actor: str | None
+    action: str
+    object_type: str | None
+    object_id: str | None
+    summary: str
+    before: str | None
+    after: str | None

@@ -20,6 +20,7 @@ BASE = "(root)"  # al_core/types.py, names.py, clock.py: the shared vocabulary
 BELOW: dict[str, set[str]] = {
     BASE: set(),
     "store": {BASE},
+    "team": {"store"},
     "jobs": {"store"},
     "formats": {"store"},
     "evaluation": {"store"},
@@ -28,7 +29,7 @@ BELOW: dict[str, set[str]] = {
     "review": {"query"},
     "decide": {"training"},
     "simulation": {"decide", "review"},
-    "cli": {"simulation"},
+    "cli": {"simulation", "team"},
 }
 
 

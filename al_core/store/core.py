@@ -2,7 +2,8 @@
 ``models/``. All SQL of the application lives in this package, behind typed methods that
 return the dataclasses of :mod:`al_core.types`, one module per concept: items and labels
 (:mod:`.items`), selections (:mod:`.selections`), models and predictions
-(:mod:`.models`), evaluations, comparisons and decisions (:mod:`.decisions`), jobs (:mod:`.jobs`), review and claims (:mod:`.review`). Every
+(:mod:`.models`), evaluations, comparisons and decisions (:mod:`.decisions`), jobs (:mod:`.jobs`), review and claims (:mod:`.review`),
+users, sessions and the audit log (:mod:`.team`). Every
 multi-row write runs in :meth:`Store.write` (``BEGIN IMMEDIATE``: writers queue).
 
 Open a new :class:`Store` per Streamlit rerun or per process: a sqlite3 connection
@@ -26,6 +27,7 @@ from al_core.store.models import ModelsMixin
 from al_core.store.review import ReviewMixin
 from al_core.store.schema import latest_migration, migrate, pending_migrations, unknown_migrations
 from al_core.store.selections import SelectionsMixin
+from al_core.store.team import TeamMixin
 from al_core.types import ProjectStatus
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,12 @@ class ProjectError(Exception):
 
 
 class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
-            ReviewMixin):
+            ReviewMixin, TeamMixin):
     """Typed access to one project directory; the SQL of each concept lives in its mixin."""
 
-    def __init__(self, project_dir: str | Path, *, create: bool = False) -> None:
+    def __init__(self, project_dir: str | Path, *, create: bool = False,
+                 actor: str | None = None) -> None:
+        self.actor_name = actor  # who acts (team mode: a project user), see act_as()
         self.root = Path(project_dir).resolve()
         self.db_path = self.root / DB_NAME
         if not self.db_path.exists():

@@ -358,6 +358,69 @@ def m009_auto_accepted_boxes(db: Database) -> None:
     """)
 
 
+@migrations()
+def m010_users_sessions_audit(db: Database) -> None:
+    # Team mode (al_core.permissions, al_core.team): users with a role and an Argon2id
+    # hash (never the password); server-side sign-in sessions, their random id kept only
+    # as a SHA-256; failed sign-ins, which throttle by account and by client address;
+    # the audit log, append-only (triggers refuse UPDATE and DELETE); and who asked for
+    # each job, so its process acts as that user. m002's placeholder users table (name,
+    # role) was never written by any version: it is replaced.
+    _run(db, """
+    DROP TABLE users;
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('annotator', 'reviewer', 'lead')),
+        password_hash TEXT NOT NULL,
+        email TEXT UNIQUE,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created TEXT NOT NULL,
+        changed TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        created TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        idle_expires TEXT NOT NULL,
+        absolute_expires TEXT NOT NULL,
+        revoked TEXT,
+        revoked_why TEXT,
+        address TEXT
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    CREATE TABLE signin_failures (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        address TEXT NOT NULL,
+        at TEXT NOT NULL,
+        at_s REAL NOT NULL
+    );
+    CREATE INDEX signin_failures_account ON signin_failures (account, at_s);
+    CREATE INDEX signin_failures_address ON signin_failures (address, at_s);
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT,
+        action TEXT NOT NULL,
+        object_type TEXT,
+        object_id TEXT,
+        summary TEXT NOT NULL DEFAULT '',
+        before TEXT,
+        after TEXT
+    );
+    CREATE INDEX audit_log_at ON audit_log (at);
+    ALTER TABLE jobs ADD COLUMN requested_by TEXT
+    """)
+    for verb, done in (("UPDATE", "changed"), ("DELETE", "deleted")):
+        # one statement each: _run splits on ';', which a trigger body holds
+        db.execute(f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                   f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: its rows "
+                   f"cannot be {done}'); END")
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)
