@@ -134,9 +134,9 @@ class TeamMixin:
         return row[0] if row else None
 
     # -- sessions -----------------------------------------------------------------------
-    def insert_session(self, token_hash: str, user_id: int, *, idle_expires: str,
-                       absolute_expires: str, address: str | None) -> int:
-        stamp = now()
+    def insert_session(self, token_hash: str, user_id: int, *, created: str,
+                       idle_expires: str, absolute_expires: str, address: str | None) -> int:
+        stamp = created
         return self.db.execute(
             "INSERT INTO sessions (token_hash, user_id, created, last_seen, idle_expires, "
             "absolute_expires, address) VALUES (?, ?, ?, ?, ?, ?, ?)",

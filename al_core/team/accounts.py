@@ -30,7 +30,7 @@ def _email(email: str | None) -> str | None:
     if len(email) > MAX_EMAIL or "@" not in email.strip("@") or any(c.isspace() or
                                                                    ord(c) < 32 for c in email):
         raise AccountError(f"{printable(email, 60)!r} is not an e-mail address")
-    return email
+    return email.lower()  # identity providers differ in case; one user per address
 
 
 def _existing(store: Store, name: str) -> TeamUser:

@@ -140,8 +140,8 @@ def sign_in(store: Store, name: str, password: str, *, address: str | None,
             store.update_user(user.id, password_hash=hash_password(password))
         token = secrets.token_urlsafe(32)
         idle, absolute = _iso(now_s + IDLE_S), _iso(now_s + ABSOLUTE_S)
-        store.insert_session(token_hash(token), user.id, idle_expires=idle,
-                             absolute_expires=absolute, address=address)
+        store.insert_session(token_hash(token), user.id, created=_iso(now_s),
+                             idle_expires=idle, absolute_expires=absolute, address=address)
         store.audit("signin", object_type="user", object_id=user.id, actor=user.name,
                     summary=f"{user.name} signed in from {address}")
     return NewSession(token=token, user=user, idle_expires=idle, absolute_expires=absolute)
