@@ -1,0 +1,142 @@
+"""Team: who works on this project and what each may do.
+
+With no users (single-user mode) the page says what team mode is and creates the first
+user, a lead, which turns it on. In team mode a lead sees the users and changes them
+(add, role, disable or enable, password, e-mail) and reads and downloads the audit log;
+anyone else is told they need a lead. Every check is al_core's
+(:meth:`al_core.store.Store.authorize`, inside :mod:`al_core.team.accounts`): the page
+asks it and shows its answer, and hiding a form is never the check.
+"""
+from collections.abc import Callable
+
+import streamlit as st
+
+from al_core.permissions import PermissionDenied, permission_table_markdown
+from al_core.store import Store
+from al_core.team import accounts
+from ui import state, team_users
+from ui.chrome import page_entry
+from ui.flash import flash, show_flash
+from ui.team_users import SIGNIN_URL, NewUser, UserChange
+from ui.text import md
+
+page_entry()
+
+
+def attempt(make: Callable[[], str], refused: str) -> None:
+    """Make an account change: its result is flashed (the page redraws with the new
+    table), or why al_core refused it is shown under the form."""
+    try:
+        done = make()
+    except (ValueError, PermissionDenied) as exc:  # AccountError is a ValueError
+        st.error(f"{refused}: {md(exc)}.", icon=":material/block:")
+    else:
+        flash("success", done)
+
+
+def add(store: Store, new: NewUser) -> str:
+    password = team_users.same_twice(new.password, new.again)
+    first = not store.team_mode()
+    user = accounts.add_user(store, new.name, password, new.role, email=new.email or None)
+    if first:
+        return (f"Team mode is on: {user.name} is the project's lead. From now on everyone "
+                f"signs in, at {SIGNIN_URL}.")
+    return f"Added {user.name} as {a_role(user.role)}."
+
+
+def a_role(role: str) -> str:
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
+
+
+def change(store: Store, c: UserChange) -> str:
+    """One change to an existing user, through al_core.team.accounts; what it did."""
+    before = store.user(c.name)
+    you = c.name == store.actor_name
+    if c.what == "role":
+        user = accounts.set_role(store, c.name, c.value)
+        if before is not None and before.role == user.role:
+            return f"{user.name} is already {a_role(user.role)}."
+        return (f"{user.name} is now {a_role(user.role)}"
+                + (f" (was {a_role(before.role)})" if before else "")
+                + ("; your session has ended: sign in again." if you else
+                   "; their open sessions have ended."))
+    if c.what in ("disable", "enable"):
+        user = accounts.set_disabled(store, c.name, c.what == "disable")
+        if before is not None and before.disabled == user.disabled:
+            return f"{user.name} is already {c.what}d."
+        if user.disabled:
+            return (f"Disabled {user.name}: they cannot sign in, and their open sessions "
+                    "have ended.")
+        return f"Enabled {user.name}: they can sign in again."
+    if c.what == "password":
+        password = team_users.same_twice(c.value, c.again)
+        user = accounts.reset_password(store, c.name, password)
+        return f"New password set for {user.name}; their open sessions have ended."
+    if c.what == "email":
+        user = accounts.set_email(store, c.name, c.value or None)
+        return (f"E-mail of {user.name} set to {user.email}." if user.email else
+                f"E-mail of {user.name} removed.")
+    raise ValueError(f"unknown change {c.what!r}")
+
+
+def roles_table(*, expanded: bool) -> None:
+    with st.expander("What each role may do", expanded=expanded, icon=":material/shield:"):
+        st.markdown(permission_table_markdown())  # the product's own text
+
+
+def single_user(store: Store) -> None:
+    st.markdown("This project has no users: whoever opens the app may do everything. "
+                "**Team mode** adds a sign-in with a name and password, a role for each "
+                "person (annotator, reviewer or lead; the table below says what each may "
+                "do) and an audit log of every change to the project.")
+    st.markdown("Create the first user, a lead, to turn it on. **After this everyone must "
+                f"sign in**, at the sign-in page (`{SIGNIN_URL}`), and commands "
+                "(`python -m al_core ...`) need `--as NAME` or `ALS_USER`.")
+    new = team_users.new_user_form(first=True)
+    if new is not None:
+        attempt(lambda: add(store, new), "Team mode is still off")
+    roles_table(expanded=True)
+
+
+def users_section(store: Store) -> None:
+    users = store.users()
+    st.subheader("Users")
+    team_users.users_table(users, {u.id: store.open_sessions(u.id) for u in users})
+    forms = [("Add a user", lambda: team_users.new_user_form(first=False), "Not added"),
+             ("Change role", lambda: team_users.role_form(users), "Role not changed"),
+             ("Disable or enable", lambda: team_users.enabled_form(users), "Not changed"),
+             ("Reset password", lambda: team_users.password_form(users),
+              "Password not reset"),
+             ("E-mail", lambda: team_users.email_form(users), "E-mail not set")]
+    for tab, (_, form, refused) in zip(st.tabs([f[0] for f in forms]), forms):
+        with tab:
+            submitted = form()
+            if isinstance(submitted, NewUser):
+                attempt(lambda: add(store, submitted), refused)
+            elif submitted is not None:
+                attempt(lambda: change(store, submitted), refused)
+    roles_table(expanded=False)
+
+
+def refused(action: str, store: Store) -> PermissionDenied | None:
+    try:
+        store.authorize(action)
+    except PermissionDenied as exc:
+        return exc
+    return None
+
+
+with state.store() as store:
+    st.title("Team")
+    show_flash()
+    if not store.team_mode():
+        single_user(store)
+    else:
+        manage, audit = refused("manage_users", store), refused("read_audit", store)
+        if manage is not None and audit is not None:
+            st.warning("Users, roles and the audit log are a lead's: ask a lead of this "
+                       f"project. ({md(manage)}" + (f"; the sign-in page is {SIGNIN_URL}"
+                                                   if store.actor_name is None else "")
+                       + ")", icon=":material/lock:")
+        if manage is None:
+            users_section(store)

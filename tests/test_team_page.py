@@ -1,0 +1,205 @@
+"""The Team page, headless: single-user mode creates the first lead (and never shows the
+password); a lead adds users and changes them through al_core.team.accounts, each change
+in the audit log; al_core's refusals are shown as messages; a non-lead sees only the
+refusal."""
+import pytest
+
+import ui.chrome
+import ui.state
+from al_core.store import Store
+from al_core.team import accounts
+from tests.apptest import open_page, read
+
+LEAD_PW = "correct horse battery"
+ANN_PW = "annotator's secret 1"
+
+
+@pytest.fixture
+def project(store, monkeypatch):
+    """An empty project the app serves, with the Team page in the navigation (until the
+    sign-in work registers it)."""
+    monkeypatch.setenv("ALS_PROJECT", str(store.root))
+    if not any(p[0] == "pages/team.py" for p in ui.chrome.PAGES):
+        monkeypatch.setattr(ui.chrome, "PAGES", [*ui.chrome.PAGES, (
+            "pages/team.py", "Team", ":material/group:", "team")])
+    return store
+
+
+def acting(monkeypatch, store, name):
+    """``name`` is the signed-in user (None: nobody). AppTest cannot send the session
+    cookie, so the one place that reads it is replaced: ui.auth's ``_identify`` (the
+    frame's visitor and the pages' stores both ask it); without ui.auth, the page's store
+    (ui.state.store) acts as ``name``."""
+    try:
+        import ui.auth as auth
+    except ImportError:
+        auth = None
+    if hasattr(auth, "_identify"):
+        def identify(s):
+            user = s.user(name) if name else None
+            return (user, "password", "") if user else (None, "", "no session")
+        monkeypatch.setattr(auth, "_identify", identify)
+    else:
+        monkeypatch.setattr(ui.state, "store", lambda: Store(store.root).act_as(name))
+
+
+def team_page():
+    at = open_page("pages/team.py")
+    assert not at.exception, at.exception
+    return at
+
+
+def fill(at, form, **values):
+    """Type into a form's fields (``name``, ``password``, ``again``, ``email``, ``role``,
+    ``user``) and press its submit button."""
+    for field, value in values.items():
+        widget = at.text_input(key=f"{form}_{field}") if field not in ("role", "user") \
+            else at.selectbox(key=f"{form}_{field}")
+        widget.set_value(value)
+    at.button(key=f"{form}_submit").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at) -> str:
+    """Everything the page rendered (every element's protobuf, widget values included)
+    and its session state, as one text."""
+    parts = []
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    parts += [repr(v) for v in at.session_state.to_dict().values()]
+    return "\n".join(parts)
+
+
+def messages(at, kind):
+    return [read(e.value) for e in getattr(at, kind)]
+
+
+def asks_to_sign_in(at) -> bool:
+    """The page (or, with sign-in in the frame, the frame's sign-in screen) asks the
+    visitor to sign in."""
+    shown = [e.value for kind in ("title", "markdown", "warning", "info") for e in
+             getattr(at, kind)]
+    return any("sign in" in read(v).lower() for v in shown)
+
+
+def nothing_of_the_page(at) -> bool:
+    """No users, forms, audit rows or download on the page."""
+    return not (at.dataframe or at.text_input or at.tabs or at.get("download_button"))
+
+
+def with_lead(store):
+    accounts.add_user(store, "Lea", LEAD_PW, "lead")
+    return store.act_as("Lea")
+
+
+def test_single_user_mode_creates_the_first_lead_and_never_shows_the_password(project,
+                                                                              monkeypatch):
+    acting(monkeypatch, project, None)
+    at = team_page()
+    said = " ".join(read(m.value) for m in at.markdown)
+    assert "no users" in said and "annotator, reviewer or lead" in said
+    assert "After this everyone must sign in" in said and "/auth/signin" in said
+    assert "| `manage_users` | no | no | yes |" in said  # the permission table
+    fill(at, "team_first_lead", name="Lea", password=LEAD_PW, again=LEAD_PW,
+         email="lea@example.org")
+    assert project.team_mode()
+    lea = project.user("Lea")
+    assert (lea.role, lea.email) == ("lead", "lea@example.org")
+    assert project.password_hash(lea.id).startswith("$argon2id$")
+    assert LEAD_PW not in texts(at)  # the form is gone, its fields with it
+    add = project.audit_entries(action="user.add")[0]
+    assert add.actor == "Lea" and "team mode on" in add.summary
+    assert asks_to_sign_in(at)  # nobody is signed in yet
+
+
+def test_the_first_user_with_mismatched_passwords_is_refused(project, monkeypatch):
+    acting(monkeypatch, project, None)
+    at = fill(team_page(), "team_first_lead", name="Lea", password=LEAD_PW,
+              again=LEAD_PW + "x")
+    assert messages(at, "error") == ["Team mode is still off: the two passwords differ: "
+                                      "type the same password twice."]
+    assert not project.team_mode()
+    assert at.session_state["team_first_lead_password"] == ""
+    assert LEAD_PW not in texts(at)
+
+
+def test_a_lead_adds_an_annotator_changes_a_role_and_sees_the_audit_log(project,
+                                                                       monkeypatch):
+    with_lead(project)
+    acting(monkeypatch, project, "Lea")
+    at = team_page()
+    assert at.dataframe[0].value["name"].tolist() == ["Lea"]
+    fill(at, "team_add_user", name="Ann", role="annotator", password=ANN_PW, again=ANN_PW)
+    assert messages(at, "success") == ["Added Ann as an annotator."]
+    assert project.user("Ann").role == "annotator"
+    users = at.dataframe[0].value
+    assert users["name"].tolist() == ["Lea", "Ann"]
+    assert users.columns.tolist() == ["name", "role", "e-mail", "enabled", "open sessions",
+                                      "created"]
+    assert ANN_PW not in texts(at)
+
+    fill(at, "team_role", user="Ann", role="reviewer")
+    assert messages(at, "success") == ["Ann is now a reviewer (was an annotator); their "
+                                       "open sessions have ended."]
+    assert project.user("Ann").role == "reviewer"
+    log = project.audit_entries()
+    assert [e.action for e in log] == ["user.role", "user.add", "user.add"]
+    assert [e.actor for e in log][:2] == ["Lea", "Lea"]
+    assert log[0].summary == "Ann: annotator -> reviewer"
+
+
+def test_al_core_refusals_show_as_messages(project, monkeypatch):
+    with_lead(project)
+    accounts.add_user(project, "Ann", ANN_PW, "annotator")
+    acting(monkeypatch, project, "Lea")
+    at = fill(team_page(), "team_role", user="Lea", role="annotator")  # the last lead
+    assert messages(at, "error") == ["Role not changed: Lea is the last lead: make another "
+                                     "user a lead first."]
+    fill(at, "team_add_user", name="Ann", password=ANN_PW, again=ANN_PW)
+    assert messages(at, "error") == ["Not added: a user named 'Ann' already exists."]
+    fill(at, "team_add_user", name="Bob", password="short", again="short")
+    assert messages(at, "error") == ["Not added: the password is too short: at least 8 "
+                                     "characters."]
+    fill(at, "team_password", user="Ann", password=ANN_PW + "2", again=ANN_PW + "3")
+    assert messages(at, "error") == ["Password not reset: the two passwords differ: type "
+                                     "the same password twice."]
+    assert project.user("Bob") is None
+    at.selectbox(key="team_disable_user").set_value("Ann")
+    at.button(key="team_disable_submit").click().run()
+    assert messages(at, "success") == ["Disabled Ann: they cannot sign in, and their open "
+                                       "sessions have ended."]
+    assert project.user("Ann").disabled
+    fill(at, "team_email", user="Ann", email="not an address")
+    assert messages(at, "error") == ["E-mail not set: 'not an address' is not an e-mail "
+                                     "address."]
+
+
+def test_a_non_lead_sees_only_the_refusal(project, monkeypatch):
+    """The navigation may hide the page from an annotator; the page's own answer is
+    al_core's refusal, whatever the navigation lists."""
+    with_lead(project)
+    accounts.add_user(project, "Ann", ANN_PW, "annotator")
+    acting(monkeypatch, project, "Ann")
+    if hasattr(ui.chrome, "visible_pages"):
+        monkeypatch.setattr(ui.chrome, "visible_pages", lambda role: list(ui.chrome.PAGES))
+    at = team_page()
+    assert messages(at, "warning") == [
+        "Users, roles and the audit log are a lead's: ask a lead of this project. (Ann is "
+        "an annotator: only a lead may manage users (add users, change roles, disable "
+        "users, reset passwords))"]
+    assert nothing_of_the_page(at)
+
+
+def test_nobody_signed_in_in_team_mode_sees_nothing_of_the_page(project, monkeypatch):
+    with_lead(project)
+    acting(monkeypatch, project, None)
+    at = team_page()
+    assert asks_to_sign_in(at) and nothing_of_the_page(at)
