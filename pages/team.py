@@ -8,13 +8,14 @@ anyone else is told they need a lead. Every check is al_core's
 asks it and shows its answer, and hiding a form is never the check.
 """
 from collections.abc import Callable
+from datetime import date
 
 import streamlit as st
 
 from al_core.permissions import PermissionDenied, permission_table_markdown
 from al_core.store import Store
 from al_core.team import accounts
-from ui import state, team_users
+from ui import state, team_audit, team_users
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.team_users import SIGNIN_URL, NewUser, UserChange
@@ -118,6 +119,22 @@ def users_section(store: Store) -> None:
     roles_table(expanded=False)
 
 
+def audit_section(store: Store) -> None:
+    st.subheader("Audit log")
+    actors, actions = store.audit_facets()
+    f = team_audit.audit_filters(actors, actions)
+    rows = store.audit_entries(actor=f.actor, action=f.action, since=f.since,
+                               until=f.until, limit=None)
+    first = team_audit.page_offset(len(rows), f)
+    team_audit.audit_table(rows[first:first + team_audit.PAGE_ROWS])
+    st.download_button(f"Download CSV ({len(rows):,} rows)",
+                       data=lambda: team_audit.audit_csv(rows),  # built on the click
+                       file_name=f"audit-log-{date.today():%Y-%m-%d}.csv", mime="text/csv",
+                       on_click="ignore", disabled=not rows, icon=":material/download:",
+                       help="Every row the filters match (all pages). Cells a spreadsheet "
+                            "would run as a formula start with a single quote.")
+
+
 def refused(action: str, store: Store) -> PermissionDenied | None:
     try:
         store.authorize(action)
@@ -140,3 +157,5 @@ with state.store() as store:
                        + ")", icon=":material/lock:")
         if manage is None:
             users_section(store)
+        if audit is None:
+            audit_section(store)

