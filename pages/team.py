@@ -109,13 +109,14 @@ def users_section(store: Store) -> None:
              ("Reset password", lambda: team_users.password_form(users),
               "Password not reset"),
              ("E-mail", lambda: team_users.email_form(users), "E-mail not set")]
-    for tab, (_, form, refused) in zip(st.tabs([f[0] for f in forms]), forms):
+    tabs = st.tabs([f[0] for f in forms], key="team_tabs")  # the same tab after a change
+    for tab, (_, form, not_done) in zip(tabs, forms):
         with tab:
             submitted = form()
             if isinstance(submitted, NewUser):
-                attempt(lambda: add(store, submitted), refused)
+                attempt(lambda: add(store, submitted), not_done)
             elif submitted is not None:
-                attempt(lambda: change(store, submitted), refused)
+                attempt(lambda: change(store, submitted), not_done)
     roles_table(expanded=False)
 
 

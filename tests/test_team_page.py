@@ -12,6 +12,7 @@ import ui.chrome
 import ui.state
 from al_core.store import Store
 from al_core.team import accounts
+from al_core.team.passwords import verify_password
 from al_core.types import AuditEntry
 from tests.apptest import open_page, read
 from ui.team_audit import PAGE_ROWS, audit_csv, csv_cell, day_bounds
@@ -188,6 +189,20 @@ def test_al_core_refusals_show_as_messages(project, monkeypatch):
     fill(at, "team_email", user="Ann", email="not an address")
     assert messages(at, "error") == ["E-mail not set: 'not an address' is not an e-mail "
                                      "address."]
+    fill(at, "team_email", user="Ann", email="ann@example.org")
+    assert messages(at, "success") == ["E-mail of Ann set to ann@example.org."]
+    at.selectbox(key="team_disable_user").set_value("Ann")
+    at.button(key="team_enable_submit").click().run()
+    assert messages(at, "success") == ["Enabled Ann: they can sign in again."]
+    fill(at, "team_password", user="Ann", password=ANN_PW + "2", again=ANN_PW + "2")
+    assert messages(at, "success") == ["New password set for Ann; their open sessions "
+                                       "have ended."]
+    ann = project.user("Ann")
+    assert (ann.email, ann.disabled) == ("ann@example.org", False)
+    assert verify_password(project.password_hash(ann.id), ANN_PW + "2")
+    assert ANN_PW not in texts(at)
+    assert [e.action for e in project.audit_entries(limit=4)] == [
+        "user.password", "user.enable", "user.email", "user.disable"]
 
 
 def test_a_non_lead_sees_only_the_refusal(project, monkeypatch):
