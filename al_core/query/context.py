@@ -184,9 +184,11 @@ class QueryContext:
         return np.stack([np.frombuffer(vectors[i], np.float32) for i in ids])
 
     def image_embeddings(self, ids: np.ndarray) -> np.ndarray:
-        """(len(ids), d) float32: the pretrained backbone's embeddings, or handcrafted
-        features without its weights; each image's computed once and stored."""
-        vectors, extractor = image_embeddings.image_vectors(self.store, ids, report=self.report)
+        """(len(ids), d) float32: the pretrained backbone's embeddings (option
+        ``image_backbone``), or handcrafted features without its weights; each image's
+        computed once per backbone and stored."""
+        vectors, extractor = image_embeddings.image_vectors(
+            self.store, ids, backbone=self.options["image_backbone"], report=self.report)
         self.note("features", extractor)
         return vectors
 

@@ -1,25 +1,30 @@
-"""Image embeddings from the pretrained backbone, computed once per image and backbone.
+"""Image embeddings from a pretrained backbone, computed once per image and backbone.
 
-One vector per image: torchvision's MobileNetV2 trunk (``features``) with its ImageNet
-weights (the file in the torch cache, verified by its pinned SHA-256 in
-:mod:`al_core.training.backbone_weights`; nothing is ever downloaded), global average
-pooled to 1280 values and L2-normalised. Inputs are the whole image resized to
-``INPUT_SIZE`` square (no crop: an object at the border counts) with ImageNet
-normalisation.
+One vector per image: a backbone's trunk with its ImageNet weights (the file in the torch
+cache, verified by its pinned SHA-256 in :mod:`al_core.training.backbone_weights`; nothing
+is ever downloaded), global average pooled to 1280 values and L2-normalised. Two backbones
+(:data:`BACKBONES`, the query option ``image_backbone``): torchvision's MobileNetV2
+(``features``), the default, and EfficientNet-Lite0
+(:mod:`al_core.training.efficientnet_lite`, converted from the official TensorFlow
+checkpoint). Inputs are the whole image resized to ``INPUT_SIZE`` square (no crop: an
+object at the border counts) with ImageNet normalisation, which the Lite0 conversion
+takes too.
 
 ``INPUT_SIZE`` 160: the demos' own size; MobileNetV2's paper reports 68.8% ImageNet top-1
 at 160 px against 71.8% at 224, for half the work. Measured on the 2-core machine, batches
 of 64: 56 images/s at 160 px and 31 at 224 with two threads (43 and 19 with one);
 ``docs/query-strategies.md`` has the figures.
 
-Vectors are cached in the ``features`` table under :data:`EXTRACTOR`, which names the
-backbone, its weights and the input size, so a change of any of them computes afresh and
-the old rows are never mixed in. Only items without a stored vector are computed, in
-batches, reporting progress (and so cancel checks) after each batch.
+Vectors are cached in the ``features`` table under the backbone's key in
+:data:`EXTRACTORS` (:data:`EXTRACTOR` is MobileNetV2's), which names the backbone, its
+weights and the input size, so a change of any of them computes afresh and the old rows
+are never mixed in; each backbone's vectors are kept side by side. Only items without a
+stored vector are computed, in batches, reporting progress (and so cancel checks) after
+each batch.
 
-Without the weights file the handcrafted extractor (:mod:`al_core.query.features`) stands
-in, with a one-line hint; a file that is there but not the pinned one is refused
-(``WeightsFileError``), never silently replaced.
+Without the chosen backbone's weights file the handcrafted extractor
+(:mod:`al_core.query.features`) stands in, with a one-line hint; a file that is there but
+not the pinned one is refused (``WeightsFileError``), never silently replaced.
 """
 from __future__ import annotations
 
@@ -47,53 +52,70 @@ def _weights():
 Progress = Callable[[float, str], None]
 
 INPUT_SIZE = 160
-DIM = 1280
-EXTRACTOR = f"mobilenet_v2-imagenet1k_v1-{INPUT_SIZE}"
+DIM = 1280  # both backbones' trunks end in 1280 channels
+BACKBONES = ("mobilenet_v2", "efficientnet_lite0")  # backbone_weights.BACKBONES, without torch
+DEFAULT_BACKBONE = BACKBONES[0]
+EXTRACTORS = {"mobilenet_v2": f"mobilenet_v2-imagenet1k_v1-{INPUT_SIZE}",
+              "efficientnet_lite0": f"efficientnet_lite0-tf-{INPUT_SIZE}"}
+EXTRACTOR = EXTRACTORS[DEFAULT_BACKBONE]
 BATCH = 64  # images per forward pass
 _MEAN = (0.485, 0.456, 0.406)  # ImageNet normalisation
 _STD = (0.229, 0.224, 0.225)
 
 
-def weights_path() -> Path | None:
-    """The MobileNetV2 ImageNet file's place in the torch cache, or None when it is absent
+def _check(backbone: str) -> str:
+    if backbone not in BACKBONES:
+        raise ValueError(f"image_backbone: {backbone!r} is not one of {', '.join(BACKBONES)}")
+    return backbone
+
+
+def weights_path(backbone: str = DEFAULT_BACKBONE) -> Path | None:
+    """The backbone's ImageNet file's place in the torch cache, or None when it is absent
     (a one-line hint logged). Its SHA-256 is checked when it is read (:func:`load_trunk`)."""
     backbone_weights = _weights()
-    path = backbone_weights.cache_dir() / backbone_weights.MOBILENET_V2.name  # read at call
-    if not path.exists():  # time: tests pin their own file
-        log.warning("%s", missing_hint())
+    path = backbone_weights.cache_dir() / backbone_weights.spec_of(_check(backbone)).name
+    if not path.exists():  # looked up at call time: tests pin their own file
+        log.warning("%s", missing_hint(backbone))
         return None
     return path
 
 
-def missing_hint() -> str:
+def missing_hint(backbone: str = DEFAULT_BACKBONE) -> str:
     """backbone_weights' hint, ending with what the query does instead."""
-    return (f"no pretrained MobileNetV2 weights in the torch cache "
-            f"({_weights().cache_dir()}): ./dev.sh installs them; using handcrafted "
-            f"image features ({handcrafted.EXTRACTOR})")
-
-
-def current_extractor() -> str:
-    """The extractor image vectors come from on this machine: :data:`EXTRACTOR` when the
-    weights are installed, else the handcrafted one. Does not load torch's weights."""
     backbone_weights = _weights()
-    spec = backbone_weights.MOBILENET_V2
-    return EXTRACTOR if (backbone_weights.cache_dir() / spec.name).exists() \
+    return (f"no pretrained {backbone_weights.spec_of(_check(backbone)).title} weights in "
+            f"the torch cache ({backbone_weights.cache_dir()}): ./dev.sh installs them; "
+            f"using handcrafted image features ({handcrafted.EXTRACTOR})")
+
+
+def current_extractor(backbone: str = DEFAULT_BACKBONE) -> str:
+    """The extractor image vectors come from on this machine: the backbone's key in
+    :data:`EXTRACTORS` when its weights are installed, else the handcrafted one. Does not
+    load torch's weights."""
+    backbone_weights = _weights()
+    spec = backbone_weights.spec_of(_check(backbone))
+    return EXTRACTORS[backbone] if (backbone_weights.cache_dir() / spec.name).exists() \
         else handcrafted.EXTRACTOR
 
 
-def load_trunk(path: Path):
-    """MobileNetV2's ``features`` (the trunk, no classifier) with the weights of ``path``,
-    verified by their pinned SHA-256 (WeightsFileError otherwise), in eval mode. Loaded
-    once per process and file version (a query asks for it once, a simulation each round)."""
+def load_trunk(path: Path, backbone: str = DEFAULT_BACKBONE):
+    """The backbone's trunk (no classifier) with the weights of ``path``, verified by their
+    pinned SHA-256 (WeightsFileError otherwise), in eval mode. Loaded once per process and
+    file version (a query asks for it once, a simulation each round)."""
     stat = path.stat()
-    return _load_trunk(path, _weights().MOBILENET_V2, stat.st_size, stat.st_mtime_ns)
+    spec = _weights().spec_of(_check(backbone))
+    return _load_trunk(path, backbone, spec, stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=2)
-def _load_trunk(path: Path, spec, size: int, mtime_ns: int):
+def _load_trunk(path: Path, backbone: str, spec, size: int, mtime_ns: int):
+    state = _weights().load_state_dict(path, spec)
+    if backbone == "efficientnet_lite0":
+        from al_core.training.efficientnet_lite import lite0_trunk
+
+        return lite0_trunk(state)  # every tensor of the file, the classifier's dropped after
     from torchvision.models import mobilenet_v2
 
-    state = _weights().load_state_dict(path, spec)
     trunk = mobilenet_v2(weights=None).features
     trunk.load_state_dict({k[len("features."):]: v for k, v in state.items()
                            if k.startswith("features.")}, strict=True)  # no classifier
@@ -114,12 +136,13 @@ def embed_batch(trunk, images: Sequence) -> np.ndarray:
     return pooled.numpy().astype(np.float32)
 
 
-def image_vectors(store: Store, ids: Sequence[int], *, report: Progress | None = None
-                  ) -> tuple[np.ndarray, str]:
+def image_vectors(store: Store, ids: Sequence[int], *, backbone: str = DEFAULT_BACKBONE,
+                  report: Progress | None = None) -> tuple[np.ndarray, str]:
     """``(len(ids), d)`` float32 vectors of the items and the extractor that made them:
-    backbone embeddings (:data:`EXTRACTOR`), or handcrafted features without the weights.
-    Stored vectors are reused; only missing items are computed, and stored per batch."""
-    path = weights_path()
+    ``backbone``'s embeddings (its key in :data:`EXTRACTORS`), or handcrafted features
+    without its weights. Stored vectors are reused; only missing items are computed, and
+    stored per batch."""
+    path = weights_path(backbone)
     if path is None:
         return cached_vectors(store, ids, handcrafted.EXTRACTOR, handcrafted.DIM,
                               handcrafted.batch_features, report=report, batch=256), \
@@ -128,10 +151,11 @@ def image_vectors(store: Store, ids: Sequence[int], *, report: Progress | None =
 
     def compute(images):
         if not trunk:
-            trunk.append(load_trunk(path))
+            trunk.append(load_trunk(path, backbone))
         return embed_batch(trunk[0], images)
 
-    return cached_vectors(store, ids, EXTRACTOR, DIM, compute, report=report), EXTRACTOR
+    extractor = EXTRACTORS[backbone]
+    return cached_vectors(store, ids, extractor, DIM, compute, report=report), extractor
 
 
 def cached_vectors(store: Store, ids: Sequence[int], extractor: str, dim: int,

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from al_core.query.cost import difficulty_weights, expected_corrections
+from al_core.query.embeddings import BACKBONES as IMAGE_BACKBONES
 from al_core.query.measures import (AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_MEASURE, MEASURES,
                                     ImageScores)
 from al_core.query.selectors import (class_quotas, select_k_center, select_k_center_with_quotas,
@@ -98,6 +99,10 @@ DEFAULT_OPTIONS = {
     # image, as TypiClust clusters a pretrained representation; the others: model, as in
     # Sener & Savarese's coreset)
     "embedding": "auto",
+    # the pretrained backbone whose image embeddings "image" means: "mobilenet_v2"
+    # (torchvision's ImageNet MobileNetV2) or "efficientnet_lite0" (EfficientNet-Lite0,
+    # converted from TensorFlow's); each is stored under its own key, computed once
+    "image_backbone": IMAGE_BACKBONES[0],
     # a pick that is a near-duplicate of an earlier pick of the batch is skipped
     "skip_duplicates": True,
 }
@@ -123,6 +128,9 @@ def check_options(options: dict | None) -> dict:
     if merged["embedding"] not in EMBEDDING_SOURCES:
         raise ValueError(f"embedding: {merged['embedding']!r} is not one of "
                          f"{', '.join(EMBEDDING_SOURCES)}")
+    if merged["image_backbone"] not in IMAGE_BACKBONES:
+        raise ValueError(f"image_backbone: {merged['image_backbone']!r} is not one of "
+                         f"{', '.join(IMAGE_BACKBONES)}")
     checks = {"prefilter": (1, None), "class_share": (0, 1), "class_score": (0, 1),
               "class_weight": (0, 4), "missed_share": (0, 1), "cost_floor": (0.01, 100)}
     for key, (low, high) in checks.items():

