@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Active Learning Studio developer entry point.
 #   ./dev.sh app  [-- --project DIR]   set up, then serve the app on http://localhost:8501
+#                                      (serve.py: app.py plus the sign-in routes of team mode)
 #   ./dev.sh test [pytest args]        set up (chromium included), then run the whole suite
 # The venv lives in .venv and is rebuilt only when requirements.txt changes; the pretrained
 # MobileNetV2 file is installed into the torch cache whenever it is missing (set-up is the
@@ -59,7 +60,7 @@ case "$cmd" in
   app)
     ensure_venv
     [ "${1:-}" = "--" ] && shift
-    exec .venv/bin/python -m streamlit run app.py --server.address localhost \
+    exec .venv/bin/python -m streamlit run serve.py --server.address localhost \
       --server.port "${PORT:-8501}" --server.headless true \
       --browser.gatherUsageStats false -- "$@"
     ;;

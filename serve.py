@@ -1,0 +1,15 @@
+"""Active Learning Studio's server: ``streamlit run serve.py [-- --project DIR]`` (what
+``./dev.sh app`` runs). Streamlit finds ``app`` below (an ``st.App``, Streamlit's ASGI
+entry point) and serves ``app.py`` with the sign-in routes of :mod:`ui.auth_routes`
+beside it: a Streamlit script cannot set an HttpOnly cookie, a route can.
+
+``app.py`` stays a plain Streamlit script (``streamlit run app.py`` and the AppTest
+tests open it directly); without these routes a project with users cannot be signed
+into from the browser.
+"""
+from streamlit.starlette import App
+
+from ui.auth_routes import routes_for
+from ui.state import project_dir
+
+app = App("app.py", routes=routes_for(project_dir))
