@@ -1,11 +1,14 @@
-"""Who is labeling: asked once per browser tab until team sign-in exists (kept in the
-session and in the URL, so a reload keeps it). The name, typed or from the link, follows
-the project's rule for people's names (:func:`ui.params.person_name`): `` ana `` is
-``ana``, so the leases taken under it are the ones its saves release."""
+"""Who is labeling. In team mode (a project with users) it is the signed-in user
+(:mod:`ui.auth`), nobody else: a ``?annotator=`` link or a name kept in the session is
+never read. In single-user mode it is asked once per browser tab (kept in the session
+and in the URL, so a reload keeps it). The name, typed or from the link, follows the
+project's rule for people's names (:func:`ui.params.person_name`): `` ana `` is ``ana``,
+so the leases taken under it are the ones its saves release."""
 from __future__ import annotations
 
 import streamlit as st
 
+from ui import auth
 from ui.params import person_name
 from ui.text import md
 
@@ -14,6 +17,11 @@ _KEY = "annotator"
 
 def annotator() -> str:
     """The annotator's name; asks for it (and stops the page) when not known yet."""
+    who = auth.current()
+    if who is not None and who.team:
+        if who.user is None:  # the frame shows the sign-in screen first: never here
+            st.stop()
+        return who.user.name
     given = st.session_state.get(_KEY) or st.query_params.get(_KEY)
     if given:
         try:

@@ -14,7 +14,10 @@ Streamlit's own control flow (``st.rerun``, ``st.stop``, a page switch) raises
 exceptions derived from ``BaseException``, not ``Exception``: they pass through.
 
 Failures that are expected (a full disk, a database locked past its timeout) are
-explained where they happen: :func:`storage_problem` words them.
+explained where they happen: :func:`storage_problem` words them. A refusal by team mode's
+permission check (:class:`~al_core.permissions.PermissionDenied`, raised by al_core when
+the signed-in user's role may not do something) is expected too: wherever it is caught
+above, it is shown as its own message (who may do what), not logged as a failure.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from pathlib import Path
 import streamlit as st
 
 from al_core.names import printable
+from al_core.permissions import PermissionDenied
 from ui.text import md, md_code
 
 log = logging.getLogger("als.app")
@@ -47,7 +51,10 @@ def log_path() -> Path | None:
 
 def report(exc: BaseException, where: str) -> str:
     """Log ``exc`` with its traceback to the project's log file and return the one-line
-    message to show for it (it names the error, never echoes it whole)."""
+    message to show for it (it names the error, never echoes it whole). A permission
+    refusal is not logged: its message is the whole story."""
+    if isinstance(exc, PermissionDenied):
+        return refusal(exc)
     path = log_path()
     wrote = _write_log(exc, where, path)
     details = (f"the details are in {md_code(path)}" if wrote else
@@ -58,6 +65,12 @@ def report(exc: BaseException, where: str) -> str:
     what = f"{type(exc).__name__}: {md(exc, limit=160)}" if str(exc) else type(exc).__name__
     return (f"Something went wrong in {where} ({what}); {details}. Reload the page to try "
             "again.")
+
+
+def refusal(exc: PermissionDenied) -> str:
+    """What a page shows when team mode refused an action: who may do it, and why not."""
+    return (f"Not allowed: {md(exc, limit=400)}. Ask a lead of this project if you need "
+            "to do this.")
 
 
 def _write_log(exc: BaseException, where: str, path: Path | None) -> bool:
@@ -87,6 +100,8 @@ def guarded(where: str) -> Iterator[None]:
     logged traceback."""
     try:
         yield
+    except PermissionDenied as exc:
+        st.error(refusal(exc), icon=":material/block:")
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         st.error(report(exc, where), icon=":material/error:")
 

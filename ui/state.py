@@ -1,5 +1,8 @@
 """Which project the app serves, and a fresh store per rerun (sqlite3 connections must
-not cross Streamlit's threads)."""
+not cross Streamlit's threads) acting as the signed-in user (:mod:`ui.auth`).
+
+:func:`project_dir` is also what the server's sign-in routes serve (``serve.py``), so the
+two always open the same project."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +16,7 @@ import streamlit as st
 
 from al_core.simulation.demo import DemoConfig, create_demo_project
 from al_core.store import DB_NAME, ProjectError, Store
+from ui import auth
 from ui.text import md, md_code
 
 DEFAULT_PROJECT = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -84,5 +88,13 @@ def inside_allowed_roots(text: str, what: str) -> Path:
 
 
 def store() -> Store:
-    """A new Store for this rerun."""
-    return Store(st.session_state["project_dir"])
+    """A new Store for this rerun, acting as the signed-in user (team mode: checked
+    again at each call, so a session that ended meanwhile acts as nobody and every
+    change is refused) or, in single-user mode, as the typed annotator name if any."""
+    opened = Store(st.session_state["project_dir"])
+    try:
+        opened.act_as(auth.acting_name(opened))
+    except BaseException:
+        opened.close()
+        raise
+    return opened

@@ -1,0 +1,128 @@
+"""Team mode in the app's frame (ui/chrome.py, ui/auth.py), headless with AppTest: the
+sign-in screen and why the session ended, the session checked on every rerun, the
+signed-in user as the annotator and the acting user, and al_core's refusal shown as one
+message. AppTest cannot send a cookie: the one function that reads it
+(``ui.auth.session_cookie``) is given a real session's token from
+:func:`al_core.team.signin.sign_in`; everything after it is the app's own path."""
+import pytest
+
+import ui.auth
+from al_core.team.accounts import add_user, set_disabled, set_role
+from al_core.team.signin import sign_in, sign_out
+from tests.apptest import open_page, read
+
+ANN_PW = "annotator-pw-1"
+
+
+@pytest.fixture
+def team(demo_store, monkeypatch):
+    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
+    add_user(demo_store, "lena", "lead-password-1", "lead")
+    demo_store.act_as("lena")
+    add_user(demo_store, "ann", ANN_PW, "annotator")
+    return demo_store
+
+
+def cookie(monkeypatch, token):
+    monkeypatch.setattr(ui.auth, "session_cookie", lambda: token)
+
+
+def signed_in_as_ann(monkeypatch, store) -> str:
+    token = sign_in(store, "ann", ANN_PW, address="127.0.0.1").token
+    cookie(monkeypatch, token)
+    return token
+
+
+def screen(at) -> str:
+    return "\n".join(read(e.value) for kind in ("title", "markdown", "info", "caption")
+                     for e in getattr(at, kind))
+
+
+def sign_in_link(at) -> str:
+    return next(e.proto.body for e in at.get("html") if "als-link" in e.proto.body)
+
+
+def test_nobody_signed_in_sees_the_sign_in_screen_and_nothing_of_the_page(team, monkeypatch):
+    cookie(monkeypatch, None)
+    at = open_page("pages/models.py")
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert 'href="/auth/signin?next=/models"' in sign_in_link(at)
+    assert not at.button and not at.text_area and not at.dataframe  # no Models page
+    assert "Signed in as" not in screen(at)
+
+
+@pytest.mark.parametrize("end, says", [
+    (lambda s, token: sign_out(s, token), "You signed out."),
+    (lambda s, token: set_role(s, "ann", "reviewer"), "changed your role to reviewer"),
+    (lambda s, token: set_disabled(s, "ann"), "disabled by a lead"),
+])
+def test_a_session_ended_elsewhere_stops_at_the_next_rerun_and_says_why(team, monkeypatch,
+                                                                         end, says):
+    token = signed_in_as_ann(monkeypatch, team)
+    at = open_page("pages/review.py")
+    assert "Signed in as **ann** (annotator)" in [c.value for c in at.sidebar.caption]
+    end(team, token)
+    at.run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert says in screen(at)
+
+
+def test_the_annotator_is_the_signed_in_user_whatever_the_link_or_session_says(
+        team, monkeypatch):
+    signed_in_as_ann(monkeypatch, team)
+    at = open_page("pages/review.py", annotator="mallory")
+    at.query_params["annotator"] = "mallory"
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.text_input  # never asked for a name
+    assert at.session_state["annotator"] == "ann"
+
+
+def test_an_annotator_is_refused_training_with_one_message(team, monkeypatch):
+    signed_in_as_ann(monkeypatch, team)
+    at = open_page("pages/models.py")
+    assert "This page is for reviewers and leads" in screen(at)
+    next(b for b in at.button if b.label == "Retrain").click().run()
+    assert not at.exception, at.exception
+    errors = [read(e.value) for e in at.error]
+    assert any(e.startswith("Not allowed: ann is an annotator: only a lead may train")
+               for e in errors), errors
+    assert not team.models() and not team.jobs()  # nothing was made or started
+
+
+def test_the_lead_acts_as_themself_and_sees_every_page(team, monkeypatch):
+    token = sign_in(team, "lena", "lead-password-1", address="127.0.0.1").token
+    cookie(monkeypatch, token)
+    at = open_page("pages/project.py")
+    assert not at.exception, at.exception
+    assert "Signed in as **lena** (lead)" in [c.value for c in at.sidebar.caption]
+    assert "This page is for" not in screen(at)
+
+
+@pytest.mark.parametrize("email, verified, says", [
+    ("ann@lab.example", True, None),
+    ("ann@lab.example", False, "has not verified ann@lab.example"),
+    ("eve@elsewhere.example", True, "is not mapped to a user of this project"),
+])
+def test_single_sign_on_maps_a_verified_email_to_a_project_user(team, monkeypatch, email,
+                                                                verified, says):
+    """``st.login`` itself needs an identity provider: what it hands the app
+    (``st.user``) is given here."""
+    from al_core.team.accounts import set_email
+
+    set_email(team, "ann", "ann@lab.example")
+    cookie(monkeypatch, None)
+    monkeypatch.setattr(ui.auth, "sso_configured", lambda: True)
+    monkeypatch.setattr(ui.auth.st, "user", {"is_logged_in": True, "email": email,
+                                             "email_verified": verified})
+    at = open_page("pages/review.py")
+    assert not at.exception, at.exception
+    if says is None:
+        assert "Signed in as **ann** (annotator)" in [c.value for c in at.sidebar.caption]
+        assert [b.label for b in at.sidebar.button] == ["Sign out"]  # st.logout
+    else:
+        assert [t.value for t in at.title] == ["Sign in"]
+        assert says in screen(at)
+        assert "Sign out of single sign-on" in [b.label for b in at.button]
