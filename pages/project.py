@@ -162,10 +162,10 @@ with export_tab:
         "Leave out boxes accepted without asking (box-level review)",
         help="Boxes saved by box-level review without a person looking at them are "
              "marked; ticked, neither export holds them.")
-    root = store.root
+    root, actor = store.root, store.actor_name
 
     def coco_json() -> str:
-        with Store(root) as s:  # runs in the download's own thread
+        with Store(root, actor=actor) as s:  # runs in the download's own thread, as this user
             return json.dumps(coco_instances(s, split=split_filter,
                                              without_auto_accepted=skip_auto))
 

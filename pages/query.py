@@ -92,10 +92,10 @@ selections_panel()
 tags = [s.tag for s in store.selections()]
 if tags:
     pick = st.selectbox("Download a batch for an external labeling tool", tags[::-1])
-    root = store.root
+    root, actor = store.root, store.actor_name
 
     def batch_json() -> str:
-        with Store(root) as s:  # runs in the download's own thread
+        with Store(root, actor=actor) as s:  # runs in the download's own thread, as this user
             return json.dumps(coco_selection(s, pick))
 
     st.download_button("Download COCO with pre-labels", icon=":material/download:",

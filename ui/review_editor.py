@@ -63,7 +63,7 @@ def _working(store: Store, item_id: int, selection: Selection | None, min_score:
 def editor(root, selection: Selection | None, user: str, min_score: float,
            box_level: bool = False) -> None:
     """Draw the editor for the current image (a fragment: see :func:`render`)."""
-    with Store(root) as store:
+    with state.store() as store:
         _editor(store, selection, user, min_score, box_level)
 
 

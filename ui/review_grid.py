@@ -12,6 +12,7 @@ from al_core.formats.images import ImageError, load_image
 from al_core.review.save import LEASE_SECONDS, HeldError, StaleLabelsError, prelabels, submit_review
 from al_core.store import Store
 from al_core.types import Selection
+from ui import state
 from ui.draw import draw_boxes, thumbnail_scale
 from ui.errors import guarded_callback, storage_problem
 from ui.fragments import fragment
@@ -24,7 +25,7 @@ THUMB_PX = 300
 
 @fragment("the grid")
 def render(root, selection: Selection, user: str, min_score: float) -> None:
-    with Store(root) as store:
+    with state.store() as store:
         _grid(store, selection, user, min_score)
 
 
@@ -118,7 +119,7 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
     rest = [i for i in ids if i not in marked]
     seconds = (time.monotonic() - st.session_state["rv_grid_opened"]) / max(len(ids), 1)
     saved, problems = 0, []
-    with Store(root) as store:
+    with state.store() as store:
         shown = prelabels(store, selection.model_id, rest, min_score=min_score)
         versions = st.session_state["rv_grid_versions"]
         for item_id in rest:

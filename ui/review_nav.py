@@ -13,7 +13,7 @@ import streamlit as st
 from al_core.review.save import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
 from al_core.store import Store
 from al_core.types import Selection
-from ui import canvas, params
+from ui import canvas, params, state
 from ui.errors import guarded_callback, storage_problem
 from ui.fragments import fragment
 from ui.text import md
@@ -145,7 +145,7 @@ def save(root, selection: Selection | None, user: str, accept: bool, item_id: in
     if w is None:
         return
     try:
-        with Store(root) as store:
+        with state.store() as store:
             saved = _submit(store, selection, user, accept, w)
     except (sqlite3.OperationalError, OSError) as exc:
         problem = storage_problem(exc)
@@ -197,7 +197,7 @@ def _next(root, selection: Selection | None, user: str) -> None:
         st.session_state["rv_done"] = True
         return
     try:
-        with Store(root) as store:
+        with state.store() as store:
             advance(store, selection, user)
     except (sqlite3.OperationalError, OSError) as exc:
         problem = storage_problem(exc)
@@ -212,7 +212,7 @@ def _next(root, selection: Selection | None, user: str) -> None:
 def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
     if _on(item_id) is None and st.session_state["rv_item"] != item_id:
         return
-    with Store(root) as store:
+    with state.store() as store:
         store.skip(item_id, user, selection_id=selection.id if selection else None)
         st.session_state["rv_work"].pop(item_id, None)
         msg("info", f"Skipped #{item_id}: it stays unlabeled and leaves your queue.")
@@ -222,7 +222,7 @@ def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
 @_guard("opening the previous image")
 def previous_cb(root, user: str) -> None:
     sync()
-    with Store(root) as store:
+    with state.store() as store:
         previous(store, user)
 
 
@@ -293,7 +293,7 @@ def lease_keeper(root, user: str) -> None:
     page = st.session_state.get("rv_grid_page") or []
     if item_id is None and not page:
         return
-    with Store(root) as store:
+    with state.store() as store:
         if item_id is not None:
             renew(store, item_id, user)
         if page:  # the grid's page: images claimed but not yet saved
