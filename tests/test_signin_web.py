@@ -220,3 +220,14 @@ def test_single_user_mode_says_there_is_nothing_to_sign_in_to(store):
     assert reply.status == 200 and "no users yet" in reply.body and 'href="/"' in reply.body
     reply = post(app, "/auth/signin", {"name": "x", "password": "whatever-1"})
     assert reply.status == 400 and COOKIE_NAME not in reply.cookies
+
+
+def test_the_form_warns_when_a_password_would_cross_the_network_in_clear(team, monkeypatch):
+    app = server(team, hosts=("localhost", "labels.example.org"))
+    warning = "came over plain HTTP"
+    assert warning not in call(app, "GET", "/auth/signin").body  # this machine's own name
+    remote = {"host": "labels.example.org"}
+    assert warning in call(app, "GET", "/auth/signin", headers=remote).body
+    monkeypatch.setenv("ALS_TRUSTED_PROXY", "1")  # TLS ends at the proxy in front
+    behind_tls = {**remote, "x-forwarded-proto": "https"}
+    assert warning not in call(app, "GET", "/auth/signin", headers=behind_tls).body

@@ -69,7 +69,8 @@ def routes_for(project_dir: Callable[[], Path], *,
         if not team:
             return _single_user_page(name)
         return _form(name, next_path=safe_next(request.query_params.get("next")),
-                     message=_arrival_message(request.query_params))
+                     message=_arrival_message(request.query_params),
+                     exposed=exposed_password(request))
 
     async def signin(request: Request) -> Response:
         refusal = _cross_site(request, hosts())
@@ -91,7 +92,8 @@ def routes_for(project_dir: Callable[[], Path], *,
             if refused.retry_after_s is not None:
                 headers["Retry-After"] = str(max(1, math.ceil(refused.retry_after_s)))
             return _form(project, next_path=next_path, message=str(refused), name=name,
-                         status=429 if headers else 401, headers=headers)
+                         status=429 if headers else 401, headers=headers,
+                         exposed=exposed_password(request))
         response = RedirectResponse(next_path, status_code=303)
         max_age = max(0, int(datetime.fromisoformat(outcome.absolute_expires).timestamp()
                              - wall_time()))
@@ -140,6 +142,19 @@ def is_https(request: Request) -> bool:
     trusted = os.environ.get(TRUSTED_PROXY_ENV, "").strip().lower() in ("1", "true", "yes")
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return trusted and forwarded == "https"
+
+
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def exposed_password(request: Request) -> bool:
+    """True when a password typed on this page would cross a network in clear text: the
+    page came over plain HTTP to a name other than this machine's own."""
+    try:
+        hostname = (urlparse(f"//{request.headers.get('host', '')}").hostname or "")
+    except ValueError:
+        hostname = ""
+    return not is_https(request) and hostname.rstrip(".").lower() not in LOCAL_NAMES
 
 
 def _cross_site(request: Request, allowed_hosts: list[str]) -> Response | None:
@@ -241,6 +256,7 @@ button:hover{background:#e03c3c}
 .msg{margin:0 0 8px;padding:10px 12px;border-radius:8px;font-size:14px}
 .msg.error{background:#fdecec;color:#8a1c1c;border:1px solid #f5c2c2}
 .msg.info{background:#eef4ff;color:#1e3a8a;border:1px solid #c9d8fb}
+.msg.warn{background:#fff7e6;color:#7a4b00;border:1px solid #f3d69b}
 a{color:#c42b2b}
 .foot{margin:18px 0 0;font-size:13px;color:#6b7280}
 """
@@ -256,11 +272,15 @@ def _page(title: str, body: str, *, status: int = 200,
 
 
 def _form(project: str, *, next_path: str, message: tuple[str, str] | str | None = None,
-          name: str = "", status: int = 200,
-          headers: dict[str, str] | None = None) -> HTMLResponse:
+          name: str = "", status: int = 200, headers: dict[str, str] | None = None,
+          exposed: bool = False) -> HTMLResponse:
     kind, text = (("error", message) if isinstance(message, str) else message or ("", ""))
     note = (f'<p class="msg {kind}" role="alert">{html.escape(text)}</p>' if text else
             '<p class="msg" role="alert" hidden></p>')
+    if exposed:
+        note += ('<p class="msg warn">This page came over plain HTTP: a password typed here '
+                 "crosses the network readable by anyone on the way. Ask a lead to put "
+                 "TLS in front of the app (the docs' Team mode page).</p>")
     body = (f'<p class="app">Active Learning Studio</p><h1>{html.escape(project)}</h1>'
             '<p class="lead">Sign in to label and run this project.</p>'
             f"{note}"
