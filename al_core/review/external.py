@@ -26,7 +26,13 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
     matched items are labeled, in one transaction, each with every one of its
     annotations or not at all (:func:`al_core.formats.coco_file.label_image`; ``crowd_as_boxes``
     takes crowd regions, CVAT's masks, as ordinary boxes). Images of the file that are
-    not in the selection, and selection items the file lacks, are reported."""
+    not in the selection, and selection items the file lacks, are reported.
+
+    Team mode: a lead's work (``import``); an ``author`` given must be the acting user
+    (PermissionDenied otherwise), else the reviews name the file."""
+    store.authorize("import")
+    if author is not None and store.team_mode():
+        author = store.own_name(author, what="the import's author")
     data = read_json(coco, "COCO file")
     check_coco_instances(data, coco)
     selection = store.selection(tag)
@@ -78,6 +84,11 @@ def import_selection(store: Store, tag: str, coco: str | Path, *,
                 continue
             report.items_labeled += 1
             report.boxes_imported += len(boxes)
+        store.audit("import.selection", object_type="selection", object_id=selection.id,
+                    summary=f"labeled {report.items_labeled} images of {tag} from "
+                            f"{printable(Path(coco).name, 60)}",
+                    after={"items_labeled": report.items_labeled,
+                           "boxes": report.boxes_imported, "problems": len(report.problems)})
     report.images_imported = len(matched)
     return report
 

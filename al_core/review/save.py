@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from al_core.names import normalize_name
+from al_core.permissions import PermissionDenied
 from al_core.review.changes import ChangeCounts, match_changes
 from al_core.store import Store
 from al_core.training.split import split_for_new_label
 from al_core.types import DEFAULT_MIN_SCORE, Box, LabeledBox, Selection
 
+PROJECT_MIN_SCORE_KEY = "review_min_score"  # meta key: the Review page's project default
 MIN_BOX_SIDE_PX = 2.0  # a clipped box with a side below this is a stray click: dropped
 LEASE_SECONDS = 300  # an opened image is held this long, renewed while it stays open
 ACTIONS = ("accept", "save", "import", "oracle")
@@ -69,8 +71,8 @@ def prelabels(store: Store, model_id: int | None, item_ids: Sequence[int], *,
     return out
 
 
-def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, author: str,
-                  action: str, prelabels: Sequence[LabeledBox] = (),
+def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *,
+                  author: str | None = None, action: str, prelabels: Sequence[LabeledBox] = (),
                   expected_version: int | None = None, selection: Selection | None = None,
                   seconds: float | None = None,
                   auto_accepted: Sequence[LabeledBox] = ()) -> ReviewResult:
@@ -86,12 +88,15 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, au
     ``action`` is one of :data:`ACTIONS`. Raises :class:`StaleLabelsError` when
     ``expected_version`` is given and the labels changed since (naming who changed them),
     :class:`HeldError` when another annotator holds the item, ``ValueError`` for an unknown
-    class, an empty author or an unknown action, ``KeyError`` for an unknown item."""
+    class, an empty author or an unknown action, ``KeyError`` for an unknown item.
+
+    Team mode: the acting user saves (``label``; an ``import`` action needs ``import``)
+    and is the author: ``author`` may be left out, and another person's name is
+    :class:`~al_core.permissions.PermissionDenied` (:func:`review_author`)."""
     if action not in ACTIONS:
         raise ValueError(f"action {action!r} is not one of {ACTIONS}")
-    if not isinstance(author, str) or not author.strip():
-        raise ValueError("a review needs the annotator's name")
-    author = normalize_name(author, kind="person")  # as the lease was taken
+    store.authorize("import" if action == "import" else "label")
+    author = review_author(store, author, action)
     known = {c.id: c.name for c in store.classes()}
     unknown = sorted({b.class_id for b in [*boxes, *auto_accepted]} - set(known))
     if unknown:
@@ -126,8 +131,51 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *, au
         split = split_for_new_label(store, item_id) if item.split is None else None
         if split is not None:
             store.set_splits({item_id: split})
+        store.audit("review.save", object_type="item", object_id=item_id,
+                    summary=f"{action} image #{item_id} as {author}: {len(auto) + len(clean)} "
+                            f"boxes, label version {version}"
+                            + (f" ({selection.tag})" if selection else ""),
+                    before={"label_version": item.label_version},
+                    after={"label_version": version, "boxes": len(auto) + len(clean),
+                           "changes": changes.as_dict()})
     return ReviewResult(item_id, version, changes, split,
                         len(boxes) + len(auto_accepted) - len(clean) - len(auto))
+
+
+def review_author(store: Store, author: str | None, action: str) -> str:
+    """The name a review is saved under, by the name rule (as the lease was taken).
+    Single-user mode: ``author`` as typed (ValueError when empty). Team mode: the acting
+    user's name for a person's review (``accept``, ``save``; ``author`` None stands for
+    them, another name is PermissionDenied); a review by the demo's oracle is authored
+    ``oracle`` (only on a project with hidden ground truth); an import's author may also
+    name its file (``import:...``), the acting user being in the audit log."""
+    if store.team_mode():
+        if action == "oracle":
+            if author not in (None, "oracle") or not store.has_oracle():
+                raise PermissionDenied("an oracle review is authored 'oracle', on a project "
+                                       "with hidden ground truth (the demo) only")
+            return "oracle"
+        if action == "import" and isinstance(author, str) and author.startswith("import:"):
+            return normalize_name(author, kind="person")
+        return store.own_name(author, what="the review's author")
+    if not isinstance(author, str) or not author.strip():
+        raise ValueError("a review needs the annotator's name")
+    return normalize_name(author, kind="person")
+
+
+def set_project_min_score(store: Store, min_score: float) -> None:
+    """The project's default pre-label threshold on the Review page (what an annotator
+    who has not moved their own slider starts with). A project setting: team mode asks
+    for a lead (``query``: the batch's pre-labels come with the query)."""
+    if not 0 <= min_score <= 1:
+        raise ValueError(f"min_score {min_score!r} must be between 0 and 1")
+    with store.write():
+        store.authorize("query")
+        before = store.get_meta(PROJECT_MIN_SCORE_KEY)
+        store.set_meta(PROJECT_MIN_SCORE_KEY, str(min_score))
+        store.audit("setting.review_min_score", object_type="project",
+                    summary=f"review's default pre-label threshold set to {min_score:g}",
+                    before={"min_score": before}, after={"min_score": min_score})
 
 
 def label_selection_from_oracle(store: Store, tag: str, *,
@@ -138,6 +186,7 @@ def label_selection_from_oracle(store: Store, tag: str, *,
     Returns the items labeled. Raises ``ValueError`` when the project has no hidden
     ground truth (only demo and simulation projects have one), ``KeyError`` for an
     unknown selection."""
+    store.authorize("label")
     if not store.has_oracle():
         raise ValueError("this project has no hidden ground truth to label from (only the "
                          "demo and simulation projects have one)")
@@ -153,4 +202,7 @@ def label_selection_from_oracle(store: Store, tag: str, *,
                           prelabels=[b for b, _ in shown[item.id]],
                           expected_version=item.label_version, selection=selection)
             labeled += 1
+        store.audit("label.oracle", object_type="selection", object_id=selection.id,
+                    summary=f"labeled {labeled} images of {selection.tag} from the oracle",
+                    after={"labeled": labeled})
     return labeled

@@ -38,12 +38,23 @@ class ReviewMixin:
                               [item_id, *_lease_clock(at)]).fetchone()
         return row[0] if row else None
 
+    def _labeler(self, user: str) -> str:
+        """``user`` by the name rule, once the acting user may label as them: anyone
+        signed in may (``label``), in team mode only as themselves (PermissionDenied
+        otherwise)."""
+        user = normalize_name(user, kind="person")
+        self.authorize("label")
+        return self.own_name(user, what="the annotator")
+
     def claim(self, item_id: int, user: str, *, seconds: float) -> str | None:
         """Hold the item for ``user`` for ``seconds`` of monotonic time (renewing their
         own lease). Returns None on success, else the name of the other annotator who
         holds it. ``user`` goes by the name rule (:func:`al_core.names.normalize_name`),
-        here as in every method that takes one, so `` ana `` holds what ``ana`` saves."""
-        user = normalize_name(user, kind="person")
+        here as in every method that takes one, so `` ana `` holds what ``ana`` saves.
+        Team mode: only the acting user's own lease (``label``)."""
+        return self._claim(item_id, self._labeler(user), seconds=seconds)
+
+    def _claim(self, item_id: int, user: str, *, seconds: float) -> str | None:
         with self.write():
             mono = clock.monotonic()
             other = self.holder(item_id, at=mono)
@@ -60,8 +71,11 @@ class ReviewMixin:
         return None
 
     def release(self, item_id: int, user: str) -> None:
-        """Give up ``user``'s lease on the item (another's lease is left alone)."""
-        user = normalize_name(user, kind="person")
+        """Give up ``user``'s lease on the item (another's lease is left alone). Team
+        mode: only the acting user's own lease."""
+        self._drop_lease(item_id, self._labeler(user))
+
+    def _drop_lease(self, item_id: int, user: str) -> None:
         self.db.execute("DELETE FROM claims WHERE item_id = ? AND holder = ?", [item_id, user])
 
     def review_queue(self, selection_id: int, user: str, *, exclude: Sequence[int] = (),
@@ -87,26 +101,32 @@ class ReviewMixin:
                    exclude: Sequence[int] = ()) -> int | None:
         """The first item of :meth:`review_queue`, claimed for ``user`` in the same write
         transaction (so two annotators never get the same one); None when none is left."""
+        user = self._labeler(user)
         with self.write():
             ids = self.review_queue(selection_id, user, exclude=exclude, limit=1)
             if not ids:
                 return None
-            self.claim(ids[0], user, seconds=seconds)
+            self._claim(ids[0], user, seconds=seconds)
             return ids[0]
 
     def claim_many(self, item_ids: Sequence[int], user: str, *, seconds: float) -> list[int]:
         """Claim each item that no other annotator holds; returns those claimed."""
+        user = self._labeler(user)
         with self.write():
-            return [i for i in item_ids if self.claim(i, user, seconds=seconds) is None]
+            return [i for i in item_ids if self._claim(i, user, seconds=seconds) is None]
 
     # -- skips and settings -----------------------------------------------------------
     def skip(self, item_id: int, user: str, *, selection_id: int | None) -> None:
-        """The item leaves ``user``'s queue (it stays unlabeled for everyone else)."""
-        user = normalize_name(user, kind="person")
+        """The item leaves ``user``'s queue (it stays unlabeled for everyone else). Team
+        mode: only the acting user's own queue (``label``)."""
+        user = self._labeler(user)
         with self.write():
             self.db.execute("INSERT OR REPLACE INTO skips (item_id, user, selection_id, at) "
                             "VALUES (?, ?, ?, ?)", [item_id, user, selection_id, now()])
-            self.release(item_id, user)
+            self._drop_lease(item_id, user)
+            self.audit("review.skip", object_type="item", object_id=item_id,
+                       summary=f"{user} skipped image #{item_id}",
+                       after={"selection_id": selection_id})
 
     def user_setting(self, user: str, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM user_settings WHERE user = ? AND key = ?",
@@ -114,6 +134,10 @@ class ReviewMixin:
         return row[0] if row else default
 
     def set_user_setting(self, user: str, key: str, value: str) -> None:
+        """A person's own setting: anyone signed in may change theirs; in team mode
+        only theirs (PermissionDenied for another user's, or with nobody signed in)."""
+        if self.team_mode():
+            user = self.own_name(user, what="the user whose setting this is")
         self.db.execute("INSERT OR REPLACE INTO user_settings (user, key, value) "
                         "VALUES (?, ?, ?)", [user, key, value])
 
@@ -137,7 +161,7 @@ class ReviewMixin:
                 **changes, "auto_accepted": sum(map(bool, auto_accepted or ())),
                 "at": now()})
             self.db.execute("DELETE FROM skips WHERE item_id = ?", [item_id])
-            self.release(item_id, author)
+            self._drop_lease(item_id, author)
         return version
 
     def reviews(self, *, item_id: int | None = None, selection_id: int | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from al_core.names import printable
+from al_core.names import normalize_name, printable
 from al_core.permissions import ACTIONS, PermissionDenied, allowed, who_may
 from al_core.store.rows import now
 from al_core.types import Actor, AuditEntry, TeamUser
@@ -79,6 +79,27 @@ class TeamMixin:
                 f" {actor.role}: only {who_may(action)} may {action.replace('_', ' ')} "
                 f"({ACTIONS[action][1]})")
         return actor
+
+    def own_name(self, given: str | None, *, what: str = "the name") -> str | None:
+        """The person a change is recorded under (a review's author, a decision's
+        ``decided_by``, a lease's holder). Single-user mode: ``given`` as the caller gave
+        it. Team mode: the acting user's name; ``given`` may only repeat it (None stands
+        for it), another name is PermissionDenied: nobody acts in another's name."""
+        if not self.team_mode():
+            return given
+        actor = self.actor()
+        if given is None:
+            return actor.name
+        try:
+            same = normalize_name(given, kind="person") == actor.name
+        except ValueError:
+            same = False
+        if not same:
+            raise PermissionDenied(
+                f"{printable(actor.name, 60)} is acting: {what} cannot be "
+                f"{printable(str(given), 60)!r} (in team mode a change is recorded under "
+                "the acting user's name)")
+        return actor.name
 
     # -- users --------------------------------------------------------------------------
     def users(self) -> list[TeamUser]:
