@@ -70,17 +70,24 @@ def _from_row(row: dict) -> EvalResult:
 def evaluate_model(store: Store, model_id: int, *, iou_threshold: float = 0.5,
                    reuse: bool = True) -> tuple[EvalResult, str]:
     """Evaluate on the current test set (reusing a stored evaluation of the same test-set
-    identity when ``reuse``); returns the result and the test set's identity."""
+    identity when ``reuse``); returns the result and the test set's identity. Storing a
+    new evaluation is a reviewer's or a lead's work in team mode (``evaluate``); reading
+    a stored one is anyone's."""
     store.model(model_id)  # a clear KeyError for an unknown id
     gt, item_ids, digest = test_ground_truth(store)
     if reuse and (row := store.evaluation(model_id, digest, iou_threshold)):
         return _from_row(row), digest
+    store.authorize("evaluate")
     result = evaluate(gt, model_detections(store, model_id, item_ids),
                       iou_threshold=iou_threshold, class_ids=[c.id for c in store.classes()])
     store.save_evaluation(
         model_id=model_id, test_set_hash=digest, iou_threshold=iou_threshold, map=result.map,
         per_class={c: {"ap": r.ap, "num_gt": r.num_gt} for c, r in result.per_class.items()},
         pr_curves={c: r.precision.tolist() for c, r in result.per_class.items()})
+    store.audit("model.evaluate", object_type="model", object_id=model_id,
+                summary=f"evaluated model #{model_id} on test set {digest}: mAP@"
+                        f"{iou_threshold:g} {result.map:.4f}",
+                after={"map": result.map, "test_set": digest, "iou": iou_threshold})
     return result, digest
 
 

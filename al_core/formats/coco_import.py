@@ -29,7 +29,7 @@ from al_core.formats.image_folder import check_importable, image_paths, probe_in
 from al_core.formats.images import DEFAULT_MAX_PIXELS, ImageError
 from al_core.formats.import_report import LISTED_TWICE, ImportFailed, ImportReport, plural
 from al_core.formats.import_write import Progress, write_import
-from al_core.names import name_or_none, normalize_name
+from al_core.names import name_or_none, normalize_name, printable
 from al_core.store import Store
 
 __all__ = ["IMPORT_CHUNK", "ImportFailed", "ImportReport", "ImportSource", "import_folder",
@@ -288,7 +288,11 @@ def import_source(store: Store, source: ImportSource, *, model_name: str | None 
     project; ``crowd_as_boxes`` imports crowd regions' boxes as ordinary objects (CVAT
     writes its masks as crowd regions) instead of leaving their images unlabeled.
     Raises ValueError naming ``model_name`` when it breaks the naming rule, before
-    anything is read or written."""
+    anything is read or written. Team mode: a lead's work (``import``, checked before
+    anything is read); an ``author`` given must be the acting user."""
+    store.authorize("import")
+    if author is not None and store.team_mode():
+        author = store.own_name(author, what="the import's author")
     model_name = prelabel_model_name(model_name, source.results_name)
     report = ImportReport()
     root = str(source.folder.resolve()) if reference else ""
@@ -326,6 +330,15 @@ def import_source(store: Store, source: ImportSource, *, model_name: str | None 
             raise ImportFailed(f"another import added some of these images meanwhile "
                                f"({exc}); {done}") from None
         raise
+    store.audit("import.folder", object_type="project",
+                summary=f"imported {report.images_imported} images from "
+                        f"{printable(source.folder.name, 60)}"
+                        + (f" with {printable(source.coco_name, 60)}" if source.coco_name
+                           else ""),
+                after={"images": report.images_imported, "labeled": report.items_labeled,
+                       "updated": report.items_updated,
+                       "predictions": report.predictions_imported,
+                       "reference": reference, "replace_labels": replace_labels})
     return report
 
 

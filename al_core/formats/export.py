@@ -54,7 +54,29 @@ def coco_instances(store: Store, *, split: str | None = None, tag: str | None = 
     ids are item ids, category ids are class ids, file names are the items' relative
     paths, made unique where two folders hold one (:func:`export_file_names`).
     ``without_auto_accepted`` leaves out the boxes box-level review saved without asking
-    (the images stay, with the boxes people decided)."""
+    (the images stay, with the boxes people decided). Team mode asks for a reviewer or
+    a lead (``export``); the export is in the audit log."""
+    store.authorize("export")
+    data = _coco_instances(store, split=split, tag=tag,
+                           without_auto_accepted=without_auto_accepted)
+    _audit_export(store, "COCO instances", data, {"split": split, "tag": tag,
+                                                  "without_auto_accepted":
+                                                      without_auto_accepted})
+    return data
+
+
+def _audit_export(store: Store, what: str, data: dict, filters: dict, *,
+                  out: Path | None = None) -> None:
+    store.audit("export.coco", object_type="project",
+                summary=f"exported {what}: {len(data['images'])} images, "
+                        f"{len(data['annotations'])} boxes"
+                        + (f" to {str(out)[-200:]}" if out is not None else " (download)"),
+                after={k: v for k, v in filters.items() if v not in (None, False)} or None)
+
+
+def _coco_instances(store: Store, *, split: str | None = None, tag: str | None = None,
+                    without_auto_accepted: bool = False) -> dict:
+    """:func:`coco_instances` without the permission check and the audit row."""
     items = _labeled_items(store, split, tag)
     anns = _kept(store, items, without_auto_accepted)
     names = export_file_names(items, store.images_dir)
@@ -95,7 +117,20 @@ def coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SC
     tool (CVAT, Label Studio and FiftyOne read it). An item already labeled carries its
     labels; the others carry the selection model's predictions with score >= ``min_score``
     as pre-labels, each keeping its ``score``. Image ids are item ids; file names as in
-    :func:`coco_instances`; ``without_auto_accepted`` as there."""
+    :func:`coco_instances`; ``without_auto_accepted`` as there. Team mode asks for a
+    reviewer or a lead (``export``); the export is in the audit log."""
+    store.authorize("export")
+    data = _coco_selection(store, tag, min_score=min_score,
+                           without_auto_accepted=without_auto_accepted)
+    _audit_export(store, f"COCO selection {tag}", data, {
+        "selection": tag, "min_score": min_score,
+        "without_auto_accepted": without_auto_accepted})
+    return data
+
+
+def _coco_selection(store: Store, tag: str, *, min_score: float = PRELABEL_MIN_SCORE,
+                    without_auto_accepted: bool = False) -> dict:
+    """:func:`coco_selection` without the permission check and the audit row."""
     if not 0 <= min_score <= 1:
         raise ValueError(f"min_score {min_score!r} must be between 0 and 1")
     selection = store.selection(tag)
@@ -138,14 +173,20 @@ def export_coco(store: Store, out: str | Path, *, selection: str | None = None,
                 min_score: float = PRELABEL_MIN_SCORE, without_auto_accepted: bool = False,
                 **filters) -> dict:
     """Write the labeled items (by ``filters``), or a selection's batch with pre-labels;
-    ``without_auto_accepted`` leaves out the boxes box-level review saved without asking."""
+    ``without_auto_accepted`` leaves out the boxes box-level review saved without asking.
+    Team mode asks for a reviewer or a lead (``export``)."""
     if selection is not None and any(v is not None for v in filters.values()):
         raise ValueError("a selection is exported whole; --split and --tag do not apply")
-    data = coco_selection(store, selection, min_score=min_score,
-                          without_auto_accepted=without_auto_accepted) \
+    store.authorize("export")
+    data = _coco_selection(store, selection, min_score=min_score,
+                           without_auto_accepted=without_auto_accepted) \
         if selection is not None else \
-        coco_instances(store, without_auto_accepted=without_auto_accepted, **filters)
+        _coco_instances(store, without_auto_accepted=without_auto_accepted, **filters)
     _atomic_write_text(Path(out), json.dumps(data))
+    _audit_export(store, "COCO" + (f" selection {selection}" if selection else " instances"),
+                  data, {"selection": selection, "min_score": min_score if selection else None,
+                         "without_auto_accepted": without_auto_accepted, **filters},
+                  out=Path(out))
     return {"images": len(data["images"]), "annotations": len(data["annotations"]),
             "categories": len(data["categories"])}
 
@@ -274,7 +315,9 @@ def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
     as it is. ``without_auto_accepted`` as in :func:`coco_instances`. The new files are
     made in a private folder beside ``out_dir`` first, so a
     failure (disk full) changes nothing. Raises ValueError for a folder that is not ours,
-    or when a new file would overwrite one the export does not own."""
+    or when a new file would overwrite one the export does not own. Team mode asks for
+    a reviewer or a lead (``export``)."""
+    store.authorize("export")
     out = Path(out_dir).resolve()
     owned = _owned_files(out)
     classes = store.classes()
@@ -310,6 +353,12 @@ def export_yolo(store: Store, out_dir: str | Path, *, split: str | None = None,
         _swap_in(staging, out, owned, written)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    store.audit("export.yolo", object_type="project",
+                summary=f"exported YOLO: {len(items)} images, "
+                        f"{sum(len(anns[i.id]) for i in items)} boxes to {str(out)[-200:]}",
+                after={k: v for k, v in {"split": split, "tag": tag, "without_auto_accepted":
+                                         without_auto_accepted}.items()
+                       if v not in (None, False)} or None)
     return {"images": len(items), "annotations": sum(len(anns[i.id]) for i in items),
             "categories": len(classes)}
 

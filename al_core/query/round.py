@@ -115,7 +115,9 @@ def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None
     """Pick a batch by ``spec`` and store it as a selection (see the module doc).
     ``should_stop`` is checked at every progress step and once more inside the
     transaction that stores the selection, where ``on_commit`` (a job's
-    :meth:`~al_core.jobs.runner.Reporter.commit`) runs too; a cancel stores nothing."""
+    :meth:`~al_core.jobs.runner.Reporter.commit`) runs too; a cancel stores nothing.
+    Team mode: a lead's work (``query``), checked before any scoring."""
+    store.authorize("query")
     options = check_options(spec.options)
     plan = plan_query(store, spec)
     strategy, model_id, pool, n, tag = (get_strategy(plan.strategy), plan.model_id, plan.pool,
@@ -141,8 +143,14 @@ def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None
         ctx.report(0.95, "storing the selection")  # raises Cancelled on a cancel
         if on_commit:
             on_commit()
-        store.add_selection(tag=tag, round=plan.round, strategy=strategy.name, config=config,
-                            seed=spec.seed, model_id=model_id, items=items)
+        selection_id = store.add_selection(
+            tag=tag, round=plan.round, strategy=strategy.name, config=config, seed=spec.seed,
+            model_id=model_id, items=items)
+        store.audit("query.run", object_type="selection", object_id=selection_id,
+                    summary=f"selection {tag}, round {plan.round}: {len(items)} images by "
+                            f"{strategy.name} ({n_control} random control)",
+                    after={"strategy": strategy.name, "batch": n, "control": n_control,
+                           "seed": spec.seed, "model_id": model_id})
     return store.selection(tag)
 
 

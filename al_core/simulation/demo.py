@@ -274,7 +274,9 @@ def _fill_demo(store: Store, config: DemoConfig | ShapesConfig,
 
 
 def label_from_oracle_at_random(store: Store, n: int, *, seed: int = 0) -> list[int]:
-    """Label ``n`` unlabeled pool items, chosen at random, from the hidden oracle."""
+    """Label ``n`` unlabeled pool items, chosen at random, from the hidden oracle. Team
+    mode: anyone signed in may (``label``, as the demo's oracle labels do)."""
+    store.authorize("label")
     if n < 0:
         raise ValueError(f"the number of items to label must be >= 0, got {n}")
     if not store.has_oracle():
@@ -283,5 +285,9 @@ def label_from_oracle_at_random(store: Store, n: int, *, seed: int = 0) -> list[
     if n > len(pool):
         raise ValueError(f"asked to label {n} items but only {len(pool)} are unlabeled")
     chosen = sorted(np.random.default_rng(seed).choice(pool, n, replace=False).tolist())
-    store.label_from_oracle(chosen, round=0)
+    with store.write():
+        store.label_from_oracle(chosen, round=0)
+        store.audit("label.oracle", object_type="project",
+                    summary=f"labeled {n} random pool images from the oracle (seed {seed})",
+                    after={"labeled": n, "seed": seed})
     return chosen

@@ -19,7 +19,9 @@ def create_candidate(store: Store, *, base_model_id: int | None = None,
     in the model's metrics as ``data_fit``), unless ``fit_to_data`` is False.
     Raises ValueError for a bad override, a project without classes, or a config whose
     training would not fit in this machine's memory
-    (:func:`al_core.training.memory_fit.check_fits`)."""
+    (:func:`al_core.training.memory_fit.check_fits`). Team mode: a lead's work
+    (``train``)."""
+    store.authorize("train")
     base_id = base_model_id if base_model_id is not None else store.active_model_id()
     if not store.classes():
         raise ValueError("the project has no classes yet; import or label some images first")
@@ -39,4 +41,8 @@ def create_candidate(store: Store, *, base_model_id: int | None = None,
                                    parent_id=base_id)
         if fit is not None:
             store.update_model(model_id, metrics={"data_fit": fit.as_dict()})
+        store.audit("model.create", object_type="model", object_id=model_id,
+                    summary=f"new model version #{model_id} ({config.arch})"
+                            + (f" from model #{base_id}" if base_id is not None else ""),
+                    after={"base": base_id, "override": override or None})
     return model_id

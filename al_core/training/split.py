@@ -118,8 +118,9 @@ def split_project(store: Store, *, distribution: dict[str, float] | None = None,
     Without ``resplit`` only labeled items that have no split yet are assigned, and if
     a frozen test split exists they go to train and val only (their shares renormalised).
     With ``resplit`` every labeled item, test included, is dealt again and the new test
-    split is frozen.
+    split is frozen. Team mode: a lead's work (``split``).
     """
+    store.authorize("split")
     distribution = dict(distribution or DEFAULT_DISTRIBUTION)
     frozen = store.get_meta("test_frozen") == "1" and store.count_items(split="test") > 0
     if frozen and not resplit:
@@ -142,11 +143,17 @@ def split_project(store: Store, *, distribution: dict[str, float] | None = None,
         plan.update(plan_split({i: item_classes[i] for i in auto}, no_test, seed=seed,
                                class_frequency=frequency))
     with store.write():
+        before = {s: store.count_items(split=s) for s in SPLITS}
         store.set_splits(plan)
         if any(s == "test" for s in plan.values()):
             freeze_test(store)
         store.set_meta("last_split", repr({"distribution": distribution, "seed": seed,
                                            "resplit": resplit}))
+        store.audit("split.resplit" if resplit else "split.assign", object_type="project",
+                    summary=("redrew every labeled image's split" if resplit else
+                             f"assigned {len(plan)} labeled images to splits")
+                            + f" (seed {seed})",
+                    before=before, after={s: store.count_items(split=s) for s in SPLITS})
     assigned = Counter(plan.values())
     return SplitReport(assigned={s: assigned.get(s, 0) for s in SPLITS},
                        totals={s: store.count_items(split=s) for s in SPLITS}, resplit=resplit)

@@ -31,7 +31,9 @@ def train_model(store: Store, model_id: int, *,
     Cancelled when ``should_stop`` asked to stop, checked after every epoch and once more
     inside the transaction that marks the model trained, where ``on_commit`` (a job's
     :meth:`~al_core.jobs.runner.Reporter.commit`) runs too: a cancel then leaves the model
-    untouched and removes its checkpoint file."""
+    untouched and removes its checkpoint file. Team mode: a lead's work (``train``; in a
+    job, the requester as they are when it runs)."""
+    store.authorize("train")
     row = store.model(model_id)
     config = merge_config(TrainConfig(), row["config"])
     class_ids = [c.id for c in store.classes()]
@@ -104,6 +106,11 @@ def train_model(store: Store, model_id: int, *,
             store.update_model(model_id, status="trained",
                                checkpoint_path=str(path.relative_to(store.root)),
                                checkpoint_sha256=digest, metrics=metrics)
+            store.audit("model.train", object_type="model", object_id=model_id,
+                        summary=f"trained model #{model_id}: val mAP50 "
+                                f"{result.best_val_map or 0:.3f} at epoch "
+                                f"{result.best_epoch} of {result.epochs_run}",
+                        after={"train_images": labeled_train, "val_images": len(val)})
     except Cancelled:
         path.unlink(missing_ok=True)  # no model row will ever point at it
         raise
