@@ -27,7 +27,8 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
     reporter.progress(0.95, "comparing on the test split")
     decision = compare_models(store, new_id, old_id, config, raw_config=raw,
                               apply=bool(params.get("apply")),
-                              decided_by=params.get("decided_by") or "app",
+                              decided_by=params.get("decided_by") or (
+                                  None if store.team_mode() else "app"),
                               should_stop=reporter.cancel_requested,
                               on_commit=reporter.commit)
     against = f"model #{old_id}" if old_id is not None else "no active model"

@@ -15,7 +15,7 @@ from al_core.store import Store
 
 
 def compare_models(store: Store, new_id: int, old_id: int | None, config: CompareConfig, *,
-                   raw_config: dict, apply: bool = False, decided_by: str = "cli",
+                   raw_config: dict, apply: bool = False, decided_by: str | None = None,
                    should_stop: Callable[[], bool] | None = None,
                    on_commit: Callable[[], None] | None = None) -> Decision:
     """Both models evaluated on the current frozen test set, then the compare node. With
@@ -25,7 +25,15 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
     In a job: ``should_stop`` is checked between the evaluations and bootstrap batches
     (raising :class:`~al_core.jobs.runner.Cancelled`), and ``on_commit`` (the job's
     :meth:`~al_core.jobs.runner.Reporter.commit`) runs inside the transaction that stores the
-    comparison and applies it, so a cancel stores nothing and changes no active model."""
+    comparison and applies it, so a cancel stores nothing and changes no active model.
+
+    Team mode: a lead's work (``compare``, and ``decide`` with ``apply``), recorded under
+    the acting user's name (``decided_by`` None stands for it; another name is
+    PermissionDenied). Single-user mode: ``decided_by`` as given (default ``cli``)."""
+    store.authorize("compare")
+    if apply:
+        store.authorize("decide")
+    decided_by = store.own_name(decided_by, what="decided_by") or "cli"
     decided_by = normalize_name(decided_by, kind="person")  # before any work, not at the save
     old_id = store.active_model_id() if old_id is None else old_id
     if old_id == new_id:
@@ -71,6 +79,14 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
         if apply:
             store.apply_decision(new_id, decision.decision, decided_by=decided_by,
                                  why=decision.reason, comparison_id=comparison_id)
+        store.audit("model.compare", object_type="comparison", object_id=comparison_id,
+                    summary=f"compared model #{new_id} with "
+                            + (f"model #{old_id}" if old_id is not None else "no model")
+                            + f": {decision.decision}"
+                            + (", applied" if apply else ", not applied"),
+                    before={"active_model": old_id if apply else None} if apply else None,
+                    after={"decision": decision.decision, "applied": apply,
+                           "new_map": new.map, "old_map": old.map if old else None})
     return decision
 
 

@@ -20,9 +20,16 @@ def project_compare_config(store: Store) -> dict:
 
 
 def save_compare_config(store: Store, raw: dict) -> None:
-    """Validate and keep the project's compare config. Raises ValueError naming the key."""
+    """Validate and keep the project's compare config. Raises ValueError naming the key.
+    Team mode: a lead's work (``decide``)."""
+    store.authorize("decide")
     parse_compare_config(raw)
-    store.set_meta(COMPARE_CONFIG_KEY, json.dumps(raw))
+    with store.write():
+        before = store.get_meta(COMPARE_CONFIG_KEY)
+        store.set_meta(COMPARE_CONFIG_KEY, json.dumps(raw))
+        store.audit("decision.compare_config", object_type="project",
+                    summary="saved the project's compare config",
+                    before=before, after=json.dumps(raw, sort_keys=True))
 
 
 def _promotable(store: Store, model_id: int) -> None:
@@ -40,7 +47,11 @@ def carry_out(store: Store, comparison_id: int, *, decided_by: str, override: bo
     """Carry out a stored comparison's decision, or with ``override`` the opposite one
     (``why`` required). Returns the decision carried out. Raises ValueError when the
     comparison is stale: the active model is no longer the one it was compared with
-    (for update_model), or the new model is already active or discarded."""
+    (for update_model), or the new model is already active or discarded. Team mode: a
+    lead's work (``decide``), ``decided_by`` the acting user (PermissionDenied for
+    another name)."""
+    store.authorize("decide")
+    decided_by = store.own_name(decided_by, what="decided_by")
     c = store.comparison(comparison_id)
     decision = OPPOSITE[c["decision"]] if override else c["decision"]
     if override and not why.strip():
@@ -61,20 +72,35 @@ def carry_out(store: Store, comparison_id: int, *, decided_by: str, override: bo
                     f"but #{active} is active now: compare #{new_id} with #{active} first")
         elif status == "discarded":
             raise ValueError(f"model #{new_id} is already discarded")
+        before = store.active_model_id()
         store.apply_decision(new_id, decision, decided_by=decided_by,
                              why=why.strip() if override else c["reason"],
                              comparison_id=comparison_id, override=override)
+        store.audit("decision.override" if override else "decision.carry_out",
+                    object_type="model", object_id=new_id,
+                    summary=f"{decision} for model #{new_id} (comparison #{comparison_id})"
+                            + (f", overriding {c['decision']}: {why.strip()}" if override
+                               else ""),
+                    before={"active_model": before},
+                    after={"active_model": store.active_model_id(), "decision": decision})
     return decision
 
 
 def roll_back(store: Store, model_id: int, *, decided_by: str, why: str) -> None:
     """Make an earlier version active again (recorded as a rollback, with who and why).
     Raises ValueError for the active model, a model without checkpoint or an external
-    one, or an empty reason."""
+    one, or an empty reason. Team mode: a lead's work (``decide``), ``decided_by`` the
+    acting user (PermissionDenied for another name)."""
+    store.authorize("decide")
+    decided_by = store.own_name(decided_by, what="decided_by")
     if not why.strip():
         raise ValueError("a rollback needs a reason")
     with store.write():
-        if store.active_model_id() == model_id:
+        before = store.active_model_id()
+        if before == model_id:
             raise ValueError(f"model #{model_id} is already the active model")
         _promotable(store, model_id)
         store.apply_decision(model_id, "rollback", decided_by=decided_by, why=why.strip())
+        store.audit("decision.rollback", object_type="model", object_id=model_id,
+                    summary=f"rolled back to model #{model_id}: {why.strip()}",
+                    before={"active_model": before}, after={"active_model": model_id})

@@ -23,11 +23,20 @@ TRAIN_SHARE = 0.8  # of the job's progress bar
 
 
 def start_retrain(store: Store, *, override: dict | None = None, apply: bool = False,
-                  decided_by: str = "app") -> tuple[int, int]:
+                  decided_by: str | None = None) -> tuple[int, int]:
     """Create the new version (the active model's config with ``override``; errors name
     the bad key) and start its retrain job. Returns (model id, job id). A ``decided_by``
-    that breaks the name rule is refused here, before anything is trained."""
-    decided_by = normalize_name(decided_by, kind="person")
+    that breaks the name rule is refused here, before anything is trained.
+
+    Team mode: a lead's work (``train``, and ``decide`` with ``apply``), refused before
+    anything is made; ``decided_by`` is the acting user (None stands for them, another
+    name is PermissionDenied). Single-user mode: ``decided_by`` as given (default
+    ``app``)."""
+    store.authorize("train")
+    if apply:
+        store.authorize("decide")
+    decided_by = normalize_name(store.own_name(decided_by, what="decided_by") or "app",
+                                kind="person")
     # what the job would only find out after training: refused before anything is made
     if not store.count_items(split="train", status="labeled"):
         raise ValueError("the train split has no labeled images: split the labeled images "

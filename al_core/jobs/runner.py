@@ -38,6 +38,7 @@ from pathlib import Path
 
 from al_core.jobs.liveness import alive, beat_age_s, beat_fields, process_identity, runs_job
 from al_core.jobs.reporter import Reporter, bookkeeping
+from al_core.permissions import PermissionDenied
 from al_core.store import Store, now
 from al_core.types import Cancelled  # noqa: F401 - raised by the job kinds through here
 
@@ -60,6 +61,21 @@ def job_kind(name: str):
     return register
 
 
+# kind -> the action (al_core.permissions.ACTIONS) whose role may start a job of it; the
+# job's process acts as its requester and is judged again when it starts running
+KIND_ACTIONS = {"train": "train", "retrain": "train", "predict": "train", "query": "query",
+                "compare": "compare"}
+
+
+def _authorize_kind(store: Store, kind: str, params: dict):
+    """The acting user, if they may run a job of this kind (with ``apply``, a compare or
+    retrain also decides); PermissionDenied otherwise."""
+    actor = store.authorize(KIND_ACTIONS.get(kind, "train"))
+    if params.get("apply"):
+        store.authorize("decide")
+    return actor
+
+
 # Kinds of which a second job is refused while one is queued or running: two queries at
 # once pick from the same pool under one round number (and one default name), and the
 # second failed only after scoring the whole pool.
@@ -70,9 +86,18 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
     """Queue a job and start its process (detached from the caller's session, so a
     Streamlit rerun or a closed terminal does not stop it). ``wait`` blocks until done.
     Raises ValueError for an unknown kind, or for a kind of ``ONE_AT_A_TIME`` while a job
-    of it has not ended (naming that job)."""
+    of it has not ended (naming that job).
+
+    Team mode: the acting user must be allowed the kind's action (:data:`KIND_ACTIONS`;
+    PermissionDenied at once, nothing queued); the job records them as its requester
+    and its process acts as them. A ``decided_by`` in ``params`` must be their name
+    (None stands for it)."""
     if kind not in JOB_KINDS:
         raise ValueError(f"unknown job kind {kind!r} (known: {', '.join(JOB_KINDS)})")
+    actor = _authorize_kind(store, kind, params)
+    if "decided_by" in params and store.team_mode():
+        params = {**params, "decided_by": store.own_name(params["decided_by"],
+                                                         what="decided_by")}
     if kind in ONE_AT_A_TIME:
         reap_stale(store)  # a dead one must not block the next forever
     with store.write():  # checked and queued at once
@@ -83,6 +108,11 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
                 raise ValueError(f"job {busy[0]['id']} ({kind}) has not finished yet: wait "
                                  f"for it (two at once would pick from the same pool)")
         job_id = store.add_job(kind, params)
+        store.update_job(job_id, requested_by=actor.name)
+        store.audit("job.start", object_type="job", object_id=job_id,
+                    summary=f"started a {kind} job (#{job_id})",
+                    after={k: v for k, v in params.items() if k != "item_ids"}
+                    | ({"item_ids": len(params["item_ids"])} if "item_ids" in params else {}))
     logs = store.root / "jobs"
     logs.mkdir(exist_ok=True)
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
@@ -146,23 +176,30 @@ def _take_turn(store: Store, job_id: int, poll_s: float) -> bool:
 
 
 def _run_kind(store: Store, job: dict, reporter: Reporter) -> tuple[str, str | None]:
-    """Run the job's function; returns (final status, error)."""
+    """Run the job's function, as its requester may now (a lead demoted or disabled
+    since they started it is refused: the job fails saying so); returns (final status,
+    error)."""
     try:
         if reporter.cancel_requested():
             raise Cancelled()
+        _authorize_kind(store, job["kind"], job["params"])
         KINDS[job["kind"]](store, job["id"], job["params"], reporter)
         return "succeeded", None
     except Cancelled:
         return "cancelled", "cancelled on request"
+    except PermissionDenied as exc:
+        reporter.log(f"refused: {exc}")
+        return "failed", f"refused: {exc}"
     except BaseException as exc:  # noqa: BLE001 - recorded, then the process exits non-zero
         reporter.log(traceback.format_exc())
         return "failed", f"{type(exc).__name__}: {exc}"
 
 
 def run_job(store: Store, job_id: int, *, poll_s: float = WAIT_POLL_S) -> str:
-    """Run a queued job in this process (a training first waits for its turn); returns
-    its final status."""
+    """Run a queued job in this process (a training first waits for its turn), acting
+    as the user who requested it (``jobs.requested_by``); returns its final status."""
     job = store.job(job_id)
+    store.act_as(job.get("requested_by"))
     if job["status"] == "cancelled" and job["cancel_requested"]:
         return "cancelled"  # cancelled while queued: it never starts
     if job["status"] != "queued":
@@ -228,8 +265,9 @@ def _on_end(store: Store, job_id: int, status: str) -> None:
 def cancel_job(store: Store, job_id: int) -> str:
     """Ask a job to stop: a queued one (a training waiting for its turn included) is
     cancelled at once and never starts; a running one stops at its next check. Returns
-    the status the job had."""
+    the status the job had. Team mode: a lead's work (``cancel_job``)."""
     with store.write():
+        store.authorize("cancel_job")
         job = store.job(job_id)
         if job["status"] in ("succeeded", "failed", "cancelled"):
             raise ValueError(f"job {job_id} has already ended ({job['status']})")
@@ -238,6 +276,9 @@ def cancel_job(store: Store, job_id: int) -> str:
                              error="cancelled on request")
         else:
             store.update_job(job_id, cancel_requested=1)
+        store.audit("job.cancel", object_type="job", object_id=job_id,
+                    summary=f"cancelled job #{job_id} ({job['kind']}, {job['status']})",
+                    before={"status": job["status"]})
     if job["status"] == "queued":
         _on_end(store, job_id, "cancelled")
     return job["status"]
