@@ -1,7 +1,9 @@
-"""What the CLI's commands share on the console: a progress bar on stderr, JSON
-arguments given inline or as a file, and following a job until it ends."""
+"""What the CLI's commands share on the console: opening the project as the acting
+user, a progress bar on stderr, JSON arguments given inline or as a file, and following
+a job until it ends."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,6 +12,21 @@ from al_core.formats.json_input import MAX_TEXT_CHARS, parse_json, read_json_fil
 from al_core.jobs import runner as jobs
 from al_core.names import printable
 from al_core.store import Store
+
+
+ACTING_USER_ENV = "ALS_USER"  # the acting user when a command has no --as
+
+
+def acting_user(args) -> str | None:
+    """Who the command acts as: ``--as NAME``, else ``$ALS_USER``, else nobody (which a
+    project in team mode refuses for every change)."""
+    return getattr(args, "as_user", None) or os.environ.get(ACTING_USER_ENV) or None
+
+
+def open_store(args, *, create: bool = False) -> Store:
+    """The command's project (``--project``), acting as :func:`acting_user`: every
+    command opens its project here, so the permission checks see who acts."""
+    return Store(args.project, create=create, actor=acting_user(args))
 
 
 class ProgressBar:

@@ -5,7 +5,8 @@ import dataclasses
 import json
 from dataclasses import asdict
 
-from al_core.cli.console import ProgressBar, follow_job, json_arg
+from al_core.cli.console import (ProgressBar, acting_user, follow_job, json_arg,
+                                 open_store)
 from al_core.formats.coco_import import import_source, prelabel_model_name, read_import_source
 from al_core.formats.export import export_coco, export_yolo
 from al_core.jobs import runner as jobs
@@ -25,7 +26,7 @@ def cmd_demo(args) -> int:
     config = demo_config(kind, n_images=args.images, test_size=args.test,
                          empty_share=args.empty_share, seed=args.seed)
     if (args.project / DB_NAME).exists():
-        store = Store(args.project)
+        store = open_store(args)
         if not store.has_oracle():
             raise ProjectError(f"{store.root} is a project without an oracle, not a demo")
         made_by = store.get_meta("demo_config") or ""
@@ -35,6 +36,7 @@ def cmd_demo(args) -> int:
         print(f"demo project {store.root} exists; not regenerating it")
     else:
         store = create_demo_project(args.project, config, progress=ProgressBar())
+        store.act_as(acting_user(args))
         print(f"created {kind} demo project {store.root}: {config.n_images} images, "
               f"{config.test_size} labeled from the oracle and frozen as test")
     if args.labeled:
@@ -51,7 +53,7 @@ def cmd_import(args) -> int:
                 or args.replace_labels:
             raise ValueError("--selection TAG takes only --coco FILE (the corrected batch; its "
                              "images are already in the project) and --crowd-as-boxes")
-        report = import_selection(Store(args.project), args.selection, args.coco,
+        report = import_selection(open_store(args), args.selection, args.coco,
                                   crowd_as_boxes=args.crowd_as_boxes)
     elif args.images is None:
         raise ValueError("--images FOLDER is required (or --selection TAG --coco FILE)")
@@ -59,7 +61,7 @@ def cmd_import(args) -> int:
         source = read_import_source(args.images, coco=args.coco, predictions=args.predictions,
                                     max_pixels=args.max_pixels)
         prelabel_model_name(args.model_name, None)  # a bad --model-name: refused here too
-        store = Store(args.project, create=True)  # only once the inputs are known usable
+        store = open_store(args, create=True)  # only once the inputs are known usable
         report = import_source(store, source, model_name=args.model_name,
                                reference=args.reference, max_pixels=args.max_pixels,
                                replace_labels=args.replace_labels,
@@ -84,7 +86,7 @@ def cmd_export(args) -> int:
         filters = {"selection": args.selection, "min_score": args.min_score,
                    **{k: v for k, v in filters.items() if v is not None}}
     fn = export_coco if args.format == "coco" else export_yolo
-    counts = fn(Store(args.project), args.out,
+    counts = fn(open_store(args), args.out,
                 without_auto_accepted=args.without_auto_accepted, **filters)
     print(f"wrote {printable(args.out, None)}: {counts['images']} images, "
           f"{counts['annotations']} boxes, "
@@ -93,7 +95,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_split(args) -> int:
-    store = Store(args.project)
+    store = open_store(args)
     report = split_project(store, distribution=parse_distribution(args.distribution),
                            seed=args.seed, resplit=args.resplit)
     print("assigned: " + ", ".join(f"{s} +{report.assigned[s]}" for s in SPLITS))
@@ -103,7 +105,7 @@ def cmd_split(args) -> int:
 
 
 def cmd_status(args) -> int:
-    status = Store(args.project).status()
+    status = open_store(args).status()
     if args.json:
         print(json.dumps(asdict(status), indent=2))
         return 0
@@ -130,7 +132,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_query(args) -> int:
-    store = Store(args.project)
+    store = open_store(args)
     spec = QuerySpec(strategy=args.strategy, add=args.add, target=args.target,
                      random_control=args.random_control, seed=args.seed, tag=args.tag,
                      pool_tag=args.pool_tag, include_pending=args.include_pending,
@@ -178,7 +180,7 @@ def cmd_label(args) -> int:
     if not args.from_oracle:
         raise ValueError("label needs --from-oracle (the demo's ground truth); people label "
                          "in the app's Review page or with import --selection TAG --coco FILE")
-    with Store(args.project) as store:
+    with open_store(args) as store:
         n = label_selection_from_oracle(store, args.selection, min_score=args.min_score)
         s = next(x for x in store.selections() if x.tag == args.selection)
         print(f"labeled {n} images of {printable(args.selection)} from the ground truth "

@@ -6,7 +6,7 @@ import getpass
 import json
 import sys
 
-from al_core.cli.console import ConsoleReporter, follow_job, json_arg
+from al_core.cli.console import ConsoleReporter, follow_job, json_arg, open_store
 from al_core.decide.compare import parse_compare_config
 from al_core.decide.comparison import compare_models, predict_missing_test
 from al_core.evaluation.metrics import degenerate_ground_truth, evaluate_coco, result_json
@@ -60,8 +60,9 @@ def predict_test_first(store: Store, model_ids: list[int | None], *, out) -> Non
 
 
 def cmd_evaluate(args) -> int:
-    store = Store(args.project)
+    store = open_store(args)
     store.model(args.model)  # a clear error for an unknown id, before any work
+    store.authorize("evaluate")  # before predicting: evaluate_model checks it again
     predict_test_first(store, [args.model], out=sys.stderr if args.json else sys.stdout)
     result, digest = evaluate_model(store, args.model, iou_threshold=args.iou)
     if not args.json:
@@ -75,7 +76,7 @@ def cmd_compare(args) -> int:
     from al_core.decide.compare import describe_rule
     from al_core.decide.promotion import project_compare_config
 
-    store = Store(args.project)
+    store = open_store(args)
     raw = json_arg(args.config, "compare config") if args.config else \
         project_compare_config(store)
     config = parse_compare_config(raw)
@@ -84,10 +85,14 @@ def cmd_compare(args) -> int:
     for model_id in (args.new, old):
         if model_id is not None:
             store.model(model_id)  # a clear error for an unknown id, before any work
+    store.authorize("compare")  # before predicting: compare_models checks it again
+    if args.apply:
+        store.authorize("decide")
     predict_test_first(store, [args.new, old], out=sys.stderr)
     decision = compare_models(store, args.new, args.old, config, raw_config=raw,
                               apply=args.apply,
-                              decided_by=f"cli ({printable(getpass.getuser(), 40)})")
+                              decided_by=None if store.team_mode() else
+                              f"cli ({printable(getpass.getuser(), 40)})")
     names = {c.id: c.name for c in store.classes()}
     outcome = "not applied (--apply carries it out)"
     if args.apply:
@@ -109,7 +114,7 @@ def cmd_compare(args) -> int:
 
 def cmd_train(args) -> int:
     override = json_arg(args.config, "--config")  # refused before anything is said or loaded
-    store = Store(args.project)
+    store = open_store(args)
     unsplit = store.count_items(status="labeled", unsplit=True)
     print(f"training on {store.count_items(split='train')} images, validating on "
           f"{store.count_items(split='val')}; {unsplit} labeled images outside train/val"
@@ -144,7 +149,7 @@ def cmd_train(args) -> int:
 def cmd_predict(args) -> int:
     from al_core.training.prediction import PREDICT_SCORE_THRESHOLD  # torch loads only here
 
-    store = Store(args.project)
+    store = open_store(args)
     store.model(args.model)
     filters = {"pool": {"unsplit": True, "status": "unlabeled"}, "test": {"split": "test"},
                "all": {}}
@@ -162,7 +167,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_jobs(args) -> int:
-    store = Store(args.project)
+    store = open_store(args)
     jobs.reap_stale(store)
     for job in store.jobs(limit=args.limit):
         print(f"{job['id']:>4}  {job['kind']:<8} {job['status']:<10} {job['progress']:>4.0%}  "
@@ -172,7 +177,7 @@ def cmd_jobs(args) -> int:
 
 
 def cmd_cancel(args) -> int:
-    store = Store(args.project)
+    store = open_store(args)
     status = jobs.cancel_job(store, args.job_id)
     print(f"job {args.job_id} was queued: cancelled; it will not start" if status == "queued"
           else f"job {args.job_id} ({status}): cancel requested; it stops at its next check")
@@ -180,7 +185,7 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_models(args) -> int:
-    store = Store(args.project)
+    store = open_store(args)
     jobs.reap_stale(store)
     rows = [{"id": m["id"], "status": m["status"], "parent": m["parent_id"], "arch": m["arch"],
              "created": m["created"]} for m in store.models()]

@@ -14,10 +14,13 @@ from pathlib import Path
 from al_core.cli import data
 from al_core.cli import models
 from al_core.cli import simulate as cli_simulate
+from al_core.cli import users as cli_users
+from al_core.cli.console import ACTING_USER_ENV
 from al_core.formats.coco_import import ImportFailed
 from al_core.formats.export import PRELABEL_MIN_SCORE
 from al_core.formats.images import DEFAULT_MAX_PIXELS
 from al_core.names import printable
+from al_core.permissions import ROLES, PermissionDenied
 from al_core.query.round import DEFAULT_RANDOM_CONTROL
 from al_core.query.strategies import (COLD_START_STRATEGY, DEFAULT_OPTIONS, DEFAULT_STRATEGY,
                                       STRATEGIES)
@@ -52,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m al_core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name, fn, help_text):
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    def command(name, fn, help_text, *, under=None):
+        p = (under or sub).add_parser(name, help=help_text, description=help_text)
         p.add_argument("--project", type=Path, required=True, help="project directory")
+        add_acting_user(p)
         p.set_defaults(fn=fn)
         return p
 
@@ -199,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help='a list of {"id", "status", "parent", "arch", "created"}')
 
+    add_team_commands(sub, command)
+
     # the job process itself: no help= keeps it out of the listing (help=SUPPRESS
     # listed it as "==SUPPRESS==")
     p = sub.add_parser("run-job")
@@ -262,6 +268,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_acting_user(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as", dest="as_user", metavar="NAME",
+                   help=f"act as this project user (team mode: every change names who makes "
+                        f"it, and their role must allow it); default: ${ACTING_USER_ENV}")
+
+
+def add_team_commands(sub, command) -> None:
+    """``users`` (its own subcommands) and ``audit``."""
+    help_text = ("project users and roles (team mode): the first user added is a lead and "
+                 "turns team mode on; passwords come from $ALS_PASSWORD or a prompt, never "
+                 "from an argument")
+    group = sub.add_parser("users", help=help_text, description=help_text)
+    actions = group.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    p = command("add", cli_users.cmd_add, "add a user (the project's first must be --role "
+                "lead and needs no --as)", under=actions)
+    p.add_argument("name", help="the user's name (as they sign in)")
+    p.add_argument("--role", choices=ROLES, required=True,
+                   help="annotator: labels; reviewer: also judges labels, exports and "
+                        "evaluates; lead: everything, users included")
+    p.add_argument("--email", help="the e-mail single sign-on maps to this user")
+    p = command("list", cli_users.cmd_list, "the project's users and their roles",
+                under=actions)
+    p.add_argument("--json", action="store_true",
+                   help='a list of {"name", "role", "email", "disabled", "created"}')
+    p = command("set-role", cli_users.cmd_set_role, "change a user's role (their open "
+                "sessions end)", under=actions)
+    p.add_argument("name", help="the user")
+    p.add_argument("role", choices=ROLES, help="the new role")
+    p = command("disable", cli_users.cmd_disable, "disable a user (their sessions end; "
+                "their labels and history stay)", under=actions)
+    p.add_argument("name", help="the user")
+    p = command("enable", cli_users.cmd_enable, "enable a disabled user again",
+                under=actions)
+    p.add_argument("name", help="the user")
+    p = command("reset-password", cli_users.cmd_reset_password, "give a user a new password "
+                "($ALS_PASSWORD or a prompt; their sessions end)", under=actions)
+    p.add_argument("name", help="the user")
+    p = command("set-email", cli_users.cmd_set_email, "set the e-mail single sign-on maps to "
+                "a user ('' removes it)", under=actions)
+    p.add_argument("name", help="the user")
+    p.add_argument("email", help="their e-mail address ('' removes it)")
+
+    p = command("audit", cli_users.cmd_audit, "the audit log (team mode: who changed what, "
+                "when), newest first")
+    p.add_argument("--actor", metavar="NAME", help="only this user's actions")
+    p.add_argument("--action", help="only this action (e.g. review.save, user.role)")
+    p.add_argument("--since", metavar="ISO", help="from this time on (ISO 8601, e.g. "
+                   "2026-12-01 or 2026-12-01T09:00:00)")
+    p.add_argument("--limit", type=COUNT, default=100,
+                   help="rows shown (default %(default)s; --csv writes them all)")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write every matching row to "
+                   "this CSV file")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
@@ -273,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:  # str() of a KeyError quotes its message
         print(f"error: {printable(exc.args[0] if exc.args else exc, None)}", file=sys.stderr)
         return 2
-    except (ProjectError, ImportFailed, ValueError, OSError, sqlite3.DatabaseError) as exc:
+    except (ProjectError, ImportFailed, PermissionDenied, ValueError, OSError,
+            sqlite3.DatabaseError) as exc:
         print(f"error: {printable(exc, None)}", file=sys.stderr)  # it may quote a name
         return 2
