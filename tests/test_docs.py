@@ -110,3 +110,14 @@ def test_the_tests_the_docs_name_exist():
                            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
                 assert name in defined, f"{md.relative_to(ROOT)} names {file}::{name}"
     assert named >= 40
+
+
+def test_the_team_guide_shows_the_permission_table_of_the_code():
+    from al_core.permissions import permission_table_markdown
+    text = (DOCS / "guide" / "team.md").read_text()
+    block = re.search(r"<!-- permissions:start -->\n(.*?)\n<!-- permissions:end -->", text,
+                      re.S)
+    assert block, "docs/guide/team.md lost its permissions block"
+    assert block.group(1) == permission_table_markdown(), (
+        "docs/guide/team.md's permission table differs from al_core/permissions.py: paste "
+        "permission_table_markdown()'s output between the markers")

@@ -126,3 +126,25 @@ def test_single_sign_on_maps_a_verified_email_to_a_project_user(team, monkeypatc
         assert [t.value for t in at.title] == ["Sign in"]
         assert says in screen(at)
         assert "Sign out of single sign-on" in [b.label for b in at.button]
+
+
+def test_a_signed_in_annotator_reviews_a_whole_batch_in_team_mode(team, monkeypatch):
+    """The Review page's saves, skip and previous run in callbacks that open their own
+    store: each must act as the signed-in annotator (a store opened as nobody is refused
+    in team mode)."""
+    from tests.test_review_page import make_selection
+    pool = make_selection(team)
+    signed_in_as_ann(monkeypatch, team)
+    at = open_page("pages/review.py")
+    assert not at.exception, at.exception
+    first = at.session_state["rv_item"]
+    at.button(key="rv-accept").click().run()
+    assert not at.exception, at.exception
+    assert "Not allowed" not in screen(at) + "".join(e.value for e in at.error)
+    assert [a.author for a in team.annotations([first])[first]] == ["ann"]
+    assert team.reviews(item_id=first)[0]["author"] == "ann"
+    second = at.session_state["rv_item"]
+    at.button(key="rv-skip").click().run()
+    assert not at.exception and at.session_state["rv_item"] not in (first, second)
+    assert team.audit_entries(actor="ann", action="review.save")
+    assert len(pool) >= 3
