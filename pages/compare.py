@@ -13,7 +13,7 @@ from al_core.decide.comparison_report import ComparisonReport, comparison_report
 from al_core.decide.promotion import carry_out, project_compare_config, save_compare_config
 from al_core.formats.json_input import JsonInputError, parse_json
 from al_core.jobs import runner as jobs
-from ui import params, state
+from ui import auth, params, state
 from ui.charts import pr_chart, pr_frame
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
@@ -130,7 +130,12 @@ def decision_box(r: ComparisonReport) -> None:
             flash("success", f"Done: {c['decision']} for model #{c['new_model_id']}.")
     with b2.expander("Override the decision"):
         opposite = "discard" if promote else "update_model"
-        name = st.text_input("Your name", value=who, key=f"ov-who-{c['id']}")
+        signed_in = (auth.current() or auth.Visitor(team=False)).team
+        if signed_in:  # team mode: the override is the signed-in user's, never a typed name
+            name = who
+            st.caption(f"Overriding as **{md(who)}**, the signed-in user.")
+        else:
+            name = st.text_input("Your name", value=who, key=f"ov-who-{c['id']}")
         why = st.text_input("Why", key=f"ov-why-{c['id']}",
                             placeholder="e.g. class 'car' matters more than the mAP")
         if st.button(f"Override: {opposite}", key=f"ov-{c['id']}"):

@@ -2,9 +2,10 @@
 at a time, or fix any image's labels (``?item=ID``). Deep link: ``?selection=TAG&item=ID``."""
 import streamlit as st
 
+from al_core.review.save import set_project_min_score
 from al_core.types import DEFAULT_MIN_SCORE
-from ui import (params, review_boxlevel, review_editor, review_grid, review_nav, review_upload,
-                state)
+from ui import (auth, params, review_boxlevel, review_editor, review_grid, review_nav,
+                review_upload, state)
 from ui.annotator import annotator
 from ui.chrome import page_entry
 from ui.flash import show_flash
@@ -121,11 +122,11 @@ with st.sidebar:
         store.set_user_setting(user, "min_score", str(new_score))
         min_score = new_score
     project_default = float(store.get_meta("review_min_score") or DEFAULT_MIN_SCORE)
-    if min_score != project_default and st.button(
+    if (min_score != project_default and auth.may("query") and st.button(
             f"Make {min_score:.2f} the project's default", key="rv-default-score",
             help=f"Now {project_default:.2f}: what an annotator who has not moved the "
-                 "slider starts with"):
-        store.set_meta("review_min_score", str(min_score))
+                 "slider starts with")):
+        set_project_min_score(store, min_score)
         st.rerun()
     box_level = review_boxlevel.sidebar_toggle(  # the model whose pre-labels are shown
         store, user, selection.model_id if selection is not None else store.active_model_id())

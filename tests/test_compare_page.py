@@ -140,3 +140,25 @@ def test_the_dashboards_ap_equals_eval_coco_on_the_exported_files(compared, tmp_
         reference = json.loads(capsys.readouterr().out)["per_class"]
         assert {r.name: ap_of(r) for r in report.rows} == \
             {name: v["ap"] for name, v in reference.items()}
+
+
+def test_in_team_mode_the_override_is_the_signed_in_leads_never_a_typed_name(compared,
+                                                                             monkeypatch):
+    import ui.auth
+    from al_core.team.accounts import add_user
+    from al_core.team.signin import sign_in
+    store, old, new, _ = compared
+    add_user(store, "lena", "lead-password-1", "lead")
+    token = sign_in(store, "lena", "lead-password-1", address="127.0.0.1").token
+    monkeypatch.setattr(ui.auth, "session_cookie", lambda: token)
+    page = _page(name="mallory")  # a name in the link or session counts for nothing
+    cid = store.comparisons(limit=1)[0]["id"]
+    assert not [t for t in page.text_input if t.key == f"ov-who-{cid}"]
+    assert any("Overriding as **lena**" in c.value for c in page.caption)
+    page.text_input(key=f"ov-why-{cid}").input("worse on the class we care about").run()
+    _button(page, "Override: discard").click().run()
+    assert not page.exception and not page.error, [e.value for e in page.error]
+    rec = store.model_decisions(new)[0]
+    assert (rec["override"], rec["decided_by"]) == (1, "lena")
+    assert [e.object_id for e in store.audit_entries(actor="lena",
+                                                     action="decision.override")] == [str(new)]

@@ -64,11 +64,12 @@ def test_a_store_that_cannot_even_open_for_the_save_keeps_the_boxes(project, mon
     at = open_review(project)
     draw(at, [(project.classes()[1].name, 10, 10, 40, 40)])
 
-    class Broken(Store):
-        def __init__(self, *args, **kwargs):
+    class BrokenState:  # the save's own store (opened through ui.state) cannot open
+        @staticmethod
+        def store():
             raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(ui.review_nav, "Store", Broken)
+    monkeypatch.setattr(ui.review_nav, "state", BrokenState)
     at.button(key="rv-accept").click().run()
     assert not at.exception, at.exception
     assert (f"Not saved: the project's database could not be written ({md('disk I/O error')})."

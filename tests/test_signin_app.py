@@ -148,3 +148,16 @@ def test_a_signed_in_annotator_reviews_a_whole_batch_in_team_mode(team, monkeypa
     assert not at.exception and at.session_state["rv_item"] not in (first, second)
     assert team.audit_entries(actor="ann", action="review.save")
     assert len(pool) >= 3
+
+
+def test_an_annotator_gets_no_project_setting_controls_on_the_review_page(team, monkeypatch):
+    """The project's default threshold is a lead's (al_core: 'query'): an annotator who
+    moves their own slider keeps it as their setting and is not offered the project's."""
+    from tests.test_review_page import make_selection
+    make_selection(team)
+    signed_in_as_ann(monkeypatch, team)
+    at = open_page("pages/review.py")
+    at.sidebar.slider[0].set_value(0.05).run()
+    assert not at.exception, at.exception
+    assert team.user_setting("ann", "min_score") == "0.05"
+    assert not [b for b in at.button if b.key == "rv-default-score"]

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from al_core.permissions import allowed
 from al_core.store import DB_NAME, Store
 from al_core.team.signin import COOKIE_NAME, session_user
 from al_core.team.sso import sso_user
@@ -86,6 +87,14 @@ def remember(who: Visitor) -> None:
 def current() -> Visitor | None:
     """This rerun's visitor (set by the frame before the page runs)."""
     return st.session_state.get(_VISITOR)
+
+
+def may(action: str) -> bool:
+    """Whether this rerun's visitor's role allows ``action`` (always, in single-user
+    mode): for showing a control or a hint instead. al_core still checks when the control
+    is used."""
+    who = current()
+    return who is None or not who.team or allowed(who.role, action)
 
 
 def acting_name(store: Store) -> str | None:

@@ -13,7 +13,7 @@ from al_core.review.auto_accept import (TARGET_PRECISION, Thresholds, thresholds
                                         unpredicted_by)
 from al_core.store import Store
 from al_core.types import ClassInfo
-from ui import canvas
+from ui import auth, canvas
 from ui import review_nav as nav
 from ui.job_watch import running_jobs
 from ui.text import md
@@ -54,8 +54,11 @@ def _summary(store: Store, model_id: int) -> None:
     if t.unpredicted:
         st.caption(f"Model #{model_id} has not predicted {t.unpredicted} validation images: "
                    "nothing is accepted until it has.")
-        if st.button("Predict the validation images", key="rv-predict-val",
-                     icon=":material/play_arrow:"):
+        if not auth.may("train"):
+            st.caption("Predicting them is a lead's job (it runs the model): ask a lead to "
+                       "press this on their Review page, or to run `predict`.")
+        elif st.button("Predict the validation images", key="rv-predict-val",
+                       icon=":material/play_arrow:"):
             val_ids, _ = store.split_identity("val")
             missing = unpredicted_by(store, model_id, val_ids)
             try:
