@@ -119,9 +119,14 @@ def test_single_sign_on_maps_a_verified_email_to_a_project_user(team, monkeypatc
                                              "email_verified": verified})
     at = open_page("pages/review.py")
     assert not at.exception, at.exception
+    at.run()  # the log has one row per tab and identity, not one per rerun
+    logged = team.audit_entries(action="signin.sso" if says is None else
+                                "signin.sso_refused")
+    assert len(logged) == 1 and email in logged[0].summary + (logged[0].actor or "")
     if says is None:
         assert "Signed in as **ann** (annotator)" in [c.value for c in at.sidebar.caption]
         assert [b.label for b in at.sidebar.button] == ["Sign out"]  # st.logout
+        assert logged[0].actor == "ann"
     else:
         assert [t.value for t in at.title] == ["Sign in"]
         assert says in screen(at)

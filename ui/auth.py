@@ -73,7 +73,31 @@ def visitor(root: Path) -> Visitor:
         if not store.team_mode():
             return Visitor(team=False)
         user, via, reason = _identify(store)
+        _audit_sso(store, user, via, reason)
     return Visitor(team=True, user=user, via=via, reason=reason)
+
+
+_SSO_SEEN = "_auth_sso_seen"  # the (user, e-mail) whose single sign-on is in the log
+
+
+def _audit_sso(store: Store, user: TeamUser | None, via: str, reason: str) -> None:
+    """Single sign-on has no sign-in request of ours to log (the identity provider's
+    cookie comes with every page): record it, or its refusal, once per browser tab and
+    identity instead of on every rerun."""
+    if via != "sso" and not (reason and sso_configured() and _sso_logged_in()):
+        return
+    email = str(st.user.get("email") or "")
+    seen = (user.name if user else None, email)
+    if st.session_state.get(_SSO_SEEN) == seen:
+        return
+    st.session_state[_SSO_SEEN] = seen
+    with store.write():
+        if user is not None:
+            store.audit("signin.sso", object_type="user", object_id=user.id, actor=user.name,
+                        summary=f"{user.name} signed in with single sign-on ({email[:80]})")
+        else:
+            store.audit("signin.sso_refused", object_type="user", actor=email[:80] or None,
+                        summary=f"single sign-on refused: {reason}"[:300])
 
 
 def remember(who: Visitor) -> None:
