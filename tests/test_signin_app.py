@@ -17,6 +17,7 @@ ANN_PW = "annotator-pw-1"
 @pytest.fixture
 def team(demo_store, monkeypatch):
     monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
+    monkeypatch.setenv("ALS_SIGNIN_ROUTES", "1")  # as when served through serve.py
     add_user(demo_store, "lena", "lead-password-1", "lead")
     demo_store.act_as("lena")
     add_user(demo_store, "ann", ANN_PW, "annotator")
@@ -166,3 +167,12 @@ def test_an_annotator_gets_no_project_setting_controls_on_the_review_page(team, 
     assert not at.exception, at.exception
     assert team.user_setting("ann", "min_score") == "0.05"
     assert not [b for b in at.button if b.key == "rv-default-score"]
+
+
+def test_started_without_serve_py_the_sign_in_screen_says_so(team, monkeypatch):
+    """``streamlit run app.py`` has no /auth routes: the link would be a 404."""
+    cookie(monkeypatch, None)
+    monkeypatch.delenv("ALS_SIGNIN_ROUTES")
+    at = open_page("pages/review.py")
+    assert any("started without its sign-in page" in e.value and "./dev.sh app" in e.value
+               for e in at.error)

@@ -23,6 +23,7 @@ routes cause (each answers with a redirect).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -34,7 +35,7 @@ from al_core.store import DB_NAME, Store
 from al_core.team.signin import COOKIE_NAME, session_user
 from al_core.team.sso import sso_user
 from al_core.types import TeamUser
-from ui.auth_routes import SIGNOUT_PATH, signin_url
+from ui.auth_routes import ROUTES_ENV, SIGNOUT_PATH, signin_url
 from ui.text import md
 
 _VISITOR = "_auth_visitor"  # this rerun's Visitor, set by the frame before any page
@@ -151,6 +152,11 @@ def session_cookie() -> str | None:
     return st.context.cookies.get(COOKIE_NAME)
 
 
+def signin_routes_served() -> bool:
+    """True when this process serves the sign-in routes (started through serve.py)."""
+    return os.environ.get(ROUTES_ENV) == "1"
+
+
 def sso_configured() -> bool:
     """True when ``[auth]`` is in the app's secrets (``st.login`` can work)."""
     try:
@@ -194,6 +200,10 @@ def sign_in_screen(who: Visitor, project: str, next_path: str) -> None:
     if note:
         st.info(note, icon=":material/logout:")
     st.markdown(f"The project **{md(project)}** has users: sign in to label and run it.")
+    if not signin_routes_served():
+        st.error("This app was started without its sign-in page (`streamlit run app.py`), so "
+                 "nobody can sign in with a password. Start it with `./dev.sh app` (which "
+                 "runs `serve.py`).", icon=":material/error:")
     _link_button(signin_url(next_path), "Sign in with your name and password")
     if sso_configured():
         if _sso_logged_in():
