@@ -7,9 +7,12 @@ beside it: a Streamlit script cannot set an HttpOnly cookie, a route can.
 tests open it directly); without these routes a project with users cannot be signed
 into from the browser.
 """
+import os
+
 from streamlit.starlette import App
 
-from ui.auth_routes import routes_for
+from ui.auth_routes import ROUTES_ENV, routes_for
 from ui.state import project_dir
 
+os.environ[ROUTES_ENV] = "1"  # the app's screens (same process) may link to the routes
 app = App("app.py", routes=routes_for(project_dir))

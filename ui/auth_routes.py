@@ -44,7 +44,7 @@ from al_core.team.signin import COOKIE_NAME, SignInRefused, sign_in, sign_out
 SIGNIN_PATH = "/auth/signin"
 SIGNOUT_PATH = "/auth/signout"
 TRUSTED_PROXY_ENV = "ALS_TRUSTED_PROXY"
-ROUTES_ENV = "ALS_SIGNIN_ROUTES"  # set by routes_for(): the server has the sign-in routes
+ROUTES_ENV = "ALS_SIGNIN_ROUTES"  # set by serve.py: this server has the sign-in routes
 MAX_FORM_BYTES = 8192  # a name and a password (at most 1,024 characters) fit many times
 # the form page has no script, loads nothing, and may not be framed (clickjacking)
 _HEADERS = {
@@ -63,7 +63,6 @@ def routes_for(project_dir: Callable[[], Path], *,
     gives the Host names a POST may come to (default: Streamlit's
     ``server.allowedHosts``; empty: any)."""
     hosts = allowed_hosts or _streamlit_allowed_hosts
-    os.environ[ROUTES_ENV] = "1"  # this process serves them: the app's screens may link here
 
     async def signin_form(request: Request) -> Response:
         root = project_dir()
