@@ -132,6 +132,8 @@ def test_single_sign_on_maps_a_verified_email_to_a_project_user(team, monkeypatc
         assert [t.value for t in at.title] == ["Sign in"]
         assert says in screen(at)
         assert "Sign out of single sign-on" in [b.label for b in at.button]
+        # the reason is said once: an unverified address is still a user's
+        assert "not a user of this project" not in screen(at)
 
 
 def test_a_signed_in_annotator_reviews_a_whole_batch_in_team_mode(team, monkeypatch):

@@ -207,8 +207,11 @@ def sign_in_screen(who: Visitor, project: str, next_path: str) -> None:
     _link_button(signin_url(next_path), "Sign in with your name and password")
     if sso_configured():
         if _sso_logged_in():
-            st.caption(f"Signed in with single sign-on as {md(st.user.get('email') or '?')}, "
-                       "which is not a user of this project.")
+            # the reason is in the note above: unmapped, unverified or disabled (an
+            # unverified or disabled user's address is a user's, so no "not a user" here)
+            st.caption("Your identity provider signed you in as "
+                       f"{md(st.user.get('email') or '?')}. Sign out of single sign-on to "
+                       "use another account.")
             st.button("Sign out of single sign-on", on_click=st.logout)
         else:
             st.button("Sign in with single sign-on", on_click=st.login)
