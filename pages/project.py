@@ -110,8 +110,11 @@ with split_tab:
                             value=min(200, pool), step=50, key="oracle_n")
         if st.button("Label from the ground truth", key="oracle_label"):
             try:
-                chosen = label_from_oracle_at_random(store, int(n), seed=int(seed))
-                report = split_project(store, seed=int(seed))
+                store.authorize("label")  # both steps' rights first: never half of it
+                store.authorize("split")
+                with store.write():  # and both or neither
+                    chosen = label_from_oracle_at_random(store, int(n), seed=int(seed))
+                    report = split_project(store, seed=int(seed))
             except ValueError as exc:
                 st.error(md(exc))
             else:

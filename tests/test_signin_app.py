@@ -178,3 +178,48 @@ def test_started_without_serve_py_the_sign_in_screen_says_so(team, monkeypatch):
     at = open_page("pages/review.py")
     assert any("started without its sign-in page" in e.value and "./dev.sh app" in e.value
                for e in at.error)
+
+
+def test_a_session_ended_under_an_open_editor_says_so_at_the_save_and_keeps_the_boxes(
+        team, monkeypatch):
+    from tests.test_review_page import draw, make_selection
+    make_selection(team)
+    signed_in_as_ann(monkeypatch, team)
+    at = open_page("pages/review.py")
+    item = at.session_state["rv_item"]
+    draw(at, [(team.classes()[1].name, 10, 10, 40, 40)])
+    set_role(team, "ann", "reviewer")  # a lead, elsewhere, while the box is unsaved
+    at.button(key="rv-save").click().run()
+    assert not at.exception, at.exception
+    kind, said = at.session_state["rv_msg"]  # shown beside the image
+    assert kind == "error" and "new tab" in said
+    assert said.startswith("Not saved: A lead changed your role to reviewer")
+    assert "--as" not in said and "ALS_USER" not in said  # the CLI's wording, not here
+    assert len(at.session_state["rv_work"][item].boxes) == 1  # still on screen
+    assert team.annotations([item])[item] == [] or all(
+        a.author != "ann" for a in team.annotations([item])[item])
+
+
+def test_a_reviewer_labeling_from_the_oracle_changes_nothing_when_the_split_is_refused(
+        team, monkeypatch):
+    add_user(team, "rob", "reviewer-pw-1", "reviewer")
+    cookie(monkeypatch, sign_in(team, "rob", "reviewer-pw-1", address="a").token)
+    labeled = team.count_items(status="labeled")
+    at = open_page("pages/project.py")
+    at.button(key="oracle_label").click().run()
+    assert not at.exception, at.exception
+    assert any("only a lead may split" in e.value for e in at.error)
+    assert team.count_items(status="labeled") == labeled  # neither step happened
+    assert not team.audit_entries(actor="rob", action="label.oracle")
+
+
+def test_an_annotator_is_not_offered_to_cancel_a_lead_s_job(team, monkeypatch):
+    from al_core.jobs.runner import job_kind  # noqa: F401 - the registry
+    team.act_as("lena")
+    job = team.add_job("train", {})
+    signed_in_as_ann(monkeypatch, team)
+    at = open_page("pages/models.py")
+    assert not at.exception, at.exception
+    assert not [b for b in at.button if b.label == "Cancel"]
+    assert any("a lead may cancel it" in c.value for c in at.caption)
+    assert team.job(job)["status"] == "queued"

@@ -68,9 +68,29 @@ def report(exc: BaseException, where: str) -> str:
 
 
 def refusal(exc: PermissionDenied) -> str:
-    """What a page shows when team mode refused an action: who may do it, and why not."""
+    """What a page shows when team mode refused an action: who may do it, and why not;
+    or, when the refusal came because this browser's session ended meanwhile (signed out
+    elsewhere, role changed, disabled), that, and how to sign in again."""
+    ended = _session_ended()
+    if ended is not None:
+        return ended
     return (f"Not allowed: {md(exc, limit=400)}. Ask a lead of this project if you need "
             "to do this.")
+
+
+def _session_ended() -> str | None:
+    from ui import auth  # the frame's session check; imported here: auth is above errors
+    from ui.auth_routes import signin_url
+    who = auth.current()
+    root = st.session_state.get("project_dir")
+    if who is None or not who.team or not root:
+        return None
+    now = auth.visitor(Path(root))
+    if now.may_enter:
+        return None
+    why = auth.why_signed_out(now.reason) or "Your session has ended."
+    return (f"Not saved: {why} Sign in again [in a new tab]({signin_url('/')}); this tab "
+            "keeps showing what you had not saved, so you can copy it there.")
 
 
 def _write_log(exc: BaseException, where: str, path: Path | None) -> bool:

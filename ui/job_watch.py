@@ -7,7 +7,7 @@ import streamlit as st
 
 from al_core.decide.retrain import training_curve
 from al_core.jobs import runner as jobs
-from ui import state
+from ui import auth, state
 from ui.charts import training_charts
 from ui.fragments import fragment, rerun_fragment
 from ui.text import md
@@ -37,6 +37,8 @@ def running_jobs(kinds: tuple[str, ...] | None = None, *, key: str = "jobs") -> 
                                                f"{md(job['message'] or job['status'])}")
         if job["cancel_requested"]:
             cols[1].caption("cancelling...")
+        elif not auth.may("cancel_job"):
+            cols[1].caption("a lead may cancel it")
         elif cols[1].button("Cancel", key=f"{key}-cancel-{job['id']}"):
             with state.store() as s:
                 try:

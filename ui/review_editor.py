@@ -13,7 +13,7 @@ from al_core.formats.images import ImageError
 from al_core.review.save import prelabels
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
-from ui import browser, canvas, review_boxlevel, state
+from ui import auth, browser, canvas, review_boxlevel, state
 from ui import review_nav as nav
 from ui.fragments import fragment, rerun_fragment
 from ui.text import css_color, md, md_code
@@ -226,6 +226,8 @@ def _done(selection: Selection | None) -> None:
                 if j["kind"] in ("train", "retrain")]
         if busy:
             st.info(f"A training is under way (job {busy[0]['id']}).")
+        elif not auth.may("train"):
+            st.caption("A lead retrains the model on the new labels.")
         elif st.button("Retrain on the new labels", type="primary", key="rv-retrain",
                        icon=":material/model_training:",
                        help="A new version from the active model's config, trained, then "
