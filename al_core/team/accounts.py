@@ -56,8 +56,11 @@ def add_user(store: Store, name: str, password: str, role: str, *,
                                    "the others (add a lead first, then this user)")
         else:
             store.authorize("manage_users")
-        if store.user(name) is not None:
-            raise AccountError(f"a user named {printable(name, 60)!r} already exists")
+        same = [u for u in store.users() if u.name.casefold() == name.casefold()]
+        if same:
+            raise AccountError(f"a user named {printable(same[0].name, 60)!r} already exists"
+                               + ("" if same[0].name == name else
+                                  " (names that differ only in case are one person)"))
         user = store.insert_user(name, role, hash_password(password), email)
         store.audit("user.add", object_type="user", object_id=user.id,
                     summary=f"added {user.name} as {role}" + (" (team mode on)" if first

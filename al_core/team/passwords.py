@@ -8,6 +8,8 @@ an error message: the errors here say what is wrong with it, never what it is.
 """
 from __future__ import annotations
 
+import unicodedata
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -39,9 +41,17 @@ def check_new_password(password) -> str:
     return password
 
 
+def _normal(password: str) -> str:
+    """Unicode NFKC, as NIST SP 800-63B (5.1.1.2) asks of a verifier: an "ä" typed as
+    one character on one keyboard and as "a" + a combining mark on another is one
+    password."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def hash_password(password: str) -> str:
-    """An Argon2id hash (PHC string: ``$argon2id$v=19$m=...,t=...,p=...$salt$hash``)."""
-    return _hasher.hash(check_new_password(password))
+    """An Argon2id hash (PHC string: ``$argon2id$v=19$m=...,t=...,p=...$salt$hash``) of
+    the password's NFKC form."""
+    return _hasher.hash(_normal(check_new_password(password)))
 
 
 def verify_password(stored_hash: str | None, password) -> bool:
@@ -61,7 +71,7 @@ def verify_password(stored_hash: str | None, password) -> bool:
             pass
         return False
     try:
-        return _hasher.verify(stored_hash, password)
+        return _hasher.verify(stored_hash, _normal(password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

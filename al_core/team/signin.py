@@ -121,9 +121,10 @@ def sign_in(store: Store, name: str, password: str, *, address: str | None,
         with store.write():
             store.audit("signin.throttled", object_type="user", actor=account,
                         summary=f"{account} from {address}: refused, {wait:.0f} s to wait")
-        raise SignInRefused(f"too many failed sign-ins: try again in {wait:.0f} s",
+        raise SignInRefused(f"too many failed sign-ins: try again in {wait:.0f}\u00a0s",
                             retry_after_s=wait)
-    user = store.user(account)
+    user = store.user(account) or next(  # "Ana" signs in as ana: one name, any case
+        (u for u in store.users() if u.name.casefold() == account.casefold()), None)
     ok = verify_password(store.password_hash(user.id) if user else None, password)
     if not ok or user is None or user.disabled:
         with store.write():  # committed before the refusal is raised
@@ -133,6 +134,9 @@ def sign_in(store: Store, name: str, password: str, *, address: str | None,
             store.audit("signin.failed", object_type="user",
                         object_id=user.id if user else None, actor=account,
                         summary=f"{account} from {address}: {why}")
+        if ok and user is not None and user.disabled:
+            # said only to someone who knows the password: no way to probe for names
+            raise SignInRefused("this account is disabled: ask a lead of the project")
         raise SignInRefused(WRONG)
     with store.write():
         stored = store.password_hash(user.id)
