@@ -128,7 +128,7 @@ def audit_section(store: Store) -> None:
                                until=f.until, limit=None)
     first = team_audit.page_offset(len(rows), f)
     team_audit.audit_table(rows[first:first + team_audit.PAGE_ROWS])
-    st.download_button(f"Download CSV ({len(rows):,} rows)",
+    st.download_button(f"Download CSV ({len(rows):,} row{'' if len(rows) == 1 else 's'})",
                        data=lambda: team_audit.audit_csv(rows),  # built on the click
                        file_name=f"audit-log-{date.today():%Y-%m-%d}.csv", mime="text/csv",
                        on_click="ignore", disabled=not rows, icon=":material/download:",

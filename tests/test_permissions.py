@@ -270,7 +270,7 @@ def test_leases_skips_and_settings_are_only_ones_own(project):
         store.set_user_setting("ana", "min_score", "0.4")
         store.skip(item, "ana", selection_id=sel.id)
         assert store.audit_entries(limit=1)[0].action == "review.skip"
-    with Store(project) as nobody, pytest.raises(PermissionDenied, match="sign in"):
+    with Store(project) as nobody, pytest.raises(PermissionDenied, match="needs a project user"):
         nobody.claim(item, "ana", seconds=60)
 
 

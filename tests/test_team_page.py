@@ -125,6 +125,8 @@ def test_single_user_mode_creates_the_first_lead_and_never_shows_the_password(pr
     add = project.audit_entries(action="user.add")[0]
     assert add.actor == "Lea" and "team mode on" in add.summary
     assert asks_to_sign_in(at)  # nobody is signed in yet
+    # and the sign-in screen it lands on says why: team mode is now on
+    assert any("Team mode is on" in read(m.value) for m in at.success)
 
 
 def test_the_first_user_with_mismatched_passwords_is_refused(project, monkeypatch):

@@ -47,7 +47,7 @@ def test_the_first_user_turns_team_mode_on_and_must_be_a_lead(tmp_path):
     assert not store.team_mode()
     accounts.add_user(store, "lea", PW_LEAD, "lead")
     assert store.team_mode()
-    with pytest.raises(PermissionDenied, match="sign in first"):
+    with pytest.raises(PermissionDenied, match="needs a project user"):
         store.authorize("label")  # nobody acting in team mode: refused
     with pytest.raises(PermissionDenied):
         accounts.add_user(store, "eve", "eve-password", "lead")  # nobody may add now

@@ -36,6 +36,7 @@ from al_core.team.signin import COOKIE_NAME, session_user
 from al_core.team.sso import sso_user
 from al_core.types import TeamUser
 from ui.auth_routes import ROUTES_ENV, SIGNOUT_PATH, signin_url
+from ui.flash import show_flash
 from ui.text import md
 
 _VISITOR = "_auth_visitor"  # this rerun's Visitor, set by the frame before any page
@@ -196,6 +197,7 @@ def why_signed_out(reason: str) -> str | None:
 def sign_in_screen(who: Visitor, project: str, next_path: str) -> None:
     """The app's screen for a visitor nobody is signed in as; stops the run."""
     st.title("Sign in")
+    show_flash()  # e.g. the Team page's "team mode is on", which led here
     note = why_signed_out(who.reason)
     if note:
         st.info(note, icon=":material/logout:")

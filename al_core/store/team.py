@@ -58,8 +58,9 @@ class TeamMixin:
             return Actor(name=self.actor_name, role="lead")
         if self.actor_name is None:
             raise PermissionDenied(
-                "this project has users (team mode): sign in first, or give the command "
-                "--as NAME (or set ALS_USER)")
+                "this project has users (team mode): a change needs a project user, "
+                "signed in to the app, or named on the command line with --as NAME (or "
+                "ALS_USER)")
         user = self.user(self.actor_name)
         if user is None:
             raise PermissionDenied(f"{printable(self.actor_name, 60)!r} is not a user of "
