@@ -13,7 +13,8 @@ from al_core.decide.comparison_report import ComparisonReport, comparison_report
 from al_core.decide.promotion import carry_out, project_compare_config, save_compare_config
 from al_core.formats.json_input import JsonInputError, parse_json
 from al_core.jobs import runner as jobs
-from ui import auth, params, state
+from al_core.permissions import PermissionDenied
+from ui import auth, errors, params, state
 from ui.charts import pr_chart, pr_frame
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
@@ -90,15 +91,19 @@ def comparison_form() -> None:
             job_id = jobs.start_job(store, "compare", {
                 "new_model_id": new, "old_model_id": old, "config": raw, "apply": apply,
                 "decided_by": st.session_state.get("annotator") or "app"})
-        except ValueError as exc:
-            st.error(f"Not started: {md(exc)}")
+        except (ValueError, PermissionDenied) as exc:
+            st.error(errors.not_done("Not started", exc))
         else:
             flash("success", f"Comparing #{new} with {label(old)} (job {job_id}); the "
                              "dashboard below shows it when it ends.")
     if b2.button("Save as project config", disabled=raw is None,
                  help="Retrain and the CLI use it from now on."):
-        save_compare_config(store, raw)
-        flash("success", "Saved: retrains compare with this config from now on.")
+        try:
+            save_compare_config(store, raw)
+        except PermissionDenied as exc:
+            st.error(errors.refusal(exc))
+        else:
+            flash("success", "Saved: retrains compare with this config from now on.")
 
 
 def decision_box(r: ComparisonReport) -> None:
@@ -124,8 +129,8 @@ def decision_box(r: ComparisonReport) -> None:
     if b1.button(f"Apply: {c['decision']}", type="primary", icon=":material/check:"):
         try:
             carry_out(store, c["id"], decided_by=who or "app")
-        except ValueError as exc:
-            st.error(md(exc))
+        except (ValueError, PermissionDenied) as exc:
+            st.error(errors.not_done("", exc))
         else:
             flash("success", f"Done: {c['decision']} for model #{c['new_model_id']}.")
     with b2.expander("Override the decision"):
@@ -144,8 +149,8 @@ def decision_box(r: ComparisonReport) -> None:
                     raise ValueError("say who overrides the decision")
                 carry_out(store, c["id"], decided_by=params.person_name(name), override=True,
                           why=why)
-            except ValueError as exc:
-                st.error(md(exc))
+            except (ValueError, PermissionDenied) as exc:
+                st.error(errors.not_done("", exc))
             else:
                 flash("success", f"Overridden: {opposite} for model #{c['new_model_id']}.")
 

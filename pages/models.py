@@ -13,10 +13,11 @@ from al_core.decide.retrain import start_retrain
 from al_core.evaluation.history import model_history
 from al_core.formats.json_input import JsonInputError, parse_json
 from al_core.jobs import runner as jobs
+from al_core.permissions import PermissionDenied
 from al_core.training.config import merge_config
 from al_core.training.data_fit import fit_first_config
 from al_core.training.memory_fit import check_fits
-from ui import state
+from ui import errors, state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.job_watch import running_jobs
@@ -82,8 +83,8 @@ def retrain_form() -> None:
             model_id, job_id = start_retrain(store, override=override, apply=apply,
                                              decided_by=st.session_state.get("annotator")
                                              or "app")
-        except ValueError as exc:
-            st.error(f"Not started: {md(exc)}")
+        except (ValueError, PermissionDenied) as exc:
+            st.error(errors.not_done("Not started", exc))
         else:
             flash("success", f"Retraining: model #{model_id} (job {job_id}). Follow it "
                              "below; the decision shows on the Compare page.")
@@ -146,8 +147,8 @@ def history() -> None:
             if c3.button("Roll back", icon=":material/undo:"):
                 try:
                     roll_back(store, target.id, decided_by=name, why=why)
-                except ValueError as exc:
-                    st.error(md(exc))
+                except (ValueError, PermissionDenied) as exc:
+                    st.error(errors.not_done("", exc))
                 else:
                     flash("success", f"Model #{target.id} is active again (recorded as a "
                                      "rollback).")
@@ -166,9 +167,14 @@ def predict() -> None:
     if c2.button("Predict pool and test", icon=":material/visibility:"):
         ids = [i.id for i in store.items(status="unlabeled", unsplit=True)] + \
               [i.id for i in store.items(split="test")]
-        job_id = jobs.start_job(store, "predict", {"model_id": pick["id"], "item_ids": ids})
-        flash("success", f"Started predicting {len(ids)} images with model #{pick['id']} "
-                         f"(job {job_id}).")
+        try:
+            job_id = jobs.start_job(store, "predict", {"model_id": pick["id"],
+                                                       "item_ids": ids})
+        except (ValueError, PermissionDenied) as exc:
+            st.error(errors.not_done("Not started", exc))
+        else:
+            flash("success", f"Started predicting {len(ids)} images with model "
+                             f"#{pick['id']} (job {job_id}).")
 
 
 def recent_jobs() -> None:

@@ -7,12 +7,13 @@ import streamlit as st
 from al_core.formats.coco_import import ImportFailed, import_folder
 from al_core.formats.export import coco_instances, export_yolo
 from al_core.formats.import_report import plural
+from al_core.permissions import PermissionDenied
 from al_core.query.duplicates import near_duplicates
 from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store
 from al_core.training.split import parse_distribution, split_project
 from al_core.types import SPLITS
-from ui import state
+from ui import errors, state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.text import md, md_code
@@ -94,8 +95,8 @@ with split_tab:
         try:
             dist = parse_distribution(custom if choice == "custom" else choice)
             report = split_project(store, distribution=dist, seed=int(seed), resplit=resplit)
-        except ValueError as exc:
-            st.error(md(exc))
+        except (ValueError, PermissionDenied) as exc:
+            st.error(errors.not_done("", exc))
         else:
             flash("success", "Assigned " + ", ".join(
                 f"{n} to {s}" for s, n in report.assigned.items()) + ".")
@@ -115,8 +116,8 @@ with split_tab:
                 with store.write():  # and both or neither
                     chosen = label_from_oracle_at_random(store, int(n), seed=int(seed))
                     report = split_project(store, seed=int(seed))
-            except ValueError as exc:
-                st.error(md(exc))
+            except (ValueError, PermissionDenied) as exc:
+                st.error(errors.not_done("", exc))
             else:
                 flash("success", f"Labeled {len(chosen)} images from the ground truth: "
                       + ", ".join(f"{k} to {s}" for s, k in report.assigned.items() if k)
@@ -147,9 +148,9 @@ with import_tab:
                 reference=reference, replace_labels=replace_labels,
                 crowd_as_boxes=crowd_as_boxes,
                 progress=lambda d, t, w: bar.progress(d / max(t, 1), text=f"{md(w)} {d}/{t}"))
-        except (ImportFailed, OSError, ValueError) as exc:
+        except (ImportFailed, OSError, ValueError, PermissionDenied) as exc:
             bar.empty()
-            st.error(f"Nothing was imported: {md(exc)}")
+            st.error(errors.not_done("Nothing was imported", exc))
         else:  # the per-image lines, then what to do about them
             flash("success" if not report.problems else "warning",
                   report.summary(options={"replace_labels": f"'{REPLACE_LABELS}' ticked",

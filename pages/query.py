@@ -9,10 +9,11 @@ import streamlit as st
 
 from al_core.formats.export import coco_selection
 from al_core.jobs import runner as jobs
+from al_core.permissions import PermissionDenied
 from al_core.query.round import DEFAULT_RANDOM_CONTROL, QuerySpec, plan_query
 from al_core.query.strategies import COLD_START_STRATEGY, DEFAULT_STRATEGY, STRATEGIES
 from al_core.store import Store
-from ui import params, state
+from ui import errors, params, state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.fragments import fragment
@@ -57,8 +58,8 @@ if submitted:
                          seed=int(seed), tag=params.tag_value(tag) if tag.strip() else None)
         plan = plan_query(store, spec)
         job_id = jobs.start_job(store, "query", asdict(replace(spec, tag=plan.tag)))
-    except ValueError as exc:
-        st.error(f"Not started: {md(exc)}")
+    except (ValueError, PermissionDenied) as exc:
+        st.error(errors.not_done("Not started", exc))
     else:
         flash("success", f"Query {plan.tag}: {plan.batch} images by {plan.strategy}, "
                          f"in job {job_id}.")

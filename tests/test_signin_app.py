@@ -85,12 +85,16 @@ def test_an_annotator_is_refused_training_with_one_message(team, monkeypatch):
     signed_in_as_ann(monkeypatch, team)
     at = open_page("pages/models.py")
     assert "This page is for reviewers and leads" in screen(at)
+    before_headers = [h.value for h in at.subheader]
     next(b for b in at.button if b.label == "Retrain").click().run()
     assert not at.exception, at.exception
     errors = [read(e.value) for e in at.error]
     assert any(e.startswith("Not allowed: ann is an annotator: only a lead may train")
                for e in errors), errors
     assert not team.models() and not team.jobs()  # nothing was made or started
+    # the refusal sits beside its button: the rest of the page is still drawn
+    headers = [h.value for h in at.subheader]
+    assert headers == before_headers, (headers, before_headers)
 
 
 def test_the_lead_acts_as_themself_and_sees_every_page(team, monkeypatch):

@@ -78,6 +78,16 @@ def refusal(exc: PermissionDenied) -> str:
             "to do this.")
 
 
+def not_done(lead: str, exc: Exception) -> str:
+    """The message for an action a page tried and could not do: team mode's refusal as
+    :func:`refusal` says it; anything else (a ValueError naming what is wrong) after
+    ``lead`` ("Not started", "Nothing was imported"). Catching both where the action is
+    keeps a refusal beside its button instead of ending the rest of the page."""
+    if isinstance(exc, PermissionDenied):
+        return refusal(exc)
+    return f"{lead}: {md(exc)}" if lead else md(exc)
+
+
 def _session_ended() -> str | None:
     from ui import auth  # the frame's session check; imported here: auth is above errors
     from ui.auth_routes import signin_url
