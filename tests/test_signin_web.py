@@ -133,7 +133,8 @@ def test_a_wrong_password_is_401_with_the_message_and_an_audit_row(team):
     assert COOKIE_NAME not in reply.cookies
     with Store(team) as s:
         row = s.audit_entries(action="signin.failed")[0]
-        assert row.actor == "ann" and "10.0.0.7" in row.summary
+        # nobody is the actor (the person failing is not known to be ann); the target is
+        assert row.actor is None and "as ann from 10.0.0.7" in row.summary
         assert "not-it-at-all" not in str(s.audit_entries(limit=None))
 
 
@@ -231,3 +232,20 @@ def test_the_form_warns_when_a_password_would_cross_the_network_in_clear(team, m
     monkeypatch.setenv("ALS_TRUSTED_PROXY", "1")  # TLS ends at the proxy in front
     behind_tls = {**remote, "x-forwarded-proto": "https"}
     assert warning not in call(app, "GET", "/auth/signin", headers=behind_tls).body
+
+
+def test_signing_in_again_in_the_same_browser_ends_the_session_it_held(team):
+    app = server(team)
+    first = post(app, "/auth/signin", {"name": "ann", "password": PASSWORD}).cookies[
+        COOKIE_NAME]["value"]
+    again = post(app, "/auth/signin", {"name": "ann", "password": PASSWORD}, cookie=first)
+    assert again.status == 303 and again.cookies[COOKIE_NAME]["value"] != first
+    with Store(team) as s:
+        assert session_user(s, first) == (None, "signed out")
+        assert session_user(s, again.cookies[COOKIE_NAME]["value"])[0].name == "ann"
+
+
+def test_a_form_with_too_many_fields_is_refused_not_an_error_page(team):
+    form = {f"f{k}": "x" for k in range(20)}
+    reply = post(server(team), "/auth/signin", form)
+    assert reply.status == 413 and "too large" in reply.body

@@ -39,6 +39,7 @@ from ui.auth_routes import ROUTES_ENV, SIGNOUT_PATH, signin_url
 from ui.flash import show_flash
 from ui.text import md
 
+SSO_TRUST_ENV = "ALS_SSO_TRUST_EMAIL"  # "1": the provider's addresses count unverified
 _VISITOR = "_auth_visitor"  # this rerun's Visitor, set by the frame before any page
 
 
@@ -98,8 +99,9 @@ def _audit_sso(store: Store, user: TeamUser | None, via: str, reason: str) -> No
             store.audit("signin.sso", object_type="user", object_id=user.id, actor=user.name,
                         summary=f"{user.name} signed in with single sign-on ({email[:80]})")
         else:
-            store.audit("signin.sso_refused", object_type="user", actor=email[:80] or None,
-                        summary=f"single sign-on refused: {reason}"[:300])
+            store.audit("signin.sso_refused", object_type="user", actor=None,
+                        summary=f"single sign-on as {email[:80] or '?'} refused: "
+                                f"{reason}"[:300])
 
 
 def remember(who: Visitor) -> None:
@@ -141,7 +143,8 @@ def _identify(store: Store) -> tuple[TeamUser | None, str, str]:
         return user, "password", ""
     if sso_configured() and _sso_logged_in():
         sso, why = sso_user(store, st.user.get("email"),
-                            verified=st.user.get("email_verified"))
+                            verified=st.user.get("email_verified"),
+                            trust_unverified=os.environ.get(SSO_TRUST_ENV) == "1")
         if sso is not None:
             return sso, "sso", ""
         return None, "", why

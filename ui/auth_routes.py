@@ -84,7 +84,8 @@ def routes_for(project_dir: Callable[[], Path], *,
         name, password = form.get("name", ""), form.get("password", "")
         next_path = safe_next(form.get("next"))
         address = request.client.host if request.client else None
-        outcome = await run_in_threadpool(_sign_in, root, name, password, address)
+        outcome = await run_in_threadpool(_sign_in, root, name, password, address,
+                                          request.cookies.get(COOKIE_NAME))
         if isinstance(outcome, str):  # single-user mode: the project's name
             return _single_user_page(outcome, status=400)
         if isinstance(outcome, tuple):
@@ -201,8 +202,11 @@ async def _read_form(request: Request) -> dict[str, str] | None:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             return None
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
-                      max_num_fields=10)
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
+                          max_num_fields=10)
+    except ValueError:  # more fields than a sign-in form has
+        return None
     return {k: v[0] for k, v in fields.items()}
 
 
@@ -216,18 +220,22 @@ def _project(root: Path) -> tuple[bool, str]:
         return store.team_mode(), store.root.name
 
 
-def _sign_in(root: Path, name: str, password: str, address: str | None):
+def _sign_in(root: Path, name: str, password: str, address: str | None,
+             old_token: str | None = None):
     """The new session; or (project name, SignInRefused); or the project's name alone
-    in single-user mode."""
+    in single-user mode. A session this browser held before ends when the new one starts
+    (signing in as someone else must not leave the first person signed in)."""
     if not (root / DB_NAME).exists():
         return root.name
     with Store(root) as store:
         if not store.team_mode():
             return store.root.name
         try:
-            return sign_in(store, name, password, address=address)
+            new = sign_in(store, name, password, address=address)
         except SignInRefused as refused:
             return store.root.name, refused
+        sign_out(store, old_token)
+        return new
 
 
 def _sign_out(root: Path, token: str | None) -> None:

@@ -115,7 +115,8 @@ def start_job(store: Store, kind: str, params: dict, *, wait: bool = False) -> i
                     | ({"item_ids": len(params["item_ids"])} if "item_ids" in params else {}))
     logs = store.root / "jobs"
     logs.mkdir(exist_ok=True)
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
+    env = {**{k: v for k, v in os.environ.items() if k != "ALS_PASSWORD"},  # never passed on
+           "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
                                                       env.get("PYTHONPATH")]))
     with open(logs / f"job-{job_id}.log", "ab") as out:

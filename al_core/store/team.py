@@ -16,6 +16,7 @@ from al_core.store.rows import now
 from al_core.types import Actor, AuditEntry, TeamUser
 
 SUMMARY_CHARS = 500
+ACTING = object()  # audit()'s default actor: the store's acting user
 DETAIL_CHARS = 2000
 _USER_COLUMNS = "id, name, role, email, disabled, created"
 
@@ -147,8 +148,9 @@ class TeamMixin:
         try:
             self.db.execute(f"UPDATE users SET {sets}, changed = ? WHERE id = ?",
                             [*fields.values(), now(), user_id])
-        except sqlite3.IntegrityError:
-            raise ValueError("another user has this e-mail") from None
+        except sqlite3.IntegrityError as exc:
+            raise ValueError("another user has this e-mail" if "email" in str(exc) else
+                             f"the change breaks a rule of the users table ({exc})") from None
 
     def password_hash(self, user_id: int) -> str | None:
         row = self.db.execute("SELECT password_hash FROM users WHERE id = ?",
@@ -197,37 +199,46 @@ class TeamMixin:
 
     def signin_failures(self, *, account: str | None = None, address: str | None = None,
                         since_s: float) -> list[float]:
-        """The wall-clock seconds of the failures since ``since_s`` for the account or
-        the client address, oldest first."""
-        column, value = ("account", account) if account is not None else ("address", address)
+        """The wall-clock seconds of the failures since ``since_s`` for the account, the
+        client address, or (both given) the pair, oldest first."""
+        where = [f"{c} = ?" for c, v in (("account", account), ("address", address))
+                 if v is not None]
+        args = [v for v in (account, address) if v is not None]
         return [r[0] for r in self.db.execute(
-            f"SELECT at_s FROM signin_failures WHERE {column} = ? AND at_s >= ? "
-            "ORDER BY at_s", [value, since_s])]
+            f"SELECT at_s FROM signin_failures WHERE {' AND '.join(where)} AND at_s >= ? "
+            "ORDER BY at_s", [*args, since_s])]
+
+    def forget_signin_failures_before(self, before_s: float) -> None:
+        """Drop failures older than the throttle's window (they count for nothing)."""
+        self.db.execute("DELETE FROM signin_failures WHERE at_s < ?", [before_s])
 
     def clear_signin_failures(self, account: str) -> None:
         self.db.execute("DELETE FROM signin_failures WHERE account = ?", [account])
 
     # -- audit log ----------------------------------------------------------------------
     def audit(self, action: str, *, object_type: str | None = None, object_id=None,
-              summary: str = "", before=None, after=None, actor: str | None = None) -> None:
-        """Append one row to the audit log: now, the acting user (or ``actor``), what
-        was done to which object, a short summary and short before/after texts (dicts
-        are stored as JSON). Rows are never changed or deleted (the triggers refuse)."""
+              summary: str = "", before=None, after=None, actor=ACTING) -> None:
+        """Append one row to the audit log: now, the acting user (or ``actor``; None:
+        nobody known, e.g. a failed sign-in), what was done to which object, a short
+        summary and short before/after texts (dicts are stored as JSON). Rows are never
+        changed or deleted (the triggers refuse)."""
         self.db.execute(
             "INSERT INTO audit_log (at, actor, action, object_type, object_id, summary, "
             "before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [now(), actor if actor is not None else self.actor_name, action, object_type,
+            [now(), self.actor_name if actor is ACTING else actor, action, object_type,
              None if object_id is None else str(object_id),
              str(summary)[:SUMMARY_CHARS], _detail(before), _detail(after)])
 
     def audit_entries(self, *, actor: str | None = None, action: str | None = None,
                       since: str | None = None, until: str | None = None,
+                      object_id: str | None = None,
                       limit: int | None = 500, offset: int = 0) -> list[AuditEntry]:
         """Audit rows, newest first, filtered by actor, action and an ISO time range
         (``since`` inclusive, ``until`` exclusive); ``limit`` None for all."""
         where, args = [], []
         for column, op, value in (("actor", "=", actor), ("action", "=", action),
-                                  ("at", ">=", since), ("at", "<", until)):
+                                  ("at", ">=", since), ("at", "<", until),
+                                  ("object_id", "=", object_id)):
             if value is not None:
                 where.append(f"{column} {op} ?")
                 args.append(value)

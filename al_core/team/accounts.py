@@ -14,6 +14,7 @@ from al_core.names import normalize_name, printable
 from al_core.permissions import check_role
 from al_core.store import Store
 from al_core.team.passwords import hash_password
+from al_core.team.signin import find_user
 from al_core.types import TeamUser
 
 MAX_EMAIL = 254  # RFC 5321's limit on a forward path
@@ -34,7 +35,8 @@ def _email(email: str | None) -> str | None:
 
 
 def _existing(store: Store, name: str) -> TeamUser:
-    user = store.user(normalize_name(name, kind="person"))
+    normalize_name(name, kind="person")  # a bad name is named as such
+    user = find_user(store, name)  # "Ana" is ana, as at sign-in
     if user is None:
         raise AccountError(f"no user named {printable(name, 60)!r} in this project")
     return user

@@ -54,6 +54,12 @@ def hash_password(password: str) -> str:
     return _hasher.hash(_normal(check_new_password(password)))
 
 
+def rehash_password(password: str) -> str:
+    """A new hash, with today's parameters, of a password that was just verified: not
+    judged by the rules for new passwords, which may be stricter than when it was set."""
+    return _hasher.hash(_normal(password))
+
+
 def verify_password(stored_hash: str | None, password) -> bool:
     """True when ``password`` matches ``stored_hash``. With no hash (an unknown user) a
     dummy hash is verified instead, so the answer takes as long as for a real user and

@@ -24,6 +24,7 @@ clock set back makes a wait at most its cap, never endless.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -31,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from al_core.clock import wall_time
 from al_core.names import normalize_name, printable
 from al_core.store import Store
-from al_core.team.passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
+from al_core.team.passwords import needs_rehash, rehash_password, verify_password
 from al_core.types import TeamUser
 
 COOKIE_NAME = "als_session"
@@ -39,8 +40,9 @@ IDLE_S = 8 * 3600        # a working day without a click ends the session
 ABSOLUTE_S = 7 * 86400   # and a week ends it whatever its use
 TOUCH_EVERY_S = 60       # last_seen is written at most once a minute per session
 WINDOW_S = 15 * 60
-FREE_FAILURES = 5        # per account in the window: the 6th try waits
-FREE_ADDRESS_FAILURES = 20
+FREE_FAILURES = 5        # per account and address in the window: the 6th try waits
+FREE_ACCOUNT_FAILURES = 20  # per account from all addresses (a guesser with many)
+FREE_ADDRESS_FAILURES = 20  # per address over all accounts (one guesser, many names)
 FIRST_WAIT_S = 15.0
 MAX_ACCOUNT_WAIT_S = 60.0
 MAX_ADDRESS_WAIT_S = 600.0
@@ -91,18 +93,57 @@ def _wait(failures: list[float], free: int, cap: float, now_s: float) -> float:
 
 def throttle_wait(store: Store, account: str, address: str, *,
                   now_s: float | None = None) -> float:
-    """Seconds before ``account`` may try again from ``address`` (0: now)."""
+    """Seconds before ``account`` (:func:`account_key`) may try again from ``address``
+    (:func:`address_key`; 0: now). Three counts in the window, the longest wait wins:
+    this account from this address (the 6th try waits), this account from anywhere (a
+    guesser spread over many addresses; so a stranger makes the real user wait only by
+    failing 20 times in 15 minutes, and then 60 s at most), and this address over every
+    name (one guesser trying many names)."""
     now_s = wall_time() if now_s is None else now_s
     since = now_s - WINDOW_S
     return max(
-        _wait(store.signin_failures(account=account, since_s=since), FREE_FAILURES,
+        _wait(store.signin_failures(account=account, address=address, since_s=since),
+              FREE_FAILURES, MAX_ACCOUNT_WAIT_S, now_s),
+        _wait(store.signin_failures(account=account, since_s=since), FREE_ACCOUNT_FAILURES,
               MAX_ACCOUNT_WAIT_S, now_s),
         _wait(store.signin_failures(address=address, since_s=since), FREE_ADDRESS_FAILURES,
               MAX_ADDRESS_WAIT_S, now_s))
 
 
-def _address(address: str | None) -> str:
-    return printable(address or "unknown", MAX_ADDRESS_CHARS)
+def address_key(address: str | None) -> str:
+    """The client address failures are counted under: an IPv4 address as it is, an IPv6
+    one as its /64 network (one machine is given a whole /64 and picks any address in
+    it), anything else shown as text."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return printable(address or "unknown", MAX_ADDRESS_CHARS)
+    if ip.version == 6:
+        if ip.ipv4_mapped:  # ::ffff:10.0.0.1 is the IPv4 client 10.0.0.1
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def find_user(store: Store, name) -> TeamUser | None:
+    """The user ``name`` means: its exact (normalised) name, else the one name equal to
+    it ignoring case ("Ana" is ana; names differing only in case cannot be added)."""
+    try:
+        name = normalize_name(name, kind="person")
+    except (ValueError, TypeError):
+        return None
+    return store.user(name) or next(
+        (u for u in store.users() if u.name.casefold() == name.casefold()), None)
+
+
+def account_key(user: TeamUser | None, name) -> str:
+    """What failures are counted under: the user's name, whatever case was typed; for a
+    name that is no user, a digest of it, so a password typed into the name field is
+    never stored."""
+    if user is not None:
+        return user.name
+    text = name.casefold() if isinstance(name, str) else repr(name)
+    return "unknown:" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
 def sign_in(store: Store, name: str, password: str, *, address: str | None,
@@ -111,37 +152,39 @@ def sign_in(store: Store, name: str, password: str, *, address: str | None,
     wrong pair, a disabled user, or a wait still running). Every outcome is in the audit
     log; the password is in none of them."""
     now_s = wall_time() if now_s is None else now_s
-    address = _address(address)
-    try:
-        account = normalize_name(name, kind="person")
-    except (ValueError, TypeError):
-        account = printable(name, 60) if isinstance(name, str) else "?"
+    address = address_key(address)
+    user = find_user(store, name)
+    account = account_key(user, name)
+    target = f"as {user.name}" if user else "with a name that is no user"
     wait = throttle_wait(store, account, address, now_s=now_s)
     if wait > 0:
-        with store.write():
-            store.audit("signin.throttled", object_type="user", actor=account,
-                        summary=f"{account} from {address}: refused, {wait:.0f} s to wait")
+        with store.write():  # one row per account and minute, however many tries
+            if not store.audit_entries(action="signin.throttled", object_id=account,
+                                       since=_iso(wall_time() - 60), limit=1):
+                store.audit("signin.throttled", object_type="account", object_id=account,
+                            actor=None, summary=f"sign-in {target} from {address} refused: "
+                                                f"{wait:.0f} s to wait")
         raise SignInRefused(f"too many failed sign-ins: try again in {wait:.0f}\u00a0s",
                             retry_after_s=wait)
-    user = store.user(account) or next(  # "Ana" signs in as ana: one name, any case
-        (u for u in store.users() if u.name.casefold() == account.casefold()), None)
     ok = verify_password(store.password_hash(user.id) if user else None, password)
     if not ok or user is None or user.disabled:
         with store.write():  # committed before the refusal is raised
+            store.forget_signin_failures_before(now_s - WINDOW_S)
             store.record_signin_failure(account, address, now_s)
-            why = ("unknown user" if user is None else "disabled user" if user.disabled
-                   and ok else "wrong password")
+            why = ("disabled user" if user is not None and user.disabled and ok else
+                   "wrong password" if user is not None else "unknown name")
+            # the actor is nobody: the person failing is not known to be the user
             store.audit("signin.failed", object_type="user",
-                        object_id=user.id if user else None, actor=account,
-                        summary=f"{account} from {address}: {why}")
+                        object_id=user.id if user else None, actor=None,
+                        summary=f"sign-in {target} from {address} failed: {why}")
         if ok and user is not None and user.disabled:
             # said only to someone who knows the password: no way to probe for names
             raise SignInRefused("this account is disabled: ask a lead of the project")
         raise SignInRefused(WRONG)
     with store.write():
         stored = store.password_hash(user.id)
-        if needs_rehash(stored) and isinstance(password, str) and len(password) <= MAX_LENGTH:
-            store.update_user(user.id, password_hash=hash_password(password))
+        if needs_rehash(stored):
+            store.update_user(user.id, password_hash=rehash_password(password))
         token = secrets.token_urlsafe(32)
         idle, absolute = _iso(now_s + IDLE_S), _iso(now_s + ABSOLUTE_S)
         store.insert_session(token_hash(token), user.id, created=_iso(now_s),

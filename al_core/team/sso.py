@@ -10,15 +10,21 @@ from al_core.store import Store
 from al_core.types import TeamUser
 
 
-def sso_user(store: Store, email: str | None, *, verified: bool | None = True
-             ) -> tuple[TeamUser | None, str]:
+def sso_user(store: Store, email: str | None, *, verified=None,
+             trust_unverified: bool = False) -> tuple[TeamUser | None, str]:
     """The enabled project user with this e-mail, or ``(None, why)``. ``verified`` is
-    the provider's ``email_verified`` claim when it sends one: False is refused (anyone
-    can type an unverified address at some providers)."""
+    the provider's ``email_verified`` claim: only ``True`` (or the text ``"true"``, as
+    some providers send it) counts; a missing, false or odd claim is refused, because at
+    some providers anyone can type any address into their profile. A provider that
+    vouches for its addresses without the claim (a company directory) can be trusted
+    with ``trust_unverified`` (``ALS_SSO_TRUST_EMAIL=1`` in the app)."""
     if not email:
         return None, "the identity provider sent no e-mail address"
-    if verified is False:
-        return None, f"the identity provider has not verified {printable(email, 80)}"
+    ok = verified is True or (isinstance(verified, str) and verified.lower() == "true")
+    if not ok and not trust_unverified:
+        return None, (f"the identity provider has not verified {printable(email, 80)}"
+                      + (" (it sent no email_verified claim; a lead can trust its "
+                         "addresses with ALS_SSO_TRUST_EMAIL=1)" if verified is None else ""))
     user = store.user_by_email(str(email))
     if user is None:
         return None, (f"{printable(email, 80)} is not mapped to a user of this project: ask "
