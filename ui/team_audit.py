@@ -1,14 +1,10 @@
 """The Team page's audit log: filters, one page of rows, and the CSV of the filtered rows.
 
 The rows are shown in ``st.dataframe`` cells (text, never Markdown or HTML). The CSV is
-meant for a spreadsheet, which runs a cell that starts with ``=``, ``+``, ``-``, ``@``, a
-tab or a carriage return as a formula: such cells get a leading single quote (OWASP,
-CSV Injection), and every cell is quoted.
+:mod:`al_core.team.audit_csv`'s, the same as the command line's (formula-safe cells).
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -16,13 +12,11 @@ from datetime import date, datetime, time, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
+from al_core.team.audit_csv import audit_csv, csv_cell  # noqa: F401 - the page's CSV
 from al_core.types import AuditEntry
 
 PAGE_ROWS = 100
 ANYONE, ANY_ACTION = "anyone", "any action"
-CSV_COLUMNS = ("id", "at", "actor", "action", "object_type", "object_id", "summary",
-               "before", "after")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -92,23 +86,3 @@ def audit_table(entries: list[AuditEntry]) -> None:
         "object": f"{e.object_type or ''} {e.object_id or ''}".strip(),
         "summary": e.summary, "before": e.before or "", "after": e.after or ""}
         for e in entries]), hide_index=True, width="stretch")
-
-
-def csv_cell(value) -> str:
-    """A value as a CSV cell a spreadsheet reads as text: None as empty, and a text that
-    starts like a formula prefixed with a single quote."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def audit_csv(entries: list[AuditEntry]) -> bytes:
-    """The rows as CSV (UTF-8 with a byte-order mark, so spreadsheets read names in any
-    script; times as stored, ISO UTC), every cell quoted and formula-safe."""
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for e in entries:
-        writer.writerow([csv_cell(getattr(e, c)) for c in CSV_COLUMNS])
-    return out.getvalue().encode("utf-8-sig")

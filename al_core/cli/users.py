@@ -8,7 +8,6 @@ printed. Who may do what is :mod:`al_core.permissions`; the checks are the libra
 """
 from __future__ import annotations
 
-import csv
 import getpass
 import json
 import os
@@ -18,10 +17,9 @@ from datetime import datetime, timezone
 from al_core.cli.console import open_store
 from al_core.names import normalize_name, printable
 from al_core.team import accounts
+from al_core.team.audit_csv import audit_csv
 
 PASSWORD_ENV = "ALS_PASSWORD"
-AUDIT_COLUMNS = ("id", "at", "actor", "action", "object_type", "object_id", "summary",
-                 "before", "after")
 
 
 def new_password(name: str) -> str:
@@ -149,13 +147,6 @@ def since_utc(text: str | None) -> str | None:
     return when.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def _cell(value) -> str:
-    """A CSV cell a spreadsheet shows as text: one starting with = + - @ (a formula
-    there) gets a leading apostrophe; names and summaries are people's input."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def cmd_audit(args) -> int:
     store = open_store(args)
     store.authorize("read_audit")
@@ -163,10 +154,7 @@ def cmd_audit(args) -> int:
     if args.csv is not None:
         rows = store.audit_entries(**filters, limit=None)
         args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(AUDIT_COLUMNS)
-            writer.writerows([_cell(getattr(r, c)) for c in AUDIT_COLUMNS] for r in rows)
+        args.csv.write_bytes(audit_csv(rows))  # the Team page's format
         store.audit("audit.export", object_type="audit_log",
                     summary=f"downloaded {len(rows)} audit rows as CSV",
                     after={k: v for k, v in filters.items() if v is not None} or None)
