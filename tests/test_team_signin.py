@@ -315,3 +315,11 @@ def test_a_rehash_never_applies_the_rules_for_new_passwords(team):
     team.update_user(ana.id, password_hash=weak.hash("short"))  # set under older rules
     assert sign_in(team, "ana", "short", address="a").user.name == "ana"
     assert not passwords.needs_rehash(team.password_hash(ana.id))
+
+
+def test_acting_as_a_name_in_another_case_is_that_user(team):
+    team.act_as("ANA")
+    assert team.authorize("label").name == "ana"
+    assert team.own_name("Ana") == "ana"  # recorded under the stored name
+    assert accounts.set_role(Store(team.root, actor="LEA"), "Ana", "reviewer").role == \
+        "reviewer"

@@ -62,7 +62,9 @@ class TeamMixin:
                 "this project has users (team mode): a change needs a project user, "
                 "signed in to the app, or named on the command line with --as NAME (or "
                 "ALS_USER)")
-        user = self.user(self.actor_name)
+        user = self.user(self.actor_name) or next(  # --as Ana is ana, as at sign-in
+            (u for u in self.users() if u.name.casefold() == self.actor_name.casefold()),
+            None)
         if user is None:
             raise PermissionDenied(f"{printable(self.actor_name, 60)!r} is not a user of "
                                    "this project")
@@ -93,7 +95,7 @@ class TeamMixin:
         if given is None:
             return actor.name
         try:
-            same = normalize_name(given, kind="person") == actor.name
+            same = normalize_name(given, kind="person").casefold() == actor.name.casefold()
         except ValueError:
             same = False
         if not same:
