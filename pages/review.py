@@ -52,8 +52,11 @@ elif not selections:
     params.show_notices(PAGE)
     st.info("No selection yet: a query round picks the images that teach the model most, "
             "with the model's boxes as pre-labels.")
-    st.page_link("pages/query.py", label="Make one on the Query page",
-                 icon=":material/manage_search:")
+    if auth.may("query"):
+        st.page_link("pages/query.py", label="Make one on the Query page",
+                     icon=":material/manage_search:")
+    else:
+        st.caption("A lead makes one on the Query page; it shows here when it is ready.")
     store.close()
     st.stop()
 else:

@@ -227,3 +227,12 @@ def test_an_annotator_is_not_offered_to_cancel_a_lead_s_job(team, monkeypatch):
     assert not [b for b in at.button if b.label == "Cancel"]
     assert any("a lead may cancel it" in c.value for c in at.caption)
     assert team.job(job)["status"] == "queued"
+
+
+def test_an_annotator_with_no_selection_is_told_a_lead_makes_one(team, monkeypatch):
+    signed_in_as_ann(monkeypatch, team)
+    at = open_page("pages/review.py")
+    assert any("No selection yet" in i.value for i in at.info)
+    assert any("A lead makes one on the Query page" in c.value for c in at.caption)
+    assert not at.get("page_link") or all(
+        "Make one" not in str(p.proto) for p in at.get("page_link"))
