@@ -80,7 +80,7 @@ def comparison_form() -> None:
     apply = st.checkbox("Carry out the decision as soon as it is made", value=False)
     b1, b2, _ = st.columns([1, 1, 3])
     if b1.button("Compare", type="primary", icon=":material/compare_arrows:",
-                 disabled=raw is None):
+                 disabled=raw is None or not auth.may("compare"), help=auth.lacks("compare")):
         try:
             if apply and models[new]["status"] == "external":
                 raise ValueError(f"model #{new} is an external model (imported predictions): "
@@ -96,8 +96,8 @@ def comparison_form() -> None:
         else:
             flash("success", f"Comparing #{new} with {label(old)} (job {job_id}); the "
                              "dashboard below shows it when it ends.")
-    if b2.button("Save as project config", disabled=raw is None,
-                 help="Retrain and the CLI use it from now on."):
+    if b2.button("Save as project config", disabled=raw is None or not auth.may("decide"),
+                 help=auth.lacks("decide") or "Retrain and the CLI use it from now on."):
         try:
             save_compare_config(store, raw)
         except PermissionDenied as exc:
@@ -126,7 +126,8 @@ def decision_box(r: ComparisonReport) -> None:
         return
     who = st.session_state.get("annotator") or ""
     b1, b2 = st.columns([1, 3], vertical_alignment="top")
-    if b1.button(f"Apply: {c['decision']}", type="primary", icon=":material/check:"):
+    if b1.button(f"Apply: {c['decision']}", type="primary", icon=":material/check:",
+                 disabled=not auth.may("decide"), help=auth.lacks("decide")):
         try:
             carry_out(store, c["id"], decided_by=who or "app")
         except (ValueError, PermissionDenied) as exc:
@@ -143,7 +144,8 @@ def decision_box(r: ComparisonReport) -> None:
             name = st.text_input("Your name", value=who, key=f"ov-who-{c['id']}")
         why = st.text_input("Why", key=f"ov-why-{c['id']}",
                             placeholder="e.g. class 'car' matters more than the mAP")
-        if st.button(f"Override: {opposite}", key=f"ov-{c['id']}"):
+        if st.button(f"Override: {opposite}", key=f"ov-{c['id']}",
+                     disabled=not auth.may("decide"), help=auth.lacks("decide")):
             try:
                 if not name.strip():
                     raise ValueError("say who overrides the decision")

@@ -17,7 +17,7 @@ from al_core.permissions import PermissionDenied
 from al_core.training.config import merge_config
 from al_core.training.data_fit import fit_first_config
 from al_core.training.memory_fit import check_fits
-from ui import errors, state
+from ui import auth, errors, state
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.job_watch import running_jobs
@@ -78,7 +78,8 @@ def retrain_form() -> None:
     apply = c2.checkbox("Carry the decision out when the job ends", value=False,
                         help="Otherwise the Compare page shows it, to apply or override.")
     if c2.button("Retrain", type="primary", icon=":material/model_training:",
-                 disabled=problem is not None):
+                 disabled=problem is not None or not auth.may("train"),
+                 help=auth.lacks("train")):
         try:
             model_id, job_id = start_retrain(store, override=override, apply=apply,
                                              decided_by=st.session_state.get("annotator")
@@ -144,7 +145,8 @@ def history() -> None:
                                   format_func=lambda r: f"#{r.id} {r.name} ({r.status})")
             why = c2.text_input("Why", placeholder="e.g. #5 misses small digits")
             name = st.session_state.get("annotator") or "app"
-            if c3.button("Roll back", icon=":material/undo:"):
+            if c3.button("Roll back", icon=":material/undo:", disabled=not auth.may("decide"),
+                         help=auth.lacks("decide")):
                 try:
                     roll_back(store, target.id, decided_by=name, why=why)
                 except (ValueError, PermissionDenied) as exc:
@@ -164,7 +166,8 @@ def predict() -> None:
     pick = c1.selectbox("Model", trained, index=ids.index(active) if active in ids else
                         len(ids) - 1, format_func=lambda m: f"#{m['id']} {m['name']} "
                                                             f"({m['status']})")
-    if c2.button("Predict pool and test", icon=":material/visibility:"):
+    if c2.button("Predict pool and test", icon=":material/visibility:",
+                 disabled=not auth.may("train"), help=auth.lacks("train")):
         ids = [i.id for i in store.items(status="unlabeled", unsplit=True)] + \
               [i.id for i in store.items(split="test")]
         try:

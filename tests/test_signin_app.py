@@ -85,6 +85,11 @@ def test_an_annotator_is_refused_training_with_one_message(team, monkeypatch):
     signed_in_as_ann(monkeypatch, team)
     at = open_page("pages/models.py")
     assert "This page is for reviewers and leads" in screen(at)
+    retrain = next(b for b in at.button if b.label == "Retrain")
+    assert retrain.disabled and "Only a lead may do this" in retrain.help
+    # a forged or stale page whose button is enabled anyway: al_core still refuses
+    monkeypatch.setattr(ui.auth, "may", lambda action: True)
+    at.run()
     before_headers = [h.value for h in at.subheader]
     next(b for b in at.button if b.label == "Retrain").click().run()
     assert not at.exception, at.exception

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from al_core.permissions import allowed
+from al_core.permissions import allowed, who_may
 from al_core.store import DB_NAME, Store
 from al_core.team.signin import COOKIE_NAME, session_user
 from al_core.team.sso import sso_user
@@ -123,6 +123,16 @@ def may(action: str) -> bool:
     is used."""
     who = current()
     return who is None or not who.team or allowed(who.role, action)
+
+
+def lacks(action: str) -> str | None:
+    """A button's ``help`` when this visitor's role may not ``action`` (None when it
+    may): shown on a disabled control, so the page says who may use it before a click."""
+    if may(action):
+        return None
+    who = current()
+    article = "an" if who.role[0] in "aeiou" else "a"
+    return f"Only {who_may(action)} may do this; you are signed in as {article} {who.role}."
 
 
 def acting_name(store: Store) -> str | None:
