@@ -60,8 +60,8 @@ def page():
     yield from chromium_page(1400, 1000)
 
 
-def chromium_page(width: int, height: int):
-    """A page of Debian's headless Chromium at ``width`` x ``height``; closed afterwards.
+def chromium_browser():
+    """Debian's headless Chromium (for several pages or contexts); closed afterwards.
     For a fixture: ``yield from``."""
     from playwright.sync_api import sync_playwright
 
@@ -69,8 +69,23 @@ def chromium_page(width: int, height: int):
         pytest.fail(f"{CHROMIUM} is missing: ./dev.sh test installs Debian's chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": width, "height": height})
+        yield browser
         browser.close()
+
+
+def chromium_page(width: int, height: int):
+    """A page of Debian's headless Chromium at ``width`` x ``height``; closed afterwards.
+    For a fixture: ``yield from``."""
+    for browser in chromium_browser():
+        yield browser.new_page(viewport={"width": width, "height": height})
+
+
+def settled(page, timeout: int = 30_000) -> None:
+    """Wait until the page's script has run and nothing on it is stale."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        timeout=timeout)
+    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+                           timeout=timeout)
 
 
 def test_a_new_user_sees_the_project_counts_and_browses_images(served, page):
@@ -113,10 +128,7 @@ def test_a_deep_link_or_reload_keeps_the_navigation(served, page):
 
 def _rendered(page) -> None:
     """Wait until the page's script has run and nothing on it is stale or loading."""
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
-        timeout=30_000)
-    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0",
-                           timeout=30_000)
+    settled(page)
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(500)
 

@@ -27,7 +27,7 @@ import pytest
 
 from al_core.team.accounts import add_user, set_email
 from tests import test_browser
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
+from tests.test_browser import chromium_browser, serve_app, settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -214,21 +214,11 @@ def served_sso(team, provider, app_port, tmp_path, monkeypatch):
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: ./dev.sh test installs Debian's chromium")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium_browser()
 
 
 def _settled(page) -> None:
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
-        timeout=WAIT)
-    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0",
-                           timeout=WAIT)
+    settled(page, timeout=WAIT)
 
 
 def _shot(page, name: str) -> None:

@@ -12,7 +12,7 @@ from al_core.permissions import PermissionDenied
 from al_core.store import Store
 from al_core.team.accounts import add_user
 from al_core.team.signin import COOKIE_NAME
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
+from tests.test_browser import chromium_browser, serve_app, settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,21 +37,11 @@ def served_team(team):
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: ./dev.sh test installs Debian's chromium")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium_browser()
 
 
 def _settled(page) -> None:
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
-        timeout=30_000)
-    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0",
-                           timeout=30_000)
+    settled(page, timeout=30_000)
 
 
 def _shots(page, name: str) -> None:
