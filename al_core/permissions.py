@@ -58,10 +58,14 @@ def allowed(role: str | None, action: str) -> bool:
     return role in PERMISSIONS[action]
 
 
+def a_role(role: str) -> str:
+    """``'an annotator'``, ``'a lead'``: a role in a sentence."""
+    return f"{'an' if role[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {role}"
+
+
 def who_may(action: str) -> str:
     """``'a lead'`` / ``'a reviewer or a lead'``: for refusal messages."""
-    roles = [r for r in ROLES if r in PERMISSIONS[action]]
-    return " or ".join(f"an {r}" if r[0] in "aeiou" else f"a {r}" for r in roles)
+    return " or ".join(a_role(r) for r in ROLES if r in PERMISSIONS[action])
 
 
 def check_role(role: str) -> str:

@@ -12,7 +12,7 @@ from datetime import date
 
 import streamlit as st
 
-from al_core.permissions import PermissionDenied, permission_table_markdown
+from al_core.permissions import PermissionDenied, a_role, permission_table_markdown
 from al_core.store import Store
 from al_core.team import accounts
 from ui import state, team_audit, team_users
@@ -43,10 +43,6 @@ def add(store: Store, new: NewUser) -> str:
         return (f"Team mode is on: {user.name} is the project's lead. From now on everyone "
                 f"signs in, at {SIGNIN_URL}.")
     return f"Added {user.name} as {a_role(user.role)}."
-
-
-def a_role(role: str) -> str:
-    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
 
 
 def change(store: Store, c: UserChange) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from al_core.permissions import allowed, who_may
+from al_core.permissions import a_role, allowed, who_may
 from al_core.store import DB_NAME, Store
 from al_core.team.signin import COOKIE_NAME, session_user
 from al_core.team.sso import sso_user
@@ -131,8 +131,7 @@ def lacks(action: str) -> str | None:
     if may(action):
         return None
     who = current()
-    article = "an" if who.role[0] in "aeiou" else "a"
-    return f"Only {who_may(action)} may do this; you are signed in as {article} {who.role}."
+    return f"Only {who_may(action)} may do this; you are signed in as {a_role(who.role)}."
 
 
 def acting_name(store: Store) -> str | None:

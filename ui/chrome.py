@@ -46,7 +46,6 @@ PAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "progress": (),
     "team": ("manage_users", "read_audit"),
 }
-_ROOT = Path(__file__).resolve().parent.parent
 _running = threading.local()  # Streamlit runs each session's script in one thread
 # a file, served by the app: a ":material/...:" page icon is fetched from a font CDN
 ICON = Path(__file__).with_name("icon.png")
@@ -56,7 +55,7 @@ def run_app() -> None:
     st.set_page_config(page_title="Active Learning Studio", page_icon=str(ICON), layout="wide")
     who, failure = _visitor()
     listed = listed_for(who.role)
-    entries = [p for p in PAGES if (_ROOT / p[0]).is_file()]
+    entries = PAGES
     page = st.navigation([st.Page(path, title=title, icon=icon, url_path=url, default=(k == 0),
                                   visibility="visible" if url in listed else "hidden")
                           for k, (path, title, icon, url) in enumerate(entries)],

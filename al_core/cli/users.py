@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from al_core.cli.console import open_store
 from al_core.names import normalize_name, printable
+from al_core.permissions import a_role
 from al_core.team import accounts
 from al_core.team.audit_csv import audit_csv
 
@@ -87,8 +88,7 @@ def cmd_set_role(args) -> int:
     before = _current(store, args.name)
     user = accounts.set_role(store, args.name, args.role)
     if before is not None and before.role == user.role:
-        print(f"{printable(user.name, 60)} is already {'an' if user.role[0] in 'aeiou' else 'a'}"
-              f" {user.role}; nothing changed")
+        print(f"{printable(user.name, 60)} is already {a_role(user.role)}; nothing changed")
     else:
         print(f"{printable(user.name, 60)}: {before.role if before else '?'} -> {user.role} "
               "(their open sessions ended)")

@@ -11,7 +11,7 @@ import json
 import sqlite3
 
 from al_core.names import normalize_name, printable
-from al_core.permissions import ACTIONS, PermissionDenied, allowed, who_may
+from al_core.permissions import ACTIONS, PermissionDenied, a_role, allowed, who_may
 from al_core.store.rows import now
 from al_core.types import Actor, AuditEntry, TeamUser
 
@@ -79,8 +79,8 @@ class TeamMixin:
         actor = self.actor()
         if not allowed(actor.role, action):
             raise PermissionDenied(
-                f"{printable(actor.name, 60)} is {'an' if actor.role[0] in 'aeiou' else 'a'}"
-                f" {actor.role}: only {who_may(action)} may {action.replace('_', ' ')} "
+                f"{printable(actor.name, 60)} is {a_role(actor.role)}: only "
+                f"{who_may(action)} may {action.replace('_', ' ')} "
                 f"({ACTIONS[action][1]})")
         return actor
 
