@@ -27,6 +27,10 @@ _LEAD = frozenset({"lead"})
 ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "label": (_ALL, "save, skip, hold and release images on the Review page; label a "
                     "selection from the demo's oracle"),
+    "review": (_REVIEWERS, "approve, fix and approve, or return submitted images (never "
+                           "their own), accept or reject single boxes, comment on them"),
+    "team_stats": (_REVIEWERS, "read the team dashboard: each annotator's figures, the "
+                               "review queue, gold scores"),
     "export": (_REVIEWERS, "export labels or a selection (COCO, YOLO)"),
     "evaluate": (_REVIEWERS, "evaluate a model on the frozen test split"),
     "import": (_LEAD, "import images and labels, a corrected selection, or pre-labels"),
@@ -37,6 +41,8 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "compare": (_LEAD, "compare two models on the frozen test split"),
     "decide": (_LEAD, "make a model active or discard it, override a decision, roll "
                       "back, set the compare rule"),
+    "manage_work": (_LEAD, "hand out a selection's images (tasks), set the workflow (review "
+                           "share, cap, gold rate, what trains), mark gold images"),
     "cancel_job": (_LEAD, "cancel a queued or running job"),
     "manage_users": (_LEAD, "add users, change roles, disable users, reset passwords"),
     "read_audit": (_LEAD, "read and download the audit log"),

@@ -121,3 +121,16 @@ def test_the_team_guide_shows_the_permission_table_of_the_code():
     assert block.group(1) == permission_table_markdown(), (
         "docs/guide/team.md's permission table differs from al_core/permissions.py: paste "
         "permission_table_markdown()'s output between the markers")
+
+
+def test_the_workflow_page_states_the_workflow_table():
+    from al_core.workflow import diagram, transition_table_markdown
+    text = (DOCS / "guide" / "workflow.md").read_text()
+    for name, made in (("diagram", f"```text\n{diagram()}\n```"),
+                       ("table", transition_table_markdown())):
+        block = re.search(rf"<!-- workflow:{name}:start -->\n(.*?)\n<!-- workflow:{name}:end -->",
+                          text, re.S)
+        assert block, f"docs/guide/workflow.md lost its {name} block"
+        assert block.group(1) == made, (
+            f"docs/guide/workflow.md's {name} differs from al_core/workflow.py: paste the "
+            "output of diagram() / transition_table_markdown() between the markers")

@@ -29,6 +29,7 @@ from al_core.jobs import runner
 from al_core.permissions import ACTIONS, PERMISSIONS, ROLES, PermissionDenied
 from al_core.query.round import QuerySpec, run_query
 from al_core.review.external import import_selection
+from al_core.review.reviewing import decide
 from al_core.review.save import (label_selection_from_oracle, set_project_min_score,
                                  submit_review)
 from al_core.simulation.demo import label_from_oracle_at_random
@@ -94,6 +95,10 @@ def team_template(_tiny_demo_template, tmp_path_factory) -> Path:
                            ("dan", "annotator")):
             accounts.add_user(s, name, f"{name}-password", role)
         accounts.set_disabled(s, "dan")
+        s.act_as("ana")  # one image submitted for review (team mode's workflow)
+        box = LabeledBox(s.classes()[0].id, Box(2.0, 2.0, 20.0, 20.0))
+        submit_review(s, _unlabeled_in_batch(s), [box], action="save",
+                      selection=s.selection("batch"))
     return path
 
 
@@ -146,7 +151,12 @@ OPERATIONS = {
     "cancel_job": lambda store, _: runner.cancel_job(store, 1),
     "manage_users": lambda store, _: accounts.set_role(store, "ana", "reviewer"),
     "read_audit": _read_audit,
+    "review": lambda store, _: decide(store, store.work_rows(("submitted",))[0]["item_id"],
+                                      "approve"),
+    "team_stats": lambda store, _: store.gold_answers(),
+    "manage_work": lambda store, _: store.set_workflow_settings(cap=5),
 }
+READS = ("read_audit", "team_stats")  # reading is not a change: no audit row
 
 
 def test_every_action_has_an_operation_here():
@@ -167,7 +177,7 @@ def test_each_action_is_allowed_or_refused_by_the_role(project, incoming, action
         last = store.audit_entries(limit=1)[0].id
         if may:
             OPERATIONS[action](store, incoming)
-            if action != "read_audit":  # reading the log is not a change
+            if action not in READS:  # reading is not a change
                 new = [e for e in store.audit_entries() if e.id > last]
                 assert new and {e.actor for e in new} == {name}, new
         else:
@@ -291,8 +301,8 @@ def test_project_settings_and_decisions_need_a_lead(project):
         assert not (project.parent / "out.json").exists()
         # the demo's oracle labels are hers to ask for ("label"): authored "oracle", and
         # she is in the audit log
-        assert label_selection_from_oracle(store, "batch") == 4
-        assert {r["author"] for r in store.reviews(selection_id=1)} == {"oracle"}
+        assert label_selection_from_oracle(store, "batch") == 3  # one was submitted
+        assert {r["author"] for r in store.reviews(selection_id=1)} == {"oracle", "ana"}
         entry = store.audit_entries(limit=1)[0]
         assert (entry.action, entry.actor) == ("label.oracle", "ana")
     with Store(project, actor="lea") as store:

@@ -38,7 +38,7 @@ def start_retrain(store: Store, *, override: dict | None = None, apply: bool = F
     decided_by = normalize_name(store.own_name(decided_by, what="decided_by") or "app",
                                 kind="person")
     # what the job would only find out after training: refused before anything is made
-    if not store.count_items(split="train", status="labeled"):
+    if not store.count_items(split="train", status="labeled", trainable=True):
         raise ValueError("the train split has no labeled images: split the labeled images "
                          "first (Project page, Split tab; `split` on the command line)")
     if not store.test_set_identity()[0]:

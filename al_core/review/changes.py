@@ -60,23 +60,53 @@ def match_changes(prelabels: Sequence[LabeledBox], saved: Sequence[LabeledBox], 
     moved when a side moved by ``tolerance_px`` or more (what a person did), or, with
     ``fit_iou``, when its IoU is below it (what a person would have to do to reach
     ``saved`` as the ground truth: :mod:`al_core.review.corrections`)."""
-    iou = iou_matrix([p.box for p in prelabels], [s.box for s in saved])
-    pairs = sorted(((iou[i, j], i, j) for i in range(iou.shape[0]) for j in range(iou.shape[1])
-                    if iou[i, j] >= iou_threshold), key=lambda t: (-t[0], t[1], t[2]))
-    used_p: set[int] = set()
-    used_s: set[int] = set()
     kept = moved = relabeled = 0
-    for _, i, j in pairs:
-        if i in used_p or j in used_s:
-            continue
-        used_p.add(i)
-        used_s.add(j)
+    pairs = matched_pairs(prelabels, saved, iou_threshold=iou_threshold)
+    for i, j, iou in pairs:
         p, s = prelabels[i], saved[j]
-        same_place = iou[i, j] >= fit_iou if fit_iou is not None else max(
+        same_place = iou >= fit_iou if fit_iou is not None else max(
             abs(u - v) for u, v in zip(p.box.as_list(), s.box.as_list())) < tolerance_px
         same_class = p.class_id == s.class_id
         kept += same_place and same_class
         moved += not same_place
         relabeled += not same_class
     return ChangeCounts(kept=kept, moved=moved, relabeled=relabeled,
-                        deleted=len(prelabels) - len(used_p), added=len(saved) - len(used_s))
+                        deleted=len(prelabels) - len(pairs), added=len(saved) - len(pairs))
+
+
+def matched_pairs(prelabels: Sequence[LabeledBox], saved: Sequence[LabeledBox], *,
+                  iou_threshold: float = MATCH_IOU) -> list[tuple[int, int, float]]:
+    """The pairs :func:`match_changes` counts, as ``(prelabel index, saved index, IoU)``:
+    greedy by IoU, highest first (ties by index), each box at most once, IoU >=
+    ``iou_threshold``."""
+    iou = iou_matrix([p.box for p in prelabels], [s.box for s in saved])
+    ranked = sorted(((iou[i, j], i, j) for i in range(iou.shape[0])
+                     for j in range(iou.shape[1]) if iou[i, j] >= iou_threshold),
+                    key=lambda t: (-t[0], t[1], t[2]))
+    used_p: set[int] = set()
+    used_s: set[int] = set()
+    pairs = []
+    for value, i, j in ranked:
+        if i not in used_p and j not in used_s:
+            used_p.add(i)
+            used_s.add(j)
+            pairs.append((i, j, float(value)))
+    return pairs
+
+
+def box_changes(prelabels: Sequence[LabeledBox], saved: Sequence[LabeledBox], *,
+                tolerance_px: float = MOVE_TOLERANCE_PX) -> tuple[list[str], list[int]]:
+    """What happened to each saved box against the pre-labels, as :func:`match_changes`
+    counts it: one of ``kept``, ``moved``, ``relabeled``, ``moved+relabeled``, ``added``
+    per saved box, and the indices of the pre-labels deleted."""
+    status = ["added"] * len(saved)
+    matched = set()
+    for i, j, _ in matched_pairs(prelabels, saved):
+        matched.add(i)
+        p, s = prelabels[i], saved[j]
+        moved = max(abs(u - v) for u, v in zip(p.box.as_list(), s.box.as_list())) \
+            >= tolerance_px
+        relabeled = p.class_id != s.class_id
+        status[j] = "+".join(w for w, on in (("moved", moved), ("relabeled", relabeled))
+                             if on) or "kept"
+    return status, [i for i in range(len(prelabels)) if i not in matched]

@@ -102,7 +102,15 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *,
     if unknown:
         raise ValueError(f"class id {unknown[0]} is not a class of this project "
                          f"(classes: {', '.join(known.values()) or 'none'}); nothing was saved")
+    team = store.team_mode() and action in ("accept", "save")
+    if team and store.gold_served(item_id, author):  # scored, never saved as labels
+        return _gold_answer(store, item_id, author, boxes, auto_accepted, prelabels, seconds)
     with store.write():
+        if team:  # the workflow's "open" (already done when the page opened the image)
+            other = store._work_open(item_id, author)
+            if other is not None:
+                raise HeldError(f"image #{item_id} is {store.work_state(item_id).replace('_', ' ')}"
+                                f" for {other}; nothing was saved")
         item = store.item(item_id)
         holder = store.holder(item_id)
         if holder is not None and holder != author:
@@ -131,6 +139,10 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *,
         split = split_for_new_label(store, item_id) if item.split is None else None
         if split is not None:
             store.set_splits({item_id: split})
+        if team:  # to review, or approved as submitted when the spot check passes it by
+            store._work_submit(item_id, author, seconds=seconds, label_version=version)
+        elif store.team_mode():  # a lead's import, the demo's oracle: approved as written
+            store._move(item_id, "import", "approved", annotator=author, resume=None)
         store.audit("review.save", object_type="item", object_id=item_id,
                     summary=f"{action} image #{item_id} as {author}: {len(auto) + len(clean)} "
                             f"boxes, label version {version}"
@@ -140,6 +152,23 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *,
                            "changes": changes.as_dict()})
     return ReviewResult(item_id, version, changes, split,
                         len(boxes) + len(auto_accepted) - len(clean) - len(auto))
+
+
+def _gold_answer(store: Store, item_id: int, author: str, boxes: Sequence[LabeledBox],
+                 auto_accepted: Sequence[LabeledBox], shown: Sequence[LabeledBox],
+                 seconds: float | None) -> ReviewResult:
+    """A served gold image's submit: the boxes are scored against the gold labels and
+    recorded (:mod:`al_core.review.gold`); the labels stay as they were, and the result
+    says nothing the annotator's own save would not (its changes are against what they
+    were shown)."""
+    from al_core.review.gold import record_answer
+    with store.write():
+        item = store.item(item_id)
+        answer = [LabeledBox(b.class_id, c) for b in [*auto_accepted, *boxes]
+                  if (c := clip_box(b.box.as_list(), item.width, item.height)) is not None]
+        record_answer(store, item_id, author, answer, seconds=seconds)
+    return ReviewResult(item_id, item.label_version, match_changes(shown, answer), None,
+                        len(boxes) + len(auto_accepted) - len(answer))
 
 
 def review_author(store: Store, author: str | None, action: str) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from al_core.store.decisions import DecisionsMixin
+from al_core.store.gold import GoldMixin
 from al_core.store.items import ItemsMixin
 from al_core.store.jobs import JobsMixin
 from al_core.store.models import ModelsMixin
@@ -28,6 +29,7 @@ from al_core.store.review import ReviewMixin
 from al_core.store.schema import latest_migration, migrate, pending_migrations, unknown_migrations
 from al_core.store.selections import SelectionsMixin
 from al_core.store.team import TeamMixin
+from al_core.store.work import WorkMixin
 from al_core.types import ProjectStatus
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ class ProjectError(Exception):
 
 
 class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
-            ReviewMixin, TeamMixin):
+            ReviewMixin, TeamMixin, WorkMixin, GoldMixin):
     """Typed access to one project directory; the SQL of each concept lives in its mixin."""
 
     def __init__(self, project_dir: str | Path, *, create: bool = False,

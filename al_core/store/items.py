@@ -65,10 +65,14 @@ class ItemsMixin:
 
     def items(self, *, split: str | None = None, status: str | None = None,
               tag: str | None = None, ids: Sequence[int] | None = None,
-              unsplit: bool = False, limit: int | None = None, offset: int = 0) -> list[Item]:
+              unsplit: bool = False, limit: int | None = None, offset: int = 0,
+              trainable: bool = False) -> list[Item]:
         """Items matching every given filter, in id order. ``unsplit`` selects items with
-        no split yet; ``tag`` an item tag (a split name also works as a tag)."""
-        where, params = self._item_filter(split, status, tag, ids, unsplit)
+        no split yet; ``tag`` an item tag (a split name also works as a tag);
+        ``trainable`` leaves out images whose labels wait for review when only approved
+        labels train (team mode's workflow, :meth:`approved_only`)."""
+        where, params = self._item_filter(split, status, tag, ids, unsplit,
+                                          trainable and self.approved_only())
         sql = f"SELECT * FROM items {where} ORDER BY id"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
@@ -77,12 +81,16 @@ class ItemsMixin:
     def count_items(self, **filters) -> int:
         where, params = self._item_filter(filters.get("split"), filters.get("status"),
                                           filters.get("tag"), filters.get("ids"),
-                                          filters.get("unsplit", False))
+                                          filters.get("unsplit", False),
+                                          filters.get("trainable", False)
+                                          and self.approved_only())
         return self.db.execute(f"SELECT count(*) FROM items {where}", params).fetchone()[0]
 
     @staticmethod
-    def _item_filter(split, status, tag, ids, unsplit) -> tuple[str, list]:
+    def _item_filter(split, status, tag, ids, unsplit, approved=False) -> tuple[str, list]:
         clauses, params = [], []
+        if approved:
+            clauses.append("id NOT IN (SELECT item_id FROM work_items WHERE state != 'approved')")
         if split is not None:
             clauses.append("split = ?")
             params.append(split)
@@ -114,7 +122,19 @@ class ItemsMixin:
 
     # -- labels -------------------------------------------------------------
     def annotations(self, item_ids: Sequence[int] | None = None) -> dict[int, list[Annotation]]:
-        """Current boxes per item id (items without boxes map to an empty list)."""
+        """Current boxes per item id (items without boxes map to an empty list). In team
+        mode an annotator reads no boxes of a gold image (its labels are the answer
+        their own is scored against)."""
+        out = self._annotations(item_ids)
+        for item_id in self._hide_gold() & set(out):
+            out[item_id] = []
+        return out
+
+    def _gold_truth(self, item_id: int) -> list[Annotation]:
+        """A gold image's boxes whoever acts (to score an annotator's answer)."""
+        return self._annotations([item_id])[item_id]
+
+    def _annotations(self, item_ids: Sequence[int] | None) -> dict[int, list[Annotation]]:
         if item_ids is None:
             rows = self.db.query("SELECT * FROM annotations ORDER BY item_id, id")
             out: dict[int, list[Annotation]] = {}
@@ -200,6 +220,10 @@ class ItemsMixin:
         return [r[0] for r in rows], digest
 
     def label_history(self, item_id: int) -> list[dict]:
+        """The item's label versions, oldest first (none of a gold image for an annotator
+        in team mode)."""
+        if item_id in self._hide_gold():
+            return []
         return [dict(r, before=json.loads(r["before"]), after=json.loads(r["after"]))
                 for r in self.db.query("SELECT * FROM annotation_history WHERE item_id = ? "
                                        "ORDER BY id", [item_id])]
@@ -272,6 +296,11 @@ class ItemsMixin:
         to test: the test split holds only labels people made."""
         with self.write():
             to_test = [i for i, s in assignment.items() if s == "test"]
+            gold = sorted(set(to_test) & self.gold_ids())
+            if gold:
+                raise ValueError(f"image #{gold[0]} ({len(gold)} in all) is a gold image and "
+                                 "cannot join the test split (gold images are shown to "
+                                 "annotators; unmark it first); nothing was changed")
             auto = sorted(self.items_with_auto_accepted(to_test)) if to_test else []
             if auto:
                 raise ValueError(f"image #{auto[0]} ({len(auto)} in all) has auto-accepted "

@@ -16,6 +16,7 @@ from al_core import clock
 from al_core.names import normalize_name
 from al_core.store.rows import now
 from al_core.types import LabeledBox
+from al_core.workflow import CapReached
 
 # an unexpired lease of claims row ``c``; its parameters come from _lease_clock()
 LIVE_LEASE = "(c.boot_id = ? AND c.taken_mono <= ? AND c.expires_mono > ?)"
@@ -52,7 +53,14 @@ class ReviewMixin:
         holds it. ``user`` goes by the name rule (:func:`al_core.names.normalize_name`),
         here as in every method that takes one, so `` ana `` holds what ``ana`` saves.
         Team mode: only the acting user's own lease (``label``)."""
-        return self._claim(item_id, self._labeler(user), seconds=seconds)
+        user = self._labeler(user)
+        if self.team_mode():
+            with self.write():
+                other = self._work_open(item_id, user)  # team mode: the workflow's "open"
+                if other is not None or self.is_gold(item_id):
+                    return other  # a served gold image is held by its serve, not a lease
+                return self._claim(item_id, user, seconds=seconds)
+        return self._claim(item_id, user, seconds=seconds)
 
     def _claim(self, item_id: int, user: str, *, seconds: float) -> str | None:
         with self.write():
@@ -73,7 +81,11 @@ class ReviewMixin:
     def release(self, item_id: int, user: str) -> None:
         """Give up ``user``'s lease on the item (another's lease is left alone). Team
         mode: only the acting user's own lease."""
-        self._drop_lease(item_id, self._labeler(user))
+        user = self._labeler(user)
+        with self.write():
+            self._drop_lease(item_id, user)
+            if self.team_mode():
+                self._work_release(item_id, user)
 
     def _drop_lease(self, item_id: int, user: str) -> None:
         self.db.execute("DELETE FROM claims WHERE item_id = ? AND holder = ?", [item_id, user])
@@ -84,6 +96,9 @@ class ReviewMixin:
         by them, not in ``exclude``, not held by another annotator; items they hold
         themselves first."""
         user = normalize_name(user, kind="person")
+        if self.team_mode():  # the workflow's queue: own work first, then the pool
+            ids = [i for i in self._work_queue(selection_id, user) if i not in set(exclude)]
+            return ids if limit is None else ids[:limit]
         rows = self.db.execute(
             "SELECT si.item_id FROM selection_items si "
             "JOIN items i ON i.id = si.item_id "
@@ -102,6 +117,8 @@ class ReviewMixin:
         """The first item of :meth:`review_queue`, claimed for ``user`` in the same write
         transaction (so two annotators never get the same one); None when none is left."""
         user = self._labeler(user)
+        if self.team_mode():
+            return self._work_next(selection_id, user, seconds=seconds, exclude=exclude)
         with self.write():
             ids = self.review_queue(selection_id, user, exclude=exclude, limit=1)
             if not ids:
@@ -112,6 +129,15 @@ class ReviewMixin:
     def claim_many(self, item_ids: Sequence[int], user: str, *, seconds: float) -> list[int]:
         """Claim each item that no other annotator holds; returns those claimed."""
         user = self._labeler(user)
+        if self.team_mode():  # each through the workflow's "open"; the cap stops the rest
+            claimed = []
+            for item_id in item_ids:
+                try:
+                    if self.claim(item_id, user, seconds=seconds) is None:
+                        claimed.append(item_id)
+                except CapReached:
+                    break
+            return claimed
         with self.write():
             return [i for i in item_ids if self._claim(i, user, seconds=seconds) is None]
 
@@ -124,6 +150,11 @@ class ReviewMixin:
             self.db.execute("INSERT OR REPLACE INTO skips (item_id, user, selection_id, at) "
                             "VALUES (?, ?, ?, ?)", [item_id, user, selection_id, now()])
             self._drop_lease(item_id, user)
+            if self.team_mode():
+                self._work_release(item_id, user, skip=True)
+                if self.workflow_settings().skip_to == "me":  # it comes back to them
+                    self.db.execute("DELETE FROM skips WHERE item_id = ? AND user = ?",
+                                    [item_id, user])
             self.audit("review.skip", object_type="item", object_id=item_id,
                        summary=f"{user} skipped image #{item_id}",
                        after={"selection_id": selection_id})

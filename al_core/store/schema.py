@@ -421,6 +421,11 @@ def m010_users_sessions_audit(db: Database) -> None:
                    f"cannot be {done}'); END")
 
 
+
+# the review workflow's migrations (m011 on) live beside this file; importing it here
+# registers them after m010, in order
+from al_core.store import schema_work  # noqa: E402,F401
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, oldest first."""
     migrations.apply(db)

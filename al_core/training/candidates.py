@@ -25,7 +25,7 @@ def create_candidate(store: Store, *, base_model_id: int | None = None,
     base_id = base_model_id if base_model_id is not None else store.active_model_id()
     if not store.classes():
         raise ValueError("the project has no classes yet; import or label some images first")
-    labeled = store.count_items(status="labeled")  # the train + val it will load, at most
+    labeled = store.count_items(status="labeled", trainable=True)  # the train + val it will load, at most
     fit = None
     if base_id is None and fit_to_data:
         merge_config(TrainConfig(), override)  # a bad override is named before any fit

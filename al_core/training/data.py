@@ -43,5 +43,5 @@ def load_items(store: Store, item_ids: list[int], *, image_size: int,
 
 def load_split(store: Store, split: str, *, image_size: int, class_index: dict[int, int]
                ) -> SplitData:
-    ids = [i.id for i in store.items(split=split, status="labeled")]
+    ids = [i.id for i in store.items(split=split, status="labeled", trainable=True)]
     return load_items(store, ids, image_size=image_size, class_index=class_index)

@@ -171,7 +171,8 @@ def box_stats(store) -> BoxStats:
     """The :class:`BoxStats` of a project's labeled train and val images (``store``: an
     :class:`al_core.store.Store`)."""
     items = [i for split in ("train", "val") for i in store.items(split=split,
-                                                                   status="labeled")]
+                                                                   status="labeled",
+                                                                   trainable=True)]
     labels = store.annotations([i.id for i in items]) if items else {}
     short: list[float] = []
     box_long: list[float] = []

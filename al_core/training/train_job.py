@@ -40,12 +40,12 @@ def train_model(store: Store, model_id: int, *,
     index = {c: k for k, c in enumerate(class_ids)}
     if progress:
         progress(0.0, "loading images")
-    n_train = store.count_items(split="train", status="labeled")
+    n_train = store.count_items(split="train", status="labeled", trainable=True)
     # before loading them; pseudo-labels (only with a parent to make them) add at most
     # as many images as train holds
     pseudo = bool(config.pseudo_label_score and row["parent_id"] is not None)
     check_fits(config, n_train * (2 if pseudo else 1)
-               + store.count_items(split="val", status="labeled"))
+               + store.count_items(split="val", status="labeled", trainable=True))
     train = load_split(store, "train", image_size=config.image_size, class_index=index)
     val = load_split(store, "val", image_size=config.image_size, class_index=index)
     labeled_train = len(train)
@@ -58,6 +58,9 @@ def train_model(store: Store, model_id: int, *,
             log_line(line)
         log_line(f"train {len(train)} images ({len(train) - labeled_train} pseudo-labeled), "
                  f"val {len(val)} images, config {row['config']}")
+        if store.approved_only() and (waiting := store.labels_waiting()):
+            log_line(f"{waiting} labeled images wait for review and are not trained on "
+                     "(only approved labels train: the project's workflow setting)")
     model = build_detector(config, len(class_ids), seed=config.seed)
     if log_line and getattr(model, "weights_hint", None):  # pretrained weights missing
         log_line(model.weights_hint)
