@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from al_core.store.review import LIVE_LEASE, _lease_clock
 from al_core.store.rows import now
-from al_core.workflow import (HELD, WAITING, CapReached, WorkflowError, WorkflowSettings,
+from al_core.workflow import (WAITING, CapReached, WorkflowError, WorkflowSettings,
                               check_move)
 
 WORKFLOW_KEY = "workflow"  # meta key: the project's WorkflowSettings as JSON
@@ -54,12 +54,8 @@ class WorkMixin:
     # -- rows ----------------------------------------------------------------------------
     def work(self, item_id: int) -> dict | None:
         """The image's workflow row, or None when it never entered the workflow."""
-        row = self.db.execute("SELECT * FROM work_items WHERE item_id = ?",
-                              [item_id]).fetchone()
-        if row is None:
-            return None
-        return dict(zip([d[0] for d in self.db.execute(
-            "SELECT * FROM work_items LIMIT 0").description], row))
+        rows = list(self.db.query("SELECT * FROM work_items WHERE item_id = ?", [item_id]))
+        return dict(rows[0]) if rows else None
 
     def work_state(self, item_id: int) -> str:
         """The image's state; an image without a row is ``approved`` when labeled (labels
@@ -197,6 +193,12 @@ class WorkMixin:
         """``user``'s images of the selection, in the order they get them: returned to
         them, in progress for them, assigned to them (rank order), then the pool (rank
         order: queued, not skipped by them, not held by another)."""
+        own, shared = self._work_buckets(selection_id, user, pool=pool)
+        return own + shared
+
+    def _work_buckets(self, selection_id: int, user: str, *, pool: bool = True
+                      ) -> tuple[list[int], list[int]]:
+        """(``user``'s own images in queue order, the pool's in rank order)."""
         rows = self.db.execute(
             "SELECT si.item_id, i.status, w.state, w.annotator, w.resume, c.holder, "
             "k.item_id IS NOT NULL FROM selection_items si JOIN items i ON i.id = si.item_id "
@@ -219,7 +221,7 @@ class WorkMixin:
                     or (state == "in_progress" and holder is None
                         and (resume or "queued") == "queued")):
                 buckets[3].append(item_id)
-        return [i for b in buckets for i in b]
+        return buckets[0] + buckets[1] + buckets[2], buckets[3]
 
     def _work_next(self, selection_id: int, user: str, *, seconds: float,
                    exclude: Sequence[int] = ()) -> int | None:
@@ -228,10 +230,8 @@ class WorkMixin:
         excluded = set(exclude)
         settings = self.workflow_settings()
         with self.write():
-            queue = [i for i in self._work_queue(selection_id, user) if i not in excluded]
-            own = [i for i in queue if (w := self.work(i)) is not None
-                   and w["annotator"] is not None and w["annotator"].casefold() ==
-                   user.casefold() and w["state"] in HELD]
+            own, pool = self._work_buckets(selection_id, user)
+            own = [i for i in own if i not in excluded]
             for item_id in own:
                 if self._work_open(item_id, user) is None:
                     self._claim(item_id, user, seconds=seconds)
@@ -244,8 +244,8 @@ class WorkMixin:
                     item_id = self.work_rng.choice(candidates)
                     self.serve_gold(item_id, user)
                     return item_id
-            for item_id in queue:
-                if item_id in own:
+            for item_id in pool:
+                if item_id in excluded:
                     continue
                 if self._work_open(item_id, user) is None:
                     self._claim(item_id, user, seconds=seconds)
