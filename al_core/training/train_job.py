@@ -93,6 +93,8 @@ def train_model(store: Store, model_id: int, *,
                "pseudo_labeled_images": len(train) - labeled_train,
                "val_images": len(val), "labeled_images": labeled_train + len(val),
                "rounds": _label_rounds(store, train.item_ids[:labeled_train] + val.item_ids),
+               # team mode: labeled images left out because they wait for review
+               "waiting_for_review": store.labels_waiting() if store.approved_only() else 0,
                "history": result.history}
     if fitted:
         metrics["data_fit"] = fitted
