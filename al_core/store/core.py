@@ -3,7 +3,8 @@
 return the dataclasses of :mod:`al_core.types`, one module per concept: items and labels
 (:mod:`.items`), selections (:mod:`.selections`), models and predictions
 (:mod:`.models`), evaluations, comparisons and decisions (:mod:`.decisions`), jobs (:mod:`.jobs`), review and claims (:mod:`.review`),
-users, sessions and the audit log (:mod:`.team`). Every
+users, sessions and the audit log (:mod:`.team`), the review workflow (:mod:`.work`,
+:mod:`.gold`) and the figures read from it (:mod:`.work_figures`). Every
 multi-row write runs in :meth:`Store.write` (``BEGIN IMMEDIATE``: writers queue).
 
 Open a new :class:`Store` per Streamlit rerun or per process: a sqlite3 connection
@@ -30,6 +31,7 @@ from al_core.store.schema import latest_migration, migrate, pending_migrations, 
 from al_core.store.selections import SelectionsMixin
 from al_core.store.team import TeamMixin
 from al_core.store.work import WorkMixin
+from al_core.store.work_figures import WorkFiguresMixin
 from al_core.types import ProjectStatus
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ class ProjectError(Exception):
 
 
 class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
-            ReviewMixin, TeamMixin, WorkMixin, GoldMixin):
+            ReviewMixin, TeamMixin, WorkMixin, WorkFiguresMixin, GoldMixin):
     """Typed access to one project directory; the SQL of each concept lives in its mixin."""
 
     def __init__(self, project_dir: str | Path, *, create: bool = False,
