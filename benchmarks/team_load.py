@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from al_core.decide.retrain import start_retrain  # noqa: E402
+from al_core.jobs.runner import cancel_job  # noqa: E402
 from al_core.query.round import QuerySpec, run_query  # noqa: E402
 from al_core.simulation.demo import (DemoConfig, create_demo_project,  # noqa: E402
                                      label_from_oracle_at_random)
@@ -137,6 +138,14 @@ class App:
         while not self._stop.wait(HEALTH_EVERY_S):
             self.polls.append(self.health())
 
+    def summary(self) -> dict:
+        """Whether it still runs and answers now, and how its health polls went."""
+        ok, ms = self.health()
+        return {"alive_at_end": self.proc.poll() is None, "health_at_end": ok,
+                "health_ms_at_end": round(ms, 1), "polls": len(self.polls),
+                "polls_failed": sum(not good for good, _ in self.polls),
+                "poll_ms": percentiles([t for good, t in self.polls if good])}
+
     def close(self) -> None:
         self._stop.set()
         self.proc.terminate()
@@ -159,32 +168,43 @@ def run_sessions(args, path: Path, records: Path) -> tuple[float, float, list[st
                            seed=args.seed * 1000 + k)
         procs.append(ctx.Process(target=run_session, args=(spec, ready, go, start),
                                  name=name))
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.get(timeout=300)
-    start.value = time.monotonic()
-    began = time.time()
-    go.set()
     problems = []
-    for p in procs:
-        p.join(timeout=max(0.0, start.value + args.seconds + 120 - time.monotonic()))
-        if p.is_alive():
-            p.terminate()
-            problems.append(f"{p.name}: still running 120 s after the end; terminated")
-        elif p.exitcode != 0:
-            problems.append(f"{p.name}: exit code {p.exitcode}")
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            ready.get(timeout=300)
+        start.value = time.monotonic()
+        began = time.time()
+        go.set()
+        for p in procs:
+            p.join(timeout=max(0.0, start.value + args.seconds + 120 - time.monotonic()))
+            if p.is_alive():
+                problems.append(f"{p.name}: still running 120 s after the end; terminated")
+            elif p.exitcode != 0:
+                problems.append(f"{p.name}: exit code {p.exitcode}")
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
     return began, time.time(), problems
 
 
-def wait_for_job(path: Path, job_id: int, limit_s: float) -> dict:
-    deadline = time.monotonic() + limit_s
+def wait_for_job(path: Path, job_id: int, limit_s: float) -> tuple[dict, bool]:
+    """The job's row once it ended, and whether this script cancelled it: a job still
+    running ``limit_s`` seconds after the sessions is cancelled (as the lead), so no
+    training outlives the benchmark."""
+    deadline, cancelled = time.monotonic() + limit_s, False
     while True:
-        with Store(path) as s:
+        with Store(path, actor=LEAD) as s:
             job = s.job(job_id)
-        if job["status"] in ("succeeded", "failed", "cancelled") or \
-                time.monotonic() > deadline:
-            return job
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                return job, cancelled
+            if time.monotonic() > deadline and not cancelled:
+                cancel_job(s, job_id)
+                cancelled, deadline = True, time.monotonic() + 120
+            elif time.monotonic() > deadline:
+                return job, cancelled  # still running: the report says so
         time.sleep(2)
 
 
@@ -337,7 +357,8 @@ def print_report(r: dict) -> None:
     print("app:", json.dumps(r["app"]))
 
 
-def retrain_summary(job: dict | None, began: float, ended: float) -> dict | None:
+def retrain_summary(job: dict | None, began: float, ended: float,
+                    cancelled: bool) -> dict | None:
     if job is None:
         return None
     at = lambda s: datetime.fromisoformat(s).timestamp() if s else None  # noqa: E731
@@ -346,7 +367,45 @@ def retrain_summary(job: dict | None, began: float, ended: float) -> dict | None
             "error": (job["error"] or "")[-300:] or None,
             "started_s": None if start is None else round(start - began, 1),
             "finished_s": None if end is None else round(end - began, 1),
-            "window_s": round(ended - began, 1)}
+            "window_s": round(ended - began, 1), "cancelled_by_benchmark": cancelled}
+
+
+def run(args) -> dict:
+    """Set up, serve, retrain, run the sessions and check: the report."""
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    path = make_project(args)
+    records = path / "load-records"
+    records.mkdir()
+    print(f"project {path}; records in {records}", flush=True)
+    app = None if args.no_app else App(path, path / "app.log")
+    job_id, job = None, None
+    try:
+        if not args.no_retrain:
+            with Store(path, actor=LEAD) as s:
+                override = json.loads(args.retrain_config) if args.retrain_config else None
+                _, job_id = start_retrain(s, override=override)
+        began, ended, problems = run_sessions(args, path, records)
+        app_report = app.summary() if app else None
+        job, cancelled = wait_for_job(path, job_id, args.retrain_wait) if job_id \
+            else (None, False)
+    finally:
+        if app:
+            app.close()
+        if job is None and job_id is not None:  # interrupted: no training outlives it
+            with Store(path, actor=LEAD) as s:
+                if s.job(job_id)["status"] in ("queued", "running"):
+                    cancel_job(s, job_id)
+    rows = [json.loads(line) for f in sorted(records.glob("*.jsonl"))
+            for line in f.read_text().splitlines()]
+    users = {name for name, _ in team(args)}
+    report = {"annotators": args.annotators, "reviewers": args.reviewers,
+              "seconds": args.seconds, "date": datetime.now().isoformat(timespec="minutes"),
+              "project": str(path), "load_before": load_before, "machine": machine(),
+              **summarise(rows, check(path, rows, users), problems, ended - began),
+              "retrain": retrain_summary(job, began, ended, cancelled),
+              "retrain_cancelled": cancelled}
+    report["app"] = app_report
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,44 +432,14 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, key, value)
     if args.project is None:
         args.project = str(Path(tempfile.mkdtemp(prefix="team-load-")) / "project")
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    path = make_project(args)
-    records = path / "load-records"
-    records.mkdir()
-    print(f"project {path}; records in {records}", flush=True)
-    app = None if args.no_app else App(path, path / "app.log")
-    job_id = None
-    try:
-        if not args.no_retrain:
-            with Store(path, actor=LEAD) as s:
-                override = json.loads(args.retrain_config) if args.retrain_config else None
-                _, job_id = start_retrain(s, override=override)
-        began, ended, problems = run_sessions(args, path, records)
-        health_at_end = app.health() if app else None
-        app_alive = app.proc.poll() is None if app else None
-        job = wait_for_job(path, job_id, args.retrain_wait) if job_id else None
-    finally:
-        if app:
-            app.close()
-    rows = [json.loads(line) for f in sorted(records.glob("*.jsonl"))
-            for line in f.read_text().splitlines()]
-    users = {name for name, _ in team(args)}
-    report = {"annotators": args.annotators, "reviewers": args.reviewers,
-              "seconds": args.seconds, "date": datetime.now().isoformat(timespec="minutes"),
-              "project": str(path), "load_before": load_before, "machine": machine(),
-              **summarise(rows, check(path, rows, users), problems, ended - began),
-              "retrain": retrain_summary(job, began, ended)}
-    report["app"] = None if app is None else {
-        "alive_at_end": app_alive, "health_at_end": health_at_end[0],
-        "health_ms_at_end": round(health_at_end[1], 1), "polls": len(app.polls),
-        "polls_failed": sum(not ok for ok, _ in app.polls),
-        "poll_ms": percentiles([ms for ok, ms in app.polls if ok])}
+    report = run(args)
     print_report(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     bad = report["errors"] or report["lost_edits"] or report["missing"] or \
-        report["unreported_writes"] or (app and not report["app"]["health_at_end"]) or \
-        (job and job["status"] != "succeeded")
+        report["unreported_writes"] or (report["app"] and not report["app"]["health_at_end"]) or \
+        (report["retrain"] and report["retrain"]["status"] != "succeeded"
+         and not report["retrain_cancelled"])
     return 1 if bad else 0
 
 

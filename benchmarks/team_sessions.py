@@ -32,7 +32,6 @@ import random
 import time
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 
 from al_core.review.reviewing import Comment, comments, decide, review_queue, review_view, \
     start_review
