@@ -166,9 +166,9 @@ def _next_image(spec: SessionSpec, sel, hist: list[int], rec: Recorder) -> dict 
             s.annotations([item_id])
             notes = comments(s, item_id, open_only=True)
             s.image_path(item).read_bytes()
-            truth = s.oracle_boxes([item_id])[item_id]  # the person's eyes
             row = rec.action("next", t0, item=item_id, claim_ms=claim_ms,
                              version=item.label_version, comments=len(notes))
+            truth = s.oracle_boxes([item_id])[item_id]  # the person's eyes: not timed
     except Exception as exc:  # noqa: BLE001 - recorded, the page words it
         rec.failure("next", t0, exc)
         return None
@@ -237,9 +237,9 @@ def _review(spec: SessionSpec, sel, rng: random.Random, rec: Recorder,
             with _store(spec) as s:
                 start_review(s, item_id)
                 view = review_view(s, item_id)
-                truth = s.oracle_boxes([item_id])[item_id]
+                rec.action("open_review", t0, item=item_id, version=view.label_version)
+                truth = s.oracle_boxes([item_id])[item_id]  # the person's eyes: not timed
                 item = s.item(item_id)
-            rec.action("open_review", t0, item=item_id, version=view.label_version)
         except Exception as exc:  # noqa: BLE001
             rec.failure("open_review", t0, exc, item=item_id)
             continue
