@@ -11,6 +11,7 @@ import streamlit as st
 from al_core.decide.compare import describe_rule, parse_compare_config
 from al_core.decide.comparison_report import ComparisonReport, comparison_report
 from al_core.decide.promotion import carry_out, project_compare_config, save_compare_config
+from al_core.decide.retrain import labels_waiting_for_review, waiting_sentence
 from al_core.formats.json_input import JsonInputError, parse_json
 from al_core.jobs import runner as jobs
 from al_core.permissions import PermissionDenied
@@ -209,6 +210,9 @@ def curves(r: ComparisonReport) -> pd.DataFrame:
 
 
 stored = store.comparisons(limit=200)
+waiting = labels_waiting_for_review(store)
+if waiting:  # the models compared here learned without them
+    st.caption(f":material/hourglass_top: {waiting_sentence(waiting)}.")
 with st.expander("Compare two models", expanded=not stored, icon=":material/compare_arrows:"):
     comparison_form()
 running_jobs(("compare", "retrain"), key="compare")

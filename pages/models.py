@@ -9,7 +9,7 @@ import streamlit as st
 
 from al_core.decide.compare import describe_rule, parse_compare_config
 from al_core.decide.promotion import project_compare_config, roll_back
-from al_core.decide.retrain import start_retrain
+from al_core.decide.retrain import labels_waiting_for_review, start_retrain, waiting_sentence
 from al_core.evaluation.history import model_history
 from al_core.formats.json_input import JsonInputError, parse_json
 from al_core.jobs import runner as jobs
@@ -41,11 +41,15 @@ def retrain_form() -> None:
                 "compared with it." if base else
                 "No active model yet: the first version starts from the default config, "
                 "fitted to your labeled boxes (input size, batch size, length).")
-    train_n, val_n = store.count_items(split="train"), store.count_items(split="val")
-    outside = store.count_items(status="labeled", unsplit=True)
+    # what the training will load: labels waiting for review are left out (team mode)
+    train_n, val_n = (store.count_items(split=s, trainable=True) for s in ("train", "val"))
+    outside = store.count_items(status="labeled", unsplit=True, trainable=True)
     st.markdown(f"Trains on **{train_n:,}** images, validates on **{val_n:,}**. "
                 + (f":orange[**{outside:,}** labeled images have no split and are left out: "
                    "split them on the Project page first.]" if outside else ""))
+    waiting = labels_waiting_for_review(store)
+    if waiting:
+        st.caption(f":material/hourglass_top: {waiting_sentence(waiting)}.")
     fitted = None
     if base is None:  # the first model: the defaults fitted to the labeled boxes
         first, fitted = fit_first_config(store, {}, memory_images=train_n + val_n)
@@ -87,8 +91,11 @@ def retrain_form() -> None:
         except (ValueError, PermissionDenied) as exc:
             st.error(errors.not_done("Not started", exc))
         else:
+            waiting = store.job(job_id)["params"].get("labels_waiting")
             flash("success", f"Retraining: model #{model_id} (job {job_id}). Follow it "
-                             "below; the decision shows on the Compare page.")
+                             "below; the decision shows on the Compare page."
+                  + (f" {waiting_sentence(waiting)}, so this training leaves them out."
+                     if waiting else ""))
 
 
 def _test_map(r) -> str:

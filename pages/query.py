@@ -7,6 +7,7 @@ from dataclasses import asdict, replace
 import pandas as pd
 import streamlit as st
 
+from al_core.decide.retrain import labels_waiting_for_review, waiting_sentence
 from al_core.formats.export import coco_selection
 from al_core.jobs import runner as jobs
 from al_core.permissions import PermissionDenied
@@ -34,6 +35,9 @@ st.markdown((f"Active model **#{active}**: its predictions score the pool and be
              f"No active model yet: strategies that need one use **{COLD_START_STRATEGY}** "
              "on fixed image features (a cold start).")
             + f" The pool holds **{pool:,}** unlabeled images not waiting in a selection.")
+waiting = labels_waiting_for_review(store)
+if waiting:  # the active model (and the next one) learned without them
+    st.caption(f":material/hourglass_top: {waiting_sentence(waiting)}.")
 
 names = list(STRATEGIES)
 with st.form("query"):

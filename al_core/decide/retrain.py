@@ -7,6 +7,11 @@ out only with ``apply`` (otherwise a person applies or overrides it on the Compa
 Progress: training takes the first 80% of the bar, the test-split predictions and the
 comparison the rest. Each epoch is logged to the job's log as one JSON line
 (:func:`training_curve` reads them back for the live chart).
+
+Team mode: while only approved labels train (the project's workflow setting), labels
+waiting for review are left out; :func:`labels_waiting_for_review` counts them and
+:func:`waiting_sentence` says so, for the pages and the command line; a retrain started
+while some wait records how many in its job's parameters (``labels_waiting``).
 """
 from __future__ import annotations
 
@@ -22,11 +27,52 @@ from al_core.training.candidates import create_candidate
 TRAIN_SHARE = 0.8  # of the job's progress bar
 
 
+def labels_waiting_for_review(store: Store) -> int:
+    """Labeled images that will not train until a reviewer approves them: team mode's
+    labels waiting for review (submitted, in review, returned, being changed) while only
+    approved labels train; 0 in single-user mode or when every label trains."""
+    return store.labels_waiting() if store.approved_only() else 0
+
+
+def waiting_sentence(waiting: int) -> str:
+    """``'12 labeled images wait for review and will not train until approved'``."""
+    return (f"{waiting:,} labeled image{'s wait' if waiting != 1 else ' waits'} for review "
+            "and will not train until approved")
+
+
+def check_not_all_waiting(store: Store) -> None:
+    """ValueError when the train split holds labeled images but every one of them waits
+    for review while only approved labels train (a training would find nothing to learn
+    from, and "split the labeled images first" would mislead)."""
+    if store.count_items(split="train", status="labeled", trainable=True):
+        return
+    waiting = store.count_items(split="train", status="labeled")
+    if waiting:
+        raise ValueError(
+            f"the train split's {waiting:,} labeled image{'s' if waiting != 1 else ''} "
+            f"{'all wait' if waiting != 1 else 'waits'} for review, and only approved labels "
+            "train (the project's workflow setting): a reviewer approves them first, or a "
+            "lead lets every label train (`workflow set --approved-only no` on the command "
+            "line)")
+
+
+def check_trainable_split(store: Store) -> None:
+    """ValueError when the train split holds no labeled image a model may learn from,
+    saying why: every labeled image in it waits for review (:func:`check_not_all_waiting`),
+    or nothing labeled is in it (split the labeled images first)."""
+    check_not_all_waiting(store)
+    if not store.count_items(split="train", status="labeled", trainable=True):
+        raise ValueError("the train split has no labeled images: split the labeled images "
+                         "first (Project page, Split tab; `split` on the command line)")
+
+
 def start_retrain(store: Store, *, override: dict | None = None, apply: bool = False,
                   decided_by: str | None = None) -> tuple[int, int]:
     """Create the new version (the active model's config with ``override``; errors name
     the bad key) and start its retrain job. Returns (model id, job id). A ``decided_by``
-    that breaks the name rule is refused here, before anything is trained.
+    that breaks the name rule is refused here, before anything is trained. Labels waiting
+    for review (:func:`labels_waiting_for_review`, when some are) are counted in the job's
+    parameters as ``labels_waiting``: the training leaves them out.
 
     Team mode: a lead's work (``train``, and ``decide`` with ``apply``), refused before
     anything is made; ``decided_by`` is the acting user (None stands for them, another
@@ -38,16 +84,17 @@ def start_retrain(store: Store, *, override: dict | None = None, apply: bool = F
     decided_by = normalize_name(store.own_name(decided_by, what="decided_by") or "app",
                                 kind="person")
     # what the job would only find out after training: refused before anything is made
-    if not store.count_items(split="train", status="labeled", trainable=True):
-        raise ValueError("the train split has no labeled images: split the labeled images "
-                         "first (Project page, Split tab; `split` on the command line)")
+    check_trainable_split(store)
     if not store.test_set_identity()[0]:
         raise ValueError("the project has no labeled test images, so a new model cannot be "
                          "compared: split some labeled images into test first (Project "
                          "page, Split tab)")
     model_id = create_candidate(store, override=override)
-    job_id = start_job(store, "retrain", {"model_id": model_id, "apply": apply,
-                                          "decided_by": decided_by})
+    params = {"model_id": model_id, "apply": apply, "decided_by": decided_by}
+    waiting = labels_waiting_for_review(store)
+    if waiting:
+        params["labels_waiting"] = waiting
+    job_id = start_job(store, "retrain", params)
     return model_id, job_id
 
 
