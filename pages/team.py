@@ -2,20 +2,24 @@
 
 With no users (single-user mode) the page says what team mode is and creates the first
 user, a lead, which turns it on. In team mode a lead sees the users and changes them
-(add, role, disable or enable, password, e-mail) and reads and downloads the audit log;
-anyone else is told they need a lead. Every check is al_core's
+(add, role, disable or enable, password, e-mail), sets the review workflow and hands out
+work on the Work tab (settings, tasks, gold images), and reads and downloads the audit
+log; anyone else is told they need a lead. Every check is al_core's
 (:meth:`al_core.store.Store.authorize`, inside :mod:`al_core.team.accounts`): the page
 asks it and shows its answer, and hiding a form is never the check.
 """
+from collections import Counter
 from collections.abc import Callable
 from datetime import date
 
 import streamlit as st
 
 from al_core.permissions import PermissionDenied, a_role, permission_table_markdown
+from al_core.review import team_stats
 from al_core.store import Store
 from al_core.team import accounts
-from ui import state, team_audit, team_users
+from al_core.workflow import WorkflowError
+from ui import errors, state, team_audit, team_users, team_work
 from ui.chrome import page_entry
 from ui.flash import flash, show_flash
 from ui.team_users import SIGNIN_URL, NewUser, UserChange
@@ -142,6 +146,98 @@ def audit_section(store: Store) -> None:
                             "would run as a formula start with a single quote.")
 
 
+def attempt_work(make: Callable[[], str], lead: str) -> None:
+    """Make a change of the Work tab through al_core: its result is flashed (the page
+    redraws with the new tables), or al_core's refusal or objection is shown where the
+    form's button is (:func:`ui.errors.not_done`)."""
+    try:
+        done = make()
+    except (ValueError, KeyError, PermissionDenied, WorkflowError) as exc:
+        if isinstance(exc, KeyError):  # str() of a KeyError is its message in quotes
+            exc = ValueError(exc.args[0] if exc.args else "not found")
+        st.error(errors.not_done(lead, exc), icon=":material/block:")
+    else:
+        flash("success", done)
+
+
+def hand_out(store: Store, tag: str, a: team_work.Assignment) -> str:
+    ids = team_work.parse_ids(a.ids) if a.ids is not None else None
+    made = store.assign(store.selection(tag).id, a.annotators, size=a.size, item_ids=ids)
+    if not made:
+        raise ValueError(f"{tag} has no queued image left: each is assigned, held, "
+                         "waiting for review or approved")
+    listed = ", ".join(f"task {t['id']} to {t['annotator']} ({t['size']:,})"
+                       for t in made[:8]) + (f" and {len(made) - 8} more" if len(made) > 8
+                                             else "")
+    return f"Handed out {sum(t['size'] for t in made):,} images of {tag}: {listed}."
+
+
+def work_section(store: Store) -> None:
+    st.subheader("Workflow settings")
+    settings = store.workflow_settings()
+    changes = team_work.settings_form(settings)
+    if changes == {}:
+        st.info("Nothing changed: the settings are as they were.")
+    elif changes:
+        attempt_work(lambda: (store.set_workflow_settings(**changes),
+                              team_work.settings_summary(changes))[1], "Not saved")
+    st.subheader("Hand out work")
+    selections = {s.tag: s for s in team_stats.selection_states(store)}
+    if not selections:
+        st.caption("No selection yet: a lead picks one on the Query page.")
+    else:
+        tag = team_work.selection_picker(list(selections), {
+            t: s.counts["queued"] for t, s in selections.items()})
+        given = team_work.assign_form([u.name for u in store.users() if not u.disabled])
+        if given is not None:
+            attempt_work(lambda: hand_out(store, tag, given), "Nothing was handed out")
+        tasks_part(store, tag, selections[tag].selection_id)
+    st.markdown("**Who holds what now**")
+    team_work.workload_table(team_stats.workload(store), settings.cap)
+    st.subheader("Gold images")
+    gold_part(store)
+
+
+def tasks_part(store: Store, tag: str, selection_id: int) -> None:
+    tasks = store.tasks(selection_id)
+    if not tasks:
+        st.caption(f"No tasks of {md(tag)} yet.")
+        return
+    unopened = Counter(r["task_id"] for r in store.work_rows(("assigned",),
+                                                             selection_id=selection_id))
+    st.markdown(f"**Tasks of {md(tag)}**")
+    team_work.tasks_table(tasks, unopened)
+    task = team_work.take_back_form(unopened, {t["id"]: t["annotator"] for t in tasks})
+    if task is not None:
+        ids = [r["item_id"] for r in store.work_rows(("assigned",), selection_id=selection_id)
+               if r["task_id"] == task]
+        attempt_work(lambda: f"Task {task}: {store.unassign(ids):,} unopened images are back "
+                             "in the pool.", "Nothing was taken back")
+
+
+def gold_part(store: Store) -> None:
+    st.caption("Gold images are mixed into annotators' queues at the gold rate, looking like "
+               "any other; each answer is scored against the image's labels (box F1 at IoU "
+               "0.5), never saved, and never shown to the annotator. The scores are on the "
+               "Dashboard.")
+    change = team_work.gold_form()
+    if change is not None:
+        def mark() -> str:
+            ids = team_work.parse_ids(change.ids)
+            n = store.set_gold(ids, gold=change.gold)
+            same = len(ids) - n
+            images = f"{n:,} gold image{'' if n == 1 else 's'}"
+            if change.gold:
+                return f"Marked {images}" + (f" ({same:,} already were)." if same else ".")
+            return f"Unmarked {images}" + (f" ({same:,} were not gold)." if same else ".")
+        attempt_work(mark, "Not marked" if change.gold else "Not unmarked")
+    rows = team_stats.gold_images(store)
+    if rows:
+        team_work.gold_table(rows)
+    else:
+        st.caption("No gold images yet.")
+
+
 def refused(action: str, store: Store) -> PermissionDenied | None:
     try:
         store.authorize(action)
@@ -162,7 +258,14 @@ with state.store() as store:
                        f"project. ({md(manage)}" + (f"; the sign-in page is {SIGNIN_URL}"
                                                    if store.actor_name is None else "")
                        + ")", icon=":material/lock:")
-        if manage is None:
-            users_section(store)
-        if audit is None:
-            audit_section(store)
+        work = refused("manage_work", store)
+        sections = [(name, draw) for name, draw, no in (
+            ("Users", users_section, manage), ("Work", work_section, work),
+            ("Audit log", audit_section, audit)) if no is None]
+        if sections:
+            tabs = st.tabs([name for name, _ in sections], key="team_section",
+                           on_change="rerun")
+            for tab, (name, draw) in zip(tabs, sections):
+                with tab:
+                    if name != "Work" or tab.open:  # the Work tab runs when it is open
+                        draw(store)

@@ -290,3 +290,161 @@ def test_the_csv_prefixes_formula_cells_with_a_quote():
     assert table[2][6] == "added Lea, \"the lead\"\nsecond line"  # quoted, whole
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
                for row in table for cell in row)
+
+
+# -- the Work tab (a lead's: workflow settings, tasks, gold images) --------------------
+
+@pytest.fixture
+def work_project(demo_store, monkeypatch):
+    """The tiny demo with 6 labeled images split and a random selection ``batch`` of 10;
+    Lea (lead), Ann and Bo (annotators), Lea signed in."""
+    from al_core.query.round import QuerySpec, run_query
+    from al_core.simulation.demo import label_from_oracle_at_random
+    from al_core.training.split import split_project
+
+    label_from_oracle_at_random(demo_store, 6, seed=1)
+    split_project(demo_store, seed=1)
+    run_query(demo_store, QuerySpec(strategy="random", add=10, random_control=0,
+                                    tag="batch"))
+    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
+    with_lead(demo_store)
+    accounts.add_user(demo_store, "Ann", ANN_PW, "annotator")
+    accounts.add_user(demo_store, "Bo", ANN_PW + "b", "annotator")
+    acting(monkeypatch, demo_store, "Lea")
+    return demo_store
+
+
+def work_tab():
+    at = team_page()
+    at.session_state["team_section"] = "Work"
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def submit(at, key):
+    at.button(key=key).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def subheaders(at) -> list[str]:
+    return [h.value for h in at.subheader]
+
+
+def test_the_work_tab_is_a_leads_and_runs_only_when_open(work_project):
+    at = team_page()
+    sections = ["Users", "Work", "Audit log"]
+    assert [t.label for t in at.tabs if t.label in sections] == sections
+    assert "Workflow settings" not in subheaders(at)  # not drawn while closed
+    assert at.dataframe[1].value.columns[0] == "at (local time)"  # the audit log
+    at.session_state["team_section"] = "Work"
+    at.run()
+    assert {"Workflow settings", "Hand out work", "Gold images"} <= set(subheaders(at))
+
+
+def test_a_lead_saves_the_workflow_settings(work_project):
+    at = work_tab()
+    assert at.number_input(key="team_workflow_share").value == 100
+    at.number_input(key="team_workflow_share").set_value(25)
+    at.number_input(key="team_workflow_cap").set_value(5)
+    at.selectbox(key="team_workflow_skip").set_value("me")
+    at.checkbox(key="team_workflow_approved").uncheck()
+    submit(at, "team_workflow_submit")
+    assert messages(at, "success") == [
+        "Saved: review share 25%; cap 5; skip to back to the same annotator; approved "
+        "only no."]
+    s = work_project.workflow_settings()
+    assert (s.review_share, s.cap, s.skip_to, s.gold_rate, s.approved_only) == (
+        0.25, 5, "me", 0.1, False)
+    (entry,) = work_project.audit_entries(action="workflow.settings")
+    assert entry.actor == "Lea"
+    submit(at, "team_workflow_submit")  # nothing changed since
+    assert messages(at, "info") == ["Nothing changed: the settings are as they were."]
+    assert len(work_project.audit_entries(action="workflow.settings")) == 1
+
+
+def test_a_lead_hands_out_a_selection_round_robin_and_takes_a_task_back(work_project):
+    ranked = [i.item_id for i in work_project.selection("batch").items]
+    at = work_tab()
+    at.multiselect(key="team_assign_annotators").set_value(["Ann", "Bo"])
+    at.number_input(key="team_assign_size").set_value(3)
+    submit(at, "team_assign_submit")
+    assert messages(at, "success") == [
+        "Handed out 10 images of batch: task 1 to Ann (3), task 2 to Bo (3), task 3 to "
+        "Ann (3), task 4 to Bo (1)."]
+    assert [work_project.work(i)["annotator"] for i in ranked] == ["Ann"] * 3 + \
+        ["Bo"] * 3 + ["Ann"] * 3 + ["Bo"]
+    tables = {df.value.columns[0]: df.value for df in at.dataframe}
+    assert tables["task"]["task"].tolist() == [4, 3, 2, 1]  # newest first
+    assert tables["task"]["not opened yet"].tolist() == [1, 3, 3, 3]
+    load = tables["user"].set_index("user")
+    assert (load.loc["Ann", "assigned"], load.loc["Bo", "assigned"]) == (6, 4)
+    assert load.loc["Ann", "held (cap 20)"] == 6
+    at.selectbox(key="team_unassign_task").set_value(3)
+    submit(at, "team_unassign_submit")
+    assert messages(at, "success") == ["Task 3: 3 unopened images are back in the pool."]
+    assert [work_project.work_state(i) for i in ranked[6:9]] == ["queued"] * 3
+    # by hand: those three to Bo; an image that is not queued is refused beside the button
+    at.multiselect(key="team_assign_annotators").set_value(["Bo"])
+    at.radio(key="team_assign_how").set_value("by hand")
+    at.text_input(key="team_assign_ids").set_value(f"{ranked[0]}, {ranked[6]}")
+    submit(at, "team_assign_submit")
+    assert messages(at, "error") == [
+        f"Nothing was handed out: image #{ranked[0]} is not a queued image of this "
+        "selection (it is assigned or held, or in another selection); nothing was "
+        "assigned"]
+    assert work_project.work_state(ranked[6]) == "queued"
+    at.text_input(key="team_assign_ids").set_value(f"#{ranked[6]} {ranked[7]}-{ranked[7]}")
+    submit(at, "team_assign_submit")
+    assert messages(at, "success") == [
+        "Handed out 2 images of batch: task 5 to Bo (2)."]
+    assert work_project.work(ranked[7])["annotator"] == "Bo"
+    at.text_input(key="team_assign_ids").set_value("seven")
+    submit(at, "team_assign_submit")
+    assert messages(at, "error") == ["Nothing was handed out: 'seven' is not an image id "
+                                     "or a range like 30-35"]
+
+
+def test_a_lead_marks_and_unmarks_gold_images(work_project):
+    train = work_project.items(split="train", status="labeled")[0].id
+    test = work_project.items(split="test", status="labeled")[0].id
+    at = work_tab()
+    assert "No gold images yet." in [c.value for c in at.caption]
+    at.text_input(key="team_gold_ids").set_value(str(test))
+    submit(at, "team_gold_mark")
+    assert messages(at, "error") == [
+        f"Not marked: image #{test} is in the frozen test split: gold images are shown to "
+        "annotators, test images never are; nothing was marked"]
+    assert work_project.gold_ids() == set()
+    at.text_input(key="team_gold_ids").set_value(f"{train}")
+    submit(at, "team_gold_mark")
+    assert messages(at, "success") == ["Marked 1 gold image."]
+    assert work_project.gold_ids() == {train}
+    gold = next(df.value for df in at.dataframe if df.value.columns[0] == "image")
+    assert gold["image"].tolist() == [train]
+    assert (gold["served"].tolist(), gold["answered"].tolist()) == ([0], [0])
+    at.text_input(key="team_gold_ids").set_value(f"{train} 99999")
+    submit(at, "team_gold_unmark")
+    assert messages(at, "success") == ["Unmarked 1 gold image (1 were not gold)."]
+    assert work_project.gold_ids() == set()
+    assert [e.action for e in work_project.audit_entries(limit=2)] == ["gold.unmark",
+                                                                      "gold.mark"]
+
+
+def test_image_ids_are_typed_with_commas_spaces_and_ranges():
+    from ui.team_work import parse_ids
+    assert parse_ids("12, 15 30-32;#7 12") == [12, 15, 30, 31, 32, 7]
+    for bad, says in (("", "at least one"), ("5-3", "backwards"), ("x1", "'x1'"),
+                      ("1-20000", "more than")):
+        with pytest.raises(ValueError, match=says):
+            parse_ids(bad)
+
+
+def test_a_reviewer_has_no_work_tab(work_project, monkeypatch):
+    accounts.add_user(work_project, "Rita", ANN_PW + "r", "reviewer")
+    acting(monkeypatch, work_project, "Rita")
+    at = work_tab()
+    assert messages(at, "warning")[0].startswith("Users, roles and the audit log are a "
+                                                 "lead's")
+    assert nothing_of_the_page(at) and "Workflow settings" not in subheaders(at)

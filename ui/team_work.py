@@ -1,0 +1,199 @@
+"""The Team page's Work tab (a lead's, ``manage_work``): the review workflow's settings,
+handing out a selection's images as tasks, and the gold images.
+
+Each form draws its widgets and returns what was submitted (a small dataclass, or None
+when nothing was); the page makes the change through al_core
+(:meth:`~al_core.store.Store.set_workflow_settings`, :meth:`~al_core.store.Store.assign`,
+:meth:`~al_core.store.Store.unassign`, :meth:`~al_core.store.Store.set_gold`), which
+checks the role and writes the audit log. Tables show names as cells (text).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from al_core.review.team_stats import GoldImage, Workload
+from al_core.workflow import WorkflowSettings
+from ui.timefmt import when
+
+MAX_IDS = 10_000  # image ids one form may name
+SKIP_TO = {"pool": "back to the pool, for anyone", "me": "back to the same annotator"}
+ROUND_ROBIN, BY_HAND = "round-robin", "by hand"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Hand out the selection's images to ``annotators`` in tasks of ``size``: its
+    queued images round-robin (``ids`` None) or the image ids typed (:func:`parse_ids`),
+    in that order."""
+    annotators: tuple[str, ...]
+    size: int
+    ids: str | None
+
+
+@dataclass(frozen=True)
+class GoldChange:
+    """Mark (``gold``) or unmark the image ids typed (:func:`parse_ids`)."""
+    ids: str
+    gold: bool
+
+
+def parse_ids(text: str) -> list[int]:
+    """Image ids typed as ``12, 15 30-35`` (commas or spaces; ``#`` allowed; a range
+    ``a-b`` inclusive), in the order typed, each once. ValueError naming the first piece
+    that is not an id or a range, or when more than :data:`MAX_IDS` are named."""
+    ids: list[int] = []
+    for piece in re.split(r"[\s,;]+", text.strip()):
+        if not piece:
+            continue
+        match = re.fullmatch(r"#?(\d{1,9})(?:-#?(\d{1,9}))?", piece)
+        if match is None:
+            raise ValueError(f"{piece[:30]!r} is not an image id or a range like 30-35")
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        if last < first:
+            raise ValueError(f"the range {piece!r} runs backwards")
+        if len(ids) + last - first + 1 > MAX_IDS:
+            raise ValueError(f"more than {MAX_IDS:,} image ids at once")
+        ids.extend(range(first, last + 1))
+    if not ids:
+        raise ValueError("type at least one image id")
+    return list(dict.fromkeys(ids))
+
+
+def settings_form(current: WorkflowSettings) -> dict | None:
+    """The workflow's settings; on Save, the values changed (None when not saved)."""
+    with st.form("team_workflow", border=True):
+        c1, c2 = st.columns(2)
+        share = c1.number_input(
+            "Review share (%)", 0, 100, round(current.review_share * 100), step=5,
+            key="team_workflow_share",
+            help="The share of each annotator's first submissions a reviewer checks, drawn "
+                 "at random per submission (a spot check); the rest are approved as "
+                 "submitted. 100 reviews everything. A returned image's fix is always "
+                 "reviewed.")
+        gold = c2.number_input(
+            "Gold rate (%)", 0, 100, round(current.gold_rate * 100), step=5,
+            key="team_workflow_gold",
+            help="The chance that an annotator's next image is a gold image they have not "
+                 "answered; their boxes on it are scored, never saved.")
+        cap = c1.number_input(
+            "Cap (images one annotator holds)", 1, 10_000, current.cap,
+            key="team_workflow_cap",
+            help="Assigned, in progress and returned images count; past the cap, 'next' "
+                 "stops pulling from the pool.")
+        skip = c2.selectbox("A skipped image goes", list(SKIP_TO), format_func=SKIP_TO.get,
+                            index=list(SKIP_TO).index(current.skip_to),
+                            key="team_workflow_skip")
+        approved = st.checkbox("Only approved labels train models", current.approved_only,
+                               key="team_workflow_approved",
+                               help="Off: submitted labels train too, before any review.")
+        if not st.form_submit_button("Save", type="primary", key="team_workflow_submit"):
+            return None
+    shown = {"review_share": round(current.review_share * 100), "cap": current.cap,
+             "skip_to": current.skip_to, "gold_rate": round(current.gold_rate * 100),
+             "approved_only": current.approved_only}
+    typed = {"review_share": share, "cap": int(cap), "skip_to": skip, "gold_rate": gold,
+             "approved_only": bool(approved)}
+    # only what was changed (a share set to 12.5% elsewhere shows as 12 and stays)
+    return {k: v / 100 if k in ("review_share", "gold_rate") else v
+            for k, v in typed.items() if v != shown[k]}
+
+
+def settings_summary(changes: dict) -> str:
+    def show(key, value):
+        if key in ("review_share", "gold_rate"):
+            return f"{value * 100:g}%"
+        if key == "skip_to":
+            return SKIP_TO[value]
+        if key == "approved_only":
+            return "yes" if value else "no"
+        return str(value)
+    return "Saved: " + "; ".join(f"{k.replace('_', ' ')} {show(k, v)}"
+                                 for k, v in changes.items()) + "."
+
+
+def selection_picker(tags: list[str], queued: dict[str, int]) -> str:
+    """The selection the section works on (``queued``: its queued images); the newest
+    first time."""
+    return st.selectbox("Selection", tags, index=len(tags) - 1, key="team_assign_tag",
+                        format_func=lambda t: f"{t} ({queued.get(t, 0):,} queued)")
+
+
+def assign_form(users: list[str]) -> Assignment | None:
+    """Hand out work: annotators (enabled users), a task size, round-robin or by hand."""
+    with st.form("team_assign", border=True):
+        names = st.multiselect("Annotators", users, key="team_assign_annotators",
+                               placeholder="Choose who gets the tasks")
+        c1, c2 = st.columns(2)
+        size = c1.number_input("Task size (images)", 1, 10_000, 10, key="team_assign_size")
+        how = c2.radio("Which images", [ROUND_ROBIN, BY_HAND], horizontal=True,
+                       key="team_assign_how",
+                       captions=["its queued images in rank order, a task each in turn",
+                                 "the image ids below, in that order"])
+        typed = st.text_input("Image ids (by hand)", key="team_assign_ids",
+                              placeholder="e.g. 12, 15, 30-35")
+        if not st.form_submit_button("Hand out", type="primary", key="team_assign_submit"):
+            return None
+    return Assignment(tuple(names), int(size), typed if how == BY_HAND else None)
+
+
+def tasks_table(tasks: list[dict], unopened: dict[int, int]) -> None:
+    """The selection's tasks, newest first (``unopened``: task id -> images still
+    assigned, not opened)."""
+    st.dataframe(pd.DataFrame([{
+        "task": t["id"], "annotator": t["annotator"], "images": t["size"],
+        "not opened yet": unopened.get(t["id"], 0), "made by": t["created_by"] or "",
+        "made": when(t["created"])} for t in reversed(tasks)],
+        columns=["task", "annotator", "images", "not opened yet", "made by", "made"]),
+        hide_index=True, width="stretch")
+
+
+def take_back_form(unopened: dict[int, int], owners: dict[int, str]) -> int | None:
+    """A task whose unopened images go back to the pool; its id, or None."""
+    open_tasks = [t for t, n in sorted(unopened.items(), reverse=True) if n]
+    with st.form("team_unassign", border=False):
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        task = c1.selectbox("Take back a task's unopened images", open_tasks,
+                            key="team_unassign_task", placeholder="No task has any",
+                            format_func=lambda t: f"task {t} · {owners.get(t, '?')} · "
+                                                  f"{unopened[t]:,} not opened")
+        if not c2.form_submit_button("Back to the pool", key="team_unassign_submit",
+                                     disabled=not open_tasks):
+            return None
+    return task
+
+
+def workload_table(rows: list[Workload], cap: int) -> None:
+    st.dataframe(pd.DataFrame([{
+        "user": w.name, "role": w.role, "assigned": w.assigned, "in progress": w.in_progress,
+        "returned": w.returned, f"held (cap {cap})": w.held} for w in rows]),
+        hide_index=True, width="stretch")
+
+
+def gold_form() -> GoldChange | None:
+    """Mark or unmark gold images by id."""
+    with st.form("team_gold", border=True):
+        typed = st.text_input("Image ids", key="team_gold_ids",
+                              placeholder="e.g. 12, 15, 30-35",
+                              help="Labeled, approved train or val images (their ids are "
+                                   "on the Images page). Their labels are the answer.")
+        c1, c2, _ = st.columns([1, 1, 3])
+        mark = c1.form_submit_button("Mark gold", type="primary", key="team_gold_mark")
+        unmark = c2.form_submit_button("Unmark", key="team_gold_unmark")
+    if not (mark or unmark):
+        return None
+    return GoldChange(typed, bool(mark))
+
+
+def gold_table(rows: list[GoldImage]) -> None:
+    st.dataframe(pd.DataFrame([{
+        "image": g.item_id, "file": g.file, "split": g.split or "", "served": g.served,
+        "answered": g.answered, "mean F1": g.f1, "mean class accuracy": g.class_accuracy,
+        "marked by": g.marked_by or ""} for g in rows]),
+        hide_index=True, width="stretch", placeholder="—", column_config={
+            "mean F1": st.column_config.NumberColumn(format="%.2f"),
+            "mean class accuracy": st.column_config.NumberColumn(format="percent")})
