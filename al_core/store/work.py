@@ -231,7 +231,10 @@ class WorkMixin:
         settings = self.workflow_settings()
         with self.write():
             own, pool = self._work_buckets(selection_id, user)
-            own = [i for i in own if i not in excluded]
+            # a returned image is new work even when this session saw it before: it
+            # comes first, whatever ``exclude`` (the page's history) says
+            returned = {r["item_id"] for r in self.work_rows(("returned",), annotator=user)}
+            own = [i for i in own if i not in excluded or i in returned]
             for item_id in own:
                 if self._work_open(item_id, user) is None:
                     self._claim(item_id, user, seconds=seconds)
