@@ -199,3 +199,19 @@ def with_accepted(background: bytes, boxes: tuple[tuple, ...]) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="JPEG", quality=JPEG_QUALITY)
     return buf.getvalue()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def with_pins(background: bytes, pins: tuple[tuple[str, tuple[float, ...]], ...]) -> bytes:
+    """The canvas background (JPEG bytes) with a reviewer's comments pinned to boxes
+    drawn on it (:func:`ui.draw.draw_pins`; ``(number, canvas-pixel box)`` each): part
+    of the picture, never an object of the canvas, so they cannot be moved, deleted or
+    saved as boxes."""
+    from ui.draw import draw_pins
+
+    if not pins:
+        return background
+    image = draw_pins(Image.open(io.BytesIO(background)), pins)
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue()

@@ -87,14 +87,15 @@ DIM_FILL = 0.10  # and its inside, tinted this much
 DASH_PX = 6
 
 
-def _dashes(x1: int, y1: int, x2: int, y2: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """The dashes of a rectangle's outline: :data:`DASH_PX` on, as much off."""
+def _dashes(x1: int, y1: int, x2: int, y2: int, dash: int = DASH_PX
+            ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The dashes of a rectangle's outline: ``dash`` pixels on, as many off."""
     out = []
-    for start in range(x1, x2 + 1, 2 * DASH_PX):
-        end = min(start + DASH_PX - 1, x2)
+    for start in range(x1, x2 + 1, 2 * dash):
+        end = min(start + dash - 1, x2)
         out += [((start, y1), (end, y1)), ((start, y2), (end, y2))]
-    for start in range(y1, y2 + 1, 2 * DASH_PX):
-        end = min(start + DASH_PX - 1, y2)
+    for start in range(y1, y2 + 1, 2 * dash):
+        end = min(start + dash - 1, y2)
         out += [((x1, start), (x1, end)), ((x2, start), (x2, end))]
     return out
 
@@ -125,3 +126,36 @@ def draw_dimmed(image: Image.Image, boxes: Sequence[tuple], *,
                       str(label[0]), font=font, fill=(r, g, b, round(255 * DIM_ALPHA)),
                       stroke_width=2, stroke_fill=(255, 255, 255, round(255 * HALO_ALPHA)))
     return Image.alpha_composite(base, layer).convert("RGB")
+
+
+PIN_GAP_PX = 5  # a reviewer's pinned box is outlined this far outside the box itself
+PIN_DASH_PX = 8
+PIN_COLORS = ("#000000", "#ffd400")  # its ring's dashes, alternating: no class looks so
+
+
+def draw_pins(image: Image.Image, pins: Sequence[tuple]) -> Image.Image:
+    """A copy of ``image`` (RGB) with each reviewer's comment pinned to a box, ``(number,
+    [x1, y1, x2, y2] in its pixels)``, drawn as a ring of black and yellow dashes
+    :data:`PIN_GAP_PX` outside the box (so the annotator's own box, drawn over the
+    picture, stays visible inside it) and a round numbered badge on its top-right corner,
+    as the comment is numbered beside the image. The number is drawn as text."""
+    out = image.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    font = ImageFont.load_default(size=15)
+    width = 3
+    for number, coords in pins:
+        x1, y1, x2, y2 = coords
+        g = PIN_GAP_PX
+        x1, y1, x2, y2 = _inside([x1 - g, y1 - g, x2 + g, y2 + g], out.size)
+        draw.line([(x1, y1), (x2, y1), (x2, y2), (x1, y2), (x1, y1)], fill=PIN_COLORS[1],
+                  width=width)
+        for a, z in _dashes(x1, y1, x2, y2, PIN_DASH_PX):
+            draw.line([a, z], fill=PIN_COLORS[0], width=width)
+        text = str(number)
+        r = max(11, round(draw.textlength(text, font=font) / 2) + 6)
+        cx = min(max(x2, r), out.width - 1 - r)
+        cy = min(max(y1, r), out.height - 1 - r)
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=PIN_COLORS[1],
+                     outline=PIN_COLORS[0], width=2)
+        draw.text((cx, cy), text, font=font, fill=PIN_COLORS[0], anchor="mm")
+    return out

@@ -13,7 +13,7 @@ from al_core.formats.images import ImageError
 from al_core.review.save import prelabels
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
-from ui import auth, browser, canvas, review_boxlevel, state
+from ui import auth, browser, canvas, review_boxlevel, review_work, state
 from ui import review_nav as nav
 from ui.fragments import fragment, rerun_fragment
 from ui.text import css_color, md, md_code
@@ -24,10 +24,11 @@ NOTICES_PX = "_review_notices_px"  # set by the page: the height of a link's not
 
 
 def _working(store: Store, item_id: int, selection: Selection | None, min_score: float,
-             box_level: bool = False) -> Working:
+             box_level: bool = False, *, user: str | None = None) -> Working:
     """The image's working boxes, opened now from its labels or pre-labels if needed, with
     notes about where its pre-labels came from; in box-level review, the pre-labels at or
-    above their class's threshold marked accepted."""
+    above their class's threshold marked accepted. A gold image served to ``user`` (team
+    mode) opens as an unlabeled image: from the pre-labels, its labels never read."""
     notes: list[str] = []
     work = st.session_state["rv_work"]
     if item_id in work:
@@ -35,6 +36,8 @@ def _working(store: Store, item_id: int, selection: Selection | None, min_score:
             work[item_id].reopen()  # stays accepted that can no longer be reopened
         return work[item_id]
     item = store.item(item_id)
+    labeled = item.status == "labeled" and not (
+        user is not None and store.team_mode() and store.gold_served(item_id, user))
     model_id = selection.model_id if selection is not None else store.active_model_id()
     preds = []
     if model_id is None:
@@ -44,14 +47,14 @@ def _working(store: Store, item_id: int, selection: Selection | None, min_score:
     else:
         preds = [{"class_id": b.class_id, "box": b.box.as_list(), "score": score}
                  for b, score in prelabels(store, model_id, [item_id], min_score=0)[item_id]]
-        if item.status != "labeled" and store.unpredicted_items(model_id, [item_id]):
+        if not labeled and store.unpredicted_items(model_id, [item_id]):
             notes.append(f"Model #{model_id}'s predictions are missing for this image: it is "
                          "shown without pre-labels.")
-        if box_level and item.status != "labeled" and preds:
+        if box_level and not labeled and preds:
             preds, more = review_boxlevel.mark(store, model_id, preds)
             notes += more
     labels = None
-    if item.status == "labeled":
+    if labeled:
         labels = [LabeledBox(a.class_id, a.box) for a in store.annotations([item_id])[item_id]]
     w = Working.open(item_id, item.width, item.height, base_version=item.label_version,
                      prelabels=preds, labels=labels, min_score=min_score)
@@ -86,8 +89,9 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     if st.session_state["rv_item"] is None and not st.session_state["rv_done"]:
         nav.advance(store, selection, user)
     item_id = st.session_state["rv_item"]
+    team = review_work.team(store)
     if selection is not None:
-        _progress(store, selection, user)
+        _progress(store, selection, user, team=team)
     # Confirmations sit on one line that is always drawn, problems beside the image,
     # both until the next action: neither moves the image, nor covers the buttons.
     msg = st.session_state.get("rv_msg")
@@ -99,17 +103,21 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         with st.container():
             if msg and msg[0] in ("warning", "error"):
                 getattr(st, msg[0])(msg[1])
-            _done(selection)
+            if team and selection is not None:
+                review_work.nothing_left(store, selection, user)
+            else:
+                _done(selection)
         return
     nav.renew(store, item_id, user)
     item = store.item(item_id)
-    w = _working(store, item_id, selection, min_score, box_level)
+    w = _working(store, item_id, selection, min_score, box_level, user=user)
     w.set_min_score(min_score)
     if st.session_state["rv_class"] is None:
         st.session_state["rv_class"] = classes[0].id
+    notes = review_work.open_comments(store, item_id) if team else []
     left, side = st.columns([2.6, 1.4], gap="medium")
     with left:
-        _caption(store, item, selection)
+        _caption(store, item, selection, user if team else None)
         with st.container():
             for note in w.notes:
                 st.info(note)
@@ -131,7 +139,7 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         background = None
     if background is not None:  # before the side panel: it lists the canvas's edits
         with image_slot:
-            _draw(w, classes, view, background)
+            _draw(w, classes, view, background, review_work.pins(notes, view.scale))
     with side:
         _actions(store.root, selection, user, w, broken=background is None)
         if box_level:
@@ -139,17 +147,23 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         with st.container():
             if msg and msg[0] in ("warning", "error"):
                 getattr(st, msg[0])(msg[1])
-        _box_list(w, classes, max_h=max(200, avail[1] - 450))
+        with st.container():  # a returned image's comments, numbered as on the image
+            review_work.comments_panel(notes, classes)
+        _box_list(w, classes, max_h=max(200, avail[1] - 450 - (80 + 40 * len(notes)
+                                                               if notes else 0)))
         _palette_buttons(classes)
     _prefetch(store, selection, user, avail)
 
 
-def _draw(w: Working, classes, view, background: bytes) -> None:
+def _draw(w: Working, classes, view, background: bytes, pins: tuple = ()) -> None:
+    """The canvas for the working boxes; ``pins``: a reviewer's comments pinned to boxes
+    (:func:`ui.review_work.pins`), drawn into the picture."""
     if st.session_state["rv_hidden"]:
         st.image(background, width=view.canvas_w)
         st.caption("Boxes hidden (H shows them).")
         return
-    background = review_boxlevel.background(w, background, classes, view)
+    background = canvas.with_pins(review_boxlevel.background(w, background, classes, view),
+                                  pins)
     key = canvas.canvas_key(w.tag, view)
     label = canvas.chip_names(classes).get(st.session_state["rv_class"], "")
     # One initial drawing per key: edits made on the canvas are already on it. Passing
@@ -177,7 +191,15 @@ def _draw(w: Working, classes, view, background: bytes) -> None:
         rerun_fragment()
 
 
-def _caption(store: Store, item, selection: Selection | None) -> None:
+def _caption(store: Store, item, selection: Selection | None, team_user: str | None) -> None:
+    """The image's line above it. Team mode (``team_user``): its place in the workflow,
+    not its rank (the workflow's order is not the rank's), and a gold image served to
+    them named as a pool image."""
+    if team_user is not None:
+        st.markdown(f"**#{item.id}** {md_code(item.file)} · {item.width}×{item.height} · "
+                    f"{review_work.shown_split(store, item, team_user)} · "
+                    f"{review_work.status_word(store, item, team_user)}")
+        return
     why = ""
     if selection is not None:
         n, entry = next(((n, i) for n, i in enumerate(selection.items, 1)
@@ -202,9 +224,13 @@ def _test_warning(store: Store) -> None:
                f"set: {which}. Accepting it unchanged saves nothing.")
 
 
-def _progress(store: Store, selection: Selection, user: str) -> None:
+def _progress(store: Store, selection: Selection, user: str, *, team: bool = False) -> None:
     p = store.review_progress(selection.id, user)
     item_id = st.session_state["rv_item"]
+    if team:  # the person's own queue and their cap
+        st.progress(p["labeled"] / max(p["total"], 1),
+                    text=review_work.queue_text(store, selection, user, item_id))
+        return
     position = next((n for n, i in enumerate(selection.items, 1) if i.item_id == item_id),
                     None)
     where = f"{position} / {p['total']}" if position else f"{p['labeled']} / {p['total']}"

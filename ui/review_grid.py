@@ -12,7 +12,7 @@ from al_core.formats.images import ImageError, load_image
 from al_core.review.save import LEASE_SECONDS, HeldError, StaleLabelsError, prelabels, submit_review
 from al_core.store import Store
 from al_core.types import Selection
-from ui import state
+from ui import review_work, state
 from ui.draw import draw_boxes, thumbnail_scale
 from ui.errors import guarded_callback, storage_problem
 from ui.fragments import fragment
@@ -38,8 +38,7 @@ def _page(store: Store, selection: Selection, user: str) -> list[int]:
         # images queued for the editor, and any with unsaved edits there, stay out
         queued = st.session_state.get("rv_queue", []) + [
             i for i, w in st.session_state.get("rv_work", {}).items() if w.dirty]
-        ids = store.claim_many(store.review_queue(selection.id, user, exclude=queued,
-                                                  limit=GRID_PAGE), user,
+        ids = store.claim_many(_queue(store, selection, user, queued), user,
                                seconds=LEASE_SECONDS)
         # images the model has not predicted would be accepted as empty: never unseen
         missing = set(store.unpredicted_items(selection.model_id, ids)) \
@@ -52,6 +51,17 @@ def _page(store: Store, selection: Selection, user: str) -> list[int]:
     return ids
 
 
+def _queue(store: Store, selection: Selection, user: str, queued: list[int]) -> list[int]:
+    """The next page's images. Team mode: unlabeled ones only (the person's returned or
+    reopened images hold their own labels: they open in the editor, never accepted here
+    as pre-labels)."""
+    if not review_work.team(store):
+        return store.review_queue(selection.id, user, exclude=queued, limit=GRID_PAGE)
+    ids = store.review_queue(selection.id, user, exclude=queued)
+    unlabeled = {i.id for i in store.items(ids=ids, status="unlabeled")}
+    return [i for i in ids if i in unlabeled][:GRID_PAGE]
+
+
 def _grid(store: Store, selection: Selection, user: str, min_score: float) -> None:
     if st.session_state.pop("rv_switch", False):
         st.rerun()  # the mode control lives outside this fragment
@@ -61,7 +71,10 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
         getattr(message, msg[0])(msg[1])
     ids = _page(store, selection, user)
     if not ids:
-        st.success(f"Nothing left for you in {md(selection.tag)}.")
+        if review_work.team(store):  # the cap, or nothing; their own images to open
+            review_work.nothing_left(store, selection, user)
+        else:
+            st.success(f"Nothing left for you in {md(selection.tag)}.")
         return
     marked: set[int] = st.session_state["rv_marked"]
     shown = prelabels(store, selection.model_id, ids, min_score=min_score)
@@ -120,6 +133,7 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
     seconds = (time.monotonic() - st.session_state["rv_grid_opened"]) / max(len(ids), 1)
     saved, problems = 0, []
     with state.store() as store:
+        team = store.team_mode()
         shown = prelabels(store, selection.model_id, rest, min_score=min_score)
         versions = st.session_state["rv_grid_versions"]
         for item_id in rest:
@@ -143,7 +157,8 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
     queue = st.session_state.setdefault("rv_queue", [])
     queue.extend(i for i in ids if i in marked and i not in queue)
     st.session_state.update(rv_grid_page=None, rv_marked=set())
-    text = f"Accepted {saved} images as shown."
+    text = (f"Submitted {saved} images as shown." if team else
+            f"Accepted {saved} images as shown.")
     if marked:
         text += (f" {len(marked)} marked wrong "
                  f"{'is' if len(marked) == 1 else 'are'} next in the editor.")

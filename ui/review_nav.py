@@ -13,7 +13,8 @@ import streamlit as st
 from al_core.review.save import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
 from al_core.store import Store
 from al_core.types import Selection
-from ui import canvas, params, state
+from al_core.workflow import WorkflowError
+from ui import canvas, params, review_work, state
 from ui.errors import guarded_callback, storage_problem
 from ui.fragments import fragment
 from ui.text import md
@@ -31,7 +32,7 @@ def reset(tag: str | None, store: Store | None = None, user: str | None = None) 
         del st.session_state[k]
     st.session_state.update(rv_sel=tag, rv_item=None, rv_work={}, rv_hist=[], rv_pos=-1,
                             rv_class=None, rv_focus=None, rv_hidden=False, rv_msg=None,
-                            rv_queue=[], rv_renewed={}, rv_done=False)
+                            rv_queue=[], rv_renewed={}, rv_done=False, rv_capped=False)
 
 
 def msg(kind: str, text: str) -> None:
@@ -72,8 +73,13 @@ def _leave(store: Store, user: str) -> None:
 # -- navigation ---------------------------------------------------------------------------
 def open_item(store: Store, item_id: int, user: str) -> bool:
     """Make ``item_id`` the current image, holding it for ``user``; False (with a
-    message) when another annotator holds it."""
-    other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+    message) when another annotator holds it or, in team mode, the workflow will not
+    open it for them (past the cap, another's image, a gold image not theirs)."""
+    try:
+        other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+    except WorkflowError as exc:
+        msg("warning", review_work.refused(item_id, exc))
+        return False
     if other is not None:
         msg("warning", f"Image #{item_id} is open for {md(other)}; pick another one.")
         return False
@@ -86,14 +92,15 @@ def open_item(store: Store, item_id: int, user: str) -> bool:
     else:
         hist.append(item_id)
         st.session_state["rv_pos"] = len(hist) - 1
-    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False)
+    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False, rv_capped=False)
     st.query_params["item"] = st.session_state["rv_link"] = str(item_id)
     return True
 
 
 def advance(store: Store, selection: Selection | None, user: str) -> None:
     """Go to the next image: forward in this session's history, then images marked in
-    the grid, then the selection's next unclaimed unlabeled image in rank order."""
+    the grid, then the selection's next unclaimed unlabeled image in rank order (team
+    mode: the workflow's order, the person's own images first; none past the cap)."""
     hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
     if pos + 1 < len(hist):
         if open_item(store, hist[pos + 1], user):
@@ -106,8 +113,10 @@ def advance(store: Store, selection: Selection | None, user: str) -> None:
     nxt = store.claim_next(selection.id, user, seconds=LEASE_SECONDS, exclude=hist) \
         if selection is not None else None
     if nxt is None:
-        # the batch is done: redraw the whole page once (sidebar and picker counts)
-        st.session_state.update(rv_item=None, rv_done=True, rv_refresh=True)
+        # the batch is done, or the cap reached: redraw the whole page once (sidebar and
+        # picker counts)
+        st.session_state.update(rv_item=None, rv_done=True, rv_refresh=True, rv_capped=(
+            selection is not None and store.team_mode() and review_work.capped(store, user)))
         st.query_params.pop("item", None)
         st.session_state["rv_link"] = None
     else:
@@ -161,11 +170,15 @@ def save(root, selection: Selection | None, user: str, accept: bool, item_id: in
 def _submit(store: Store, selection: Selection | None, user: str, accept: bool,
             w: Working) -> bool:
     """Save the working boxes (True: move on); a refusal is the message instead."""
-    if w.from_labels and not w.dirty:  # a labeled image taken as it is: saving would
+    team = store.team_mode()
+    if w.from_labels and not w.dirty and not (team and review_work.must_submit(
+            store, w.item_id)):  # a labeled image taken as it is: saving would
         del st.session_state["rv_work"][w.item_id]  # only bump its version (and for
         store.release(w.item_id, user)  # a test image, invalidate evaluations)
         msg("info", f"#{w.item_id} is unchanged: nothing saved.")
         return True
+    gold = team and store.gold_served(w.item_id, user)
+    before = store.work(w.item_id) if team else None
     try:
         result = submit_review(
             store, w.item_id, w.final(), author=user,
@@ -176,14 +189,18 @@ def _submit(store: Store, selection: Selection | None, user: str, accept: bool,
         del st.session_state["rv_work"][w.item_id]  # reopened with their labels
         msg("error", f"Not saved: {md(exc)}. It now shows their labels.")
         return False
-    except (HeldError, ValueError) as exc:
+    except (HeldError, ValueError, WorkflowError) as exc:
         msg("error", f"Not saved: {md(exc)}")
         return False
     del st.session_state["rv_work"][w.item_id]
+    n, auto = len(w.final()), len(w.accepted())
+    if team:  # submitted for review; the split it joined is a lead's matter
+        msg("success", review_work.saved_message(store, w, result, gold=gold, before=before,
+                                                 boxes=n + auto))
+        return True
     c = result.changes
     joined = f"; joined {result.split}" if result.split else ""
     dropped = f"; {result.dropped} stray-click boxes dropped" if result.dropped else ""
-    n, auto = len(w.final()), len(w.accepted())
     accepted = f", {auto} accepted without asking" if auto else ""
     msg("success", f"Saved #{w.item_id}: {n + auto} box{'' if n + auto == 1 else 'es'} "
                    f"({c.kept} kept, {c.moved} moved, {c.relabeled} relabeled, {c.deleted} "
@@ -213,9 +230,12 @@ def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
     if _on(item_id) is None and st.session_state["rv_item"] != item_id:
         return
     with state.store() as store:
+        gold = store.team_mode() and store.gold_served(item_id, user)
         store.skip(item_id, user, selection_id=selection.id if selection else None)
         st.session_state["rv_work"].pop(item_id, None)
-        msg("info", f"Skipped #{item_id}: it stays unlabeled and leaves your queue.")
+        msg("info", review_work.skipped_message(store, item_id, gold=gold)
+            if store.team_mode() else
+            f"Skipped #{item_id}: it stays unlabeled and leaves your queue.")
         advance(store, selection, user)
 
 
@@ -305,7 +325,12 @@ def lease_keeper(root, user: str) -> None:
 def renew(store: Store, item_id: int, user: str) -> None:
     renewed = st.session_state["rv_renewed"]
     if time.monotonic() - renewed.get(item_id, 0) > RENEW_AFTER:
-        other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+        try:
+            other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+        except WorkflowError as exc:  # team mode: it left this person's work meanwhile
+            msg("warning", f"{review_work.refused(item_id, exc)} Your edits stay on screen "
+                           "but cannot be saved.")
+            other = None
         if other is not None:
             msg("warning", f"{md(other)} opened image #{item_id} while it sat idle here; "
                             "your edits stay on screen but cannot be saved.")

@@ -12,11 +12,14 @@ from al_core.review.external import import_selection
 from al_core.review.save import label_selection_from_oracle
 from al_core.store import Store
 from al_core.types import Selection
+from ui import auth
 from ui.flash import flash
 from ui.text import md
 
 
 def panel(store: Store, selection: Selection, user: str) -> None:
+    if not auth.may("import"):  # team mode: a lead's import (al_core refuses others)
+        return
     with st.expander(f"Upload a corrected COCO file for {md(selection.tag)}"):
         st.caption("Exported from the Query page and corrected in another tool: the batch's "
                    "images it lists are labeled (matched by file name); others are reported.")
