@@ -1,6 +1,7 @@
 """The command line, ``python -m al_core``: the parser and ``main``
 (:mod:`al_core.cli.parser`) and one module per command group (data, models and jobs,
-simulate), with shared console helpers (:mod:`~al_core.cli.console`).
+simulate, users, the review workflow), with shared console helpers
+(:mod:`~al_core.cli.console`) and argument types (:mod:`~al_core.cli.arguments`).
 :mod:`~al_core.cli.job_kinds` imports every job kind for ``run-job``.
 
 May import: every package. Nothing in ``al_core`` imports it (``__main__`` aside).

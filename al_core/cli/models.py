@@ -9,6 +9,8 @@ import sys
 from al_core.cli.console import ConsoleReporter, follow_job, json_arg, open_store
 from al_core.decide.compare import parse_compare_config
 from al_core.decide.comparison import compare_models, predict_missing_test
+from al_core.decide.retrain import (check_not_all_waiting, labels_waiting_for_review,
+                                    waiting_sentence)
 from al_core.evaluation.metrics import degenerate_ground_truth, evaluate_coco, result_json
 from al_core.evaluation.model_eval import evaluate_model
 from al_core.formats.coco_import import read_json
@@ -115,11 +117,19 @@ def cmd_compare(args) -> int:
 def cmd_train(args) -> int:
     override = json_arg(args.config, "--config")  # refused before anything is said or loaded
     store = open_store(args)
-    unsplit = store.count_items(status="labeled", unsplit=True)
-    print(f"training on {store.count_items(split='train')} images, validating on "
-          f"{store.count_items(split='val')}; {unsplit} labeled images outside train/val"
+    store.authorize("train")  # before the split's counts: create_candidate checks it again
+    check_not_all_waiting(store)  # the job would only find out after starting
+    # what the training loads: labels waiting for review are left out (team mode)
+    unsplit = store.count_items(status="labeled", unsplit=True, trainable=True)
+    print(f"training on {store.count_items(split='train', trainable=True)} images, "
+          f"validating on {store.count_items(split='val', trainable=True)}; {unsplit} "
+          "labeled images outside train/val"
           + (" are left out: run `python -m al_core split` first" if unsplit else ""),
           file=sys.stderr)
+    waiting = labels_waiting_for_review(store)
+    if waiting:
+        print(f"{waiting_sentence(waiting)}, so this training leaves them out",
+              file=sys.stderr)
     model_id = create_candidate(store, base_model_id=args.base, override=override)
     for line in describe_fit(store.model(model_id)["metrics"].get("data_fit")):
         print(line, file=sys.stderr)

@@ -1,8 +1,9 @@
 """``python -m al_core``: the project's operations, headless. Thin: parse arguments,
 call the library, print. Every subcommand has ``--help``."""
 # The parser and main() live here; the commands in cli/data.py (a project's data),
-# cli/models.py (models and jobs) and cli/simulate.py, what they share on the console
-# in cli/console.py.
+# cli/models.py (models and jobs), cli/simulate.py, cli/users.py (team mode's users and
+# audit log) and cli/work.py (its review workflow), what they share on the console in
+# cli/console.py, the argument types in cli/arguments.py.
 from __future__ import annotations
 
 import argparse
@@ -15,6 +16,8 @@ from al_core.cli import data
 from al_core.cli import models
 from al_core.cli import simulate as cli_simulate
 from al_core.cli import users as cli_users
+from al_core.cli import work as cli_work
+from al_core.cli.arguments import COUNT, ID, SEED, ids, int_in, share
 from al_core.cli.console import ACTING_USER_ENV
 from al_core.formats.coco_import import ImportFailed
 from al_core.formats.export import PRELABEL_MIN_SCORE
@@ -28,27 +31,7 @@ from al_core.simulation.demo import DEMO_KINDS, DemoConfig
 from al_core.store import ProjectError
 from al_core.training.split import DEFAULT_DISTRIBUTION
 from al_core.types import SPLITS
-
-
-def int_in(low: int, high: int, what: str):
-    """An argparse type: an integer in [low, high], refused with the range named (a value
-    past SQLite's integer range or a negative seed failed deep inside, or left files)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text[:40]} is outside {what} [{low:,}, "
-                                             f"{high:,}]")
-        return value
-    parse.__name__ = what  # argparse names the type in its own messages
-    return parse
-
-
-ID = int_in(1, 2 ** 63 - 1, "the id range")
-SEED = int_in(0, 2 ** 32 - 1, "the seed range")
-COUNT = int_in(0, 10 ** 9, "the count range")
+from al_core.workflow import SKIP_TO, WorkflowError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='a list of {"id", "status", "parent", "arch", "created"}')
 
     add_team_commands(sub, command)
+    add_work_commands(sub, command)
 
     # the job process itself: no help= keeps it out of the listing (help=SUPPRESS
     # listed it as "==SUPPRESS==")
@@ -322,6 +306,66 @@ def add_team_commands(sub, command) -> None:
                    "this CSV file")
 
 
+def add_work_commands(sub, command) -> None:
+    """The review workflow (team mode): ``workflow``, ``assign``, ``unassign``, ``gold``
+    (its own subcommands) and ``work``."""
+    p = command("workflow", cli_work.cmd_workflow, "the review workflow's settings (team "
+                "mode): shown, or changed with `workflow set` (a lead's)")
+    p.add_argument("action", nargs="?", choices=("show", "set"), default="show",
+                   help="show (default) or set the settings given below")
+    p.add_argument("--review-share", type=share, metavar="SHARE",
+                   help="the share of each annotator's first submissions sent to review, "
+                        "drawn per submission (a spot check; 1 reviews everything)")
+    p.add_argument("--cap", type=int_in(1, 10_000, "the cap range"), metavar="N",
+                   help="the most images an annotator holds (assigned, in progress, "
+                        "returned to them) before the pool stops serving them")
+    p.add_argument("--skip-to", choices=SKIP_TO, help="where a skipped image goes: back to "
+                   "the pool, or to the same annotator again")
+    p.add_argument("--gold-rate", type=share, metavar="RATE",
+                   help="the chance that an annotator's next pulled image is a gold image "
+                        "they have not answered")
+    p.add_argument("--approved-only", choices=("yes", "no"),
+                   help="yes: only approved labels train models (the default); no: every "
+                        "saved label trains")
+    p.add_argument("--json", action="store_true", help="show the settings as one object")
+
+    p = command("assign", cli_work.cmd_assign, "hand a selection's queued images to "
+                "annotators as tasks (a lead's): in rank order, round-robin, or the "
+                "images named")
+    p.add_argument("selection", metavar="SELECTION", help="the selection's name (tag)")
+    p.add_argument("--to", metavar="NAMES", required=True,
+                   help="the annotators, separated by commas (ana,bo): task k goes to the "
+                        "k-th, round-robin")
+    p.add_argument("--size", type=int_in(1, 10 ** 9, "the task size range"), metavar="N",
+                   required=True, help="the most images of one task")
+    p.add_argument("--items", type=ids, metavar="IDS", help="only these queued images of "
+                   "the selection, in this order (3,5,8); default: all its queued images")
+
+    p = command("unassign", cli_work.cmd_unassign, "put assigned images nobody opened yet "
+                "back in their selection's pool (a lead's)")
+    p.add_argument("--items", type=ids, metavar="IDS", required=True,
+                   help="the images, separated by commas (3,5,8)")
+
+    help_text = ("gold images (team mode): approved labeled images, outside the test split, "
+                 "mixed into annotators' queues to score them")
+    group = sub.add_parser("gold", help=help_text, description=help_text)
+    actions = group.add_subparsers(dest="gold_command", required=True, metavar="ACTION")
+    p = command("add", cli_work.cmd_gold_add, "mark images as gold (a lead's)", under=actions)
+    p.add_argument("ids", type=ids, metavar="IDS", help="image ids separated by commas")
+    p = command("remove", cli_work.cmd_gold_remove, "unmark gold images (a lead's)",
+                under=actions)
+    p.add_argument("ids", type=ids, metavar="IDS", help="image ids separated by commas")
+    p = command("list", cli_work.cmd_gold_list, "the gold images' ids (a reviewer's or "
+                "lead's: annotators never learn which images are gold)", under=actions)
+    p.add_argument("--json", action="store_true", help="a list of ids")
+
+    p = command("work", cli_work.cmd_work, "each selection's images by workflow state "
+                "(queued ... approved), its tasks, and the labels waiting for review")
+    p.add_argument("--selection", metavar="TAG", help="only this selection")
+    p.add_argument("--json", action="store_true", help='{"selections": [{"selection", '
+                   '"states": {state: images}}], "waiting_for_review"}')
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
@@ -333,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:  # str() of a KeyError quotes its message
         print(f"error: {printable(exc.args[0] if exc.args else exc, None)}", file=sys.stderr)
         return 2
-    except (ProjectError, ImportFailed, PermissionDenied, ValueError, OSError,
+    except (ProjectError, ImportFailed, PermissionDenied, WorkflowError, ValueError, OSError,
             sqlite3.DatabaseError) as exc:
         print(f"error: {printable(exc, None)}", file=sys.stderr)  # it may quote a name
         return 2
