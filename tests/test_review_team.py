@@ -104,6 +104,7 @@ def test_a_returned_image_opens_first_with_its_comments_beside_it_and_on_it(
     assert not any("](http" in m.value for m in at.markdown)
     assert "returned to you by rita" in shown  # the caption
     assert "1 returned to you" in progress(at)
+    assert at.button(key="rv-skip").disabled  # it comes back first whatever: fix and save
     # the pinned box is drawn on the picture, numbered 1, at ana's second box
     scale = w_scale(w)
     assert drawn and drawn[-1] == (("1", tuple(v * scale for v in (60, 60, 100, 100))),)

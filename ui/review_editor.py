@@ -141,7 +141,8 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         with image_slot:
             _draw(w, classes, view, background, review_work.pins(notes, view.scale))
     with side:
-        _actions(store.root, selection, user, w, broken=background is None)
+        _actions(store.root, selection, user, w, broken=background is None,
+                 returned=team and review_work.must_submit(store, item_id))
         if box_level:
             review_boxlevel.panel(w)
         with st.container():
@@ -325,7 +326,10 @@ def _box_list(w: Working, classes, *, max_h: int) -> None:
                       args=(k, w.tag))
 
 
-def _actions(root, selection: Selection | None, user: str, w: Working, *, broken: bool) -> None:
+def _actions(root, selection: Selection | None, user: str, w: Working, *, broken: bool,
+             returned: bool = False) -> None:
+    """The action buttons. ``returned``: the image was returned to the user (team mode),
+    and it comes back first whatever they do: no skip."""
     with st.container(horizontal=True, gap="small"):
         st.button("Accept & next", key="rv-accept", shortcut="A", type="primary",
                   disabled=broken, on_click=nav.save,
@@ -336,8 +340,9 @@ def _actions(root, selection: Selection | None, user: str, w: Working, *, broken
         st.button("Previous", key="rv-prev", shortcut="D", on_click=nav.previous_cb,
                   args=(root, user), disabled=st.session_state["rv_pos"] <= 0)
         st.button("Skip", key="rv-skip", shortcut="S", on_click=nav.skip,
-                  args=(root, selection, user, w.item_id),
-                  help="Leave it unlabeled and out of your queue")
+                  args=(root, selection, user, w.item_id), disabled=returned,
+                  help="A returned image stays yours and comes back first: fix it and "
+                       "save" if returned else "Leave it unlabeled and out of your queue")
         st.button("Show boxes" if st.session_state["rv_hidden"] else "Hide boxes",
                   key="rv-hide", shortcut="H", on_click=nav.toggle_hidden)
         st.button("Undo", key="rv-undo", shortcut="Z", on_click=nav.undo, disabled=not w.dirty)

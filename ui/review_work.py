@@ -21,8 +21,6 @@ from al_core.types import ClassInfo, Item, Selection
 from al_core.workflow import CapReached, WorkflowError
 from ui.text import md
 
-BADGE_BG = "#ffd400"  # a comment's number: black on this yellow, on the image and beside it
-
 
 def team(store: Store) -> bool:
     return store.team_mode()
@@ -103,13 +101,6 @@ def pins(notes: Sequence[dict], scale: float) -> tuple[tuple[str, tuple[float, .
     return tuple((str(n), tuple(v * scale for v in box)) for n, box, _ in pinned(notes))
 
 
-def _badge(number: int) -> str:
-    return (f"<span style='display:inline-block;min-width:1.5em;height:1.5em;"
-            f"line-height:1.5em;border-radius:0.75em;background:{BADGE_BG};color:#000;"
-            f"border:1.5px solid #000;text-align:center;font-weight:700;"
-            f"font-size:0.85em'>{int(number)}</span>")
-
-
 def _text(value: str) -> str:
     """A comment's text as Markdown that shows it as written, its lines kept."""
     return "  \n".join(md(line) for line in str(value).splitlines() or [""])
@@ -117,7 +108,8 @@ def _text(value: str) -> str:
 
 def comments_panel(notes: Sequence[dict], classes: Sequence[ClassInfo]) -> None:
     """The open comments beside the image: those pinned to a box numbered as on the
-    image, then those on the whole image. Draws nothing without comments."""
+    image (a yellow badge), then those on the whole image. Draws nothing without
+    comments. The text is shown as text (:func:`ui.text.md`), its lines kept."""
     if not notes:
         return
     names = {c.id: c.name for c in classes}
@@ -127,15 +119,11 @@ def comments_panel(notes: Sequence[dict], classes: Sequence[ClassInfo]) -> None:
                     "what they say, then save to send it back.")
         for number, _, group in pinned(notes):
             cls = names.get(group[0].get("class_id"))
-            with st.container(horizontal=True, gap="small", vertical_alignment="top"):
-                st.markdown(_badge(number), unsafe_allow_html=True, width="content")
-                st.markdown("  \n".join(_text(n["text"]) for n in group)
-                            + (f"  \n:gray[{md(cls)} box]" if cls else ""))
+            st.markdown(f":yellow-badge[**{int(number)}**] "
+                        + (f"**{md(cls)}** · " if cls else "")
+                        + "  \n".join(_text(n["text"]) for n in group))
         for note in (n for n in notes if n.get("box") is None):
-            with st.container(horizontal=True, gap="small", vertical_alignment="top"):
-                st.markdown(":material/image:", width="content",
-                            help="A comment on the whole image")
-                st.markdown(_text(note["text"]))
+            st.markdown(f":gray-badge[:material/image: image] {_text(note['text'])}")
 
 
 # -- what a save, a skip or a refusal says ---------------------------------------------
@@ -196,8 +184,9 @@ def nothing_left(store: Store, selection: Selection, user: str) -> None:
     held images to open), or nothing is left for them in the selection."""
     held = store.work_rows(("returned", "assigned", "in_progress"), annotator=user)
     cap = store.workflow_settings().cap
-    if store.held_count(user) >= cap:
-        st.warning(f"You hold {store.held_count(user)} images, the project's cap of {cap}: "
+    n = store.held_count(user)
+    if n >= cap:
+        st.warning(f"You hold {n} image{'' if n == 1 else 's'}, the project's cap of {cap}: "
                    "no more come from the pool until you submit or skip some of yours.",
                    icon=":material/block:")
     else:
