@@ -214,3 +214,23 @@ def test_pins_are_numbered_by_box_and_drawn_outside_it():
     assert ring != (255, 255, 255)
     assert out.getpixel((40, 60)) == (255, 255, 255)  # the box's own edge stays clear
     assert out.getpixel((55, 60)) == (255, 255, 255)  # and its inside
+
+
+def test_the_grid_leaves_a_returned_image_to_the_editor(team, monkeypatch):
+    item_id = returned_to_ana(team)
+    at = as_ana(team, monkeypatch)
+    at.session_state["rv-mode"] = "Grid"
+    at.run()
+    assert not at.exception, at.exception
+    page = at.session_state["rv_grid_page"]
+    assert page and item_id not in page  # never accepted as pre-labels over ana's boxes
+    at.button(key="rv-grid-accept").click().run()
+    assert not at.exception, at.exception
+    assert len(team.annotations([item_id])[item_id]) == 2  # ana's boxes, as returned
+    assert {team.work_state(i) for i in page} == {"submitted"}
+    assert any("Submitted 3 images as shown" in read(s.value) for s in at.success)
+
+
+def test_an_annotator_is_not_offered_the_leads_upload(team, monkeypatch):
+    at = as_ana(team, monkeypatch)
+    assert not any("Upload a corrected COCO file" in e.label for e in at.expander)
