@@ -13,7 +13,10 @@ if not auth.may("review"):
     st.stop()  # the frame has said whose page this is; nothing of the queue is shown
 
 # The image is what matters here: less space above it than Streamlit's default page top.
-st.html("<style>.stMainBlockContainer{padding-top:2.2rem} .stMain:focus{outline:none}</style>")
+# Streamlit focuses the main area after a shortcut's button goes away (a decision's
+# next image) and rings it with a ::before frame: no ring, as on the Review page.
+st.html("<style>.stMainBlockContainer{padding-top:2.2rem} .stMain:focus{outline:none} "
+        ".stMain:focus-visible::before{display:none}</style>")
 nav.init()
 nav.lease_keeper()
 reviewer_editor.render()

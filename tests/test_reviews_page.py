@@ -250,8 +250,11 @@ def test_queue_rows_and_waits_read_as_people_read_them():
     rows = [{"item_id": 7, "tag": "b", "annotator": "ana", "state": "in_review",
              "reviewer": "Rita", "since": "2026-01-02T11:00:00+00:00"},
             {"item_id": 3, "tag": None, "annotator": "bo", "state": "submitted",
-             "reviewer": "rita", "since": "2026-01-01T09:30:00+00:00"}]
-    out = queue_rows(rows, {7: "first", 3: "fix"}, "rita", now=now)
+             "reviewer": "rita", "since": "2026-01-02T11:59:00+00:00"}]
+    # #3 was left undecided a minute ago: it has waited since its fix was submitted
+    submitted = {7: {"kind": "first", "at": None},
+                 3: {"kind": "fix", "at": "2026-01-01T09:30:00+00:00"}}
+    out = queue_rows(rows, submitted, "rita", now=now)
     assert [(r["image #"], r["kind"], r["state"], r["waiting"]) for r in out] == [
         (7, "first", "open for you", "1 h 00 min"), (3, "fix", "fix for you", "1 d 2 h")]
     assert [waited(s) for s in (None, 5, 61, 3600 * 5 + 60 * 7)] == ["", "5 s", "1 min",

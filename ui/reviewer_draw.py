@@ -22,7 +22,7 @@ STATUS_COLORS = {"kept": "#009E73", "moved": "#E69F00", "relabeled": "#CC79A7",
 STATUS_WORDS = {"kept": "kept", "moved": "moved", "relabeled": "relabeled",
                 "moved+relabeled": "moved and relabeled", "added": "added"}
 PRELABEL_COLOR = "#8A8A8A"
-DELETED_COLOR = "#D55E00"
+DELETED_COLOR = "#E8000B"  # red: told from moved's orange by more than the dashes
 REJECTED_MARK = "\u2715"  # a cross on a rejected box's chip
 DASH = [8, 6]  # a rejected box's outline, canvas pixels
 
@@ -58,16 +58,18 @@ def status_drawing(boxes: Sequence[LabeledBox], changes: Sequence[str],
     return drawn
 
 
-def legend_html() -> str:
-    """The legend under the image (HTML with fixed text only: no user text in it)."""
+def legend_html(*, fixing: bool = False) -> str:
+    """The legend under the image (HTML with fixed text only: no user text in it); while
+    fixing, the boxes are in their class colours and only the pre-labels are in it."""
     def swatch(color: str, word: str, dashed: bool = False) -> str:
         line = "dashed" if dashed else "solid"
         return (f"<span style='display:inline-block;width:1.1em;height:0.8em;border:2px "
                 f"{line} {color};margin:0 0.3em -0.1em 0'></span>{word}")
 
-    parts = [swatch(STATUS_COLORS[s], s) for s in ("kept", "moved", "relabeled", "added")]
+    parts = ["your fix: each box in its class's colour"] if fixing else \
+        [swatch(STATUS_COLORS[s], s) for s in ("kept", "moved", "relabeled", "added")]
     parts += [swatch(PRELABEL_COLOR, "model's pre-label", True),
               swatch(DELETED_COLOR, "pre-label deleted", True),
-              f"{REJECTED_MARK} rejected by you"]
+              *([] if fixing else [f"{REJECTED_MARK} rejected by you"])]
     return ("<div style='font-size:0.85rem;opacity:0.85;display:flex;flex-wrap:wrap;"
             "gap:0.2em 1.1em'>" + "".join(f"<span>{p}</span>" for p in parts) + "</div>")

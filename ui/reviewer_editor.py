@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from al_core.formats.images import ImageError
-from al_core.review.reviewing import ReviewView, review_view
+from al_core.review.reviewing import ReviewView, review_queue, review_view
 from al_core.store import Store
 from al_core.types import ClassInfo
 from ui import browser, canvas, reviewer_queue, state
@@ -22,7 +22,9 @@ from ui.timefmt import when
 from ui.working import Working
 
 HEADER_PX = 250  # what the page shows above and below the canvas, in CSS pixels
-ROW_PX = 92  # one box's rows in the box list (its line and its comment field)
+ROW_PX = 105  # one box's rows in the box list (its line and its comment field)
+SIDE_PX = 500  # what the side column shows besides the box list (buttons, comment...)
+FIXING_PX = 75  # and the class picker while fixing
 
 
 @fragment("the review of submitted images")
@@ -42,19 +44,24 @@ def render() -> None:
             else:
                 _image(store, item_id)
         with message:
-            _message(item_id is None)
+            _message(store, item_id)
 
 
-def _message(queue: bool) -> None:
-    """The last action's outcome: a confirmation on one line that is always drawn; a
+def _message(store: Store, item_id: int | None) -> None:
+    """The last action's outcome: a confirmation on a line that is always drawn (with an
+    image open and nothing to say, how many wait after it: the image never moves); a
     problem at the top in the queue, beside the image (drawn there) when one is open."""
     said = st.session_state.get("ap_msg")
     if said and said[0] == "success":
         st.caption(f":material/check_circle: {said[1]}")
     elif said and said[0] == "info":
         st.caption(f":material/info: {said[1]}")
-    elif said and queue:
+    elif said and item_id is None:
         getattr(st, said[0])(said[1])
+    elif item_id is not None:
+        more = sum(r["item_id"] != item_id for r in review_queue(store))
+        st.caption(f":material/inbox: {more} more waiting for you after this one"
+                   if more else ":material/inbox: The last image waiting for you")
     else:
         st.caption("\u00a0")
 
@@ -74,7 +81,7 @@ def _image(store: Store, item_id: int) -> None:
         v = canvas.fit_view(item.width, item.height, max_w=max(avail[0], 200),
                             max_h=max(avail[1] - HEADER_PX, 240))
         slot = st.container()
-        st.html(draw.legend_html())
+        st.html(draw.legend_html(fixing=fixing is not None))
         st.caption(
             "Drag on the image to draw a box of the class picked beside it · **E** edit "
             "mode: move, resize, click a selected box to retype its class · **N** draw "
@@ -92,7 +99,8 @@ def _image(store: Store, item_id: int) -> None:
                 getattr(st, said[0])(said[1])
         if fixing:
             _class_picker(classes, now["serial"])
-        _box_list(view, now, classes, fixing, max_h=max(200, avail[1] - 420))
+        _box_list(view, now, classes, fixing,
+                  max_h=max(160, avail[1] - SIDE_PX - (FIXING_PX if fixing else 0)))
         st.text_area("Comment on the image", key=nav.comment_key(now["serial"], None),
                      max_chars=nav.MAX_COMMENT, height=68,
                      placeholder="What to fix, for the whole image (sent with Return)")
@@ -100,7 +108,8 @@ def _image(store: Store, item_id: int) -> None:
 
 
 def _caption(store: Store, view: ReviewView, item) -> None:
-    row = store.work(view.item_id) or {}
+    row = next((r for r in store.work_rows(("in_review",)) if r["item_id"] == view.item_id),
+               {})  # with its selection's tag
     sub = view.submission or {}
     kind = {"first": "first labels", "fix": "a fix after a return",
             "edit": "an edit of approved labels"}.get(sub.get("kind"), "labels")
@@ -220,24 +229,22 @@ def _box_list(view: ReviewView, now: dict, classes: list[ClassInfo],
         ok = now["verdicts"][k]
         cls = by_id.get(b.class_id)
         name = md(cls.name, limit=40) if cls else f"class #{b.class_id}"
-        with box.container(key=f"ap-row-{k}", gap=None):
+        with box.container(key=f"ap-row-{k}", gap="small"):
+            st.markdown(f"<span style='color:{css_color(draw.STATUS_COLORS.get(change))};"
+                        f"font-size:1.3em'>■</span> **{k + 1}** {name} · "
+                        f"{draw.STATUS_WORDS.get(change, change)}", unsafe_allow_html=True)
             with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-                st.markdown(
-                    f"<span style='color:{css_color(draw.STATUS_COLORS.get(change))};"
-                    f"font-size:1.3em'>■</span> **{k + 1}** {name} · "
-                    f"{draw.STATUS_WORDS.get(change, change)}",
-                    unsafe_allow_html=True, width="stretch")
                 st.button("Accepted" if ok else "Rejected", key=f"ap-verdict-{serial}-{k}",
                           icon=":material/check:" if ok else ":material/close:",
-                          type="secondary" if ok else "primary", width=120,
+                          type="secondary" if ok else "primary", width="content",
                           shortcut=str(k + 1) if k < 9 and fixing is None else None,
                           disabled=fixing is not None, on_click=nav.toggle_verdict,
                           args=(view.item_id, serial, k),
                           help="Accept or reject this box" + (f" (key {k + 1})" if k < 9
                                                               else ""))
-            st.text_input(f"Comment on box {k + 1}", key=nav.comment_key(serial, k),
-                          max_chars=nav.MAX_COMMENT, label_visibility="collapsed",
-                          placeholder=f"Comment on box {k + 1}")
+                st.text_input(f"Comment on box {k + 1}", key=nav.comment_key(serial, k),
+                              max_chars=nav.MAX_COMMENT, label_visibility="collapsed",
+                              placeholder=f"Comment on box {k + 1}")
 
 
 def _earlier(view: ReviewView, classes: list[ClassInfo]) -> None:

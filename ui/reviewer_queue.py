@@ -41,31 +41,39 @@ def _age(stamp: str | None, now: datetime) -> float | None:
     return (now - t).total_seconds()
 
 
-def queue_rows(rows: Sequence[dict], kinds: dict[int, str], me: str, *,
+def queue_rows(rows: Sequence[dict], submitted: dict[int, dict], me: str, *,
                now: datetime | None = None) -> list[dict]:
     """The table's rows (plain values, in the queue's order) for work rows ``rows``:
-    ``kinds`` maps an image to its last submission's kind (first, fix, edit)."""
+    ``submitted`` maps an image to its last submission (``kind``: first, fix, edit;
+    ``at``: when, which is how long it has waited: a review left undecided does not
+    restart the wait)."""
     now = now or datetime.now(timezone.utc)
     out = []
     for r in rows:
         mine = r["state"] == "in_review" and (r["reviewer"] or "").casefold() == me.casefold()
+        sub = submitted.get(r["item_id"]) or {}
+        since = waiting_since(r, submitted)
         out.append({"image #": r["item_id"], "selection": r.get("tag") or "",
-                    "annotator": r["annotator"] or "",
-                    "kind": KINDS.get(kinds.get(r["item_id"]), ""),
-                    "waiting since": when(r["since"], now=now),
-                    "waiting": waited(_age(r["since"], now)),
+                    "annotator": r["annotator"] or "", "kind": KINDS.get(sub.get("kind"), ""),
+                    "waiting since": when(since, now=now), "waiting": waited(_age(since, now)),
                     "state": "open for you" if mine else
                              "fix for you" if r["reviewer"] else "submitted"})
     return out
 
 
+def waiting_since(row: dict, submitted: dict[int, dict]) -> str:
+    """When the image of work row ``row`` started waiting: its last submission's time
+    (a review left undecided does not restart the wait), else its state's."""
+    return (submitted.get(row["item_id"]) or {}).get("at") or row["since"]
+
+
 def panel(store: Store) -> None:
     """The queue: its size and age, Review next, and the table (a row click opens it)."""
     rows = review_queue(store)
-    kinds = {s["item_id"]: s["kind"] for s in store.submissions()}  # the last one wins
-    table = queue_rows(rows, kinds, store.actor_name or "")
+    submitted = {s["item_id"]: s for s in store.submissions()}  # the last one wins
+    table = queue_rows(rows, submitted, store.actor_name or "")
     st.session_state["ap_table"] = [t["image #"] for t in table]  # what a row click opens
-    oldest = min((r["since"] for r in rows if r["since"]), default=None)
+    oldest = min((waiting_since(r, submitted) for r in rows), default=None)
     mine = next((t["image #"] for t in table if t["state"] == "open for you"), None)
     with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
         st.markdown(f"### {len(table)} image{'' if len(table) == 1 else 's'} waiting for you"
