@@ -30,9 +30,12 @@ PAGES = [  # url paths equal Streamlit's own names for pages/*.py, so links agre
     ("pages/compare.py", "Compare", ":material/compare_arrows:", "compare"),
     ("pages/query.py", "Query", ":material/manage_search:", "query"),
     ("pages/review.py", "Review", ":material/rate_review:", "review"),
+    ("pages/reviews.py", "Approve", ":material/fact_check:", "reviews"),
     ("pages/progress.py", "Progress", ":material/trending_up:", "progress"),
+    ("pages/dashboard.py", "Dashboard", ":material/monitoring:", "dashboard"),
     ("pages/team.py", "Team", ":material/group:", "team"),
 ]
+TEAM_ONLY = {"reviews", "dashboard"}  # the review workflow's pages: team mode has one
 # url path -> the actions (al_core.permissions.ACTIONS) the page is for: it is listed for
 # a role allowed any of them; a page for none (Progress: the team's own figures) is
 # listed for everyone
@@ -43,6 +46,8 @@ PAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "compare": ("compare", "decide", "evaluate"),
     "query": ("query",),
     "review": ("label",),
+    "reviews": ("review",),
+    "dashboard": ("team_stats",),
     "progress": (),
     "team": ("manage_users", "read_audit"),
 }
@@ -54,7 +59,7 @@ ICON = Path(__file__).with_name("icon.png")
 def run_app() -> None:
     st.set_page_config(page_title="Active Learning Studio", page_icon=str(ICON), layout="wide")
     who, failure = _visitor()
-    listed = listed_for(who.role)
+    listed = listed_for(who.role) - (set() if who.team else TEAM_ONLY)
     entries = PAGES
     page = st.navigation([st.Page(path, title=title, icon=icon, url_path=url, default=(k == 0),
                                   visibility="visible" if url in listed else "hidden")
@@ -74,6 +79,11 @@ def run_app() -> None:
             if entry[3] not in listed:
                 if not page.url_path:  # "/": the role's first page instead
                     st.switch_page(next(e[0] for e in entries if e[3] in listed))
+                if entry[3] in TEAM_ONLY and not who.team:
+                    st.info("This page is part of team mode's review workflow: add users on "
+                            "the Team page to hand out work, review it and see who does "
+                            "what.", icon=":material/group:")
+                    st.stop()
                 _not_for_role(who, entry[3])
             _sidebar_status(who)
             errors.show_pending()
