@@ -18,9 +18,8 @@ from ui.chrome import page_entry
 
 page_entry()
 
-SHARE = st.column_config.NumberColumn(format="percent")
+PERCENT = st.column_config.NumberColumn(format="%.0f%%")
 SCORE = st.column_config.NumberColumn(format="%.2f")
-SECONDS = st.column_config.NumberColumn(format="%.1f")
 
 
 def table(frame: pd.DataFrame, name: str, *, columns: dict | None = None) -> None:
@@ -59,11 +58,7 @@ def annotators_section(store: Store) -> None:
         st.altair_chart(charts.annotator_chart(frame, measure), width="stretch")
     else:
         st.caption(f"Nobody has a figure for {measure.lower()} yet.")
-    table(frame, "annotators", columns={
-        "seconds per image (median)": SECONDS, "returned at first review": SHARE,
-        "corrections per reviewed image": SCORE, "gold F1": SCORE,
-        "gold class accuracy": SHARE, "F1 with other annotators (gold)": SCORE,
-        "F1 with reviewers' fixes": SCORE})
+    table(frame, "annotators", columns=charts.annotator_columns())
     with st.expander("What each column means", icon=":material/help:"):
         st.markdown(charts.DEFINITIONS)  # the product's own text
 
@@ -77,7 +72,7 @@ def agreement_section(store: Store) -> None:
     if frame.empty:
         st.caption("No image has been labeled by two people yet.")
         return
-    table(frame, "agreement", columns={"box F1": SCORE, "class accuracy": SHARE})
+    table(frame, "agreement", columns={"box F1": SCORE, "class %": PERCENT})
 
 
 def selections_section(store: Store) -> None:
@@ -106,17 +101,17 @@ def throughput_section(store: Store) -> None:
     period = st.segmented_control("Per", list(team_stats.PERIODS), default="day",
                                   key="dash_period", label_visibility="collapsed",
                                   format_func=lambda p: f"per {p}") or "day"
-    rows = team_stats.throughput(store, period=period, tz=datetime.now().astimezone().tzinfo)
+    now = datetime.now().astimezone()
+    rows = team_stats.throughput(store, period=period, tz=now.tzinfo)
     if not rows:
         st.caption("Nothing submitted or reviewed yet.")
         return
-    frame = charts.throughput_frame(rows, period)
-    recent = frame.tail(30 if period == "day" else 48)
-    st.altair_chart(charts.throughput_chart(recent, period), width="stretch")
-    if len(recent) < len(frame):
-        st.caption(f"The chart shows the last {len(recent)} {period}s with work; the table "
-                   "has every one.")
-    table(frame, f"throughput-per-{period}")
+    span = 30 if period == "day" else 48
+    window = charts.throughput_window(rows, period, now, periods=span)
+    st.altair_chart(charts.throughput_chart(window, period), width="stretch")
+    st.caption(f"The chart: the last {span} {period}s, quiet ones as zeros. The table: "
+               f"every {period} with work, newest first.")
+    table(charts.throughput_frame(rows[::-1], period), f"throughput-per-{period}")
 
 
 def dashboard(store: Store) -> None:
@@ -124,11 +119,8 @@ def dashboard(store: Store) -> None:
     headline(store, queue)
     annotators_section(store)
     agreement_section(store)
-    left, right = st.columns(2, gap="large")
-    with left:
-        selections_section(store)
-    with right:
-        queue_section(queue)
+    selections_section(store)
+    queue_section(queue)
     throughput_section(store)
 
 

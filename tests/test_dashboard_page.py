@@ -13,7 +13,8 @@ from al_core.team import accounts
 from al_core.team.signin import sign_in
 from tests.apptest import open_page, read
 from tests.test_team_stats import team, team_template  # noqa: F401 - the known project
-from ui.dashboard_charts import csv_bytes, duration
+from al_core.review.team_stats import Throughput
+from ui.dashboard_charts import csv_bytes, duration, throughput_window
 
 
 @pytest.fixture
@@ -50,8 +51,8 @@ def test_a_reviewer_sees_every_table_and_downloads_them(served, monkeypatch):
     assert people["annotator"].tolist() == ["ana", "bo", "cy"]
     ana = people.set_index("annotator").loc["ana"]
     assert (ana["images"], ana["first reviews"]) == (3, 3)
-    assert ana["returned at first review"] == pytest.approx(1 / 3)
-    assert ana["seconds per image (median)"] == 6.0
+    assert ana["returned %"] == pytest.approx(100 / 3)
+    assert ana["s per image"] == 6.0
     assert tables["where"]["first"].tolist() == ["ana", "ana"]
     batch = tables["selection"].set_index("selection").loc["batch"]
     assert (batch["approved"], batch["submitted"], batch["assigned"], batch["images"]) == \
@@ -92,3 +93,19 @@ def test_a_user_name_is_a_cell_and_cannot_run_as_a_formula(served, monkeypatch):
 def test_durations_read_as_people_say_them():
     assert [duration(s) for s in (None, 45, 720, 3 * 3600 + 1800, 2.1 * 86400)] == [
         "—", "45 s", "12 min", "3.5 h", "2.1 days"]
+
+
+def test_the_throughput_chart_shows_quiet_days_as_zeros():
+    from datetime import datetime, timedelta, timezone
+    zone = timezone(timedelta(hours=2))
+    day = datetime(2026, 12, 7, tzinfo=zone)
+    rows = [Throughput(day - timedelta(days=3), submitted=4, approved=1),
+            Throughput(day, submitted=2, returned=1)]
+    window = throughput_window(rows, "day", day + timedelta(hours=15), periods=5)
+    assert [t.isoformat() for t in window["start"]] == [
+        f"2026-12-0{d}T00:00:00" for d in range(3, 8)]  # the zone's wall clock
+    assert window["submitted"].tolist() == [0, 4, 0, 0, 2]
+    assert window["returned"].tolist() == [0, 0, 0, 0, 1]
+    hours = throughput_window(rows, "hour", day + timedelta(hours=1, minutes=5), periods=3)
+    assert [t.hour for t in hours["start"]] == [23, 0, 1]
+    assert hours["submitted"].tolist() == [0, 2, 0]

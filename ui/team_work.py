@@ -181,9 +181,9 @@ def gold_form() -> GoldChange | None:
                               placeholder="e.g. 12, 15, 30-35",
                               help="Labeled, approved train or val images (their ids are "
                                    "on the Images page). Their labels are the answer.")
-        c1, c2, _ = st.columns([1, 1, 3])
-        mark = c1.form_submit_button("Mark gold", type="primary", key="team_gold_mark")
-        unmark = c2.form_submit_button("Unmark", key="team_gold_unmark")
+        with st.container(horizontal=True):
+            mark = st.form_submit_button("Mark gold", type="primary", key="team_gold_mark")
+            unmark = st.form_submit_button("Unmark", key="team_gold_unmark")
     if not (mark or unmark):
         return None
     return GoldChange(typed, bool(mark))
@@ -192,8 +192,9 @@ def gold_form() -> GoldChange | None:
 def gold_table(rows: list[GoldImage]) -> None:
     st.dataframe(pd.DataFrame([{
         "image": g.item_id, "file": g.file, "split": g.split or "", "served": g.served,
-        "answered": g.answered, "mean F1": g.f1, "mean class accuracy": g.class_accuracy,
+        "answered": g.answered, "mean F1": g.f1,
+        "mean class %": None if g.class_accuracy is None else g.class_accuracy * 100,
         "marked by": g.marked_by or ""} for g in rows]),
         hide_index=True, width="stretch", placeholder="—", column_config={
             "mean F1": st.column_config.NumberColumn(format="%.2f"),
-            "mean class accuracy": st.column_config.NumberColumn(format="percent")})
+            "mean class %": st.column_config.NumberColumn(format="%.0f%%")})
