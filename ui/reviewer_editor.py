@@ -25,6 +25,7 @@ HEADER_PX = 250  # what the page shows above and below the canvas, in CSS pixels
 ROW_PX = 105  # one box's rows in the box list (its line and its comment field)
 SIDE_PX = 500  # what the side column shows besides the box list (buttons, comment...)
 FIXING_PX = 75  # and the class picker while fixing
+EARLIER_PX = 170  # and the earlier comments (scrolled past this)
 
 
 @fragment("the review of submitted images")
@@ -97,29 +98,32 @@ def _image(store: Store, item_id: int) -> None:
         with st.container():
             if said and said[0] in ("warning", "error"):
                 getattr(st, said[0])(said[1])
+        _earlier(view, classes)  # a fix comes back: what was asked for, first
         if fixing:
             _class_picker(classes, now["serial"])
         _box_list(view, now, classes, fixing,
-                  max_h=max(160, avail[1] - SIDE_PX - (FIXING_PX if fixing else 0)))
+                  max_h=max(160, avail[1] - SIDE_PX - (FIXING_PX if fixing else 0)
+                            - (EARLIER_PX if view.comments else 0)))
         st.text_area("Comment on the image", key=nav.comment_key(now["serial"], None),
                      max_chars=nav.MAX_COMMENT, height=68,
                      placeholder="What to fix, for the whole image (sent with Return)")
-        _earlier(view, classes)
 
 
 def _caption(store: Store, view: ReviewView, item) -> None:
+    """One line on what is judged: the image, its selection, who labeled it, how (first
+    labels, a fix after a return, an edit of approved labels), how long it took them."""
     row = next((r for r in store.work_rows(("in_review",)) if r["item_id"] == view.item_id),
                {})  # with its selection's tag
     sub = view.submission or {}
-    kind = {"first": "first labels", "fix": "a fix after a return",
-            "edit": "an edit of approved labels"}.get(sub.get("kind"), "labels")
-    spent = f" in {sub['seconds']:.0f} s" if sub.get("seconds") else ""
-    tag = f" · selection {md(row['tag'])}" if row.get("tag") else ""
     returns = row.get("returns") or 0
-    back = f" · returned {returns} time{'' if returns == 1 else 's'} before" if returns else ""
-    st.markdown(f"**#{item.id}** {md_code(item.file)} · {item.width}×{item.height}{tag} · "
-                f"{kind} by **{md(view.annotator or '?')}**{spent}, submitted "
-                f"{when(sub.get('at'))}{back}")
+    how = {"fix": "fixed", "edit": "edited"}.get(sub.get("kind"), "labeled")
+    after = (f" after {'a return' if returns == 1 else f'{returns} returns'}"
+             if how == "fixed" and returns else "")
+    spent = f" in {sub['seconds']:.0f} s" if sub.get("seconds") else ""
+    tag = f" · {md(row['tag'])}" if row.get("tag") else ""
+    st.markdown(f"**#{item.id}** {md_code(item.file, limit=60)} · {item.width}×{item.height}"
+                f"{tag} · {how} by **{md(view.annotator or '?')}**{after}{spent}, "
+                f"{when(sub.get('at'))}")
 
 
 def _picture(store: Store, view: ReviewView, item, classes: list[ClassInfo],
@@ -248,18 +252,21 @@ def _box_list(view: ReviewView, now: dict, classes: list[ClassInfo],
 
 
 def _earlier(view: ReviewView, classes: list[ClassInfo]) -> None:
-    """The comments of earlier rounds (a returned image's fix comes back with them)."""
+    """The comments of earlier rounds (a returned image's fix comes back with them),
+    newest first: what the annotator was asked to fix."""
     with st.container():
         if not view.comments:
             return
         names = {c.id: c.name for c in classes}
         st.caption(f"EARLIER COMMENTS ({len(view.comments)})")
-        for c in view.comments:
-            on = (f"on a {md(names.get(c['class_id'], 'deleted class'), limit=40)} box"
-                  if c.get("box") else "on the image")
-            done = " · resolved by the fix" if c.get("resolved") else ""
-            st.markdown(f"{md(c['text'])}  \n"
-                        f":small[{md(c['author'])} · {when(c['at'])} · {on}{done}]")
+        with st.container(height=min(EARLIER_PX - 30, 30 + 92 * len(view.comments)),
+                          border=True):
+            for c in reversed(view.comments):
+                on = (f"on a {md(names.get(c['class_id'], 'deleted class'), limit=40)} box"
+                      if c.get("box") else "on the image")
+                done = " · resolved by the fix" if c.get("resolved") else ""
+                st.markdown(f"{md(c['text'])}  \n"
+                            f":small[{md(c['author'])} · {when(c['at'])} · {on}{done}]")
 
 
 def _mtime(path) -> float:
