@@ -103,10 +103,12 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
         with st.container():
             if msg and msg[0] in ("warning", "error"):
                 getattr(st, msg[0])(msg[1])
-            if team and selection is not None:
-                review_work.nothing_left(store, selection, user)
+            if team and selection is not None and review_work.capped(store, user):
+                review_work.cap_reached(store, user)  # not done: the cap stops the pool
             else:
                 _done(selection)
+            if team and selection is not None:
+                review_work.held_list(store, user)
         return
     nav.renew(store, item_id, user)
     item = store.item(item_id)

@@ -32,7 +32,7 @@ def reset(tag: str | None, store: Store | None = None, user: str | None = None) 
         del st.session_state[k]
     st.session_state.update(rv_sel=tag, rv_item=None, rv_work={}, rv_hist=[], rv_pos=-1,
                             rv_class=None, rv_focus=None, rv_hidden=False, rv_msg=None,
-                            rv_queue=[], rv_renewed={}, rv_done=False, rv_capped=False)
+                            rv_queue=[], rv_renewed={}, rv_done=False)
 
 
 def msg(kind: str, text: str) -> None:
@@ -92,7 +92,7 @@ def open_item(store: Store, item_id: int, user: str) -> bool:
     else:
         hist.append(item_id)
         st.session_state["rv_pos"] = len(hist) - 1
-    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False, rv_capped=False)
+    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False)
     st.query_params["item"] = st.session_state["rv_link"] = str(item_id)
     return True
 
@@ -113,10 +113,9 @@ def advance(store: Store, selection: Selection | None, user: str) -> None:
     nxt = store.claim_next(selection.id, user, seconds=LEASE_SECONDS, exclude=hist) \
         if selection is not None else None
     if nxt is None:
-        # the batch is done, or the cap reached: redraw the whole page once (sidebar and
-        # picker counts)
-        st.session_state.update(rv_item=None, rv_done=True, rv_refresh=True, rv_capped=(
-            selection is not None and store.team_mode() and review_work.capped(store, user)))
+        # the batch is done (team mode: or the cap reached): redraw the whole page once
+        # (sidebar and picker counts)
+        st.session_state.update(rv_item=None, rv_done=True, rv_refresh=True)
         st.query_params.pop("item", None)
         st.session_state["rv_link"] = None
     else:

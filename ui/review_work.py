@@ -29,10 +29,10 @@ def team(store: Store) -> bool:
 # -- the queue line --------------------------------------------------------------------
 def queue_text(store: Store, selection: Selection, user: str, item_id: int | None) -> str:
     """The progress line of team mode: the selection's labeled images, then the user's
-    own work in it (returned to them, assigned to them, whether open now or not; other
-    images open; waiting for review) and how many
-    images they hold against the project's cap (in every selection). A served gold image
-    open now counts as open and held, as a pulled image would."""
+    own work in it (returned to them and assigned to them, open now or not; other images
+    open; waiting for review) and how many images they hold against the project's cap
+    (in every selection). A served gold image open now counts as open and held, as a
+    pulled image would."""
     p = store.review_progress(selection.id, user)
     count = dict.fromkeys(("returned", "assigned", "in_progress", "submitted", "in_review"), 0)
     for row in store.work_rows(selection_id=selection.id, annotator=user):
@@ -179,19 +179,18 @@ def capped(store: Store, user: str) -> bool:
     return store.held_count(user) >= store.workflow_settings().cap
 
 
-def nothing_left(store: Store, selection: Selection, user: str) -> None:
-    """Why no image opened: the user holds as many images as the cap allows (with their
-    held images to open), or nothing is left for them in the selection."""
+def cap_reached(store: Store, user: str) -> None:
+    """Say that no image opened because the user holds as many as the cap allows."""
+    n, cap = store.held_count(user), store.workflow_settings().cap
+    st.warning(f"You hold {n} image{'' if n == 1 else 's'}, the project's cap of {cap}: no "
+               "more come from the pool until you submit or skip some of yours.",
+               icon=":material/block:")
+
+
+def held_list(store: Store, user: str) -> None:
+    """The images the user holds (returned, assigned, open), each a button that opens
+    it; nothing when they hold none."""
     held = store.work_rows(("returned", "assigned", "in_progress"), annotator=user)
-    cap = store.workflow_settings().cap
-    n = store.held_count(user)
-    if n >= cap:
-        st.warning(f"You hold {n} image{'' if n == 1 else 's'}, the project's cap of {cap}: "
-                   "no more come from the pool until you submit or skip some of yours.",
-                   icon=":material/block:")
-    else:
-        st.success(f"Nothing left for you in {md(selection.tag)}: every image is submitted, "
-                   "skipped by you, or open for someone else.")
     if not held:
         return
     st.caption("YOURS TO FINISH")
@@ -201,6 +200,17 @@ def nothing_left(store: Store, selection: Selection, user: str) -> None:
             st.button(f"#{row['item_id']} · {what} · {row['tag'] or 'no selection'}",
                       key=f"rv-held-{row['item_id']}", on_click=_open_held,
                       args=(row["tag"], row["item_id"]))
+
+
+def nothing_left(store: Store, selection: Selection, user: str) -> None:
+    """Why no image is left (the grid's page): the cap, or nothing left for the user in
+    the selection; then the images they hold, to open."""
+    if capped(store, user):
+        cap_reached(store, user)
+    else:
+        st.success(f"Nothing left for you in {md(selection.tag)}: every image is submitted, "
+                   "skipped by you, or open for someone else.")
+    held_list(store, user)
 
 
 def _open_held(tag: str | None, item_id: int) -> None:
