@@ -101,7 +101,6 @@ def single_user(store: Store) -> None:
 
 def users_section(store: Store) -> None:
     users = store.users()
-    st.subheader("Users")
     team_users.users_table(users, {u.id: store.open_sessions(u.id) for u in users})
     forms = [("Add a user", lambda: team_users.new_user_form(first=False), "Not added"),
              ("Change role", lambda: team_users.role_form(users), "Role not changed"),
@@ -121,7 +120,6 @@ def users_section(store: Store) -> None:
 
 
 def audit_section(store: Store) -> None:
-    st.subheader("Audit log")
     actors, actions = store.audit_facets()
     f = team_audit.audit_filters(actors, actions)
     rows = store.audit_entries(actor=f.actor, action=f.action, since=f.since,
