@@ -144,10 +144,10 @@ def audit_section(store: Store) -> None:
                             "would run as a formula start with a single quote.")
 
 
-def attempt_work(make: Callable[[], str], lead: str) -> None:
-    """Make a change of the Work tab through al_core: its result is flashed (the page
-    redraws with the new tables), or al_core's refusal or objection is shown where the
-    form's button is (:func:`ui.errors.not_done`)."""
+def attempt_work(make: Callable[[], str], lead: str, form: str) -> None:
+    """Make a change of the Work tab through al_core: what it did is said under the
+    form's button after the page redraws with the new tables, or al_core's refusal or
+    objection is said there at once (:func:`ui.errors.not_done`)."""
     try:
         done = make()
     except (ValueError, KeyError, PermissionDenied, WorkflowError) as exc:
@@ -155,7 +155,7 @@ def attempt_work(make: Callable[[], str], lead: str) -> None:
             exc = ValueError(exc.args[0] if exc.args else "not found")
         st.error(errors.not_done(lead, exc), icon=":material/block:")
     else:
-        flash("success", done)
+        team_work.done(form, done)
 
 
 def hand_out(store: Store, tag: str, a: team_work.Assignment) -> str:
@@ -174,21 +174,25 @@ def work_section(store: Store) -> None:
     st.subheader("Workflow settings")
     settings = store.workflow_settings()
     changes = team_work.settings_form(settings)
+    team_work.show_done("team_workflow")
     if changes == {}:
         st.info("Nothing changed: the settings are as they were.")
     elif changes:
         attempt_work(lambda: (store.set_workflow_settings(**changes),
-                              team_work.settings_summary(changes))[1], "Not saved")
+                              team_work.settings_summary(changes))[1], "Not saved",
+                     "team_workflow")
     st.subheader("Hand out work")
     selections = {s.tag: s for s in team_stats.selection_states(store)}
     if not selections:
         st.caption("No selection yet: a lead picks one on the Query page.")
     else:
-        tag = team_work.selection_picker(list(selections), {
-            t: s.counts["queued"] for t, s in selections.items()})
+        tag = team_work.selection_picker(list(selections))
+        st.caption(team_work.states_line(selections[tag].counts))
         given = team_work.assign_form([u.name for u in store.users() if not u.disabled])
+        team_work.show_done("team_assign")
         if given is not None:
-            attempt_work(lambda: hand_out(store, tag, given), "Nothing was handed out")
+            attempt_work(lambda: hand_out(store, tag, given), "Nothing was handed out",
+                         "team_assign")
         tasks_part(store, tag, selections[tag].selection_id)
     st.markdown("**Who holds what now**")
     team_work.workload_table(team_stats.workload(store), settings.cap)
@@ -206,11 +210,12 @@ def tasks_part(store: Store, tag: str, selection_id: int) -> None:
     st.markdown(f"**Tasks of {md(tag)}**")
     team_work.tasks_table(tasks, unopened)
     task = team_work.take_back_form(unopened, {t["id"]: t["annotator"] for t in tasks})
+    team_work.show_done("team_unassign")
     if task is not None:
         ids = [r["item_id"] for r in store.work_rows(("assigned",), selection_id=selection_id)
                if r["task_id"] == task]
         attempt_work(lambda: f"Task {task}: {store.unassign(ids):,} unopened images are back "
-                             "in the pool.", "Nothing was taken back")
+                             "in the pool.", "Nothing was taken back", "team_unassign")
 
 
 def gold_part(store: Store) -> None:
@@ -219,6 +224,7 @@ def gold_part(store: Store) -> None:
                "0.5), never saved, and never shown to the annotator. The scores are on the "
                "Dashboard.")
     change = team_work.gold_form()
+    team_work.show_done("team_gold")
     if change is not None:
         def mark() -> str:
             ids = team_work.parse_ids(change.ids)
@@ -228,7 +234,7 @@ def gold_part(store: Store) -> None:
             if change.gold:
                 return f"Marked {images}" + (f" ({same:,} already were)." if same else ".")
             return f"Unmarked {images}" + (f" ({same:,} were not gold)." if same else ".")
-        attempt_work(mark, "Not marked" if change.gold else "Not unmarked")
+        attempt_work(mark, "Not marked" if change.gold else "Not unmarked", "team_gold")
     rows = team_stats.gold_images(store)
     if rows:
         team_work.gold_table(rows)

@@ -367,12 +367,15 @@ def test_a_lead_saves_the_workflow_settings(work_project):
 def test_a_lead_hands_out_a_selection_round_robin_and_takes_a_task_back(work_project):
     ranked = [i.item_id for i in work_project.selection("batch").items]
     at = work_tab()
+    assert "All 10 of its images are queued." in [c.value for c in at.caption]
     at.multiselect(key="team_assign_annotators").set_value(["Ann", "Bo"])
     at.number_input(key="team_assign_size").set_value(3)
     submit(at, "team_assign_submit")
     assert messages(at, "success") == [
         "Handed out 10 images of batch: task 1 to Ann (3), task 2 to Bo (3), task 3 to "
         "Ann (3), task 4 to Bo (1)."]
+    assert "0 of its 10 images are queued (nobody holds or was given them); 10 " \
+        "assigned." in [c.value for c in at.caption]
     assert [work_project.work(i)["annotator"] for i in ranked] == ["Ann"] * 3 + \
         ["Bo"] * 3 + ["Ann"] * 3 + ["Bo"]
     tables = {df.value.columns[0]: df.value for df in at.dataframe}

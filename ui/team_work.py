@@ -17,11 +17,13 @@ import streamlit as st
 
 from al_core.review.team_stats import GoldImage, Workload
 from al_core.workflow import WorkflowSettings
+from ui.text import md
 from ui.timefmt import when
 
 MAX_IDS = 10_000  # image ids one form may name
 SKIP_TO = {"pool": "back to the pool, for anyone", "me": "back to the same annotator"}
 ROUND_ROBIN, BY_HAND = "round-robin", "by hand"
+_DONE = "_team_work_done"  # (form, what the change did), said under the form once
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,34 @@ def settings_summary(changes: dict) -> str:
                                  for k, v in changes.items()) + "."
 
 
-def selection_picker(tags: list[str], queued: dict[str, int]) -> str:
-    """The selection the section works on (``queued``: its queued images); the newest
-    first time."""
-    return st.selectbox("Selection", tags, index=len(tags) - 1, key="team_assign_tag",
-                        format_func=lambda t: f"{t} ({queued.get(t, 0):,} queued)")
+def selection_picker(tags: list[str]) -> str:
+    """The selection the section works on; the newest first time."""
+    return st.selectbox("Selection", tags, index=len(tags) - 1, key="team_assign_tag")
+
+
+def states_line(counts: dict[str, int]) -> str:
+    """A selection's images by state, in the workflow's order, for a caption."""
+    total = sum(counts.values())
+    return (f"{counts['queued']:,} of its {total:,} images are queued (nobody holds or was "
+            "given them); " + ", ".join(f"{n:,} {state.replace('_', ' ')}"
+                                        for state, n in counts.items()
+                                        if n and state != "queued") + "."
+            if total > counts["queued"] else f"All {total:,} of its images are queued.")
+
+
+def done(form: str, text: str) -> None:
+    """Say ``text`` under ``form`` once the page has redrawn (with the change in its
+    tables): kept for :func:`show_done`, then the page reruns."""
+    st.session_state[_DONE] = (form, text)
+    st.rerun()
+
+
+def show_done(form: str) -> None:
+    """What the last change made with ``form`` did, once, under it (shown as text)."""
+    said = st.session_state.get(_DONE)
+    if said is not None and said[0] == form:
+        del st.session_state[_DONE]
+        st.success(md(said[1]), icon=":material/check_circle:")
 
 
 def assign_form(users: list[str]) -> Assignment | None:
