@@ -24,7 +24,7 @@ from al_core.simulation.demo import label_from_oracle_at_random
 from tests.apptest import open_page, read
 from ui import canvas
 from ui.reviewer_editor import HEADER_PX
-from ui.reviewer_queue import queue_rows, waited
+from ui.reviewer_queue import queue_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "batch"
@@ -244,7 +244,7 @@ def test_an_annotator_gets_none_of_the_page(team, monkeypatch):
     assert "ap_item" not in at.session_state
 
 
-def test_queue_rows_and_waits_read_as_people_read_them():
+def test_queue_rows_wait_from_the_submission_and_mark_the_reviewers_own():
     from datetime import datetime, timezone
     now = datetime(2026, 1, 2, 12, 0, tzinfo=timezone.utc)
     rows = [{"item_id": 7, "tag": "b", "annotator": "ana", "state": "in_review",
@@ -256,6 +256,4 @@ def test_queue_rows_and_waits_read_as_people_read_them():
                  3: {"kind": "fix", "at": "2026-01-01T09:30:00+00:00"}}
     out = queue_rows(rows, submitted, "rita", now=now)
     assert [(r["image #"], r["kind"], r["state"], r["waiting"]) for r in out] == [
-        (7, "first", "open for you", "1 h 00 min"), (3, "fix", "fix for you", "1 d 2 h")]
-    assert [waited(s) for s in (None, 5, 61, 3600 * 5 + 60 * 7)] == ["", "5 s", "1 min",
-                                                                     "5 h 07 min"]
+        (7, "first", "open for you", "1.0 h"), (3, "fix", "fix for you", "1.1 days")]

@@ -12,24 +12,11 @@ import streamlit as st
 from al_core.review.reviewing import queue_age, review_queue
 from al_core.store import Store
 from ui import reviewer_nav as nav
+from ui.dashboard_charts import duration  # ages read as on the Dashboard's queue
 from ui.timefmt import when
 
 KINDS = {"first": "first", "fix": "fix", "edit": "edit"}
 COLUMNS = ["image #", "selection", "annotator", "kind", "waiting since", "waiting", "state"]
-
-
-def waited(seconds: float | None) -> str:
-    """A wait as people read it: ``45 s``, ``12 min``, ``3 h 05 min``, ``2 d 4 h``."""
-    if seconds is None:
-        return ""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
 def _age(stamp: str | None, now: datetime) -> float | None:
@@ -55,7 +42,7 @@ def queue_rows(rows: Sequence[dict], submitted: dict[int, dict], me: str, *,
         since = waiting_since(r, submitted)
         out.append({"image #": r["item_id"], "selection": r.get("tag") or "",
                     "annotator": r["annotator"] or "", "kind": KINDS.get(sub.get("kind"), ""),
-                    "waiting since": when(since, now=now), "waiting": waited(_age(since, now)),
+                    "waiting since": when(since, now=now), "waiting": duration(_age(since, now)),
                     "state": "open for you" if mine else
                              "fix for you" if r["reviewer"] else "submitted"})
     return out
@@ -77,7 +64,7 @@ def panel(store: Store) -> None:
     mine = next((t["image #"] for t in table if t["state"] == "open for you"), None)
     with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
         st.markdown(f"### {len(table)} image{'' if len(table) == 1 else 's'} waiting for you"
-                    + (f" · the oldest for {waited(_age(oldest, _now()))}" if oldest else ""))
+                    + (f" · the oldest for {duration(_age(oldest, _now()))}" if oldest else ""))
         st.button(f"Continue #{mine}" if mine else "Review next", key="ap-next",
                   shortcut="N", type="primary", icon=":material/play_arrow:",
                   disabled=not table, on_click=nav.review_next,
@@ -85,7 +72,7 @@ def panel(store: Store) -> None:
     everyone = queue_age(store)
     others = everyone["size"] - len(table)
     st.caption(f"Across all reviewers: {everyone['size']} waiting"
-               + (f", the oldest for {waited(everyone['oldest_s'])}"
+               + (f", the oldest for {duration(everyone['oldest_s'])}"
                   if everyone["oldest_s"] is not None else "")
                + (f"; {others} of them not for you (your own labels, a fix going back to "
                   "another reviewer, or open for someone)" if others > 0 else "") + ".")
