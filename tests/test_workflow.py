@@ -341,8 +341,29 @@ def test_gold_images_are_scored_never_saved_never_shown(team):
     team.act_as("ana")  # served once per annotator: the next pull is a pool image
     nxt = team.claim_next(sel.id, "ana", seconds=LEASE)
     assert nxt != served and nxt in [i.item_id for i in sel.items]
-    with pytest.raises(WorkflowError):  # a gold image opened by id is refused
-        team.claim(served, "ana", seconds=LEASE)
+    # taken back as a submitted image would be: reopened, answered again, the last
+    # answer scored
+    assert team.claim(served, "ana", seconds=LEASE) is None
+    submit_review(team, served, [], action="save", selection=sel, seconds=2.0)
+    team.act_as("lea")
+    (row,) = team.gold_answers()
+    assert (row["answer_boxes"], row["f1"]) == (0, 0.0)
+    team.act_as("bo")  # never served it: a gold image opened by id is refused
+    with pytest.raises(WorkflowError):
+        team.claim(served, "bo", seconds=LEASE)
+
+
+def test_gold_is_served_only_with_the_batch_models_pre_labels(team):
+    gold = team.items(split="train", status="labeled")[0].id
+    team.set_gold([gold])
+    team.set_workflow_settings(gold_rate=1.0)
+    model = team.add_model(name="picker", arch="external", status="external")
+    sel = team.selection("batch")
+    team.db.execute("UPDATE selections SET model_id = ? WHERE id = ?", [model, sel.id])
+    team.db.execute("INSERT INTO embeddings (model_id, item_id, vector) VALUES (?, ?, ?)",
+                    [model, sel.items[0].item_id, b""])  # it predicted the batch, not gold
+    team.act_as("ana")
+    assert team.claim_next(sel.id, "ana", seconds=LEASE) != gold
 
 
 def test_gold_score_matches_one_to_one_at_iou_half():

@@ -134,7 +134,9 @@ def run_query(store: Store, spec: QuerySpec, *, progress: Progress | None = None
     items = [SelectionItem(i, rank, s, False) for rank, (i, s) in enumerate(picked, 1)]
     items += [SelectionItem(int(i), len(picked) + r, None, True) for r, i in enumerate(control, 1)]
     ctx.report(0.9, "pre-labels for the picked items")
-    ctx.ensure_predicted([i.item_id for i in items])  # the batch carries pre-labels
+    # the batch carries pre-labels, and so do the gold images served beside it (team
+    # mode): one without them would stand out
+    ctx.ensure_predicted([i.item_id for i in items] + sorted(store.gold_ids()))
     config = {"requested": asdict(spec), "options": options, "batch": n,
               "control": n_control, "pool_size": len(pool), **ctx.notes}
     if strategy.name != spec.strategy:

@@ -63,7 +63,8 @@ class ReviewView:
 def review_queue(store: Store, *, selection_id: int | None = None,
                  limit: int | None = None) -> list[dict]:
     """The acting reviewer's queue, as work rows: images they have in review first, then
-    submitted images, oldest first, that are not their own and not a fix waiting for
+    submitted images, longest waiting since their submission first (leaving one
+    undecided does not send it to the back), that are not their own and not a fix waiting for
     another reviewer (a returned image's fix goes back to whoever returned it; a lead
     may take any)."""
     actor = store.authorize("review")
@@ -82,7 +83,8 @@ def review_queue(store: Store, *, selection_id: int | None = None,
             continue  # a fix goes back to the reviewer who returned it
         out.append(row)
     out.sort(key=lambda r: (r["state"] != "in_review" or
-                            (r["reviewer"] or "").casefold() != me, r["since"]))
+                            (r["reviewer"] or "").casefold() != me,
+                            r["submitted_at"] or r["since"]))
     return out if limit is None else out[:limit]
 
 
@@ -91,7 +93,7 @@ def queue_age(store: Store) -> dict:
     empty), across reviewers."""
     store.authorize("team_stats")
     rows = store.work_rows(("submitted", "in_review"))
-    oldest = min((r["since"] for r in rows), default=None)
+    oldest = min((r["submitted_at"] or r["since"] for r in rows), default=None)
     age = None
     if oldest:
         age = (datetime.now(timezone.utc) - datetime.fromisoformat(oldest)).total_seconds()

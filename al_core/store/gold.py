@@ -72,16 +72,18 @@ class GoldMixin:
                         "VALUES (?, ?, ?)", [item_id, annotator, now()])
 
     def gold_served(self, item_id: int, annotator: str) -> bool:
-        """True while ``annotator`` holds a served, unanswered gold image."""
+        """True when the gold image was served to ``annotator``: it is theirs to open
+        and answer, and to open and answer again (as a submitted image is theirs to take
+        back before review), their last answer being the one scored."""
         return self.db.execute("SELECT 1 FROM gold_answers WHERE item_id = ? AND "
-                               "lower(annotator) = lower(?) AND answered IS NULL",
+                               "lower(annotator) = lower(?)",
                                [item_id, annotator]).fetchone() is not None
 
     def record_gold_answer(self, item_id: int, annotator: str, **score) -> None:
         self.db.execute(
             "UPDATE gold_answers SET answered = ?, boxes = ?, gold_boxes = ?, answer_boxes = ?, "
             "matched = ?, same_class = ?, f1 = ?, class_accuracy = ?, seconds = ? "
-            "WHERE item_id = ? AND lower(annotator) = lower(?) AND answered IS NULL",
+            "WHERE item_id = ? AND lower(annotator) = lower(?)",
             [now(), json.dumps(score["boxes"]), score["gold_boxes"], score["answer_boxes"],
              score["matched"], score["same_class"], score["f1"], score["class_accuracy"],
              score["seconds"], item_id, annotator])

@@ -159,7 +159,8 @@ class WorkMixin:
                 return owner
             if state == "queued" and self.held_count(user) >= self.workflow_settings().cap:
                 raise CapReached(
-                    f"{user} holds {self.held_count(user)} images, the project's cap: "
+                    f"{user} holds {self.held_count(user)} "
+                    f"image{'' if self.held_count(user) == 1 else 's'}, the project's cap: "
                     "submit or release some before taking another")
             self._move(item_id, "open", "in_progress", annotator=user, resume=state)
         return None
@@ -243,6 +244,10 @@ class WorkMixin:
                 return None
             if settings.gold_rate and self.work_rng.random() < settings.gold_rate:
                 candidates = [g for g in self.gold_candidates(user) if g not in excluded]
+                model_id = self.selection_model_id(selection_id)
+                if model_id is not None and candidates:  # only with the batch's pre-labels:
+                    missing = set(self.unpredicted_items(model_id, candidates))  # none gives
+                    candidates = [g for g in candidates if g not in missing]  # gold away
                 if candidates:
                     item_id = self.work_rng.choice(candidates)
                     self.serve_gold(item_id, user)
@@ -295,7 +300,8 @@ class WorkMixin:
 
     def work_rows(self, states: Sequence[str] | None = None, *,
                   selection_id: int | None = None, annotator: str | None = None) -> list[dict]:
-        """Workflow rows (with the selection's ``tag``), oldest in their state first."""
+        """Workflow rows (with the selection's ``tag`` and ``submitted_at``, the time of
+        the image's last submission), oldest in their state first."""
         clauses, params = [], []
         if states is not None:
             clauses.append(f"w.state IN ({','.join('?' * len(states))})")
@@ -308,7 +314,8 @@ class WorkMixin:
             params.append(annotator)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         return [dict(r) for r in self.db.query(
-            "SELECT w.*, s.tag FROM work_items w LEFT JOIN selections s ON "
+            "SELECT w.*, s.tag, (SELECT max(at) FROM submissions b WHERE b.item_id = "
+            "w.item_id) AS submitted_at FROM work_items w LEFT JOIN selections s ON "
             f"s.id = w.selection_id {where} ORDER BY w.since, w.item_id", params)]
 
     def selection_model_id(self, selection_id: int) -> int | None:
