@@ -425,3 +425,119 @@ def test_single_user_mode_has_no_workflow(demo_store):
                   selection=sel)
     assert demo_store.work(item_id) is None and demo_store.work_rows() == []
     assert demo_store.work_state(item_id) == "approved"
+
+
+# -- every move of the table, by the right role and refused to the wrong one ----------
+def _to(s: Store, item_id: int, state: str) -> None:
+    """Drive ``item_id`` of ``batch`` into ``state`` through the API (ana annotates,
+    rita reviews), acting as the right person at each step."""
+    sel = s.selection("batch")
+    if state == "queued":
+        return
+    if state == "assigned":
+        s.act_as("lea")
+        s.assign(sel.id, ["ana"], size=1, item_ids=[item_id])
+        return
+    s.act_as("ana")
+    assert s.claim(item_id, "ana", seconds=LEASE) is None
+    if state == "in_progress":
+        return
+    submit_review(s, item_id, [box(store=s)], action="save", selection=sel)
+    if state == "submitted":
+        return
+    s.act_as("rita")
+    start_review(s, item_id)
+    if state == "in_review":
+        return
+    if state == "returned":
+        decide(s, item_id, "return", comments=[Comment("redo")])
+    elif state == "approved":
+        decide(s, item_id, "approve")
+
+
+def _do(s: Store, item_id: int, event: str, who: str) -> None:
+    s.act_as(who)
+    sel = s.selection("batch")
+    if event == "assign":
+        s.assign(sel.id, ["ana"], size=1, item_ids=[item_id])
+    elif event == "unassign":
+        s.unassign([item_id])
+    elif event == "open":
+        other = s.claim(item_id, who, seconds=LEASE)
+        if other is not None:
+            raise HeldError(f"held by {other}")
+    elif event in ("release", "skip"):
+        (s.release(item_id, who) if event == "release"
+         else s.skip(item_id, who, selection_id=sel.id))
+    elif event == "submit":
+        submit_review(s, item_id, [box(store=s)], action="save", selection=sel)
+    elif event == "start_review":
+        start_review(s, item_id)
+    elif event == "release_review":
+        from al_core.review.reviewing import release_review
+        release_review(s, item_id)
+    elif event in ("approve", "fix", "return"):
+        decide(s, item_id, event, comments=[Comment("redo")] if event == "return" else (),
+               boxes=[box(40.0, store=s)] if event == "fix" else None)
+    elif event == "import":
+        submit_review(s, item_id, [box(store=s)], author="import:x.json", action="import",
+                      selection=sel)
+    else:
+        raise AssertionError(f"no way to try {event!r}: add one here")
+
+
+# (state, event) -> (who may, who may not, the state it leads to for who may)
+CASES = {
+    ("queued", "assign"): ("lea", "rita", "assigned"),
+    ("assigned", "unassign"): ("lea", "rita", "queued"),
+    ("queued", "open"): ("ana", None, "in_progress"),
+    ("assigned", "open"): ("ana", "bo", "in_progress"),
+    ("returned", "open"): ("ana", "bo", "in_progress"),
+    ("approved", "open"): ("bo", None, "in_progress"),
+    ("submitted", "open"): ("ana", "bo", "in_progress"),
+    ("in_progress", "release"): ("ana", "bo", "queued"),
+    ("in_progress", "skip"): ("ana", "bo", "queued"),
+    ("in_progress", "submit"): ("ana", "bo", "submitted"),
+    ("submitted", "start_review"): ("rita", "bo", "in_review"),
+    ("in_review", "release_review"): ("rita", "bo", "submitted"),
+    ("in_review", "approve"): ("rita", "bo", "approved"),
+    ("in_review", "fix"): ("rita", "bo", "approved"),
+    ("in_review", "return"): ("rita", "bo", "returned"),
+    ("queued", "import"): ("lea", "rita", "approved"),
+}
+
+
+def test_every_move_of_the_table_has_a_case():
+    assert set(CASES) == set(TRANSITIONS) | {("queued", e) for e in DIRECT}
+
+
+@pytest.mark.parametrize("move", list(CASES), ids=lambda m: f"{m[0]}-{m[1]}")
+def test_each_move_by_the_right_person_and_refused_to_another(team, move):
+    state, event = move
+    may, may_not, target = CASES[move]
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = team.selection("batch").items[0].item_id
+    _to(team, item_id, state)
+    assert team.work_state(item_id) == state
+    if may_not is not None:
+        audit_before = len(team.audit_entries())
+        try:
+            _do(team, item_id, event, may_not)
+        except (PermissionDenied, HeldError, WorkflowError):
+            pass
+        assert team.work_state(item_id) == state, f"{may_not} moved it by {event}"
+        if event not in ("release", "skip"):  # a no-op of someone else's is not refused
+            assert len(team.audit_entries()) == audit_before
+    _do(team, item_id, event, may)
+    assert team.work_state(item_id) == target
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_an_annotator_never_approves_from_any_state(team, state):
+    item_id = team.selection("batch").items[0].item_id
+    team.set_workflow_settings(gold_rate=0.0)
+    _to(team, item_id, state)
+    team.act_as("ana")
+    with pytest.raises((PermissionDenied, WorkflowError)):
+        decide(team, item_id, "approve")
+    assert team.work_state(item_id) == state
