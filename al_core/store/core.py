@@ -4,7 +4,7 @@ return the dataclasses of :mod:`al_core.types`, one module per concept: items an
 (:mod:`.items`), selections (:mod:`.selections`), models and predictions
 (:mod:`.models`), evaluations, comparisons and decisions (:mod:`.decisions`), jobs (:mod:`.jobs`), review and claims (:mod:`.review`),
 users, sessions and the audit log (:mod:`.team`), the review workflow (:mod:`.work`,
-:mod:`.gold`) and the figures read from it (:mod:`.work_figures`). Every
+:mod:`.tasks`, :mod:`.gold`) and the figures read from it (:mod:`.work_figures`). Every
 multi-row write runs in :meth:`Store.write` (``BEGIN IMMEDIATE``: writers queue).
 
 Open a new :class:`Store` per Streamlit rerun or per process: a sqlite3 connection
@@ -29,6 +29,7 @@ from al_core.store.models import ModelsMixin
 from al_core.store.review import ReviewMixin
 from al_core.store.schema import latest_migration, migrate, pending_migrations, unknown_migrations
 from al_core.store.selections import SelectionsMixin
+from al_core.store.tasks import TasksMixin
 from al_core.store.team import TeamMixin
 from al_core.store.work import WorkMixin
 from al_core.store.work_figures import WorkFiguresMixin
@@ -44,7 +45,7 @@ class ProjectError(Exception):
 
 
 class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
-            ReviewMixin, TeamMixin, WorkMixin, WorkFiguresMixin, GoldMixin):
+            ReviewMixin, TeamMixin, WorkMixin, TasksMixin, WorkFiguresMixin, GoldMixin):
     """Typed access to one project directory; the SQL of each concept lives in its mixin."""
 
     def __init__(self, project_dir: str | Path, *, create: bool = False,
