@@ -266,18 +266,26 @@ class WorkMixin:
         """After an annotator's save: record the submission and send it to review, or
         approve it as submitted when the spot check does not sample it (a first
         submission is sampled with the project's ``review_share``; a fix of a returned
-        image always goes back to its reviewer). Returns the submission row."""
+        image always goes back to its reviewer; a submission its annotator took back
+        before review keeps its kind and its draw, so a sampled one is not drawn again).
+        Returns the submission row."""
         with self.write():
             row = self.work(item_id)
             if row is None or row["state"] != "in_progress" or row["annotator"] is None or \
                     row["annotator"].casefold() != annotator.casefold():
                 raise WorkflowError(f"image #{item_id} is not in progress for {annotator}")
-            share = self.workflow_settings().review_share
-            had_review = self.db.execute("SELECT 1 FROM submissions WHERE item_id = ?",
-                                         [item_id]).fetchone() is not None
-            kind = "fix" if row["resume"] == "returned" else "edit" if had_review else "first"
-            draw = None if kind == "fix" else self.work_rng.random()
-            sampled = kind == "fix" or draw < share
+            last = self.db.execute("SELECT kind, share, draw FROM submissions WHERE "
+                                   "item_id = ? ORDER BY id DESC LIMIT 1", [item_id]).fetchone()
+            if row["resume"] == "submitted" and last is not None:
+                # taken back while it waited: still the sample it was (a new draw would let
+                # an annotator re-roll the spot check until it passed them by)
+                kind, share, draw = last
+                sampled = True
+            else:
+                share = self.workflow_settings().review_share
+                kind = "fix" if row["resume"] == "returned" else "edit" if last else "first"
+                draw = None if kind == "fix" else self.work_rng.random()
+                sampled = kind == "fix" or draw < share
             sub = {"item_id": item_id, "selection_id": row["selection_id"],
                    "annotator": row["annotator"], "kind": kind, "share": share, "draw": draw,
                    "sampled": int(sampled), "seconds": seconds,

@@ -1,0 +1,55 @@
+"""Edge cases of team mode's review workflow found in review (issue 28): ways around the
+spot check, abandoned holds, the reviewer a fix goes back to, gold images in a resplit
+and in annotators' reads, labels written outside the workflow (imports, the demo's
+oracle) and a retrain reading labels while people change them."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from al_core import clock
+from al_core.formats.coco_import import import_folder
+from al_core.permissions import PermissionDenied
+from al_core.review.reviewing import (Comment, comments, decide, decisions, release_review,
+                                      review_queue, start_review)
+from al_core.review.save import HeldError, submit_review
+from al_core.simulation.demo import label_from_oracle_at_random
+from al_core.store import Store
+from al_core.training.data import load_split
+from al_core.training.split import split_project
+from tests.test_workflow import LEASE, box, label_next, team, workflow_template  # noqa: F401
+
+
+class Draws(random.Random):
+    """A work_rng whose ``random()`` answers the given draws in turn."""
+
+    def __init__(self, draws):
+        super().__init__(0)
+        self.draws = list(draws)
+
+    def random(self):
+        return self.draws.pop(0)
+
+
+def _later(monkeypatch, seconds: float = LEASE + 10) -> None:
+    """Every lease taken so far runs out."""
+    at = clock.monotonic() + seconds
+    monkeypatch.setattr(clock, "monotonic", lambda: at)
+
+
+# -- the spot check ----------------------------------------------------------------------
+def test_taking_back_a_sampled_submission_does_not_draw_the_spot_check_again(team):
+    team.set_workflow_settings(gold_rate=0.0, review_share=0.5)
+    team.work_rng = Draws([0.1, 0.9])  # sampled, then (a second draw) not sampled
+    item_id = label_next(team, "ana")
+    assert team.work_state(item_id) == "submitted"
+    assert team.claim(item_id, "ana", seconds=LEASE) is None  # taken back before review
+    submit_review(team, item_id, [box(5.0, store=team)], action="save",
+                  selection=team.selection("batch"))
+    # still waiting for review: a re-roll would let an annotator dodge every spot check
+    assert team.work_state(item_id) == "submitted"
+    first, again = team.submissions(item_id=item_id)
+    assert (again["sampled"], again["draw"], again["kind"]) == (1, first["draw"], "first")
+
