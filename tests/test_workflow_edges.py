@@ -53,3 +53,26 @@ def test_taking_back_a_sampled_submission_does_not_draw_the_spot_check_again(tea
     first, again = team.submissions(item_id=item_id)
     assert (again["sampled"], again["draw"], again["kind"]) == (1, first["draw"], "first")
 
+
+
+# -- abandoned holds ---------------------------------------------------------------------
+def test_an_approved_image_left_open_still_trains_and_goes_back_when_its_lease_ends(
+        team, monkeypatch):
+    team.set_workflow_settings(gold_rate=0.0, cap=1)
+    item_id = label_next(team, "ana")
+    team.act_as("rita")
+    decide(team, item_id, "approve")
+    split = team.item(item_id).split
+    team.act_as("bo")
+    assert team.claim(item_id, "bo", seconds=LEASE) is None  # opened (to look), tab closed
+    # its labels are still the approved ones: they train, and wait for nobody
+    assert item_id in [i.id for i in team.items(split=split, trainable=True)]
+    assert team.labels_waiting() == 0
+    _later(monkeypatch)
+    assert team.held_count("bo") == 0  # not bo's once the lease ran out
+    team.act_as("ana")
+    assert team.claim(item_id, "ana", seconds=LEASE) is None  # back to approved, then ana
+    assert team.work(item_id)["annotator"] == "ana"
+    team.release(item_id, "ana")
+    assert team.work_state(item_id) == "approved"
+

@@ -29,8 +29,9 @@ TRAIN_SHARE = 0.8  # of the job's progress bar
 
 def labels_waiting_for_review(store: Store) -> int:
     """Labeled images that will not train until a reviewer approves them: team mode's
-    labels waiting for review (submitted, in review, returned, being changed) while only
-    approved labels train; 0 in single-user mode or when every label trains."""
+    labels waiting for review (submitted, in review, returned, or opened again from one
+    of those) while only approved labels train; 0 in single-user mode or when every
+    label trains."""
     return store.labels_waiting() if store.approved_only() else 0
 
 

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from al_core.names import name_or_none, normalize_name
 from al_core.store.rows import PALETTE, _box, _item, now
+from al_core.store.work import UNAPPROVED_ITEMS
 from al_core.types import SPLITS, Annotation, ClassInfo, Item, LabeledBox
 
 
@@ -90,7 +91,7 @@ class ItemsMixin:
     def _item_filter(split, status, tag, ids, unsplit, approved=False) -> tuple[str, list]:
         clauses, params = [], []
         if approved:
-            clauses.append("id NOT IN (SELECT item_id FROM work_items WHERE state != 'approved')")
+            clauses.append(f"id NOT IN ({UNAPPROVED_ITEMS})")
         if split is not None:
             clauses.append("split = ?")
             params.append(split)

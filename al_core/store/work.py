@@ -21,6 +21,10 @@ from al_core.workflow import (WAITING, CapReached, WorkflowError, WorkflowSettin
                               check_move)
 
 WORKFLOW_KEY = "workflow"  # meta key: the project's WorkflowSettings as JSON
+# the images whose current labels are not approved ones: every state but approved, except
+# an approved image someone opened and has not saved (its labels are still the approved)
+UNAPPROVED_ITEMS = ("SELECT item_id FROM work_items WHERE state != 'approved' AND NOT "
+                    "(state = 'in_progress' AND coalesce(resume, '') = 'approved')")
 
 
 class WorkMixin:
@@ -108,20 +112,23 @@ class WorkMixin:
 
     def labels_waiting(self) -> int:
         """Labeled images whose labels wait for a reviewer (submitted, in review, returned,
-        or being changed again): not trained on while only approved labels train."""
+        or opened again from one of those): not trained on while only approved labels
+        train. An approved image open in someone's editor keeps its approved labels
+        until a save (which moves it in the same transaction), so it does not wait."""
         return self.db.execute(
             "SELECT count(*) FROM work_items w JOIN items i ON i.id = w.item_id "
-            "WHERE i.status = 'labeled' AND w.state != 'approved'").fetchone()[0]
+            f"WHERE i.status = 'labeled' AND w.item_id IN ({UNAPPROVED_ITEMS})").fetchone()[0]
 
     def held_count(self, annotator: str) -> int:
         """Images an annotator holds against the cap: assigned or returned to them, or in
-        progress for them under a live lease."""
+        progress for them under a live lease or opened from their own (assigned, returned,
+        submitted) work; an approved image they opened and left is nobody's."""
         return self.db.execute(
             "SELECT count(*) FROM work_items w "
             f"LEFT JOIN claims c ON c.item_id = w.item_id AND {LIVE_LEASE} "
             "WHERE w.annotator = ? AND (w.state IN ('assigned', 'returned') OR "
             "(w.state = 'in_progress' AND (c.holder = w.annotator OR "
-            "coalesce(w.resume, 'queued') != 'queued')))",
+            "coalesce(w.resume, 'queued') NOT IN ('queued', 'approved'))))",
             [*_lease_clock(), annotator]).fetchone()[0]
 
     # -- the annotator's side -------------------------------------------------------------
@@ -146,9 +153,10 @@ class WorkMixin:
                                        ).fetchone()
                 if mine:
                     return None
-                if live is not None or (row["resume"] or "queued") != "queued":
+                if live is not None:
                     return owner
-                # an abandoned hold (its lease ran out): it goes back, then to ``user``
+                # an abandoned hold (its lease ran out): it goes back where it was opened
+                # from (the pool, its annotator, approved), then to ``user`` if theirs to take
                 row = self._give_back(row)
                 state, owner = row["state"], row["annotator"]
                 mine = owner is not None and owner.casefold() == user.casefold()
