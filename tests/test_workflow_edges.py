@@ -76,3 +76,61 @@ def test_an_approved_image_left_open_still_trains_and_goes_back_when_its_lease_e
     team.release(item_id, "ana")
     assert team.work_state(item_id) == "approved"
 
+
+
+# -- the reviewer a fix goes back to -----------------------------------------------------
+def _returned_and_fixed(team) -> int:
+    item_id = label_next(team, "ana")
+    team.act_as("rita")
+    decide(team, item_id, "return", comments=[Comment("redo")])
+    team.act_as("ana")
+    submit_review(team, item_id, [box(7.0, store=team)], action="save",
+                  selection=team.selection("batch"))
+    assert team.work(item_id)["reviewer"] == "rita"
+    return item_id
+
+
+def test_a_lead_who_opens_a_fix_and_leaves_it_does_not_take_it_from_its_reviewer(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = _returned_and_fixed(team)
+    team.act_as("lea")
+    start_review(team, item_id)
+    release_review(team, item_id)
+    assert team.work(item_id)["reviewer"] == "rita"
+    team.act_as("rita")
+    assert item_id in [r["item_id"] for r in review_queue(team)]
+    start_review(team, item_id)
+
+
+def test_another_reviewer_cannot_take_a_fix_whose_reviewer_left_it_open(team, monkeypatch):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = _returned_and_fixed(team)
+    team.act_as("rita")
+    start_review(team, item_id)
+    _later(monkeypatch)
+    team.act_as("ron")
+    assert item_id not in [r["item_id"] for r in review_queue(team)]
+    with pytest.raises(HeldError, match="rita"):
+        start_review(team, item_id)
+    assert team.work_state(item_id) == "in_review"
+    team.act_as("rita")
+    decide(team, item_id, "approve")
+    assert team.work_state(item_id) == "approved"
+
+
+def test_a_later_edit_of_a_once_returned_image_is_any_reviewers(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = _returned_and_fixed(team)
+    team.act_as("rita")
+    decide(team, item_id, "approve")
+    team.act_as("ana")  # changes the approved labels again: a new submission, not a fix
+    assert team.claim(item_id, "ana", seconds=LEASE) is None
+    submit_review(team, item_id, [box(9.0, store=team)], action="save",
+                  selection=team.selection("batch"))
+    team.act_as("ron")
+    start_review(team, item_id)
+    release_review(team, item_id)
+    assert team.work(item_id)["reviewer"] is None
+    team.act_as("rita")
+    assert item_id in [r["item_id"] for r in review_queue(team)]
+

@@ -75,10 +75,11 @@ def review_queue(store: Store, *, selection_id: int | None = None,
         if (row["annotator"] or "").casefold() == me and store.team_mode():
             continue
         reviewer = (row["reviewer"] or "").casefold()
-        if row["state"] == "in_review" and reviewer != me and \
-                store.holder(row["item_id"]) is not None:
-            continue  # another reviewer has it open
-        if row["state"] == "submitted" and reviewer and reviewer != me and \
+        if row["state"] == "in_review" and reviewer != me:
+            if store.holder(row["item_id"]) is not None:
+                continue  # another reviewer has it open
+            reviewer = (fix_reviewer(store, row["item_id"]) or "").casefold()  # left open
+        if row["state"] in ("submitted", "in_review") and reviewer and reviewer != me and \
                 actor.role != "lead":
             continue  # a fix goes back to the reviewer who returned it
         out.append(row)
@@ -98,6 +99,17 @@ def queue_age(store: Store) -> dict:
     if oldest:
         age = (datetime.now(timezone.utc) - datetime.fromisoformat(oldest)).total_seconds()
     return {"size": len(rows), "oldest_s": age}
+
+
+def fix_reviewer(store: Store, item_id: int) -> str | None:
+    """The reviewer the image's waiting submission goes back to: whoever returned it,
+    when that submission is the annotator's fix of a returned image; None otherwise (any
+    reviewer may take it)."""
+    subs = store.submissions(item_id=item_id)
+    if not subs or subs[-1]["kind"] != "fix":
+        return None
+    returns = [d for d in store.decision_rows(item_id=item_id) if d["decision"] == "return"]
+    return returns[-1]["reviewer"] if returns else None
 
 
 def _own_check(store: Store, row: dict, reviewer: str) -> None:
@@ -125,8 +137,9 @@ def start_review(store: Store, item_id: int) -> None:
             store._claim(item_id, actor.name, seconds=LEASE_SECONDS)
             return
         if row["state"] == "in_review":  # another reviewer's, whose lease ran out
-            store._move(item_id, "release_review", "submitted")
-        elif row["state"] == "submitted" and row["reviewer"] and \
+            row = store._move(item_id, "release_review", "submitted",
+                              reviewer=fix_reviewer(store, item_id))
+        if row["state"] == "submitted" and row["reviewer"] and \
                 row["reviewer"].casefold() != me and actor.role != "lead":
             raise HeldError(f"image #{item_id}'s fix goes back to {row['reviewer']}, who "
                             "returned it")
@@ -141,8 +154,10 @@ def release_review(store: Store, item_id: int) -> None:
         row = store.work(item_id)
         if row and row["state"] == "in_review" and \
                 (row["reviewer"] or "").casefold() == (actor.name or "").casefold():
-            keep = row["reviewer"] if row["returns"] else None  # a fix stays theirs
-            store._move(item_id, "release_review", "submitted", reviewer=keep)
+            # a fix goes back to whoever returned it (not to a lead who looked at it);
+            # any other submission to every reviewer
+            store._move(item_id, "release_review", "submitted",
+                        reviewer=fix_reviewer(store, item_id))
             store._drop_lease(item_id, actor.name)
 
 
@@ -288,4 +303,4 @@ def decisions(store: Store, item_id: int) -> list[dict]:
 
 
 __all__ = ["Box", "Comment", "DECISIONS", "ReviewView", "comments", "decide", "decisions",
-           "queue_age", "release_review", "review_queue", "review_view", "start_review"]
+           "fix_reviewer", "queue_age", "release_review", "review_queue", "review_view", "start_review"]
