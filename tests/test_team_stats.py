@@ -69,7 +69,8 @@ def team(team_template, tmp_path):
       is approved;
     - bo submits two images unreviewed (a review share of 0: approved as submitted; one
       without a time), then one reviewed (9 s) that waits in the queue;
-    - G, a train image labeled [k0 box at 2, k1 box at 30], is gold: ana answers it
+    - G, a train image the demo's oracle labeled, relabeled [k0 box at 2, k1 box at 30],
+      is gold: ana answers it
       [k0 at 2, k0 at 30] (F1 1, class accuracy 0.5), bo [k0 at 2] (F1 2/3, class
       accuracy 1);
     - lea hands the batch's four queued images to cy, in tasks of two.
@@ -98,7 +99,8 @@ def team(team_template, tmp_path):
         s.set_workflow_settings(review_share=1.0)
         waiting = label(s, "bo", [box(5, k0)], 9.0)
         s.act_as("lea")
-        gold = s.items(split="train", status="labeled")[0].id
+        gold = next(i.id for i in s.items(split="train", status="labeled")
+                    if i.labeled_by == "oracle")  # not ana's or bo's: never served their own
         s.set_labels(gold, [box(2, k0), box(30, k1)], source="human", author="lea")
         s.set_gold([gold])
         s.set_workflow_settings(gold_rate=1.0)

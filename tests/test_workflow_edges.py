@@ -134,3 +134,66 @@ def test_a_later_edit_of_a_once_returned_image_is_any_reviewers(team):
     team.act_as("rita")
     assert item_id in [r["item_id"] for r in review_queue(team)]
 
+
+
+# -- gold images -------------------------------------------------------------------------
+def test_a_resplit_deals_gold_images_to_train_and_val_only(team):
+    gold = [i.id for i in team.items(status="labeled") if i.split != "test"]
+    team.set_gold(gold)
+    from al_core.training.split import parse_distribution
+    split_project(team, distribution=parse_distribution("0/0/1"), resplit=True)
+    assert {team.item(i).split for i in gold} <= {"train", "val"}
+    assert team.count_items(split="test") > 0
+
+
+def test_an_unmarked_gold_image_is_saved_as_labels_again(team):
+    gold = team.items(split="train", status="labeled")[0].id
+    team.set_gold([gold])
+    team.set_workflow_settings(gold_rate=1.0)
+    sel = team.selection("batch")
+    team.act_as("ana")
+    assert team.claim_next(sel.id, "ana", seconds=LEASE) == gold
+    team.act_as("lea")
+    team.set_gold([gold], False)
+    team.act_as("ana")  # an approved image like any other now: her change is a submission
+    assert team.claim(gold, "ana", seconds=LEASE) is None
+    result = submit_review(team, gold, [box(3.0, store=team)], action="save", selection=sel)
+    assert team.work_state(gold) == "submitted"
+    assert [a.box.x1 for a in team.annotations([gold])[gold]] == [3.0]
+    assert result.label_version == team.item(gold).label_version
+
+
+def test_an_annotator_is_never_served_a_gold_image_they_labeled_first(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = label_next(team, "ana")
+    team.act_as("rita")
+    decide(team, item_id, "fix", boxes=[box(4.0, store=team)])  # now labeled_by rita
+    team.act_as("lea")
+    team.set_gold([item_id])
+    assert item_id not in team.gold_candidates("ana")
+    assert item_id in team.gold_candidates("bo")
+
+
+def test_an_annotator_reads_no_trace_of_a_gold_answer(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = label_next(team, "ana", [box(2.0, store=team), box(30.0, store=team)])
+    team.act_as("rita")
+    decide(team, item_id, "return", comments=[Comment("the second box is a 7",
+                                                      box_index=1)])
+    team.act_as("ana")
+    submit_review(team, item_id, [box(2.0, store=team)], action="save",
+                  selection=team.selection("batch"))
+    team.act_as("rita")
+    decide(team, item_id, "fix", boxes=[box(2.0, store=team), box(33.0, store=team)])
+    team.act_as("lea")
+    team.set_gold([item_id])
+    team.act_as("bo")
+    with pytest.raises(PermissionDenied):  # a fix's boxes are the gold answer here
+        team.fix_boxes()
+    with pytest.raises(PermissionDenied):
+        team.gold_rows()
+    assert team.reviews(item_id=item_id) == []  # box counts of the answer
+    assert decisions(team, item_id) == []
+    team.act_as("ana")  # her own image once, gold now: its comments point at the answer
+    assert comments(team, item_id) == []
+

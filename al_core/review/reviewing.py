@@ -186,9 +186,12 @@ def review_view(store: Store, item_id: int, *, min_score: float | None = None) -
 def comments(store: Store, item_id: int, *, open_only: bool = False) -> list[dict]:
     """The image's comments, oldest first: ``text``, ``box`` (``[x1, y1, x2, y2]`` or
     None for the image), ``class_id``, ``author``, ``at``, ``resolved`` (when the
-    annotator's fix was submitted). An annotator reads those on images that are theirs."""
+    annotator's fix was submitted). An annotator reads those on images that are theirs,
+    never those of a gold image (they point at its answer)."""
     actor = store.actor()
     if store.team_mode() and actor.role == "annotator":
+        if item_id in store._hide_gold():
+            return []
         row = store.work(item_id)
         if row is None or (row["annotator"] or "").casefold() != (actor.name or "").casefold():
             return []
@@ -298,7 +301,10 @@ def _check_comments(given: Sequence[Comment], n_boxes: int) -> list[Comment]:
 
 
 def decisions(store: Store, item_id: int) -> list[dict]:
-    """The image's review decisions, oldest first."""
+    """The image's review decisions, oldest first (none of a gold image for an annotator:
+    its verdicts and corrections describe the answer)."""
+    if item_id in store._hide_gold():
+        return []
     return store.decision_rows(item_id=item_id)
 
 

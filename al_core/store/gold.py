@@ -60,11 +60,14 @@ class GoldMixin:
         return changed
 
     def gold_candidates(self, annotator: str) -> list[int]:
-        """Gold images ``annotator`` was never served and did not label themselves."""
+        """Gold images ``annotator`` was never served and never labeled (any version of
+        their labels, not only the last: a reviewer's fix of their boxes is still their
+        image)."""
         return [r[0] for r in self.db.execute(
-            "SELECT g.item_id FROM gold_items g JOIN items i ON i.id = g.item_id "
-            "WHERE g.item_id NOT IN (SELECT item_id FROM gold_answers WHERE annotator = ?) "
-            "AND lower(coalesce(i.labeled_by, '')) != lower(?) ORDER BY g.item_id",
+            "SELECT g.item_id FROM gold_items g WHERE g.item_id NOT IN "
+            "(SELECT item_id FROM gold_answers WHERE lower(annotator) = lower(?)) "
+            "AND g.item_id NOT IN (SELECT item_id FROM annotation_history "
+            "WHERE lower(coalesce(author, '')) = lower(?)) ORDER BY g.item_id",
             [annotator, annotator])]
 
     def serve_gold(self, item_id: int, annotator: str) -> None:
@@ -74,9 +77,11 @@ class GoldMixin:
     def gold_served(self, item_id: int, annotator: str) -> bool:
         """True when the gold image was served to ``annotator``: it is theirs to open
         and answer, and to open and answer again (as a submitted image is theirs to take
-        back before review), their last answer being the one scored."""
-        return self.db.execute("SELECT 1 FROM gold_answers WHERE item_id = ? AND "
-                               "lower(annotator) = lower(?)",
+        back before review), their last answer being the one scored. False once the
+        image is no longer gold: a save is then a save."""
+        return self.db.execute("SELECT 1 FROM gold_answers a JOIN gold_items g ON "
+                               "g.item_id = a.item_id WHERE a.item_id = ? AND "
+                               "lower(a.annotator) = lower(?)",
                                [item_id, annotator]).fetchone() is not None
 
     def record_gold_answer(self, item_id: int, annotator: str, **score) -> None:

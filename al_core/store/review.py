@@ -197,7 +197,9 @@ class ReviewMixin:
 
     def reviews(self, *, item_id: int | None = None, selection_id: int | None = None,
                 author: str | None = None) -> list[dict]:
-        """Saved reviews, oldest first, filtered by any of item, selection and author."""
+        """Saved reviews, oldest first, filtered by any of item, selection and author;
+        none of a gold image for an annotator in team mode (their counts of boxes kept,
+        moved and added describe its answer)."""
         clauses, params = [], []
         for column, value in (("item_id", item_id), ("selection_id", selection_id),
                               ("author", author)):
@@ -205,7 +207,9 @@ class ReviewMixin:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        return list(self.db.query(f"SELECT * FROM reviews {where} ORDER BY id", params))
+        rows = list(self.db.query(f"SELECT * FROM reviews {where} ORDER BY id", params))
+        hidden = self._hide_gold()
+        return [r for r in rows if r["item_id"] not in hidden] if hidden else rows
 
     def review_progress(self, selection_id: int, user: str) -> dict[str, int]:
         """The selection's counts for ``user``: total, labeled, skipped (by them), held

@@ -2,7 +2,8 @@
 submissions with their first decision, reviewers' fixes with the boxes on both sides,
 activity times, states per selection, what each annotator holds and the gold images
 with their answers. The figures themselves are computed in
-:mod:`al_core.review.team_stats`, which checks ``team_stats`` before it calls these.
+:mod:`al_core.review.team_stats`, which checks ``team_stats`` before it calls these;
+those that carry boxes or gold images check it again.
 
 Boxes come back as stored in the label history: ``[class_id, x1, y1, x2, y2]`` lists
 in absolute image pixels.
@@ -40,7 +41,9 @@ class WorkFiguresMixin:
         """Each fix a reviewer made (``decision`` fix), with the annotator's submitted
         boxes (``submitted``) and the reviewer's (``fixed``): the label history's
         version right after the judged submission's, whose ``before`` is what the
-        annotator submitted."""
+        annotator submitted. A reviewer's or lead's read (``team_stats``): a fix's
+        boxes may be a gold image's answer."""
+        self.authorize("team_stats")
         return [dict(r, submitted=json.loads(r["submitted"]), fixed=json.loads(r["fixed"]))
                 for r in self.db.query(
                     "SELECT d.id, d.item_id, d.annotator, d.reviewer, h.before AS submitted, "
@@ -85,7 +88,9 @@ class WorkFiguresMixin:
     def gold_rows(self) -> list[dict]:
         """Every gold image (``item_id``, ``file``, ``split``, ``marked_by``, ``at``) with
         its ``served`` and ``answered`` counts and the answers' mean ``f1`` and
-        ``class_accuracy`` (None with no answer), by image id."""
+        ``class_accuracy`` (None with no answer), by image id. A reviewer's or lead's
+        read (``team_stats``): an annotator must not learn which images are gold."""
+        self.authorize("team_stats")
         return [dict(r) for r in self.db.query(
             "SELECT g.item_id, i.file, i.split, g.marked_by, g.at, "
             "count(a.id) AS served, count(a.answered) AS answered, "

@@ -7,7 +7,8 @@ explicit way to redraw it.
 
 An image whose labels include auto-accepted boxes (box-level review,
 ``al_core.review.auto_accept``) never joins test, whatever the distribution: it is dealt
-to train and val only, and the store refuses it too (``Store.set_splits``). Pseudo-labels
+to train and val only, and the store refuses it too (``Store.set_splits``). So is a gold
+image (team mode's workflow: gold images are shown to annotators, test images never). Pseudo-labels
 never reach the labels at all (``al_core.training.pseudo_labels``).
 """
 from __future__ import annotations
@@ -133,7 +134,9 @@ def split_project(store: Store, *, distribution: dict[str, float] | None = None,
     labels = store.annotations([item.id for item in candidates])
     item_classes = {i: [a.class_id for a in anns] for i, anns in labels.items()}
     frequency = Counter(a.class_id for anns in store.annotations().values() for a in anns)
-    auto = store.items_with_auto_accepted(list(item_classes))
+    # never test: images with auto-accepted boxes, and gold images (shown to annotators)
+    auto = store.items_with_auto_accepted(list(item_classes)) | (
+        store.gold_ids() & set(item_classes))
     plan = plan_split({i: c for i, c in item_classes.items() if i not in auto}, distribution,
                       seed=seed, class_frequency=frequency)
     if auto:  # never test: train and val in their shares
