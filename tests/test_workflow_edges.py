@@ -197,3 +197,55 @@ def test_an_annotator_reads_no_trace_of_a_gold_answer(team):
     team.act_as("ana")  # her own image once, gold now: its comments point at the answer
     assert comments(team, item_id) == []
 
+
+
+# -- labels written outside the workflow -------------------------------------------------
+def _released(team) -> int:
+    """An unlabeled image of ``batch`` that ana opened and released: it has a row."""
+    sel = team.selection("batch")
+    team.act_as("ana")
+    item_id = team.claim_next(sel.id, "ana", seconds=LEASE)
+    team.release(item_id, "ana")
+    assert team.work(item_id) is not None and team.work_state(item_id) == "queued"
+    return item_id
+
+
+def test_a_leads_coco_import_approves_the_images_it_labels(team, tmp_path):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = _released(team)
+    item = team.item(item_id)
+    name = team.classes()[0].name
+    coco = {"images": [{"id": 1, "file_name": item.file, "width": item.width,
+                        "height": item.height}],
+            "categories": [{"id": 1, "name": name}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 6, 6]}]}
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps(coco))
+    team.act_as("lea")
+    report = import_folder(team, team.images_dir, coco=path)
+    assert report.items_updated == 1
+    assert team.item(item_id).status == "labeled"
+    assert team.work_state(item_id) == "approved"  # a lead's import: approved as written
+    assert team.labels_waiting() == 0
+    team.act_as("bo")  # and no longer served as pool work
+    assert item_id not in team.review_queue(team.selection("batch").id, "bo")
+
+
+def test_the_demos_oracle_approves_the_images_it_labels(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = _released(team)
+    team.act_as("lea")
+    unlabeled = team.count_items(status="unlabeled")
+    label_from_oracle_at_random(team, unlabeled, seed=0)
+    assert team.work_state(item_id) == "approved" and team.labels_waiting() == 0
+
+
+def test_an_oracle_save_in_team_mode_writes_only_the_hidden_ground_truth(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = label_next(team, "ana")  # submitted, waiting for review
+    team.act_as("bo")
+    with pytest.raises(PermissionDenied, match="ground truth"):
+        submit_review(team, item_id, [box(50.0, store=team)], author="oracle",
+                      action="oracle")
+    assert team.work_state(item_id) == "submitted"
+

@@ -100,6 +100,7 @@ def _update_existing(store: Store, project: _Project, targets: list[tuple],
             store.set_labels(item.id, boxes, source="import", author=author,
                              reason="updated from COCO" if item.status == "labeled"
                              else "imported from COCO")
+            store.approve_written(item.id, author)  # team mode: a lead's labels
             test += item.split == "test"
             updated, boxes_in = updated + 1, boxes_in + len(boxes)
             report.note(f"{name}: " + (f"its {_boxes(len(current[item.id]))} replaced by "

@@ -102,6 +102,8 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *,
     if unknown:
         raise ValueError(f"class id {unknown[0]} is not a class of this project "
                          f"(classes: {', '.join(known.values()) or 'none'}); nothing was saved")
+    if action == "oracle" and store.team_mode():
+        _check_oracle_boxes(store, item_id, [*boxes, *auto_accepted])
     team = store.team_mode() and action in ("accept", "save")
     if team and store.gold_served(item_id, author):  # scored, never saved as labels
         return _gold_answer(store, item_id, author, boxes, auto_accepted, prelabels, seconds)
@@ -169,6 +171,19 @@ def _gold_answer(store: Store, item_id: int, author: str, boxes: Sequence[Labele
         record_answer(store, item_id, author, answer, seconds=seconds)
     return ReviewResult(item_id, item.label_version, match_changes(shown, answer), None,
                         len(boxes) + len(auto_accepted) - len(answer))
+
+
+def _check_oracle_boxes(store: Store, item_id: int, boxes: Sequence[LabeledBox]) -> None:
+    """Team mode: an oracle review (anyone's ``label``, approved as written) carries the
+    image's hidden ground truth and nothing else; other boxes would be labels written past
+    the review workflow. PermissionDenied otherwise."""
+    def key(b: LabeledBox) -> tuple:
+        return (b.class_id, *(round(v, 3) for v in b.box.as_list()))
+    truth = store.oracle_boxes([item_id])[item_id]
+    if sorted(map(key, boxes)) != sorted(map(key, truth)):
+        raise PermissionDenied(f"an oracle review of image #{item_id} writes its hidden ground "
+                               "truth, not other boxes (in team mode a person's boxes are "
+                               "saved and reviewed); nothing was saved")
 
 
 def review_author(store: Store, author: str | None, action: str) -> str:

@@ -282,12 +282,14 @@ class ItemsMixin:
         return [file for file, _ in rows]
 
     def label_from_oracle(self, item_ids: Sequence[int], *, round: int | None = None) -> int:
-        """Copy the hidden ground truth of these items into their labels."""
+        """Copy the hidden ground truth of these items into their labels (approved as
+        written in team mode, as the oracle's reviews are)."""
         truth = self.oracle_boxes(item_ids)
         with self.write():
             for item_id in item_ids:
                 self.set_labels(item_id, truth[item_id], source="oracle", author="oracle",
                                 round=round, reason="labeled from the oracle")
+                self.approve_written(item_id, "oracle")
         return len(item_ids)
 
     # -- splits and tags ----------------------------------------------------

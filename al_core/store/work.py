@@ -96,6 +96,18 @@ class WorkMixin:
                        before={"state": state}, after={"state": target, **fields})
         return new
 
+    def approve_written(self, item_id: int, author: str | None) -> None:
+        """Team mode: labels a lead's import or the demo's oracle wrote (``set_labels``
+        outside a review) are approved as written, the workflow's ``import``. An image
+        that had entered the workflow moves to approved: left queued or assigned with
+        labels, it waited for a review nobody could give, out of training, and was still
+        served as pool work. Call in the transaction that wrote the labels."""
+        if not self.team_mode():
+            return
+        row = self.work(item_id)
+        if row is not None and row["state"] != "approved":
+            self._move(item_id, "import", "approved", annotator=author, resume=None)
+
     def work_counts(self, selection_id: int | None = None) -> dict[str, int]:
         """Images in each state (every state a key), of one selection or of all
         selections' images; images without a row count as :meth:`work_state` says."""
