@@ -234,3 +234,25 @@ def test_the_grid_leaves_a_returned_image_to_the_editor(team, monkeypatch):
 def test_an_annotator_is_not_offered_the_leads_upload(team, monkeypatch):
     at = as_ana(team, monkeypatch)
     assert not any("Upload a corrected COCO file" in e.label for e in at.expander)
+
+
+def test_after_a_returned_images_fix_the_page_goes_on_not_back_to_a_submitted_one(
+        team, monkeypatch):
+    """ana submits A then B; rita returns A; ana submits B and A comes back first (it is
+    early in the page's history). Saving A's fix must open new work, never B: opening B
+    would take it out of the reviewer's queue ("submitted, taken back from review")."""
+    at = as_ana(team, monkeypatch)
+    a = at.session_state["rv_item"]
+    at.button(key="rv-accept").click().run()  # A submitted, B opens
+    b = at.session_state["rv_item"]
+    team.act_as("rita")
+    decide(team, a, "return", comments=[Comment("check the corner")])
+    team.act_as("lea")
+    at.button(key="rv-accept").click().run()  # B submitted, the returned A opens first
+    assert not at.exception, at.exception
+    assert at.session_state["rv_item"] == a
+    at.button(key="rv-accept").click().run()  # A's fix goes back to rita
+    assert not at.exception, at.exception
+    assert message(at).startswith(f"Sent your fix of #{a} back to rita")
+    assert at.session_state["rv_item"] not in (a, b)
+    assert team.work_state(b) == "submitted"  # still in the reviewer's queue

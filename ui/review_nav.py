@@ -102,9 +102,11 @@ def advance(store: Store, selection: Selection | None, user: str) -> None:
     the grid, then the selection's next unclaimed unlabeled image in rank order (team
     mode: the workflow's order, the person's own images first; none past the cap)."""
     hist, pos = st.session_state["rv_hist"], st.session_state["rv_pos"]
-    if pos + 1 < len(hist):
-        if open_item(store, hist[pos + 1], user):
-            return
+    ahead = hist[pos + 1:]
+    if ahead and store.team_mode():  # not back into the reviewer's queue
+        ahead = [i for i in ahead if not _submitted_by(store, i, user)]
+    if ahead and open_item(store, ahead[0], user):
+        return
     queue = st.session_state["rv_queue"]
     while queue:
         item_id = queue.pop(0)
@@ -120,6 +122,18 @@ def advance(store: Store, selection: Selection | None, user: str) -> None:
         st.session_state["rv_link"] = None
     else:
         open_item(store, nxt, user)
+
+
+def _submitted_by(store: Store, item_id: int, user: str) -> bool:
+    """Team mode: ``user`` is done with ``item_id`` (submitted, in review or approved,
+    no unsaved edits of theirs on it). Going forward in the page's history skips it:
+    opening it would take it back from review (a returned image reopened from early in
+    the history, then saved, went on to the image saved after it). D still opens it."""
+    w = st.session_state["rv_work"].get(item_id)
+    if w is not None and w.dirty:
+        return False
+    return (store.work_state(item_id) in ("submitted", "in_review", "approved")
+            and not store.gold_served(item_id, user))
 
 
 def previous(store: Store, user: str) -> None:
