@@ -7,7 +7,7 @@ from al_core.types import DEFAULT_MIN_SCORE
 from ui import (auth, params, review_boxlevel, review_editor, review_grid, review_nav,
                 review_upload, state)
 from ui.annotator import annotator
-from ui.chrome import page_entry
+from ui.chrome import editor_frame, page_entry
 from ui.flash import show_flash
 from ui.text import md
 
@@ -16,8 +16,7 @@ page_entry()
 PAGE = "review"  # its url path: the notices of its links
 
 store = state.store()
-# The image is what matters here: less space above it than Streamlit's default page top.
-st.html("<style>.stMainBlockContainer{padding-top:2.2rem} .stMain:focus{outline:none}</style>")
+editor_frame()  # the image first; no focus ring round the page
 show_flash()
 user = annotator()
 

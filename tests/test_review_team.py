@@ -256,3 +256,13 @@ def test_after_a_returned_images_fix_the_page_goes_on_not_back_to_a_submitted_on
     assert message(at).startswith(f"Sent your fix of #{a} back to rita")
     assert at.session_state["rv_item"] not in (a, b)
     assert team.work_state(b) == "submitted"  # still in the reviewer's queue
+
+
+def test_no_focus_ring_frames_the_review_page_after_a_key(team, monkeypatch):
+    """Streamlit focuses the main area once a pressed key's button is redrawn and draws
+    a ::before frame round it (seen round the whole Review page after the first number
+    key, in Chromium): the page turns both off, as the Approve page does."""
+    at = as_ana(team, monkeypatch)
+    styles = " ".join(e.proto.body for e in at.get("html"))
+    assert ".stMain:focus{outline:none}" in styles
+    assert ".stMain:focus-visible::before{display:none}" in styles

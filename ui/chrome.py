@@ -123,6 +123,19 @@ def _here(url_path: str) -> str:
     return f"/{url_path}" + (f"?{query}" if query else "")
 
 
+# The editing pages (Review, Approve) put the image first: less space above it than
+# Streamlit's page top. Streamlit focuses the main area after a shortcut's button goes
+# away (the next image's buttons) and rings it with an outline and a ::before frame: the
+# ring framed the whole page for the rest of the session, so neither is drawn.
+EDITOR_STYLE = ("<style>.stMainBlockContainer{padding-top:2.2rem} .stMain:focus{outline:none} "
+                ".stMain:focus-visible::before{display:none}</style>")
+
+
+def editor_frame() -> None:
+    """The frame of a page that edits one image at a time (:data:`EDITOR_STYLE`)."""
+    st.html(EDITOR_STYLE)
+
+
 def page_entry() -> None:
     """First line of every page: a page run outside :func:`run_app` runs the app instead."""
     if not getattr(_running, "active", False):
