@@ -249,3 +249,33 @@ def test_an_oracle_save_in_team_mode_writes_only_the_hidden_ground_truth(team):
                       action="oracle")
     assert team.work_state(item_id) == "submitted"
 
+
+
+# -- a retrain reading labels while people change them ---------------------------------
+def test_a_training_reads_the_labels_it_selected_in_one_snapshot(team, monkeypatch):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = label_next(team, "ana")
+    team.act_as("rita")
+    decide(team, item_id, "approve")
+    split = team.item(item_id).split
+    approved = [(a.class_id, a.box) for a in team.annotations([item_id])[item_id]]
+    team.act_as("lea")
+    other = Store(team.root, actor="ana")
+    real_items = Store.items
+
+    def items_then_a_save(self, **kw):  # ana saves new labels right after the selection
+        out = real_items(self, **kw)
+        if kw.get("trainable") and other.work_state(item_id) == "approved":
+            assert other.claim(item_id, "ana", seconds=LEASE) is None
+            submit_review(other, item_id, [box(44.0, store=other)], action="save",
+                          selection=other.selection("batch"))
+        return out
+
+    monkeypatch.setattr(Store, "items", items_then_a_save)
+    index = {c.id: k for k, c in enumerate(team.classes())}
+    data = load_split(team, split, image_size=32, class_index=index)
+    other.close()
+    k = data.item_ids.index(item_id)
+    boxes = data.targets[k]["boxes"] / data.scales[k]
+    assert [round(float(v), 3) for v in boxes[0]] == \
+        [round(v, 3) for v in approved[0][1].as_list()]

@@ -167,6 +167,22 @@ class Store(ItemsMixin, SelectionsMixin, ModelsMixin, DecisionsMixin, JobsMixin,
                 self.db.execute("ROLLBACK")
             raise
 
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """One read transaction: every query in the block sees the same snapshot of the
+        database (WAL), whatever other connections commit meanwhile; inside an open
+        transaction, that one's. For reads that must agree with each other, such as the
+        images a training may use and their labels."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.db.conn.in_transaction:
+                self.db.execute("COMMIT")
+
     # -- status -------------------------------------------------------------
     def status(self) -> ProjectStatus:
         table: dict[str, dict[str, int]] = {}

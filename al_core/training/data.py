@@ -22,10 +22,13 @@ def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray, float]:
 
 
 def load_items(store: Store, item_ids: list[int], *, image_size: int,
-               class_index: dict[int, int] | None) -> SplitData:
-    """Images (and, with ``class_index`` = class id -> model index, their labels)."""
+               class_index: dict[int, int] | None,
+               labels: dict[int, list] | None = None) -> SplitData:
+    """Images (and, with ``class_index`` = class id -> model index, their labels:
+    ``labels`` as read by the caller, or read now)."""
     items = store.items(ids=item_ids)
-    labels = store.annotations(item_ids) if class_index is not None else {}
+    if labels is None:
+        labels = store.annotations(item_ids) if class_index is not None else {}
     arrays, targets, scales = [], [], []
     for item in items:
         array, scale = letterbox(load_image(store.image_path(item)), image_size)
@@ -43,5 +46,12 @@ def load_items(store: Store, item_ids: list[int], *, image_size: int,
 
 def load_split(store: Store, split: str, *, image_size: int, class_index: dict[int, int]
                ) -> SplitData:
-    ids = [i.id for i in store.items(split=split, status="labeled", trainable=True)]
-    return load_items(store, ids, image_size=image_size, class_index=class_index)
+    """The split's labeled images a model may learn from (team mode: approved ones while
+    only approved labels train) with their labels, read in one snapshot: a review or a
+    save committed between the two reads would otherwise put labels nobody approved into
+    the training (an approved image reopened and saved in between)."""
+    with store.read():
+        ids = [i.id for i in store.items(split=split, status="labeled", trainable=True)]
+        labels = store.annotations(ids)
+    return load_items(store, ids, image_size=image_size, class_index=class_index,
+                      labels=labels)
