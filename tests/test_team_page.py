@@ -352,8 +352,8 @@ def test_a_lead_saves_the_workflow_settings(work_project):
     at.checkbox(key="team_workflow_approved").uncheck()
     submit(at, "team_workflow_submit")
     assert messages(at, "success") == [
-        "Saved: review share 25%; cap 5; skip to back to the same annotator; approved "
-        "only no."]
+        "Saved: review share 25%; cap 5; a skipped image goes back to the same annotator; "
+        "only approved labels train: no."]
     s = work_project.workflow_settings()
     assert (s.review_share, s.cap, s.skip_to, s.gold_rate, s.approved_only) == (
         0.25, 5, "me", 0.1, False)

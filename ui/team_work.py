@@ -106,16 +106,17 @@ def settings_form(current: WorkflowSettings) -> dict | None:
 
 
 def settings_summary(changes: dict) -> str:
-    def show(key, value):
+    """What a Save changed, each setting said as the form says it ("skip to back to the
+    pool" and "approved only no" read as typos)."""
+    def said(key, value):
         if key in ("review_share", "gold_rate"):
-            return f"{value * 100:g}%"
+            return f"{key.replace('_', ' ')} {value * 100:g}%"
         if key == "skip_to":
-            return SKIP_TO[value]
+            return f"a skipped image goes {SKIP_TO[value]}"
         if key == "approved_only":
-            return "yes" if value else "no"
-        return str(value)
-    return "Saved: " + "; ".join(f"{k.replace('_', ' ')} {show(k, v)}"
-                                 for k, v in changes.items()) + "."
+            return f"only approved labels train: {'yes' if value else 'no'}"
+        return f"{key.replace('_', ' ')} {value}"
+    return "Saved: " + "; ".join(said(k, v) for k, v in changes.items()) + "."
 
 
 def selection_picker(tags: list[str]) -> str:
