@@ -148,6 +148,8 @@ def test_the_cap_is_said_with_the_images_held_and_one_opens_again(team, monkeypa
     assert at.session_state["rv_item"] is None
     shown = texts(at)
     assert "the project's cap of 1" in shown and "Nothing left" not in shown
+    # a skip keeps the image ana's here (skip_to me): only a submission frees a place
+    assert "until you submit some of yours" in shown and "or skip" not in shown
     at.button(key=f"rv-held-{first}").click().run()
     assert not at.exception, at.exception
     assert at.session_state["rv_item"] == first
@@ -266,3 +268,27 @@ def test_no_focus_ring_frames_the_review_page_after_a_key(team, monkeypatch):
     styles = " ".join(e.proto.body for e in at.get("html"))
     assert ".stMain:focus{outline:none}" in styles
     assert ".stMain:focus-visible::before{display:none}" in styles
+
+
+def test_an_annotator_at_the_end_of_the_batch_is_not_sent_to_the_leads_pages(
+        team, monkeypatch):
+    """Nothing left for ana: no retrain offer and no link to the Models page (it told an
+    annotator its changes would be refused); the images given to someone else are named
+    among the reasons, and one returned to her meanwhile opens without a reload."""
+    team.assign(team.selection(TAG).id, ["lea"], size=1, item_ids=[team.pool[3]])
+    at = as_ana(team, monkeypatch)
+    first = at.session_state["rv_item"]
+    for _ in range(3):
+        at.button(key="rv-accept").click().run()
+        assert not at.exception, at.exception
+    assert at.session_state["rv_item"] is None
+    shown = texts(at)
+    assert "Nothing left for you" in shown and "given to or open for someone else" in shown
+    assert not at.get("page_link") and not [b for b in at.button if b.key == "rv-retrain"]
+    team.act_as("rita")
+    decide(team, first, "return", comments=[Comment("check the corner")])
+    team.act_as("lea")
+    at.button(key="rv-again").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["rv_item"] == first
+    assert "Returned by rita" in texts(at)

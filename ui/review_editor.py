@@ -106,7 +106,7 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
             if team and selection is not None and review_work.capped(store, user):
                 review_work.cap_reached(store, user)  # not done: the cap stops the pool
             else:
-                _done(selection)
+                _done(selection, team=team)
             if team and selection is not None:
                 review_work.held_list(store, user)
         return
@@ -243,13 +243,18 @@ def _progress(store: Store, selection: Selection, user: str, *, team: bool = Fal
                      f"{p['skipped']} skipped · {p['left']} left{held}")
 
 
-def _done(selection: Selection | None) -> None:
+def _done(selection: Selection | None, *, team: bool = False) -> None:
     if selection is None:
         st.success("Saved. Open another image from the Images page.")
         st.page_link("pages/images.py", label="Images", icon=":material/photo_library:")
         return
-    st.success(f"Nothing left for you in {md(selection.tag)}: every image is labeled, skipped by "
-               "you, or open for someone else.")
+    if team and not auth.may("train"):  # an annotator's (or reviewer's) end of the batch:
+        st.success(review_work.nothing_left_text(selection))  # the retrain and the
+        review_work.look_again()  # Models page are a lead's
+        return
+    st.success(review_work.nothing_left_text(selection) if team else
+               f"Nothing left for you in {md(selection.tag)}: every image is labeled, "
+               "skipped by you, or open for someone else.")
     with state.store() as store:
         busy = [j for j in store.jobs(status="running") + store.jobs(status="queued")
                 if j["kind"] in ("train", "retrain")]

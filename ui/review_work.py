@@ -181,10 +181,13 @@ def capped(store: Store, user: str) -> bool:
 
 def cap_reached(store: Store, user: str) -> None:
     """Say that no image opened because the user holds as many as the cap allows."""
-    n, cap = store.held_count(user), store.workflow_settings().cap
+    settings = store.workflow_settings()
+    n, cap = store.held_count(user), settings.cap
+    # a skip frees a place only when skipped images go back to the pool
+    free = ("submit some of yours (a skipped image stays yours in this project)"
+            if settings.skip_to == "me" else "submit or skip some of yours")
     st.warning(f"You hold {n} image{'' if n == 1 else 's'}, the project's cap of {cap}: no "
-               "more come from the pool until you submit or skip some of yours.",
-               icon=":material/block:")
+               f"more come from the pool until you {free}.", icon=":material/block:")
 
 
 def held_list(store: Store, user: str) -> None:
@@ -208,9 +211,24 @@ def nothing_left(store: Store, selection: Selection, user: str) -> None:
     if capped(store, user):
         cap_reached(store, user)
     else:
-        st.success(f"Nothing left for you in {md(selection.tag)}: every image is submitted, "
-                   "skipped by you, or open for someone else.")
+        st.success(nothing_left_text(selection))
     held_list(store, user)
+
+
+def nothing_left_text(selection: Selection) -> str:
+    """No image left for the user in the selection, said in the workflow's words."""
+    return (f"Nothing left for you in {md(selection.tag)}: every image is submitted, "
+            "skipped by you, or given to or open for someone else.")
+
+
+def look_again() -> None:
+    """For one who may not retrain, at the end of their work: where it stands, and a
+    button that looks for new work (an image returned to them, one a lead handed out or
+    put back in the pool) without reloading the page."""
+    st.caption("What you submitted waits for a reviewer; an image returned to you, or one "
+               "a lead hands you, opens here first.")
+    st.button("Look for new work", key="rv-again", icon=":material/refresh:",
+              on_click=lambda: st.session_state.update(rv_done=False, rv_item=None))
 
 
 def _open_held(tag: str | None, item_id: int) -> None:
