@@ -83,6 +83,19 @@ def check_move(item_id: int, state: str, event: str, target: str) -> str:
     return target
 
 
+# how a refusal says whose an image is, by its state: "image #5 {phrase} ana"
+_WHOSE = {"assigned": "is assigned to", "in_progress": "is open for",
+          "returned": "was returned to", "in_review": "is in review with"}
+
+
+def whose(item_id: int, state: str, person: str) -> str:
+    """``'image #5 was submitted by ana and waits for review'``: a refusal's reason
+    when ``person`` has the image in ``state``."""
+    if state == "submitted":
+        return f"image #{item_id} was submitted by {person} and waits for review"
+    return f"image #{item_id} {_WHOSE.get(state, 'is held by')} {person}"
+
+
 class CapReached(WorkflowError):
     """The annotator holds as many images as the project's cap allows."""
 

@@ -279,3 +279,29 @@ def test_a_training_reads_the_labels_it_selected_in_one_snapshot(team, monkeypat
     boxes = data.targets[k]["boxes"] / data.scales[k]
     assert [round(float(v), 3) for v in boxes[0]] == \
         [round(v, 3) for v in approved[0][1].as_list()]
+
+
+# -- what a refusal says, and a lease from before team mode ------------------------------
+def test_a_save_on_someone_elses_image_says_whose_it_is_and_why(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    sel = team.selection("batch")
+    item_id = label_next(team, "ana")
+    team.act_as("bo")
+    with pytest.raises(HeldError) as said:
+        submit_review(team, item_id, [box(store=team)], action="save", selection=sel)
+    assert "submitted by ana" in str(said.value) and "waits for review" in str(said.value)
+    team.act_as("lea")
+    other = next(i.item_id for i in sel.items if team.work(i.item_id) is None)
+    team.assign(sel.id, ["ana"], size=1, item_ids=[other])
+    team.act_as("bo")
+    with pytest.raises(HeldError, match="assigned to ana"):
+        submit_review(team, other, [box(store=team)], action="save", selection=sel)
+
+
+def test_an_image_under_another_persons_lease_is_not_opened_for_me(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = team.selection("batch").items[0].item_id
+    team._claim(item_id, "ana", seconds=LEASE)  # a lease with no workflow row (as one
+    team.act_as("bo")                           # taken before team mode was turned on)
+    assert team.claim(item_id, "bo", seconds=LEASE) == "ana"
+    assert team.work(item_id) is None or team.work_state(item_id) == "queued"

@@ -18,6 +18,7 @@ from al_core.review.changes import ChangeCounts, match_changes
 from al_core.store import Store
 from al_core.training.split import split_for_new_label
 from al_core.types import DEFAULT_MIN_SCORE, Box, LabeledBox, Selection
+from al_core.workflow import whose
 
 PROJECT_MIN_SCORE_KEY = "review_min_score"  # meta key: the Review page's project default
 MIN_BOX_SIDE_PX = 2.0  # a clipped box with a side below this is a stray click: dropped
@@ -111,8 +112,8 @@ def submit_review(store: Store, item_id: int, boxes: Sequence[LabeledBox], *,
         if team:  # the workflow's "open" (already done when the page opened the image)
             other = store._work_open(item_id, author)
             if other is not None:
-                raise HeldError(f"image #{item_id} is {store.work_state(item_id).replace('_', ' ')}"
-                                f" for {other}; nothing was saved")
+                raise HeldError(f"{whose(item_id, store.work_state(item_id), other)}; "
+                                "nothing was saved")
         item = store.item(item_id)
         holder = store.holder(item_id)
         if holder is not None and holder != author:

@@ -56,6 +56,9 @@ class ReviewMixin:
         user = self._labeler(user)
         if self.team_mode():
             with self.write():
+                held = self.holder(item_id)  # a lease the workflow does not know of
+                if held is not None and held.casefold() != user.casefold():
+                    return held
                 other = self._work_open(item_id, user)  # team mode: the workflow's "open"
                 if other is not None or self.is_gold(item_id):
                     return other  # a served gold image is held by its serve, not a lease
