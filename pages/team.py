@@ -167,7 +167,9 @@ def hand_out(store: Store, tag: str, a: team_work.Assignment) -> str:
     listed = ", ".join(f"task {t['id']} to {t['annotator']} ({t['size']:,})"
                        for t in made[:8]) + (f" and {len(made) - 8} more" if len(made) > 8
                                              else "")
-    return f"Handed out {sum(t['size'] for t in made):,} images of {tag}: {listed}."
+    return (f"Handed out {sum(t['size'] for t in made):,} images of {tag}: {listed}."
+            + team_work.over_cap(team_stats.workload(store), [t["annotator"] for t in made],
+                                 store.workflow_settings().cap))
 
 
 def work_section(store: Store) -> None:
@@ -188,7 +190,8 @@ def work_section(store: Store) -> None:
     else:
         tag = team_work.selection_picker(list(selections))
         st.caption(team_work.states_line(selections[tag].counts))
-        given = team_work.assign_form([u.name for u in store.users() if not u.disabled])
+        given = team_work.assign_form([u.name for u in store.users() if not u.disabled],
+                                      selections[tag].counts["queued"])
         team_work.show_done("team_assign")
         if given is not None:
             attempt_work(lambda: hand_out(store, tag, given), "Nothing was handed out",
@@ -205,10 +208,10 @@ def tasks_part(store: Store, tag: str, selection_id: int) -> None:
     if not tasks:
         st.caption(f"No tasks of {md(tag)} yet.")
         return
-    unopened = Counter(r["task_id"] for r in store.work_rows(("assigned",),
-                                                             selection_id=selection_id))
+    rows = store.work_rows(selection_id=selection_id)
+    unopened = Counter(r["task_id"] for r in rows if r["state"] == "assigned")
     st.markdown(f"**Tasks of {md(tag)}**")
-    team_work.tasks_table(tasks, unopened)
+    team_work.tasks_table(tasks, unopened, Counter(r["task_id"] for r in rows))
     task = team_work.take_back_form(unopened, {t["id"]: t["annotator"] for t in tasks})
     team_work.show_done("team_unassign")
     if task is not None:

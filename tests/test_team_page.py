@@ -409,6 +409,31 @@ def test_a_lead_hands_out_a_selection_round_robin_and_takes_a_task_back(work_pro
                                      "or a range like 30-35"]
 
 
+def test_a_hand_out_says_it_takes_every_queued_image_and_who_is_past_the_cap(
+        work_project):
+    """A lead who typed a task size of 3 for two annotators handed out all 14 images of a
+    batch, one annotator left holding 8 against a cap of 5, and nothing said either: the
+    form says round-robin takes every queued image, the result names who is past the
+    cap, and the tasks table tells a task taken back from one opened."""
+    work_project.set_workflow_settings(cap=4)
+    at = work_tab()
+    assert any(c == "all 10 queued images, in rank order, a task each in turn"
+               for r in at.radio for c in r.proto.captions)
+    at.multiselect(key="team_assign_annotators").set_value(["Ann", "Bo"])
+    at.number_input(key="team_assign_size").set_value(3)
+    submit(at, "team_assign_submit")
+    (said,) = messages(at, "success")
+    assert said.startswith("Handed out 10 images of batch: task 1 to Ann (3),")
+    assert said.endswith("Over the cap of 4 now: Ann holds 6 (the cap stops pulls from "
+                         "the pool, not tasks; Back to the pool takes a task's unopened "
+                         "images back).")
+    at.selectbox(key="team_unassign_task").set_value(3)
+    submit(at, "team_unassign_submit")
+    tasks = next(df.value for df in at.dataframe if df.value.columns[0] == "task")
+    assert tasks["not opened yet"].tolist() == [1, 0, 3, 3]
+    assert tasks["back in the pool"].tolist() == [0, 3, 0, 0]  # task 3, taken back
+
+
 def test_a_lead_marks_and_unmarks_gold_images(work_project):
     train = work_project.items(split="train", status="labeled")[0].id
     test = work_project.items(split="test", status="labeled")[0].id

@@ -10,6 +10,7 @@ checks the role and writes the audit log. Tables show names as cells (text).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -127,7 +128,8 @@ def selection_picker(tags: list[str]) -> str:
 def states_line(counts: dict[str, int]) -> str:
     """A selection's images by state, in the workflow's order, for a caption."""
     total = sum(counts.values())
-    return (f"{counts['queued']:,} of its {total:,} images are queued (nobody holds or was "
+    verb = "is" if counts["queued"] == 1 else "are"
+    return (f"{counts['queued']:,} of its {total:,} images {verb} queued (nobody holds or was "
             "given them); " + ", ".join(f"{n:,} {state.replace('_', ' ')}"
                                         for state, n in counts.items()
                                         if n and state != "queued") + "."
@@ -149,16 +151,24 @@ def show_done(form: str) -> None:
         st.success(md(said[1]), icon=":material/check_circle:")
 
 
-def assign_form(users: list[str]) -> Assignment | None:
-    """Hand out work: annotators (enabled users), a task size, round-robin or by hand."""
+def assign_form(users: list[str], queued: int) -> Assignment | None:
+    """Hand out work: annotators (enabled users), a task size, round-robin (every one of
+    the selection's ``queued`` images) or by hand."""
     with st.form("team_assign", border=True):
         names = st.multiselect("Annotators", users, key="team_assign_annotators",
                                placeholder="Choose who gets the tasks")
         c1, c2 = st.columns(2)
-        size = c1.number_input("Task size (images)", 1, 10_000, 10, key="team_assign_size")
+        size = c1.number_input(
+            "Task size (images)", 1, 10_000, 10, key="team_assign_size",
+            help="The most images one task holds. Round-robin hands out every queued "
+                 "image of the selection, in tasks of this size, a task to each annotator "
+                 "in turn (a size of 3 with 14 queued images and 2 annotators gives 8 and "
+                 "6); to hand out fewer, give their ids by hand.")
+        every = {0: "its queued images (none now)", 1: "its one queued image"}.get(
+            queued, f"all {queued:,} queued images")
         how = c2.radio("Which images", [ROUND_ROBIN, BY_HAND], horizontal=True,
                        key="team_assign_how",
-                       captions=["its queued images in rank order, a task each in turn",
+                       captions=[f"{every}, in rank order, a task each in turn",
                                  "the image ids below, in that order"])
         typed = st.text_input("Image ids (by hand)", key="team_assign_ids",
                               placeholder="e.g. 12, 15, 30-35")
@@ -167,15 +177,33 @@ def assign_form(users: list[str]) -> Assignment | None:
     return Assignment(tuple(names), int(size), typed if how == BY_HAND else None)
 
 
-def tasks_table(tasks: list[dict], unopened: dict[int, int]) -> None:
+def tasks_table(tasks: list[dict], unopened: dict[int, int], kept: dict[int, int]) -> None:
     """The selection's tasks, newest first (``unopened``: task id -> images still
-    assigned, not opened)."""
+    assigned, not opened; ``kept``: task id -> images still of the task, in any state:
+    the rest went back to the pool, taken back or skipped there)."""
     st.dataframe(pd.DataFrame([{
         "task": t["id"], "annotator": t["annotator"], "images": t["size"],
-        "not opened yet": unopened.get(t["id"], 0), "made by": t["created_by"] or "",
-        "made": when(t["created"])} for t in reversed(tasks)],
-        columns=["task", "annotator", "images", "not opened yet", "made by", "made"]),
-        hide_index=True, width="stretch")
+        "not opened yet": unopened.get(t["id"], 0),
+        "back in the pool": max(t["size"] - kept.get(t["id"], 0), 0),
+        "made by": t["created_by"] or "", "made": when(t["created"])}
+        for t in reversed(tasks)],
+        columns=["task", "annotator", "images", "not opened yet", "back in the pool",
+                 "made by", "made"]),
+        hide_index=True, width="stretch", column_config={
+            "back in the pool": st.column_config.NumberColumn(
+                help="Images of the task back in the pool: taken back with Back to the "
+                     "pool, or skipped there; the others were opened or wait unopened")})
+
+
+def over_cap(rows: list[Workload], names: Sequence[str], cap: int) -> str:
+    """The annotators of ``names`` who now hold more images than the cap, said after a
+    hand-out ('' when none): the cap stops pulls from the pool, never a lead's tasks."""
+    over = [w for w in rows if w.name in set(names) and w.held > cap]
+    if not over:
+        return ""
+    who = ", ".join(f"{w.name} holds {w.held:,}" for w in over)
+    return (f" Over the cap of {cap:,} now: {who} (the cap stops pulls from the pool, not "
+            "tasks; Back to the pool takes a task's unopened images back).")
 
 
 def take_back_form(unopened: dict[int, int], owners: dict[int, str]) -> int | None:
