@@ -305,3 +305,19 @@ def test_an_image_under_another_persons_lease_is_not_opened_for_me(team):
     team.act_as("bo")                           # taken before team mode was turned on)
     assert team.claim(item_id, "bo", seconds=LEASE) == "ana"
     assert team.work(item_id) is None or team.work_state(item_id) == "queued"
+
+
+def test_gold_images_are_served_to_annotators_only(team):
+    """A reviewer or a lead reads the gold list and every gold answer: a gold image
+    served to them would be scored with the answer in plain sight."""
+    gold = team.items(split="train", status="labeled")[0].id
+    team.set_gold([gold])
+    team.set_workflow_settings(gold_rate=1.0)
+    sel = team.selection("batch")
+    for who in ("rita", "lea"):
+        team.act_as(who)
+        served = team.claim_next(sel.id, who, seconds=LEASE)
+        assert served != gold and not team.gold_served(gold, who)
+        team.release(served, who)
+    team.act_as("ana")
+    assert team.claim_next(sel.id, "ana", seconds=LEASE) == gold

@@ -248,7 +248,8 @@ class WorkMixin:
     def _work_next(self, selection_id: int, user: str, *, seconds: float,
                    exclude: Sequence[int] = ()) -> int | None:
         """The next image for ``user`` (team mode's ``claim_next``): their own first, then
-        a gold image at the project's rate, then the pool while under the cap."""
+        a gold image at the project's rate (to an annotator), then the pool while under
+        the cap."""
         excluded = set(exclude)
         settings = self.workflow_settings()
         with self.write():
@@ -263,7 +264,9 @@ class WorkMixin:
                     return item_id
             if self.held_count(user) >= settings.cap:
                 return None
-            if settings.gold_rate and self.work_rng.random() < settings.gold_rate:
+            # gold goes to annotators only: a reviewer or a lead reads its answer
+            if settings.gold_rate and self._hide_gold() and \
+                    self.work_rng.random() < settings.gold_rate:
                 candidates = [g for g in self.gold_candidates(user) if g not in excluded]
                 model_id = self.selection_model_id(selection_id)
                 if model_id is not None and candidates:  # only with the batch's pre-labels:
