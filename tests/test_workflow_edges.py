@@ -321,3 +321,31 @@ def test_gold_images_are_served_to_annotators_only(team):
         team.release(served, who)
     team.act_as("ana")
     assert team.claim_next(sel.id, "ana", seconds=LEASE) == gold
+
+
+def test_box_level_thresholds_are_the_same_whoever_opens_the_review_page(team):
+    """The Review page computes (and stores, for everyone) the auto-accept thresholds as
+    whoever opened it: an annotator's reads hide a gold image's boxes, so a gold image in
+    val made the model's right boxes on it count as wrong."""
+    from al_core.review.auto_accept import class_thresholds
+    val = [i for i in team.items(status="labeled") if i.split != "test"][:3]
+    team.set_splits({i.id: "val" for i in val})
+    model = team.add_model(name="stand-in", arch="external", status="external")
+    truth = team.annotations([i.id for i in val])
+    team.add_predictions(model, [(i, a.class_id, a.box, 0.9) for i in truth
+                                 for a in truth[i]])
+    team.set_gold([val[0].id])
+    as_lead = class_thresholds(team, model, min_support=1)
+    team.act_as("ana")
+    assert class_thresholds(team, model, min_support=1) == as_lead
+
+
+def test_the_label_history_keeps_a_gold_images_boxes_whoever_writes_over_them(team):
+    gold = team.items(split="train", status="labeled")[0].id
+    team.set_labels(gold, [box(3.0, store=team)], source="human", author="lea")
+    team.set_gold([gold])
+    team.act_as("ana")  # the demo's oracle, run by an annotator
+    submit_review(team, gold, team.oracle_boxes([gold])[gold], author="oracle",
+                  action="oracle")
+    team.act_as("lea")
+    assert [b[1] for b in team.label_history(gold)[-1]["before"]] == [3.0]

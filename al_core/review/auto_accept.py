@@ -145,7 +145,9 @@ def class_thresholds(store: Store, model_id: int, *, precision: float = TARGET_P
         return Thresholds(model_id, digest, {c: ClassThreshold(c, None, 0, None, why)
                                              for c in class_ids}, 0, len(unpredicted))
     used = sorted(set(val_ids) - store.items_with_auto_accepted(val_ids))
-    truth = store.annotations(used)
+    # every box, whoever acts: the page computes (and stores, for everyone) these as the
+    # annotator who opened it, whose reads hide gold images' boxes; no box is shown here
+    truth = store._annotations(used)
     found: dict[int, list[dict]] = {i: [] for i in used}
     for row in store.predictions(model_id, used):
         found[row["item_id"]].append(row)

@@ -172,7 +172,8 @@ class ItemsMixin:
                 raise ValueError(f"image #{item_id} is in the frozen test split: its labels "
                                  "cannot include auto-accepted boxes (the test split holds "
                                  "only labels people made); nothing was saved")
-            before = [[a.class_id, *a.box.as_list()] for a in self.annotations([item_id])[item_id]]
+            before = [[a.class_id, *a.box.as_list()]  # the history's, whoever writes
+                      for a in self._annotations([item_id])[item_id]]
             after = [[b.class_id, *b.box.as_list()] for b in boxes]
             self.db.execute("DELETE FROM annotations WHERE item_id = ?", [item_id])
             stamp = now()
