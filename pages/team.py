@@ -14,6 +14,7 @@ from datetime import date
 
 import streamlit as st
 
+from al_core.jobs import runner as jobs
 from al_core.permissions import PermissionDenied, a_role, permission_table_markdown
 from al_core.review import team_stats
 from al_core.store import Store
@@ -243,6 +244,49 @@ def gold_part(store: Store) -> None:
         team_work.gold_table(rows)
     else:
         st.caption("No gold images yet.")
+    predicting = {j["params"].get("model_id"): j["id"] for status in ("queued", "running")
+                  for j in store.jobs(status=status) if j["kind"] == "predict"}
+    for model_id, tags, ids in unserved_gold(store):
+        if model_id in predicting:  # the button's job (or another): not twice
+            st.caption(f"Model #{model_id} is predicting (job {predicting[model_id]}): "
+                       f"gold images it has not predicted are served in "
+                       f"{md(', '.join(tags))} once it ends.")
+        elif team_work.unserved_gold_notice(model_id, tags, ids):
+            attempt_work(lambda: predict_gold(store, model_id, tags, ids), "Not started",
+                         "team_gold")
+
+
+def unserved_gold(store: Store) -> list[tuple[int, list[str], list[int]]]:
+    """Gold images al_core will not serve in a selection still being worked on: a gold
+    image is served only with the pre-labels of the model that made the batch (so it
+    looks like the images around it), and one marked after the query was never
+    predicted by it (as al_core.store.work.claim_next checks). ``(model id, the tags of
+    its selections, the gold ids it has not predicted)``."""
+    gold = sorted(store.gold_ids())
+    if not gold:
+        return []
+    missing: dict[int, list[int]] = {}
+    tags: dict[int, list[str]] = {}
+    for sel in team_stats.selection_states(store):
+        c = sel.counts
+        if not (c["queued"] or c["assigned"] or c["in_progress"] or c["returned"]):
+            continue  # nobody pulls from it any more
+        model_id = store.selection_model_id(sel.selection_id)
+        if model_id is None:
+            continue
+        if model_id not in missing:
+            missing[model_id] = store.unpredicted_items(model_id, gold)
+        if missing[model_id]:
+            tags.setdefault(model_id, []).append(sel.tag)
+    return [(m, tags[m], missing[m]) for m in tags]
+
+
+def predict_gold(store: Store, model_id: int, tags: list[str], ids: list[int]) -> str:
+    job_id = jobs.start_job(store, "predict", {"model_id": model_id, "item_ids": ids})
+    n = len(ids)
+    return (f"Predicting {n:,} gold image{'' if n == 1 else 's'} with model #{model_id} "
+            f"(job {job_id}): once it ends, {'it is' if n == 1 else 'they are'} served in "
+            f"{', '.join(tags)}.")
 
 
 def refused(action: str, store: Store) -> PermissionDenied | None:

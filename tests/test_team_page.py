@@ -460,6 +460,48 @@ def test_a_lead_marks_and_unmarks_gold_images(work_project):
                                                                       "gold.mark"]
 
 
+def test_a_gold_image_the_batch_model_never_predicted_is_said_and_predicted(
+        work_project, monkeypatch):
+    """Marked after the query, a gold image has no pre-labels from the batch's model, and
+    al_core never serves it without them: the lead saw it listed, served 0 times, and no
+    reason. The tab says so and predicts it with that model (a job)."""
+    from al_core.jobs import runner
+
+    gold = work_project.items(split="train", status="labeled")[0].id
+    sel = work_project.selection("batch")
+    model = work_project.add_model(name="picker", arch="external", status="external")
+    with work_project.write():
+        work_project.db.execute("UPDATE selections SET model_id = ? WHERE id = ?",
+                                [model, sel.id])
+        work_project.db.execute("INSERT INTO embeddings (model_id, item_id, vector) "
+                                "VALUES (?, ?, ?)", [model, sel.items[0].item_id, b""])
+    work_project.set_gold([gold])
+    started = []
+    def start_job(store, kind, params):  # queued, as the runner leaves it
+        started.append((kind, params))
+        with store.write():
+            return store.add_job(kind, params)
+    monkeypatch.setattr(runner, "start_job", start_job)
+    at = work_tab()
+    assert [read(w.value) for w in at.warning] == [
+        f"Gold image #{gold} is never served in batch: a gold image is served only with "
+        f"the pre-labels of the model that made its batch (model #{model}), so that it "
+        "looks like the images around it, and it was marked after that query."]
+    submit(at, f"team_gold_predict_{model}")
+    assert started == [("predict", {"model_id": model, "item_ids": [gold]})]
+    (job,) = work_project.jobs(status="queued")
+    assert messages(at, "success") == [
+        f"Predicting 1 gold image with model #{model} (job {job['id']}): once it ends, it "
+        "is served in batch."]
+    assert not at.warning and not [b for b in at.button if b.key.startswith("team_gold_p")]
+    with work_project.write():  # the job ran: the warning goes
+        work_project.db.execute("UPDATE jobs SET status = 'succeeded'")
+        work_project.db.execute("INSERT INTO embeddings (model_id, item_id, vector) "
+                                "VALUES (?, ?, ?)", [model, gold, b""])
+    at.run()
+    assert not at.warning
+
+
 def test_image_ids_are_typed_with_commas_spaces_and_ranges():
     from ui.team_work import parse_ids
     assert parse_ids("12, 15 30-32;#7 12") == [12, 15, 30, 31, 32, 7]

@@ -252,3 +252,18 @@ def gold_table(rows: list[GoldImage]) -> None:
         hide_index=True, width="stretch", placeholder="—", column_config={
             "mean F1": st.column_config.NumberColumn(format="%.2f"),
             "mean class %": st.column_config.NumberColumn(format="%.0f%%")})
+
+
+def unserved_gold_notice(model_id: int, tags: Sequence[str], ids: Sequence[int]) -> bool:
+    """Say that gold images ``ids`` are never served in the selections ``tags`` (their
+    model #``model_id`` has not predicted them), with a button that predicts them; True
+    when it was clicked."""
+    images = ", ".join(f"#{i}" for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
+    one = len(ids) == 1
+    st.warning(f"Gold image{'' if one else 's'} {images} {'is' if one else 'are'} never "
+               f"served in {md(', '.join(tags))}: a gold image is served only with the "
+               f"pre-labels of the model that made its batch (model #{model_id}), so that it "
+               f"looks like the images around it, and {'it was' if one else 'they were'} "
+               "marked after that query.", icon=":material/visibility_off:")
+    return st.button(f"Predict {'it' if one else 'them'} with model #{model_id}",
+                     key=f"team_gold_predict_{model_id}", icon=":material/visibility:")
