@@ -292,3 +292,13 @@ def test_an_annotator_at_the_end_of_the_batch_is_not_sent_to_the_leads_pages(
     assert not at.exception, at.exception
     assert at.session_state["rv_item"] == first
     assert "Returned by rita" in texts(at)
+
+
+def test_the_grid_keeps_the_queue_line_and_the_cap(team, monkeypatch):
+    """In grid mode an annotator saw no queue and no cap (the editor's line was gone)."""
+    at = as_ana(team, monkeypatch)
+    at.session_state["rv-mode"] = "Grid"
+    at.run()
+    assert not at.exception, at.exception
+    page = at.session_state["rv_grid_page"]
+    assert f"{len(page)} open" in progress(at) and f"{len(page)} of 20 held" in progress(at)

@@ -70,6 +70,10 @@ def _grid(store: Store, selection: Selection, user: str, min_score: float) -> No
     if msg:
         getattr(message, msg[0])(msg[1])
     ids = _page(store, selection, user)
+    if review_work.team(store):  # the person's queue and the cap, as the editor says them
+        p = store.review_progress(selection.id, user)
+        message.progress(p["labeled"] / max(p["total"], 1),
+                         text=review_work.queue_text(store, selection, user, None))
     if not ids:
         if review_work.team(store):  # the cap, or nothing; their own images to open
             review_work.nothing_left(store, selection, user)
