@@ -49,6 +49,13 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {a: roles for a, (roles, _) in ACTIONS.items()}
+# an action as a verb in a refusal ("only a lead may ..."), where its name is not one
+_VERBS = {"team_stats": "read the team's figures"}
+
+
+def as_verb(action: str) -> str:
+    """``'cancel job'``, ``"read the team's figures"``: an action in a sentence."""
+    return _VERBS.get(action, action.replace("_", " "))
 
 
 class PermissionDenied(Exception):

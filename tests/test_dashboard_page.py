@@ -72,7 +72,7 @@ def test_an_annotator_is_kept_off(served, monkeypatch):
     signed_in(monkeypatch, served, "ana")
     at = dashboard()
     said = " ".join(read(w.value) for w in at.warning)
-    assert "Not allowed: ana is an annotator: only a reviewer or a lead may team stats" \
+    assert "Not allowed: ana is an annotator: only a reviewer or a lead may read the team's figures" \
         in said
     assert not at.dataframe and not at.metric and not at.get("download_button")
     assert not at.get("vega_lite_chart")

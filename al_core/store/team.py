@@ -11,7 +11,7 @@ import json
 import sqlite3
 
 from al_core.names import normalize_name, printable
-from al_core.permissions import ACTIONS, PermissionDenied, a_role, allowed, who_may
+from al_core.permissions import ACTIONS, PermissionDenied, a_role, allowed, as_verb, who_may
 from al_core.store.rows import now
 from al_core.types import Actor, AuditEntry, TeamUser
 
@@ -80,7 +80,7 @@ class TeamMixin:
         if not allowed(actor.role, action):
             raise PermissionDenied(
                 f"{printable(actor.name, 60)} is {a_role(actor.role)}: only "
-                f"{who_may(action)} may {action.replace('_', ' ')} "
+                f"{who_may(action)} may {as_verb(action)} "
                 f"({ACTIONS[action][1]})")
         return actor
 
