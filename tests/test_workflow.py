@@ -541,3 +541,21 @@ def test_an_annotator_never_approves_from_any_state(team, state):
     with pytest.raises((PermissionDenied, WorkflowError)):
         decide(team, item_id, "approve")
     assert team.work_state(item_id) == state
+
+
+def test_a_fix_is_shown_against_the_boxes_as_returned(team):
+    team.set_workflow_settings(gold_rate=0.0)
+    item_id = label_next(team, "ana", [box(2.0, store=team), box(30.0, store=team)])
+    team.act_as("rita")
+    assert review_view(team, item_id).base == "prelabels"
+    decide(team, item_id, "return", comments=[Comment("move box 2", box_index=1)])
+    team.act_as("ana")
+    sel = team.selection("batch")
+    assert team.claim_next(sel.id, "ana", seconds=LEASE) == item_id
+    submit_review(team, item_id, [box(2.0, store=team), box(33.0, store=team)],
+                  action="save", selection=sel)
+    team.act_as("rita")
+    view = review_view(team, item_id)
+    assert view.base == "returned"
+    assert [b.box.x1 for b in view.prelabels] == [2.0, 30.0]  # as rita sent it back
+    assert view.changes == ["kept", "moved"] and view.deleted == []

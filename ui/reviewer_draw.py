@@ -58,9 +58,11 @@ def status_drawing(boxes: Sequence[LabeledBox], changes: Sequence[str],
     return drawn
 
 
-def legend_html(*, fixing: bool = False) -> str:
+def legend_html(*, fixing: bool = False, base: str = "prelabels") -> str:
     """The legend under the image (HTML with fixed text only: no user text in it); while
-    fixing, the boxes are in their class colours and only the pre-labels are in it."""
+    fixing, the boxes are in their class colours and only the pre-labels are in it. For a
+    fix of a returned image (``base`` "returned") the dashed boxes are the annotator's
+    boxes as the reviewer returned them, and the colours say what changed since."""
     def swatch(color: str, word: str, dashed: bool = False) -> str:
         line = "dashed" if dashed else "solid"
         return (f"<span style='display:inline-block;width:1.1em;height:0.8em;border:2px "
@@ -68,8 +70,9 @@ def legend_html(*, fixing: bool = False) -> str:
 
     parts = ["your fix: each box in its class's colour"] if fixing else \
         [swatch(STATUS_COLORS[s], s) for s in ("kept", "moved", "relabeled", "added")]
-    parts += [swatch(PRELABEL_COLOR, "model's pre-label", True),
-              swatch(DELETED_COLOR, "pre-label deleted", True),
+    was = "as you returned it" if base == "returned" else "model's pre-label"
+    gone = "removed since you returned it" if base == "returned" else "pre-label deleted"
+    parts += [swatch(PRELABEL_COLOR, was, True), swatch(DELETED_COLOR, gone, True),
               *([] if fixing else [f"{REJECTED_MARK} rejected by you"])]
     return ("<div style='font-size:0.85rem;opacity:0.85;display:flex;flex-wrap:wrap;"
             "gap:0.2em 1.1em'>" + "".join(f"<span>{p}</span>" for p in parts) + "</div>")

@@ -82,7 +82,7 @@ def _image(store: Store, item_id: int) -> None:
         v = canvas.fit_view(item.width, item.height, max_w=max(avail[0], 200),
                             max_h=max(avail[1] - HEADER_PX, 240))
         slot = st.container()
-        st.html(draw.legend_html(fixing=fixing is not None))
+        st.html(draw.legend_html(fixing=fixing is not None, base=view.base))
         st.caption(
             "Drag on the image to draw a box of the class picked beside it · **E** edit "
             "mode: move, resize, click a selected box to retype its class · **N** draw "

@@ -58,6 +58,9 @@ class ReviewView:
     comments: list[dict] = field(default_factory=list)
     submission: dict | None = None
     label_version: int = 0
+    # what ``prelabels`` and ``changes`` are against: the model's pre-labels, or, for a
+    # fix of a returned image, the boxes as they were returned ("returned")
+    base: str = "prelabels"
 
 
 def review_queue(store: Store, *, selection_id: int | None = None,
@@ -175,12 +178,29 @@ def review_view(store: Store, item_id: int, *, min_score: float | None = None) -
         model_id = store.selection_model_id(row["selection_id"])
     shown = [b for b, _ in prelabels(store, model_id, [item_id], min_score=min_score)[item_id]]
     boxes = [LabeledBox(a.class_id, a.box) for a in store.annotations([item_id])[item_id]]
-    status, deleted = box_changes(shown, boxes)
     subs = store.submissions(item_id=item_id)
+    returned = _as_returned(store, item_id, subs)
+    base = "prelabels" if returned is None else "returned"
+    if returned is not None:  # a fix: what changed since the reviewer sent it back
+        shown = returned
+    status, deleted = box_changes(shown, boxes)
     return ReviewView(item_id, row.get("state") or store.work_state(item_id),
                       row.get("annotator"), row.get("reviewer"), shown, boxes, status,
                       deleted, comments(store, item_id), subs[-1] if subs else None,
-                      item.label_version)
+                      item.label_version, base)
+
+
+def _as_returned(store: Store, item_id: int, subs: list[dict]) -> list[LabeledBox] | None:
+    """For a fix of a returned image: the boxes as they were returned (the returned
+    submission's label version, from the label history); None otherwise."""
+    if len(subs) < 2 or subs[-1]["kind"] != "fix":
+        return None
+    version = subs[-2]["label_version"]
+    entry = next((h for h in store.label_history(item_id) if h["label_version"] == version),
+                 None)
+    if entry is None:
+        return None
+    return [LabeledBox(int(c), Box(*map(float, xyxy))) for c, *xyxy in entry["after"]]
 
 
 def comments(store: Store, item_id: int, *, open_only: bool = False) -> list[dict]:
