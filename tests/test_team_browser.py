@@ -115,7 +115,9 @@ def test_an_annotator_signs_in_works_and_signs_out_for_good(team, served_team, b
     replay = other.new_page()
     replay.goto(f"{served_team}/review")
     replay.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
-    assert "You signed out." in replay.locator('[data-testid="stMain"]').inner_text()
+    # the note may draw after the heading on a loaded machine: wait for it, not a snapshot
+    replay.locator('[data-testid="stMain"]').get_by_text("You signed out.").wait_for(
+        timeout=30_000)
     assert replay.locator('[data-testid="stSidebarNav"]').count() == 0
     _shots(replay, "replayed-cookie")
     other.close()

@@ -231,5 +231,5 @@ def test_gold_images_and_workload(team):
     team_stats.workload])
 def test_an_annotator_may_not_read_the_figures(team, figure):
     team.act_as("ana")
-    with pytest.raises(PermissionDenied, match="team stats"):
+    with pytest.raises(PermissionDenied, match="read the team's figures"):
         figure(team)
