@@ -172,6 +172,26 @@ def state_boxes(value) -> list[dict] | None:
                         return_image_data=False).boxes
 
 
+def to_working(boxes: Sequence[dict], classes, view: View) -> list[tuple[int | None, list[float]]]:
+    """Canvas boxes as ``(class id or None, [x1, y1, x2, y2] image pixels)`` pairs, what
+    :meth:`ui.working.Working.from_canvas` takes."""
+    return [(parse_chip(b["label"], classes), to_image(b, view)) for b in boxes]
+
+
+def sync_drawn(w, drawn: dict | None) -> list[str]:
+    """Apply the drawing a canvas sent under ``drawn["key"]`` to the working boxes ``w``
+    (a :class:`ui.working.Working`), when ``drawn`` (the record an editor leaves in the
+    session state: ``tag``, ``key``, ``view``, ``classes``) is of ``w``: a drawing that
+    reached the server together with a button or key is never dropped. Returns the
+    problems found (none when nothing was applied)."""
+    if w is None or not drawn or drawn["tag"] != w.tag:
+        return []
+    boxes = state_boxes(st.session_state.get(drawn["key"]))
+    if boxes is None:
+        return []
+    return w.from_canvas(to_working(boxes, drawn["classes"], drawn["view"]))
+
+
 def review_canvas(*, background: bytes, initial: dict, view: View, label: str, key: str,
                   disabled: bool = False) -> list[dict]:
     """Draw the canvas and return its labeled boxes in canvas pixels."""

@@ -186,8 +186,7 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = ()) -> Non
     if canvas.state_boxes(st.session_state.get(key)) is None:
         return  # the canvas has sent nothing under this key: it shows our drawing
     rev = w.rev
-    problems = w.from_canvas([(canvas.parse_chip(b["label"], classes), canvas.to_image(b, view))
-                              for b in result])
+    problems = w.from_canvas(canvas.to_working(result, classes, view))
     for p in problems:
         nav.msg("warning", p)
     if w.rev != rev:  # redraw the canvas (the page, when this is a full-page run)

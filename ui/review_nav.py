@@ -51,14 +51,8 @@ def sync() -> Working | None:
     st.session_state["rv_msg"] = None  # a message stays until the next action, and so
     params.forget("item", "selection")  # does a link's notice (ui.params) once acted on
     w = current()
-    drawn = st.session_state.get("rv_canvas")
-    if w is None or not drawn or drawn["tag"] != w.tag:
-        return w
-    boxes = canvas.state_boxes(st.session_state.get(drawn["key"]))
-    if boxes is not None:
-        for problem in w.from_canvas([(canvas.parse_chip(b["label"], drawn["classes"]),
-                                       canvas.to_image(b, drawn["view"])) for b in boxes]):
-            msg("warning", problem)
+    for problem in canvas.sync_drawn(w, st.session_state.get("rv_canvas")):
+        msg("warning", problem)
     return w
 
 

@@ -170,8 +170,7 @@ def _fix_canvas(w: Working, classes: list[ClassInfo], v: canvas.View,
     if canvas.state_boxes(st.session_state.get(key)) is None:
         return  # the canvas has sent nothing under this key: it shows our drawing
     rev = w.rev
-    for problem in w.from_canvas([(canvas.parse_chip(b["label"], classes),
-                                   canvas.to_image(b, v)) for b in result]):
+    for problem in w.from_canvas(canvas.to_working(result, classes, v)):
         nav.msg("warning", problem)
     if w.rev != rev:
         rerun_fragment()

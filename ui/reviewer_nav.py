@@ -172,14 +172,8 @@ def sync_fix() -> Working | None:
     sends its drawing in the same rerun as a key pressed right after a drag), so the
     button never drops it. Returns the fix's working boxes (None when not fixing)."""
     w = st.session_state.get("ap_fix")
-    drawn = st.session_state.get("ap_canvas")
-    if w is None or not drawn or drawn["tag"] != w.tag:
-        return w
-    boxes = canvas.state_boxes(st.session_state.get(drawn["key"]))
-    if boxes is not None:
-        for problem in w.from_canvas([(canvas.parse_chip(b["label"], drawn["classes"]),
-                                       canvas.to_image(b, drawn["view"])) for b in boxes]):
-            msg("warning", problem)
+    for problem in canvas.sync_drawn(w, st.session_state.get("ap_canvas")):
+        msg("warning", problem)
     return w
 
 
