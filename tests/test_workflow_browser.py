@@ -14,35 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from al_core.decide.promotion import save_compare_config
-from al_core.simulation.demo import label_from_oracle_at_random
 from al_core.store import Store
 from al_core.team.accounts import add_user
-from al_core.training.candidates import create_candidate
-from al_core.training.split import split_project
-from al_core.training.train_job import train_model
 from al_core.types import SelectionItem
 from tests.test_browser import chromium_browser, serve_app, settled
+from tests.test_loop_browser import looping  # noqa: F401 - the fixture this one builds on
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = Path("/tmp/workflow-shots")
-TINY = {"epochs": 3, "batch_size": 8, "width": 4, "image_size": 64}
 PASSWORDS = {"lea": "lead-password-1", "ana": "annotator-pw-1", "rita": "reviewer-pw-1"}
 
 
 @pytest.fixture
-def team_loop(demo_store):
-    """The tiny demo with 24 labeled images split, a first model active, a selection
-    ``batch`` of 6 pool images whose pre-labels are their ground truth, one labeled train
-    image to be gold, and lea (lead), ana (annotator), rita (reviewer)."""
-    s = demo_store
-    label_from_oracle_at_random(s, 24, seed=0)
-    split_project(s, seed=0)
-    first = create_candidate(s, override=TINY)
-    train_model(s, first)
-    s.apply_decision(first, "update_model", decided_by="setup", why="first model")
-    save_compare_config(s, {"wins": 0, "bootstrap": {"samples": 50}})
+def team_loop(looping):
+    """The loop test's project (24 labeled images split, a first model active, a compare
+    rule that promotes any model) with a selection ``batch`` of 6 pool images whose
+    pre-labels are their ground truth, one labeled train image to be gold, and lea
+    (lead), ana (annotator), rita (reviewer)."""
+    s = looping
     truth = s.oracle_boxes(s.query_pool())
     pool = [i for i in s.query_pool() if truth[i]][:6]
     ext = s.add_model(name="stand-in", arch="external", status="external")
