@@ -167,3 +167,23 @@ def test_no_model_or_an_unpredicted_validation_image_gives_the_project_default(s
     assert (t.threshold, t.chosen) == (0.4, False)
     assert t.why == (f"model #{model} has not predicted 1 of its 13 validation images: the "
                      "project default 0.40")
+
+
+# -- the Review page's working boxes -------------------------------------------------------
+def test_the_working_boxes_show_each_class_at_its_own_threshold():
+    from ui.working import Working
+
+    pre = [{"class_id": 0, "box": [1, 1, 20, 20], "score": 0.2},
+           {"class_id": 1, "box": [30, 30, 50, 50], "score": 0.2},
+           {"class_id": 1, "box": [60, 60, 80, 80], "score": 0.05}]
+    w = Working.open(1, 100, 100, base_version=0, prelabels=pre, labels=None,
+                     min_score=MinScore(0.3, {1: 0.1}))
+    assert [b["pred"] for b in w.boxes] == [1]  # class 0's 0.2 under 0.3; class 1's 0.05
+    assert [b.class_id for b in w.shown()] == [1]
+    w.set_min_score(MinScore(0.3, {1: 0.01}))  # the same model-wide value, another class's
+    assert [b["pred"] for b in w.boxes] == [1, 2] and w.rev == 1
+    w.set_min_score(0.15)  # the annotator's own, for every class
+    assert sorted(b["pred"] for b in w.boxes) == [0, 1]
+    w.delete(0)
+    w.set_min_score(MinScore(0.3, {1: 0.1}))
+    assert w.undo() and [b["pred"] for b in w.boxes] == [1]  # never back under the threshold
