@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from al_core.review.changes import MOVE_TOLERANCE_PX
+from al_core.review.prelabel_threshold import min_score_of
 from al_core.review.save import clip_box
 from al_core.types import Box, LabeledBox
 
@@ -35,7 +36,7 @@ class Working:
     height: int
     base_version: int
     prelabels: list[dict]  # {class_id, box, score}: the selection model's, all scores
-    min_score: float
+    min_score: float  # a MinScore carries per-class thresholds (_shows)
     boxes: list[dict] = field(default_factory=list)
     rev: int = 0
     undo_stack: list[list[dict]] = field(default_factory=list)
@@ -75,10 +76,15 @@ class Working:
         without asking, or reopened)."""
         return self.reopened or not p.get("accepted")
 
+    def _shows(self, p: dict) -> bool:
+        """Whether a pre-label (or an untouched pre-label box) scores at least the
+        threshold of its class (:func:`al_core.review.prelabel_threshold.min_score_of`)."""
+        return p["score"] >= min_score_of(self.min_score, p["class_id"])
+
     def _visible_prelabels(self) -> list[dict]:
         return [{"class_id": p["class_id"], "box": list(p["box"]), "score": p["score"], "pred": k}
                 for k, p in enumerate(self.prelabels)
-                if p["score"] >= self.min_score and k not in self.deleted_preds
+                if self._shows(p) and k not in self.deleted_preds
                 and self._asked(p)]
 
     def shown(self) -> list[LabeledBox]:
@@ -86,7 +92,7 @@ class Working:
         if self.from_labels:
             return [LabeledBox(b["class_id"], Box(*b["box"])) for b in self.initial]
         return [LabeledBox(p["class_id"], Box(*p["box"])) for p in self.prelabels
-                if p["score"] >= self.min_score and self._asked(p)]
+                if self._shows(p) and self._asked(p)]
 
     def accepted(self) -> list[LabeledBox]:
         """Box-level review: the pre-labels saved without asking (those at or above their
@@ -95,7 +101,7 @@ class Working:
             return []
         out = []
         for p in self.prelabels:
-            if p.get("accepted") and p["score"] >= self.min_score:
+            if p.get("accepted") and self._shows(p):
                 box = clip_box(p["box"], self.width, self.height)
                 if box is not None:
                     out.append(LabeledBox(p["class_id"], box))
@@ -105,7 +111,7 @@ class Working:
         """:meth:`accepted` as pre-label dicts ``{class_id, box, score}``, to draw."""
         if self.from_labels or self.reopened:
             return []
-        return [p for p in self.prelabels if p.get("accepted") and p["score"] >= self.min_score]
+        return [p for p in self.prelabels if p.get("accepted") and self._shows(p)]
 
     def reopen(self) -> int:
         """Put the accepted pre-labels among the boxes to decide on (as pre-labels, at the
@@ -214,7 +220,7 @@ class Working:
         self.min_score = min_score
         if self.from_labels:
             return
-        kept = [b for b in self.boxes if b["pred"] is None or b["score"] >= min_score]
+        kept = [b for b in self.boxes if b["pred"] is None or self._shows(b)]
         present = {b["pred"] for b in kept}
         back = [b for b in self._visible_prelabels() if b["pred"] not in present]
         new = kept + back
@@ -227,7 +233,7 @@ class Working:
         if not self.undo_stack:
             return False
         self.boxes = [b for b in self.undo_stack.pop()  # never back above the threshold
-                      if b["pred"] is None or b["score"] >= self.min_score]
+                      if b["pred"] is None or self._shows(b)]
         self.deleted_preds = {p for p in self.deleted_preds
                               if p not in {b["pred"] for b in self.boxes}}
         if self.reopened:  # reopened boxes stay, though the change undone came before
