@@ -1,16 +1,21 @@
 """Compare: the precision-recall comparison dashboard. For a stored comparison of two
 models on the frozen test set: per class, both PR curves with AP in the legend, the
 per-class table, both mAPs with the paired bootstrap interval, the decision and the
-rule that made it, and buttons to carry it out or override it (who and why are kept).
-Any two models can be compared; the project's compare config is edited here."""
+rule that made it, the sentence of how much better and how sure (a warning when the
+interval includes 0), and buttons to carry it out or override it (who and why are kept).
+Any two models can be compared; the project's compare config is edited here. A project's
+first model is active without a comparison (there is nothing to compare it with): the
+page says so."""
 import json
 
 import pandas as pd
 import streamlit as st
 
 from al_core.decide.compare import describe_rule, parse_compare_config
-from al_core.decide.comparison_report import ComparisonReport, comparison_report
-from al_core.decide.promotion import carry_out, project_compare_config, save_compare_config
+from al_core.decide.comparison_report import (ComparisonReport, comparison_report,
+                                              report_sentence)
+from al_core.decide.promotion import (carry_out, first_model_record, make_first_active,
+                                      project_compare_config, save_compare_config)
 from al_core.decide.retrain import labels_waiting_for_review, waiting_sentence
 from al_core.formats.json_input import JsonInputError, parse_json
 from al_core.jobs import runner as jobs
@@ -55,12 +60,16 @@ def comparison_form() -> None:
     if len(candidates) < 1:
         st.caption("Train a model first (Models page): a trained model is compared here.")
         return
+    if len(candidates) < 2:
+        st.caption(f"{md(label(candidates[0]['id']))} is the only model: train another "
+                   "(Models page, Retrain) to compare it with.")
+        return
     waiting = [m["id"] for m in candidates if m["id"] != active]
     c1, c2 = st.columns(2)
     ids = [m["id"] for m in candidates]
     new = c1.selectbox("New model", ids, format_func=label,
                        index=ids.index(waiting[0]) if waiting else 0)
-    olds = [None] + [i for i in ids if i != new]
+    olds = [i for i in ids if i != new]  # never "no model": that is no comparison
     old = c2.selectbox("Compared with", olds, format_func=label,
                        index=olds.index(active) if active in olds else 0)
     raw_text = st.text_area("Compare config (JSON)", height=110,
@@ -107,14 +116,41 @@ def comparison_form() -> None:
             flash("success", "Saved: retrains compare with this config from now on.")
 
 
+def first_model_offer() -> None:
+    """No model is active but some are trained (a project whose first model was trained
+    before first models became active on their own): make one active, as the first."""
+    trained = [m for m in reversed(models.values()) if m["status"] == "trained"]
+    if active is not None or not trained:
+        return
+    st.info("No model is active. A project's first model becomes active when its training "
+            "ends (there is nothing to compare it with); make a trained one active here, "
+            "as the first.", icon=":material/info:")
+    c1, c2, _ = st.columns([2, 1, 2], vertical_alignment="bottom")
+    pick = c1.selectbox("Trained model", [m["id"] for m in trained], format_func=label,
+                        key="first-pick")
+    if c2.button("Make it active", icon=":material/check:", key="first-make",
+                 disabled=not auth.may("decide"), help=auth.lacks("decide")):
+        try:
+            make_first_active(store, pick,
+                              decided_by=st.session_state.get("annotator") or "app")
+        except (ValueError, PermissionDenied) as exc:
+            st.error(errors.not_done("", exc))
+        else:
+            flash("success", f"Model #{pick} is active, as the project's first model.")
+
+
 def decision_box(r: ComparisonReport) -> None:
     c = r.comparison
     promote = c["decision"] == "update_model"
     old = md(label(c["old_model_id"]))
     text = (f"**update_model**: #{c['new_model_id']} should replace {old}" if promote else
             f"**discard**: #{c['new_model_id']} should not replace {old}")
-    (st.success if promote else st.warning)(f"{text}. Why: {md(c['reason'])}.",
-                                            icon=":material/gavel:")
+    sure, noise = report_sentence(c)
+    (st.success if promote else st.warning)(
+        f"{text}. {md(sure) + '. ' if sure else ''}Why: {md(c['reason'])}.",
+        icon=":material/gavel:")
+    if noise:
+        st.warning(noise, icon=":material/ssid_chart:")
     done = r.carried_out
     if done:
         how = "Overridden" if done["override"] else "Carried out"
@@ -213,6 +249,13 @@ stored = store.comparisons(limit=200)
 waiting = labels_waiting_for_review(store)
 if waiting:  # the models compared here learned without them
     st.caption(f":material/hourglass_top: {waiting_sentence(waiting)}.")
+first_model_offer()
+first = first_model_record(store)
+if first:  # active with no comparison: said, so that no comparison is looked for
+    st.info(f"Model {md(label(active))} is active as the project's first model, made active "
+            f"by {md(first['decided_by'])} {when(first['created'])} with no comparison: "
+            "there was nothing to compare it with. The next retrain is compared with it.",
+            icon=":material/flag:")
 with st.expander("Compare two models", expanded=not stored, icon=":material/compare_arrows:"):
     comparison_form()
 running_jobs(("compare", "retrain"), key="compare")

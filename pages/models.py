@@ -1,5 +1,7 @@
 """Models: retrain (a new version from the active one's config, trained, evaluated and
-compared in one job, with a live chart), the running jobs, the model history with
+compared in one job, with a live chart; a project's first model is made active when its
+training ends, with nothing to compare it with; a retrain with nothing to train on is
+refused before its button, saying why), the running jobs, the model history with
 rollback, and predicting with any version. Jobs run in their own process: closing the
 tab or reloading loses nothing."""
 import json
@@ -9,7 +11,8 @@ import streamlit as st
 
 from al_core.decide.compare import describe_rule, parse_compare_config
 from al_core.decide.promotion import project_compare_config, roll_back
-from al_core.decide.retrain import labels_waiting_for_review, start_retrain, waiting_sentence
+from al_core.decide.retrain import (labels_waiting_for_review, retrain_refusal, start_retrain,
+                                    waiting_sentence)
 from al_core.evaluation.history import model_history
 from al_core.formats.json_input import JsonInputError, parse_json
 from al_core.jobs import runner as jobs
@@ -40,7 +43,9 @@ def retrain_form() -> None:
                 "model, trained on the current labels, then run on the test split and "
                 "compared with it." if base else
                 "No active model yet: the first version starts from the default config, "
-                "fitted to your labeled boxes (input size, batch size, length).")
+                "fitted to your labeled boxes (input size, batch size, length), and becomes "
+                "the active model when its training ends: there is nothing to compare it "
+                "with.")
     # what the training will load: labels waiting for review are left out (team mode)
     train_n, val_n = (store.count_items(split=s, trainable=True) for s in ("train", "val"))
     outside = store.count_items(status="labeled", unsplit=True, trainable=True)
@@ -50,6 +55,9 @@ def retrain_form() -> None:
     waiting = labels_waiting_for_review(store)
     if waiting:
         st.caption(f":material/hourglass_top: {waiting_sentence(waiting)}.")
+    refused = retrain_refusal(store)  # said before the button, not after a click
+    if refused:
+        st.warning(f"Retrain is not possible yet: {md(refused)}.", icon=":material/block:")
     fitted = None
     if base is None:  # the first model: the defaults fitted to the labeled boxes
         first, fitted = fit_first_config(store, {}, memory_images=train_n + val_n)
@@ -75,15 +83,20 @@ def retrain_form() -> None:
         problem = f"The override is refused: {exc}."
     if problem:
         c2.error(md(problem))  # it may quote the override
-    rule = describe_rule(parse_compare_config(project_compare_config(store)))
-    c2.caption(f"Then: {md(rule)}")
-    c2.page_link("pages/compare.py", label="Edit the rule on the Compare page",
-                 icon=":material/tune:")
-    apply = c2.checkbox("Carry the decision out when the job ends", value=False,
-                        help="Otherwise the Compare page shows it, to apply or override.")
+    apply = False
+    if base is None:
+        c2.caption("Then: it becomes the active model (the first; the next retrain is "
+                   "compared with it).")
+    else:
+        rule = describe_rule(parse_compare_config(project_compare_config(store)))
+        c2.caption(f"Then: {md(rule)}")
+        c2.page_link("pages/compare.py", label="Edit the rule on the Compare page",
+                     icon=":material/tune:")
+        apply = c2.checkbox("Carry the decision out when the job ends", value=False,
+                            help="Otherwise the Compare page shows it, to apply or override.")
     if c2.button("Retrain", type="primary", icon=":material/model_training:",
-                 disabled=problem is not None or not auth.may("train"),
-                 help=auth.lacks("train")):
+                 disabled=problem is not None or refused is not None
+                 or not auth.may("train"), help=auth.lacks("train") or refused):
         try:
             model_id, job_id = start_retrain(store, override=override, apply=apply,
                                              decided_by=st.session_state.get("annotator")
@@ -93,7 +106,9 @@ def retrain_form() -> None:
         else:
             waiting = store.job(job_id)["params"].get("labels_waiting")
             flash("success", f"Retraining: model #{model_id} (job {job_id}). Follow it "
-                             "below; the decision shows on the Compare page."
+                             "below; " + ("it becomes the active model when it ends, as the "
+                                          "first." if base is None else
+                                          "the decision shows on the Compare page.")
                   + (f" {waiting_sentence(waiting)}, so this training leaves them out."
                      if waiting else ""))
 

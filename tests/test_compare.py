@@ -93,19 +93,23 @@ def test_model_evaluation_is_stored_with_the_test_set_identity(demo_store):
     assert again.per_class != result_.per_class or again.map != result_.map
 
 
-def test_compare_promotes_the_first_then_gates_the_next(demo_store):
+def test_compare_refuses_the_first_model_then_gates_the_next(demo_store):
+    """With no model active there is nothing to compare with: no comparison is stored
+    (the first model used to be "promoted" by one, whatever its AP)."""
     good = _add_model(demo_store, "good", keep=0.95, seed=1)
     worse = _add_model(demo_store, "worse", keep=0.5, seed=2)
     cfg = parse_compare_config(DATALOOP)
-    d = compare_models(demo_store, good, None, cfg, raw_config=DATALOOP)
-    assert d.decision == "update_model" and "first model" in d.reason
-    demo_store.apply_decision(good, d.decision)
+    with pytest.raises(ValueError, match=f"no model is active, so model #{good} has nothing "
+                                         "to compare with"):
+        compare_models(demo_store, good, None, cfg, raw_config=DATALOOP)
+    assert demo_store.comparisons() == [] and demo_store.model_decisions() == []
+    demo_store.apply_decision(good, "update_model")
     assert demo_store.active_model_id() == good
     d = compare_models(demo_store, worse, None, cfg, raw_config=DATALOOP)
     assert d.decision == "discard" and all(not c.won for c in d.per_class)
     stored = demo_store.db.execute("SELECT decision, old_model_id FROM comparisons "
                                    "ORDER BY id").fetchall()
-    assert stored == [("update_model", None), ("discard", good)]
+    assert stored == [("discard", good)]
     with pytest.raises(ValueError, match="external model"):
         compare_models(demo_store, worse, None, cfg, raw_config=DATALOOP, apply=True)
 

@@ -113,19 +113,6 @@ def test_a_bad_config_shows_its_error_inline_and_starts_nothing(compared):
     assert store.jobs() == []
 
 
-def test_the_first_models_comparison_says_there_is_no_previous_model(demo_store, monkeypatch):
-    first = _trained(demo_store, "first", keep=0.9, seed=1)
-    compare_models(demo_store, first, None, parse_compare_config(DEFAULT_COMPARE_CONFIG),
-                   raw_config=DEFAULT_COMPARE_CONFIG)
-    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
-    page = _page()
-    assert any("no previous model" in s.value for s in page.success)
-    table = next(d.value for d in page.dataframe if "AP old" in d.value.columns)
-    assert set(table["AP old"]) == {"—"} and set(table["delta"]) == {"—"}
-    assert {m.label: m.value for m in page.metric}["previous model"] == "none"
-    assert len(_charts(page)) == len(table)  # the new model's curve alone
-
-
 def test_the_dashboards_ap_equals_eval_coco_on_the_exported_files(compared, tmp_path, capsys):
     store, old, new, _ = compared
     report = comparison_report(store, store.comparisons(limit=1)[0]["id"])

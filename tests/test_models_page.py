@@ -40,9 +40,9 @@ def test_a_bad_override_is_refused_inline_and_starts_nothing(models_page, demo_s
     _override(page).input('{"epochs": 3}').run()
     assert not page.error and not _button(page, "Retrain").disabled
     assert demo_store.models() == [] and demo_store.jobs() == []
-    # the rule the retrain's comparison will apply is said in one line
-    assert any("Promotes the new model only if" in c.value and "mAP is higher" in c.value
-               for c in page.caption)
+    # no model is active: what follows the training is said in one line (no compare rule)
+    assert any("Then: it becomes the active model (the first" in c.value for c in page.caption)
+    assert not any("Promotes the new model only if" in c.value for c in page.caption)
 
 
 @pytest.mark.slow
@@ -56,10 +56,11 @@ def test_retrain_started_from_the_page_trains_and_compares_in_its_own_process(mo
     assert job["pid"] and job["kind"] == "retrain"
     final = jobs.wait_for(demo_store, job["id"])
     assert final["status"] == "succeeded", final["error"]
-    assert demo_store.comparisons(limit=1)[0]["new_model_id"] == 1
+    # the first model: active when the job ends, with no comparison
+    assert demo_store.comparisons() == [] and demo_store.active_model_id() == 1
     page.run()
     table = next(d.value for d in page.dataframe if "version" in d.value.columns)
-    assert list(table["status"]) == ["trained"]
+    assert list(table["status"]) == ["active"] and list(table["decision"]) == ["first model"]
     labeled = demo_store.count_items(split="train") + demo_store.count_items(split="val")
     assert table["labels"][0] == f"{labeled} · round 0"
     assert table["test mAP50"][0][0].isdigit()  # evaluated in the job

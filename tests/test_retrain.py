@@ -45,17 +45,15 @@ def test_retrain_trains_evaluates_and_stores_the_decision_without_applying(train
     assert row["progress"] == 1.0 and "first model" in row["message"]
     curve = training_curve(row["log"])
     assert [r["epoch"] for r in curve] == [1, 2] and all("loss" in r for r in curve)
-    c = trainable.comparisons(limit=1)[0]
-    assert (c["new_model_id"], c["old_model_id"], c["decision"]) == (first, None, "update_model")
-    assert c["new_map"] is not None and c["old_map"] is None
-    assert trainable.model(first)["status"] == "trained"  # decided, not yet applied
+    # the first model: nothing to compare it with, so no comparison; active at once
+    # (without apply), evaluated on the test split for the history
+    assert trainable.comparisons() == [] and trainable.active_model_id() == first
+    record = trainable.model_decisions(first)[0]
+    assert (record["action"], record["comparison_id"], record["previous_active_id"],
+            record["decided_by"]) == ("update_model", None, None, "app")
+    assert trainable.evaluation(first, trainable.test_set_identity()[1], 0.5) is not None
     assert trainable.model(first)["metrics"]["labeled_images"] == \
         trainable.count_items(split="train") + trainable.count_items(split="val")
-
-    assert carry_out(trainable, c["id"], decided_by="lead") == "update_model"
-    assert trainable.active_model_id() == first
-    with pytest.raises(ValueError, match="already the active model"):
-        carry_out(trainable, c["id"], decided_by="lead")
 
     second, job, status = _retrain(trainable, apply=True, decided_by="ana")
     assert status == "succeeded", trainable.job(job)["error"]
@@ -124,14 +122,20 @@ def test_training_curve_skips_other_and_cut_lines():
 
 
 def test_a_retrain_that_could_not_finish_is_refused_before_any_model_is_made(demo_store):
-    """With no labeled train images, or no test split, the job failed after starting
-    (or after a whole training), leaving a failed or unevaluated model behind."""
-    from al_core.decide.retrain import start_retrain
+    """With no labeled train images, or no test split to compare on, the job failed after
+    starting (or after a whole training), leaving a failed or unevaluated model behind.
+    A first model needs no test split: it is not compared."""
+    from al_core.decide.retrain import retrain_refusal, start_retrain
     with pytest.raises(ValueError, match="the train split has no labeled images"):
         start_retrain(demo_store, override=TINY)
     label_from_oracle_at_random(demo_store, 24, seed=0)
     split_project(demo_store, seed=0)
     demo_store.db.execute("UPDATE items SET split = 'train' WHERE split = 'test'")
-    with pytest.raises(ValueError, match="no labeled test images"):
+    assert retrain_refusal(demo_store) is None  # no model active: nothing to compare
+    active = demo_store.add_model(name="a", arch="compact", status="trained")
+    demo_store.update_model(active, checkpoint_path="models/model-1.pt")
+    demo_store.apply_decision(active, "update_model")
+    with pytest.raises(ValueError, match="no labeled test images, so a new model cannot be "
+                                         "compared with the active one"):
         start_retrain(demo_store, override=TINY)
-    assert demo_store.models() == [] and demo_store.jobs() == []
+    assert [m["id"] for m in demo_store.models()] == [active] and demo_store.jobs() == []

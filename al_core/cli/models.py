@@ -8,8 +8,10 @@ import sys
 
 from al_core.cli.console import ConsoleReporter, follow_job, json_arg, open_store
 from al_core.decide.compare import parse_compare_config
-from al_core.decide.comparison import compare_models, predict_missing_test
-from al_core.decide.retrain import (check_not_all_waiting, labels_waiting_for_review,
+from al_core.decide.promotion import make_first_active
+from al_core.decide.comparison import compare_models, nothing_to_compare, predict_missing_test
+from al_core.decide.comparison_report import difference_sentence, interval_warning
+from al_core.decide.retrain import (check_trainable_split, labels_waiting_for_review,
                                     waiting_sentence)
 from al_core.evaluation.metrics import degenerate_ground_truth, evaluate_coco, result_json
 from al_core.evaluation.model_eval import evaluate_model
@@ -17,6 +19,7 @@ from al_core.formats.coco_import import read_json
 from al_core.jobs import runner as jobs
 from al_core.names import printable
 from al_core.store import Store
+from al_core.store.decisions import FIRST_MODEL_WHY
 from al_core.training.candidates import create_candidate
 from al_core.training.data_fit import describe_fit
 
@@ -87,23 +90,29 @@ def cmd_compare(args) -> int:
     for model_id in (args.new, old):
         if model_id is not None:
             store.model(model_id)  # a clear error for an unknown id, before any work
+    decided_by = None if store.team_mode() else f"cli ({printable(getpass.getuser(), 40)})"
+    if old is None:  # no model active: nothing to compare with
+        if not args.apply:
+            raise ValueError(nothing_to_compare(args.new))
+        return _make_first_active(store, args.new, decided_by)
     store.authorize("compare")  # before predicting: compare_models checks it again
     if args.apply:
         store.authorize("decide")
     predict_test_first(store, [args.new, old], out=sys.stderr)
     decision = compare_models(store, args.new, args.old, config, raw_config=raw,
-                              apply=args.apply,
-                              decided_by=None if store.team_mode() else
-                              f"cli ({printable(getpass.getuser(), 40)})")
+                              apply=args.apply, decided_by=decided_by)
     names = {c.id: c.name for c in store.classes()}
     outcome = "not applied (--apply carries it out)"
     if args.apply:
         outcome = (f"applied: model #{args.new} is now the active model"
                    if decision.decision == "update_model" else
                    f"applied: model #{args.new} is marked discarded")
-    against = f"model #{old}" if old is not None else "no active model"
-    print(f"stored the comparison of model #{args.new} with {against}: {decision.decision}, "
-          f"{outcome}", file=sys.stderr)
+    print(f"stored the comparison of model #{args.new} with model #{old}: "
+          f"{decision.decision}, {outcome}", file=sys.stderr)
+    print(difference_sentence(args.new, old, decision.map_delta, decision.delta_interval,
+                              iou=config.iou_threshold), file=sys.stderr)
+    if warning := interval_warning(decision.delta_interval):
+        print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps({
         "decision": decision.decision, "reason": decision.reason, "applied": args.apply,
         "active_model": store.active_model_id(),
@@ -114,11 +123,25 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _make_first_active(store: Store, model_id: int, decided_by: str | None) -> int:
+    """``compare --new ID --apply`` with no model active: the model becomes active as
+    the project's first, with no comparison (there is nothing to compare it with)."""
+    make_first_active(store, model_id, decided_by=decided_by)
+    print(f"no model was active: model #{model_id} is now the active model, as the "
+          "project's first (nothing to compare it with, no comparison stored)",
+          file=sys.stderr)
+    print(json.dumps({"decision": "update_model", "reason": FIRST_MODEL_WHY, "applied": True,
+                      "active_model": store.active_model_id(), "first_model": True,
+                      "map_delta": None, "confidence": None, "delta_interval": None,
+                      "per_class": {}}, indent=2))
+    return 0
+
+
 def cmd_train(args) -> int:
     override = json_arg(args.config, "--config")  # refused before anything is said or loaded
     store = open_store(args)
     store.authorize("train")  # before the split's counts: create_candidate checks it again
-    check_not_all_waiting(store)  # the job would only find out after starting
+    check_trainable_split(store)  # nothing to train on: the job would only find out later
     # what the training loads: labels waiting for review are left out (team mode)
     unsplit = store.count_items(status="labeled", unsplit=True, trainable=True)
     print(f"training on {store.count_items(split='train', trainable=True)} images, "
@@ -133,11 +156,15 @@ def cmd_train(args) -> int:
     model_id = create_candidate(store, base_model_id=args.base, override=override)
     for line in describe_fit(store.model(model_id)["metrics"].get("data_fit")):
         print(line, file=sys.stderr)
-    job_id = jobs.start_job(store, "train", {"model_id": model_id})
+    first = store.active_model_id() is None  # it becomes active when its training ends
+    job_id = jobs.start_job(store, "train", {"model_id": model_id, "decided_by": None if
+                                             store.team_mode() else
+                                             f"cli ({printable(getpass.getuser(), 40)})"})
     ahead = jobs.job_ahead(store, job_id)
     print(f"model #{model_id} training in job {job_id}" + (
         f" (it starts when job {ahead['id']} ({ahead['kind']}) ends: one training at a "
-        "time)" if ahead else ""))
+        "time)" if ahead else "") + ("; no model is active, so it becomes the active model "
+                                     "when its training ends" if first and not ahead else ""))
     if args.background:
         return 0
     code = follow_job(store, job_id)
@@ -149,8 +176,10 @@ def cmd_train(args) -> int:
               f"{'-' if val is None else f'{val:.3f}'} at epoch {metrics.get('best_epoch')} "
               f"of {metrics.get('epochs_run')}, on {metrics.get('train_images')} labeled "
               "train images" + (f" and {pseudo} pseudo-labeled pool images" if pseudo else "")
-              + f"; not active yet: `compare --new {model_id}` decides whether it replaces "
-              "the active model")
+              + ("; the active model now, as the project's first (there was no active "
+                 "model to compare it with)" if store.active_model_id() == model_id else
+                 f"; not active yet: `compare --new {model_id}` decides whether it replaces "
+                 "the active model"))
         if metrics.get("warning"):
             print(f"warning: {metrics['warning']}", file=sys.stderr)
     return code

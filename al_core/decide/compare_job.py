@@ -3,7 +3,7 @@ run on the test items it has not predicted."""
 from __future__ import annotations
 
 from al_core.decide.compare import parse_compare_config
-from al_core.decide.comparison import compare_models, predict_missing_test
+from al_core.decide.comparison import compare_models, nothing_to_compare, predict_missing_test
 from al_core.jobs.reporter import Reporter
 from al_core.jobs.runner import job_kind
 from al_core.store import Store
@@ -18,6 +18,8 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
     config = parse_compare_config(raw)
     new_id = params["new_model_id"]
     old_id = params.get("old_model_id") or store.active_model_id()
+    if old_id is None:  # before predicting anything
+        raise ValueError(nothing_to_compare(new_id))
     test_ids, _ = store.test_set_identity()
     if not test_ids:
         raise ValueError("the project has no labeled test items: split the labeled items "
@@ -31,6 +33,5 @@ def run_compare_job(store: Store, job_id: int, params: dict, reporter: Reporter)
                                   None if store.team_mode() else "app"),
                               should_stop=reporter.cancel_requested,
                               on_commit=reporter.commit)
-    against = f"model #{old_id}" if old_id is not None else "no active model"
-    reporter.progress(1.0, f"#{new_id} vs {against}: {decision.decision} "
+    reporter.progress(1.0, f"#{new_id} vs #{old_id}: {decision.decision} "
                            f"({decision.reason})")

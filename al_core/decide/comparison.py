@@ -19,8 +19,11 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
                    should_stop: Callable[[], bool] | None = None,
                    on_commit: Callable[[], None] | None = None) -> Decision:
     """Both models evaluated on the current frozen test set, then the compare node. With
-    no ``old_id`` the active model is the old one (none: the new model wins as the first).
-    The comparison is always stored; ``apply`` also carries out the decision.
+    no ``old_id`` the active model is the old one; with none active there is nothing to
+    compare with: ValueError (a project's first model is made active when its training
+    ends, :meth:`~al_core.store.Store.activate_first_model`; an older project's with
+    :func:`~al_core.decide.promotion.make_first_active`). The comparison is always
+    stored; ``apply`` also carries out the decision.
 
     In a job: ``should_stop`` is checked between the evaluations and bootstrap batches
     (raising :class:`~al_core.jobs.runner.Cancelled`), and ``on_commit`` (the job's
@@ -36,6 +39,8 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
     decided_by = store.own_name(decided_by, what="decided_by") or "cli"
     decided_by = normalize_name(decided_by, kind="person")  # before any work, not at the save
     old_id = store.active_model_id() if old_id is None else old_id
+    if old_id is None:
+        raise ValueError(nothing_to_compare(new_id))
     if old_id == new_id:
         raise ValueError(f"model #{new_id} cannot be compared with itself")
     if apply and store.model(new_id)["status"] == "external":
@@ -88,6 +93,14 @@ def compare_models(store: Store, new_id: int, old_id: int | None, config: Compar
                     after={"decision": decision.decision, "applied": apply,
                            "new_map": new.map, "old_map": old.map if old else None})
     return decision
+
+
+def nothing_to_compare(model_id: int) -> str:
+    """The refusal of a comparison when no model is active and none was named."""
+    return (f"no model is active, so model #{model_id} has nothing to compare with: a "
+            "project's first model becomes active when its training ends; make this one "
+            f"active as the first (`compare --new {model_id} --apply` on the command line, "
+            "Make it active on the Compare page), or name a model to compare it with")
 
 
 def predict_missing_test(store: Store, model_ids: Sequence[int | None], reporter, *,

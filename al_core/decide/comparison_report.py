@@ -1,6 +1,8 @@
 """What the comparison dashboard shows for one stored comparison: per class, both
 models' AP, the difference, won or not, the ground-truth count and both precision-recall
-curves (read from the evaluations the comparison was made from, on the same test set)."""
+curves (read from the evaluations the comparison was made from, on the same test set);
+and the sentence that says how sure the decision is: the mAP difference with its paired
+bootstrap interval, and a warning when that interval includes 0."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,3 +71,43 @@ def comparison_report(store: Store, comparison_id: int) -> ComparisonReport:
             if d["comparison_id"] == comparison_id]
     return ComparisonReport(c, rows, digest == c["test_set_hash"], len(test_ids),
                             done[0] if done else None)
+
+
+NOISE_WARNING = "The interval includes 0: on this test set the difference may be noise."
+
+
+def difference_sentence(new_id: int, old_id: int, delta: float,
+                        interval: tuple[float, float] | None, *, iou: float) -> str:
+    """How much better the new model is, and how sure: ``'Model #4 is better than #3 by
+    +0.031 mAP50 (95% interval -0.004 to +0.066)'``. ``delta``: test mAP new - old at
+    IoU ``iou``; ``interval``: its paired bootstrap 95% interval (None: the compare
+    config ran no bootstrap, which the sentence says)."""
+    metric = f"mAP{iou * 100:g}"
+    sure = ("no bootstrap interval: the compare config runs none" if interval is None
+            else f"95% interval {interval[0]:+.3f} to {interval[1]:+.3f}")
+    if abs(delta) < 0.0005:  # +0.000 either way
+        return f"Model #{new_id} scores the same {metric} as #{old_id} ({delta:+.3f}; {sure})"
+    return (f"Model #{new_id} is {'better' if delta > 0 else 'worse'} than #{old_id} by "
+            f"{delta:+.3f} {metric} ({sure})")
+
+
+def interval_warning(interval: tuple[float, float] | None) -> str | None:
+    """:data:`NOISE_WARNING` when the bootstrap interval of the mAP difference includes
+    0 (``lo <= 0 <= hi``): the test set cannot tell the two models apart; else None."""
+    if interval is None:
+        return None
+    lo, hi = interval
+    return NOISE_WARNING if lo <= 0 <= hi else None
+
+
+def report_sentence(comparison: dict) -> tuple[str | None, str | None]:
+    """(:func:`difference_sentence`, :func:`interval_warning`) of a stored comparison;
+    (None, None) for one with no old model or no mAPs stored (older rows)."""
+    c = comparison
+    if c["old_model_id"] is None or c["new_map"] is None or c["old_map"] is None:
+        return None, None
+    interval = None if c["delta_lo"] is None else (c["delta_lo"], c["delta_hi"])
+    return (difference_sentence(c["new_model_id"], c["old_model_id"],
+                                c["new_map"] - c["old_map"], interval,
+                                iou=comparison_iou(c)),
+            interval_warning(interval))

@@ -7,6 +7,7 @@ import json
 
 from al_core.decide.compare import DEFAULT_COMPARE_CONFIG, parse_compare_config
 from al_core.store import Store
+from al_core.store.decisions import first_model_decision
 
 COMPARE_CONFIG_KEY = "compare_config"
 OPPOSITE = {"update_model": "discard", "discard": "update_model"}
@@ -84,6 +85,35 @@ def carry_out(store: Store, comparison_id: int, *, decided_by: str, override: bo
                     before={"active_model": before},
                     after={"active_model": store.active_model_id(), "decision": decision})
     return decision
+
+
+def make_first_active(store: Store, model_id: int, *, decided_by: str) -> None:
+    """Make a trained model active as the project's first, with no comparison: no model
+    is active, so there is nothing to compare it with (a project whose first model was
+    trained before first models became active on their own). Recorded as
+    :meth:`~al_core.store.Store.activate_first_model` records it. Raises ValueError when
+    a model is active (compare with it instead), for an external model or one without
+    checkpoint. Team mode: a lead's work (``decide``), ``decided_by`` the acting user."""
+    store.authorize("decide")
+    decided_by = store.own_name(decided_by, what="decided_by")
+    _promotable(store, model_id)
+    if not store.activate_first_model(model_id, decided_by=decided_by):
+        active = store.active_model_id()
+        raise ValueError(f"model #{active} is active: compare model #{model_id} with it"
+                         if active != model_id else
+                         f"model #{model_id} is already the active model")
+
+
+def first_model_record(store: Store) -> dict | None:
+    """The ``model_decisions`` record that made the active model active as the project's
+    first (:func:`al_core.store.decisions.first_model_decision`), if that is why it is
+    active; None otherwise (compared and promoted, rolled back, or no model active)."""
+    active = store.active_model_id()
+    if active is None:
+        return None
+    newest = store.model_decisions(active)
+    own = [d for d in newest if d["action"] != "discard"]
+    return own[0] if own and first_model_decision(own[0]) else None
 
 
 def roll_back(store: Store, model_id: int, *, decided_by: str, why: str) -> None:

@@ -3,6 +3,12 @@ from the active one's config (plus an override), trained, run on the test split 
 the active model, where it has not seen those images), evaluated, and compared with the
 active model under the project's compare config. The decision is stored; it is carried
 out only with ``apply`` (otherwise a person applies or overrides it on the Compare page).
+A project's first model (no model active) is not compared: there is nothing to compare
+it with, so it is evaluated on the test split (when there is one) and made active when
+the job ends, recorded as the first model (:meth:`~al_core.store.Store.activate_first_model`).
+
+A retrain is refused before anything is made when it has nothing to train on
+(:func:`check_can_retrain`; :func:`retrain_refusal` says it to a page before its button).
 
 Progress: training takes the first 80% of the bar, the test-split predictions and the
 comparison the rest. Each epoch is logged to the job's log as one JSON line
@@ -17,11 +23,14 @@ from __future__ import annotations
 
 import json
 
+from al_core.decide.comparison import predict_missing_test
 from al_core.decide.promotion import project_compare_config
+from al_core.evaluation.model_eval import evaluate_model
 from al_core.jobs.reporter import PartReporter, Reporter
 from al_core.jobs.runner import job_kind, start_job
 from al_core.names import normalize_name
 from al_core.store import Store
+from al_core.store.decisions import FIRST_MODEL_WHY
 from al_core.training.candidates import create_candidate
 
 TRAIN_SHARE = 0.8  # of the job's progress bar
@@ -67,6 +76,28 @@ def check_trainable_split(store: Store) -> None:
                          "first (Project page, Split tab; `split` on the command line)")
 
 
+def check_can_retrain(store: Store) -> None:
+    """ValueError, saying why, when a retrain could not finish: nothing to train on
+    (:func:`check_trainable_split`), or a model is active and the project has no labeled
+    test images to compare the new one with it. A project's first model needs no test
+    split: it is not compared."""
+    check_trainable_split(store)
+    if store.active_model_id() is not None and not store.test_set_identity()[0]:
+        raise ValueError("the project has no labeled test images, so a new model cannot be "
+                         "compared with the active one: split some labeled images into test "
+                         "first (Project page, Split tab)")
+
+
+def retrain_refusal(store: Store) -> str | None:
+    """Why a retrain would be refused now (:func:`check_can_retrain`), as a sentence for
+    a page to show before its button; None when it can start. Permissions aside."""
+    try:
+        check_can_retrain(store)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def start_retrain(store: Store, *, override: dict | None = None, apply: bool = False,
                   decided_by: str | None = None) -> tuple[int, int]:
     """Create the new version (the active model's config with ``override``; errors name
@@ -85,11 +116,7 @@ def start_retrain(store: Store, *, override: dict | None = None, apply: bool = F
     decided_by = normalize_name(store.own_name(decided_by, what="decided_by") or "app",
                                 kind="person")
     # what the job would only find out after training: refused before anything is made
-    check_trainable_split(store)
-    if not store.test_set_identity()[0]:
-        raise ValueError("the project has no labeled test images, so a new model cannot be "
-                         "compared: split some labeled images into test first (Project "
-                         "page, Split tab)")
+    check_can_retrain(store)
     model_id = create_candidate(store, override=override)
     params = {"model_id": model_id, "apply": apply, "decided_by": decided_by}
     waiting = labels_waiting_for_review(store)
@@ -114,14 +141,37 @@ def run_retrain_job(store: Store, job_id: int, params: dict, reporter: Reporter)
                 should_stop=reporter.cancel_requested)  # not the end: no commit yet
     deciding = PartReporter(reporter.progress, reporter.cancel_requested, TRAIN_SHARE,
                             1 - TRAIN_SHARE, "deciding", commit=reporter.commit)
+    decided_by = params.get("decided_by") or "app"
+    if store.active_model_id() is None and _activate_first(store, model_id, decided_by,
+                                                           deciding):
+        reporter.progress(1.0, f"model #{model_id}: active, {FIRST_MODEL_WHY}")
+        return
     run_compare_job(store, job_id, {
         "new_model_id": model_id, "config": project_compare_config(store),
-        "apply": bool(params.get("apply")), "decided_by": params.get("decided_by") or "app"},
-        deciding)
+        "apply": bool(params.get("apply")), "decided_by": decided_by}, deciding)
     # this job's comparison (another job may have stored one meanwhile)
     comparison = next(c for c in store.comparisons(limit=50) if c["new_model_id"] == model_id)
     reporter.progress(1.0, f"model #{model_id}: {comparison['decision']} "
                            f"({comparison['reason']})")
+
+
+def _activate_first(store: Store, model_id: int, decided_by: str,
+                    reporter: PartReporter) -> bool:
+    """The project's first model: run on the test split and evaluated there (the model
+    history's test mAP50), then made active in the transaction that ends the job: there
+    is nothing to compare it with. False, with nothing changed, when a model became
+    active meanwhile (the caller compares the new one with it)."""
+    if store.test_set_identity()[0]:
+        predict_missing_test(store, [model_id], reporter, share=0.9)
+        reporter.check()
+        reporter.progress(0.95, "evaluating on the test split")
+        evaluate_model(store, model_id)
+    with store.write():
+        if store.active_model_id() is not None:
+            return False
+        reporter.commit()
+        store.activate_first_model(model_id, decided_by=decided_by)
+    return True
 
 
 def training_curve(log: str) -> list[dict]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from al_core.store import Store
+from al_core.store.decisions import first_model_decision
 
 MAP_IOU = 0.5
 
@@ -59,6 +60,9 @@ def _decision(model_id: int, decisions: list[dict], comparisons: list[dict]
     if kind == "replaced":
         return (f"replaced by #{d['model_id']}",
                 f"replaced by #{d['model_id']} ({d['action'].replace('_', ' ')}, {who})")
+    if first_model_decision(d):  # active with no comparison: never "promoted"
+        return ("first model", f"active as the project's first model ({who}): there was "
+                               "no active model to compare it with")
     if d["action"] == "rollback":
         return "rolled back to", f"made active again by a rollback ({who}: {d['why']})"
     against = f" over #{d['previous_active_id']}" if d["previous_active_id"] else ""

@@ -10,6 +10,17 @@ from al_core.names import normalize_name
 from al_core.store.rows import now
 
 DECISIONS = ("update_model", "discard", "rollback")
+# why a project's first model is active: recorded in its update_model decision, which has
+# no comparison and no previous active model (see first_model_decision)
+FIRST_MODEL_WHY = "the project's first model: there was no active model to compare it with"
+
+
+def first_model_decision(record: dict) -> bool:
+    """Whether a ``model_decisions`` record made its model active as the project's first
+    (:meth:`DecisionsMixin.activate_first_model`): an update_model with no comparison
+    and no model active before it."""
+    return (record["action"] == "update_model" and record["comparison_id"] is None
+            and record["previous_active_id"] is None and not record["override"])
 
 
 class DecisionsMixin:
@@ -102,6 +113,29 @@ class DecisionsMixin:
                 "model_id": model_id, "action": decision, "comparison_id": comparison_id,
                 "override": int(override), "previous_active_id": previous[0] if previous else None,
                 "decided_by": decided_by, "why": why, "created": stamp}).last_pk
+
+    def activate_first_model(self, model_id: int, *, decided_by: str) -> bool:
+        """Make a trained model active at once when no model is active: it is the
+        project's first, there is nothing to compare it with. Recorded as an update_model
+        decision with no comparison (``why`` :data:`FIRST_MODEL_WHY`) and in the audit
+        log. Returns False, changing nothing, when a model is active already. Raises
+        ValueError for a model without checkpoint or an external one. Team mode: a
+        lead's work (``decide``)."""
+        with self.write():
+            if self.active_model_id() is not None:
+                return False
+            self.authorize("decide")
+            model = self.model(model_id)
+            if model["status"] == "external" or not model["checkpoint_path"]:
+                raise ValueError(f"model #{model_id} ({model['status']}) has no checkpoint: "
+                                 "only a trained model can be made active")
+            self.apply_decision(model_id, "update_model", decided_by=decided_by,
+                                why=FIRST_MODEL_WHY)
+            self.audit("decision.first_model", object_type="model", object_id=model_id,
+                       summary=f"model #{model_id} made active as the project's first model "
+                               "(there was no active model to compare it with)",
+                       before={"active_model": None}, after={"active_model": model_id})
+        return True
 
     def model_decisions(self, model_id: int | None = None) -> list[dict]:
         """Decision records, newest first (of one model, or all)."""

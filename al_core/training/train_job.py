@@ -25,14 +25,18 @@ def train_model(store: Store, model_id: int, *,
                 progress: Callable[[float, str], None] | None = None,
                 log_line: Callable[[str], None] | None = None,
                 should_stop: Callable[[], bool] | None = None,
-                on_commit: Callable[[], None] | None = None) -> dict:
+                on_commit: Callable[[], None] | None = None,
+                first_active_by: str | None = None) -> dict:
     """Train a candidate on the train split's current labels (validating on val), write
     its checkpoint atomically and mark it trained. Returns its metrics. Raises
     Cancelled when ``should_stop`` asked to stop, checked after every epoch and once more
     inside the transaction that marks the model trained, where ``on_commit`` (a job's
     :meth:`~al_core.jobs.runner.Reporter.commit`) runs too: a cancel then leaves the model
-    untouched and removes its checkpoint file. Team mode: a lead's work (``train``; in a
-    job, the requester as they are when it runs)."""
+    untouched and removes its checkpoint file. With ``first_active_by`` (a person's name)
+    and no model active, the same transaction makes the model active at once, as the
+    project's first (:meth:`~al_core.store.Store.activate_first_model`: there is nothing
+    to compare it with). Team mode: a lead's work (``train``; in a job, the requester as
+    they are when it runs)."""
     store.authorize("train")
     row = store.model(model_id)
     config = merge_config(TrainConfig(), row["config"])
@@ -116,6 +120,8 @@ def train_model(store: Store, model_id: int, *,
                                 f"{result.best_val_map or 0:.3f} at epoch "
                                 f"{result.best_epoch} of {result.epochs_run}",
                         after={"train_images": labeled_train, "val_images": len(val)})
+            if first_active_by is not None:
+                store.activate_first_model(model_id, decided_by=first_active_by)
     except Cancelled:
         path.unlink(missing_ok=True)  # no model row will ever point at it
         raise
@@ -204,4 +210,5 @@ def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -
     store.update_model(model_id, status="training", job_id=job_id)
     use_allowed_cpus()
     train_model(store, model_id, progress=reporter.progress, log_line=reporter.log,
-                should_stop=reporter.cancel_requested, on_commit=reporter.commit)
+                should_stop=reporter.cancel_requested, on_commit=reporter.commit,
+                first_active_by=params.get("decided_by") or store.own_name(None) or "cli")
