@@ -5,7 +5,7 @@ import streamlit as st
 from al_core.review.save import set_project_min_score
 from al_core.types import DEFAULT_MIN_SCORE
 from ui import (auth, params, review_boxlevel, review_editor, review_grid, review_nav,
-                review_upload, state)
+                review_skipped, review_upload, state)
 from ui.annotator import annotator
 from ui.chrome import editor_frame, page_entry
 from ui.flash import show_flash
@@ -147,6 +147,7 @@ else:
         review_grid.render(store.root, selection, user, min_score)
     else:
         review_editor.render(store.root, selection, user, min_score, box_level)
+    review_skipped.panel(store, selection, user)  # "Show my skipped"
     review_upload.panel(store, selection, user)
     if store.has_oracle():
         review_upload.oracle_panel(store, selection)

@@ -9,10 +9,11 @@ import time
 import streamlit as st
 
 from al_core.formats.images import ImageError, load_image
-from al_core.review.save import LEASE_SECONDS, HeldError, StaleLabelsError, prelabels, submit_review
+from al_core.review.save import (TAB_LEASE_SECONDS, HeldError, StaleLabelsError, prelabels,
+                                 submit_review)
 from al_core.store import Store
 from al_core.types import Selection
-from ui import review_work, state
+from ui import review_tab, review_work, state
 from ui.draw import draw_boxes, thumbnail_scale
 from ui.errors import guarded_callback, storage_problem
 from ui.fragments import fragment
@@ -34,20 +35,23 @@ def _page(store: Store, selection: Selection, user: str) -> list[int]:
     kept = st.session_state.get("rv_grid_page") or []
     open_ = {i.id for i in store.items(ids=kept, status="unlabeled")}
     ids = [i for i in kept if i in open_]
-    if not ids:
+    new_page = not ids
+    if new_page:
         # images queued for the editor, and any with unsaved edits there, stay out
         queued = st.session_state.get("rv_queue", []) + [
             i for i, w in st.session_state.get("rv_work", {}).items() if w.dirty]
         ids = store.claim_many(_queue(store, selection, user, queued), user,
-                               seconds=LEASE_SECONDS)
+                               seconds=TAB_LEASE_SECONDS)
         # images the model has not predicted would be accepted as empty: never unseen
         missing = set(store.unpredicted_items(selection.model_id, ids)) \
             if selection.model_id is not None else set()
         st.session_state.update(
-            rv_grid_page=ids, rv_grid_opened=time.monotonic(), rv_marked=set(missing),
+            rv_grid_page=ids, rv_marked=set(missing),
             rv_grid_missing=missing,
             # the versions shown: accepting later never overwrites someone else's save
             rv_grid_versions={i.id: i.label_version for i in store.items(ids=ids)})
+        review_tab.register(store.root, user)
+    review_tab.show_grid(new_page=new_page)
     return ids
 
 
@@ -134,7 +138,10 @@ def _accept(root, selection: Selection, user: str, min_score: float) -> None:
     ids = st.session_state["rv_grid_page"]
     marked = st.session_state["rv_marked"]
     rest = [i for i in ids if i not in marked]
-    seconds = (time.monotonic() - st.session_state["rv_grid_opened"]) / max(len(ids), 1)
+    # the page's active time (ui.activity), shared by its images
+    seconds = review_tab.clock().seconds(review_tab.GRID_CLOCK, time.monotonic()) / max(
+        len(ids), 1)
+    review_tab.clock().forget(review_tab.GRID_CLOCK)
     saved, problems = 0, []
     with state.store() as store:
         team = store.team_mode()

@@ -2,6 +2,12 @@
 and the lease on the open image. State lives in ``st.session_state`` under ``rv_*`` keys
 (see :func:`reset`); the boxes of each opened image are a :class:`ui.working.Working`,
 kept until it is saved, so going back and forth between images loses nothing.
+
+Leases follow the tab (:func:`lease_keeper`): the images a tab holds are held for
+:data:`~al_core.review.save.TAB_LEASE_SECONDS`, renewed by a heartbeat while the tab is
+open, given back the moment the tab closes (:mod:`ui.tab_leases`) and after it has been
+idle a while (:mod:`ui.activity`), and claimed again when the user comes back. The
+seconds saved with an image are its active time (:class:`ui.activity.ActiveClock`).
 """
 from __future__ import annotations
 
@@ -10,17 +16,19 @@ import time
 
 import streamlit as st
 
-from al_core.review.save import LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
+from al_core.review.save import TAB_LEASE_SECONDS, HeldError, StaleLabelsError, submit_review
 from al_core.store import Store
 from al_core.types import Selection
 from al_core.workflow import WorkflowError
 from ui import canvas, params, review_work, state
 from ui.errors import guarded_callback, storage_problem
-from ui.fragments import fragment
+from ui import review_tab
+from ui.review_tab import clock, register
 from ui.text import md
 from ui.working import Working
 
-RENEW_AFTER = 60  # seconds between lease renewals while an image stays open
+# the tab's hold on its images (ui.review_tab), called by the page and the editor as here
+lease_keeper, renew = review_tab.lease_keeper, review_tab.renew
 
 
 def reset(tag: str | None, store: Store | None = None, user: str | None = None) -> None:
@@ -32,7 +40,7 @@ def reset(tag: str | None, store: Store | None = None, user: str | None = None) 
         del st.session_state[k]
     st.session_state.update(rv_sel=tag, rv_item=None, rv_work={}, rv_hist=[], rv_pos=-1,
                             rv_class=None, rv_focus=None, rv_hidden=False, rv_msg=None,
-                            rv_queue=[], rv_renewed={}, rv_done=False)
+                            rv_queue=[], rv_renewed={}, rv_done=False, rv_away=None)
 
 
 def msg(kind: str, text: str) -> None:
@@ -70,7 +78,7 @@ def open_item(store: Store, item_id: int, user: str) -> bool:
     message) when another annotator holds it or, in team mode, the workflow will not
     open it for them (past the cap, another's image, a gold image not theirs)."""
     try:
-        other = store.claim(item_id, user, seconds=LEASE_SECONDS)
+        other = store.claim(item_id, user, seconds=TAB_LEASE_SECONDS)
     except WorkflowError as exc:
         msg("warning", review_work.refused(item_id, exc))
         return False
@@ -86,8 +94,10 @@ def open_item(store: Store, item_id: int, user: str) -> bool:
     else:
         hist.append(item_id)
         st.session_state["rv_pos"] = len(hist) - 1
-    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False)
+    st.session_state.update(rv_item=item_id, rv_focus=None, rv_done=False, rv_away=None)
     st.query_params["item"] = st.session_state["rv_link"] = str(item_id)
+    clock().show(item_id, time.monotonic())
+    register(store.root, user)
     return True
 
 
@@ -106,7 +116,7 @@ def advance(store: Store, selection: Selection | None, user: str) -> None:
         item_id = queue.pop(0)
         if store.item(item_id).status == "unlabeled" and open_item(store, item_id, user):
             return
-    nxt = store.claim_next(selection.id, user, seconds=LEASE_SECONDS, exclude=hist) \
+    nxt = store.claim_next(selection.id, user, seconds=TAB_LEASE_SECONDS, exclude=hist) \
         if selection is not None else None
     if nxt is None:
         # the batch is done (team mode: or the cap reached): redraw the whole page once
@@ -114,6 +124,7 @@ def advance(store: Store, selection: Selection | None, user: str) -> None:
         st.session_state.update(rv_item=None, rv_done=True, rv_refresh=True)
         st.query_params.pop("item", None)
         st.session_state["rv_link"] = None
+        register(store.root, user)
     else:
         open_item(store, nxt, user)
 
@@ -190,8 +201,8 @@ def _submit(store: Store, selection: Selection | None, user: str, accept: bool,
         result = submit_review(
             store, w.item_id, w.final(), author=user,
             action="accept" if accept and not w.dirty else "save", prelabels=w.shown(),
-            expected_version=w.base_version, selection=selection, seconds=w.seconds(),
-            auto_accepted=w.accepted())
+            expected_version=w.base_version, selection=selection,
+            seconds=clock().seconds(w.item_id, time.monotonic()), auto_accepted=w.accepted())
     except StaleLabelsError as exc:
         del st.session_state["rv_work"][w.item_id]  # reopened with their labels
         msg("error", f"Not saved: {md(exc)}. It now shows their labels.")
@@ -200,6 +211,7 @@ def _submit(store: Store, selection: Selection | None, user: str, accept: bool,
         msg("error", f"Not saved: {md(exc)}")
         return False
     del st.session_state["rv_work"][w.item_id]
+    clock().forget(w.item_id)
     n, auto = len(w.final()), len(w.accepted())
     if team:  # submitted for review; the split it joined is a lead's matter
         msg("success", review_work.saved_message(store, w, result, gold=gold, before=before,
@@ -240,6 +252,7 @@ def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
         gold = store.team_mode() and store.gold_served(item_id, user)
         store.skip(item_id, user, selection_id=selection.id if selection else None)
         st.session_state["rv_work"].pop(item_id, None)
+        clock().forget(item_id)
         msg("info", review_work.skipped_message(store, item_id, gold=gold)
             if store.team_mode() else
             f"Skipped #{item_id}: it stays unlabeled and leaves your queue.")
@@ -310,35 +323,3 @@ def toggle_hidden() -> None:
         w.rev += 1  # under its old key it reloaded its first drawing and sent it back
 
 
-# -- the fragment --------------------------------------------------------------------------
-
-@fragment("keeping the open image", run_every=RENEW_AFTER / 2)
-def lease_keeper(root, user: str) -> None:
-    """Renew the leases on the open image and the grid's page while the page stays open,
-    even with no input (a fragment of its own: it never redraws the editor)."""
-    item_id = st.session_state.get("rv_item")
-    page = st.session_state.get("rv_grid_page") or []
-    if item_id is None and not page:
-        return
-    with state.store() as store:
-        if item_id is not None:
-            renew(store, item_id, user)
-        if page:  # the grid's page: images claimed but not yet saved
-            store.claim_many([i.id for i in store.items(ids=page, status="unlabeled")], user,
-                             seconds=LEASE_SECONDS)
-
-
-
-def renew(store: Store, item_id: int, user: str) -> None:
-    renewed = st.session_state["rv_renewed"]
-    if time.monotonic() - renewed.get(item_id, 0) > RENEW_AFTER:
-        try:
-            other = store.claim(item_id, user, seconds=LEASE_SECONDS)
-        except WorkflowError as exc:  # team mode: it left this person's work meanwhile
-            msg("warning", f"{review_work.refused(item_id, exc)} Your edits stay on screen "
-                           "but cannot be saved.")
-            other = None
-        if other is not None:
-            msg("warning", f"{md(other)} opened image #{item_id} while it sat idle here; "
-                            "your edits stay on screen but cannot be saved.")
-        renewed[item_id] = time.monotonic()

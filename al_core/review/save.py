@@ -23,6 +23,11 @@ from al_core.workflow import whose
 PROJECT_MIN_SCORE_KEY = "review_min_score"  # meta key: the Review page's project default
 MIN_BOX_SIDE_PX = 2.0  # a clipped box with a side below this is a stray click: dropped
 LEASE_SECONDS = 300  # an opened image is held this long, renewed while it stays open
+# a Review page tab's hold: renewed by the tab's heartbeat every TAB_HEARTBEAT_SECONDS, so
+# a tab that is closed (or whose browser crashed) frees its image this soon, even when
+# its "closed" notice never arrives
+TAB_LEASE_SECONDS = 30
+TAB_HEARTBEAT_SECONDS = 10
 ACTIONS = ("accept", "save", "import", "oracle")
 _SOURCE = {"accept": "human", "save": "human", "import": "import", "oracle": "oracle"}
 

@@ -162,6 +162,15 @@ class ReviewMixin:
                        summary=f"{user} skipped image #{item_id}",
                        after={"selection_id": selection_id})
 
+    def skipped(self, selection_id: int, user: str) -> list[int]:
+        """The selection's unlabeled items that ``user`` skipped, in rank order (saving an
+        item ends its skips)."""
+        user = normalize_name(user, kind="person")
+        return [r[0] for r in self.db.execute(
+            "SELECT si.item_id FROM skips k JOIN selection_items si ON si.item_id = k.item_id "
+            "JOIN items i ON i.id = k.item_id WHERE k.user = ? AND si.selection_id = ? "
+            "AND i.status = 'unlabeled' ORDER BY si.rank", [user, selection_id])]
+
     def user_setting(self, user: str, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM user_settings WHERE user = ? AND key = ?",
                               [user, key]).fetchone()

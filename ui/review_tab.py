@@ -1,0 +1,177 @@
+"""The Review page tab's hold on its images and its clock.
+
+A tab holds the image open in its editor and its grid page's images for
+:data:`~al_core.review.save.TAB_LEASE_SECONDS`, renewed by :func:`lease_keeper` every
+:data:`~al_core.review.save.TAB_HEARTBEAT_SECONDS` while the tab is open (a fragment that
+reruns on its own: it stops with the tab's connection), and gives them back:
+
+- at once when the tab goes away: its watcher (:mod:`ui.activity`) sends the tab's token
+  to the release route (:mod:`ui.tab_leases`), which knows what the tab holds
+  (:func:`register`);
+- after the tab has been idle :func:`ui.activity.release_after_idle` seconds; the page
+  says so, and when the user comes back the images are claimed again, or the page says
+  plainly which one someone else took (saving it is then refused: the store never saves
+  over another's work, ``HeldError`` / ``StaleLabelsError``).
+
+The tab's :class:`~ui.activity.ActiveClock` (:func:`clock`) counts each image's active
+seconds, which its save records. State in ``st.session_state``: the clock and the scroll
+request (:data:`CLOCK_KEY`, :data:`SCROLL_KEY`), ``rv_away`` (the images given back while
+idle), ``rv_renewed``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import streamlit as st
+
+from al_core.review.save import TAB_HEARTBEAT_SECONDS, TAB_LEASE_SECONDS
+from al_core.store import Store
+from al_core.workflow import WorkflowError
+from ui import activity, review_work, state, tab_leases
+from ui.activity import ActiveClock, Activity
+from ui.auth_routes import ROUTES_ENV
+from ui.fragments import fragment, rerun_fragment
+from ui.text import md
+
+GRID_CLOCK = "grid"  # the grid's page on the clock (an image goes by its id)
+WATCH_KEY = "rv-tab-watch"
+# not rv_ keys: they outlive the page's resets (another selection, a single image)
+CLOCK_KEY, SCROLL_KEY = "_review_clock", "_review_scroll"
+
+
+def clock() -> ActiveClock:
+    """This tab's clock (one per session: it outlives the page's resets)."""
+    if not isinstance(st.session_state.get(CLOCK_KEY), ActiveClock):
+        st.session_state[CLOCK_KEY] = ActiveClock()
+    return st.session_state[CLOCK_KEY]
+
+
+def held() -> list[int]:
+    """The images this tab holds: the editor's image, then the grid page's."""
+    ids = [] if st.session_state.get("rv_item") is None else [st.session_state["rv_item"]]
+    return ids + [i for i in st.session_state.get("rv_grid_page") or [] if i not in ids]
+
+
+def register(root, user: str) -> None:
+    """Tell the release route what this tab holds now (nothing while it is away)."""
+    tab_leases.hold(tab_leases.token(), root, user,
+                    [] if st.session_state.get("rv_away") else held())
+
+
+def _say(kind: str, text: str) -> None:
+    """A message where the page shows one now: the grid's line, else the editor's."""
+    if st.session_state.get("rv-mode") == "Grid" and st.session_state.get("rv_grid_page"):
+        st.session_state["rv_grid_msg"] = (kind, text)
+    else:
+        st.session_state["rv_msg"] = (kind, text)
+
+
+def _claim(store: Store, item_id: int, user: str) -> str | None:
+    """Hold ``item_id`` again: None, or why not (Markdown: who has it instead)."""
+    try:
+        other = store.claim(item_id, user, seconds=TAB_LEASE_SECONDS)
+    except WorkflowError as exc:  # team mode: it left this person's work meanwhile
+        return review_work.refused(item_id, exc)
+    return None if other is None else f"{md(other)} has image #{item_id}"
+
+
+def _mine(store: Store, ids: list[int]) -> list[int]:
+    """The images of ``ids`` that still need holding: the editor's, and the grid page's
+    unlabeled ones."""
+    page = set(st.session_state.get("rv_grid_page") or [])
+    if not ids or not page:
+        return list(ids)
+    open_ = {i.id for i in store.items(ids=[i for i in ids if i in page], status="unlabeled")}
+    return [i for i in ids if i not in page or i in open_]
+
+
+def keep(store: Store, user: str) -> bool:
+    """Renew, give back or claim again the tab's images as the tab's state asks; True
+    when the page must be drawn again to say what happened."""
+    c, now = clock(), time.monotonic()
+    ids, away = held(), st.session_state.get("rv_away")
+    if c.idle and c.idle_for(now) >= activity.release_after_idle():
+        if away or not ids:
+            return False
+        for item_id in ids:
+            store.release(item_id, user)
+        st.session_state["rv_away"] = ids
+        register(store.root, user)
+        minutes = max(1, math.floor(c.idle_for(now) / 60))
+        names = ", ".join(f"#{i}" for i in ids[:4]) + (" …" if len(ids) > 4 else "")
+        _say("info", f"No input here for {minutes} min: {names} given back so that others "
+                     "can take them. They are yours again when you come back, unless someone "
+                     "opened them meanwhile; nothing of yours is saved over their work.")
+        return True
+    if away:
+        if c.idle:
+            return False
+        st.session_state["rv_away"] = None
+        taken = [why for item_id in _mine(store, away)
+                 if (why := _claim(store, item_id, user)) is not None]
+        st.session_state.setdefault("rv_renewed", {}).update(dict.fromkeys(away, now))
+        register(store.root, user)
+        if taken:
+            _say("warning", f"While you were away: {'; '.join(taken)}. Your edits there stay "
+                            "on screen but cannot be saved, and nothing of yours is saved "
+                            "over their work: skip (S) to go on.")
+        else:
+            _say("info", "Welcome back: your images are held for you again.")
+        return True
+    renewed = st.session_state.setdefault("rv_renewed", {})
+    due = [i for i in ids if now - renewed.get(i, 0) >= TAB_HEARTBEAT_SECONDS - 1]
+    for item_id in _mine(store, due):
+        why = _claim(store, item_id, user)
+        renewed[item_id] = now
+        if why is not None and item_id == st.session_state.get("rv_item"):
+            _say("warning", f"{why}: it was opened while it was not held here. Your edits "
+                            "stay on screen but cannot be saved.")
+    register(store.root, user)
+    return False
+
+
+def renew(store: Store, item_id: int, user: str) -> None:
+    """The editor shows ``item_id``: its clock runs, and its lease is kept (:func:`keep`);
+    the editor is drawn again when there is something new to say."""
+    clock().show(item_id, time.monotonic())
+    if keep(store, user):
+        rerun_fragment()
+
+
+def show_grid(*, new_page: bool) -> None:
+    """The grid shows a page: its clock runs (from 0 for a new page)."""
+    if new_page:
+        clock().forget(GRID_CLOCK)
+    clock().show(GRID_CLOCK, time.monotonic())
+    st.session_state["rv_grid_shown"] = True
+
+
+def _heard(report: Activity) -> None:
+    now = time.monotonic()
+    if report.state == "idle":
+        clock().went_idle(report.idle_for, now)
+    else:
+        clock().came_back(now)
+
+
+@fragment("keeping the open image", run_every=TAB_HEARTBEAT_SECONDS)
+def lease_keeper(root, user: str) -> None:
+    """The tab's watcher and heartbeat: keep the images open here held while the page
+    stays open (a fragment of its own: it never redraws the editor, except to say that
+    they were given back or taken), and scroll the page to the top when the editor opens
+    after the grid."""
+    if st.session_state.get("rv-mode") != "Grid" and st.session_state.pop("rv_grid_shown",
+                                                                          False):
+        st.session_state[SCROLL_KEY] = st.session_state.get(SCROLL_KEY, 0) + 1
+    activity.tab_watch(
+        key=WATCH_KEY, tab=tab_leases.token(),
+        release_url=tab_leases.RELEASE_PATH if os.environ.get(ROUTES_ENV) == "1" else None,
+        idle=clock().idle, on_report=_heard, scroll=st.session_state.get(SCROLL_KEY, 0))
+    if not held() and not st.session_state.get("rv_away"):
+        return
+    with state.store() as store:
+        redraw = keep(store, user)
+    if redraw:
+        st.rerun()
