@@ -164,6 +164,7 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = ()) -> Non
     if st.session_state["rv_hidden"]:
         st.image(background, width=view.canvas_w)
         st.caption("Boxes hidden (H shows them).")
+        st.session_state["rv_frame"] = None
         return
     background = canvas.with_pins(review_boxlevel.background(w, background, classes, view),
                                   pins)
@@ -178,8 +179,11 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = ()) -> Non
         drawn[key] = canvas.drawing(w.boxes, classes, view,
                                     focus=st.session_state["rv_focus"], nonce=w.tag)
     initial = drawn[key]
-    result = canvas.review_canvas(background=background, initial=initial, view=view,
-                                  label=label, key=key)
+    frame, slot = _canvas_frame(key)
+    with frame:
+        result = canvas.review_canvas(background=background, initial=initial, view=view,
+                                      label=label, key=key)
+    st.session_state["rv_frame"] = (key, slot)  # drawn: the next key swaps the slots
     st.session_state["rv_canvas"] = {"tag": w.tag, "key": key, "view": view,
                                      "classes": classes}
     browser.canvas_keys(key)
@@ -191,6 +195,28 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = ()) -> Non
         nav.msg("warning", p)
     if w.rev != rev:  # redraw the canvas (the page, when this is a full-page run)
         rerun_fragment()
+
+
+def _canvas_frame(key: str):
+    """The container to draw the canvas keyed ``key`` in, and its slot (0 or 1).
+
+    Streamlit's browser side keeps a keyed element that a run replaces with another one
+    (a canvas under a new key: each relabel, delete, highlight, resize) and shows it
+    under the new one until that run ends well; runs cut short by the next key press or a fragment
+    rerun left it there for seconds: a second, broken canvas. Only a container replaced
+    by an element drops what it held at once, so the canvas has two slots, a container
+    and an empty element, and a new key swaps them: the container of the old canvas
+    becomes the empty element, the new canvas goes into a new container. Under the same
+    key nothing moves, and the canvas stays mounted (its undo, its edit mode)."""
+    last_key, last_slot = st.session_state.get("rv_frame") or (None, 0)
+    slot = last_slot if last_key == key else 1 - last_slot
+    if slot == 0:
+        frame = st.container()
+        st.empty()
+    else:
+        st.empty()
+        frame = st.container()
+    return frame, slot
 
 
 def _caption(store: Store, item, selection: Selection | None, team_user: str | None) -> None:
