@@ -207,6 +207,9 @@ def test_train_then_evaluate_and_compare_need_no_predict_step(tmp_path):
     cli("demo", "--project", p, "--images", 60, "--test", 10, "--labeled", 30)
     out = cli("train", "--project", p, "--config", TINY_TRAIN).stdout
     assert "job 1 succeeded" in out and "model #1 trained: val mAP50" in out
+    # no model was active: the first becomes active when its training ends, uncompared
+    assert "no model is active, so it becomes the active model when its training ends" in out
+    assert "the active model now, as the project's first" in out
     with Store(p) as store:  # a first model: no parent to make pseudo-labels
         train = store.count_items(split="train", status="labeled")
     assert f", on {train} labeled train images;" in out
@@ -221,14 +224,23 @@ def test_train_then_evaluate_and_compare_need_no_predict_step(tmp_path):
     write_json(tmp_path / "compare.json", DATALOOP)
     compared = cli("compare", "--project", p, "--new", 2, "--old", 1, "--config",
                    tmp_path / "compare.json")
-    assert json.loads(compared.stdout)["active_model"] is None
+    assert json.loads(compared.stdout)["active_model"] == 1
     assert "stored model #2's predictions on the 10 test images" in compared.stderr
     assert "#1's predictions" not in compared.stderr  # it had them already
     assert "not applied" in compared.stderr
+    assert ("\nModel #2 scores the same mAP50 as #1 (" in compared.stderr
+            or "\nModel #2 is " in compared.stderr)  # the difference, and how sure
+    assert "no bootstrap interval: the compare config runs none)" in compared.stderr
+    with Store(p) as store:  # as a project trained before first models became active
+        store.db.execute("UPDATE models SET status = 'trained' WHERE id = 1")
+    refused = cli("compare", "--project", p, "--new", 2, check=False)
+    assert refused.returncode == 2 and "no model is active, so model #2 has nothing to " \
+        "compare with" in refused.stderr
     applied = cli("compare", "--project", p, "--new", 2, "--config", tmp_path / "compare.json",
-                  "--apply")  # no active model yet: the first model wins
+                  "--apply")  # no active model: made active as the first, uncompared
     assert json.loads(applied.stdout)["active_model"] == 2
-    assert "applied: model #2 is now the active model" in applied.stderr
+    assert json.loads(applied.stdout)["first_model"] is True
+    assert "model #2 is now the active model, as the project's first" in applied.stderr
     predicted = cli("predict", "--project", p, "--model", 2, "--split", "test").stdout
     assert "stored model #2's predictions on 10 images:" in predicted
 
