@@ -2,8 +2,8 @@
 at a time, or fix any image's labels (``?item=ID``). Deep link: ``?selection=TAG&item=ID``."""
 import streamlit as st
 
+from al_core.review.prelabel_threshold import prelabel_threshold, project_default
 from al_core.review.save import set_project_min_score
-from al_core.types import DEFAULT_MIN_SCORE
 from ui import (auth, params, review_boxlevel, review_editor, review_grid, review_nav,
                 review_skipped, review_upload, state)
 from ui.annotator import annotator
@@ -114,20 +114,38 @@ if single and bad_item:  # the page says so and opens nothing (no other image in
     st.stop()
 
 selection = store.selection(tag) if tag is not None else None
-min_score = float(store.user_setting(user, "min_score") or
-                  store.get_meta("review_min_score") or DEFAULT_MIN_SCORE)
+# the model's threshold (per class, from its validation images) unless the annotator
+# has their own (al_core.review.prelabel_threshold)
+model_threshold = prelabel_threshold(
+    store, selection.model_id if selection is not None else store.active_model_id())
+own_score = store.user_setting(user, "min_score")
+min_score = float(own_score) if own_score else model_threshold.min_score()
 with st.sidebar:
     st.caption("REVIEW")
-    new_score = st.slider("Hide pre-labels scoring below", 0.0, 1.0, min_score, 0.05,
-                          help="Hidden pre-labels are not saved. Remembered for you.")
-    if new_score != min_score:
+    new_score = st.slider("Hide pre-labels scoring below", 0.0, 1.0, float(min_score), 0.05,
+                          help="Hidden pre-labels are not saved. Until you move it, the "
+                               "model's threshold applies; once moved, yours is remembered.")
+    if new_score != float(min_score):
         store.set_user_setting(user, "min_score", str(new_score))
-        min_score = new_score
-    project_default = float(store.get_meta("review_min_score") or DEFAULT_MIN_SCORE)
-    if (min_score != project_default and auth.may("query") and st.button(
+        min_score, own_score = new_score, str(new_score)
+    names = {c.id: c.name for c in store.classes()}
+    per_class = ", ".join(f"{names.get(c, c)} {t:.2f}"
+                          for c, t in sorted(model_threshold.per_class.items()))
+    per_class_help = f"Classes with their own: {md(per_class)}." if per_class else None
+    if own_score:
+        st.caption(f"Your own threshold. The model's: {md(model_threshold.why)}",
+                   help=per_class_help)
+        if st.button("Use the model's threshold", key="rv-model-score",
+                     icon=":material/restart_alt:"):
+            store.set_user_setting(user, "min_score", "")
+            st.rerun()
+    else:
+        st.caption(f"Threshold {md(model_threshold.why)}", help=per_class_help)
+    project_fallback = project_default(store)
+    if (own_score and min_score != project_fallback and auth.may("query") and st.button(
             f"Make {min_score:.2f} the project's default", key="rv-default-score",
-            help=f"Now {project_default:.2f}: what an annotator who has not moved the "
-                 "slider starts with")):
+            help=f"Now {project_fallback:.2f}: what an annotator who has not moved the "
+                 "slider starts with where the model's validation images give no threshold")):
         set_project_min_score(store, min_score)
         st.rerun()
     box_level = review_boxlevel.sidebar_toggle(  # the model whose pre-labels are shown

@@ -92,10 +92,10 @@ def test_a_class_with_too_few_validation_objects_takes_the_model_wide_threshold(
 def test_nothing_to_choose_on_falls_back_to_the_default_and_says_why():
     t = choose_threshold({}, {}, model_id=3, default=0.4)
     assert (t.threshold, t.chosen, t.per_class) == (0.4, False, {})
-    assert "no labeled validation image" in t.why and "0.40" in t.why
+    assert t.why == "0.40, the project default: no labeled validation image"
     _, truth = _two_images()
     t = choose_threshold({1: [], 2: []}, truth, model_id=3)
-    assert not t.chosen and t.why.startswith("no box of model #3 on its 2 validation images")
+    assert not t.chosen and t.why.endswith(": no box of model #3 on its 2 validation images")
 
 
 def test_a_min_score_applies_per_class_and_as_a_plain_float():
@@ -157,7 +157,7 @@ def test_the_threshold_is_kept_per_model_and_computed_again_when_val_labels_chan
 
 
 def test_no_model_or_an_unpredicted_validation_image_gives_the_project_default(store):
-    assert prelabel_threshold(store, None).why == "no model yet: the project default 0.30"
+    assert prelabel_threshold(store, None).why == "0.30, the project default: no model yet"
     model, a, items = _val_project(store)
     extra = store.add_item(file="x.png", width=100, height=100, sha256="x", source="import")
     store.set_labels(extra, [LabeledBox(a, Box(1, 1, 9, 9))], source="human")
@@ -165,8 +165,8 @@ def test_no_model_or_an_unpredicted_validation_image_gives_the_project_default(s
     store.set_meta("review_min_score", "0.4")  # a lead's project default
     t = prelabel_threshold(store, model)
     assert (t.threshold, t.chosen) == (0.4, False)
-    assert t.why == (f"model #{model} has not predicted 1 of its 13 validation images: the "
-                     "project default 0.40")
+    assert t.why == (f"0.40, the project default: model #{model} has not predicted 1 of "
+                     "its 13 validation images")
 
 
 # -- the Review page's working boxes -------------------------------------------------------
@@ -187,3 +187,43 @@ def test_the_working_boxes_show_each_class_at_its_own_threshold():
     w.delete(0)
     w.set_min_score(MinScore(0.3, {1: 0.1}))
     assert w.undo() and [b["pred"] for b in w.boxes] == [1]  # never back under the threshold
+
+
+# -- the simulation at the model's threshold -------------------------------------------------
+@pytest.mark.slow
+def test_a_simulation_counts_corrections_at_the_models_threshold_and_the_fixed_one(
+        tmp_path, monkeypatch):
+    from al_core.cli import main
+    from al_core.review.corrections import prelabel_corrections, summed_changes
+    from al_core.simulation import simulate as sim
+
+    # the quick demo's tiny models find next to nothing on their validation images (the
+    # default would come back): a known threshold instead, to check what is counted at it
+    asked = []
+    monkeypatch.setattr(sim, "round_threshold",
+                        lambda store, model_id: asked.append(model_id) or MinScore(0.05, {1: 0.5}))
+    out = tmp_path / "sim"
+    assert main(["simulate", "--demo", "--quick", "--out", str(out), "--strategy", "random",
+                 "--initial", "20", "--add", "15", "--rounds", "1",
+                 "--prelabel-threshold", "model"]) == 0
+    points = json.loads((out / "curves.json").read_text())["strategies"]["random"]["seeds"]["0"]
+    # round 0 has no model: every box drawn, whatever the threshold
+    assert points[0]["corrections"] == points[0]["corrections_fixed"] == points[0]["boxes"]
+    assert (points[0]["threshold"], points[1]["threshold"]) == (None, 0.05)
+    with Store(out / "runs" / "random" / "seed-0") as store:
+        figures = json.loads(store.get_meta("sim-cost-round-1"))
+        model = [m for m in store.models() if m["name"] == "initial-s0-r0"][0]["id"]
+        ids = [i.item_id for i in store.selection("sim-round-1").items]
+        truth = store.oracle_boxes(ids)
+        rows = {i: [r for r in store.predictions(model, ids) if r["item_id"] == i] for i in ids}
+    assert asked == [model]
+
+    def counted(min_score):
+        return summed_changes(prelabel_corrections(rows[i], truth[i], min_score=min_score)
+                              for i in ids).corrections
+    assert figures["corrections"] == counted(MinScore(0.05, {1: 0.5}))
+    assert figures["fixed"]["corrections"] == counted(0.3)
+    assert points[1]["corrections"] - points[0]["corrections"] == figures["corrections"]
+    assert points[1]["corrections_fixed"] - points[0]["boxes"] == counted(0.3)
+    assert figures["threshold"] == {"threshold": 0.05, "per_class": {"1": 0.5}}
+    assert json.loads((out / "settings.json").read_text())["prelabel_threshold"] == "model"

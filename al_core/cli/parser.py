@@ -230,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label rounds after round 0 by box-level review: pre-labels at or "
                         "above their class's threshold kept as predicted, the rest from the "
                         "oracle; records the seconds saved and the noise let in")
+    p.add_argument("--prelabel-threshold", choices=("fixed", "model"), default="fixed",
+                   help="the pre-label threshold corrections are counted at: fixed (0.3 for "
+                        "every model, the default) or model (each model's own, chosen on its "
+                        "validation images; the fixed one's counts are kept beside it)")
     p.add_argument("--out", type=Path, required=True,
                    help="output folder; rerunning with the same one resumes")
     p.add_argument("--quick", action="store_true",

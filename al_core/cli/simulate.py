@@ -94,7 +94,8 @@ def cmd_simulate(args) -> int:
         initial_strategy=args.initial_strategy,
         min_train_images=given(args.min_train_images,
                                20 if quick else DEFAULT_MIN_TRAIN_IMAGES),
-        query=json_arg(args.config, "--config") or {}, box_level=args.box_level)
+        query=json_arg(args.config, "--config") or {}, box_level=args.box_level,
+        prelabel_threshold=args.prelabel_threshold)
     for flag, value in (("--demo-seed", args.demo_seed), ("--demo-kind", args.demo_kind)):
         if not args.demo and value is not None:
             raise ValueError(f"{flag} goes with --demo")

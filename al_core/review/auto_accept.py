@@ -254,8 +254,9 @@ def oracle_box_level(prelabels: Sequence[tuple[LabeledBox, float]], truth: Seque
     against the other shown pre-labels as :func:`al_core.review.corrections` counts them."""
     from al_core.review.corrections import FIT_IOU
     from al_core.review.changes import match_changes
+    from al_core.review.prelabel_threshold import min_score_of  # it imports this module
 
-    shown = [(b, s) for b, s in prelabels if s >= min_score]
+    shown = [(b, s) for b, s in prelabels if s >= min_score_of(min_score, b.class_id)]
     accepted, asked = split_prelabels(shown, thresholds)
     acc = [b for b, _ in accepted]
     covered = match_predictions(

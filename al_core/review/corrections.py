@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from al_core.review.changes import ChangeCounts, match_changes
+from al_core.review.prelabel_threshold import min_score_of
 from al_core.types import DEFAULT_MIN_SCORE
 from al_core.types import Box, LabeledBox
 
@@ -40,11 +41,12 @@ def prelabel_corrections(predictions: Iterable[dict], truth: Sequence[LabeledBox
     """The corrections that turn one image's pre-labels into its true boxes.
 
     ``predictions``: rows with ``class_id``, ``x1, y1, x2, y2`` (pixels) and ``score``,
-    as :meth:`Store.predictions` returns them; those below ``min_score`` are not shown,
-    so they cost nothing. ``truth``: the image's true boxes. Returns the counts;
+    as :meth:`Store.predictions` returns them; those below ``min_score`` (their class's
+    own where it is a :class:`~al_core.review.prelabel_threshold.MinScore` with one) are
+    not shown, so they cost nothing. ``truth``: the image's true boxes. Returns the counts;
     ``.corrections`` is their total."""
     shown = [LabeledBox(int(p["class_id"]), Box(p["x1"], p["y1"], p["x2"], p["y2"]))
-             for p in predictions if p["score"] >= min_score]
+             for p in predictions if p["score"] >= min_score_of(min_score, p["class_id"])]
     return match_changes(shown, truth, fit_iou=FIT_IOU)
 
 

@@ -166,8 +166,7 @@ def choose_threshold(predictions: Mapping[int, Sequence[dict]],
     if not ids or not scores:
         what = "no labeled validation image" if not ids else \
             f"no box of model #{model_id} on its {len(ids)} validation images"
-        return fallback(model_id, default, f"{what}: the project default {default:.2f}",
-                        val_images=len(ids), val_objects=n_objects)
+        return fallback(model_id, default, what, val_images=len(ids), val_objects=n_objects)
     s, r, c = np.array(scores), np.array(right), np.array(classes)
     overall = best_threshold(s, r, hidden_cost=hidden_cost, shown_cost=shown_cost,
                              default=default)
@@ -194,10 +193,11 @@ def choose_threshold(predictions: Mapping[int, Sequence[dict]],
                              hidden, shown, at_default)
 
 
-def fallback(model_id: int | None, default: float, why: str, *, val_images: int = 0,
+def fallback(model_id: int | None, default: float, reason: str, *, val_images: int = 0,
              val_objects: int = 0) -> PrelabelThreshold:
-    """The project default, not chosen from data, with why."""
-    return PrelabelThreshold(model_id, float(default), {}, val_images, val_objects, why, False)
+    """The project default, not chosen from data, for ``reason``."""
+    return PrelabelThreshold(model_id, float(default), {}, val_images, val_objects,
+                             f"{default:.2f}, the project default: {reason}", False)
 
 
 def project_default(store: Store) -> float:
@@ -215,7 +215,7 @@ def prelabel_threshold(store: Store, model_id: int | None, *, cost: CostModel | 
     default (``why`` says how many)."""
     default = project_default(store)
     if model_id is None:
-        return fallback(None, default, f"no model yet: the project default {default:.2f}")
+        return fallback(None, default, "no model yet")
     if val_ids is None:
         val_ids, digest = store.split_identity("val")
     else:
@@ -231,8 +231,8 @@ def prelabel_threshold(store: Store, model_id: int | None, *, cost: CostModel | 
     missing = unpredicted_by(store, model_id, val_ids)
     if missing:
         return fallback(model_id, default, f"model #{model_id} has not predicted "
-                        f"{len(missing)} of its {len(val_ids)} validation images: the "
-                        f"project default {default:.2f}", val_images=len(val_ids))
+                        f"{len(missing)} of its {len(val_ids)} validation images",
+                        val_images=len(val_ids))
     # every box, whoever asks: computed (and stored for everyone) as the annotator who
     # opened the page, whose reads hide gold images' labels (as auto_accept does)
     used = sorted(set(val_ids) - store.items_with_auto_accepted(val_ids))

@@ -20,10 +20,11 @@ from datetime import datetime, timezone
 from al_core.names import printable
 from al_core.permissions import PermissionDenied
 from al_core.review.changes import box_changes, match_changes
+from al_core.review.prelabel_threshold import prelabel_threshold
 from al_core.review.save import LEASE_SECONDS, HeldError, clip_box, prelabels
 from al_core.store import Store
 from al_core.store.rows import now
-from al_core.types import DEFAULT_MIN_SCORE, Box, LabeledBox
+from al_core.types import Box, LabeledBox
 from al_core.workflow import WorkflowError
 
 DECISIONS = ("approve", "fix", "return")
@@ -166,16 +167,17 @@ def release_review(store: Store, item_id: int) -> None:
 
 def review_view(store: Store, item_id: int, *, min_score: float | None = None) -> ReviewView:
     """What the reviewer is shown of an image (``review``): the pre-labels of the model
-    that picked its selection (at ``min_score``, default the project's review threshold),
+    that picked its selection (at ``min_score``, default the model's pre-label threshold,
+    :mod:`al_core.review.prelabel_threshold`),
     the annotator's boxes, the changes between them and the comments."""
     store.authorize("review")
     row = store.work(item_id) or {}
     item = store.item(item_id)
-    if min_score is None:
-        min_score = float(store.get_meta("review_min_score") or DEFAULT_MIN_SCORE)
     model_id = None
     if row.get("selection_id"):
         model_id = store.selection_model_id(row["selection_id"])
+    if min_score is None:  # what an annotator who has not moved the slider is shown
+        min_score = prelabel_threshold(store, model_id).min_score()
     shown = [b for b, _ in prelabels(store, model_id, [item_id], min_score=min_score)[item_id]]
     boxes = [LabeledBox(a.class_id, a.box) for a in store.annotations([item_id])[item_id]]
     subs = store.submissions(item_id=item_id)

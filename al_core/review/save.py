@@ -65,12 +65,16 @@ def clip_box(coords: Sequence[float], width: int, height: int, *,
 
 def prelabels(store: Store, model_id: int | None, item_ids: Sequence[int], *,
               min_score: float) -> dict[int, list[tuple[LabeledBox, float]]]:
-    """A model's boxes scoring at least ``min_score`` as ``(box, score)`` pairs per item, in
-    the order stored; every id in ``item_ids`` has an entry (empty with no model)."""
+    """A model's boxes scoring at least ``min_score`` (a class's own where it is a
+    :class:`~al_core.review.prelabel_threshold.MinScore` with one) as ``(box, score)``
+    pairs per item, in the order stored; every id in ``item_ids`` has an entry (empty
+    with no model)."""
+    from al_core.review.prelabel_threshold import min_score_of
+
     out: dict[int, list[tuple[LabeledBox, float]]] = {i: [] for i in item_ids}
     if model_id is not None:
         for p in store.predictions(model_id, list(item_ids)):
-            if p["score"] >= min_score:
+            if p["score"] >= min_score_of(min_score, p["class_id"]):
                 out[p["item_id"]].append(
                     (LabeledBox(p["class_id"], Box(p["x1"], p["y1"], p["x2"], p["y2"])),
                      p["score"]))

@@ -11,6 +11,7 @@ import json
 
 from al_core.review.auto_accept import oracle_box_level, predict_validation, thresholds_for
 from al_core.review.corrections import summed_changes
+from al_core.review.prelabel_threshold import prelabel_threshold
 from al_core.review.save import prelabels
 from al_core.store import Store
 from al_core.types import DEFAULT_MIN_SCORE
@@ -21,9 +22,11 @@ def _key(r: int) -> str:
 
 
 def label_round(store: Store, r: int, tag: str, item_ids: list[int], *,
-                min_score: float = DEFAULT_MIN_SCORE) -> bool:
+                min_score: float = DEFAULT_MIN_SCORE, threshold: str = "fixed") -> bool:
     """Label the selection's unlabeled ``item_ids`` box-level against its model's
-    thresholds (the model predicts the validation images first when it has not); False,
+    thresholds (the model predicts the validation images first when it has not), the
+    pre-labels shown at ``min_score`` or, with ``threshold="model"``, at the model's own
+    (:mod:`al_core.review.prelabel_threshold`); False,
     labeling nothing, when the selection has no model (a cold start: the caller labels
     from the oracle). Recorded once per round: a resumed run does not count it again."""
     model_id = store.selection(tag).model_id
@@ -31,6 +34,8 @@ def label_round(store: Store, r: int, tag: str, item_ids: list[int], *,
         return False
     predict_validation(store, model_id)
     thresholds = thresholds_for(store, model_id)
+    if threshold == "model":
+        min_score = prelabel_threshold(store, model_id).min_score()
     truth = store.oracle_boxes(item_ids)
     shown = prelabels(store, model_id, item_ids, min_score=min_score)
     reviews = {i: oracle_box_level(shown[i], truth[i], thresholds, min_score=min_score)

@@ -28,6 +28,7 @@ DEFAULT_MIN_TRAIN_IMAGES = 4000
 QUICK_TRAIN = {"epochs": 2, "time_budget_s": None, "image_size": 96, "width": 8}
 FULL_DEFAULTS = {"strategies": ("random", "uncertainty", "coreset", "hybrid"), "initial": 100,
                  "add": 75, "rounds": 4, "seeds": 3}
+PRELABEL_THRESHOLDS = ("fixed", "model")  # SimConfig.prelabel_threshold's values
 QUICK_DEFAULTS = {"strategies": ("random", "uncertainty"), "initial": 20, "add": 20, "rounds": 2,
                   "seeds": 1}
 
@@ -46,6 +47,12 @@ class SimConfig:
     # rounds >= 1 labeled by box-level review (al_core.simulation.box_level): pre-labels at
     # or above their class's threshold kept as predicted, the rest from the oracle
     box_level: bool = False
+    # the pre-label threshold a round's corrections are counted at (and box-level review
+    # shows pre-labels at): "fixed", the review screen's old default for every model
+    # (al_core.types.DEFAULT_MIN_SCORE), or "model", the one chosen for the selecting
+    # model on its validation images (al_core.review.prelabel_threshold); with "model"
+    # each round records the corrections at the fixed one too, for comparison
+    prelabel_threshold: str = "fixed"
 
     def __post_init__(self) -> None:
         from al_core.query.strategies import check_options, get_strategy
@@ -66,6 +73,9 @@ class SimConfig:
                 raise ValueError(f"{flag}: {value!r} is not a positive integer")
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 0:
             raise ValueError(f"--rounds: {self.rounds!r} is not an integer >= 0")
+        if self.prelabel_threshold not in PRELABEL_THRESHOLDS:
+            raise ValueError(f"--prelabel-threshold: {self.prelabel_threshold!r} is not one "
+                             f"of {', '.join(PRELABEL_THRESHOLDS)}")
         merge_config(TrainConfig(), self.train)  # names a bad training override now
         check_options(self.query)  # and a bad query option
 

@@ -134,9 +134,10 @@ def run_round(store: Store, r: int, strategy: str, seed: int, config: SimConfig,
                          options={} if r == 0 else dict(config.query))
         run_query(store, spec)
     ids = [i.item_id for i in store.selection(tag).items]
-    cost = _round_cost(store, r, strategy, seed, ids)
+    cost = _round_cost(store, r, strategy, seed, ids, threshold=config.prelabel_threshold)
     unlabeled = [i.id for i in store.items(ids=ids) if i.status != "labeled"]
-    if not (config.box_level and r > 0 and box_level.label_round(store, r, tag, unlabeled)):
+    if not (config.box_level and r > 0 and box_level.label_round(
+            store, r, tag, unlabeled, threshold=config.prelabel_threshold)):
         store.label_from_oracle(unlabeled, round=r)
     if config.box_level and (figures := box_level.round_figures(store, r)) is not None:
         saved = None if None in (cost["seconds"], figures["seconds"]) else \
@@ -179,12 +180,16 @@ def _model_name(strategy: str, seed: int, r: int) -> str:
     return f"{'initial' if r == 0 else strategy}-s{seed}-r{r}"
 
 
-def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int]) -> dict:
+def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int], *,
+                threshold: str = "fixed") -> dict:
     """The boxes, corrections (:mod:`al_core.review.corrections`) and estimated annotator
     seconds (:mod:`al_core.review.effort`) that labeling the round's selection costs against
     the pre-labels of the model that selected it (the previous round's; none at round 0:
-    every box is drawn), summed with the earlier rounds'. Each round's figures are kept in
-    the project's meta, so a resumed run counts them once."""
+    every box is drawn), summed with the earlier rounds'. Pre-labels are shown at the
+    fixed default, or with ``threshold="model"`` at the model's own
+    (:func:`round_threshold`; then ``corrections_fixed`` and ``seconds_fixed`` are the
+    same at the fixed one, and ``threshold`` this round's model-wide value). Each round's
+    figures are kept in the project's meta, so a resumed run counts them once."""
     from al_core.review.corrections import prelabel_corrections, summed_changes
     from al_core.review.effort import counts_from_dict, published_model
     from al_core.training.prediction import predict_items
@@ -195,6 +200,7 @@ def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int]) 
         previous = [m for m in store.models()
                     if m["name"] == _model_name(strategy, seed, r - 1) and m["checkpoint_path"]]
         rows: dict[int, list[dict]] = {i: [] for i in ids}
+        chosen = None
         if r > 0 and previous:
             model_id = previous[0]["id"]
             missing = store.items_without_embedding(model_id, ids)
@@ -202,10 +208,22 @@ def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int]) 
                 predict_items(store, model_id, missing)
             for row in store.predictions(model_id, ids):
                 rows[row["item_id"]].append(row)
+            if threshold == "model":
+                chosen = round_threshold(store, model_id)
         changes = summed_changes(prelabel_corrections(rows[i], truth[i]) for i in ids)
-        store.set_meta(key, json.dumps({"boxes": sum(len(b) for b in truth.values()),
-                                        "corrections": changes.corrections, "images": len(ids),
-                                        "changes": changes.as_dict()}))
+        figures = {"boxes": sum(len(b) for b in truth.values()),
+                   "corrections": changes.corrections, "images": len(ids),
+                   "changes": changes.as_dict()}
+        if threshold == "model":  # counted at the model's threshold, the fixed one kept
+            at = summed_changes(prelabel_corrections(rows[i], truth[i], min_score=chosen)
+                                for i in ids) if chosen is not None else changes
+            figures = {**figures, "corrections": at.corrections, "changes": at.as_dict(),
+                       "fixed": {"corrections": changes.corrections,
+                                 "changes": changes.as_dict()},
+                       "threshold": None if chosen is None else {
+                           "threshold": float(chosen), "per_class": {
+                               str(c): t for c, t in chosen.per_class.items()}}}
+        store.set_meta(key, json.dumps(figures))
     rounds = [json.loads(store.get_meta(f"sim-cost-round-{k}") or "null") for k in range(r + 1)]
     if any(c is None for c in rounds):  # a run made before costs were counted
         return {"boxes": None, "corrections": None, "seconds": None}
@@ -213,8 +231,29 @@ def _round_cost(store: Store, r: int, strategy: str, seed: int, ids: list[int]) 
     if any("changes" not in c for c in rounds):  # a run made before seconds were estimated
         return {**cost, "seconds": None}
     model = published_model()  # the oracle has no real seconds: the published constants
-    return {**cost, "seconds": round(sum(model.seconds(counts_from_dict(c["changes"]),
-                                                       c["images"]) for c in rounds), 1)}
+
+    def seconds(figures: list[dict]) -> float:
+        return round(sum(model.seconds(counts_from_dict(c["changes"]), c["images"])
+                         for c in figures), 1)
+    cost["seconds"] = seconds(rounds)
+    if threshold == "model" and all("fixed" in c for c in rounds):
+        fixed = [c["fixed"] | {"images": c["images"]} for c in rounds]
+        cost |= {"corrections_fixed": sum(c["corrections"] for c in fixed),
+                 "seconds_fixed": seconds(fixed),
+                 "threshold": (rounds[-1]["threshold"] or {}).get("threshold")}
+    return cost
+
+
+def round_threshold(store: Store, model_id: int):
+    """The pre-label threshold chosen for ``model_id`` on the project's current
+    validation images (the ones it was trained with: a round splits after labeling),
+    predicting them first where it has not (:mod:`al_core.review.prelabel_threshold`);
+    a :class:`~al_core.review.prelabel_threshold.MinScore`."""
+    from al_core.review.auto_accept import predict_validation
+    from al_core.review.prelabel_threshold import prelabel_threshold
+
+    predict_validation(store, model_id)
+    return prelabel_threshold(store, model_id).min_score()
 
 
 # -- the whole simulation ---------------------------------------------------------
@@ -237,6 +276,8 @@ def _settings(config: SimConfig, source: Source) -> dict:
     settings = {k: v for k, v in asdict(config).items() if k not in ("strategies", "rounds")}
     if not config.box_level:  # a run from before box-level review resumes as it was
         del settings["box_level"]
+    if config.prelabel_threshold == "fixed":  # and one from before the chosen threshold
+        del settings["prelabel_threshold"]
     settings["query"] = check_options(config.query)
     return json.loads(json.dumps({"format": SETTINGS_FORMAT, **settings,
                                   "source": source.describe()}))
