@@ -13,6 +13,7 @@ The entry points a Python user calls, one per step of the loop, importable from 
     model_id = create_candidate(store, override={"epochs": 10})  # train: a new version,
     train_model(store, model_id)                           #   trained here, or
     model_id, job_id = start_retrain(store)                #   trained and compared in a job
+                                                           #   (a first model is made active)
     result, test_set = evaluate_model(store, model_id)     # evaluate on the test split
     compare_models(store, model_id, None, parse_compare_config(raw), raw_config=raw)
                                                            # compare with the active model
