@@ -248,3 +248,31 @@ def test_compare_on_the_command_line_with_no_model_active(demo_store):
     assert (out["active_model"], out["first_model"], out["reason"]) == \
         (first, True, FIRST_MODEL_WHY)
     assert demo_store.comparisons() == [] and demo_store.active_model_id() == first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["predict_missing_test", "evaluate_model"])
+def test_a_first_retrain_cancelled_while_it_is_evaluated_makes_nothing_active(
+        demo_store, monkeypatch, step):
+    """The first model becomes active in the transaction that ends its job: a cancel
+    before that leaves no model active and no decision."""
+    from al_core.cli import job_kinds  # noqa: F401 - registers every job kind
+    from al_core.decide import retrain
+    from al_core.jobs import runner as jobs
+    from al_core.training.candidates import create_candidate
+
+    label_from_oracle_at_random(demo_store, 24, seed=0)
+    split_project(demo_store, seed=0)
+    model = create_candidate(demo_store, override={"epochs": 1, "image_size": 64, "width": 8,
+                                                   "batch_size": 8})
+    job = demo_store.add_job("retrain", {"model_id": model})
+    original = getattr(retrain, step)
+
+    def cancel_then(*args, **kwargs):
+        jobs.cancel_job(demo_store, job)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(retrain, step, cancel_then)
+    assert jobs.run_job(demo_store, job) == "cancelled"
+    assert demo_store.active_model_id() is None and demo_store.model_decisions() == []
+    assert demo_store.model(model)["status"] == "cancelled"
