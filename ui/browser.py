@@ -41,7 +41,9 @@ export default function ({ data }) {
   const typing = (e) => e.composedPath().some((n) => n && n.nodeType === 1 &&
     (["INPUT", "TEXTAREA", "SELECT"].includes(n.tagName) || n.isContentEditable));
   const toolbar = () => {
-    const scope = document.querySelector(".st-key-" + window.__alsCanvasKey) || document;
+    // only its own canvas: the Review page's bridge (ui/review_zoom.py) has these keys there
+    const scope = document.querySelector(".st-key-" + window.__alsCanvasKey);
+    if (!scope) return null;
     for (const host of scope.querySelectorAll("*")) {
       if (host.shadowRoot && host.shadowRoot.querySelector('button[aria-label="Edit"]')) {
         return host.shadowRoot;

@@ -1,16 +1,16 @@
-"""The review canvas: the only importer of streamlit-drawable-canvas, and the one place
-where boxes cross between image pixels and canvas pixels.
+"""The review canvas: the only importer of streamlit-drawable-canvas.
 
 Image boxes are float ``[x1, y1, x2, y2]`` in image pixels; canvas boxes are the
-component's ``{label, left, top, width, height}`` dicts in canvas pixels. The canvas keeps
-the image's aspect ratio (one ``scale`` for both axes), so the conversion is exact.
+component's ``{label, left, top, width, height}`` dicts in canvas pixels. They cross
+between the two only through a :class:`ui.canvas_view.View` (:func:`to_canvas`,
+:func:`to_image`, re-exported here), which may show a zoomed part of the image.
 """
 from __future__ import annotations
 
+import functools
 import io
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -18,48 +18,16 @@ from PIL import Image
 
 from al_core.formats.images import load_image
 from al_core.names import printable
+from al_core.review.changes import MOVE_TOLERANCE_PX
 from al_core.types import ClassInfo
+from ui.canvas_view import View, fit_view, on_view, to_canvas, to_image
+
+__all__ = ["View", "fit_view", "to_canvas", "to_image"]  # re-exported from ui.canvas_view
 
 STROKE_PX = 3
 FONT_PX = 14
 JPEG_QUALITY = 85
 CHIP_CHARS = 60  # a longer class name is cut on its chip (it stays whole in the project)
-
-
-@dataclass(frozen=True)
-class View:
-    """How an image of ``width`` x ``height`` pixels is shown: ``canvas_w`` x ``canvas_h``
-    canvas pixels at ``scale`` canvas pixels per image pixel."""
-
-    width: int
-    height: int
-    canvas_w: int
-    canvas_h: int
-    scale: float
-
-
-def fit_view(width: int, height: int, *, max_w: int, max_h: int) -> View:
-    """Scale an image up or down so it fills ``max_w`` without passing ``max_h``
-    (pixels), keeping its aspect ratio. Raises ``ValueError`` on a non-positive size."""
-    if width <= 0 or height <= 0 or max_w <= 0 or max_h <= 0:
-        raise ValueError(f"sizes must be positive: image {width}x{height}, "
-                         f"view {max_w}x{max_h}")
-    scale = min(max_w / width, max_h / height)
-    return View(width, height, max(1, round(width * scale)), max(1, round(height * scale)),
-                scale)
-
-
-def to_canvas(box: Sequence[float], view: View) -> dict:
-    """Image ``[x1, y1, x2, y2]`` -> canvas ``{left, top, width, height}``."""
-    x1, y1, x2, y2 = (v * view.scale for v in box)
-    return {"left": x1, "top": y1, "width": x2 - x1, "height": y2 - y1}
-
-
-def to_image(box: dict, view: View) -> list[float]:
-    """Canvas ``{left, top, width, height}`` -> image ``[x1, y1, x2, y2]`` (unclipped)."""
-    s = view.scale
-    return [box["left"] / s, box["top"] / s, (box["left"] + box["width"]) / s,
-            (box["top"] + box["height"]) / s]
 
 
 def chip_text(name: str, score: float | None) -> str:
@@ -114,15 +82,24 @@ def parse_chip(text: str, classes: Sequence[ClassInfo]) -> int | None:
     return by_name.get(head)
 
 
+def on_canvas(boxes: Sequence[dict], view: View) -> list[int]:
+    """The indices of the working boxes ``{class_id, box, ...}`` the canvas shows: those
+    overlapping the view (all of them when it shows the whole image). The others are not
+    on the canvas, so nothing done there can change them."""
+    return [k for k, b in enumerate(boxes) if not view.zoomed or on_view(b["box"], view)]
+
+
 def drawing(boxes: Sequence[dict], classes: Sequence[ClassInfo], view: View, *,
             focus: int | None = None, nonce: str = "") -> dict:
     """The canvas's ``initial_drawing`` for working boxes ``{class_id, box, score}``: one
-    stroke colour per class, the focused box thicker and tinted. ``nonce`` makes two
-    otherwise equal drawings differ, so the canvas always reloads for a new image."""
+    stroke colour per class, the focused box thicker and tinted; only the boxes on the
+    view (:func:`on_canvas`), in their order. ``nonce`` makes two otherwise equal drawings
+    differ, so the canvas always reloads for a new image."""
     by_id = {c.id: c for c in classes}
     names = chip_names(classes)
     objects = []
-    for k, b in enumerate(boxes):
+    for k in on_canvas(boxes, view):
+        b = boxes[k]
         cls = by_id[b["class_id"]]
         focused = k == focus
         objects.append({
@@ -140,24 +117,42 @@ def _tint(hex_color: str) -> str:
     return f"rgba({r},{g},{b},0.25)"
 
 
+@functools.lru_cache(maxsize=4)
+def decoded_image(path: str, mtime: float) -> Image.Image:
+    """The decoded image (the last few, shared by sessions: zooming and panning crop the
+    same image again and again). Never changed in place."""
+    return load_image(Path(path))
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
-def background_jpeg(path: str, mtime: float, canvas_w: int, canvas_h: int) -> bytes:
-    """The image resized to the canvas, as JPEG bytes (cached by path, mtime and size).
-    Raises :class:`al_core.formats.images.ImageError` for a missing or unreadable file."""
-    image = load_image(Path(path))
-    up = canvas_w > image.width
-    image = image.resize((canvas_w, canvas_h), Image.NEAREST if up and canvas_w >= 3 * image.width
-                         else Image.LANCZOS)
+def background_jpeg(path: str, mtime: float, canvas_w: int, canvas_h: int,
+                    crop: tuple[float, float, float, float] | None = None) -> bytes:
+    """The image, or its part ``crop`` (``(x1, y1, x2, y2)`` image pixels, fractions
+    allowed: :attr:`ui.canvas_view.View.rect`), resized to the canvas, as JPEG bytes
+    (cached by path, mtime, size and crop). Enlarged three times or more, each image pixel
+    stays a sharp square, so a box can be set on the pixel. Raises
+    :class:`al_core.formats.images.ImageError` for a missing or unreadable file."""
+    image = decoded_image(path, mtime)
+    box = crop or (0, 0, image.width, image.height)
+    up = canvas_w / max(box[2] - box[0], 1e-9)
+    image = image.resize((canvas_w, canvas_h), Image.NEAREST if up >= 3 else Image.LANCZOS,
+                         box=box)
     buf = io.BytesIO()
     image.save(buf, format="JPEG", quality=JPEG_QUALITY)
     return buf.getvalue()
 
 
+def view_jpeg(path: str, mtime: float, view: View) -> bytes:
+    """:func:`background_jpeg` for what ``view`` shows."""
+    return background_jpeg(path, mtime, view.canvas_w, view.canvas_h,
+                           tuple(round(v, 3) for v in view.rect) if view.zoomed else None)
+
+
 def canvas_key(tag: str, view: View) -> str:
-    """A key per opening of an image, drawing revision (``Working.tag``) and size: a new
-    key starts from its initial drawing, so a result meant for another image, revision or
-    scale is never read."""
-    return f"canvas-{tag}-{view.canvas_w}x{view.canvas_h}"
+    """A key per opening of an image, drawing revision (``Working.tag``) and view: a new
+    key starts from its initial drawing, so a result meant for another image, revision,
+    scale or part of the image is never read."""
+    return f"canvas-{tag}-{view.key}"
 
 
 def state_boxes(value) -> list[dict] | None:
@@ -170,6 +165,14 @@ def state_boxes(value) -> list[dict] | None:
         return None
     return CanvasResult(json_data=drawing["raw"], image_data_url=None,
                         return_image_data=False).boxes
+
+
+def noise_px(view: View) -> float:
+    """How far (image pixels) a box may come back from the canvas from where it was sent
+    and still be unmoved: the canvas rounds coordinates to 0.01 canvas pixel, so 0.05
+    canvas pixel, and never more than the tolerance of a kept box
+    (:data:`al_core.review.changes.MOVE_TOLERANCE_PX`)."""
+    return min(MOVE_TOLERANCE_PX, 0.05 / view.scale)
 
 
 def to_working(boxes: Sequence[dict], classes, view: View) -> list[tuple[int | None, list[float]]]:
@@ -189,7 +192,8 @@ def sync_drawn(w, drawn: dict | None) -> list[str]:
     boxes = state_boxes(st.session_state.get(drawn["key"]))
     if boxes is None:
         return []
-    return w.from_canvas(to_working(boxes, drawn["classes"], drawn["view"]))
+    return w.from_canvas(to_working(boxes, drawn["classes"], drawn["view"]),
+                         noise_px(drawn["view"]))
 
 
 def review_canvas(*, background: bytes, initial: dict, view: View, label: str, key: str,

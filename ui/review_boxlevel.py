@@ -14,6 +14,7 @@ from al_core.review.auto_accept import (TARGET_PRECISION, Thresholds, thresholds
 from al_core.store import Store
 from al_core.types import ClassInfo
 from ui import auth, canvas
+from ui.canvas_view import to_canvas_xyxy
 from ui import review_nav as nav
 from ui.job_watch import running_jobs
 from ui.text import md
@@ -110,10 +111,11 @@ def background(w: Working, background_jpeg: bytes, classes: list[ClassInfo],
     """The canvas background with the image's accepted boxes drawn faint."""
     colors = {c.id: c.color for c in classes}
     names = {c.id: c.name for c in classes}
-    boxes = tuple((colors[p["class_id"]], tuple(v * view.scale for v in p["box"]),
+    boxes = tuple((colors[p["class_id"]], to_canvas_xyxy(p["box"], view),
                    f"{names[p['class_id']]} {p['score']:.2f}")  # drawn as text, not markup
                   for p in w.accepted_boxes())
     return canvas.with_accepted(background_jpeg, boxes)
+
 
 
 def panel(w: Working) -> None:

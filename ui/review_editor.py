@@ -13,7 +13,7 @@ from al_core.formats.images import ImageError
 from al_core.review.save import prelabels
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
-from ui import auth, browser, canvas, review_boxlevel, review_work, state
+from ui import auth, browser, canvas, review_boxlevel, review_work, review_zoom, state
 from ui import review_nav as nav
 from ui.fragments import fragment, rerun_fragment
 from ui.text import css_color, md, md_code
@@ -126,22 +126,22 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
             if item.split == "test":
                 _test_warning(store)
         avail = browser.viewport(key="rv-viewport")
-        view = _view(item, avail)
+        fit = _view(item, avail)
+        view = review_zoom.view_of(item.id, fit)
         image_slot = st.container()
-        st.caption("Drag on the image to draw a box · **E** edit mode: move, resize, click a "
-                   "selected box to retype its class · **N** draw again · **Del** deletes the "
-                   "selected box" + (" · **O** reopens the boxes accepted without asking"
-                                     if box_level else ""))
+        zoom_slot = st.container()
     try:
-        background = canvas.background_jpeg(str(store.image_path(item)), _mtime(store, item),
-                                            view.canvas_w, view.canvas_h)
+        path, mtime = str(store.image_path(item)), _mtime(store, item)
+        background = canvas.view_jpeg(path, mtime, view)
     except ImageError as exc:
         image_slot.error(f"Image #{item.id} cannot be shown: {md(exc)}. Nothing was saved; skip "
                          "it (S) and tell whoever manages the project.")
         background = None
     if background is not None:  # before the side panel: it lists the canvas's edits
         with image_slot:
-            _draw(w, classes, view, background, review_work.pins(notes, view.scale))
+            _draw(w, classes, view, background, review_work.pins(notes, view), fit=fit)
+        with zoom_slot:
+            review_zoom.controls(item.id, view, fit, path, mtime, reopen_key=box_level)
     with side:
         _actions(store.root, selection, user, w, broken=background is None,
                  returned=team and review_work.must_submit(store, item_id))
@@ -158,8 +158,10 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     _prefetch(store, selection, user, avail)
 
 
-def _draw(w: Working, classes, view, background: bytes, pins: tuple = ()) -> None:
-    """The canvas for the working boxes; ``pins``: a reviewer's comments pinned to boxes
+def _draw(w: Working, classes, view, background: bytes, pins: tuple = (), *,
+          fit: canvas.View | None = None) -> None:
+    """The canvas for the working boxes on ``view`` (``fit``: the whole image's view, for
+    zooming; :mod:`ui.review_zoom`); ``pins``: a reviewer's comments pinned to boxes
     (:func:`ui.review_work.pins`), drawn into the picture."""
     if st.session_state["rv_hidden"]:
         st.image(background, width=view.canvas_w)
@@ -178,6 +180,7 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = ()) -> Non
         drawn.clear()
         drawn[key] = canvas.drawing(w.boxes, classes, view,
                                     focus=st.session_state["rv_focus"], nonce=w.tag)
+        w.on_canvas = canvas.on_canvas(w.boxes, view)  # a zoomed view holds only these
     initial = drawn[key]
     frame, slot = _canvas_frame(key)
     with frame:
@@ -186,15 +189,15 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = ()) -> Non
     st.session_state["rv_frame"] = (key, slot)  # drawn: the next key swaps the slots
     st.session_state["rv_canvas"] = {"tag": w.tag, "key": key, "view": view,
                                      "classes": classes}
-    browser.canvas_keys(key)
-    if canvas.state_boxes(st.session_state.get(key)) is None:
-        return  # the canvas has sent nothing under this key: it shows our drawing
-    rev = w.rev
-    problems = w.from_canvas(canvas.to_working(result, classes, view))
-    for p in problems:
-        nav.msg("warning", p)
-    if w.rev != rev:  # redraw the canvas (the page, when this is a full-page run)
-        rerun_fragment()
+    if canvas.state_boxes(st.session_state.get(key)) is not None:  # else it has sent
+        rev = w.rev  # nothing under this key: it shows our drawing
+        problems = w.from_canvas(canvas.to_working(result, classes, view),
+                                 canvas.noise_px(view))
+        for p in problems:
+            nav.msg("warning", p)
+        if w.rev != rev:  # redraw the canvas (the page, when this is a full-page run)
+            rerun_fragment()
+    review_zoom.bridge(w, view, fit or view, classes, st.session_state["rv_focus"])
 
 
 def _canvas_frame(key: str):
@@ -408,7 +411,6 @@ def _prefetch(store: Store, selection: Selection | None, user: str,
     item = store.item(nxt)
     v = _view(item, avail)
     try:
-        canvas.background_jpeg(str(store.image_path(item)), _mtime(store, item), v.canvas_w,
-                               v.canvas_h)
+        canvas.view_jpeg(str(store.image_path(item)), _mtime(store, item), v)
     except ImageError:
         pass  # shown with its message when it is opened

@@ -19,6 +19,7 @@ from al_core.review.save import ReviewResult
 from al_core.store import Store
 from al_core.types import ClassInfo, Item, Selection
 from al_core.workflow import CapReached, WorkflowError
+from ui.canvas_view import to_canvas_xyxy
 from ui.text import md
 
 
@@ -96,9 +97,11 @@ def pinned(notes: Sequence[dict]) -> list[tuple[int, list[float], list[dict]]]:
     return out
 
 
-def pins(notes: Sequence[dict], scale: float) -> tuple[tuple[str, tuple[float, ...]], ...]:
-    """The pinned boxes to draw on the canvas background: ``(number, canvas-pixel box)``."""
-    return tuple((str(n), tuple(v * scale for v in box)) for n, box, _ in pinned(notes))
+def pins(notes: Sequence[dict], view) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """The pinned boxes to draw on the canvas background: ``(number, canvas-pixel box)``
+    through ``view`` (a :class:`ui.canvas_view.View`, zoomed or not)."""
+    return tuple((str(n), to_canvas_xyxy(box, view)) for n, box, _ in pinned(notes))
+
 
 
 def _text(value: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from al_core.types import ClassInfo, LabeledBox
 from ui import canvas
+from ui.canvas_view import to_canvas_xyxy
 
 # Okabe-Ito colours: told apart with the common colour-vision deficiencies
 STATUS_COLORS = {"kept": "#009E73", "moved": "#E69F00", "relabeled": "#CC79A7",
@@ -34,9 +35,10 @@ def background_boxes(prelabels: Sequence[LabeledBox], deleted: Sequence[int],
     kept something there, faint red and labeled ``deleted`` where they removed it."""
     gone = set(deleted)
     return tuple((DELETED_COLOR if k in gone else PRELABEL_COLOR,
-                  tuple(v * view.scale for v in b.box.as_list()),
+                  to_canvas_xyxy(b.box.as_list(), view),
                   "deleted" if k in gone else "")
                  for k, b in enumerate(prelabels))
+
 
 
 def status_drawing(boxes: Sequence[LabeledBox], changes: Sequence[str],

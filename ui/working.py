@@ -47,6 +47,8 @@ class Working:
     initial: list[dict] = field(default_factory=list)  # the labels it opened with
     serial: int = field(default_factory=lambda: next(_serials))  # one per opening
     reopened: bool = False  # box-level review: the accepted pre-labels were reopened
+    # the indices of the boxes the canvas holds (None: all): set when a view is drawn
+    on_canvas: list[int] | None = None
 
     @property
     def tag(self) -> str:
@@ -148,13 +150,24 @@ class Working:
         del self.undo_stack[:-UNDO_DEPTH]
 
     # -- changes from the canvas -----------------------------------------------------
-    def from_canvas(self, boxes: Sequence[tuple[int | None, list[float]]]) -> list[str]:
+    def from_canvas(self, boxes: Sequence[tuple[int | None, list[float]]],
+                    noise: float = MOVE_TOLERANCE_PX) -> list[str]:
         """Take the canvas's boxes ``(class_id or None for an unknown name, image box)``.
-        Returns problems to show (an unknown class keeps the box's former class, or is
-        dropped when the box is new); the working set changes only when the boxes do."""
+        Only the working boxes at :attr:`on_canvas` were on the canvas (a zoomed view
+        shows those on it, :func:`ui.canvas.on_canvas`); the others stay exactly as they
+        are, in their places, and :attr:`on_canvas` follows the canvas's boxes. Returns
+        problems to show (an unknown class keeps the box's former class, or is dropped
+        when the box is new); the working set changes only when the boxes do: a box back from the canvas within ``noise``
+        image pixels of where it was (the canvas rounds to 0.01 canvas pixel:
+        :func:`ui.canvas.noise_px`) keeps its coordinates exactly; a larger move (under a
+        pixel, as a zoomed canvas allows) is taken."""
         problems: list[str] = []
         new: list[dict] = []
-        remaining = list(range(len(self.boxes)))
+        on = list(range(len(self.boxes))) if self.on_canvas is None else \
+            [k for k in self.on_canvas if 0 <= k < len(self.boxes)]
+        off = sorted(set(range(len(self.boxes))) - set(on))
+        remaining = list(on)
+        origin: list[int | None] = []  # the index each canvas box had, None: new or moved
         for class_id, coords in boxes:
             k = self._same(coords, remaining)
             old = self.boxes[k] if k is not None else None
@@ -168,19 +181,46 @@ class Working:
                 problems.append("that class name is not in the project: the box keeps its class")
                 class_id = old["class_id"]
             untouched = old is not None and old["class_id"] == class_id
+            if old is not None and max(abs(u - v) for u, v in zip(old["box"], coords)) < noise:
+                coords = list(old["box"])
             new.append({"class_id": class_id, "box": list(coords),
                         "score": old["score"] if untouched else None,
                         "pred": old["pred"] if untouched else None})
+            origin.append(k)
+        new, from_canvas = self._with_off_canvas(new, origin, off)
         if problems:
             self.rev += 1  # redraw: the canvas still shows the refused name
-        if self._equal(new, self.boxes):
+        if self._equal(new, self.boxes, tolerance=noise):
             return problems
+        if self.on_canvas is not None:
+            self.on_canvas = [k for k, c in enumerate(from_canvas) if c]
         self._push()
         gone = {b["pred"] for b in self.boxes if b["pred"] is not None} - \
             {b["pred"] for b in new if b["pred"] is not None}
         self.deleted_preds |= gone
         self.boxes = new
         return problems
+
+    def _with_off_canvas(self, new: list[dict], origin: list[int | None], off: list[int]
+                         ) -> tuple[list[dict], list[bool]]:
+        """The canvas's boxes ``new`` with the boxes at indices ``off`` (not on the canvas)
+        back among them, as they were, each before the first canvas box that came after it
+        (new boxes after them all); and which of them came from the canvas."""
+        out: list[dict] = []
+        mine: list[bool] = []
+        pending = list(off)
+        last = max((i for i, k in enumerate(origin) if k is not None), default=-1)
+        for i, (box, k) in enumerate(zip(new, origin)):
+            bound = k if i <= last else len(self.boxes)  # boxes drawn new go last
+            while bound is not None and pending and pending[0] < bound:
+                out.append(copy.deepcopy(self.boxes[pending.pop(0)]))
+                mine.append(False)
+            out.append(box)
+            mine.append(True)
+        for k in pending:
+            out.append(copy.deepcopy(self.boxes[k]))
+            mine.append(False)
+        return out, mine
 
     def _same(self, coords: list[float], candidates: list[int]) -> int | None:
         """The candidate box at the same place (every side within the tolerance)."""
@@ -190,10 +230,10 @@ class Working:
         return None
 
     @staticmethod
-    def _equal(a: list[dict], b: list[dict]) -> bool:
+    def _equal(a: list[dict], b: list[dict], tolerance: float = MOVE_TOLERANCE_PX) -> bool:
         return len(a) == len(b) and all(
             x["class_id"] == y["class_id"] and max(abs(u - v) for u, v in zip(x["box"], y["box"]))
-            < MOVE_TOLERANCE_PX for x, y in zip(a, b))
+            < tolerance for x, y in zip(a, b))
 
     # -- changes from Python (each redraws the canvas) -----------------------------------
     def relabel(self, k: int, class_id: int) -> None:
@@ -243,3 +283,50 @@ class Working:
         self.rev += 1
         return True
 
+
+    # -- direct edits of one box (the canvas bridge: a drag on its edge, the arrow keys) -----
+    def set_box(self, k: int, coords: Sequence[float]) -> bool:
+        """Put box ``k`` at ``coords`` (``[x1, y1, x2, y2]`` image pixels, any corner order;
+        not clipped: :meth:`final` clips on save), keeping its class. A moved pre-label
+        is the annotator's box from then on (no score), as a move on the canvas makes it.
+        Returns False, changing nothing, for an index that is gone or an unchanged box."""
+        if not 0 <= k < len(self.boxes):
+            return False
+        x1, x2 = sorted((float(coords[0]), float(coords[2])))
+        y1, y2 = sorted((float(coords[1]), float(coords[3])))
+        old = self.boxes[k]
+        if [x1, y1, x2, y2] == list(old["box"]):
+            return False
+        self._push()
+        if old["pred"] is not None:
+            self.deleted_preds.add(old["pred"])
+        self.boxes[k] = {**old, "box": [x1, y1, x2, y2], "score": None, "pred": None}
+        self.rev += 1
+        return True
+
+    def nudge(self, k: int, deltas: Sequence[float]) -> bool:
+        """Move the edges of box ``k`` by ``deltas`` = ``(dx1, dy1, dx2, dy2)`` image pixels
+        (the arrow keys: 1 pixel a press), stopping at the image's edges and never turning
+        the box inside out (a side stays at least 1 pixel). False when nothing moved."""
+        if not 0 <= k < len(self.boxes):
+            return False
+        x1, y1, x2, y2 = self.boxes[k]["box"]
+        dx1, dy1, dx2, dy2 = (float(d) for d in deltas)
+        if dx1 == dx2 and dy1 == dy2:  # the whole box: it keeps its size at the edges
+            dx1 = dx2 = min(max(dx1, min(0.0, -x1)), max(0.0, self.width - x2))
+            dy1 = dy2 = min(max(dy1, min(0.0, -y1)), max(0.0, self.height - y2))
+            new = [x1 + dx1, y1 + dy1, x2 + dx2, y2 + dy2]
+        else:
+            new = [min(max(x1 + dx1, 0.0), x2 - 1), min(max(y1 + dy1, 0.0), y2 - 1),
+                   max(min(x2 + dx2, self.width), x1 + 1), max(min(y2 + dy2, self.height), y1 + 1)]
+        return self.set_box(k, new)
+
+    def add(self, class_id: int, coords: Sequence[float]) -> None:
+        """A new box of ``class_id`` at ``coords`` (``[x1, y1, x2, y2]`` image pixels, any
+        corner order), drawn by the annotator."""
+        self._push()
+        x1, x2 = sorted((float(coords[0]), float(coords[2])))
+        y1, y2 = sorted((float(coords[1]), float(coords[3])))
+        self.boxes.append({"class_id": class_id, "box": [x1, y1, x2, y2], "score": None,
+                           "pred": None})
+        self.rev += 1
