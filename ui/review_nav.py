@@ -212,6 +212,8 @@ def _submit(store: Store, selection: Selection | None, user: str, accept: bool,
         return False
     del st.session_state["rv_work"][w.item_id]
     clock().forget(w.item_id)
+    if w.item_id in st.session_state.get("rv_skipped_shown", ()):
+        st.session_state["rv_redraw_page"] = True  # "Show my skipped" lists one less
     n, auto = len(w.final()), len(w.accepted())
     if team:  # submitted for review; the split it joined is a lead's matter
         msg("success", review_work.saved_message(store, w, result, gold=gold, before=before,
@@ -253,6 +255,7 @@ def skip(root, selection: Selection | None, user: str, item_id: int) -> None:
         store.skip(item_id, user, selection_id=selection.id if selection else None)
         st.session_state["rv_work"].pop(item_id, None)
         clock().forget(item_id)
+        st.session_state["rv_redraw_page"] = True  # "Show my skipped" lists one more
         msg("info", review_work.skipped_message(store, item_id, gold=gold)
             if store.team_mode() else
             f"Skipped #{item_id}: it stays unlabeled and leaves your queue.")

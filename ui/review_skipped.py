@@ -7,7 +7,7 @@ import streamlit as st
 
 from al_core.store import Store
 from al_core.types import Selection
-from ui import review_nav, state
+from ui import review_nav, review_tab, state
 from ui.errors import guarded_callback
 from ui.text import md_code
 
@@ -17,6 +17,7 @@ SHOWN = 60  # buttons at most: a longer list says how many more
 def panel(store: Store, selection: Selection, user: str) -> None:
     """An expander listing ``user``'s skipped images of ``selection``; nothing when none."""
     ids = store.skipped(selection.id, user)
+    st.session_state["rv_skipped_shown"] = ids[:SHOWN]  # a save of one redraws the page
     if not ids:
         return
     items = {i.id: i for i in store.items(ids=ids[:SHOWN])}
@@ -43,6 +44,7 @@ def open_skipped(item_id: int, user: str) -> None:
         if not review_nav.open_item(store, item_id, user):
             return
     st.session_state["rv-mode"] = "One at a time"
+    review_tab.scroll_to_top()  # the editor, above this list
     queue = st.session_state.setdefault("rv_queue", [])
     if was is not None and was != item_id and was not in queue:
         queue.insert(0, was)

@@ -99,11 +99,15 @@ def keep(store: Store, user: str) -> bool:
             store.release(item_id, user)
         st.session_state["rv_away"] = ids
         register(store.root, user)
-        minutes = max(1, math.floor(c.idle_for(now) / 60))
+        idle = c.idle_for(now)
+        for_ = f"{idle:.0f} s" if idle < 90 else f"{math.floor(idle / 60)} min"
         names = ", ".join(f"#{i}" for i in ids[:4]) + (" …" if len(ids) > 4 else "")
-        _say("info", f"No input here for {minutes} min: {names} given back so that others "
-                     "can take them. They are yours again when you come back, unless someone "
-                     "opened them meanwhile; nothing of yours is saved over their work.")
+        what = (f"image {names} was given back so that others can take it. It is" if
+                len(ids) == 1 else
+                f"images {names} were given back so that others can take them. They are")
+        _say("info", f"No input here for {for_}: {what} yours again when you come back, "
+                     "unless someone opens it meanwhile; nothing of yours is ever saved over "
+                     "their work.")
         return True
     if away:
         if c.idle:
@@ -134,10 +138,19 @@ def keep(store: Store, user: str) -> bool:
 
 def renew(store: Store, item_id: int, user: str) -> None:
     """The editor shows ``item_id``: its clock runs, and its lease is kept (:func:`keep`);
-    the editor is drawn again when there is something new to say."""
+    the editor is drawn again when there is something new to say, and the whole page
+    when an action changed what it shows outside the editor (``rv_redraw_page``: a skip
+    or a skipped image saved, for "Show my skipped")."""
+    if st.session_state.pop("rv_redraw_page", False):
+        st.rerun()
     clock().show(item_id, time.monotonic())
     if keep(store, user):
         rerun_fragment()
+
+
+def scroll_to_top() -> None:
+    """Scroll the page to the top at its next full run (the editor opened from below)."""
+    st.session_state[SCROLL_KEY] = st.session_state.get(SCROLL_KEY, 0) + 1
 
 
 def show_grid(*, new_page: bool) -> None:
@@ -164,7 +177,7 @@ def lease_keeper(root, user: str) -> None:
     after the grid."""
     if st.session_state.get("rv-mode") != "Grid" and st.session_state.pop("rv_grid_shown",
                                                                           False):
-        st.session_state[SCROLL_KEY] = st.session_state.get(SCROLL_KEY, 0) + 1
+        scroll_to_top()
     activity.tab_watch(
         key=WATCH_KEY, tab=tab_leases.token(),
         release_url=tab_leases.RELEASE_PATH if os.environ.get(ROUTES_ENV) == "1" else None,
