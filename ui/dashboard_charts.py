@@ -38,8 +38,9 @@ ANNOTATOR_COLUMNS = (
                                    "submissions)."),
     ("submissions", "submissions", "count", "Every submission: first, the fix of a "
                                             "returned image, a later edit."),
-    ("s per image", "seconds_per_image", "seconds", "Median seconds from opening an image "
-                                                    "to saving it, over the timed ones."),
+    ("s per image", "seconds_per_image", "seconds", "Median active seconds from opening an "
+     "image to saving it (a stretch without input, a tab left open, is not counted), over "
+     "the timed ones."),
     ("timed", "timed", "count", "Submissions that carry a time."),
     ("returned %", "returned_share", "percent", "Of the first submissions the spot check "
      "sent to review and a reviewer decided, the share returned at that first decision: "
@@ -64,7 +65,7 @@ ANNOTATOR_COLUMNS = (
 # fixed domain or None)
 MEASURES = {
     "Images submitted": ("images", None, ",d", None),
-    "Seconds per image (median)": ("s per image", "timed", ".1f", None),
+    "Active seconds per image (median)": ("s per image", "timed", ".1f", None),
     "Returned at first review (%)": ("returned %", "first reviews", ".0f", (0, 100)),
     "Corrections per reviewed image": ("corrections per image", "reviewed images", ".2f",
                                        None),
@@ -75,8 +76,10 @@ MEASURES = {
 DEFINITIONS = """\
 - **images**: distinct images the annotator submitted (gold answers are not submissions);
   **submissions** counts every one (first, the fix of a returned image, a later edit).
-- **s per image**: the median of their submissions' seconds, from opening an image to
-  saving it, over the **timed** submissions.
+- **s per image**: the median of their submissions' active seconds, from opening an image
+  to saving it, over the **timed** submissions. Active: a stretch without pointer, key or
+  wheel input in the tab (30 s or more: a tab left open, a colleague's question) counts
+  for nothing, from its last input on.
 - **returned %**: among their *first* submissions that the spot check sent to review and
   a reviewer has decided (**first reviews**), the share returned at that first decision.
   The spot check draws at random, so this estimates their error rate without bias even

@@ -1,6 +1,8 @@
 """The Progress page's annotator-time model: the table of seconds per action (published,
 fitted, the fit's spread, which is in use) and the chart of the fitted seconds with
-their 95% intervals beside the published constants (Altair, values on hover)."""
+their 95% intervals beside the published constants (Altair, values on hover). The fit
+uses the Review page's timed reviews, whose seconds are active time: a stretch with no
+input in the tab is left out (:mod:`ui.activity`)."""
 from __future__ import annotations
 
 import altair as alt
@@ -46,7 +48,7 @@ def cost_chart(frame: pd.DataFrame, *, height: int = 240) -> alt.Chart:
                alt.Tooltip("standard error s:Q", format=".2f")]
     base = alt.Chart(frame)
     published = base.mark_tick(color=PUBLISHED_COLOR, thickness=3, size=18).encode(
-        x=alt.X("published s:Q", title="seconds per action (grey: published; blue: "
+        x=alt.X("published s:Q", title="active seconds per action (grey: published; blue: "
                 "fitted, with its 95% interval)"), y=y, tooltip=tooltip)
     fitted = frame.dropna(subset=["fitted s"])
     spread = alt.Chart(fitted).mark_rule(color=FITTED_COLOR, strokeWidth=2).encode(

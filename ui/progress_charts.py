@@ -129,14 +129,15 @@ def effort_chart(frame: pd.DataFrame, *, height: int = 240) -> alt.Chart:
 
 
 def seconds_chart(frame: pd.DataFrame, *, height: int = 300) -> alt.Chart:
-    """Per round, mean seconds per reviewed image, the strategy's picks beside the random
-    control images (rounds without timed reviews are left out)."""
+    """Per round, mean active seconds per reviewed image (the Review page leaves out the
+    stretches a tab had no input, :mod:`ui.activity`), the strategy's picks beside the
+    random control images (rounds without timed reviews are left out)."""
     data = frame.dropna(subset=["seconds per image"])
     order = ["strategy's picks", "random control"]
     return alt.Chart(data).mark_bar().encode(
         x=alt.X("round:O", title="round", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("images from:N", sort=order),
-        y=alt.Y("seconds per image:Q", title="seconds per image"),
+        y=alt.Y("seconds per image:Q", title="active seconds per image (idle left out)"),
         color=alt.Color("images from:N", sort=order, title=None, scale=alt.Scale(
             domain=order, range=[PICKS_COLOR, CONTROL_COLOR]),
             legend=alt.Legend(orient="top")),
