@@ -18,6 +18,7 @@ TAG = "zoom-1"
 W, H = 1600, 1200
 SMALL = (1003.0, 697.0, 1017.0, 707.0)  # the small object, image pixels
 FAR = (40.0, 40.0, 200.0, 160.0)  # a pre-label far from it
+LOOSE = (26.0, 29.0, 221.0, 172.0)  # the second image's pre-label: FAR, loosely
 
 
 def _photo(seed: int) -> Image.Image:
@@ -33,7 +34,8 @@ def _photo(seed: int) -> Image.Image:
 @pytest.fixture
 def photos(store):
     """Two 1600x1200 pool images, each with the small object and the far box; the model's
-    pre-label is the far box (0.9); a selection of both."""
+    pre-label is the far box (0.9) on the first, the far box loosely on the second; a
+    selection of both."""
     cls = store.ensure_classes(["dot", "patch"])
     store.images_dir.mkdir(exist_ok=True)
     ids = []
@@ -42,7 +44,8 @@ def photos(store):
         _photo(k).save(store.images_dir / name, quality=95)
         ids.append(store.add_item(file=name, width=W, height=H, sha256=name, source="test"))
     model_id = store.add_model(name="stand-in", arch="external", status="external")
-    store.add_predictions(model_id, [(i, cls["patch"], Box(*FAR), 0.9) for i in ids])
+    store.add_predictions(model_id, [(ids[0], cls["patch"], Box(*FAR), 0.9),
+                                     (ids[1], cls["patch"], Box(*LOOSE), 0.9)])
     store.add_selection(tag=TAG, round=1, strategy="uncertainty", config={}, seed=0,
                         model_id=model_id,
                         items=[SelectionItem(i, r, 1 - r / 10, False) for r, i in enumerate(ids)])
@@ -156,4 +159,22 @@ def test_resize_by_the_edge_without_a_mode_key_then_nudge(photos, served_photos,
     assert box[:2] == [FAR[0], FAR[1]] and box[3] == FAR[3], box  # the other edges: as they were
     assert abs(box[2] - 262) <= 1 / fit + 0.01, box
     assert _saved(store, ids[0], cls["dot"]) == []
+
+    # the next image's pre-label is loose on all four sides: tightened in 2 actions,
+    # a drag of each of two opposite corners, no mode key (the count in BENCHMARKS.md)
+    upper = _ready(page, 1)
+    bb = upper.bounding_box()
+    _drag(page, bb["x"] + LOOSE[0] * fit, bb["y"] + LOOSE[1] * fit,
+          bb["x"] + FAR[0] * fit, bb["y"] + FAR[1] * fit)
+    page.wait_for_timeout(1500)
+    upper = _ready(page, 1)
+    bb = upper.bounding_box()  # (where it is now: aimed at as seen)
+    _drag(page, bb["x"] + LOOSE[2] * fit, bb["y"] + LOOSE[3] * fit,
+          bb["x"] + FAR[2] * fit, bb["y"] + FAR[3] * fit)
+    page.wait_for_timeout(1500)
+    _ready(page, 1)
+    page.keyboard.press("f")
+    page.get_by_text(re.compile(r"Saved #\d+")).first.wait_for(timeout=30_000)
+    [box] = _saved(store, ids[1], cls["patch"])
+    assert max(abs(a - b) for a, b in zip(box, FAR)) <= 1 / fit + 0.01, box
     assert errors == []

@@ -82,6 +82,9 @@ export default function ({ data, setTriggerValue }) {
     return best;
   };
 
+  B.ctx = ctx; // for tests and debugging in the browser's console
+  B.hit = hit;
+
   const send = (payload) => {
     if (!B.send || !B.data) return;
     const go = () => B.send("act", Object.assign({ tag: B.data.tag, n: ++B.seq }, payload));
