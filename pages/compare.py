@@ -7,6 +7,7 @@ Any two models can be compared; the project's compare config is edited here. A p
 first model is active without a comparison (there is nothing to compare it with): the
 page says so."""
 import json
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -57,21 +58,21 @@ def comparison_form() -> None:
     """Run the compare node on any two models; edit and keep the project's config."""
     candidates = [m for m in reversed(models.values())
                   if m["status"] in ("trained", "active", "discarded", "external")]
-    if len(candidates) < 1:
+    new = old = None  # two models to compare, or none: the config is edited either way
+    if not candidates:
         st.caption("Train a model first (Models page): a trained model is compared here.")
-        return
-    if len(candidates) < 2:
+    elif len(candidates) < 2:
         st.caption(f"{md(label(candidates[0]['id']))} is the only model: train another "
                    "(Models page, Retrain) to compare it with.")
-        return
-    waiting = [m["id"] for m in candidates if m["id"] != active]
-    c1, c2 = st.columns(2)
-    ids = [m["id"] for m in candidates]
-    new = c1.selectbox("New model", ids, format_func=label,
-                       index=ids.index(waiting[0]) if waiting else 0)
-    olds = [i for i in ids if i != new]  # never "no model": that is no comparison
-    old = c2.selectbox("Compared with", olds, format_func=label,
-                       index=olds.index(active) if active in olds else 0)
+    else:
+        waiting = [m["id"] for m in candidates if m["id"] != active]
+        c1, c2 = st.columns(2)
+        ids = [m["id"] for m in candidates]
+        new = c1.selectbox("New model", ids, format_func=label,
+                           index=ids.index(waiting[0]) if waiting else 0)
+        olds = [i for i in ids if i != new]  # never "no model": that is no comparison
+        old = c2.selectbox("Compared with", olds, format_func=label,
+                           index=olds.index(active) if active in olds else 0)
     raw_text = st.text_area("Compare config (JSON)", height=110,
                             value=json.dumps(project_compare_config(store)),
                             help="Dataloop's format, plus min_map_gain, max_class_drop and "
@@ -90,7 +91,9 @@ def comparison_form() -> None:
     apply = st.checkbox("Carry out the decision as soon as it is made", value=False)
     b1, b2, _ = st.columns([1, 1, 3])
     if b1.button("Compare", type="primary", icon=":material/compare_arrows:",
-                 disabled=raw is None or not auth.may("compare"), help=auth.lacks("compare")):
+                 disabled=raw is None or new is None or not auth.may("compare"),
+                 help=auth.lacks("compare") or (None if new is not None else
+                                                "Two models are needed.")):
         try:
             if apply and models[new]["status"] == "external":
                 raise ValueError(f"model #{new} is an external model (imported predictions): "
@@ -252,10 +255,11 @@ if waiting:  # the models compared here learned without them
 first_model_offer()
 first = first_model_record(store)
 if first:  # active with no comparison: said, so that no comparison is looked for
-    st.info(f"Model {md(label(active))} is active as the project's first model, made active "
-            f"by {md(first['decided_by'])} {when(first['created'])} with no comparison: "
-            "there was nothing to compare it with. The next retrain is compared with it.",
-            icon=":material/flag:")
+    # a box while nothing else is on the page; a line above comparisons made since
+    (st.caption if stored else partial(st.info, icon=":material/flag:"))(
+        f"Model {md(label(active))} is active as the project's first model, made active "
+        f"by {md(first['decided_by'])} {when(first['created'])} with no comparison: "
+        "there was nothing to compare it with. The next retrain is compared with it.")
 with st.expander("Compare two models", expanded=not stored, icon=":material/compare_arrows:"):
     comparison_form()
 running_jobs(("compare", "retrain"), key="compare")

@@ -132,7 +132,7 @@ def test_a_long_import_beside_a_training_lets_the_training_finish(demo_store, tm
     assert demo_store.job(job)["status"] == "running"  # the import ran beside it throughout
     row = jobs.wait_for(demo_store, job, poll_s=0.2)
     assert row["status"] == "succeeded", row["error"]
-    assert demo_store.model(model)["status"] == "trained"
+    assert demo_store.model(model)["status"] == "active"  # the first model: made active
     assert demo_store.count_items() == before + 1500, report
     assert os.path.exists(demo_store.root / demo_store.model(model)["checkpoint_path"])
 

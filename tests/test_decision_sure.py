@@ -147,7 +147,9 @@ def test_the_compare_page_says_the_first_model_is_active_without_a_comparison(
                for i in page.info), said(page)
     # one model: nothing to compare it with, and no "no previous model" to pick
     assert "is the only model: train another" in said(page)
-    assert not [b for b in page.button if b.label == "Compare"]
+    assert next(b for b in page.button if b.label == "Compare").disabled
+    # the rule for the next retrain can still be set
+    assert not next(b for b in page.button if b.label == "Save as project config").disabled
 
 
 def test_with_no_model_active_the_compare_page_makes_a_trained_one_active_as_the_first(

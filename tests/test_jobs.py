@@ -35,7 +35,8 @@ def test_train_job_lifecycle_and_predict(trainable):
     assert row["status"] == "succeeded" and row["progress"] == 1.0 and row["heartbeat"]
     assert '"epoch": 2,' in row["log"] and '"val_map50"' in row["log"]  # one line an epoch
     m = trainable.model(model)
-    assert m["status"] == "trained" and m["metrics"]["epochs_run"] == 2
+    assert m["status"] == "active" and m["metrics"]["epochs_run"] == 2  # the first model:
+    assert trainable.model_decisions(model)[0]["comparison_id"] is None  # nothing to compare
     assert (trainable.root / m["checkpoint_path"]).exists()
     pool = [i.id for i in trainable.items(status="unlabeled")][:5]
     pjob = jobs.start_job(trainable, "predict", {"model_id": model, "item_ids": pool}, wait=True)

@@ -89,6 +89,8 @@ def test_an_annotator_is_refused_training_with_one_message(team, monkeypatch):
     assert retrain.disabled and "Only a lead may do this" in retrain.help
     # a forged or stale page whose button is enabled anyway: al_core still refuses
     monkeypatch.setattr(ui.auth, "may", lambda action: True)
+    # nor is the button off for want of labeled train images (refused before it since)
+    monkeypatch.setattr("al_core.decide.retrain.retrain_refusal", lambda store: None)
     at.run()
     before_headers = [h.value for h in at.subheader]
     next(b for b in at.button if b.label == "Retrain").click().run()
