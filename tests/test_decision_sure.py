@@ -278,3 +278,24 @@ def test_a_first_retrain_cancelled_while_it_is_evaluated_makes_nothing_active(
     assert jobs.run_job(demo_store, job) == "cancelled"
     assert demo_store.active_model_id() is None and demo_store.model_decisions() == []
     assert demo_store.model(model)["status"] == "cancelled"
+
+
+def test_the_review_pages_retrain_says_why_it_is_refused_and_makes_nothing(demo_store,
+                                                                           monkeypatch):
+    """The Review page's "Retrain on the new labels" (ui/review_editor.py) shows
+    start_retrain's refusal: it is raised before any model or job is made."""
+    from tests.test_review_page import make_selection, open_review
+
+    monkeypatch.setenv("ALS_PROJECT", str(demo_store.root))
+    make_selection(demo_store, n=2)
+    at = open_review(demo_store)
+    for _ in range(2):
+        at.button(key="rv-accept").click().run()
+    demo_store.db.execute("UPDATE items SET split = NULL WHERE split IN ('train', 'val')")
+    models = demo_store.models()
+    reason = retrain_refusal(demo_store)
+    assert reason.startswith("the train split has no labeled images")
+    at.button(key="rv-retrain").click().run()
+    assert not at.exception, at.exception
+    assert [read(e.value) for e in at.error] == [f"Not started: {reason}"]
+    assert demo_store.models() == models and demo_store.jobs() == []
