@@ -66,7 +66,7 @@ def test_a_stored_name_with_two_spaces_or_a_newline_is_shown_saved_and_skipped(o
     assert at.session_state["rv_item"] == pool[0]
     rows = [b.label for b in at.button if b.key and b.key.startswith("rv-focus-")]
     assert rows == ["traffic light"]
-    assert at.selectbox(key="rv-more").options[-2:] == ["traffic light", "two\\nlines"]
+    assert at.selectbox(key="rv-class-pick").options[-2:] == ["traffic light", "two\\nlines"]
     _echo(at)  # the canvas sends back the drawing it was given, as a browser does
     assert not at.warning and at.session_state["rv_work"][pool[0]].rev == 0
     at.button(key="rv-accept").click().run()

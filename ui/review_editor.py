@@ -14,12 +14,14 @@ from al_core.review.save import prelabels
 from al_core.store import Store
 from al_core.types import LabeledBox, Selection
 from ui import auth, browser, canvas, review_boxlevel, review_work, review_zoom, state
+from ui import canvas_chips, review_palette, slots
 from ui import review_nav as nav
 from ui.fragments import fragment, rerun_fragment
 from ui.text import css_color, md, md_code
 from ui.working import Working
 
 HEADER_PX = 285  # what the page shows above and below the canvas, in CSS pixels
+MSG_LINE_PX = 24  # the line of confirmations above the image
 NOTICES_PX = "_review_notices_px"  # set by the page: the height of a link's notices
 
 
@@ -95,8 +97,10 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     # Confirmations sit on one line that is always drawn, problems beside the image,
     # both until the next action: neither moves the image, nor covers the buttons.
     msg = st.session_state.get("rv_msg")
-    st.caption(f":material/check_circle: {msg[1]}" if msg and msg[0] == "success" else
-               f":material/info: {msg[1]}" if msg and msg[0] == "info" else "\u00a0")
+    with st.container(height=MSG_LINE_PX, border=False):  # one line, empty or not
+        st.caption(f":material/check_circle: {msg[1]}" if msg and msg[0] == "success" else
+                   f":material/info: {msg[1]}" if msg and msg[0] == "info" else "\u00a0",
+                   wrap=False)
     if item_id is None:
         if st.session_state.pop("rv_refresh", False):
             st.rerun()
@@ -120,11 +124,6 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     left, side = st.columns([2.6, 1.4], gap="medium")
     with left:
         _caption(store, item, selection, user if team else None)
-        with st.container():
-            for note in w.notes:
-                st.info(note)
-            if item.split == "test":
-                _test_warning(store)
         avail = browser.viewport(key="rv-viewport")
         fit = _view(item, avail)
         view = review_zoom.view_of(item.id, fit)
@@ -147,14 +146,18 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
                  returned=team and review_work.must_submit(store, item_id))
         if box_level:
             review_boxlevel.panel(w)
+        review_palette.picker(store, user, classes)
         with st.container():
             if msg and msg[0] in ("warning", "error"):
                 getattr(st, msg[0])(msg[1])
+        with st.container():  # where its pre-labels came from; a test image's warning
+            _notes(store, item, w)
         with st.container():  # a returned image's comments, numbered as on the image
             review_work.comments_panel(notes, classes)
-        _box_list(w, classes, max_h=max(200, avail[1] - 450 - (80 + 40 * len(notes)
-                                                               if notes else 0)))
-        _palette_buttons(classes)
+        _box_list(w, classes, max_h=max(200, avail[1] - 560 - (80 + 40 * len(notes)
+                                                               if notes else 0)
+                                        - 90 * (len(w.notes) + (item.split == "test"))))
+        review_palette.chips(store, user, classes)
     _prefetch(store, selection, user, avail)
 
 
@@ -166,7 +169,6 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = (), *,
     if st.session_state["rv_hidden"]:
         st.image(background, width=view.canvas_w)
         st.caption("Boxes hidden (H shows them).")
-        st.session_state["rv_frame"] = None
         return
     background = canvas.with_pins(review_boxlevel.background(w, background, classes, view),
                                   pins)
@@ -178,15 +180,15 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = (), *,
     drawn = st.session_state.setdefault("rv_initial", {})
     if key not in drawn:
         drawn.clear()
-        drawn[key] = canvas.drawing(w.boxes, classes, view,
-                                    focus=st.session_state["rv_focus"], nonce=w.tag)
+        drawing = canvas.drawing(w.boxes, classes, view,
+                                 focus=st.session_state["rv_focus"], nonce=w.tag)
+        drawn[key] = canvas_chips.fit_chips(  # each chip inside the image
+            drawing, view.canvas_w, set(canvas.chip_names(classes).values()))
         w.on_canvas = canvas.on_canvas(w.boxes, view)  # a zoomed view holds only these
     initial = drawn[key]
-    frame, slot = _canvas_frame(key)
-    with frame:
-        result = canvas.review_canvas(background=background, initial=initial, view=view,
-                                      label=label, key=key)
-    st.session_state["rv_frame"] = (key, slot)  # drawn: the next key swaps the slots
+    with slots.slot("rv_canvas_slot", key):  # a canvas under a new key replaces the
+        result = canvas.review_canvas(  # last one at once (ui.slots)
+            background=background, initial=initial, view=view, label=label, key=key)
     st.session_state["rv_canvas"] = {"tag": w.tag, "key": key, "view": view,
                                      "classes": classes}
     if canvas.state_boxes(st.session_state.get(key)) is not None:  # else it has sent
@@ -200,28 +202,6 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = (), *,
     review_zoom.bridge(w, view, fit or view, classes, st.session_state["rv_focus"])
 
 
-def _canvas_frame(key: str):
-    """The container to draw the canvas keyed ``key`` in, and its slot (0 or 1).
-
-    Streamlit's browser side keeps a keyed element that a run replaces with another one
-    (a canvas under a new key: each relabel, delete, highlight, resize) and shows it
-    under the new one until that run ends well; runs cut short by the next key press or a fragment
-    rerun left it there for seconds: a second, broken canvas. Only a container replaced
-    by an element drops what it held at once, so the canvas has two slots, a container
-    and an empty element, and a new key swaps them: the container of the old canvas
-    becomes the empty element, the new canvas goes into a new container. Under the same
-    key nothing moves, and the canvas stays mounted (its undo, its edit mode)."""
-    last_key, last_slot = st.session_state.get("rv_frame") or (None, 0)
-    slot = last_slot if last_key == key else 1 - last_slot
-    if slot == 0:
-        frame = st.container()
-        st.empty()
-    else:
-        st.empty()
-        frame = st.container()
-    return frame, slot
-
-
 def _caption(store: Store, item, selection: Selection | None, team_user: str | None) -> None:
     """The image's line above it. Team mode (``team_user``): its place in the workflow,
     not its rank (the workflow's order is not the rank's), and a gold image served to
@@ -229,7 +209,8 @@ def _caption(store: Store, item, selection: Selection | None, team_user: str | N
     if team_user is not None:
         st.markdown(f"**#{item.id}** {md_code(item.file)} · {item.width}×{item.height} · "
                     f"{review_work.shown_split(store, item, team_user)} · "
-                    f"{review_work.status_word(store, item, team_user)}")
+                    f"{review_work.status_word(store, item, team_user)}",
+                    wrap=False)
         return
     why = ""
     if selection is not None:
@@ -241,7 +222,16 @@ def _caption(store: Store, item, selection: Selection | None, team_user: str | N
                    if entry.score is not None else f" · rank {n} · {md(selection.strategy)}")
     state_ = "labeled" if item.status == "labeled" else "unlabeled"
     st.markdown(f"**#{item.id}** {md_code(item.file)} · {item.width}×{item.height} · "
-                f"{item.split or 'pool'} · {state_}{why}")
+                f"{item.split or 'pool'} · {state_}{why}", wrap=False)
+
+
+def _notes(store: Store, item, w: Working) -> None:
+    """Where the image's pre-labels came from (a cold start, missing predictions) and a
+    test image's warning: beside the image, never above it (the canvas stays put)."""
+    for note in w.notes:
+        st.info(note)
+    if item.split == "test":
+        _test_warning(store)
 
 
 def _test_warning(store: Store) -> None:
@@ -305,23 +295,6 @@ def _done(selection: Selection | None, *, team: bool = False) -> None:
                  icon=":material/model_training:")
 
 
-def _palette_buttons(classes) -> None:
-    st.caption("CLASS FOR NEW BOXES · keys 1-9 (relabel the highlighted box)")
-    current = st.session_state["rv_class"]
-    names = canvas.chip_names(classes)  # as the canvas shows them: one line, one per class
-    with st.container(horizontal=True, gap="small"):
-        for k, c in enumerate(classes[:9]):
-            st.button(md(names[c.id]), key=f"rv-pal-{c.id}", shortcut=str(k + 1),
-                      type="primary" if c.id == current else "secondary",
-                      on_click=nav.palette, args=(c.id,))
-    if len(classes) > 9:
-        more = {names[c.id]: c.id for c in classes[9:]}
-        st.selectbox("More classes", list(more), index=None, key="rv-more",
-                     placeholder="More classes", label_visibility="collapsed",
-                     on_change=lambda: st.session_state["rv-more"] and nav.palette(
-                         more[st.session_state["rv-more"]], from_more=True))
-
-
 def _box_list(w: Working, classes, *, max_h: int) -> None:
     """One light row per box (a selectbox per row costs ~100 ms a redraw in the browser):
     the class as a button that highlights the box; the highlighted box's row holds the class
@@ -329,36 +302,37 @@ def _box_list(w: Working, classes, *, max_h: int) -> None:
     shown = canvas.chip_names(classes)  # as the canvas shows them: one line, one per class
     names = {shown[c.id]: c.id for c in classes}
     by_id = {c.id: c for c in classes}
-    st.caption(f"BOXES ({len(w.boxes)}) · click one to highlight it, then a number key "
-               "or its picker sets its class")
-    box = st.container(height=min(16 + 58 * len(w.boxes), max_h) if w.boxes else "content",
-                       border=False, autoscroll=False)
-    if not w.boxes:
-        box.container().markdown("No boxes: drag on the image to draw one, or accept the "
-                                 "image as empty.")
+    st.caption(f"BOXES ({len(w.boxes)}) · click one to highlight it, then a number key, a "
+               "chip or **/** sets its class. A dash: no model score.")
     focus = st.session_state["rv_focus"]
-    for k, b in enumerate(w.boxes):
-        cls = by_id[b["class_id"]]
-        with box.container(horizontal=True, vertical_alignment="center", gap="small",
-                           key=f"rv-row-{k}"):
-            st.markdown(f"<span style='color:{css_color(cls.color)};font-size:1.4em'>■</span>",
-                        unsafe_allow_html=True, width="content")
-            if k == focus:
-                key = f"rv-cls-{w.tag}-{k}"
-                st.selectbox("Class", list(names), index=list(names).index(shown[cls.id]),
-                             key=key, label_visibility="collapsed",
-                             on_change=nav.relabel_from_list,
-                             args=(k, key, names, w.tag), width=112)
-            else:
-                st.button(md(shown[cls.id]), key=f"rv-focus-{w.tag}-{k}", width=112,
-                          help="Highlight this box on the image", type="tertiary",
-                          on_click=nav.focus, args=(k, w.tag))
-            st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "—", width=36,
-                        help=None if b["score"] is not None else
-                        "no model score: drawn, changed or labeled by a person")
-            st.button("", icon=":material/delete:", key=f"rv-del-{w.tag}-{k}",
-                      help="Delete this box", type="tertiary", on_click=nav.delete,
-                      args=(k, w.tag))
+    # new for each revision (ui.slots): no row keyed by the last one is kept under these
+    with slots.slot("rv_list_slot", w.tag, border=False, autoscroll=False,
+                    height=min(16 + 58 * len(w.boxes), max_h) if w.boxes else "content"):
+        if not w.boxes:
+            st.markdown("No boxes: drag on the image to draw one, or accept the image as "
+                        "empty.")
+        for k, b in enumerate(w.boxes):
+            _box_row(w, k, b, by_id[b["class_id"]], names, shown, focused=k == focus)
+
+
+def _box_row(w: Working, k: int, b: dict, cls, names: dict, shown: dict, *,
+             focused: bool) -> None:
+    with st.container(horizontal=True, vertical_alignment="center", gap="small",
+                      key=f"rv-row-{k}"):
+        st.markdown(f"<span style='color:{css_color(cls.color)};font-size:1.4em'>■</span>",
+                    unsafe_allow_html=True, width="content")
+        if focused:
+            key = f"rv-cls-{w.tag}-{k}"
+            st.selectbox("Class", list(names), index=list(names).index(shown[cls.id]),
+                         key=key, label_visibility="collapsed",
+                         on_change=nav.relabel_from_list, args=(k, key, names, w.tag),
+                         width=112)
+        else:
+            st.button(md(shown[cls.id]), key=f"rv-focus-{w.tag}-{k}", width=112,
+                      type="tertiary", on_click=nav.focus, args=(k, w.tag))
+        st.markdown(f"{b['score']:.2f}" if b["score"] is not None else "—", width=36)
+        st.button("", icon=":material/delete:", key=f"rv-del-{w.tag}-{k}", type="tertiary",
+                  on_click=nav.delete, args=(k, w.tag))
 
 
 def _actions(root, selection: Selection | None, user: str, w: Working, *, broken: bool,

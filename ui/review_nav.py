@@ -275,10 +275,10 @@ def undo() -> None:
         msg("info", "Nothing to undo on this image.")
 
 
-def palette(class_id: int, *, from_more: bool = False) -> None:
+def palette(class_id: int) -> None:
+    """The class for new boxes (a number key, a chip or the picker of
+    :mod:`ui.review_palette`), given to the highlighted box too."""
     st.session_state["rv_class"] = class_id
-    if not from_more and "rv-more" in st.session_state:
-        st.session_state["rv-more"] = None  # the extra classes' picker shows none of them
     w = sync()
     focus = st.session_state["rv_focus"]
     if w is not None and focus is not None and focus < len(w.boxes):

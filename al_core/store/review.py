@@ -223,6 +223,14 @@ class ReviewMixin:
         hidden = self._hide_gold()
         return [r for r in rows if r["item_id"] not in hidden] if hidden else rows
 
+    def class_box_counts(self, user: str) -> dict[int, int]:
+        """The boxes ``user`` has saved in this project, per class: ``{class_id: n}``
+        (their current labels, case-insensitive on the name; classes with none are
+        left out). What the Review editor's number keys follow."""
+        rows = self.db.execute("SELECT class_id, count(*) FROM annotations WHERE "
+                               "lower(author) = lower(?) GROUP BY class_id", [user])
+        return {class_id: n for class_id, n in rows}
+
     def review_progress(self, selection_id: int, user: str) -> dict[str, int]:
         """The selection's counts for ``user``: total, labeled, skipped (by them), held
         (by others now) and left (unlabeled, not skipped by them)."""
