@@ -131,9 +131,10 @@ def test_evaluate_and_compare_commands(tmp_path, demo_store):
     data = json.loads(cli("evaluate", "--project", p, "--model", good, "--json").stdout)
     assert set(data) == {"iou_threshold", "map", "per_class"} and 0.8 < data["map"] <= 1.0
     write_json(tmp_path / "compare.json", DATALOOP)
-    first = json.loads(cli("compare", "--project", p, "--new", good, "--config",
-                           tmp_path / "compare.json").stdout)
-    assert first["decision"] == "update_model" and not first["applied"]
+    first = cli("compare", "--project", p, "--new", good, "--config",
+                tmp_path / "compare.json", check=False)  # no model active: nothing to beat
+    assert first.returncode == 2 and first.stdout == ""
+    assert f"no model is active, so model #{good} has nothing to compare with" in first.stderr
     second = json.loads(cli("compare", "--project", p, "--new", worse, "--old", good,
                             "--config", tmp_path / "compare.json").stdout)
     assert second["decision"] == "discard"
