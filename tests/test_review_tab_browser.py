@@ -222,6 +222,14 @@ def test_an_idle_tab_stops_the_clock_gives_the_image_back_and_takes_it_again(
     wall = time.monotonic() - opened
     review = next(r for r in store.reviews() if r["item_id"] == pool[0])
     assert wall > 12 and 0 < review["seconds"] < wall - 8, (review["seconds"], wall)
+    # away again on the next image; back with a key straight away: the key is not lost
+    _showing(page, pool[1])
+    page.get_by_text(re.compile(rf"No input here for \d+ s: image #{pool[1]} was")).wait_for(
+        timeout=40_000)
+    assert store.holder(pool[1]) is None
+    page.keyboard.press("a")
+    page.get_by_text(re.compile(rf"Saved #{pool[1]}")).wait_for(timeout=30_000)
+    assert store.item(pool[1]).status == "labeled"
     assert errors == []
 
 

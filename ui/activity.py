@@ -4,7 +4,8 @@ measures.
 - :func:`tab_watch` mounts one small inline component (Streamlit Components v2, no
   iframe, hidden): an **activity tracker** that reports when the tab goes idle (no
   pointer, key, wheel or touch input on the page for :func:`idle_seconds`) and when the
-  user comes back, one rerun at each and none per input event; a **release notice** sent
+  user comes back, one rerun at each and none per input event; a **heartbeat** for the
+  leases; a **release notice** sent
   with ``navigator.sendBeacon`` when the page goes away (tab closed, reloaded, signed
   out: ``pagehide``), so the tab's images are free at once (:mod:`ui.tab_leases`); and
   **scroll to the top** when asked (the editor opening after the grid: Streamlit keeps the
@@ -133,24 +134,41 @@ export default function ({ parentElement, data, setStateValue }) {
     requestAnimationFrame(top);
     setTimeout(top, 300);  // once more after the editor has replaced the grid
   }
-  const say = (state) => {
-    t.seq = (t.seq || 0) + 1;
-    if (t.report) t.report("activity", { state, idle_ms: Date.now() - t.last, seq: t.seq });
-  };
+  t.sent = data.idle;  // what Python knows
   if (!t.started) {
     t.started = true;
     t.last = Date.now();
     t.idle = false;
+    t.beat = 0;
+    t.beatAt = Date.now();
     const input = () => {
-      if (t.idle) { t.idle = false; say("active"); }
+      if (t.idle) { t.idle = false; t.back = Date.now(); }
       t.last = Date.now();
     };
     for (const ev of ["pointerdown", "pointermove", "keydown", "wheel", "touchstart"]) {
       document.addEventListener(ev, input, { capture: true, passive: true });
     }
+    // A report reruns the page's watcher. Sent while a run is under way, or with the
+    // input that caused a run, it raced that run (the editor's update was lost): reports
+    // and heartbeats wait for a quiet moment (no run, no input for 0.5 s); a return is
+    // said within 3 s whatever happens.
+    const running = () => !!document.querySelector(
+      '[data-testid="stApp"][data-test-script-state="running"]');
+    const quiet = () => !running() && Date.now() - t.last >= 500;
     setInterval(() => {
-      if (!t.idle && Date.now() - t.last >= t.data.idle_s * 1000) { t.idle = true; say("idle"); }
-    }, 500);
+      const now = Date.now();
+      if (!t.idle && now - t.last >= t.data.idle_s * 1000) t.idle = true;
+      if (!t.report) return;
+      if (t.idle !== t.sent && (quiet() || (!t.idle && now - t.back >= 3000 && !running()))) {
+        t.sent = t.idle;
+        t.seq = (t.seq || 0) + 1;
+        t.report("activity", { state: t.idle ? "idle" : "active", idle_ms: now - t.last,
+                               seq: t.seq });
+      } else if (now - t.beatAt >= t.data.beat_s * 1000 && quiet()) {
+        t.beatAt = now;
+        t.report("beat", ++t.beat);
+      }
+    }, 200);
     window.addEventListener("pagehide", () => {
       const d = t.data;
       if (d && d.release_url && d.tab) {
@@ -158,7 +176,6 @@ export default function ({ parentElement, data, setStateValue }) {
       }
     });
   }
-  if (t.idle !== data.idle) say(t.idle ? "idle" : "active");  // remounted: say it again
   return () => { if (t.report === setStateValue) t.report = null; };
 }
 """
@@ -189,18 +206,21 @@ def parse_report(value) -> Activity | None:
 
 
 def tab_watch(*, key: str, tab: str | None, release_url: str | None, idle: bool,
-              on_report: Callable[[Activity], None], scroll: int = 0) -> None:
-    """Mount the tab's watcher (hidden). ``tab``: the tab's release token and
-    ``release_url`` the route it is sent to when the page goes away (None: no notice);
-    ``idle``: whether Python counts the tab idle now (a remounted watcher that knows
-    otherwise says so); ``on_report``: called with each new report, before the rerun it
-    causes; ``scroll``: a number that, when it changes, scrolls the page to the top."""
+              on_report: Callable[[Activity], None], beat_seconds: float,
+              scroll: int = 0) -> None:
+    """Mount the tab's watcher (hidden); the fragment it is drawn in reruns at each of its
+    reports and heartbeats (every ``beat_seconds`` while the page is open, at a moment
+    with no run and no input). ``tab``: the tab's release token and ``release_url`` the
+    route it is sent to when the page goes away (None: no notice); ``idle``: whether
+    Python counts the tab idle now (a remounted watcher that knows otherwise says so);
+    ``on_report``: called with each new report, before the rerun it causes; ``scroll``: a
+    number that, when it changes, scrolls the page to the top."""
     def received() -> None:
         report = parse_report(st.session_state.get(key))
         if report is not None:
             on_report(report)
 
     _tab(key=key, data={"tab": tab, "release_url": release_url, "idle_s": idle_seconds(),
-                        "idle": idle, "scroll": scroll},
-         default={"activity": None}, on_activity_change=received, width="content",
-         height="content")
+                        "beat_s": beat_seconds, "idle": idle, "scroll": scroll},
+         default={"activity": None, "beat": 0}, on_activity_change=received,
+         on_beat_change=lambda: None, width="content", height="content")

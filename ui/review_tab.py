@@ -2,8 +2,9 @@
 
 A tab holds the image open in its editor and its grid page's images for
 :data:`~al_core.review.save.TAB_LEASE_SECONDS`, renewed by :func:`lease_keeper` every
-:data:`~al_core.review.save.TAB_HEARTBEAT_SECONDS` while the tab is open (a fragment that
-reruns on its own: it stops with the tab's connection), and gives them back:
+:data:`~al_core.review.save.TAB_HEARTBEAT_SECONDS` while the tab is open (a fragment
+rerun by the tab's watcher: it stops with the tab), and by the editor's own runs, and
+gives them back:
 
 - at once when the tab goes away: its watcher (:mod:`ui.activity`) sends the tab's token
   to the release route (:mod:`ui.tab_leases`), which knows what the tab holds
@@ -87,12 +88,14 @@ def _mine(store: Store, ids: list[int]) -> list[int]:
     return [i for i in ids if i not in page or i in open_]
 
 
-def keep(store: Store, user: str) -> bool:
+def keep(store: Store, user: str, *, heartbeat: bool = False) -> bool:
     """Renew, give back or claim again the tab's images as the tab's state asks; True
-    when the page must be drawn again to say what happened."""
+    when the page must be drawn again to say what happened. Only a ``heartbeat`` gives
+    them back for idleness: the editor's runs follow an action (the tracker's report of
+    the return may still be on its way)."""
     c, now = clock(), time.monotonic()
     ids, away = held(), st.session_state.get("rv_away")
-    if c.idle and c.idle_for(now) >= activity.release_after_idle():
+    if heartbeat and c.idle and c.idle_for(now) >= activity.release_after_idle():
         if away or not ids:
             return False
         for item_id in ids:
@@ -169,7 +172,7 @@ def _heard(report: Activity) -> None:
         clock().came_back(now)
 
 
-@fragment("keeping the open image", run_every=TAB_HEARTBEAT_SECONDS)
+@fragment("keeping the open image")
 def lease_keeper(root, user: str) -> None:
     """The tab's watcher and heartbeat: keep the images open here held while the page
     stays open (a fragment of its own: it never redraws the editor, except to say that
@@ -181,10 +184,11 @@ def lease_keeper(root, user: str) -> None:
     activity.tab_watch(
         key=WATCH_KEY, tab=tab_leases.token(),
         release_url=tab_leases.RELEASE_PATH if os.environ.get(ROUTES_ENV) == "1" else None,
-        idle=clock().idle, on_report=_heard, scroll=st.session_state.get(SCROLL_KEY, 0))
+        idle=clock().idle, on_report=_heard, beat_seconds=TAB_HEARTBEAT_SECONDS,
+        scroll=st.session_state.get(SCROLL_KEY, 0))
     if not held() and not st.session_state.get("rv_away"):
         return
     with state.store() as store:
-        redraw = keep(store, user)
+        redraw = keep(store, user, heartbeat=True)
     if redraw:
         st.rerun()
