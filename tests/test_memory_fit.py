@@ -54,6 +54,11 @@ def test_create_candidate_refuses_before_anything_is_stored(demo_store):
 
 
 def test_train_command_refuses_in_one_line(demo_store):
+    from al_core.simulation.demo import label_from_oracle_at_random
+    from al_core.training.split import split_project
+
+    label_from_oracle_at_random(demo_store, 16, seed=0)  # something to train on, so the
+    split_project(demo_store, seed=0)  # memory is what refuses it
     root = demo_store.root
     demo_store.close()
     out = cli("train", "--project", root, "--config",
