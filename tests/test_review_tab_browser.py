@@ -87,10 +87,11 @@ def served(batch):
     yield from serve_app(batch[0].root)
 
 
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)], ids=["1280x800", "1920x1080"])
 def test_the_editor_after_the_grid_opens_at_the_top_and_a_box_at_the_top_edge_is_saved(
-        batch, served, browser):
+        batch, served, browser, size):
     store, pool = batch
-    page, errors = _start(browser, served, "ana")
+    page, errors = _start(browser, served, "ana", size)
     _one_canvas(page)
     page.get_by_text("Grid", exact=True).click()
     accept = page.get_by_role("button", name=re.compile(r"Accept the rest of this page"))
@@ -100,7 +101,7 @@ def test_the_editor_after_the_grid_opens_at_the_top_and_a_box_at_the_top_edge_is
                            ".filter(i => i.complete && i.naturalWidth > 0).length >= 12",
                            timeout=30_000)
     # scroll down to the grid's bottom row and mark one there
-    page.mouse.move(640, 500)
+    page.mouse.move(size[0] // 2, size[1] // 2)
     for _ in range(12):
         page.mouse.wheel(0, 400)
         page.wait_for_timeout(100)
@@ -122,7 +123,7 @@ def test_the_editor_after_the_grid_opens_at_the_top_and_a_box_at_the_top_edge_is
     accept_next = page.get_by_role("button", name="Accept & next")
     assert _in_view(page, accept_next), accept_next.bounding_box()
     assert page.locator('[data-testid="stProgress"]').first.bounding_box()["y"] >= 0
-    page.screenshot(path=ARTIFACTS / "review-after-grid-1280x800.png")
+    page.screenshot(path=ARTIFACTS / f"review-after-grid-{size[0]}x{size[1]}.png")
     # a box from the image's very top edge down
     item = store.item(marked)
     bb = upper.bounding_box()
