@@ -263,3 +263,28 @@ def test_a_skipped_image_is_opened_from_show_my_skipped_and_saved(batch, served,
     assert store.skipped(store.selection(TAG).id, "ana") == []
     page.get_by_text("Show my skipped").wait_for(state="detached", timeout=30_000)
     assert errors == []
+
+
+def test_an_image_taken_while_its_tab_was_idle_is_said_and_never_saved_over(
+        batch, served_idle, browser):
+    store, pool = batch
+    ana, errors = _start(browser, served_idle, "ana")
+    _one_canvas(ana)
+    _showing(ana, pool[0])
+    ana.get_by_text(re.compile(rf"No input here for \d+ s: image #{pool[0]} was")).wait_for(
+        timeout=40_000)
+    bo, _ = _start(browser, served_idle, "bo")  # a colleague opens the batch meanwhile
+    _one_canvas(bo)
+    _showing(bo, pool[0])
+    assert store.holder(pool[0]) == "bo"
+    ana.mouse.move(300, 300)  # ana comes back
+    ana.get_by_text(re.compile(rf"While you were away: bo has image #{pool[0]}")).wait_for(
+        timeout=30_000)
+    _shots(ana, "review-idle-taken")
+    ana.mouse.move(310, 310)
+    ana.keyboard.press("a")
+    ana.get_by_text(re.compile(rf"Not saved: image #{pool[0]} is held by bo")).wait_for(
+        timeout=30_000)
+    assert store.item(pool[0]).status == "unlabeled" and store.reviews() == []
+    assert store.holder(pool[0]) == "bo"
+    assert errors == []
