@@ -129,12 +129,14 @@ def keep(store: Store, user: str, *, heartbeat: bool = False) -> bool:
         return True
     renewed = st.session_state.setdefault("rv_renewed", {})
     due = [i for i in ids if now - renewed.get(i, 0) >= TAB_HEARTBEAT_SECONDS - 1]
-    for item_id in _mine(store, due):
-        why = _claim(store, item_id, user)
-        renewed[item_id] = now
-        if why is not None and item_id == st.session_state.get("rv_item"):
-            _say("warning", f"{why}: it was opened while it was not held here. Your edits "
-                            "stay on screen but cannot be saved.")
+    mine, current = _mine(store, due), st.session_state.get("rv_item")
+    if current in mine and (why := _claim(store, current, user)) is not None:
+        _say("warning", f"{why}: it was opened while it was not held here. Your edits "
+                        "stay on screen but cannot be saved.")
+    page = [i for i in mine if i != current]
+    if page:  # the grid's page, in one transaction (one taken meanwhile stays theirs)
+        store.claim_many(page, user, seconds=TAB_LEASE_SECONDS)
+    renewed.update(dict.fromkeys(due, now))
     register(store.root, user)
     return False
 
