@@ -150,11 +150,17 @@ def main() -> None:
                 points = probes(store, upcoming, canvas_w)
                 if args.zoomed:  # the annotator looks closer first (not timed)
                     for _ in range(2):
+                        z = zoomed_scale(page)
                         page.keyboard.press("+")
-                        page.wait_for_function(
-                            "(z) => window.__alsBridge && window.__alsBridge.data && "
-                            "window.__alsBridge.data.view[2] > z", arg=zoomed_scale(page),
-                            timeout=30_000)
+                        try:
+                            page.wait_for_function(
+                                "(z) => window.__alsBridge && window.__alsBridge.data && "
+                                "window.__alsBridge.data.view[2] > z", arg=z, timeout=30_000)
+                        except Exception:
+                            page.screenshot(path="/tmp/review-latency-zoom-failure.png")
+                            raise SystemExit("the + key did not zoom in: " + page.evaluate(
+                                "JSON.stringify({pending: window.__alsBridge.pending, "
+                                "data: window.__alsBridge.data})"))
                     page.wait_for_timeout(300)
                 t0 = time.perf_counter()
                 page.keyboard.press("a")

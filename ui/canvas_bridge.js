@@ -13,13 +13,20 @@
 //   box selected in edit mode, else the highlighted one.
 // Keys typed into any text field are left alone, as Streamlit's own shortcuts do.
 // Every change goes to Python as one trigger ("act"); Python owns the boxes and the view.
-export default function ({ data, setTriggerValue }) {
+export default function ({ data, setTriggerValue, parentElement }) {
   const B = window.__alsBridge || (window.__alsBridge = {});
   B.data = data;
+  B.el = parentElement; // on the page while the editor is: else every key is left alone
   B.send = setTriggerValue;
+  // changes Python has applied are dropped; those it has not seen are sent again (a key
+  // pressed while the page was redrawing the bridge once went nowhere)
+  B.pending = (B.pending || []).filter((a) => a.n > (data.acked || 0));
   if (B.installed) return;
   B.installed = true;
-  B.seq = 0;
+  B.seq = data.acked || 0;
+  setInterval(() => {
+    if (B.pending.length && Date.now() - B.sentAt > 1500) transmit();
+  }, 500);
   const GRAB = 6; // canvas px: how near an edge a press grabs it
   const CURSOR = { n: "ns-resize", s: "ns-resize", e: "ew-resize", w: "ew-resize",
     nw: "nwse-resize", se: "nwse-resize", ne: "nesw-resize", sw: "nesw-resize",
@@ -85,12 +92,19 @@ export default function ({ data, setTriggerValue }) {
   B.ctx = ctx; // for tests and debugging in the browser's console
   B.hit = hit;
 
+  // every change not yet applied goes in one trigger, in order (one trigger value per
+  // rerun reaches Python: two sent at once would keep only the last)
+  const transmit = () => {
+    if (!B.send || !B.pending.length) return;
+    B.sentAt = Date.now();
+    B.send("act", { acts: B.pending.slice() });
+  };
   const send = (payload) => {
-    if (!B.send || !B.data) return;
-    const go = () => B.send("act", Object.assign({ tag: B.data.tag, n: ++B.seq }, payload));
+    if (!B.data) return;
+    B.pending.push(Object.assign({ tag: B.data.tag, n: ++B.seq }, payload));
     // a drawing the canvas has not sent yet (it waits 200 ms after a mouse-up) goes first
     const wait = 350 - (Date.now() - (B.canvasUp || 0));
-    if (wait > 0) setTimeout(go, wait); else go();
+    if (wait > 0) setTimeout(transmit, wait); else transmit();
   };
 
   const overlay = () => {
@@ -224,9 +238,11 @@ export default function ({ data, setTriggerValue }) {
 
   document.addEventListener("keydown", (e) => {
     if (typing(e)) return;
+    // zoom, pan and nudge need only the page's data: a key pressed while the canvas is
+    // being replaced (after each change) still counts; the toolbar keys need the canvas
+    const d = B.data;
+    if (!d || !d.canvas_key || !(B.el && B.el.isConnected)) return;
     const c = ctx();
-    if (!c) return;
-    const d = c.d;
     if (e.key === " ") {
       B.space = true;
       if (B.inside) e.preventDefault(); // not a page scroll while panning
@@ -267,6 +283,7 @@ export default function ({ data, setTriggerValue }) {
       return;
     }
     let button = null;
+    if (!c) return;
     if (e.key === "e" || e.key === "E") button = c.edit;
     else if ((e.key === "n" || e.key === "N") && c.editing) button = c.edit;
     else if (e.key === "Delete" || e.key === "Backspace") {

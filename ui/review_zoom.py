@@ -22,6 +22,7 @@ from ui import review_nav as nav
 from ui.canvas_view import View, pan, step_zoom, to_image, view_at, zoom_levels
 
 BRIDGE_KEY = "rv-bridge"
+ACKED = "als_bridge_acked"  # the bridge's last change applied (kept when the page resets rv_*)
 OVERVIEW_H = 56  # CSS pixels: the overview's height under the canvas
 
 _bridge = st.components.v2.component(
@@ -57,6 +58,7 @@ def bridge(w, view: View, fit: View, classes, focus: int | None) -> None:
             data={"canvas_key": canvas.canvas_key(w.tag, view), "tag": w.tag,
                   "canvas_w": view.canvas_w, "canvas_h": view.canvas_h,
                   "zoomed": view.zoomed, "view": [view.x0, view.y0, view.scale],
+                  "acked": st.session_state.get(ACKED, 0),
                   "boxes": boxes, "focus": focus,
                   "color": colors.get(st.session_state.get("rv_class"), "#ffffff")})
 
@@ -66,19 +68,28 @@ def _opening(tag: str) -> str:
 
 
 def _on_act() -> None:
-    """Apply one trigger of the bridge (a callback: before the editor draws again)."""
-    act = (st.session_state.get(BRIDGE_KEY) or {}).get("act")
-    if not isinstance(act, dict):
+    """Apply the bridge's changes not applied yet, in order (a callback: before the editor
+    draws again). The bridge sends each change until the page says it was applied
+    (``acked``, the last change's number), so one is never lost and never applied twice."""
+    sent = (st.session_state.get(BRIDGE_KEY) or {}).get("act")
+    acts = sent.get("acts") if isinstance(sent, dict) else None
+    if not isinstance(acts, list):
         return
     w = nav.sync()  # an edit the canvas sent first is applied first
-    shown = st.session_state.get("rv_view")
-    if w is None or not shown or shown["item"] != w.item_id or \
-            _opening(act.get("tag", "")) != _opening(w.tag):
-        return  # meant for another image, or another opening of it
-    try:
-        apply(w, act, shown["view"], shown["fit"])
-    except (KeyError, TypeError, ValueError, IndexError):
-        nav.msg("warning", "That change on the image could not be read; nothing changed.")
+    for act in acts:
+        if not isinstance(act, dict) or not isinstance(act.get("n"), int) or \
+                act["n"] <= st.session_state.get(ACKED, 0):
+            continue
+        st.session_state[ACKED] = act["n"]
+        w = nav.current()
+        shown = st.session_state.get("rv_view")
+        if w is None or not shown or shown["item"] != w.item_id or \
+                _opening(act.get("tag", "")) != _opening(w.tag):
+            continue  # meant for another image, or another opening of it
+        try:
+            apply(w, act, shown["view"], shown["fit"])
+        except (KeyError, TypeError, ValueError, IndexError):
+            nav.msg("warning", "That change on the image could not be read; nothing changed.")
 
 
 def apply(w, act: dict, view: View, fit: View) -> None:
