@@ -11,7 +11,7 @@ the twelve-class project of tests/test_review_palette_browser.py:
 """
 import pytest
 
-from tests.test_browser import ARTIFACTS, page, served  # noqa: F401 - fixtures
+from tests.test_browser import ARTIFACTS, page, served, settled  # noqa: F401 - fixtures
 from tests.test_review_palette_browser import (  # noqa: F401 - twelve: a fixture
     LONG_NAME, TAG, editor_ready, twelve)
 
@@ -60,10 +60,12 @@ def test_relabel_and_delete_cycles_keep_exactly_one_canvas(twelve, served, page)
     picker = page.locator('[class*="st-key-rv-cls-"][data-stale="false"]')
     deletes = page.locator('[class*="st-key-rv-del-"][data-stale="false"] button')
     for cycle in range(4):  # highlight, relabel with a key, delete: each as soon as the
-        rows.first.click()  # last one shows
+        settled(page)  # last one has landed (a click on a list a run is replacing can
+        rows.first.click()  # reach an older revision's row, which ignores it)
         picker.wait_for(timeout=10_000)  # highlighted: its row holds the class picker
         page.keyboard.press("2")
         picker.wait_for(state="detached", timeout=10_000)  # relabeled
+        settled(page)
         deletes.first.click()
         page.get_by_text(f"BOXES ({n - cycle - 1})").wait_for(timeout=30_000)
         page.wait_for_timeout(300)
