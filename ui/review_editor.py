@@ -283,7 +283,8 @@ def _done(selection: Selection | None, *, team: bool = False) -> None:
         elif st.button("Retrain on the new labels", type="primary", key="rv-retrain",
                        icon=":material/model_training:",
                        help="A new version from the active model's config, trained, then "
-                            "compared with the active model on the test split."):
+                            "compared with the active model on the test split (the "
+                            "project's first model becomes active when it is trained)."):
             try:
                 model_id, job_id = start_retrain(store, decided_by=st.session_state.get(
                     "annotator") or "app")
