@@ -106,3 +106,24 @@ def test_the_page_shows_the_keys_on_chips_and_picks_any_class_by_the_picker(proj
     at.button(key=chips["three"]).click().run()  # a chip: the picker follows it
     assert at.session_state["rv_class"] == classes[3].id
     assert at.selectbox(key="rv-class-pick").value == classes[3].id
+
+
+def test_the_keys_stay_put_for_the_session_and_follow_the_counts_in_the_next(project):
+    store = project
+    store.db.execute("UPDATE classes SET name = 'kind ' || id")  # no digit names
+    classes = store.classes()
+    pool = make_selection(store)
+
+    def chips(at):
+        return [b.key for b in at.button if b.key and b.key.startswith("rv-pal-")]
+
+    at = open_review(store)
+    first = chips(at)
+    assert first == [f"rv-pal-{c.id}" for c in classes[:9]]  # a newcomer: class order
+    busy = classes[7]  # ana saves boxes of the eighth class (elsewhere, or in another tab)
+    store.set_labels(store.query_pool()[len(pool)], [LabeledBox(busy.id, Box(0, 0, 9, 9))] * 3,
+                     source="human", author="ana")
+    at.button(key="rv-skip").click().run()
+    assert chips(at) == first  # this session: the keys do not move
+    again = open_review(store)  # the next session: the most-used class takes key 1
+    assert chips(again)[0] == f"rv-pal-{busy.id}"
