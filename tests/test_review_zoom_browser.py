@@ -178,3 +178,66 @@ def test_resize_by_the_edge_without_a_mode_key_then_nudge(photos, served_photos,
     [box] = _saved(store, ids[1], cls["patch"])
     assert max(abs(a - b) for a, b in zip(box, FAR)) <= 1 / fit + 0.01, box
     assert errors == []
+
+
+def test_click_move_draw_inside_delete_and_pan_with_the_keys(photos, served_photos,  # noqa: F811
+                                                             page):
+    """The rest of the bridge's gestures on one image: a click on a box highlights it, a
+    drag inside the highlighted box moves it, a drag inside a box that is not highlighted
+    draws a new box there, Delete deletes the highlighted box, Esc drops the highlight,
+    and with none the arrows pan a zoomed image."""
+    store, ids, cls = photos
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{served_photos}/review?selection={TAG}&annotator=e2e")
+    upper = _ready(page, 1)
+    bb = upper.bounding_box()
+    fit = bb["width"] / W
+    mid = ((FAR[0] + FAR[2]) / 2, (FAR[1] + FAR[3]) / 2)
+
+    def at(x, y):
+        return bb["x"] + x * fit, bb["y"] + y * fit
+
+    page.mouse.click(*at(*mid))  # a click on the box: highlighted
+    page.wait_for_timeout(1200)
+    _ready(page, 1)
+    assert page.evaluate("window.__alsBridge.data.focus") == 0
+    _drag(page, *at(*mid), *at(mid[0] + 100, mid[1] + 50))  # inside it: moved
+    page.wait_for_timeout(1500)
+    upper = _ready(page, 1)
+    bb = upper.bounding_box()
+    moved = [FAR[0] + 100, FAR[1] + 50, FAR[2] + 100, FAR[3] + 50]
+    page.keyboard.press("Escape")  # no highlight
+    page.wait_for_timeout(1200)
+    _ready(page, 1)
+    assert page.evaluate("window.__alsBridge.data.focus") is None
+    page.keyboard.press("1")  # class "dot" for new boxes
+    page.wait_for_timeout(600)
+    inner = (moved[0] + 30, moved[1] + 30, moved[0] + 70, moved[1] + 60)
+    _drag(page, *at(inner[0], inner[1]), *at(inner[2], inner[3]))  # a new box inside it
+    _ready(page, 2)
+    page.wait_for_timeout(800)
+    page.mouse.click(*at(inner[0] + 20, inner[1] + 15))  # the inner box: the smallest
+    page.wait_for_timeout(1200)
+    _ready(page, 2)
+    assert page.evaluate("window.__alsBridge.data.focus") == 1
+    page.keyboard.press("Delete")  # deletes the highlighted box
+    _ready(page, 1)
+    page.keyboard.press("+")
+    page.wait_for_timeout(1000)
+    page.keyboard.press("+")  # zoom 2x about the centre
+    page.wait_for_timeout(1000)
+    _ready(page, 1)
+    x0, y0, _ = _view(page)
+    page.keyboard.press("ArrowRight")  # pan a quarter of the view to the right
+    page.wait_for_timeout(1200)
+    _ready(page, 1)
+    x1, y1, s = _view(page)
+    assert x1 == pytest.approx(x0 + bb["width"] / 4 / s) and y1 == y0
+    page.keyboard.press("f")
+    page.get_by_text(re.compile(r"Saved #\d+")).first.wait_for(timeout=30_000)
+    [box] = _saved(store, ids[0], cls["patch"])
+    assert max(abs(a - b) for a, b in zip(box, moved)) <= 2 / fit, box
+    assert _saved(store, ids[0], cls["dot"]) == []
+    assert errors == []
