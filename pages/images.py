@@ -3,8 +3,8 @@ filtered by split, status and selection; each opens in the Review page's editor.
 import streamlit as st
 
 from al_core.formats.images import ImageError, load_image
+from al_core.review.prelabel_threshold import prelabel_threshold
 from al_core.review.save import prelabels
-from al_core.types import DEFAULT_MIN_SCORE
 from al_core.types import SPLITS, Item
 from ui import state
 from ui.chrome import page_entry
@@ -83,8 +83,10 @@ if show == PREDICTIONS:
                      predicted))
         model = predicted[model_id]
         min_score = s3.slider("Min score", 0.0, 1.0, step=0.05,
-                              key=kept("img_min_score", DEFAULT_MIN_SCORE),
-                              help="Predictions scoring below this are not drawn.")
+                              key=kept("img_min_score",
+                                       prelabel_threshold(store, model_id).threshold),
+                              help="Predictions scoring below this are not drawn. It starts "
+                                   "at the model's pre-label threshold, the Review page's.")
         remember("img_model", "img_min_score")
 remember("img_split", "img_status", "img_tag", "img_page", "img_show")
 

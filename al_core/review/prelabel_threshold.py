@@ -185,7 +185,7 @@ def choose_threshold(predictions: Mapping[int, Sequence[dict]],
     hidden, shown = int((r & (s < cuts)).sum()), int((~r & (s >= cuts)).sum())
     at_default, _ = _counts(s, r, default)
     n = len(per_class)
-    by_class = f" ({n} class{'es have' if n > 1 else ' has'} its own)" if n else ""
+    by_class = f" ({n} class{'es have their' if n > 1 else ' has its'} own)" if n else ""
     why = (f"{overall:.2f} for model #{model_id}{by_class}: on its {len(ids)} validation "
            f"images it hides {hidden} right boxes and shows {shown} wrong ones; at "
            f"{default:.2f} it would hide {at_default}")
