@@ -186,7 +186,7 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = (), *,
             drawing, view.canvas_w, set(canvas.chip_names(classes).values()))
         w.on_canvas = canvas.on_canvas(w.boxes, view)  # a zoomed view holds only these
     initial = drawn[key]
-    with slots.slot("rv_canvas_slot", key):  # a canvas under a new key replaces the
+    with slots.slot("slot:review-canvas", key):  # a canvas under a new key replaces the
         result = canvas.review_canvas(  # last one at once (ui.slots)
             background=background, initial=initial, view=view, label=label, key=key)
     st.session_state["rv_canvas"] = {"tag": w.tag, "key": key, "view": view,
@@ -307,7 +307,7 @@ def _box_list(w: Working, classes, *, max_h: int) -> None:
                "chip or **/** sets its class. A dash: no model score.")
     focus = st.session_state["rv_focus"]
     # new for each revision (ui.slots): no row keyed by the last one is kept under these
-    with slots.slot("rv_list_slot", w.tag, border=False, autoscroll=False,
+    with slots.slot("slot:review-boxes", w.tag, border=False, autoscroll=False,
                     height=min(16 + 58 * len(w.boxes), max_h) if w.boxes else "content"):
         if not w.boxes:
             st.markdown("No boxes: drag on the image to draw one, or accept the image as "

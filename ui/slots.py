@@ -23,8 +23,10 @@ import streamlit as st
 def slot(name: str, key: str, **container) -> Iterator:
     """Draw the ``with`` body in a container (``st.container(**container)``, also the
     ``as`` target) that is new whenever ``key`` differs from the key last drawn under
-    ``name`` (a session-state key holding ``(key, 0 or 1)``; deleting it is safe). Two
-    elements every run either way, so the page keeps its shape."""
+    ``name``: a session-state key holding ``(key, 0 or 1)``, what the browser shows, so
+    it must outlive a page's own state (the Review page's reset drops every ``rv_`` key
+    while the canvas stays on screen: a lost record can put the next canvas beside the
+    last one). Two elements every run either way, so the page keeps its shape."""
     last_key, last = st.session_state.get(name) or (None, 0)
     which = last if last_key == key else 1 - last
     if which == 0:
