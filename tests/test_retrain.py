@@ -63,9 +63,15 @@ def test_retrain_trains_evaluates_and_stores_the_decision_without_applying(train
     record = trainable.model_decisions(second)[0]
     assert (record["action"], record["decided_by"], record["comparison_id"]) == \
         (c2["decision"], "ana", c2["id"])
-    # the test split was predicted by both models inside the job
+    # the test split was predicted by both models inside the job, and the validation
+    # split too: the Review page's pre-label threshold is chosen from it with no job
     test_ids, _ = trainable.test_set_identity()
     assert not trainable.items_without_embedding(second, test_ids)
+    val_ids, _ = trainable.split_identity("val")
+    assert val_ids and not trainable.items_without_embedding(first, val_ids)
+    assert not trainable.items_without_embedding(second, val_ids)
+    from al_core.review.prelabel_threshold import prelabel_threshold
+    assert "not predicted" not in prelabel_threshold(trainable, second).why
 
 
 def test_override_and_rollback_record_who_and_why(demo_store):

@@ -34,6 +34,7 @@ from al_core.store.decisions import FIRST_MODEL_WHY
 from al_core.training.candidates import create_candidate
 
 TRAIN_SHARE = 0.8  # of the job's progress bar
+VAL_SHARE = 0.05  # predicting the validation images, for the pre-label threshold
 
 
 def labels_waiting_for_review(store: Store) -> int:
@@ -139,8 +140,14 @@ def run_retrain_job(store: Store, job_id: int, params: dict, reporter: Reporter)
                             f"training model #{model_id}")
     train_model(store, model_id, progress=training.progress, log_line=reporter.log,
                 should_stop=reporter.cancel_requested)  # not the end: no commit yet
-    deciding = PartReporter(reporter.progress, reporter.cancel_requested, TRAIN_SHARE,
-                            1 - TRAIN_SHARE, "deciding", commit=reporter.commit)
+    from al_core.training.prediction import predict_validation
+
+    predict_validation(store, model_id, reporter=PartReporter(  # its pre-label threshold
+        reporter.progress, reporter.cancel_requested, TRAIN_SHARE, VAL_SHARE,
+        f"model #{model_id} on the validation split"))
+    deciding = PartReporter(reporter.progress, reporter.cancel_requested,
+                            TRAIN_SHARE + VAL_SHARE, 1 - TRAIN_SHARE - VAL_SHARE, "deciding",
+                            commit=reporter.commit)
     decided_by = params.get("decided_by") or "app"
     if store.active_model_id() is None and _activate_first(store, model_id, decided_by,
                                                            deciding):

@@ -51,6 +51,23 @@ def predict_items(store: Store, model_id: int, item_ids: list[int], *,
     return stored
 
 
+def predict_validation(store: Store, model_id: int, *,
+                       reporter: Reporter | None = None) -> int:
+    """Run a trained model on the labeled validation images it has not predicted yet, so
+    its pre-label threshold (:mod:`al_core.review.prelabel_threshold`) and box-level
+    review's thresholds can be chosen from them without a separate job. Returns the
+    number of images predicted (0 for a model without a checkpoint)."""
+    from al_core.review.auto_accept import unpredicted_by
+
+    if not store.model(model_id).get("checkpoint_path"):
+        return 0
+    val_ids, _ = store.split_identity("val")
+    missing = unpredicted_by(store, model_id, val_ids)
+    if missing:
+        predict_items(store, model_id, missing, reporter=reporter)
+    return len(missing)
+
+
 @job_kind("predict")
 def run_predict_job(store: Store, job_id: int, params: dict, reporter: Reporter) -> None:
     """Predictions are stored a chunk at a time (a cancel keeps the chunks done: they are

@@ -212,3 +212,13 @@ def run_train_job(store: Store, job_id: int, params: dict, reporter: Reporter) -
     train_model(store, model_id, progress=reporter.progress, log_line=reporter.log,
                 should_stop=reporter.cancel_requested, on_commit=reporter.commit,
                 first_active_by=params.get("decided_by") or store.own_name(None) or "cli")
+    from al_core.training.prediction import predict_validation
+
+    try:  # after the model is saved: its validation predictions are a cache, for the
+        n = predict_validation(store, model_id)  # pre-label threshold; a failure here
+    except Exception as exc:  # noqa: BLE001 - loses nothing: box-level review predicts
+        reporter.log(f"validation images not predicted ({exc}): the pre-label threshold "
+                     "stays the project default until they are")
+    else:
+        if n:
+            reporter.log(f"predicted {n} validation images (the pre-label threshold)")
