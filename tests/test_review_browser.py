@@ -167,16 +167,9 @@ def test_an_annotator_fixes_a_batch_with_mouse_and_keys(reviewable, served, page
 
 def _pick_class(page, classes, class_id: int) -> None:
     """The class for new boxes, and for the highlighted box: on the digits demo a class's
-    number key is the digit it names (ui.review_palette); ``zero`` has none and is typed
-    into the class picker (/, its first letters, Enter)."""
+    number key is the digit it names (ui.review_palette), ``zero`` 0."""
     name = next(c.name for c in classes if c.id == class_id)
-    if name == "zero":
-        page.keyboard.press("/")
-        page.keyboard.type("ze")
-        page.wait_for_timeout(300)
-        page.keyboard.press("Enter")
-    else:
-        page.keyboard.press(str(DIGIT_NAMES.index(name)))
+    page.keyboard.press(str(DIGIT_NAMES.index(name)))
 
 
 def _iou(a: Box, b: Box) -> float:

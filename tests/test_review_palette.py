@@ -7,7 +7,7 @@ import pytest
 from al_core.simulation.demo import DIGIT_NAMES
 from al_core.types import Box, ClassInfo, LabeledBox
 from tests.test_review_page import make_selection, open_review
-from ui.review_palette import assign_keys, digit_of, key_note
+from ui.review_palette import assign_keys, digit_of, key_note, zero_keyed
 
 COLOR = "#e6194b"
 
@@ -32,15 +32,18 @@ def test_a_first_time_user_gets_the_class_order_and_few_classes_few_keys():
     assert assign_keys(classes, {3: 2}) == {1: 3, 2: 1, 3: 2}
 
 
-def test_digit_named_classes_take_their_own_digit_and_zero_takes_none():
+def test_digit_named_classes_take_their_own_digit_zero_included():
     classes = classes_named(*DIGIT_NAMES)  # the digits demo: zero is class 1
-    keys = assign_keys(classes, {1: 500, 2: 3})  # zero is the most used: still no key
+    keys = assign_keys(classes, {1: 500, 2: 3})
     assert {k: classes[cid - 1].name for k, cid in keys.items()} == {
-        k: DIGIT_NAMES[k] for k in range(1, 10)}
+        k: DIGIT_NAMES[k] for k in range(10)}  # every digit is its own key, 0 is zero
+    assert zero_keyed(classes) and not zero_keyed(classes_named("car", "one"))
     # mixed: digits keep their key whatever the counts; the others fill the free keys
+    # 1-9 (never 0: it stays the zoom's key unless a class is named zero)
     mixed = classes_named("car", "7", "one", "bus", "Nine ", "0")
     keys = assign_keys(mixed, {4: 9, 1: 2})
-    assert keys == {1: 3, 2: 4, 3: 1, 7: 2, 9: 5}
+    assert keys == {0: 6, 1: 3, 2: 4, 3: 1, 7: 2, 9: 5}
+    assert 0 not in assign_keys(classes_named(*[f"c{k}" for k in range(12)]), {})
     # two classes naming one digit: the first in class order takes it, the other none
     assert assign_keys(classes_named("1", "one", "cat"), {2: 9}) == {1: 1, 2: 3}
 
@@ -53,8 +56,9 @@ def test_digit_of_reads_digits_and_digit_words_only():
 def test_the_key_sentence_says_the_digits_plainly():
     digits = classes_named(*DIGIT_NAMES)
     text = key_note(assign_keys(digits, {}), digits)
-    assert text.startswith("Number keys are the classes' own digits; **zero** has no key")
-    assert "1 more" in text and "**/**" in text
+    assert text.startswith("Number keys are the classes' own digits (**0** is **zero**; "
+                           "Esc shows the whole image)")
+    assert "more" not in text and "**/**" in text
     plain = classes_named(*[f"c{k}" for k in range(3)])
     assert key_note(assign_keys(plain, {}), plain).startswith("Keys 1-9: your most-used")
 
@@ -94,8 +98,8 @@ def test_the_page_shows_the_keys_on_chips_and_picks_any_class_by_the_picker(proj
     make_selection(store)
     at = open_review(store)
     chips = {b.label: b.key for b in at.button if b.key and b.key.startswith("rv-pal-")}
-    assert chips["one"] == f"rv-pal-{classes[1].id}" and len(chips) == 9  # key 1 is "one"
-    assert not any(label.endswith("zero") for label in chips)  # reached by the picker
+    assert chips["one"] == f"rv-pal-{classes[1].id}" and len(chips) == 10  # key 1 is "one"
+    assert chips["zero"] == f"rv-pal-{classes[0].id}"  # and 0 is "zero"
     assert any("own digits" in c.value for c in at.caption)
     picker = at.selectbox(key="rv-class-pick")
     assert picker.options == [c.name for c in classes]  # every class, the 12th included

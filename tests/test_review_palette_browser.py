@@ -76,11 +76,12 @@ def test_the_12th_class_is_picked_by_typing_and_saved_on_a_box_drawn(twelve, ser
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{served}/review?selection={TAG}&annotator=e2e")
     editor_ready(page, 1)
-    # the keys as the chips say (the name, then its key): 1 is "one" (the digits demo's
-    # trap), zero has no key
+    # the keys as the chips say (the name, then its key): 0 is "zero", 1 is "one" (it
+    # was "zero": the digits demo's trap)
     chips = page.locator('[class*="st-key-rv-pal-"] button')
-    assert chips.first.inner_text().split() == ["one", "1"]
-    assert chips.count() == 9
+    assert chips.first.inner_text().split() == ["zero", "0"]
+    assert chips.nth(1).inner_text().split() == ["one", "1"]
+    assert chips.count() == 10
     page.get_by_text("Number keys are the classes' own digits").wait_for(timeout=5_000)
     picker = page.locator(".st-key-rv-class-pick")
     box = picker.bounding_box()

@@ -4,8 +4,8 @@
 // - Draw mode keeps drawing, and a press on a box's edge or corner resizes it, a press
 //   inside the highlighted box moves it, a click on a box highlights it, a drag inside a
 //   box that is not highlighted draws a new box there (the canvas would too).
-// - + / = zoom in, - zoom out, 0 the whole image (about the pointer when it is over the
-//   image); the wheel over the image zooms; Space+drag or the middle button pans, and the
+// - + / = zoom in, - zoom out, 0 (unless a class named zero owns it) or Esc the whole
+//   image (about the pointer when it is over the image); the wheel over the image zooms; Space+drag or the middle button pans, and the
 //   arrows pan when no box is highlighted.
 // - With a box highlighted: an arrow moves it 1 image pixel, Shift+arrow pushes the edge on
 //   that side out 1 pixel, Ctrl (or Alt)+arrow pulls it in; Esc drops the highlight.
@@ -251,7 +251,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
     if (e.metaKey) return;
     const plain = !e.ctrlKey && !e.altKey;
     if (plain && (e.key === "+" || e.key === "=" || e.key === "-" || e.key === "_" ||
-        e.key === "0")) {
+        (e.key === "0" && !d.zero_is_class))) { // a class named zero owns key 0
       e.preventDefault();
       const steps = e.key === "0" ? 0 : (e.key === "-" || e.key === "_") ? -1 : 1;
       send({ act: "zoom", steps, at: B.inside ? B.pointer : null });
@@ -278,8 +278,9 @@ export default function ({ data, setTriggerValue, parentElement }) {
       return;
     }
     if (!plain) return;
-    if (e.key === "Escape" && d.focus !== null && d.focus !== undefined) {
-      send({ act: "focus", k: null });
+    if (e.key === "Escape") { // the highlight goes, else the whole image comes back
+      if (d.focus !== null && d.focus !== undefined) send({ act: "focus", k: null });
+      else if (d.zoomed) send({ act: "zoom", steps: 0, at: null });
       return;
     }
     let button = null;

@@ -57,6 +57,12 @@ _search = st.components.v2.component("als_class_search", js=_SEARCH_JS,
                                      html="<span></span>", isolate_styles=False)
 
 
+def zero_keyed(classes: Sequence[ClassInfo]) -> bool:
+    """Whether a class takes the 0 key (:func:`assign_keys`): then 0 is not the zoom's
+    "whole image" key (Esc is)."""
+    return any(digit_of(c.name) == 0 for c in classes)
+
+
 def digit_of(name: str) -> int | None:
     """The digit a class name is (``"7"``, ``"one"``, ``" Nine "``: 7, 1, 9), else None."""
     text = name.strip().casefold()
@@ -66,11 +72,11 @@ def digit_of(name: str) -> int | None:
 
 
 def assign_keys(classes: Sequence[ClassInfo], counts: Mapping[int, int]) -> dict[int, int]:
-    """The number keys of the palette: ``{key 1-9: class id}``, sorted by key.
+    """The number keys of the palette: ``{key 0-9: class id}``, sorted by key.
 
     A class whose name is a digit or digit word takes that digit's key (``zero``/``0``
-    takes none: key 0 is not a class key), the first such class in ``classes`` order
-    when two name the same digit. The keys left go to the other classes with the most
+    takes key 0, which is otherwise the zoom's "whole image" key), the first such class
+    in ``classes`` order when two name the same digit. The keys left go to the other classes with the most
     boxes in ``counts`` (``{class_id: boxes}``, :meth:`Store.class_box_counts`), ties and
     classes never used in ``classes`` order. A digit-named class never takes another
     digit's key, so a key never reads as the wrong digit."""
@@ -80,7 +86,7 @@ def assign_keys(classes: Sequence[ClassInfo], counts: Mapping[int, int]) -> dict
         digit = digit_of(c.name)
         if digit is not None:
             named.add(c.id)
-            if digit in KEYS and digit not in keys:
+            if (digit in KEYS or digit == 0) and digit not in keys:
                 keys[digit] = c.id
     order = {c.id: n for n, c in enumerate(classes)}
     rest = sorted((c.id for c in classes if c.id not in named),
@@ -108,9 +114,8 @@ def key_note(keys: Mapping[int, int], classes: Sequence[ClassInfo]) -> str:
     unkeyed = [c for c in classes if c.id not in keys.values()]
     if digits and len(digits) == len(keys):
         text = "Number keys are the classes' own digits"
-        zero = [c for c in unkeyed if digit_of(c.name) == 0]
-        if zero:
-            text += f"; **{md(names[zero[0].id])}** has no key"
+        if 0 in keys:
+            text += f" (**0** is **{md(names[keys[0]])}**; Esc shows the whole image)"
     elif digits:
         text = ("Keys: digit-named classes take their digit, the others your most-used "
                 "classes (fixed for this session)")

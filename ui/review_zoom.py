@@ -17,7 +17,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from al_core.formats.images import ImageError
-from ui import canvas
+from ui import canvas, review_palette
 from ui import review_nav as nav
 from ui.canvas_view import View, pan, step_zoom, to_image, view_at, zoom_levels
 
@@ -59,6 +59,7 @@ def bridge(w, view: View, fit: View, classes, focus: int | None) -> None:
                   "canvas_w": view.canvas_w, "canvas_h": view.canvas_h,
                   "zoomed": view.zoomed, "view": [view.x0, view.y0, view.scale],
                   "acked": st.session_state.get(ACKED, 0),
+                  "zero_is_class": review_palette.zero_keyed(classes),
                   "boxes": boxes, "focus": focus,
                   "color": colors.get(st.session_state.get("rv_class"), "#ffffff")})
 

@@ -13,7 +13,7 @@ from al_core.formats.images import ImageError
 from al_core.review.reviewing import ReviewView, review_queue, review_view
 from al_core.store import Store
 from al_core.types import ClassInfo
-from ui import browser, canvas, reviewer_queue, state
+from ui import browser, canvas, reviewer_queue, slots, state
 from ui import reviewer_draw as draw
 from ui import reviewer_nav as nav
 from ui.fragments import fragment, rerun_fragment
@@ -22,6 +22,7 @@ from ui.timefmt import when
 from ui.working import Working
 
 HEADER_PX = 250  # what the page shows above and below the canvas, in CSS pixels
+CANVAS_SLOT = "als_slot_approve_canvas"  # ui.slots: where the canvas is, swapped per key
 ROW_PX = 105  # one box's rows in the box list (its line and its comment field)
 SIDE_PX = 500  # what the side column shows besides the box list (buttons, comment...)
 FIXING_PX = 75  # and the class picker while fixing
@@ -141,11 +142,12 @@ def _picture(store: Store, view: ReviewView, item, classes: list[ClassInfo],
         now = nav.opening()
         marks = "".join("1" if ok else "0" for ok in now["verdicts"])
         tag = f"{now['serial']}-{marks}"
-        canvas.review_canvas(background=background, view=v, label="", disabled=True,
-                             key=f"ap-view-{tag}-{v.canvas_w}x{v.canvas_h}",
-                             initial=draw.status_drawing(view.boxes, view.changes,
-                                                         now["verdicts"], classes, v,
-                                                         nonce=tag))
+        key = f"ap-view-{tag}-{v.canvas_w}x{v.canvas_h}"
+        with slots.slot(CANVAS_SLOT, key):  # the old canvas goes at once (ui/slots.py)
+            canvas.review_canvas(background=background, view=v, label="", disabled=True,
+                                 key=key, initial=draw.status_drawing(
+                                     view.boxes, view.changes, now["verdicts"], classes, v,
+                                     nonce=tag))
         return
     _fix_canvas(fixing, classes, v, background)
 
@@ -162,9 +164,10 @@ def _fix_canvas(w: Working, classes: list[ClassInfo], v: canvas.View,
         drawn.clear()
         drawn[key] = canvas.drawing(w.boxes, classes, v, nonce=w.tag)
     picked = st.session_state.get(f"ap-class-{nav.opening()['serial']}")
-    result = canvas.review_canvas(background=background, initial=drawn[key], view=v,
-                                  label=picked if picked in names.values() else
-                                  names[classes[0].id], key=key)
+    with slots.slot(CANVAS_SLOT, key):  # the old canvas goes at once (ui/slots.py)
+        result = canvas.review_canvas(background=background, initial=drawn[key], view=v,
+                                      label=picked if picked in names.values() else
+                                      names[classes[0].id], key=key)
     st.session_state["ap_canvas"] = {"tag": w.tag, "key": key, "view": v, "classes": classes}
     browser.canvas_keys(key)
     if canvas.state_boxes(st.session_state.get(key)) is None:
