@@ -1,6 +1,6 @@
 """A Review tab's active time and its hold on images, without a browser: the clock that
-leaves idle stretches out (ui/activity.py), the release route a closed tab calls
-(ui/tab_leases.py), the short lease that a tab's heartbeat renews, and the store's list of
+leaves idle stretches out (ui/activity.py), the release route a closed tab calls and the
+renew route its heartbeat calls (ui/tab_leases.py), the short lease that heartbeat renews, and the store's list of
 an annotator's skipped images."""
 from __future__ import annotations
 
@@ -153,6 +153,67 @@ def test_team_mode_releases_only_for_the_tab_s_signed_in_user(demo_store):
     assert demo_store.work_state(item) == "queued"  # back in the pool for the next person
     with Store(demo_store.root, actor="ben") as s:
         assert s.claim_next(sel, "ben", seconds=TAB_LEASE_SECONDS) == item
+
+
+def _renewed(store: Store, item_id: int) -> str | None:
+    """Who holds ``item_id`` 20 s from now: a lease of 5 s renewed for TAB_LEASE_SECONDS
+    (30 s) still runs then, one not renewed does not."""
+    return store.holder(item_id, at=clock.monotonic() + 20)
+
+
+def test_a_tab_s_renewal_renews_only_its_user_s_own_leases_and_takes_nothing(demo_store):
+    a, b, c, d, e = demo_store.query_pool()[:5]
+    demo_store.claim(a, "ana", seconds=5)
+    demo_store.claim(b, "ana", seconds=5)
+    demo_store.claim(c, "bo", seconds=5)  # bo's, though ana's tab names it
+    # d: named by the tab, held by nobody (its lease ran out): not taken by a renewal
+    demo_store.claim(e, "ana", seconds=5)  # ana's, but not this tab's
+    tab_leases.hold("tab-r", demo_store.root, "ana", [a, b, c, d])
+    app = _route()
+    assert post(app, tab_leases.RENEW_PATH, {"tab": "unknown"}).status == 204
+    assert [_renewed(demo_store, i) for i in (a, b, c, d, e)] == [None] * 5
+    assert post(app, tab_leases.RENEW_PATH, {"tab": "tab-r"}).status == 204
+    assert [_renewed(demo_store, i) for i in (a, b, c, d, e)] == \
+        ["ana", "ana", None, None, None]
+    assert tab_leases.renew_tab("tab-r", None) == sorted([a, b])
+    assert (demo_store.holder(c), demo_store.holder(d)) == ("bo", None)
+    assert tab_leases.held("tab-r") is not None  # renewing keeps the record (release ends it)
+
+
+def test_a_renewal_from_another_site_without_a_tab_or_too_long_is_refused(demo_store):
+    a = demo_store.query_pool()[0]
+    demo_store.claim(a, "ana", seconds=5)
+    tab_leases.hold("tab-s", demo_store.root, "ana", [a])
+    app = _route()
+    assert post(app, tab_leases.RENEW_PATH, {"tab": "tab-s"},
+                origin="http://evil.example").status == 403
+    assert post(app, tab_leases.RENEW_PATH, {"other": "x"}).status == 400
+    assert post(app, tab_leases.RENEW_PATH,
+                {"tab": "tab-s", "pad": "x" * tab_leases.MAX_BODY_BYTES}).status == 413
+    assert _renewed(demo_store, a) is None  # none of them renewed it
+    assert post(app, tab_leases.RENEW_PATH, {"tab": "tab-s"}).status == 204
+    assert _renewed(demo_store, a) == "ana"
+
+
+def test_team_mode_renews_only_for_the_tab_s_signed_in_user(demo_store):
+    add_user(demo_store, "lena", "lead-password-1", "lead")
+    demo_store.act_as("lena")
+    add_user(demo_store, "ann", "annotator-pw-1", "annotator")
+    add_user(demo_store, "ben", "annotator-pw-2", "annotator")
+    sel = _selection(demo_store, 3)
+    ann = sign_in(demo_store, "ann", "annotator-pw-1", address="127.0.0.1").token
+    ben = sign_in(demo_store, "ben", "annotator-pw-2", address="127.0.0.1").token
+    with Store(demo_store.root, actor="ann") as s:
+        item = s.claim_next(sel, "ann", seconds=TAB_LEASE_SECONDS)
+        assert item is not None and s.claim(item, "ann", seconds=5) is None
+    tab_leases.hold("tab-t", demo_store.root, "ann", [item])
+    app = _route()
+    for cookie in (ben, None, "forged"):  # a token with another's cookie acts for nobody
+        assert post(app, tab_leases.RENEW_PATH, {"tab": "tab-t"}, cookie=cookie).status == 204
+        assert _renewed(demo_store, item) is None
+    assert post(app, tab_leases.RENEW_PATH, {"tab": "tab-t"}, cookie=ann).status == 204
+    assert _renewed(demo_store, item) == "ann"
+    assert demo_store.work_state(item) != "queued"  # still ann's open work
 
 
 def _selection(store: Store, n: int) -> int:

@@ -5,7 +5,9 @@ measures.
   iframe, hidden): an **activity tracker** that reports when the tab goes idle (no
   pointer, key, wheel or touch input on the page for :func:`idle_seconds`) and when the
   user comes back, one rerun at each and none per input event; a **heartbeat** for the
-  leases; a **release notice** sent
+  leases (served by ``serve.py``: a ``fetch`` to the renew route of :mod:`ui.tab_leases`
+  while the tab is not idle, no rerun; without the routes: a rerun of the watcher's
+  fragment); a **release notice** sent
   with ``navigator.sendBeacon`` when the page goes away (tab closed, reloaded, signed
   out: ``pagehide``), so the tab's images are free at once (:mod:`ui.tab_leases`); and
   **scroll to the top** when asked (the editor opening after the grid: Streamlit keeps the
@@ -164,6 +166,17 @@ export default function ({ parentElement, data, setStateValue }) {
         t.seq = (t.seq || 0) + 1;
         t.report("activity", { state: t.idle ? "idle" : "active", idle_ms: now - t.last,
                                seq: t.seq });
+      } else if (t.data.renew_url && t.data.tab) {
+        // the leases are renewed by a route: no rerun of the page, and none while idle
+        // (an idle tab's images run out with their short lease)
+        if (!t.idle && now - t.beatAt >= t.data.beat_s * 1000) {
+          t.beatAt = now;
+          t.beat += 1;
+          fetch(t.data.renew_url, { method: "POST", keepalive: true,
+                                    credentials: "same-origin",
+                                    body: new URLSearchParams({ tab: t.data.tab }) })
+            .catch(() => {});  // a lost renewal: the next one, or the lease runs out
+        }
       } else if (now - t.beatAt >= t.data.beat_s * 1000 && quiet()) {
         t.beatAt = now;
         t.report("beat", ++t.beat);
@@ -207,11 +220,13 @@ def parse_report(value) -> Activity | None:
 
 def tab_watch(*, key: str, tab: str | None, release_url: str | None, idle: bool,
               on_report: Callable[[Activity], None], beat_seconds: float,
-              scroll: int = 0) -> None:
+              renew_url: str | None = None, scroll: int = 0) -> None:
     """Mount the tab's watcher (hidden); the fragment it is drawn in reruns at each of its
-    reports and heartbeats (every ``beat_seconds`` while the page is open, at a moment
-    with no run and no input). ``tab``: the tab's release token and ``release_url`` the
-    route it is sent to when the page goes away (None: no notice); ``idle``: whether
+    reports. Its heartbeat, every ``beat_seconds``: with ``renew_url`` (and ``tab``) a
+    POST of the tab's token to that route while the tab is not idle, which reruns
+    nothing; without, a rerun of the fragment while the page is open, at a moment with
+    no run and no input. ``tab``: the tab's token and ``release_url`` the route it is
+    sent to when the page goes away (None: no notice); ``idle``: whether
     Python counts the tab idle now (a remounted watcher that knows otherwise says so);
     ``on_report``: called with each new report, before the rerun it causes; ``scroll``: a
     number that, when it changes, scrolls the page to the top."""
@@ -220,7 +235,8 @@ def tab_watch(*, key: str, tab: str | None, release_url: str | None, idle: bool,
         if report is not None:
             on_report(report)
 
-    _tab(key=key, data={"tab": tab, "release_url": release_url, "idle_s": idle_seconds(),
+    _tab(key=key, data={"tab": tab, "release_url": release_url, "renew_url": renew_url,
+                        "idle_s": idle_seconds(),
                         "beat_s": beat_seconds, "idle": idle, "scroll": scroll},
          default={"activity": None, "beat": 0}, on_activity_change=received,
          on_beat_change=lambda: None, width="content", height="content")

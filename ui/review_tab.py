@@ -1,18 +1,23 @@
 """The Review page tab's hold on its images and its clock.
 
 A tab holds the image open in its editor and its grid page's images for
-:data:`~al_core.review.save.TAB_LEASE_SECONDS`, renewed by :func:`lease_keeper` every
-:data:`~al_core.review.save.TAB_HEARTBEAT_SECONDS` while the tab is open (a fragment
-rerun by the tab's watcher: it stops with the tab), and by the editor's own runs, and
-gives them back:
+:data:`~al_core.review.save.TAB_LEASE_SECONDS`, renewed every
+:data:`~al_core.review.save.TAB_HEARTBEAT_SECONDS` while the tab is open, and by the
+editor's own runs. Served by ``serve.py``, the tab's watcher renews them through the
+renew route (:mod:`ui.tab_leases`) while the tab is in use, with no rerun of the page (a
+rerun under way when a key is pressed left the screen one step behind); without the
+routes (``streamlit run app.py``) the watcher reruns :func:`lease_keeper`, a fragment,
+instead. Either stops with the tab. The tab gives them back:
 
 - at once when the tab goes away: its watcher (:mod:`ui.activity`) sends the tab's token
   to the release route (:mod:`ui.tab_leases`), which knows what the tab holds
   (:func:`register`);
-- after the tab has been idle :func:`ui.activity.release_after_idle` seconds; the page
-  says so, and when the user comes back the images are claimed again, or the page says
-  plainly which one someone else took (saving it is then refused: the store never saves
-  over another's work, ``HeldError`` / ``StaleLabelsError``).
+- when the tab goes idle: with the routes its watcher stops renewing them, and they
+  run out with their short lease; without, they are released after the tab has been
+  idle :func:`ui.activity.release_after_idle` seconds. The page says so, and when the
+  user comes back the images are claimed again, or the page says plainly which one
+  someone else took (saving it is then refused: the store never saves over another's
+  work, ``HeldError`` / ``StaleLabelsError``).
 
 The tab's :class:`~ui.activity.ActiveClock` (:func:`clock`) counts each image's active
 seconds, which its save records. State in ``st.session_state``: the clock and the scroll
@@ -88,26 +93,37 @@ def _mine(store: Store, ids: list[int]) -> list[int]:
     return [i for i in ids if i not in page or i in open_]
 
 
-def keep(store: Store, user: str, *, heartbeat: bool = False) -> bool:
+def keep(store: Store, user: str, *, heartbeat: bool = False, routes: bool = False) -> bool:
     """Renew, give back or claim again the tab's images as the tab's state asks; True
-    when the page must be drawn again to say what happened. Only a ``heartbeat`` gives
-    them back for idleness: the editor's runs follow an action (the tracker's report of
-    the return may still be on its way)."""
+    when the page must be drawn again to say what happened. Only a ``heartbeat`` (a run
+    of the watcher's fragment) lets them go for idleness: the editor's runs follow an
+    action (the tracker's report of the return may still be on its way). With the
+    ``routes`` (``serve.py``) the watcher renews them itself while the tab is in use, so
+    from the idle report on they are left to run out (:data:`TAB_LEASE_SECONDS`);
+    without, they are given back after :func:`ui.activity.release_after_idle`."""
     c, now = clock(), time.monotonic()
     ids, away = held(), st.session_state.get("rv_away")
-    if heartbeat and c.idle and c.idle_for(now) >= activity.release_after_idle():
+    if heartbeat and c.idle and (routes or c.idle_for(now) >= activity.release_after_idle()):
         if away or not ids:
             return False
-        for item_id in ids:
-            store.release(item_id, user)
+        if not routes:
+            for item_id in ids:
+                store.release(item_id, user)
         st.session_state["rv_away"] = ids
         register(store.root, user)
         idle = c.idle_for(now)
         for_ = f"{idle:.0f} s" if idle < 90 else f"{math.floor(idle / 60)} min"
         names = ", ".join(f"#{i}" for i in ids[:4]) + (" …" if len(ids) > 4 else "")
-        what = (f"image {names} was given back so that others can take it. It is" if
-                len(ids) == 1 else
-                f"images {names} were given back so that others can take them. They are")
+        if routes:
+            within = f"others can take {'it' if len(ids) == 1 else 'them'} within " \
+                     f"{TAB_LEASE_SECONDS} s"
+            what = (f"image {names} is no longer held for you ({within}). It is" if
+                    len(ids) == 1 else
+                    f"images {names} are no longer held for you ({within}). They are")
+        else:
+            what = (f"image {names} was given back so that others can take it. It is" if
+                    len(ids) == 1 else
+                    f"images {names} were given back so that others can take them. They are")
         _say("info", f"No input here for {for_}: {what} yours again when you come back, "
                      "unless someone opens it meanwhile; nothing of yours is ever saved over "
                      "their work.")
@@ -183,14 +199,16 @@ def lease_keeper(root, user: str) -> None:
     if st.session_state.get("rv-mode") != "Grid" and st.session_state.pop("rv_grid_shown",
                                                                           False):
         scroll_to_top()
+    routes = os.environ.get(ROUTES_ENV) == "1"
     activity.tab_watch(
         key=WATCH_KEY, tab=tab_leases.token(),
-        release_url=tab_leases.RELEASE_PATH if os.environ.get(ROUTES_ENV) == "1" else None,
+        release_url=tab_leases.RELEASE_PATH if routes else None,
+        renew_url=tab_leases.RENEW_PATH if routes else None,
         idle=clock().idle, on_report=_heard, beat_seconds=TAB_HEARTBEAT_SECONDS,
         scroll=st.session_state.get(SCROLL_KEY, 0))
     if not held() and not st.session_state.get("rv_away"):
         return
     with state.store() as store:
-        redraw = keep(store, user, heartbeat=True)
+        redraw = keep(store, user, heartbeat=True, routes=routes)
     if redraw:
         st.rerun()
