@@ -1,7 +1,7 @@
 """A Review tab's active time and its hold on images, without a browser: the clock that
 leaves idle stretches out (ui/activity.py), the release route a closed tab calls and the
-renew route its heartbeat calls (ui/tab_leases.py), the short lease that heartbeat renews, and the store's list of
-an annotator's skipped images."""
+renew route its heartbeat calls (ui/tab_leases.py), the short lease that heartbeat renews,
+and the store's list of an annotator's skipped images."""
 from __future__ import annotations
 
 import pytest
