@@ -74,10 +74,14 @@ def _in_view(page, locator) -> bool:
     return box is not None and 0 <= box["y"] and box["y"] + 10 <= vp["height"]
 
 
-def _shots(page, name: str) -> None:
+def _shots(page, name: str, *, active: bool = False) -> None:
+    """Screenshots at 1280x800 and 1920x1080; ``active``: with a pointer move before each,
+    so that a tab with a short idle threshold stays in use meanwhile."""
     ARTIFACTS.mkdir(exist_ok=True)
     for w, h in ((1280, 800), (1920, 1080)):
         page.set_viewport_size({"width": w, "height": h})
+        if active:
+            page.mouse.move(300 + w % 7, 300)
         page.wait_for_timeout(700)
         page.screenshot(path=ARTIFACTS / f"{name}-{w}x{h}.png")
     page.set_viewport_size({"width": 1280, "height": 800})
@@ -322,7 +326,7 @@ def test_an_image_taken_while_its_tab_was_idle_is_said_and_never_saved_over(
     ana.mouse.move(300, 300)  # ana comes back
     ana.get_by_text(re.compile(rf"While you were away: bo has image #{pool[0]}")).wait_for(
         timeout=30_000)
-    _shots(ana, "review-idle-taken")
+    _shots(ana, "review-idle-taken", active=True)
     ana.mouse.move(310, 310)
     ana.keyboard.press("a")
     ana.get_by_text(re.compile(rf"Not saved: image #{pool[0]} is held by bo")).wait_for(
