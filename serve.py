@@ -2,7 +2,8 @@
 ``./dev.sh app`` runs). Streamlit finds ``app`` below (an ``st.App``, Streamlit's ASGI
 entry point) and serves ``app.py`` with the sign-in routes of :mod:`ui.auth_routes`
 beside it (a Streamlit script cannot set an HttpOnly cookie, a route can), and the
-route a closed Review tab gives its images back through (:mod:`ui.tab_leases`).
+routes a Review tab renews its images' leases through while in use and gives them back
+through when closed (:mod:`ui.tab_leases`).
 
 ``app.py`` stays a plain Streamlit script (``streamlit run app.py`` and the AppTest
 tests open it directly); without these routes a project with users cannot be signed
