@@ -111,8 +111,9 @@ def apply(w, act: dict, view: View, fit: View) -> None:
         _keep(w.item_id, step_zoom(now, fit, int(act["steps"]), point))
     elif kind == "pan":
         _keep(w.item_id, pan(now, fit, float(act["dx"]), float(act["dy"])))
-    elif kind == "nudge":
-        if w.nudge(int(act["k"]), [float(v) for v in act["d"]]):
+    elif kind == "nudge":  # sent faster than the redraws: an index of an earlier one
+        if w.indexed_at(act.get("tag", "")) and \
+                w.nudge(int(act["k"]), [float(v) for v in act["d"]]):
             st.session_state["rv_focus"] = int(act["k"])
     elif not same_rev:
         return  # an index into boxes that may have changed since

@@ -49,6 +49,10 @@ class Working:
     reopened: bool = False  # box-level review: the accepted pre-labels were reopened
     # the indices of the boxes the canvas holds (None: all): set when a view is drawn
     on_canvas: list[int] | None = None
+    # the revision from which the boxes have their present indices (a delete, undo or the
+    # threshold moved them): a change naming a box by an index of an earlier revision
+    # would land on another box (:meth:`indexed_at`)
+    reindexed: int = 0
 
     @property
     def tag(self) -> str:
@@ -56,6 +60,14 @@ class Working:
         a widget's or the canvas's state under an older tag (another image, an earlier
         opening of this one, an earlier revision) is never read as this one's."""
         return f"{self.item_id}-{self.serial}-{self.rev}"
+
+    def indexed_at(self, tag: str) -> bool:
+        """Whether the box indices of the drawing named ``tag`` (:attr:`tag`, maybe of an
+        earlier revision) are still the boxes' indices: same opening, and no box deleted,
+        restored or hidden since."""
+        opening, _, rev = str(tag).rpartition("-")
+        return opening == f"{self.item_id}-{self.serial}" and rev.isdigit() and \
+            int(rev) >= self.reindexed
 
     @classmethod
     def open(cls, item_id: int, width: int, height: int, *, base_version: int,
@@ -249,6 +261,7 @@ class Working:
         if gone["pred"] is not None:
             self.deleted_preds.add(gone["pred"])
         self.rev += 1
+        self.reindexed = self.rev
 
     def set_min_score(self, min_score: float) -> None:
         """Show the pre-labels scoring at least ``min_score``: untouched pre-labels below it
@@ -267,6 +280,7 @@ class Working:
         if not self._equal(new, self.boxes):
             self.boxes = new
             self.rev += 1
+            self.reindexed = self.rev
 
     def undo(self) -> bool:
         """Go back one change; False when there is nothing to undo."""
@@ -281,6 +295,7 @@ class Working:
             self.boxes += [b for b in self._visible_prelabels() if b["pred"] not in present
                            and self.prelabels[b["pred"]].get("accepted")]
         self.rev += 1
+        self.reindexed = self.rev
         return True
 
 

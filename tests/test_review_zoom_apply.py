@@ -1,0 +1,39 @@
+"""The canvas bridge's changes applied to the working boxes (ui.review_zoom.apply): a
+change names a box by its index in the drawing the bridge saw, so a change sent before the
+page redrew after a delete must not land on the box that took the deleted one's place."""
+import streamlit as st
+
+from ui import review_zoom
+from ui.canvas_view import fit_view
+from ui.working import Working
+
+
+def _working():
+    w = Working.open(1, 400, 300, base_version=0, prelabels=[], labels=None, min_score=0.3)
+    w.boxes = [{"class_id": 0, "box": [10.0 + 60 * i, 10.0, 50.0 + 60 * i, 50.0],
+                "score": None, "pred": None} for i in range(3)]
+    return w
+
+
+def test_a_nudge_sent_before_the_redraw_after_a_delete_moves_no_other_box():
+    st.session_state.clear()
+    w, fit = _working(), fit_view(400, 300, max_w=800, max_h=600)
+    seen = w.tag  # the drawing the bridge saw: box 1 highlighted
+    st.session_state["rv_focus"] = 1
+    review_zoom.apply(w, {"act": "delete", "k": 1, "tag": seen}, fit, fit)
+    third = list(w.boxes[1]["box"])  # the third box now has index 1
+    # an arrow pressed on the highlighted box 1 before the page redrew
+    review_zoom.apply(w, {"act": "nudge", "k": 1, "d": [1, 0, 1, 0], "tag": seen}, fit, fit)
+    assert w.boxes[1]["box"] == third
+    assert len(w.boxes) == 2 and st.session_state.get("rv_focus") is None
+
+
+def test_nudges_sent_faster_than_the_redraw_all_count():
+    st.session_state.clear()
+    w, fit = _working(), fit_view(400, 300, max_w=800, max_h=600)
+    seen = w.tag
+    for _ in range(3):  # three arrow presses, each sent before the page redrew
+        review_zoom.apply(w, {"act": "nudge", "k": 2, "d": [1, 0, 1, 0], "tag": seen},
+                          fit, fit)
+    assert w.boxes[2]["box"] == [133.0, 10.0, 173.0, 50.0]
+    assert st.session_state["rv_focus"] == 2
