@@ -37,3 +37,18 @@ def test_nudges_sent_faster_than_the_redraw_all_count():
                           fit, fit)
     assert w.boxes[2]["box"] == [133.0, 10.0, 173.0, 50.0]
     assert st.session_state["rv_focus"] == 2
+
+
+def _prelabeled():
+    preds = [{"class_id": 0, "box": [10.0, 10.0, 50.0, 50.0], "score": 0.9},
+             {"class_id": 0, "box": [100.0, 10.0, 150.0, 50.0], "score": 0.2}]
+    return Working.open(1, 400, 300, base_version=0, prelabels=preds, labels=None,
+                        min_score=0.3)
+
+
+def test_a_relabeled_prelabel_does_not_come_back_as_a_second_box_when_the_threshold_moves():
+    w = _prelabeled()
+    w.relabel(0, 1)  # the annotator's box from now on
+    w.set_min_score(0.1)  # the second pre-label shows; the first is not a pre-label any more
+    assert sorted((b["class_id"], b["box"][0]) for b in w.boxes) == [(0, 100.0), (1, 10.0)]
+

@@ -252,6 +252,8 @@ class Working:
         if self.boxes[k]["class_id"] == class_id:
             return
         self._push()
+        if self.boxes[k]["pred"] is not None:  # the annotator's box now, as set_box's: the
+            self.deleted_preds.add(self.boxes[k]["pred"])  # threshold never brings it back
         self.boxes[k] = {**self.boxes[k], "class_id": class_id, "score": None, "pred": None}
         self.rev += 1
 
