@@ -52,3 +52,11 @@ def test_a_relabeled_prelabel_does_not_come_back_as_a_second_box_when_the_thresh
     w.set_min_score(0.1)  # the second pre-label shows; the first is not a pre-label any more
     assert sorted((b["class_id"], b["box"][0]) for b in w.boxes) == [(0, 100.0), (1, 10.0)]
 
+
+def test_undo_keeps_the_prelabels_the_threshold_shows_now():
+    w = _prelabeled()
+    w.add(0, [200, 100, 250, 150])
+    w.set_min_score(0.1)  # the 0.2 pre-label comes in
+    assert len(w.boxes) == 3
+    assert w.undo()  # the drawn box goes; the pre-label the threshold shows stays
+    assert [b["box"][0] for b in w.boxes] == [10.0, 100.0]

@@ -292,10 +292,10 @@ class Working:
                       if b["pred"] is None or self._shows(b)]
         self.deleted_preds = {p for p in self.deleted_preds
                               if p not in {b["pred"] for b in self.boxes}}
-        if self.reopened:  # reopened boxes stay, though the change undone came before
-            present = {b["pred"] for b in self.boxes}
-            self.boxes += [b for b in self._visible_prelabels() if b["pred"] not in present
-                           and self.prelabels[b["pred"]].get("accepted")]
+        if not self.from_labels:  # and the pre-labels the threshold shows now stay (the
+            present = {b["pred"] for b in self.boxes}  # threshold is not an edit), the
+            self.boxes += [b for b in self._visible_prelabels()  # reopened ones too, though
+                           if b["pred"] not in present]  # the change undone came before
         self.rev += 1
         self.reindexed = self.rev
         return True
