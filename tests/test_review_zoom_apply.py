@@ -1,6 +1,8 @@
 """The canvas bridge's changes applied to the working boxes (ui.review_zoom.apply): a
 change names a box by its index in the drawing the bridge saw, so a change sent before the
-page redrew after a delete must not land on the box that took the deleted one's place."""
+page redrew after a delete must not land on the box that took the deleted one's place.
+And the threshold slider against the box list's relabel and undo (ui.working.Working):
+no pre-label comes back beside the box it became, none the slider shows is lost."""
 import streamlit as st
 
 from ui import review_zoom
