@@ -5,7 +5,7 @@ And the threshold slider against the box list's relabel and undo (ui.working.Wor
 no pre-label comes back beside the box it became, none the slider shows is lost."""
 import streamlit as st
 
-from ui import review_zoom
+from ui import review_nav, review_zoom
 from ui.canvas_view import fit_view
 from ui.working import Working
 
@@ -62,3 +62,19 @@ def test_undo_keeps_the_prelabels_the_threshold_shows_now():
     assert len(w.boxes) == 3
     assert w.undo()  # the drawn box goes; the pre-label the threshold shows stays
     assert [b["box"][0] for b in w.boxes] == [10.0, 100.0]
+
+
+def test_the_highlight_follows_its_box_when_a_box_before_it_is_deleted_on_the_canvas():
+    st.session_state.clear()
+    w = _working()
+    third = list(w.boxes[2]["box"])
+    st.session_state["rv_focus"] = 2  # the third box highlighted
+    # the canvas's edit mode deletes the first box (no redraw: the canvas's own edit)
+    kept = [(0, list(b["box"])) for b in w.boxes[1:]]
+    w.from_canvas(kept)
+    review_nav.follow_focus(w)  # what the page does after each canvas edit
+    assert w.boxes[st.session_state["rv_focus"]]["box"] == third
+    w.from_canvas([(0, list(b["box"])) for b in w.boxes[:1]])  # the highlighted one goes
+    review_nav.follow_focus(w)
+    assert st.session_state["rv_focus"] is None
+    assert review_nav.follow_focus(w) is None and st.session_state["rv_focus"] is None

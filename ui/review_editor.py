@@ -195,6 +195,7 @@ def _draw(w: Working, classes, view, background: bytes, pins: tuple = (), *,
         rev = w.rev  # nothing under this key: it shows our drawing
         problems = w.from_canvas(canvas.to_working(result, classes, view),
                                  canvas.noise_px(view))
+        nav.follow_focus(w)
         for p in problems:
             nav.msg("warning", p)
         if w.rev != rev:  # redraw the canvas (the page, when this is a full-page run)

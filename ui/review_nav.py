@@ -51,6 +51,17 @@ def current() -> Working | None:
     return st.session_state.get("rv_work", {}).get(st.session_state.get("rv_item"))
 
 
+def follow_focus(w: Working | None) -> None:
+    """After the canvas's own edits: the highlighted box keeps its highlight at its new
+    index, or loses it when the canvas deleted or moved it (an edit-mode delete of a box
+    before it shifted the index, and a number key, an arrow or Delete then went to the
+    next box)."""
+    moved = w.take_renumbered() if w is not None else None
+    focus = st.session_state.get("rv_focus")
+    if moved is not None and focus is not None:
+        st.session_state["rv_focus"] = moved.get(focus)
+
+
 def sync() -> Working | None:
     """Apply a canvas edit that reached the server together with an action (the canvas
     sends its drawing in the same rerun as a key pressed right after a drag; callbacks
@@ -61,6 +72,7 @@ def sync() -> Working | None:
     w = current()
     for problem in canvas.sync_drawn(w, st.session_state.get("rv_canvas")):
         msg("warning", problem)
+    follow_focus(w)
     return w
 
 

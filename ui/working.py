@@ -53,6 +53,9 @@ class Working:
     # threshold moved them): a change naming a box by an index of an earlier revision
     # would land on another box (:meth:`indexed_at`)
     reindexed: int = 0
+    # the last canvas edit's new index of each box it kept ({old: new}; None: no change
+    # since :meth:`take_renumbered`): the page's highlight follows its box
+    renumbered: dict[int, int] | None = None
 
     @property
     def tag(self) -> str:
@@ -199,7 +202,7 @@ class Working:
                         "score": old["score"] if untouched else None,
                         "pred": old["pred"] if untouched else None})
             origin.append(k)
-        new, from_canvas = self._with_off_canvas(new, origin, off)
+        new, from_canvas, was = self._with_off_canvas(new, origin, off)
         if problems:
             self.rev += 1  # redraw: the canvas still shows the refused name
         if self._equal(new, self.boxes, tolerance=noise):
@@ -211,28 +214,43 @@ class Working:
             {b["pred"] for b in new if b["pred"] is not None}
         self.deleted_preds |= gone
         self.boxes = new
+        now = {k: i for i, k in enumerate(was) if k is not None}
+        self.renumbered = now if self.renumbered is None else {
+            k: now[m] for k, m in self.renumbered.items() if m in now}
         return problems
 
+    def take_renumbered(self) -> dict[int, int] | None:
+        """The new index of each box kept by the canvas edits since the last call
+        (``{old: new}``; a box that is not in it is gone), or None when none changed the
+        boxes. Several edits in between compose."""
+        out, self.renumbered = self.renumbered, None
+        return out
+
     def _with_off_canvas(self, new: list[dict], origin: list[int | None], off: list[int]
-                         ) -> tuple[list[dict], list[bool]]:
+                         ) -> tuple[list[dict], list[bool], list[int | None]]:
         """The canvas's boxes ``new`` with the boxes at indices ``off`` (not on the canvas)
         back among them, as they were, each before the first canvas box that came after it
-        (new boxes after them all); and which of them came from the canvas."""
+        (new boxes after them all); which of them came from the canvas; and the index
+        each had (None: new or moved)."""
         out: list[dict] = []
         mine: list[bool] = []
+        was: list[int | None] = []
         pending = list(off)
         last = max((i for i, k in enumerate(origin) if k is not None), default=-1)
         for i, (box, k) in enumerate(zip(new, origin)):
             bound = k if i <= last else len(self.boxes)  # boxes drawn new go last
             while bound is not None and pending and pending[0] < bound:
+                was.append(pending[0])
                 out.append(copy.deepcopy(self.boxes[pending.pop(0)]))
                 mine.append(False)
             out.append(box)
             mine.append(True)
+            was.append(k)
         for k in pending:
             out.append(copy.deepcopy(self.boxes[k]))
             mine.append(False)
-        return out, mine
+            was.append(k)
+        return out, mine, was
 
     def _same(self, coords: list[float], candidates: list[int]) -> int | None:
         """The candidate box at the same place (every side within the tolerance)."""
