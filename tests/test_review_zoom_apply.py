@@ -78,3 +78,13 @@ def test_the_highlight_follows_its_box_when_a_box_before_it_is_deleted_on_the_ca
     review_nav.follow_focus(w)
     assert st.session_state["rv_focus"] is None
     assert review_nav.follow_focus(w) is None and st.session_state["rv_focus"] is None
+
+
+def test_undo_drops_the_highlight_whose_index_it_may_have_given_to_another_box():
+    st.session_state.clear()
+    w = _working()
+    st.session_state.update(rv_work={1: w}, rv_item=1, rv_msg=None, rv_focus=None)
+    w.delete(0)
+    st.session_state["rv_focus"] = 1  # the third box, now second
+    review_nav.undo()  # the first box back: index 1 is the second box again
+    assert len(w.boxes) == 3 and st.session_state["rv_focus"] is None

@@ -117,7 +117,10 @@ def _editor(store: Store, selection: Selection | None, user: str, min_score: flo
     nav.renew(store, item_id, user)
     item = store.item(item_id)
     w = _working(store, item_id, selection, min_score, box_level, user=user)
+    reindexed = w.reindexed
     w.set_min_score(min_score)
+    if w.reindexed != reindexed:  # the highlight's index may name another box now
+        st.session_state["rv_focus"] = None
     if st.session_state["rv_class"] is None:
         st.session_state["rv_class"] = classes[0].id
     notes = review_work.open_comments(store, item_id) if team else []

@@ -285,6 +285,8 @@ def undo() -> None:
     w = sync()
     if w is not None and not w.undo():
         msg("info", "Nothing to undo on this image.")
+    elif w is not None:  # the boxes' indices may have moved: the highlight would name
+        st.session_state["rv_focus"] = None  # another box for the keys
 
 
 def palette(class_id: int) -> None:
