@@ -124,6 +124,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=800)
+    ap.add_argument("--pause", type=int, default=300,
+                    help="milliseconds between an image shown and the next key")
     ap.add_argument("--zoomed", action="store_true",
                     help="zoom in twice on each image before accepting it")
     args = ap.parse_args()
@@ -140,7 +142,7 @@ def main() -> None:
             page.goto(f"{url}/review?selection={TAG}")
             page.get_by_label("Your name").fill("bench")
             page.get_by_role("button", name="Start reviewing").click()
-            page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
+            page.locator("canvas.upper-canvas").wait_for(timeout=180_000)
             page.wait_for_timeout(2000)  # the first image, the viewport report
             for k in range(args.n):
                 current = int(page.evaluate("new URLSearchParams(location.search).get('item')"))
@@ -169,10 +171,13 @@ def main() -> None:
                                            polling="raf", timeout=30_000)
                 except Exception:
                     page.screenshot(path="/tmp/review-latency-failure.png")
-                    raise SystemExit(f"image {upcoming} was not shown within 30 s: "
-                                     + page.evaluate(SHOWN_JS, [upcoming, points, True]))
+                    shown = page.evaluate("new URLSearchParams(location.search).get('item')")
+                    raise SystemExit(
+                        f"image {upcoming} was not shown within 30 s after A on image "
+                        f"{current} (now {store.item(current).status}; the page shows "
+                        f"{shown}): " + page.evaluate(SHOWN_JS, [upcoming, points, True]))
                 times.append((time.perf_counter() - t0) * 1000)
-                page.wait_for_timeout(300)  # a person looks before the next key
+                page.wait_for_timeout(args.pause)  # a person looks before the next key
             browser.close()
     finally:
         proc.terminate()
