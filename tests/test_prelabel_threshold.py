@@ -227,3 +227,16 @@ def test_a_simulation_counts_corrections_at_the_models_threshold_and_the_fixed_o
     assert points[1]["corrections_fixed"] - points[0]["boxes"] == counted(0.3)
     assert figures["threshold"] == {"threshold": 0.05, "per_class": {"1": 0.5}}
     assert json.loads((out / "settings.json").read_text())["prelabel_threshold"] == "model"
+
+
+def test_too_few_validation_boxes_keep_the_default_and_the_why_reads_right():
+    """Seen by a new user: one validation image gave 'on its 1 validation images it hides
+    0 right boxes ...; at 0.30 it would hide 0', a threshold chosen on nothing."""
+    preds, truth = _two_images()  # 3 true boxes
+    t = choose_threshold(preds, truth, model_id=7, cost=ACTIONS)  # it takes 10
+    assert (t.threshold, t.chosen) == (0.3, False)
+    assert t.why == ("0.30, the project default: 3 true boxes on the validation images, "
+                     "too few to choose from (it takes 10)")
+    one = {1: truth[1]}
+    t = choose_threshold({1: preds[1]}, one, model_id=7, cost=ACTIONS, min_class_objects=1)
+    assert t.why.startswith("0.") and "on its 1 validation image it hides" in t.why

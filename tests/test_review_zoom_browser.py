@@ -115,6 +115,12 @@ def test_zoom_in_draw_a_tight_box_zoom_out_and_save(photos, served_photos, page)
     _ready(page, 1)
     assert _zoom(page) >= 6
     page.screenshot(path=ARTIFACTS / "review-zoomed-1280.png")
+    # each step kept the image point under the still pointer where it was (a new user saw
+    # the view drift off the object once the canvas had been replaced under the pointer)
+    x0, y0, s = _view(page)
+    bb = upper.bounding_box()
+    under = (x0 + (sx - bb["x"]) / s, y0 + (sy - bb["y"]) / s)
+    assert abs(under[0] - cx) < 2 and abs(under[1] - cy) < 2, (under, (cx, cy))
     x0, y0, s = _view(page)  # (the pointer is at whole CSS pixels: the view, not (sx, sy))
     assert x0 < SMALL[0] < SMALL[2] < x0 + bb["width"] / s  # the object is on the view
     bb = upper.bounding_box()

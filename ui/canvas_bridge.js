@@ -5,8 +5,8 @@
 //   inside the highlighted box moves it, a click on a box highlights it, a drag inside a
 //   box that is not highlighted draws a new box there (the canvas would too).
 // - + / = zoom in, - zoom out, 0 (unless a class named zero owns it) or Esc the whole
-//   image (about the pointer when it is over the image); the wheel over the image zooms; Space+drag or the middle button pans, and the
-//   arrows pan when no box is highlighted.
+//   image (about the pointer when it is over the image); the wheel over the image zooms;
+//   Space+drag or the middle button pans, and the arrows pan when no box is highlighted.
 // - With a box highlighted: an arrow moves it 1 image pixel, Shift+arrow pushes the edge on
 //   that side out 1 pixel, Ctrl (or Alt)+arrow pulls it in; Esc drops the highlight.
 // - E toggles the canvas's edit mode, N returns to drawing, Delete/Backspace deletes the
@@ -169,6 +169,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
       show(g.c, g.nb, g.mode === "draw" ? g.c.d.color : g.b.color);
       return;
     }
+    B.client = [e.clientX, e.clientY]; // where the pointer is, whatever is under it
     const c = ctx();
     if (!c) return;
     B.inside = over(c, e);
@@ -219,6 +220,17 @@ export default function ({ data, setTriggerValue, parentElement }) {
     }, 120);
   }, { capture: true, passive: false });
 
+  // the canvas point to zoom about: the pointer's, read against the canvas as it is
+  // now (it is replaced after every change, and the page may have moved under a still
+  // pointer); while it is being replaced, the last point read over it
+  const anchor = (c) => {
+    if (c && B.client) {
+      const e = { clientX: B.client[0], clientY: B.client[1] };
+      return over(c, e) ? at(c, e) : null;
+    }
+    return B.inside ? B.pointer : null;
+  };
+
   const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
   // the edges (dx1, dy1, dx2, dy2) an arrow moves: all (move), the side's edge out, or in
   const edges = (key, mode) => {
@@ -241,7 +253,8 @@ export default function ({ data, setTriggerValue, parentElement }) {
     // zoom, pan and nudge need only the page's data: a key pressed while the canvas is
     // being replaced (after each change) still counts; the toolbar keys need the canvas
     const d = B.data;
-    if (!d || !d.canvas_key || !(B.el && B.el.isConnected)) return;
+    if (!d || !d.canvas_key || !((B.el && B.el.isConnected) ||
+        document.querySelector(".st-key-rv-zoom-row"))) return; // not the editor's page
     const c = ctx();
     if (e.key === " ") {
       B.space = true;
@@ -254,7 +267,7 @@ export default function ({ data, setTriggerValue, parentElement }) {
         (e.key === "0" && !d.zero_is_class))) { // a class named zero owns key 0
       e.preventDefault();
       const steps = e.key === "0" ? 0 : (e.key === "-" || e.key === "_") ? -1 : 1;
-      send({ act: "zoom", steps, at: B.inside ? B.pointer : null });
+      send({ act: "zoom", steps, at: anchor(c) });
       return;
     }
     if (ARROWS[e.key]) {

@@ -163,9 +163,12 @@ def choose_threshold(predictions: Mapping[int, Sequence[dict]],
         right += [bool(x) for x in ok]
         classes += [int(r["class_id"]) for r in rows]
     n_objects = sum(len(truth[i]) for i in ids)
-    if not ids or not scores:
-        what = "no labeled validation image" if not ids else \
-            f"no box of model #{model_id} on its {len(ids)} validation images"
+    if not ids or not scores or n_objects < min_class_objects:
+        what = ("no labeled validation image" if not ids else
+                f"no box of model #{model_id} on its {_n(len(ids), 'validation image')}"
+                if not scores else
+                f"{_n(n_objects, 'true box', 'true boxes')} on the validation images, too "
+                f"few to choose from (it takes {min_class_objects})")
         return fallback(model_id, default, what, val_images=len(ids), val_objects=n_objects)
     s, r, c = np.array(scores), np.array(right), np.array(classes)
     overall = best_threshold(s, r, hidden_cost=hidden_cost, shown_cost=shown_cost,
@@ -186,11 +189,18 @@ def choose_threshold(predictions: Mapping[int, Sequence[dict]],
     at_default, _ = _counts(s, r, default)
     n = len(per_class)
     by_class = f" ({n} class{'es have their' if n > 1 else ' has its'} own)" if n else ""
-    why = (f"{overall:.2f} for model #{model_id}{by_class}: on its {len(ids)} validation "
-           f"images it hides {hidden} right boxes and shows {shown} wrong ones; at "
-           f"{default:.2f} it would hide {at_default}")
+    why = (f"{overall:.2f} for model #{model_id}{by_class}: on its "
+           f"{_n(len(ids), 'validation image')} it hides {_n(hidden, 'right box', 'right boxes')}"
+           f" and shows {_n(shown, 'wrong one')}" +
+           (f"; at {default:.2f} it would hide {at_default}" if overall != default or n else
+            ", the fewest corrections of any threshold"))
     return PrelabelThreshold(model_id, overall, per_class, len(ids), n_objects, why, True,
                              hidden, shown, at_default)
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    """``count`` and the noun, singular or plural ("1 validation image", "3 right boxes")."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 def fallback(model_id: int | None, default: float, reason: str, *, val_images: int = 0,
