@@ -38,12 +38,15 @@ def test_train_job_lifecycle_and_predict(trainable):
     assert m["status"] == "active" and m["metrics"]["epochs_run"] == 2  # the first model:
     assert trainable.model_decisions(model)[0]["comparison_id"] is None  # nothing to compare
     assert (trainable.root / m["checkpoint_path"]).exists()
+    val_ids, _ = trainable.split_identity("val")  # predicted by the train job (the
+    assert val_ids and not trainable.items_without_embedding(model, val_ids)  # threshold)
+    assert "validation images (the pre-label threshold)" in row["log"]
     pool = [i.id for i in trainable.items(status="unlabeled")][:5]
     pjob = jobs.start_job(trainable, "predict", {"model_id": model, "item_ids": pool}, wait=True)
     assert trainable.job(pjob)["status"] == "succeeded"
     count = trainable.db.execute("SELECT count(DISTINCT item_id) FROM embeddings WHERE "
                                  "model_id = ?", [model]).fetchone()[0]
-    assert count == 5
+    assert count == 5 + len(val_ids)
 
 
 def test_a_stale_heartbeat_marks_the_job_and_its_model_failed(trainable):

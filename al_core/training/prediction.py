@@ -57,12 +57,10 @@ def predict_validation(store: Store, model_id: int, *,
     its pre-label threshold (:mod:`al_core.review.prelabel_threshold`) and box-level
     review's thresholds can be chosen from them without a separate job. Returns the
     number of images predicted (0 for a model without a checkpoint)."""
-    from al_core.review.auto_accept import unpredicted_by
-
     if not store.model(model_id).get("checkpoint_path"):
         return 0
     val_ids, _ = store.split_identity("val")
-    missing = unpredicted_by(store, model_id, val_ids)
+    missing = store.items_without_embedding(model_id, val_ids)  # as review's unpredicted_by
     if missing:
         predict_items(store, model_id, missing, reporter=reporter)
     return len(missing)
