@@ -5,6 +5,8 @@ names typed on a page follow the project's name rule."""
 from pathlib import Path
 
 import pytest
+
+from ui.review_editor import HEADER_PX  # the canvas height the editor leaves
 from streamlit.testing.v1 import AppTest
 
 from al_core.jobs import runner as jobs
@@ -72,7 +74,7 @@ def test_a_bad_item_in_a_selection_link_says_what_opens_instead(project):
     assert at.session_state["rv_item"] == pool[0]
     assert at.query_params["item"] == str(pool[0])  # the URL now names what is shown
     # the image stays whole below it: the canvas leaves the notice's height out
-    assert at.session_state["rv_canvas"]["view"].canvas_h == 800 - 285 - 96
+    assert at.session_state["rv_canvas"]["view"].canvas_h == 800 - HEADER_PX - 96
     at.run()  # a rerun that is no action of the annotator's keeps it
     assert not at.exception and _warnings(at) == [expected]
     assert at.session_state["rv_item"] == pool[0]

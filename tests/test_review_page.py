@@ -4,6 +4,8 @@ component's state value under its key, as the browser would send it."""
 from pathlib import Path
 
 import pytest
+
+from ui.review_editor import HEADER_PX  # the canvas height the editor leaves
 from streamlit.testing.v1 import AppTest
 
 from al_core.types import Box, LabeledBox, SelectionItem
@@ -51,7 +53,7 @@ def project(demo_store, monkeypatch):
 def canvas_key(at):
     item = at.session_state["rv_item"]
     w = at.session_state["rv_work"][item]
-    scale = min(960 / w.width, (800 - 285) / w.height)
+    scale = min(960 / w.width, (800 - HEADER_PX) / w.height)
     size = f"{round(w.width * scale)}x{round(w.height * scale)}"
     return f"canvas-{w.tag}-{size}"
 
@@ -61,7 +63,7 @@ def draw(at, boxes, *, run=True):
     160 px images are shown at ``scale`` canvas pixels per image pixel."""
     item = at.session_state["rv_item"]
     w = at.session_state["rv_work"][item]
-    scale = min(960 / w.width, (800 - 285) / w.height)
+    scale = min(960 / w.width, (800 - HEADER_PX) / w.height)
     objects = [{"type": "LabeledRect", "label": label, "left": x1 * scale, "top": y1 * scale,
                 "width": (x2 - x1) * scale, "height": (y2 - y1) * scale, "originX": "left",
                 "originY": "top", "scaleX": 1, "scaleY": 1}

@@ -4,6 +4,8 @@ reviewer's comments beside it and pinned on the picture, the cap is said as the 
 served gold image opens like any unlabeled image, and a save submits the image for
 review."""
 import pytest
+
+from ui.review_editor import HEADER_PX  # the canvas height the editor leaves
 from PIL import Image
 
 import ui.auth
@@ -111,7 +113,7 @@ def test_a_returned_image_opens_first_with_its_comments_beside_it_and_on_it(
 
 
 def w_scale(w) -> float:
-    return min(960 / w.width, (800 - 285) / w.height)  # AppTest's viewport, as tests/
+    return min(960 / w.width, (800 - HEADER_PX) / w.height)  # AppTest's viewport, as tests/
     # test_review_page.py's canvas_key
 
 

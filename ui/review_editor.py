@@ -20,7 +20,9 @@ from ui.fragments import fragment, rerun_fragment
 from ui.text import css_color, md, md_code
 from ui.working import Working
 
-HEADER_PX = 285  # what the page shows above and below the canvas, in CSS pixels
+# what the page shows above and below the canvas, in CSS pixels: with the zoom row and
+# its overview (ui.review_zoom, ~60 px) under the image, so they stay in the window
+HEADER_PX = 345
 MSG_LINE_PX = 24  # the line of confirmations above the image
 NOTICES_PX = "_review_notices_px"  # set by the page: the height of a link's notices
 

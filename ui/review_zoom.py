@@ -158,8 +158,8 @@ def controls(item_id: int, view: View, fit: View, path: str, mtime: float, *,
         st.button("", icon=":material/zoom_in:", key="rv-zoom-in", type="tertiary",
                   on_click=_zoom_cb, args=(item_id, 1),
                   disabled=view.zoom >= zoom_levels(fit)[-1])
-        st.caption(f"**{_zoom_text(view)}** · **+ − 0** or the wheel: zoom · arrows or "
-                   "Space+drag: pan", width="content")
+        st.caption(f"**{_zoom_text(view)}** · **+ − 0**, wheel · pan: arrows, Space+drag",
+                   width="content")
         if view.zoomed:
             try:
                 st.image(overview(path, mtime, tuple(round(v, 2) for v in view.rect),
