@@ -80,6 +80,18 @@ def chromium_page(width: int, height: int):
         yield browser.new_page(viewport={"width": width, "height": height})
 
 
+def one_canvas(page):
+    """The Review canvas's event layer once exactly one canvas is on the page (the first
+    draw may be replaced when the page learns the window's size); its locator."""
+    upper = page.locator("canvas.upper-canvas")
+    upper.first.wait_for(timeout=30_000)
+    for _ in range(60):  # in the component's shadow root: only the locator sees it
+        if upper.count() == 1:
+            break
+        page.wait_for_timeout(500)
+    return upper
+
+
 def settled(page, timeout: int = 30_000) -> None:
     """Wait until the page's script has run and nothing on it is stale."""
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, page, served  # noqa: F401 - fixtures
+from tests.test_browser import ARTIFACTS, page, served, one_canvas  # noqa: F401 - fixtures
 from tests.test_review_names import TAG, odd  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,12 +22,7 @@ def _progress(page, n):  # noqa: F811
 def _editor_ready(page):  # noqa: F811
     """The canvas drawn once (a first draw may be replaced when the viewport is known)
     and its echo of the drawing back to the server handled."""
-    upper = page.locator("canvas.upper-canvas")
-    upper.first.wait_for(timeout=30_000)
-    for _ in range(60):  # in the component's shadow root: only the locator sees it
-        if upper.count() == 1:
-            break
-        page.wait_for_timeout(500)
+    one_canvas(page)
     page.get_by_text("BOXES (", exact=False).first.wait_for(timeout=30_000)
     page.wait_for_timeout(1500)
 

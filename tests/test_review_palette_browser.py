@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from al_core.types import Box, SelectionItem
-from tests.test_browser import ARTIFACTS, page, served  # noqa: F401 - fixtures
+from tests.test_browser import ARTIFACTS, page, served, one_canvas  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TAG = "twelve"
@@ -55,12 +55,7 @@ def twelve(demo_store):
 def editor_ready(page, n: int) -> None:
     """Image ``n`` of the selection open, its canvas drawn once and settled."""
     page.get_by_text(re.compile(rf"\b{n} / 4\b")).first.wait_for(timeout=30_000)
-    upper = page.locator("canvas.upper-canvas")
-    upper.first.wait_for(timeout=30_000)
-    for _ in range(60):  # in the component's shadow root: only the locator sees it
-        if upper.count() == 1:
-            break
-        page.wait_for_timeout(500)
+    one_canvas(page)
     page.get_by_text("BOXES (").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
 

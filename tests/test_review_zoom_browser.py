@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from al_core.types import Box, SelectionItem
-from tests.test_browser import ARTIFACTS, page, serve_app  # noqa: F401 - fixtures
+from tests.test_browser import ARTIFACTS, page, serve_app, one_canvas  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TAG = "zoom-1"
@@ -58,12 +58,7 @@ def served_photos(photos):
 
 
 def _ready(page, boxes: int):
-    upper = page.locator("canvas.upper-canvas")
-    upper.first.wait_for(timeout=30_000)
-    for _ in range(60):  # in the component's shadow root: only the locator sees it
-        if upper.count() == 1:
-            break
-        page.wait_for_timeout(500)
+    upper = one_canvas(page)
     page.get_by_text(f"BOXES ({boxes})").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1200)
     return upper
